@@ -1,0 +1,73 @@
+/* core/include/ipo/access.h — the access handoff: one participant at a time holds the region. */
+#ifndef IPO_ACCESS_H
+#define IPO_ACCESS_H
+
+#include <stdint.h>
+
+#include "ipo/atomics.h"
+#include "ipo/region.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Whether this participant holds access. One relaxed load: a participant's
+ * own stores to the word are always visible to itself, and no other
+ * participant can write our slot number into it. */
+static inline int ipo_access_held(const ipo_region_t *r)
+{
+    return (ipo__load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == r->access_mine;
+}
+
+/* One compare-and-swap; 1 when access was taken, 0 when someone holds it. No
+ * system call. Pairs with the store-release in ipo_access_release(), so the
+ * previous holder's writes are visible once this returns 1. */
+static inline int ipo_access_try_acquire(ipo_region_t *r)
+{
+    uint64_t *word = &r->hdr->access;
+    uint64_t cur = ipo__load_relaxed(word);
+    if (cur & IPO_ACCESS_OWNER_MASK)
+        return 0;
+    uint64_t next = (cur + (UINT64_C(1) << IPO_ACCESS_OWNER_BITS)) | r->access_mine;
+    return ipo__cas_acquire(word, &cur, next);
+}
+
+/* One store-release: publishes every write made while holding access. The
+ * caller must hold access. */
+static inline void ipo_access_release(ipo_region_t *r)
+{
+    uint64_t *word = &r->hdr->access;
+    ipo__store_release(word, ipo__load_relaxed(word) & ~IPO_ACCESS_OWNER_MASK);
+}
+
+/* How a waiter waits: spin with a pause instruction for a bounded budget
+ * (lowest latency while the holder is on another core), then yield the CPU,
+ * then sleep in growing steps. Keep one per wait and start it zeroed. */
+typedef struct ipo_backoff {
+    int64_t  spin_until_ns;
+    uint32_t rounds;
+    uint32_t yields;
+    uint32_t sleep_ns;
+} ipo_backoff_t;
+
+void ipo_backoff_wait(ipo_backoff_t *b);
+
+/* Monotonic clock in nanoseconds. */
+int64_t ipo_now_ns(void);
+
+/* Waits for access until deadline_ns (ipo_now_ns() time; negative: no
+ * deadline). 0 when held, -IPO_ETIMEDOUT. The backoff carries over between
+ * calls, so a caller may wait in slices (to check for signals) without
+ * restarting the spin phase. */
+int ipo_access_acquire(ipo_region_t *r, int64_t deadline_ns, ipo_backoff_t *b);
+
+/* Waits until the queue holds a message and this participant holds access.
+ * Watches the queue's counters without taking access, so a waiter does not
+ * steal the holder's turn while nothing is queued. */
+int ipo_access_acquire_with_messages(ipo_region_t *r, int64_t deadline_ns, ipo_backoff_t *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPO_ACCESS_H */

@@ -1,0 +1,93 @@
+/* core/include/ipo/format.h — the language-neutral object format (see docs/format.md). */
+#ifndef IPO_FORMAT_H
+#define IPO_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipo/layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ipo_region;
+
+/* Type codes. The format is the contract between languages: a C service and
+ * a Python process read the same blocks. Codes 1-63 are the format's own
+ * (those not listed yet are reserved for the seed's remaining types: complex,
+ * decimal, date and time types, tuple, list, map, set, ndarray, object);
+ * 64-127 are free for applications; 0 and 128-255 are never used. */
+enum ipo_type {
+    IPO_T_NONE      = 1,  /* no payload */
+    IPO_T_BOOL      = 2,  /* v.u64 is 0 or 1 */
+    IPO_T_INT64     = 3,  /* v.i64 */
+    IPO_T_FLOAT64   = 4,  /* v.f64, IEEE 754 binary64 */
+    IPO_T_BIGINT    = 5,  /* v.len bytes of two's complement, little-endian */
+    IPO_T_BYTES     = 6,  /* v.len bytes */
+    IPO_T_BYTEARRAY = 7,  /* v.len bytes */
+    IPO_T_STR       = 8,  /* v.len bytes of UTF-8 (lone surrogates as in 'surrogatepass') */
+    IPO_T_LAST_BUILTIN_ = IPO_T_STR
+};
+
+#define IPO_T_APP_FIRST 64
+#define IPO_T_APP_LAST  127
+
+/* IPO_T_STR flag: every byte is ASCII, so readers may skip UTF-8 decoding. */
+#define IPO_OBJ_ASCII 0x01
+
+/* Payloads at least this long start on a 64-byte boundary (cache line and
+ * SIMD width), at the cost of up to 48 bytes of padding. */
+#define IPO_OBJ_ALIGN_THRESHOLD 256
+#define IPO_OBJ_BIG_ALIGN       64
+
+/* Every object is one allocated block that starts with this header. Scalars
+ * live in `v` and have no payload; the others have v.len payload bytes at
+ * header + data_rel. */
+typedef struct ipo_obj {
+    uint8_t  type;           /* ipo_type */
+    uint8_t  flags;          /* per type, e.g. IPO_OBJ_ASCII */
+    uint16_t data_rel;       /* payload offset from the header: 16 or 64 */
+    uint32_t gen;            /* stamped from the header's counter: lets views detect reuse */
+    union {
+        uint64_t len;
+        uint64_t u64;
+        int64_t  i64;
+        double   f64;
+    } v;
+} ipo_obj_t;
+
+_Static_assert(sizeof(ipo_obj_t) == 16, "object header layout");
+_Static_assert(offsetof(ipo_obj_t, gen) == 4, "object header layout");
+_Static_assert(offsetof(ipo_obj_t, v) == 8, "object header layout");
+
+/* Allocates an object of `type` with room for `len` payload bytes and fills
+ * its header; *data points at the payload (NULL when len is 0 and the type
+ * has none). Needs access. 0, -IPO_ENOMEM or -IPO_EINVAL. */
+int ipo_obj_new(struct ipo_region *r, uint8_t type, uint64_t len,
+                ipo_off_t *out, void **data);
+
+/* Scalars in one call. */
+int ipo_obj_new_scalar(struct ipo_region *r, uint8_t type, uint64_t bits, ipo_off_t *out);
+
+/* Resolves `off` to a live object after checking that it names one: inside
+ * the heap, allocated, a known type, its payload inside its block. 0 or
+ * -IPO_EBADOBJ. */
+int ipo_obj_get(const struct ipo_region *r, ipo_off_t off, const ipo_obj_t **obj);
+
+static inline void *ipo_obj_data(const ipo_obj_t *obj)
+{
+    return (uint8_t *)obj + obj->data_rel;
+}
+
+/* Frees the object and everything it owns. 0 or -IPO_EBADOBJ. */
+int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
+
+/* Whether objects of this type carry v.len bytes of payload. */
+int ipo_type_has_payload(uint8_t type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPO_FORMAT_H */

@@ -1,0 +1,185 @@
+/* core/include/ipo/layout.h — the shared-memory layout: an ABI between processes and languages. */
+#ifndef IPO_LAYOUT_H
+#define IPO_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything inside a region is addressed by offsets from the region's first
+ * byte, never by pointers: each process maps the region at its own address.
+ * Offset 0 is the header, so 0 doubles as "no object". All integers are in
+ * the host's byte order; a region is shared between processes of one host. */
+typedef uint64_t ipo_off_t;
+
+#define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
+#define IPO_LAYOUT_VERSION   1u
+#define IPO_CACHE_LINE       64
+#define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
+#define IPO_DEFAULT_SLOTS    16u
+#define IPO_MAX_SLOTS        1024u
+#define IPO_REGION_MIN_SIZE  (UINT64_C(1) << 16)
+#define IPO_REGION_MAX_SIZE  (UINT64_C(1) << 46)
+
+/* Participants hold an open-file-description lock on one byte of the region's
+ * file each, at IPO_LIVENESS_LOCK_BASE + slot: the kernel drops the lock when
+ * the process dies, so "is the lock held" is an exact liveness test that pid
+ * reuse cannot fool. The bytes lie far past the end of the data; POSIX allows
+ * locking beyond end of file. */
+#define IPO_LIVENESS_LOCK_BASE (UINT64_C(1) << 50)
+
+enum ipo_region_state {
+    IPO_STATE_INIT    = 1,  /* being formatted by its creator */
+    IPO_STATE_READY   = 2,  /* stored last, with release ordering */
+    IPO_STATE_CLOSING = 3   /* the creator is leaving: no new participants */
+};
+
+enum ipo_slot_state {
+    IPO_SLOT_FREE   = 0,
+    IPO_SLOT_ACTIVE = 1
+};
+
+enum ipo_role {
+    IPO_ROLE_CREATOR  = 1,
+    IPO_ROLE_CONSUMER = 2
+};
+
+/* The access word: the owner's slot + 1 in the low IPO_ACCESS_OWNER_BITS (0
+ * when free) and, above them, a count of acquisitions. The count changes on
+ * every acquire, so a waiter can tell "released and taken again" from "held
+ * all along". */
+#define IPO_ACCESS_OWNER_BITS 16
+#define IPO_ACCESS_OWNER_MASK ((UINT64_C(1) << IPO_ACCESS_OWNER_BITS) - 1)
+
+/* One participant. Slot 0 is the creator's. The waiting fields belong to the
+ * wakeup layer (loop/): a sleeper publishes what it waits for, and a releaser
+ * rings its doorbell. */
+typedef struct ipo_slot {
+    uint32_t state;          /* ipo_slot_state */
+    uint32_t pid;
+    uint32_t role;           /* ipo_role */
+    uint32_t generation;     /* bumped each time the slot is claimed */
+    uint64_t start_time;     /* the process's start time in clock ticks since boot */
+    uint32_t waiting_for;    /* what a sleeper waits for (access, messages) */
+    uint32_t wake_pending;   /* a ring is on its way: coalesces rings */
+    uint64_t sleep_ticket;   /* order of sleepers, for fair wakeups */
+    uint8_t  reserved[24];
+} ipo_slot_t;
+
+/* The allocator: segregated fits in the manner of TLSF. Size classes are a
+ * first level (powers of two) split into IPO_ALLOC_SL_COUNT linear second
+ * levels; two bitmaps find a non-empty class in O(1). */
+#define IPO_ALLOC_GRANULE   16u
+#define IPO_ALLOC_SL_LOG2   5
+#define IPO_ALLOC_SL_COUNT  (1u << IPO_ALLOC_SL_LOG2)
+#define IPO_ALLOC_FL_COUNT  40u   /* covers blocks up to 2^48 bytes */
+
+typedef struct ipo_alloc_root {
+    ipo_off_t heap_start;    /* the first block */
+    ipo_off_t heap_end;      /* the zero-size sentinel block that ends the heap */
+    uint64_t  free_bytes;    /* sum of the sizes of free blocks, headers included */
+    uint64_t  used_blocks;
+    uint64_t  free_blocks;
+    uint64_t  fl_bitmap;
+    uint32_t  sl_bitmap[IPO_ALLOC_FL_COUNT];
+    ipo_off_t free_heads[IPO_ALLOC_FL_COUNT][IPO_ALLOC_SL_COUNT];
+} ipo_alloc_root_t;
+
+/* Every block starts with this header; the payload follows it. Sizes are
+ * multiples of the granule, so the low bits of size_tag carry flags; its top
+ * 16 bits carry a tag derived from the block's offset while it is allocated,
+ * which lets ipo_alloc_free reject offsets that never came from ipo_alloc. */
+typedef struct ipo_block {
+    uint64_t prev_size;      /* size of the physically previous block, valid while that one is free */
+    uint64_t size_tag;       /* size | IPO_BLOCK_* flags | tag << IPO_BLOCK_TAG_SHIFT */
+} ipo_block_t;
+
+#define IPO_BLOCK_FREE       UINT64_C(1)
+#define IPO_BLOCK_PREV_FREE  UINT64_C(2)
+#define IPO_BLOCK_TAG_SHIFT  48
+#define IPO_BLOCK_SIZE_MASK  (((UINT64_C(1) << IPO_BLOCK_TAG_SHIFT) - 1) & ~(uint64_t)(IPO_ALLOC_GRANULE - 1))
+
+/* A free block's payload holds its free-list links. */
+typedef struct ipo_free_links {
+    ipo_off_t next;
+    ipo_off_t prev;
+} ipo_free_links_t;
+
+/* The message queue: a ring of object offsets indexed by two counters that
+ * only grow. Message i lives in entries[i & (capacity - 1)]; i is also its
+ * sequence number. A full ring is replaced by one twice its size, published
+ * by a single store of `ring`, so a crash leaves the old ring or the new. */
+typedef struct ipo_queue {
+    uint64_t  head;          /* the oldest message; advanced by take */
+    uint64_t  tail;          /* one past the newest; advanced by put (release) */
+    ipo_off_t ring;          /* the current ipo_ring_t */
+    uint64_t  reserved;
+} ipo_queue_t;
+
+typedef struct ipo_ring {
+    uint64_t  capacity;      /* a power of two */
+    uint64_t  reserved;
+    ipo_off_t entries[];
+} ipo_ring_t;
+
+typedef struct ipo_header {
+    /* Identity, written once by the creator; attachers check all of it before
+     * reading anything else. */
+    uint64_t  magic;
+    uint32_t  layout_version;
+    uint32_t  layout_hash;       /* ipo_layout_hash(): sizes and offsets of these structs */
+    uint64_t  total_size;
+    uint32_t  state;             /* ipo_region_state */
+    uint32_t  creator_pid;
+    uint32_t  owner_uid;
+    uint32_t  mode;              /* the file mode the creator set */
+    uint32_t  slot_count;
+    uint32_t  reserved0;
+    ipo_off_t slots_off;         /* slot_count ipo_slot_t */
+    ipo_off_t alloc_off;         /* ipo_alloc_root_t */
+    uint64_t  hash_key[2];       /* key of the format's stable hash of str and bytes */
+    uint64_t  attach_count;      /* consumers that ever attached */
+    uint64_t  next_gen;          /* generation stamped on each new object */
+    uint64_t  reserved1[4];
+
+    /* The access word sits alone on its cache line: it is the one word every
+     * handoff contends on, and sharing its line would slow the handoff. */
+    _Alignas(IPO_CACHE_LINE) uint64_t access;
+    uint64_t  access_sleepers;   /* for the wakeup layer */
+
+    _Alignas(IPO_CACHE_LINE) ipo_queue_t queue;
+    uint64_t  messages_sleepers; /* for the wakeup layer */
+} ipo_header_t;
+
+/* The layout is an ABI: these assertions fail the build of any change that
+ * moves a field, so such a change must also bump IPO_LAYOUT_VERSION. */
+_Static_assert(sizeof(ipo_slot_t) == 64, "slot layout");
+_Static_assert(offsetof(ipo_slot_t, start_time) == 16, "slot layout");
+_Static_assert(offsetof(ipo_slot_t, sleep_ticket) == 32, "slot layout");
+_Static_assert(sizeof(ipo_block_t) == 16, "block header layout");
+_Static_assert(sizeof(ipo_free_links_t) == 16, "free links layout");
+_Static_assert(sizeof(ipo_queue_t) == 32, "queue layout");
+_Static_assert(sizeof(ipo_ring_t) == 16, "ring layout");
+_Static_assert(offsetof(ipo_alloc_root_t, sl_bitmap) == 48, "alloc root layout");
+_Static_assert(offsetof(ipo_alloc_root_t, free_heads) == 48 + 4 * IPO_ALLOC_FL_COUNT, "alloc root layout");
+_Static_assert(offsetof(ipo_header_t, layout_hash) == 12, "header layout");
+_Static_assert(offsetof(ipo_header_t, total_size) == 16, "header layout");
+_Static_assert(offsetof(ipo_header_t, state) == 24, "header layout");
+_Static_assert(offsetof(ipo_header_t, mode) == 36, "header layout");
+_Static_assert(offsetof(ipo_header_t, slots_off) == 48, "header layout");
+_Static_assert(offsetof(ipo_header_t, hash_key) == 64, "header layout");
+_Static_assert(offsetof(ipo_header_t, access) == 128, "header layout");
+_Static_assert(offsetof(ipo_header_t, queue) == 192, "header layout");
+_Static_assert(sizeof(ipo_header_t) == 256, "header layout");
+
+/* A digest of the sizes and field offsets above, stored in each header. */
+uint32_t ipo_layout_hash(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPO_LAYOUT_H */

@@ -1,0 +1,50 @@
+/* core/include/ipo/queue.h — the FIFO of messages, each naming one object. */
+#ifndef IPO_QUEUE_H
+#define IPO_QUEUE_H
+
+#include <stdint.h>
+
+#include "ipo/atomics.h"
+#include "ipo/region.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IPO_QUEUE_INITIAL_CAPACITY 64u
+
+/* Creates the queue's first ring; part of formatting a region. */
+int ipo_queue_init(ipo_region_t *r);
+
+/* Makes room for one more message now, so that a put after encoding an
+ * object cannot fail. 0 or -IPO_ENOMEM. Needs access. */
+int ipo_queue_reserve(ipo_region_t *r);
+
+/* Appends a message naming obj. 0 or -IPO_ENOMEM (when growing the ring
+ * fails: nothing changes then). Needs access. */
+int ipo_queue_put(ipo_region_t *r, ipo_off_t obj);
+
+/* Removes the oldest message and gives its object; -IPO_EEMPTY. Needs access. */
+int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj);
+
+/* Gives the oldest message's object without removing it; -IPO_EEMPTY. */
+int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj);
+
+/* Messages queued. Safe without access, as a hint: head is read before tail
+ * and both only grow, so the difference is never negative. Tail's acquire
+ * pairs with the store-release in ipo_queue_put(). Exact for a holder. */
+static inline uint64_t ipo_queue_length(const ipo_region_t *r)
+{
+    uint64_t head = ipo__load_acquire(&r->hdr->queue.head);
+    uint64_t tail = ipo__load_acquire(&r->hdr->queue.tail);
+    return tail - head;
+}
+
+/* The ring's invariants; part of ipo_region_check. */
+int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPO_QUEUE_H */

@@ -1,0 +1,92 @@
+/* core/include/ipo/region.h — creating, attaching to, checking and leaving a region. */
+#ifndef IPO_REGION_H
+#define IPO_REGION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipo/alloc.h"
+#include "ipo/layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A process-local handle on a region. Its fields are read by the inline
+ * helpers of access.h on the hot path; treat them as read-only. */
+typedef struct ipo_region {
+    uint8_t      *base;          /* where the region is mapped in this process */
+    uint64_t      size;
+    ipo_header_t *hdr;
+    ipo_slot_t   *me;            /* this participant's slot */
+    ipo_heap_t    heap;
+    uint32_t      slot;
+    uint64_t      access_mine;   /* the owner field value that means "this participant" */
+    unsigned      fork_gen;      /* ipo__fork_generation() when attached */
+    int           fd;            /* -1 for a region in process memory */
+    int           is_creator;
+    int           joined;        /* holds a slot */
+    uint64_t      inode;         /* of the shm object, to unlink only our own */
+    char          shm_name[IPO_NAME_MAX + 2]; /* as passed to shm_open: "/name" */
+} ipo_region_t;
+
+typedef struct ipo_region_options {
+    uint64_t size;       /* total bytes; rounded up to a page and to IPO_REGION_MIN_SIZE */
+    uint32_t slots;      /* participant slots; 0 means IPO_DEFAULT_SLOTS */
+    uint32_t mode;       /* file mode bits; 0 means 0600. Set whatever the umask */
+    int      prefault;   /* map with page tables populated, so no fault on first touch */
+} ipo_region_options_t;
+
+/* 0 when name is usable: an optional leading '/', then 1 to IPO_NAME_MAX bytes
+ * with no '/' and not "." or "..". Else -IPO_EINVAL. */
+int ipo_region_name_check(const char *name);
+
+/* Creates the named region with O_CREAT|O_EXCL and the mode given, reserves
+ * its memory (a full /dev/shm is -IPO_ENOSPC here, never a SIGBUS later),
+ * formats it, claims slot 0, and publishes it READY. A name held by a live
+ * region, or by something that is not a region, is -IPO_EEXIST; a region
+ * whose participants are all dead is removed and replaced. */
+int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_options_t *opts);
+
+/* One attempt to attach as a consumer: -IPO_ENOENT when there is no such
+ * region, -IPO_EAGAIN while its creator is still formatting it, -IPO_EPERM
+ * on another owner or mode (opts->mode, default 0600), -IPO_ELAYOUT on a
+ * foreign or incompatible layout, -IPO_ECLOSING, -IPO_EFULL. */
+int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_options_t *opts);
+
+/* Consumers currently alive in the participant table. */
+unsigned ipo_region_consumers_alive(const ipo_region_t *r);
+
+/* Creator: mark the region CLOSING so that nobody new attaches. */
+void ipo_region_begin_close(ipo_region_t *r);
+
+/* Leaves the participant table; the creator also unlinks the name, if it
+ * still names this region. The mapping stays until ipo_region_unmap, so
+ * buffers exported from it remain valid. */
+void ipo_region_detach(ipo_region_t *r);
+
+/* Unmaps and closes what detach left. Idempotent. */
+void ipo_region_unmap(ipo_region_t *r);
+
+/* The in-process twin: format caller-owned memory as a region, then join it
+ * from any number of handles (threads standing in for processes). */
+int ipo_region_format(void *mem, uint64_t size, const ipo_region_options_t *opts);
+int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size);
+void ipo_region_leave(ipo_region_t *r);
+
+/* Verifies the header, the allocator and the queue. 0 or -IPO_ECORRUPT with
+ * a description in why. Needs access (or a quiet region). */
+int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len);
+
+/* The process's start time in clock ticks since boot (for tools), 0 if unknown. */
+uint64_t ipo__process_start_time(int pid);
+
+/* Incremented in every child after fork(): handles from before the fork
+ * belong to the parent, and the child must attach anew. */
+unsigned ipo__fork_generation(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPO_REGION_H */

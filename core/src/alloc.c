@@ -1,0 +1,401 @@
+/* core/src/alloc.c — TLSF-style segregated-fit allocator over offsets, with boundary tags. */
+#include "ipo/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ipo/errors.h"
+
+#define GRANULE     ((uint64_t)IPO_ALLOC_GRANULE)
+#define HDR         ((uint64_t)sizeof(ipo_block_t))
+/* A free block must hold its header and its free-list links. */
+#define MIN_BLOCK   (HDR + (uint64_t)sizeof(ipo_free_links_t))
+#define SL_LOG2     IPO_ALLOC_SL_LOG2
+#define SL_COUNT    IPO_ALLOC_SL_COUNT
+/* Below this size the classes are linear, one per granule. */
+#define SMALL_LIMIT ((uint64_t)SL_COUNT * GRANULE)
+
+static inline ipo_block_t *block_at(const ipo_heap_t *h, ipo_off_t b)
+{
+    return (ipo_block_t *)(h->base + b);
+}
+
+static inline ipo_free_links_t *links_at(const ipo_heap_t *h, ipo_off_t b)
+{
+    return (ipo_free_links_t *)(h->base + b + HDR);
+}
+
+static inline uint64_t block_size(const ipo_block_t *blk)
+{
+    return blk->size_tag & IPO_BLOCK_SIZE_MASK;
+}
+
+static inline uint64_t round_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+static inline unsigned msb64(uint64_t v)
+{
+    return 63u - (unsigned)__builtin_clzll(v);
+}
+
+/* The tag an allocated block at offset b carries: a mix of the offset, never
+ * zero, so that a stray offset into data or a freed block fails validation. */
+static inline uint64_t tag_for(ipo_off_t b)
+{
+    uint64_t t = (b * UINT64_C(0x9E3779B97F4A7C15)) >> IPO_BLOCK_TAG_SHIFT;
+    return t ? t : 1;
+}
+
+/* The class that holds blocks of exactly `size` bytes. */
+static void class_of(uint64_t size, unsigned *fl, unsigned *sl)
+{
+    if (size < SMALL_LIMIT) {
+        *fl = 0;
+        *sl = (unsigned)(size / GRANULE);
+    } else {
+        unsigned f = msb64(size);
+        *fl = f - (SL_LOG2 + 4) + 1;
+        *sl = (unsigned)(size >> (f - SL_LOG2)) ^ SL_COUNT;
+    }
+}
+
+/* The first class whose every block is at least `size` bytes: rounding up to
+ * the next class boundary is what makes the search O(1) without a list walk. */
+static void class_at_least(uint64_t size, unsigned *fl, unsigned *sl)
+{
+    if (size >= SMALL_LIMIT)
+        size += (UINT64_C(1) << (msb64(size) - SL_LOG2)) - 1;
+    class_of(size, fl, sl);
+}
+
+static void list_insert(ipo_heap_t *h, ipo_off_t b)
+{
+    ipo_alloc_root_t *root = h->root;
+    unsigned fl, sl;
+    class_of(block_size(block_at(h, b)), &fl, &sl);
+    ipo_off_t head = root->free_heads[fl][sl];
+    ipo_free_links_t *l = links_at(h, b);
+    l->next = head;
+    l->prev = 0;
+    if (head)
+        links_at(h, head)->prev = b;
+    root->free_heads[fl][sl] = b;
+    root->sl_bitmap[fl] |= UINT32_C(1) << sl;
+    root->fl_bitmap |= UINT64_C(1) << fl;
+    root->free_blocks++;
+    root->free_bytes += block_size(block_at(h, b));
+}
+
+static void list_remove(ipo_heap_t *h, ipo_off_t b)
+{
+    ipo_alloc_root_t *root = h->root;
+    unsigned fl, sl;
+    class_of(block_size(block_at(h, b)), &fl, &sl);
+    ipo_free_links_t *l = links_at(h, b);
+    if (l->next)
+        links_at(h, l->next)->prev = l->prev;
+    if (l->prev) {
+        links_at(h, l->prev)->next = l->next;
+    } else {
+        root->free_heads[fl][sl] = l->next;
+        if (!l->next) {
+            root->sl_bitmap[fl] &= ~(UINT32_C(1) << sl);
+            if (!root->sl_bitmap[fl])
+                root->fl_bitmap &= ~(UINT64_C(1) << fl);
+        }
+    }
+    root->free_blocks--;
+    root->free_bytes -= block_size(block_at(h, b));
+}
+
+/* A free block from the first non-empty class at or above (fl, sl), or 0. */
+static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
+{
+    const ipo_alloc_root_t *root = h->root;
+    if (fl >= IPO_ALLOC_FL_COUNT)
+        return 0;
+    uint32_t slmap = root->sl_bitmap[fl] & (~UINT32_C(0) << sl);
+    if (!slmap) {
+        uint64_t flmap = fl + 1 < 64 ? root->fl_bitmap & (~UINT64_C(0) << (fl + 1)) : 0;
+        if (!flmap)
+            return 0;
+        fl = (unsigned)__builtin_ctzll(flmap);
+        slmap = root->sl_bitmap[fl];
+    }
+    sl = (unsigned)__builtin_ctz(slmap);
+    return root->free_heads[fl][sl];
+}
+
+/* Writes a free block's header and tells its physical successor about it. */
+static void mark_free(ipo_heap_t *h, ipo_off_t b, uint64_t size, uint64_t prev_free_flag)
+{
+    block_at(h, b)->size_tag = size | IPO_BLOCK_FREE | prev_free_flag;
+    ipo_block_t *next = block_at(h, b + size);
+    next->prev_size = size;
+    next->size_tag |= IPO_BLOCK_PREV_FREE;
+}
+
+int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size)
+{
+    ipo_off_t first = round_up(start, GRANULE);
+    if (size < first - start)
+        return -IPO_EINVAL;
+    ipo_off_t end = (start + size) & ~(GRANULE - 1);
+    if (end < first + MIN_BLOCK + HDR)
+        return -IPO_EINVAL;
+
+    ipo_alloc_root_t *root = h->root;
+    memset(root, 0, sizeof(*root));
+    root->heap_start = first;
+    root->heap_end = end - HDR;
+
+    /* The sentinel: a zero-size block that is never free, so merging with a
+     * physical successor needs no bounds test. */
+    ipo_block_t *sentinel = block_at(h, root->heap_end);
+    sentinel->prev_size = 0;
+    sentinel->size_tag = 0;
+
+    ipo_block_t *blk = block_at(h, first);
+    blk->prev_size = 0;
+    mark_free(h, first, root->heap_end - first, 0);
+    list_insert(h, first);
+    return 0;
+}
+
+int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
+{
+    ipo_alloc_root_t *root = h->root;
+    if (align < GRANULE)
+        align = GRANULE;
+    if (align & (align - 1))
+        return -IPO_EINVAL;
+    uint64_t heap_size = root->heap_end - root->heap_start;
+    if (size > heap_size || align > heap_size)
+        return -IPO_ENOMEM;
+
+    uint64_t need = round_up(size, GRANULE) + HDR;
+    if (need < MIN_BLOCK)
+        need = MIN_BLOCK;
+    /* An over-aligned payload may need a gap before it; the gap becomes a
+     * free block of its own, so it is either 0 or at least MIN_BLOCK. */
+    uint64_t search = align > GRANULE ? need + align + MIN_BLOCK : need;
+
+    unsigned fl, sl;
+    class_at_least(search, &fl, &sl);
+    ipo_off_t b = find_free(h, fl, sl);
+    if (!b) {
+        /* Rounding up to a class boundary skips the blocks of search's own
+         * class, some of which may fit. Look there before failing, so that
+         * ENOMEM always means no free block is large enough. */
+        class_of(search, &fl, &sl);
+        for (b = fl < IPO_ALLOC_FL_COUNT ? root->free_heads[fl][sl] : 0; b; b = links_at(h, b)->next)
+            if (block_size(block_at(h, b)) >= search)
+                break;
+        if (!b)
+            return -IPO_ENOMEM;
+    }
+
+    list_remove(h, b);
+    uint64_t bsize = block_size(block_at(h, b));
+    /* b was free, so immediate coalescing guarantees its predecessor is not. */
+    if (align > GRANULE) {
+        ipo_off_t payload = round_up(b + HDR, align);
+        uint64_t gap = payload - HDR - b;
+        if (gap && gap < MIN_BLOCK)
+            gap += align;
+        if (gap) {
+            block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
+            ipo_off_t nb = b + gap;
+            block_at(h, nb)->prev_size = gap;
+            block_at(h, nb)->size_tag = (bsize - gap) | IPO_BLOCK_PREV_FREE;
+            list_insert(h, b);
+            b = nb;
+            bsize -= gap;
+        }
+    }
+
+    uint64_t prev_flag = block_at(h, b)->size_tag & IPO_BLOCK_PREV_FREE;
+    if (bsize - need >= MIN_BLOCK) {
+        ipo_off_t rest = b + need;
+        block_at(h, rest)->prev_size = 0;
+        mark_free(h, rest, bsize - need, 0);
+        list_insert(h, rest);
+        bsize = need;
+    } else {
+        block_at(h, b + bsize)->size_tag &= ~IPO_BLOCK_PREV_FREE;
+    }
+    block_at(h, b)->size_tag = bsize | prev_flag | (tag_for(b) << IPO_BLOCK_TAG_SHIFT);
+    root->used_blocks++;
+    *out = b + HDR;
+    return 0;
+}
+
+int ipo_alloc_validate(const ipo_heap_t *h, ipo_off_t off)
+{
+    const ipo_alloc_root_t *root = h->root;
+    if (off < root->heap_start + HDR || off >= root->heap_end || (off & (GRANULE - 1)))
+        return -IPO_EBADOBJ;
+    ipo_off_t b = off - HDR;
+    uint64_t st = block_at(h, b)->size_tag;
+    uint64_t size = st & IPO_BLOCK_SIZE_MASK;
+    if ((st & IPO_BLOCK_FREE) || size < MIN_BLOCK || size > root->heap_end - b)
+        return -IPO_EBADOBJ;
+    if ((st >> IPO_BLOCK_TAG_SHIFT) != tag_for(b))
+        return -IPO_EBADOBJ;
+    return 0;
+}
+
+uint64_t ipo_alloc_usable_size(const ipo_heap_t *h, ipo_off_t off)
+{
+    return block_size(block_at(h, off - HDR)) - HDR;
+}
+
+int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
+{
+    int rc = ipo_alloc_validate(h, off);
+    if (rc)
+        return rc;
+
+    ipo_alloc_root_t *root = h->root;
+    ipo_off_t b = off - HDR;
+    ipo_block_t *blk = block_at(h, b);
+    uint64_t size = block_size(blk);
+    uint64_t prev_flag = blk->size_tag & IPO_BLOCK_PREV_FREE;
+    ipo_off_t next = b + size;
+
+    if (prev_flag) {
+        ipo_off_t prev = b - blk->prev_size;
+        list_remove(h, prev);
+        size += blk->prev_size;
+        b = prev;
+        /* The predecessor was free, so its own predecessor is not. */
+        prev_flag = 0;
+    }
+    ipo_block_t *nblk = block_at(h, next);
+    if (nblk->size_tag & IPO_BLOCK_FREE) {
+        list_remove(h, next);
+        size += block_size(nblk);
+    }
+    mark_free(h, b, size, prev_flag);
+    list_insert(h, b);
+    root->used_blocks--;
+    return 0;
+}
+
+void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st)
+{
+    const ipo_alloc_root_t *root = h->root;
+    st->heap_size = root->heap_end + HDR - root->heap_start;
+    st->free_bytes = root->free_bytes;
+    st->used_blocks = root->used_blocks;
+    st->free_blocks = root->free_blocks;
+    st->largest_free = 0;
+    if (!root->fl_bitmap)
+        return;
+    /* The largest block is in the highest non-empty class; that class spans
+     * a range of sizes, so its list is scanned. This is for tools and error
+     * messages, never the hot path. */
+    unsigned fl = msb64(root->fl_bitmap);
+    unsigned sl = 31u - (unsigned)__builtin_clz(root->sl_bitmap[fl]);
+    uint64_t largest = 0;
+    for (ipo_off_t b = root->free_heads[fl][sl]; b; b = links_at(h, b)->next) {
+        uint64_t s = block_size(block_at(h, b));
+        if (s > largest)
+            largest = s;
+    }
+    st->largest_free = largest - HDR;
+}
+
+#define FAIL(...) do { if (why) snprintf(why, why_len, __VA_ARGS__); return -IPO_ECORRUPT; } while (0)
+
+int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
+{
+    const ipo_alloc_root_t *root = h->root;
+    if ((root->heap_start & (GRANULE - 1)) || (root->heap_end & (GRANULE - 1)) ||
+        root->heap_end <= root->heap_start)
+        FAIL("heap bounds [%llu, %llu) are invalid",
+             (unsigned long long)root->heap_start, (unsigned long long)root->heap_end);
+
+    uint64_t free_count = 0, used_count = 0, free_bytes = 0;
+    int prev_free = 0;
+    uint64_t prev_size = 0;
+    ipo_off_t b = root->heap_start;
+    while (b < root->heap_end) {
+        const ipo_block_t *blk = block_at(h, b);
+        uint64_t size = block_size(blk);
+        int is_free = (blk->size_tag & IPO_BLOCK_FREE) != 0;
+        if (size < MIN_BLOCK || size > root->heap_end - b)
+            FAIL("block at %llu has size %llu", (unsigned long long)b, (unsigned long long)size);
+        if (((blk->size_tag & IPO_BLOCK_PREV_FREE) != 0) != prev_free)
+            FAIL("block at %llu: prev-free flag disagrees with its predecessor", (unsigned long long)b);
+        if (prev_free && blk->prev_size != prev_size)
+            FAIL("block at %llu: boundary tag says %llu, predecessor has %llu",
+                 (unsigned long long)b, (unsigned long long)blk->prev_size, (unsigned long long)prev_size);
+        if (is_free && prev_free)
+            FAIL("blocks before %llu are free and adjacent: not coalesced", (unsigned long long)b);
+        if (is_free) {
+            free_count++;
+            free_bytes += size;
+            unsigned fl, sl;
+            class_of(size, &fl, &sl);
+            if (!(root->sl_bitmap[fl] & (UINT32_C(1) << sl)))
+                FAIL("free block at %llu is in an empty class", (unsigned long long)b);
+        } else {
+            used_count++;
+            if ((blk->size_tag >> IPO_BLOCK_TAG_SHIFT) != tag_for(b))
+                FAIL("allocated block at %llu has a wrong tag", (unsigned long long)b);
+        }
+        prev_free = is_free;
+        prev_size = size;
+        b += size;
+    }
+    if (b != root->heap_end)
+        FAIL("block walk ends at %llu, not at the sentinel %llu",
+             (unsigned long long)b, (unsigned long long)root->heap_end);
+    const ipo_block_t *sentinel = block_at(h, root->heap_end);
+    if (block_size(sentinel) != 0 || (sentinel->size_tag & IPO_BLOCK_FREE))
+        FAIL("the sentinel block is damaged");
+    if (((sentinel->size_tag & IPO_BLOCK_PREV_FREE) != 0) != prev_free)
+        FAIL("the sentinel's prev-free flag disagrees with the last block");
+
+    uint64_t listed = 0;
+    for (unsigned fl = 0; fl < IPO_ALLOC_FL_COUNT; fl++) {
+        if (((root->fl_bitmap >> fl) & 1) != (root->sl_bitmap[fl] != 0))
+            FAIL("first-level bitmap bit %u disagrees with its second level", fl);
+        for (unsigned sl = 0; sl < SL_COUNT; sl++) {
+            ipo_off_t head = root->free_heads[fl][sl];
+            if (((root->sl_bitmap[fl] >> sl) & 1) != (head != 0))
+                FAIL("bitmap bit (%u, %u) disagrees with its list", fl, sl);
+            ipo_off_t prev = 0;
+            for (ipo_off_t n = head; n; n = links_at(h, n)->next) {
+                if (++listed > free_count)
+                    FAIL("free lists hold more entries than the %llu free blocks",
+                         (unsigned long long)free_count);
+                if (n < root->heap_start || n >= root->heap_end || (n & (GRANULE - 1)))
+                    FAIL("free list (%u, %u) points outside the heap", fl, sl);
+                const ipo_block_t *blk = block_at(h, n);
+                if (!(blk->size_tag & IPO_BLOCK_FREE))
+                    FAIL("free list (%u, %u) holds allocated block %llu", fl, sl, (unsigned long long)n);
+                unsigned f2, s2;
+                class_of(block_size(blk), &f2, &s2);
+                if (f2 != fl || s2 != sl)
+                    FAIL("block %llu is filed in the wrong class", (unsigned long long)n);
+                if (links_at(h, n)->prev != prev)
+                    FAIL("free list (%u, %u) has a broken back link at %llu", fl, sl, (unsigned long long)n);
+                prev = n;
+            }
+        }
+    }
+    if (listed != free_count)
+        FAIL("free lists hold %llu blocks, the heap %llu", (unsigned long long)listed,
+             (unsigned long long)free_count);
+    if (root->free_blocks != free_count || root->used_blocks != used_count ||
+        root->free_bytes != free_bytes)
+        FAIL("statistics disagree with the heap: free %llu/%llu blocks, used %llu/%llu, free bytes %llu/%llu",
+             (unsigned long long)root->free_blocks, (unsigned long long)free_count,
+             (unsigned long long)root->used_blocks, (unsigned long long)used_count,
+             (unsigned long long)root->free_bytes, (unsigned long long)free_bytes);
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* core/src/errors.c — descriptions of the IPO_E* codes. */
+#include "ipo/errors.h"
+
+static const char *const descriptions[IPO_ERROR_COUNT_] = {
+    [0]             = "success",
+    [IPO_EINVAL]    = "invalid argument",
+    [IPO_ENOMEM]    = "no free chunk of shared memory is large enough",
+    [IPO_ENOENT]    = "no region of that name exists",
+    [IPO_EEXIST]    = "the name is taken by a live region or by an object that is not a region",
+    [IPO_EAGAIN]    = "the region is not ready yet",
+    [IPO_ETIMEDOUT] = "the operation timed out",
+    [IPO_ELAYOUT]   = "the region's layout is foreign or incompatible",
+    [IPO_EPERM]     = "the region belongs to another user or has another mode",
+    [IPO_ENOSPC]    = "not enough room in /dev/shm for a region of that size",
+    [IPO_EFULL]     = "every participant slot of the region is taken",
+    [IPO_ENOTHELD]  = "this participant does not hold access",
+    [IPO_EEMPTY]    = "the message queue is empty",
+    [IPO_EBADOBJ]   = "the offset does not name a live object",
+    [IPO_ECORRUPT]  = "the region is inconsistent",
+    [IPO_ECLOSING]  = "the region is closing",
+    [IPO_ESYS]      = "system error",
+};
+
+const char *ipo_strerror(int code)
+{
+    if (code < 0)
+        code = -code;
+    if (code >= IPO_ERROR_COUNT_)
+        return "unknown error";
+    return descriptions[code];
+}

@@ -1,0 +1,95 @@
+/* core/src/format.c — allocating, validating and destroying typed object blocks. */
+#include "ipo/format.h"
+
+#include "ipo/errors.h"
+#include "ipo/region.h"
+
+int ipo_type_has_payload(uint8_t type)
+{
+    switch (type) {
+    case IPO_T_BIGINT:
+    case IPO_T_BYTES:
+    case IPO_T_BYTEARRAY:
+    case IPO_T_STR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int type_known(uint8_t type)
+{
+    return (type >= IPO_T_NONE && type <= IPO_T_LAST_BUILTIN_) ||
+           (type >= IPO_T_APP_FIRST && type <= IPO_T_APP_LAST);
+}
+
+int ipo_obj_new(ipo_region_t *r, uint8_t type, uint64_t len, ipo_off_t *out, void **data)
+{
+    if (!type_known(type))
+        return -IPO_EINVAL;
+    int payload = ipo_type_has_payload(type) || type >= IPO_T_APP_FIRST;
+    uint64_t rel = sizeof(ipo_obj_t), align = IPO_ALLOC_GRANULE;
+    if (!payload)
+        len = 0;
+    else if (len >= IPO_OBJ_ALIGN_THRESHOLD)
+        rel = align = IPO_OBJ_BIG_ALIGN;
+    if (len > r->size)
+        return -IPO_ENOMEM;
+
+    ipo_off_t off;
+    int rc = ipo_alloc(&r->heap, rel + len, align, &off);
+    if (rc)
+        return rc;
+    ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
+    obj->type = type;
+    obj->flags = 0;
+    obj->data_rel = (uint16_t)rel;
+    /* Generations are for views compared within one region; a counter that
+     * wraps after 2^32 objects is enough to tell a reused block apart. */
+    obj->gen = (uint32_t)++r->hdr->next_gen;
+    obj->v.len = len;
+    *out = off;
+    if (data)
+        *data = payload ? (uint8_t *)obj + rel : NULL;
+    return 0;
+}
+
+int ipo_obj_new_scalar(ipo_region_t *r, uint8_t type, uint64_t bits, ipo_off_t *out)
+{
+    if (ipo_type_has_payload(type))
+        return -IPO_EINVAL;
+    int rc = ipo_obj_new(r, type, 0, out, NULL);
+    if (rc)
+        return rc;
+    ((ipo_obj_t *)(r->base + *out))->v.u64 = bits;
+    return 0;
+}
+
+int ipo_obj_get(const ipo_region_t *r, ipo_off_t off, const ipo_obj_t **out)
+{
+    if (ipo_alloc_validate(&r->heap, off))
+        return -IPO_EBADOBJ;
+    const ipo_obj_t *obj = (const ipo_obj_t *)(r->base + off);
+    if (!type_known(obj->type))
+        return -IPO_EBADOBJ;
+    uint64_t usable = ipo_alloc_usable_size(&r->heap, off);
+    if (ipo_type_has_payload(obj->type) || obj->type >= IPO_T_APP_FIRST) {
+        if (obj->data_rel < sizeof(ipo_obj_t) || obj->data_rel > usable ||
+            obj->v.len > usable - obj->data_rel)
+            return -IPO_EBADOBJ;
+    }
+    *out = obj;
+    return 0;
+}
+
+int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
+{
+    const ipo_obj_t *obj;
+    int rc = ipo_obj_get(r, off, &obj);
+    if (rc)
+        return rc;
+    /* Scalars, strings and byte strings own nothing but their block.
+     * Containers will free their children here first. */
+    ((ipo_obj_t *)obj)->type = 0;
+    return ipo_alloc_free(&r->heap, off);
+}

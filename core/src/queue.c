@@ -1,0 +1,135 @@
+/* core/src/queue.c — the message queue: a growable ring of object offsets. */
+#include "ipo/queue.h"
+
+#include <stdio.h>
+
+#include "ipo/errors.h"
+
+static inline ipo_ring_t *ring_at(const ipo_region_t *r, ipo_off_t off)
+{
+    return (ipo_ring_t *)(r->base + off);
+}
+
+static int ring_new(ipo_region_t *r, uint64_t capacity, ipo_off_t *out)
+{
+    ipo_off_t off;
+    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * sizeof(ipo_off_t),
+                       IPO_CACHE_LINE, &off);
+    if (rc)
+        return rc;
+    ipo_ring_t *ring = ring_at(r, off);
+    ring->capacity = capacity;
+    ring->reserved = 0;
+    *out = off;
+    return 0;
+}
+
+int ipo_queue_init(ipo_region_t *r)
+{
+    ipo_queue_t *q = &r->hdr->queue;
+    ipo_off_t ring;
+    int rc = ring_new(r, IPO_QUEUE_INITIAL_CAPACITY, &ring);
+    if (rc)
+        return rc;
+    q->head = 0;
+    q->tail = 0;
+    q->ring = ring;
+    return 0;
+}
+
+int ipo_queue_reserve(ipo_region_t *r)
+{
+    ipo_queue_t *q = &r->hdr->queue;
+    const ipo_ring_t *old = ring_at(r, q->ring);
+    uint64_t capacity = old->capacity;
+    if (q->tail - q->head < capacity)
+        return 0;
+
+    /* Build the bigger ring aside, then publish it with one store: a crash
+     * at any point leaves either the old ring or the new one, both whole. */
+    ipo_off_t grown;
+    int rc = ring_new(r, capacity * 2, &grown);
+    if (rc)
+        return rc;
+    ipo_ring_t *ring = ring_at(r, grown);
+    uint64_t old_mask = capacity - 1, new_mask = capacity * 2 - 1;
+    for (uint64_t i = q->head; i != q->tail; i++)
+        ring->entries[i & new_mask] = old->entries[i & old_mask];
+    ipo_off_t old_off = q->ring;
+    /* Pairs with the acquire load of `ring` in ipo_queue_peek() by a reader
+     * that does not hold access (tools); holders are ordered by the access word. */
+    ipo__store_release(&q->ring, grown);
+    ipo_alloc_free(&r->heap, old_off);
+    return 0;
+}
+
+int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
+{
+    int rc = ipo_queue_reserve(r);
+    if (rc)
+        return rc;
+    ipo_queue_t *q = &r->hdr->queue;
+    ipo_ring_t *ring = ring_at(r, q->ring);
+    ring->entries[q->tail & (ring->capacity - 1)] = obj;
+    /* Publish the entry before the new tail. Pairs with the acquire load in
+     * ipo_queue_length(), which waiters read without holding access. */
+    ipo__store_release(&q->tail, q->tail + 1);
+    return 0;
+}
+
+int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
+{
+    const ipo_queue_t *q = &r->hdr->queue;
+    if (q->head == ipo__load_acquire(&q->tail))
+        return -IPO_EEMPTY;
+    const ipo_ring_t *ring = ring_at(r, ipo__load_acquire(&q->ring));
+    *obj = ring->entries[q->head & (ring->capacity - 1)];
+    return 0;
+}
+
+int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
+{
+    int rc = ipo_queue_peek(r, obj);
+    if (rc)
+        return rc;
+    ipo_queue_t *q = &r->hdr->queue;
+    /* Pairs with the acquire load of head in ipo_queue_length(). */
+    ipo__store_release(&q->head, q->head + 1);
+    return 0;
+}
+
+int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
+{
+    const ipo_queue_t *q = &r->hdr->queue;
+    if (ipo_alloc_validate(&r->heap, q->ring)) {
+        if (why)
+            snprintf(why, why_len, "the queue's ring offset %llu is not a live block",
+                     (unsigned long long)q->ring);
+        return -IPO_ECORRUPT;
+    }
+    const ipo_ring_t *ring = ring_at(r, q->ring);
+    uint64_t cap = ring->capacity;
+    if (!cap || (cap & (cap - 1)) ||
+        sizeof(ipo_ring_t) + cap * sizeof(ipo_off_t) > ipo_alloc_usable_size(&r->heap, q->ring)) {
+        if (why)
+            snprintf(why, why_len, "the queue's ring has an impossible capacity %llu",
+                     (unsigned long long)cap);
+        return -IPO_ECORRUPT;
+    }
+    if (q->tail - q->head > cap) {
+        if (why)
+            snprintf(why, why_len, "the queue holds %llu messages in a ring of %llu",
+                     (unsigned long long)(q->tail - q->head), (unsigned long long)cap);
+        return -IPO_ECORRUPT;
+    }
+    for (uint64_t i = q->head; i != q->tail; i++) {
+        ipo_off_t obj = ring->entries[i & (cap - 1)];
+        if (ipo_alloc_validate(&r->heap, obj)) {
+            if (why)
+                snprintf(why, why_len, "message %llu names offset %llu, which is not a live block",
+                         (unsigned long long)i, (unsigned long long)obj);
+            return -IPO_ECORRUPT;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,624 @@
+/* core/src/region.c — the region's life: create, attach, liveness, detach, check. */
+#define _GNU_SOURCE
+#include "ipo/region.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipo/access.h"
+#include "ipo/atomics.h"
+#include "ipo/errors.h"
+#include "ipo/format.h"
+#include "ipo/queue.h"
+
+/* Where glibc keeps POSIX shared memory objects: used to compare the inode a
+ * name points at with the one we hold, before unlinking. */
+#define SHM_DIR "/dev/shm"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+static uint32_t fnv1a(uint32_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        h ^= (uint8_t)(v >> (8 * i));
+        h *= 16777619u;
+    }
+    return h;
+}
+
+uint32_t ipo_layout_hash(void)
+{
+    const uint64_t facts[] = {
+        IPO_LAYOUT_VERSION,
+        sizeof(ipo_header_t), offsetof(ipo_header_t, access), offsetof(ipo_header_t, queue),
+        offsetof(ipo_header_t, attach_count), offsetof(ipo_header_t, next_gen),
+        sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for),
+        sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,
+        sizeof(ipo_block_t), IPO_BLOCK_TAG_SHIFT,
+        sizeof(ipo_queue_t), sizeof(ipo_ring_t),
+        sizeof(ipo_obj_t), offsetof(ipo_obj_t, v), IPO_T_LAST_BUILTIN_,
+        IPO_LIVENESS_LOCK_BASE,
+    };
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++)
+        h = fnv1a(h, facts[i]);
+    return h;
+}
+
+static unsigned fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    fork_gen++;
+}
+
+static void install_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+unsigned ipo__fork_generation(void)
+{
+    pthread_once(&fork_once, install_fork_handler);
+    return fork_gen;
+}
+
+uint64_t ipo__process_start_time(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* The command name may hold spaces and parentheses: count fields from
+     * the last ')'. starttime is field 22; the state after ')' is field 3. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    p++;
+    for (int field = 2; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+int ipo_region_name_check(const char *name)
+{
+    if (!name)
+        return -IPO_EINVAL;
+    if (name[0] == '/')
+        name++;
+    size_t len = strlen(name);
+    if (len == 0 || len > IPO_NAME_MAX || strchr(name, '/'))
+        return -IPO_EINVAL;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return -IPO_EINVAL;
+    return 0;
+}
+
+static void set_shm_name(ipo_region_t *r, const char *name)
+{
+    if (name[0] == '/')
+        name++;
+    snprintf(r->shm_name, sizeof(r->shm_name), "/%s", name);
+}
+
+static void handle_reset(ipo_region_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+}
+
+/* ---- liveness: one OFD lock byte per slot -------------------------------- */
+
+static int lock_byte(int fd, short type, uint64_t byte, uint64_t len, int cmd)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)(IPO_LIVENESS_LOCK_BASE + byte);
+    fl.l_len = (off_t)len;
+    return fcntl(fd, cmd, &fl);
+}
+
+/* Takes slot's liveness lock without waiting: 0, or -1 when a live process holds it. */
+static int slot_lock(int fd, uint32_t slot)
+{
+    return lock_byte(fd, F_WRLCK, slot, 1, F_OFD_SETLK);
+}
+
+static void slot_unlock(int fd, uint32_t slot)
+{
+    lock_byte(fd, F_UNLCK, slot, 1, F_OFD_SETLK);
+}
+
+/* Whether another open file description holds a lock in [first, first + n). */
+static int locks_held(int fd, uint32_t first, uint32_t n)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)(IPO_LIVENESS_LOCK_BASE + first);
+    fl.l_len = (off_t)n;
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+        return 1; /* cannot tell: assume alive, never remove a live region */
+    return fl.l_type != F_UNLCK;
+}
+
+/* ---- formatting ---------------------------------------------------------- */
+
+typedef struct layout_plan {
+    uint64_t size, slots_off, alloc_off, heap_off;
+    uint32_t slots;
+} layout_plan_t;
+
+static int plan_layout(const ipo_region_options_t *opts, uint64_t size, layout_plan_t *p)
+{
+    uint32_t slots = opts && opts->slots ? opts->slots : IPO_DEFAULT_SLOTS;
+    if (slots < 2 || slots > IPO_MAX_SLOTS)
+        return -IPO_EINVAL;
+    p->slots = slots;
+    p->size = size;
+    p->slots_off = round_up(sizeof(ipo_header_t), IPO_CACHE_LINE);
+    p->alloc_off = round_up(p->slots_off + (uint64_t)slots * sizeof(ipo_slot_t), IPO_CACHE_LINE);
+    p->heap_off = round_up(p->alloc_off + sizeof(ipo_alloc_root_t), IPO_CACHE_LINE);
+    /* Leave the heap room for the queue's ring and some objects. */
+    if (size < p->heap_off + 4096)
+        return -IPO_EINVAL;
+    return 0;
+}
+
+static void bind_handle(ipo_region_t *r, void *mem, uint64_t size)
+{
+    r->base = mem;
+    r->size = size;
+    r->hdr = mem;
+    r->heap.base = mem;
+    r->heap.root = (ipo_alloc_root_t *)((uint8_t *)mem + r->hdr->alloc_off);
+}
+
+/* Writes everything but the final READY state. */
+static int format_memory(void *mem, const layout_plan_t *p, uint32_t mode)
+{
+    ipo_header_t *hdr = mem;
+    memset(hdr, 0, p->heap_off);
+    hdr->magic = IPO_MAGIC;
+    hdr->layout_version = IPO_LAYOUT_VERSION;
+    hdr->layout_hash = ipo_layout_hash();
+    hdr->total_size = p->size;
+    hdr->state = IPO_STATE_INIT;
+    hdr->creator_pid = (uint32_t)getpid();
+    hdr->owner_uid = (uint32_t)geteuid();
+    hdr->mode = mode;
+    hdr->slot_count = p->slots;
+    hdr->slots_off = p->slots_off;
+    hdr->alloc_off = p->alloc_off;
+    if (getrandom(hdr->hash_key, sizeof(hdr->hash_key), 0) != (ssize_t)sizeof(hdr->hash_key)) {
+        /* No entropy yet (early boot): a fixed key still hashes stably. */
+        hdr->hash_key[0] = UINT64_C(0x736f6d6570736575);
+        hdr->hash_key[1] = UINT64_C(0x646f72616e646f6d);
+    }
+
+    ipo_region_t tmp;
+    handle_reset(&tmp);
+    bind_handle(&tmp, mem, p->size);
+    int rc = ipo_alloc_init(&tmp.heap, p->heap_off, p->size - p->heap_off);
+    if (rc)
+        return rc;
+    return ipo_queue_init(&tmp);
+}
+
+static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
+{
+    return (ipo_slot_t *)(r->base + r->hdr->slots_off) + i;
+}
+
+/* Fills a slot this process has just won and makes the handle use it. */
+static void occupy_slot(ipo_region_t *r, uint32_t i, uint32_t role)
+{
+    ipo_slot_t *s = slot_at(r, i);
+    s->pid = (uint32_t)getpid();
+    s->role = role;
+    s->generation++;
+    s->start_time = ipo__process_start_time((int)s->pid);
+    s->waiting_for = 0;
+    s->wake_pending = 0;
+    s->sleep_ticket = 0;
+    /* Pairs with the acquire loads of slot state by tools and by the creator's
+     * close, which then read pid and role. */
+    ipo__store_release(&s->state, (uint32_t)IPO_SLOT_ACTIVE);
+    r->me = s;
+    r->slot = i;
+    r->access_mine = (uint64_t)i + 1;
+    r->joined = 1;
+    r->fork_gen = ipo__fork_generation();
+}
+
+int ipo_region_format(void *mem, uint64_t size, const ipo_region_options_t *opts)
+{
+    layout_plan_t plan;
+    if (!mem)
+        return -IPO_EINVAL;
+    int rc = plan_layout(opts, size, &plan);
+    if (rc)
+        return rc;
+    rc = format_memory(mem, &plan, 0600);
+    if (rc)
+        return rc;
+    ipo__store_release(&((ipo_header_t *)mem)->state, (uint32_t)IPO_STATE_READY);
+    return 0;
+}
+
+int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size)
+{
+    handle_reset(r);
+    ipo_header_t *hdr = mem;
+    if (hdr->magic != IPO_MAGIC || hdr->total_size != size)
+        return -IPO_ELAYOUT;
+    bind_handle(r, mem, size);
+    /* No file, no locks: threads claim slots with a compare-and-swap. */
+    for (uint32_t i = 0; i < hdr->slot_count; i++) {
+        uint32_t expected = IPO_SLOT_FREE;
+        if (ipo__cas_acq_rel(&slot_at(r, i)->state, &expected, (uint32_t)IPO_SLOT_ACTIVE)) {
+            occupy_slot(r, i, i == 0 ? IPO_ROLE_CREATOR : IPO_ROLE_CONSUMER);
+            return 0;
+        }
+    }
+    return -IPO_EFULL;
+}
+
+void ipo_region_leave(ipo_region_t *r)
+{
+    if (r->joined)
+        ipo__store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
+    handle_reset(r);
+}
+
+/* ---- unlinking only what is ours, and only what is dead ------------------ */
+
+/* Unlinks the name if it still names the object open at fd. The caller holds
+ * flock(fd) so that two processes cleaning the same stale name cannot unlink
+ * a region a third has just created in its place. */
+static void unlink_if_same(const char *shm_name, int fd)
+{
+    char path[sizeof(SHM_DIR) + IPO_NAME_MAX + 2];
+    struct stat held, named;
+    snprintf(path, sizeof(path), SHM_DIR "%s", shm_name);
+    if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
+        held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+        shm_unlink(shm_name);
+}
+
+/* The name exists. Remove it if it is one of our regions whose participants
+ * are all dead: 0 (retry creating), or -IPO_EEXIST. */
+static int remove_if_stale(const char *shm_name)
+{
+    int fd = shm_open(shm_name, O_RDWR, 0);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -IPO_EEXIST;
+    int rc = -IPO_EEXIST;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (uint64_t)st.st_size < sizeof(ipo_header_t))
+        goto out;
+    ipo_header_t hdr;
+    if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || hdr.magic != IPO_MAGIC)
+        goto out;
+    if (flock(fd, LOCK_EX) < 0)
+        goto out;
+    /* Any participant alive, of any layout version, keeps the region. */
+    if (!locks_held(fd, 0, IPO_MAX_SLOTS)) {
+        unlink_if_same(shm_name, fd);
+        rc = 0;
+    }
+    flock(fd, LOCK_UN);
+out:
+    close(fd);
+    return rc;
+}
+
+/* ---- create --------------------------------------------------------------- */
+
+static int map_region(int fd, uint64_t size, int prefault, void **out)
+{
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED)
+        return -IPO_ESYS;
+    if (prefault) {
+        /* Install every page-table entry now, so that no page fault lands on
+         * the hot path. Best effort: an old kernel just faults later. */
+#ifdef MADV_POPULATE_WRITE
+        madvise(mem, size, MADV_POPULATE_WRITE);
+#endif
+    }
+    *out = mem;
+    return 0;
+}
+
+int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_options_t *opts)
+{
+    handle_reset(r);
+    int rc = ipo_region_name_check(name);
+    if (rc)
+        return rc;
+    if (!opts || opts->size == 0 || opts->size > IPO_REGION_MAX_SIZE)
+        return -IPO_EINVAL;
+    uint32_t mode = opts->mode ? opts->mode : 0600;
+    if ((mode & ~0777u) || (mode & 0600) != 0600)
+        return -IPO_EINVAL;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t size = opts->size < IPO_REGION_MIN_SIZE ? IPO_REGION_MIN_SIZE : opts->size;
+    size = round_up(size, page);
+    layout_plan_t plan;
+    rc = plan_layout(opts, size, &plan);
+    if (rc)
+        return rc;
+    set_shm_name(r, name);
+
+    int fd = -1;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        fd = shm_open(r->shm_name, O_RDWR | O_CREAT | O_EXCL, mode);
+        if (fd >= 0 || errno != EEXIST)
+            break;
+        rc = remove_if_stale(r->shm_name);
+        if (rc)
+            return rc;
+    }
+    if (fd < 0)
+        return errno == EEXIST ? -IPO_EEXIST : -IPO_ESYS;
+
+    /* Take the creator's liveness lock first: from here on, anyone looking at
+     * this name sees a live region, even before it is formatted. */
+    void *mem = NULL;
+    int err;
+    if (slot_lock(fd, 0) < 0 || fchmod(fd, mode) < 0 || ftruncate(fd, (off_t)size) < 0) {
+        err = errno;
+        rc = -IPO_ESYS;
+        goto fail;
+    }
+    /* Reserve every page now: tmpfs would otherwise allocate on first touch,
+     * and a full /dev/shm would then be a SIGBUS in the middle of a put. */
+    err = posix_fallocate(fd, 0, (off_t)size);
+    if (err == ENOSPC || err == EFBIG || err == ENOMEM) {
+        rc = -IPO_ENOSPC;
+        goto fail;
+    } else if (err && err != EOPNOTSUPP && err != EINVAL) {
+        rc = -IPO_ESYS;
+        goto fail;
+    }
+    rc = map_region(fd, size, opts->prefault, &mem);
+    if (rc) {
+        err = errno;
+        goto fail;
+    }
+    rc = format_memory(mem, &plan, mode);
+    if (rc) {
+        err = 0;
+        goto fail;
+    }
+
+    struct stat st;
+    fstat(fd, &st);
+    r->fd = fd;
+    r->inode = (uint64_t)st.st_ino;
+    r->is_creator = 1;
+    bind_handle(r, mem, size);
+    occupy_slot(r, 0, IPO_ROLE_CREATOR);
+    /* READY last: pairs with the acquire load in ipo_region_attach(), so an
+     * attacher that sees READY sees the whole formatted region. */
+    ipo__store_release(&r->hdr->state, (uint32_t)IPO_STATE_READY);
+    return 0;
+
+fail:
+    if (mem)
+        munmap(mem, size);
+    shm_unlink(r->shm_name);
+    close(fd);
+    r->shm_name[0] = '\0';
+    errno = err;
+    return rc;
+}
+
+/* ---- attach --------------------------------------------------------------- */
+
+int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_options_t *opts)
+{
+    handle_reset(r);
+    int rc = ipo_region_name_check(name);
+    if (rc)
+        return rc;
+    uint32_t mode = opts && opts->mode ? opts->mode : 0600;
+    set_shm_name(r, name);
+
+    int fd = shm_open(r->shm_name, O_RDWR, 0);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -IPO_ENOENT;
+        if (errno == EACCES)
+            return -IPO_EPERM;
+        return -IPO_ESYS;
+    }
+    void *mem = NULL;
+    uint64_t size = 0;
+    int err = 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        err = errno;
+        rc = -IPO_ESYS;
+        goto fail;
+    }
+    /* Owner and mode first: never trust the contents of someone else's object. */
+    if (st.st_uid != geteuid() || (uint32_t)(st.st_mode & 07777) != mode) {
+        rc = -IPO_EPERM;
+        goto fail;
+    }
+    size = (uint64_t)st.st_size;
+    if (size < sizeof(ipo_header_t)) {
+        rc = -IPO_EAGAIN; /* created but not sized yet */
+        goto fail;
+    }
+    ipo_header_t hdr;
+    if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+        err = errno;
+        rc = -IPO_ESYS;
+        goto fail;
+    }
+    if (hdr.magic == 0) {
+        rc = -IPO_EAGAIN; /* sized but not formatted yet */
+        goto fail;
+    }
+    if (hdr.magic != IPO_MAGIC || hdr.layout_version != IPO_LAYOUT_VERSION ||
+        hdr.layout_hash != ipo_layout_hash() || hdr.total_size != size ||
+        hdr.owner_uid != (uint32_t)st.st_uid || hdr.slot_count < 2 ||
+        hdr.slot_count > IPO_MAX_SLOTS) {
+        rc = -IPO_ELAYOUT;
+        goto fail;
+    }
+    rc = map_region(fd, size, 0, &mem);
+    if (rc) {
+        err = errno;
+        goto fail;
+    }
+    r->fd = fd;
+    r->inode = (uint64_t)st.st_ino;
+    bind_handle(r, mem, size);
+    /* Pairs with the store-release of READY in ipo_region_create(). */
+    uint32_t state = ipo__load_acquire(&r->hdr->state);
+    if (state != IPO_STATE_READY) {
+        rc = state == IPO_STATE_CLOSING ? -IPO_ECLOSING : -IPO_EAGAIN;
+        goto fail_mapped;
+    }
+    rc = -IPO_EFULL;
+    for (uint32_t i = 1; i < r->hdr->slot_count; i++) {
+        /* Winning the lock is winning the slot: whoever held it before us
+         * has left or died, whatever its state field still says. */
+        if (slot_lock(fd, i) == 0) {
+            occupy_slot(r, i, IPO_ROLE_CONSUMER);
+            rc = 0;
+            break;
+        }
+    }
+    if (rc)
+        goto fail_mapped;
+    if (opts && opts->prefault) {
+#ifdef MADV_POPULATE_WRITE
+        madvise(mem, size, MADV_POPULATE_WRITE);
+#endif
+    }
+    ipo__fetch_add(&r->hdr->attach_count, 1);
+    return 0;
+
+fail_mapped:
+    r->fd = -1;
+fail:
+    if (mem)
+        munmap(mem, size);
+    close(fd);
+    handle_reset(r);
+    errno = err;
+    return rc;
+}
+
+/* ---- leaving --------------------------------------------------------------- */
+
+unsigned ipo_region_consumers_alive(const ipo_region_t *r)
+{
+    unsigned alive = 0;
+    if (r->fd < 0 || !r->hdr)
+        return 0;
+    for (uint32_t i = 1; i < r->hdr->slot_count; i++)
+        alive += locks_held(r->fd, i, 1) ? 1u : 0u;
+    return alive;
+}
+
+void ipo_region_begin_close(ipo_region_t *r)
+{
+    if (r->is_creator && r->hdr)
+        ipo__store_release(&r->hdr->state, (uint32_t)IPO_STATE_CLOSING);
+}
+
+void ipo_region_detach(ipo_region_t *r)
+{
+    if (!r->joined)
+        return;
+    /* Leaving while holding access would hang every other participant. */
+    if (ipo_access_held(r))
+        ipo_access_release(r);
+    ipo__store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
+    if (r->fd >= 0) {
+        if (r->is_creator && flock(r->fd, LOCK_EX) == 0) {
+            unlink_if_same(r->shm_name, r->fd);
+            flock(r->fd, LOCK_UN);
+        }
+        slot_unlock(r->fd, r->slot);
+    }
+    r->joined = 0;
+    r->me = NULL;
+}
+
+void ipo_region_unmap(ipo_region_t *r)
+{
+    if (r->joined)
+        ipo_region_detach(r);
+    if (r->base && r->fd >= 0)
+        munmap(r->base, r->size);
+    if (r->fd >= 0)
+        close(r->fd);
+    handle_reset(r);
+}
+
+/* ---- check ----------------------------------------------------------------- */
+
+int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len)
+{
+    const ipo_header_t *hdr = r->hdr;
+    if (!hdr) {
+        if (why)
+            snprintf(why, why_len, "the handle is not attached");
+        return -IPO_EINVAL;
+    }
+    if (hdr->magic != IPO_MAGIC || hdr->layout_version != IPO_LAYOUT_VERSION ||
+        hdr->layout_hash != ipo_layout_hash() || hdr->total_size != r->size) {
+        if (why)
+            snprintf(why, why_len, "the header's identity fields are damaged");
+        return -IPO_ECORRUPT;
+    }
+    if (hdr->slot_count < 2 || hdr->slot_count > IPO_MAX_SLOTS ||
+        hdr->slots_off + (uint64_t)hdr->slot_count * sizeof(ipo_slot_t) > hdr->alloc_off ||
+        hdr->alloc_off + sizeof(ipo_alloc_root_t) > r->heap.root->heap_start) {
+        if (why)
+            snprintf(why, why_len, "the header's table offsets overlap");
+        return -IPO_ECORRUPT;
+    }
+    uint64_t owner = hdr->access & IPO_ACCESS_OWNER_MASK;
+    if (owner > hdr->slot_count) {
+        if (why)
+            snprintf(why, why_len, "the access word names slot %llu of %u",
+                     (unsigned long long)owner - 1, hdr->slot_count);
+        return -IPO_ECORRUPT;
+    }
+    int rc = ipo_alloc_check(&r->heap, why, why_len);
+    if (rc)
+        return rc;
+    return ipo_queue_check(r, why, why_len);
+}

@@ -1,0 +1,281 @@
+/* tests/c/test_alloc.c — the allocator against a model: random sequences, exhaustion, coalescing. */
+#include <stdint.h>
+
+#include "ipo/alloc.h"
+#include "task.h"
+
+#define ROOT_OFF  64
+#define HEAP_OFF  (ROOT_OFF + ((sizeof(ipo_alloc_root_t) + 63) & ~(size_t)63))
+
+typedef struct arena {
+    uint8_t   *mem;
+    uint64_t   size;
+    ipo_heap_t heap;
+} arena_t;
+
+/* A heap in plain process memory: the allocator only sees offsets. */
+static void arena_init(arena_t *a, uint64_t heap_size)
+{
+    a->size = HEAP_OFF + heap_size;
+    a->mem = aligned_alloc(64, a->size);
+    ASSERT(a->mem != NULL);
+    memset(a->mem, 0xA5, a->size);
+    a->heap.base = a->mem;
+    a->heap.root = (ipo_alloc_root_t *)(a->mem + ROOT_OFF);
+    ASSERT_OK(ipo_alloc_init(&a->heap, HEAP_OFF, heap_size));
+}
+
+static void arena_free(arena_t *a)
+{
+    free(a->mem);
+}
+
+static void test_init_rejects_tiny_heaps(void)
+{
+    uint8_t mem[HEAP_OFF + 256] __attribute__((aligned(64)));
+    ipo_heap_t h = { mem, (ipo_alloc_root_t *)(mem + ROOT_OFF) };
+    ASSERT_ERR(ipo_alloc_init(&h, HEAP_OFF, 16), IPO_EINVAL);
+    ASSERT_OK(ipo_alloc_init(&h, HEAP_OFF, 256));
+}
+
+static void test_one_block_round_trip(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 20);
+    ipo_alloc_stats_t before, after;
+    ipo_alloc_stats(&a.heap, &before);
+    ASSERT_EQ(before.free_blocks, 1);
+    ASSERT_EQ(before.used_blocks, 0);
+
+    ipo_off_t off;
+    ASSERT_OK(ipo_alloc(&a.heap, 100, 0, &off));
+    ASSERT_EQ(off % 16, 0);
+    ASSERT_GE(ipo_alloc_usable_size(&a.heap, off), 100);
+    ASSERT_OK(ipo_alloc_validate(&a.heap, off));
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+
+    ASSERT_OK(ipo_alloc_free(&a.heap, off));
+    ipo_alloc_stats(&a.heap, &after);
+    ASSERT_UEQ(after.free_bytes, before.free_bytes);
+    ASSERT_UEQ(after.largest_free, before.largest_free);
+    ASSERT_EQ(after.free_blocks, 1);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
+static void test_bad_frees_are_refused(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 16);
+    ipo_off_t off;
+    ASSERT_OK(ipo_alloc(&a.heap, 64, 0, &off));
+    /* Inside the payload, outside the heap, misaligned, the header itself. */
+    ASSERT_ERR(ipo_alloc_free(&a.heap, off + 16), IPO_EBADOBJ);
+    ASSERT_ERR(ipo_alloc_free(&a.heap, off + 3), IPO_EBADOBJ);
+    ASSERT_ERR(ipo_alloc_free(&a.heap, 0), IPO_EBADOBJ);
+    ASSERT_ERR(ipo_alloc_free(&a.heap, a.size + 4096), IPO_EBADOBJ);
+    ASSERT_OK(ipo_alloc_free(&a.heap, off));
+    /* A double free leaves the heap as it was. */
+    ASSERT_ERR(ipo_alloc_free(&a.heap, off), IPO_EBADOBJ);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
+static void test_alignment(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 20);
+    ipo_off_t offs[64];
+    for (int i = 0; i < 64; i++) {
+        uint64_t align = UINT64_C(16) << (i % 6); /* 16 .. 512 */
+        ASSERT_OK(ipo_alloc(&a.heap, 1 + (uint64_t)i * 37, align, &offs[i]));
+        ASSERT_EQ(offs[i] % align, 0);
+        ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    }
+    ipo_off_t bad;
+    ASSERT_ERR(ipo_alloc(&a.heap, 10, 48, &bad), IPO_EINVAL);
+    for (int i = 0; i < 64; i += 2)
+        ASSERT_OK(ipo_alloc_free(&a.heap, offs[i]));
+    for (int i = 1; i < 64; i += 2)
+        ASSERT_OK(ipo_alloc_free(&a.heap, offs[i]));
+    ipo_alloc_stats_t st;
+    ipo_alloc_stats(&a.heap, &st);
+    ASSERT_EQ(st.free_blocks, 1);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
+/* Fill the heap with small blocks until it refuses, then check that the
+ * failure changed nothing, that freeing every other block does not let a
+ * large block in (fragmentation), and that freeing all coalesces to one. */
+static void test_exhaustion_and_coalescing(void)
+{
+    arena_t a;
+    const uint64_t heap_size = 1 << 18;
+    arena_init(&a, heap_size);
+    ipo_alloc_stats_t empty;
+    ipo_alloc_stats(&a.heap, &empty);
+
+    enum { MAX = 1 << 14 };
+    static ipo_off_t offs[MAX];
+    int n = 0;
+    int rc;
+    while ((rc = ipo_alloc(&a.heap, 48, 0, &offs[n])) == 0)
+        n++;
+    ASSERT_EQ(rc, -IPO_ENOMEM);
+    ASSERT_GE(n, (int)(heap_size / 64) - 2);
+
+    ipo_alloc_stats_t full;
+    ipo_alloc_stats(&a.heap, &full);
+    ipo_off_t no;
+    ASSERT_ERR(ipo_alloc(&a.heap, 1 << 20, 0, &no), IPO_ENOMEM);
+    ipo_alloc_stats_t after_fail;
+    ipo_alloc_stats(&a.heap, &after_fail);
+    ASSERT_UEQ(after_fail.free_bytes, full.free_bytes);
+    ASSERT_UEQ(after_fail.used_blocks, full.used_blocks);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+
+    for (int i = 0; i < n; i += 2)
+        ASSERT_OK(ipo_alloc_free(&a.heap, offs[i]));
+    ipo_alloc_stats_t holes;
+    ipo_alloc_stats(&a.heap, &holes);
+    ASSERT_LT(holes.largest_free, 128);
+    ASSERT_ERR(ipo_alloc(&a.heap, 4096, 0, &no), IPO_ENOMEM);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+
+    for (int i = 1; i < n; i += 2)
+        ASSERT_OK(ipo_alloc_free(&a.heap, offs[i]));
+    ipo_alloc_stats_t back;
+    ipo_alloc_stats(&a.heap, &back);
+    ASSERT_EQ(back.free_blocks, 1);
+    ASSERT_EQ(back.used_blocks, 0);
+    ASSERT_UEQ(back.free_bytes, empty.free_bytes);
+    ASSERT_UEQ(back.largest_free, empty.largest_free);
+    /* The whole heap is usable again in one piece. */
+    ipo_off_t big;
+    ASSERT_OK(ipo_alloc(&a.heap, empty.largest_free, 0, &big));
+    ASSERT_OK(ipo_alloc_free(&a.heap, big));
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
+/* The model: what is allocated, where, how big, and the byte pattern each
+ * allocation was filled with, so overlaps show up as clobbered patterns. */
+typedef struct live {
+    ipo_off_t off;
+    uint64_t  size;
+    uint8_t   fill;
+} live_t;
+
+static void verify_model(const arena_t *a, const live_t *lv, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const uint8_t *p = a->mem + lv[i].off;
+        for (uint64_t k = 0; k < lv[i].size; k++)
+            if (p[k] != lv[i].fill)
+                FAIL_AT("allocation at %" PRIu64 " byte %" PRIu64 " clobbered", lv[i].off, k);
+        if (lv[i].off + lv[i].size > a->size)
+            FAIL_AT("allocation at %" PRIu64 " runs past the heap", lv[i].off);
+    }
+}
+
+static void test_random_against_model(void)
+{
+    const uint64_t heap_size = 1 << 20;
+    enum { MAX_LIVE = 2048, STEPS = 200000 };
+    static live_t lv[MAX_LIVE];
+    uint64_t seed = 0x1234567ULL;
+    const char *env = getenv("IPO_TEST_SEED");
+    if (env)
+        seed = strtoull(env, NULL, 0);
+    fprintf(stderr, "    seed %" PRIu64 " (IPO_TEST_SEED replays)\n", seed);
+
+    arena_t a;
+    arena_init(&a, heap_size);
+    ipo_alloc_stats_t empty;
+    ipo_alloc_stats(&a.heap, &empty);
+    int n = 0, failures = 0;
+    uint64_t live_bytes = 0;
+    for (int step = 0; step < STEPS; step++) {
+        uint64_t r = test_rand(&seed);
+        int do_alloc = n == 0 || (n < MAX_LIVE && (r & 3) != 0 && failures < 4);
+        if (do_alloc) {
+            /* Mostly small, sometimes large, sometimes over-aligned. */
+            uint64_t size = (r >> 8) % 4 == 0 ? (r >> 16) % 65536 : (r >> 16) % 512;
+            uint64_t align = (r >> 40) % 8 == 0 ? 64 : 0;
+            ipo_off_t off;
+            int rc = ipo_alloc(&a.heap, size, align, &off);
+            if (rc == -IPO_ENOMEM) {
+                failures++;
+                ipo_alloc_stats_t st;
+                ipo_alloc_stats(&a.heap, &st);
+                /* Refused only when no free block could have served it. */
+                ASSERT_LT(st.largest_free, ((size + 15) & ~UINT64_C(15)) + (align ? 64 + 32 : 0));
+                continue;
+            }
+            ASSERT_OK(rc);
+            if (align)
+                ASSERT_EQ(off % 64, 0);
+            ASSERT_GE(ipo_alloc_usable_size(&a.heap, off), size);
+            lv[n].off = off;
+            lv[n].size = size;
+            lv[n].fill = (uint8_t)(r >> 56);
+            memset(a.mem + off, lv[n].fill, size);
+            live_bytes += size;
+            n++;
+        } else {
+            failures = 0;
+            int i = (int)((r >> 8) % (uint64_t)n);
+            ASSERT_OK(ipo_alloc_free(&a.heap, lv[i].off));
+            live_bytes -= lv[i].size;
+            lv[i] = lv[--n];
+        }
+        if (step % 5000 == 0) {
+            verify_model(&a, lv, n);
+            ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+            ipo_alloc_stats_t st;
+            ipo_alloc_stats(&a.heap, &st);
+            ASSERT_EQ(st.used_blocks, n);
+            ASSERT_LE(live_bytes + st.free_bytes, st.heap_size);
+        }
+    }
+    verify_model(&a, lv, n);
+    while (n > 0)
+        ASSERT_OK(ipo_alloc_free(&a.heap, lv[--n].off));
+    ipo_alloc_stats_t back;
+    ipo_alloc_stats(&a.heap, &back);
+    ASSERT_EQ(back.free_blocks, 1);
+    ASSERT_UEQ(back.free_bytes, empty.free_bytes);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
+static void test_check_detects_damage(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 16);
+    ipo_off_t x, y;
+    ASSERT_OK(ipo_alloc(&a.heap, 100, 0, &x));
+    ASSERT_OK(ipo_alloc(&a.heap, 100, 0, &y));
+    ipo_block_t *blk = (ipo_block_t *)(a.mem + y - sizeof(ipo_block_t));
+    uint64_t saved = blk->size_tag;
+    blk->size_tag = saved + 16; /* a torn size */
+    char reason[256] = "";
+    ASSERT_ERR(ipo_alloc_check(&a.heap, reason, sizeof(reason)), IPO_ECORRUPT);
+    ASSERT(reason[0] != '\0');
+    blk->size_tag = saved;
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
+int main(void)
+{
+    RUN(test_init_rejects_tiny_heaps);
+    RUN(test_one_block_round_trip);
+    RUN(test_bad_frees_are_refused);
+    RUN(test_alignment);
+    RUN(test_exhaustion_and_coalescing);
+    RUN(test_random_against_model);
+    RUN(test_check_detects_damage);
+    return 0;
+}

@@ -1,0 +1,107 @@
+/* tests/c/test_queue.c — FIFO order, peeking, ring growth, and growth under exhaustion. */
+#include "ipo/format.h"
+#include "ipo/queue.h"
+#include "ipo/region.h"
+#include "task.h"
+
+static void *twin_new(uint64_t size, ipo_region_t *r)
+{
+    void *mem = aligned_alloc(4096, size);
+    ASSERT(mem != NULL);
+    ipo_region_options_t o;
+    memset(&o, 0, sizeof(o));
+    ASSERT_OK(ipo_region_format(mem, size, &o));
+    ASSERT_OK(ipo_region_join(r, mem, size));
+    return mem;
+}
+
+static void test_fifo_and_peek(void)
+{
+    ipo_region_t r;
+    void *mem = twin_new(1 << 20, &r);
+    ipo_off_t got;
+    ASSERT_ERR(ipo_queue_peek(&r, &got), IPO_EEMPTY);
+    ASSERT_ERR(ipo_queue_take(&r, &got), IPO_EEMPTY);
+    ipo_off_t objs[10];
+    for (int i = 0; i < 10; i++) {
+        ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, (uint64_t)i, &objs[i]));
+        ASSERT_OK(ipo_queue_put(&r, objs[i]));
+        ASSERT_UEQ(ipo_queue_length(&r), (uint64_t)i + 1);
+    }
+    /* Peeking leaves the message where it is. */
+    ASSERT_OK(ipo_queue_peek(&r, &got));
+    ASSERT_UEQ(got, objs[0]);
+    ASSERT_OK(ipo_queue_peek(&r, &got));
+    ASSERT_UEQ(got, objs[0]);
+    for (int i = 0; i < 10; i++) {
+        ASSERT_OK(ipo_queue_take(&r, &got));
+        ASSERT_UEQ(got, objs[i]);
+        ASSERT_OK(ipo_obj_destroy(&r, got));
+    }
+    ASSERT_UEQ(ipo_queue_length(&r), 0);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
+/* Interleaved puts and takes wrap the ring many times and grow it; order holds. */
+static void test_growth_keeps_order(void)
+{
+    ipo_region_t r;
+    void *mem = twin_new(1 << 22, &r);
+    uint64_t next_put = 0, next_take = 0, seed = 42;
+    for (int round = 0; round < 2000; round++) {
+        int puts = (int)(test_rand(&seed) % 9), takes = (int)(test_rand(&seed) % 8);
+        for (int i = 0; i < puts; i++) {
+            ipo_off_t off;
+            ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, next_put++, &off));
+            ASSERT_OK(ipo_queue_put(&r, off));
+        }
+        for (int i = 0; i < takes && ipo_queue_length(&r); i++) {
+            ipo_off_t off;
+            const ipo_obj_t *obj;
+            ASSERT_OK(ipo_queue_take(&r, &off));
+            ASSERT_OK(ipo_obj_get(&r, off, &obj));
+            ASSERT_UEQ(obj->v.u64, next_take++);
+            ASSERT_OK(ipo_obj_destroy(&r, off));
+        }
+    }
+    const ipo_ring_t *ring = (const ipo_ring_t *)(r.base + r.hdr->queue.ring);
+    ASSERT_GE(ring->capacity, IPO_QUEUE_INITIAL_CAPACITY * 2);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
+/* When the ring cannot grow, put fails cleanly and the queue is intact. */
+static void test_put_when_ring_cannot_grow(void)
+{
+    ipo_region_t r;
+    void *mem = twin_new(1 << 16, &r);
+    ipo_off_t obj;
+    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_NONE, 0, &obj));
+    int rc = 0;
+    uint64_t n = 0;
+    while ((rc = ipo_queue_put(&r, obj)) == 0)
+        n++;
+    ASSERT_EQ(rc, -IPO_ENOMEM);
+    ASSERT_UEQ(ipo_queue_length(&r), n);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    for (uint64_t i = 0; i < n; i++) {
+        ipo_off_t got;
+        ASSERT_OK(ipo_queue_take(&r, &got));
+        ASSERT_UEQ(got, obj);
+    }
+    ASSERT_OK(ipo_obj_destroy(&r, obj));
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
+int main(void)
+{
+    RUN(test_fifo_and_peek);
+    RUN(test_growth_keeps_order);
+    RUN(test_put_when_ring_cannot_grow);
+    return 0;
+}

@@ -1,0 +1,316 @@
+/* tests/c/test_region.c — creating, attaching, validating and leaving regions across processes. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "ipo/access.h"
+#include "ipo/queue.h"
+#include "ipo/region.h"
+#include "task.h"
+
+static ipo_region_options_t opts_of(uint64_t size)
+{
+    ipo_region_options_t o;
+    memset(&o, 0, sizeof(o));
+    o.size = size;
+    return o;
+}
+
+static void test_names(void)
+{
+    ASSERT_OK(ipo_region_name_check("objs"));
+    ASSERT_OK(ipo_region_name_check("/objs"));
+    ASSERT_ERR(ipo_region_name_check(""), IPO_EINVAL);
+    ASSERT_ERR(ipo_region_name_check("/"), IPO_EINVAL);
+    ASSERT_ERR(ipo_region_name_check("a/b"), IPO_EINVAL);
+    ASSERT_ERR(ipo_region_name_check("//a"), IPO_EINVAL);
+    ASSERT_ERR(ipo_region_name_check(".."), IPO_EINVAL);
+    ASSERT_ERR(ipo_region_name_check(NULL), IPO_EINVAL);
+    char longname[IPO_NAME_MAX + 2];
+    memset(longname, 'x', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    ASSERT_ERR(ipo_region_name_check(longname), IPO_EINVAL);
+    longname[IPO_NAME_MAX] = '\0';
+    ASSERT_OK(ipo_region_name_check(longname));
+}
+
+static void test_create_sets_mode_whatever_the_umask(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "mode");
+    mode_t old = umask(0077);
+    ipo_region_options_t o = opts_of(1 << 20);
+    o.mode = 0640;
+    ipo_region_t r;
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    umask(old);
+    struct stat st;
+    ASSERT_EQ(fstat(r.fd, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0640);
+    ASSERT_EQ(st.st_size, 1 << 20);
+    ASSERT_EQ(r.hdr->state, IPO_STATE_READY);
+    ASSERT_EQ(r.slot, 0);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+
+    /* A consumer expecting the default 0600 refuses it; one expecting 0640 attaches. */
+    ipo_region_t c;
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_EPERM);
+    ipo_region_options_t co = opts_of(0);
+    co.mode = 0640;
+    ASSERT_OK(ipo_region_attach(&c, name, &co));
+    ipo_region_unmap(&c);
+    ipo_region_unmap(&r);
+}
+
+static void test_create_validates_options(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "opts");
+    ipo_region_t r;
+    ipo_region_options_t o = opts_of(0);
+    ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EINVAL);
+    o = opts_of(1 << 20);
+    o.slots = 1;
+    ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EINVAL);
+    o.slots = IPO_MAX_SLOTS + 1;
+    ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EINVAL);
+    o = opts_of(1 << 20);
+    o.mode = 0444; /* the creator must be able to write */
+    ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EINVAL);
+    o.mode = 04600;
+    ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EINVAL);
+    ASSERT_ERR(ipo_region_create(&r, "bad/name", &o), IPO_EINVAL);
+    /* Tiny sizes round up to the minimum. */
+    o = opts_of(100);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    ASSERT_UEQ(r.size, IPO_REGION_MIN_SIZE);
+    ipo_region_unmap(&r);
+}
+
+static void test_attach_missing_and_taken_names(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "missing");
+    ipo_region_t r, c;
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ENOENT);
+
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    /* A live region's name is never taken over. */
+    ipo_region_t r2;
+    ASSERT_ERR(ipo_region_create(&r2, name, &o), IPO_EEXIST);
+    ASSERT_OK(ipo_region_attach(&c, name, NULL));
+    ASSERT_EQ(c.slot, 1);
+    ASSERT_UEQ(c.hdr->attach_count, 1);
+    ASSERT_EQ(ipo_region_consumers_alive(&r), 1);
+    ipo_region_unmap(&c);
+    ASSERT_EQ(ipo_region_consumers_alive(&r), 0);
+    ipo_region_unmap(&r);
+    /* The creator's leaving removed the name. */
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ENOENT);
+}
+
+static void test_foreign_object_is_not_taken(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "foreign");
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(ftruncate(fd, 1 << 16), 0);
+    ASSERT_EQ(pwrite(fd, "not a region of ours", 20, 0), 20);
+    ipo_region_t r, c;
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EEXIST);
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ELAYOUT);
+    /* A zero-filled object looks like a region still being created. */
+    char zeros[64] = { 0 };
+    ASSERT_EQ(pwrite(fd, zeros, sizeof(zeros), 0), (ssize_t)sizeof(zeros));
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_EAGAIN);
+    close(fd);
+    shm_unlink(name);
+}
+
+static void test_layout_mismatch_is_refused(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "layout");
+    ipo_region_t r, c;
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    uint32_t saved = r.hdr->layout_hash;
+    r.hdr->layout_hash ^= 1;
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ELAYOUT);
+    r.hdr->layout_hash = saved;
+    r.hdr->layout_version++;
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ELAYOUT);
+    r.hdr->layout_version--;
+    r.hdr->total_size++;
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ELAYOUT);
+    r.hdr->total_size--;
+    ASSERT_OK(ipo_region_attach(&c, name, NULL));
+    ipo_region_unmap(&c);
+    ipo_region_unmap(&r);
+}
+
+static void test_closing_region_takes_nobody(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "closing");
+    ipo_region_t r, c;
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    ipo_region_begin_close(&r);
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ECLOSING);
+    ipo_region_unmap(&r);
+}
+
+static void test_slot_table_full(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "full");
+    ipo_region_t r, c[3], extra;
+    ipo_region_options_t o = opts_of(1 << 20);
+    o.slots = 4;
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(ipo_region_attach(&c[i], name, NULL));
+        ASSERT_EQ(c[i].slot, i + 1);
+    }
+    ASSERT_ERR(ipo_region_attach(&extra, name, NULL), IPO_EFULL);
+    ipo_region_unmap(&c[1]);
+    ASSERT_OK(ipo_region_attach(&extra, name, NULL));
+    ASSERT_EQ(extra.slot, 2);
+    ipo_region_unmap(&extra);
+    ipo_region_unmap(&c[0]);
+    ipo_region_unmap(&c[2]);
+    ipo_region_unmap(&r);
+}
+
+/* A child attaches and is killed without detaching: the kernel drops its
+ * lock, so its slot is free for the next consumer and the creator counts no
+ * live consumer. */
+static void test_dead_consumer_frees_its_slot(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "dead");
+    ipo_region_t r;
+    ipo_region_options_t o = opts_of(1 << 20);
+    o.slots = 2;
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t c;
+        if (ipo_region_attach(&c, name, NULL) != 0)
+            _exit(1);
+        char b = 1;
+        if (write(ready[1], &b, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char b;
+    ASSERT_EQ(read(ready[0], &b, 1), 1);
+    ASSERT_EQ(ipo_region_consumers_alive(&r), 1);
+    ipo_region_t c;
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_EFULL);
+    kill(pid, SIGKILL);
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_EQ(ipo_region_consumers_alive(&r), 0);
+    ASSERT_OK(ipo_region_attach(&c, name, NULL));
+    ASSERT_EQ(c.slot, 1);
+    ipo_region_unmap(&c);
+    ipo_region_unmap(&r);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+/* A creator killed before it could leave leaves its name behind; the next
+ * creator finds nobody alive in it and replaces it. */
+static void test_stale_region_is_replaced(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "stale");
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t r;
+        ipo_region_options_t o = opts_of(1 << 20);
+        _exit(ipo_region_create(&r, name, &o) == 0 ? 0 : 1);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    ipo_region_t r;
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    ASSERT_EQ(r.hdr->creator_pid, getpid());
+    ipo_region_unmap(&r);
+}
+
+/* Messages put by one process are taken by another, in order. */
+static void test_cross_process_queue(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "xq");
+    ipo_region_t r;
+    ipo_region_options_t o = opts_of(1 << 22);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    enum { N = 5000 };
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t c;
+        if (ipo_region_attach(&c, name, NULL))
+            _exit(2);
+        for (int i = 0; i < N; i++) {
+            ipo_backoff_t b = { 0 };
+            ipo_access_acquire(&c, -1, &b);
+            ipo_off_t off;
+            if (ipo_alloc(&c.heap, 8, 0, &off) || ipo_queue_put(&c, off))
+                _exit(3);
+            *(uint64_t *)(c.base + off) = (uint64_t)i;
+            ipo_access_release(&c);
+        }
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    for (int i = 0; i < N; i++) {
+        ipo_backoff_t b = { 0 };
+        ASSERT_OK(ipo_access_acquire_with_messages(&r, ipo_now_ns() + 20 * INT64_C(1000000000), &b));
+        ipo_off_t off;
+        ASSERT_OK(ipo_queue_take(&r, &off));
+        ASSERT_UEQ(*(uint64_t *)(r.base + off), (uint64_t)i);
+        ASSERT_OK(ipo_alloc_free(&r.heap, off));
+        ipo_access_release(&r);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_unmap(&r);
+}
+
+int main(void)
+{
+    srand((unsigned)getpid());
+    RUN(test_names);
+    RUN(test_create_sets_mode_whatever_the_umask);
+    RUN(test_create_validates_options);
+    RUN(test_attach_missing_and_taken_names);
+    RUN(test_foreign_object_is_not_taken);
+    RUN(test_layout_mismatch_is_refused);
+    RUN(test_closing_region_takes_nobody);
+    RUN(test_slot_table_full);
+    RUN(test_dead_consumer_frees_its_slot);
+    RUN(test_stale_region_is_replaced);
+    RUN(test_cross_process_queue);
+    return 0;
+}
