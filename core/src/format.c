@@ -19,15 +19,14 @@ int ipo_type_has_payload(uint8_t type)
 
 static int type_known(uint8_t type)
 {
-    return (type >= IPO_T_NONE && type <= IPO_T_LAST_BUILTIN_) ||
-           (type >= IPO_T_APP_FIRST && type <= IPO_T_APP_LAST);
+    return type >= IPO_T_NONE && type <= IPO_T_LAST_BUILTIN_;
 }
 
 int ipo_obj_new(ipo_region_t *r, uint8_t type, uint64_t len, ipo_off_t *out, void **data)
 {
     if (!type_known(type))
         return -IPO_EINVAL;
-    int payload = ipo_type_has_payload(type) || type >= IPO_T_APP_FIRST;
+    int payload = ipo_type_has_payload(type);
     uint64_t rel = sizeof(ipo_obj_t), align = IPO_ALLOC_GRANULE;
     if (!payload)
         len = 0;
@@ -73,7 +72,7 @@ int ipo_obj_get(const ipo_region_t *r, ipo_off_t off, const ipo_obj_t **out)
     if (!type_known(obj->type))
         return -IPO_EBADOBJ;
     uint64_t usable = ipo_alloc_usable_size(&r->heap, off);
-    if (ipo_type_has_payload(obj->type) || obj->type >= IPO_T_APP_FIRST) {
+    if (ipo_type_has_payload(obj->type)) {
         if (obj->data_rel < sizeof(ipo_obj_t) || obj->data_rel > usable ||
             obj->v.len > usable - obj->data_rel)
             return -IPO_EBADOBJ;

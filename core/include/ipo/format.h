@@ -17,7 +17,8 @@ struct ipo_region;
  * a Python process read the same blocks. Codes 1-63 are the format's own
  * (those not listed yet are reserved for the seed's remaining types: complex,
  * decimal, date and time types, tuple, list, map, set, ndarray, object);
- * 64-127 are free for applications; 0 and 128-255 are never used. */
+ * 64-127 are set aside for applications' own types; 0 and 128-255 are never
+ * used. Blocks of a code this build does not know are refused as bad. */
 enum ipo_type {
     IPO_T_NONE      = 1,  /* no payload */
     IPO_T_BOOL      = 2,  /* v.u64 is 0 or 1 */
@@ -29,9 +30,6 @@ enum ipo_type {
     IPO_T_STR       = 8,  /* v.len bytes of UTF-8 (lone surrogates as in 'surrogatepass') */
     IPO_T_LAST_BUILTIN_ = IPO_T_STR
 };
-
-#define IPO_T_APP_FIRST 64
-#define IPO_T_APP_LAST  127
 
 /* IPO_T_STR flag: every byte is ASCII, so readers may skip UTF-8 decoding. */
 #define IPO_OBJ_ASCII 0x01

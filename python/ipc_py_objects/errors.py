@@ -1,0 +1,92 @@
+"""The exceptions of ipc_py_objects. Every one derives from SharedMemoryError.
+
+The C module raises these classes (it imports this module when it loads), so
+each error has one definition, here.
+"""
+
+__all__ = [
+    "SharedMemoryError",
+    "FreeMemoryChunkNotFoundError",
+    "NoMessagesInQueueError",
+    "OperationTimedOutError",
+    "RegionNotFoundError",
+    "RegionExistsError",
+    "RegionPermissionError",
+    "IncompatibleRegionError",
+    "RegionClosingError",
+    "RegionFullError",
+    "NotEnoughSharedMemoryError",
+    "AccessNotHeldError",
+    "RegionClosedError",
+    "InvalidOffsetError",
+    "RegionCorruptedError",
+]
+
+
+class SharedMemoryError(Exception):
+    """The base of every error this package raises."""
+
+
+class FreeMemoryChunkNotFoundError(SharedMemoryError):
+    """No free chunk of the region is large enough for the object being stored.
+
+    The region stays fully usable. ``requested`` and ``largest_free`` give the
+    size asked for and the largest chunk there was, in bytes. Destroy objects
+    that are no longer needed, or create the region larger: fragmentation
+    means the largest chunk can be much smaller than the free total.
+    """
+
+    requested: int = 0
+    largest_free: int = 0
+
+
+class NoMessagesInQueueError(SharedMemoryError):
+    """take_message() or read_message() found the queue empty."""
+
+
+class OperationTimedOutError(SharedMemoryError, TimeoutError):
+    """A wait (for access, messages, a consumer or a region) passed its time limit."""
+
+
+class RegionNotFoundError(SharedMemoryError, FileNotFoundError):
+    """No region of that name appeared within the time limit."""
+
+
+class RegionExistsError(SharedMemoryError, FileExistsError):
+    """The name is taken by a live region, or by an object that is not a region."""
+
+
+class RegionPermissionError(SharedMemoryError, PermissionError):
+    """The region belongs to another user, or its mode is not the one expected."""
+
+
+class IncompatibleRegionError(SharedMemoryError):
+    """The object under that name is not a region of this layout version."""
+
+
+class RegionClosingError(SharedMemoryError):
+    """The region's creator is leaving; it takes no new participants."""
+
+
+class RegionFullError(SharedMemoryError):
+    """Every participant slot of the region is taken."""
+
+
+class NotEnoughSharedMemoryError(SharedMemoryError, OSError):
+    """/dev/shm cannot hold a region of the size asked for."""
+
+
+class AccessNotHeldError(SharedMemoryError):
+    """A call that touches shared structures was made without holding access."""
+
+
+class RegionClosedError(SharedMemoryError):
+    """The handle is closed, not attached yet, or inherited across fork()."""
+
+
+class InvalidOffsetError(SharedMemoryError, ValueError):
+    """An offset does not name a live object (never one, or destroyed already)."""
+
+
+class RegionCorruptedError(SharedMemoryError):
+    """check() found a broken invariant in the region."""

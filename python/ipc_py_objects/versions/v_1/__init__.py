@@ -1,0 +1,18 @@
+"""The seed-compatible API, version 1: ``from ipc_py_objects.versions.v_1 import *``."""
+
+from ...errors import *  # noqa: F401,F403
+from ...errors import __all__ as _errors_all
+from ...shared_memory import (
+    SharedMemory,
+    get_in_line,
+    wait_my_turn,
+    wait_my_turn_when_has_messages,
+)
+
+__all__ = [
+    "SharedMemory",
+    "get_in_line",
+    "wait_my_turn",
+    "wait_my_turn_when_has_messages",
+    *_errors_all,
+]

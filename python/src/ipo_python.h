@@ -1,0 +1,89 @@
+/* python/src/ipo_python.h — what the extension's files share: module state and the Region object. */
+#ifndef IPO_PYTHON_H
+#define IPO_PYTHON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "ipo/access.h"
+#include "ipo/errors.h"
+#include "ipo/format.h"
+#include "ipo/queue.h"
+#include "ipo/region.h"
+
+/* Everything the module owns; reached from objects through their module
+ * reference, never through globals, so subinterpreters each get their own. */
+typedef struct ipo_state {
+    PyTypeObject *region_type;
+    PyTypeObject *guard_type;
+    PyTypeObject *buffer_type;
+    /* Exception classes, defined in ipc_py_objects/errors.py. */
+    PyObject *SharedMemoryError;
+    PyObject *FreeMemoryChunkNotFoundError;
+    PyObject *NoMessagesInQueueError;
+    PyObject *OperationTimedOutError;
+    PyObject *RegionNotFoundError;
+    PyObject *RegionExistsError;
+    PyObject *RegionPermissionError;
+    PyObject *IncompatibleRegionError;
+    PyObject *RegionClosingError;
+    PyObject *RegionFullError;
+    PyObject *NotEnoughSharedMemoryError;
+    PyObject *AccessNotHeldError;
+    PyObject *RegionClosedError;
+    PyObject *InvalidOffsetError;
+    PyObject *RegionCorruptedError;
+} ipo_state;
+
+typedef struct RegionObject {
+    PyObject_HEAD
+    ipo_region_t r;
+    ipo_state   *st;          /* the module's state; `module` keeps it alive */
+    PyObject    *module;
+    PyObject    *name;        /* the name as the caller gave it */
+    ipo_region_options_t opts;
+    double       close_timeout;
+    int          create;      /* this side created the region */
+    int          attached;    /* r holds a slot */
+    int          closed;
+    /* Buffers handed out by get_obj_buffer and threads waiting with the GIL
+     * released both use the mapping: unmapping waits until both are zero. */
+    Py_ssize_t   exports;
+    Py_ssize_t   waiters;
+    unsigned long holder_thread; /* the thread that took access, 0 when none */
+    PyObject    *weakreflist;
+} RegionObject;
+
+/* Wait modes of ipo_py_acquire and of AccessGuard. */
+enum ipo_wait_mode {
+    IPO_WAIT_ACCESS   = 0,
+    IPO_TRY_ACCESS    = 1,
+    IPO_WAIT_MESSAGES = 2
+};
+
+/* module.c */
+extern struct PyModuleDef ipo_module_def;
+
+/* module.c: raising the right exception for a code, in one place. */
+PyObject *ipo_py_raise(ipo_state *st, int rc, const char *fmt, ...);
+PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested);
+
+/* region_type.c */
+extern PyType_Spec ipo_region_spec;
+extern PyType_Spec ipo_buffer_spec;
+int ipo_py_require_access(RegionObject *self);
+/* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
+int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
+int ipo_py_release(RegionObject *self);
+/* Converts a time limit argument (None or a non-negative number) to seconds, -1 for none. */
+int ipo_py_time_limit(PyObject *arg, double *out);
+
+/* guard_type.c */
+extern PyType_Spec ipo_guard_spec;
+PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
+
+/* codec.c: needs access; encode gives a new object's offset, decode a copy. */
+int ipo_py_encode(RegionObject *self, PyObject *obj, ipo_off_t *out);
+PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off);
+
+#endif /* IPO_PYTHON_H */

@@ -1,0 +1,247 @@
+/* python/src/module.c — the _ipo module: state, types, and the one map from codes to exceptions. */
+#include "ipo_python.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+static PyObject *class_for(ipo_state *st, int rc)
+{
+    switch (rc < 0 ? -rc : rc) {
+    case IPO_EINVAL:    return PyExc_ValueError;
+    case IPO_ENOMEM:    return st->FreeMemoryChunkNotFoundError;
+    case IPO_ENOENT:    return st->RegionNotFoundError;
+    case IPO_EEXIST:    return st->RegionExistsError;
+    case IPO_EAGAIN:    return st->OperationTimedOutError;
+    case IPO_ETIMEDOUT: return st->OperationTimedOutError;
+    case IPO_ELAYOUT:   return st->IncompatibleRegionError;
+    case IPO_EPERM:     return st->RegionPermissionError;
+    case IPO_ENOSPC:    return st->NotEnoughSharedMemoryError;
+    case IPO_EFULL:     return st->RegionFullError;
+    case IPO_ENOTHELD:  return st->AccessNotHeldError;
+    case IPO_EEMPTY:    return st->NoMessagesInQueueError;
+    case IPO_EBADOBJ:   return st->InvalidOffsetError;
+    case IPO_ECORRUPT:  return st->RegionCorruptedError;
+    case IPO_ECLOSING:  return st->RegionClosingError;
+    default:            return st->SharedMemoryError;
+    }
+}
+
+PyObject *ipo_py_raise(ipo_state *st, int rc, const char *fmt, ...)
+{
+    int saved_errno = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+    va_end(ap);
+    if (!msg)
+        return NULL;
+    if (rc == -IPO_ESYS || rc == IPO_ESYS) {
+        /* An OSError that keeps errno, with our context in front. */
+        PyObject *full = PyUnicode_FromFormat("%U: %s", msg, strerror(saved_errno));
+        Py_DECREF(msg);
+        if (!full)
+            return NULL;
+        PyObject *exc = PyObject_CallFunction(PyExc_OSError, "iO", saved_errno, full);
+        Py_DECREF(full);
+        if (exc) {
+            PyErr_SetObject(PyExc_OSError, exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
+    }
+    PyErr_SetObject(class_for(st, rc), msg);
+    Py_DECREF(msg);
+    return NULL;
+}
+
+PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested)
+{
+    ipo_alloc_stats_t s;
+    ipo_alloc_stats(&self->r.heap, &s);
+    PyObject *msg = PyUnicode_FromFormat(
+        "no free chunk of %llu bytes in region '%U' (largest free chunk: %llu bytes; "
+        "free in all: %llu of %llu bytes). Destroy objects that are no longer needed, "
+        "or create the region with a larger size",
+        (unsigned long long)requested, self->name, (unsigned long long)s.largest_free,
+        (unsigned long long)s.free_bytes, (unsigned long long)s.heap_size);
+    if (!msg)
+        return NULL;
+    PyObject *exc = PyObject_CallOneArg(self->st->FreeMemoryChunkNotFoundError, msg);
+    Py_DECREF(msg);
+    if (!exc)
+        return NULL;
+    /* The figures as attributes too, for programs that adapt to them. */
+    PyObject *req = PyLong_FromUnsignedLongLong(requested);
+    PyObject *largest = PyLong_FromUnsignedLongLong(s.largest_free);
+    if (req && largest && PyObject_SetAttrString(exc, "requested", req) == 0 &&
+        PyObject_SetAttrString(exc, "largest_free", largest) == 0)
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_XDECREF(req);
+    Py_XDECREF(largest);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+/* ---- module-level context managers ------------------------------------------ */
+
+static int region_arg(PyObject *module, PyObject *arg, RegionObject **out)
+{
+    ipo_state *st = PyModule_GetState(module);
+    if (!PyObject_TypeCheck(arg, st->region_type)) {
+        PyErr_Format(PyExc_TypeError, "expected a SharedMemory, got '%.200s'", Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    *out = (RegionObject *)arg;
+    return 0;
+}
+
+static PyObject *guard_factory(PyObject *module, PyObject *args, PyObject *kwargs, int mode)
+{
+    static char *kwlist[] = { "shared_memory", "time_limit", "periodic_sleep_time", NULL };
+    PyObject *sm, *time_limit = Py_None, *periodic = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO", kwlist, &sm, &time_limit, &periodic))
+        return NULL;
+    RegionObject *region;
+    double limit;
+    if (region_arg(module, sm, &region) < 0 || ipo_py_time_limit(time_limit, &limit) < 0)
+        return NULL;
+    return ipo_py_new_guard(region, mode, limit);
+}
+
+static PyObject *mod_wait_my_turn(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return guard_factory(module, args, kwargs, IPO_WAIT_ACCESS);
+}
+
+static PyObject *mod_wait_my_turn_when_has_messages(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return guard_factory(module, args, kwargs, IPO_WAIT_MESSAGES);
+}
+
+static PyObject *mod_get_in_line(PyObject *module, PyObject *sm)
+{
+    RegionObject *region;
+    if (region_arg(module, sm, &region) < 0)
+        return NULL;
+    return ipo_py_new_guard(region, IPO_TRY_ACCESS, -1.0);
+}
+
+static PyObject *mod_layout(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return Py_BuildValue(
+        "{s:K,s:I,s:I,s:n,s:n,s:n,s:n,s:n,s:n,s:I,s:I}",
+        "magic", (unsigned long long)IPO_MAGIC,
+        "layout_version", (unsigned)IPO_LAYOUT_VERSION,
+        "layout_hash", (unsigned)ipo_layout_hash(),
+        "magic_offset", (Py_ssize_t)offsetof(ipo_header_t, magic),
+        "layout_version_offset", (Py_ssize_t)offsetof(ipo_header_t, layout_version),
+        "layout_hash_offset", (Py_ssize_t)offsetof(ipo_header_t, layout_hash),
+        "total_size_offset", (Py_ssize_t)offsetof(ipo_header_t, total_size),
+        "state_offset", (Py_ssize_t)offsetof(ipo_header_t, state),
+        "header_size", (Py_ssize_t)sizeof(ipo_header_t),
+        "default_slots", (unsigned)IPO_DEFAULT_SLOTS,
+        "max_slots", (unsigned)IPO_MAX_SLOTS);
+}
+
+static PyMethodDef module_methods[] = {
+    { "wait_my_turn", (PyCFunction)(void (*)(void))mod_wait_my_turn, METH_VARARGS | METH_KEYWORDS,
+      "wait_my_turn(shared_memory, time_limit=None)\n--\n\n"
+      "Context manager: waits for access on entry, releases it on exit." },
+    { "wait_my_turn_when_has_messages",
+      (PyCFunction)(void (*)(void))mod_wait_my_turn_when_has_messages, METH_VARARGS | METH_KEYWORDS,
+      "wait_my_turn_when_has_messages(shared_memory, time_limit=None)\n--\n\n"
+      "Context manager: waits until a message is queued and access is held." },
+    { "get_in_line", mod_get_in_line, METH_O,
+      "get_in_line(shared_memory)\n--\n\n"
+      "Context manager: one attempt to take access; `as` gives whether it was taken." },
+    { "layout", mod_layout, METH_NOARGS,
+      "layout()\n--\n\nOffsets and constants of the shared layout, for tools and tests." },
+    { NULL, NULL, 0, NULL }
+};
+
+/* ---- state and init ------------------------------------------------------------ */
+
+#define STATE_EXCEPTIONS(X) \
+    X(SharedMemoryError) X(FreeMemoryChunkNotFoundError) X(NoMessagesInQueueError) \
+    X(OperationTimedOutError) X(RegionNotFoundError) X(RegionExistsError) \
+    X(RegionPermissionError) X(IncompatibleRegionError) X(RegionClosingError) \
+    X(RegionFullError) X(NotEnoughSharedMemoryError) X(AccessNotHeldError) \
+    X(RegionClosedError) X(InvalidOffsetError) X(RegionCorruptedError)
+
+static int module_exec(PyObject *module)
+{
+    ipo_state *st = PyModule_GetState(module);
+    PyObject *errors = PyImport_ImportModule("ipc_py_objects.errors");
+    if (!errors)
+        return -1;
+#define LOAD(name) \
+    if (!(st->name = PyObject_GetAttrString(errors, #name))) { Py_DECREF(errors); return -1; }
+    STATE_EXCEPTIONS(LOAD)
+#undef LOAD
+    Py_DECREF(errors);
+
+    st->region_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_region_spec, NULL);
+    st->guard_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_guard_spec, NULL);
+    st->buffer_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_buffer_spec, NULL);
+    if (!st->region_type || !st->guard_type || !st->buffer_type)
+        return -1;
+    if (PyModule_AddType(module, st->region_type) < 0 || PyModule_AddType(module, st->guard_type) < 0)
+        return -1;
+    return 0;
+}
+
+static int module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    ipo_state *st = PyModule_GetState(module);
+    Py_VISIT(st->region_type);
+    Py_VISIT(st->guard_type);
+    Py_VISIT(st->buffer_type);
+#define VISIT(name) Py_VISIT(st->name);
+    STATE_EXCEPTIONS(VISIT)
+#undef VISIT
+    return 0;
+}
+
+static int module_clear(PyObject *module)
+{
+    ipo_state *st = PyModule_GetState(module);
+    Py_CLEAR(st->region_type);
+    Py_CLEAR(st->guard_type);
+    Py_CLEAR(st->buffer_type);
+#define CLEAR(name) Py_CLEAR(st->name);
+    STATE_EXCEPTIONS(CLEAR)
+#undef CLEAR
+    return 0;
+}
+
+static void module_free(void *module)
+{
+    module_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    { Py_mod_exec, (void *)module_exec },
+    { 0, NULL }
+};
+
+struct PyModuleDef ipo_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "ipc_py_objects._ipo",
+    .m_doc = "The C core of ipc_py_objects: regions, access, messages and the object codec.",
+    .m_size = sizeof(ipo_state),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__ipo(void);
+
+PyMODINIT_FUNC PyInit__ipo(void)
+{
+    return PyModuleDef_Init(&ipo_module_def);
+}

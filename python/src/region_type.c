@@ -1,0 +1,896 @@
+/* python/src/region_type.c — the Region heap type: a region handle with the sync API. */
+#include "ipo_python.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "structmember.h"
+
+/* Waits that release the GIL come back this often to run signal handlers,
+ * so Ctrl-C interrupts them. */
+#define SIGNAL_CHECK_NS (20 * 1000 * 1000)
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+int ipo_py_time_limit(PyObject *arg, double *out)
+{
+    if (arg == NULL || arg == Py_None) {
+        *out = -1.0;
+        return 0;
+    }
+    double v = PyFloat_AsDouble(arg);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Format(PyExc_TypeError, "time_limit must be None or a number of seconds, not '%.200s'",
+                     Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    if (!(v >= 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "time_limit must be None or a number of seconds >= 0");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int64_t deadline_after(double seconds)
+{
+    if (seconds < 0)
+        return -1;
+    if (seconds > 1e9)
+        seconds = 1e9;
+    return ipo_now_ns() + (int64_t)(seconds * 1e9);
+}
+
+static int deadline_passed(int64_t deadline)
+{
+    return deadline >= 0 && ipo_now_ns() >= deadline;
+}
+
+static void maybe_unmap(RegionObject *self)
+{
+    if (self->closed && self->exports == 0 && self->waiters == 0)
+        ipo_region_unmap(&self->r);
+}
+
+/* Sleeps about ns with the GIL released; -1 if a signal handler raised. */
+static int nap(int64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+    Py_BEGIN_ALLOW_THREADS
+    nanosleep(&ts, NULL);
+    Py_END_ALLOW_THREADS
+    return PyErr_CheckSignals();
+}
+
+static int require_attached(RegionObject *self)
+{
+    if (!self->attached) {
+        if (!self->name)
+            PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ was not called");
+        else if (self->closed)
+            PyErr_Format(self->st->RegionClosedError, "region '%U' is closed", self->name);
+        else
+            PyErr_Format(self->st->RegionClosedError,
+                         "region '%U' is not attached yet: call init_consumer() first, "
+                         "or use the SharedMemory as a context manager", self->name);
+        return -1;
+    }
+    if (self->r.fork_gen != ipo__fork_generation()) {
+        PyErr_Format(self->st->RegionClosedError,
+                     "this handle on region '%U' was inherited across fork(): it belongs to "
+                     "the parent process. Create a new SharedMemory in the child", self->name);
+        return -1;
+    }
+    return 0;
+}
+
+int ipo_py_require_access(RegionObject *self)
+{
+    if (require_attached(self) < 0)
+        return -1;
+    if (!ipo_access_held(&self->r)) {
+        PyErr_Format(self->st->AccessNotHeldError,
+                     "this process does not hold access to region '%U': call this inside "
+                     "`with wait_my_turn(sm):`, or between sm.wait_my_turn() and sm.release()",
+                     self->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- acquiring and releasing -------------------------------------------------- */
+
+int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
+{
+    if (require_attached(self) < 0)
+        return -1;
+    unsigned long me = PyThread_get_thread_ident();
+    if (ipo_access_held(&self->r) && self->holder_thread == me) {
+        if (mode == IPO_TRY_ACCESS)
+            return 0;
+        PyErr_Format(self->st->SharedMemoryError,
+                     "this thread already holds access to region '%U': waiting for it again "
+                     "would never end. Call release() first", self->name);
+        return -1;
+    }
+    /* The uncontended case costs one compare-and-swap, with the GIL kept. */
+    if (mode != IPO_WAIT_MESSAGES || ipo_queue_length(&self->r)) {
+        if (ipo_access_try_acquire(&self->r)) {
+            if (mode != IPO_WAIT_MESSAGES || ipo_queue_length(&self->r)) {
+                self->holder_thread = me;
+                return 1;
+            }
+            ipo_access_release(&self->r);
+        }
+    }
+    if (mode == IPO_TRY_ACCESS)
+        return 0;
+
+    int64_t deadline = deadline_after(time_limit);
+    ipo_backoff_t backoff = { 0 };
+    int rc;
+    self->waiters++;
+    for (;;) {
+        int64_t slice = ipo_now_ns() + SIGNAL_CHECK_NS;
+        if (deadline >= 0 && deadline < slice)
+            slice = deadline;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mode == IPO_WAIT_MESSAGES
+                 ? ipo_access_acquire_with_messages(&self->r, slice, &backoff)
+                 : ipo_access_acquire(&self->r, slice, &backoff);
+        Py_END_ALLOW_THREADS
+        if (rc == 0)
+            break;
+        if (PyErr_CheckSignals() < 0)
+            break;
+        if (deadline_passed(deadline)) {
+            PyErr_Format(self->st->OperationTimedOutError,
+                         mode == IPO_WAIT_MESSAGES
+                             ? "no message arrived in region '%U' within %.3f s"
+                             : "access to region '%U' was not granted within %.3f s",
+                         self->name, time_limit);
+            break;
+        }
+    }
+    self->waiters--;
+    if (rc == 0) {
+        self->holder_thread = me;
+        maybe_unmap(self);
+        return 1;
+    }
+    maybe_unmap(self);
+    return -1;
+}
+
+int ipo_py_release(RegionObject *self)
+{
+    if (ipo_py_require_access(self) < 0)
+        return -1;
+    self->holder_thread = 0;
+    ipo_access_release(&self->r);
+    return 0;
+}
+
+static PyObject *Region_get_in_line(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    int got = ipo_py_acquire(self, IPO_TRY_ACCESS, -1.0);
+    if (got < 0)
+        return NULL;
+    return PyBool_FromLong(got);
+}
+
+static PyObject *Region_wait_my_turn(RegionObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "time_limit", "periodic_sleep_time", NULL };
+    PyObject *time_limit = Py_None, *periodic = Py_None;
+    double limit;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO", kwlist, &time_limit, &periodic) ||
+        ipo_py_time_limit(time_limit, &limit) < 0)
+        return NULL;
+    if (ipo_py_acquire(self, IPO_WAIT_ACCESS, limit) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *Region_release(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (ipo_py_release(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---- messages ------------------------------------------------------------------ */
+
+static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
+{
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    /* Room in the queue first: once the object is encoded, queueing it cannot
+     * fail, so a failed put leaves nothing behind. */
+    int rc = ipo_queue_reserve(&self->r);
+    if (rc)
+        return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+    ipo_off_t off;
+    if (ipo_py_encode(self, obj, &off) < 0)
+        return NULL;
+    ipo_queue_put(&self->r, off);
+    if (!with_offset)
+        return Py_NewRef(obj);
+    return Py_BuildValue("(OK)", obj, (unsigned long long)off);
+}
+
+static PyObject *Region_put_message(RegionObject *self, PyObject *obj)
+{
+    return put(self, obj, 0);
+}
+
+static PyObject *Region_put_message_2(RegionObject *self, PyObject *obj)
+{
+    return put(self, obj, 1);
+}
+
+/* How a read ends: whether the message stays, and what an empty queue gives. */
+enum { READ_PEEK = 0, READ_TAKE = 1 };
+
+static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt)
+{
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    ipo_off_t off;
+    if (ipo_queue_peek(&self->r, &off)) {
+        if (dflt) {
+            if (!with_offset)
+                return Py_NewRef(dflt);
+            return Py_BuildValue("(OO)", dflt, Py_None);
+        }
+        PyErr_Format(self->st->NoMessagesInQueueError,
+                     "the message queue of region '%U' is empty", self->name);
+        return NULL;
+    }
+    PyObject *obj = ipo_py_decode(self, off);
+    if (!obj) {
+        /* A message whose object was destroyed would fail every read from now
+         * on: drop it, and say so. Other failures (out of memory) keep it. */
+        if (take && PyErr_ExceptionMatches(self->st->InvalidOffsetError))
+            ipo_queue_take(&self->r, &off);
+        return NULL;
+    }
+    if (take)
+        ipo_queue_take(&self->r, &off);
+    if (!with_offset)
+        return obj;
+    PyObject *pair = Py_BuildValue("(NK)", obj, (unsigned long long)off);
+    return pair;
+}
+
+static PyObject *Region_take_message(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get(self, READ_TAKE, 0, NULL);
+}
+
+static PyObject *Region_take_message_2(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get(self, READ_TAKE, 1, NULL);
+}
+
+static PyObject *Region_read_message(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get(self, READ_PEEK, 0, NULL);
+}
+
+static PyObject *Region_read_message_2(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get(self, READ_PEEK, 1, NULL);
+}
+
+static PyObject *Region_pop_message(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "pop_message() takes at most one argument (default)");
+        return NULL;
+    }
+    return get(self, READ_TAKE, 0, nargs ? args[0] : Py_None);
+}
+
+static PyObject *Region_pop_message_2(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "pop_message_2() takes at most one argument (default)");
+        return NULL;
+    }
+    return get(self, READ_TAKE, 1, nargs ? args[0] : Py_None);
+}
+
+static PyObject *Region_has_messages(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    return PyBool_FromLong(ipo_queue_length(&self->r) != 0);
+}
+
+/* ---- objects -------------------------------------------------------------------- */
+
+static int offset_arg(RegionObject *self, PyObject *arg, ipo_off_t *out)
+{
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "an object offset is an int, not '%.200s'", Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(arg);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(self->st->InvalidOffsetError, "offset %R does not name an object in region '%U'",
+                     arg, self->name);
+        return -1;
+    }
+    *out = (ipo_off_t)v;
+    return 0;
+}
+
+static PyObject *Region_destroy_obj(RegionObject *self, PyObject *arg)
+{
+    ipo_off_t off;
+    if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
+        return NULL;
+    if (ipo_obj_destroy(&self->r, off))
+        return ipo_py_raise(self->st, -IPO_EBADOBJ,
+                            "offset %llu does not name a live object in region '%U' "
+                            "(never an object's offset, or destroyed already)",
+                            (unsigned long long)off, self->name);
+    Py_RETURN_NONE;
+}
+
+/* The exporter behind get_obj_buffer's memoryviews: it pins the mapping, so
+ * closing the region while a view is alive cannot leave the view dangling. */
+typedef struct ObjectBufferObject {
+    PyObject_HEAD
+    RegionObject *region;
+    void         *data;
+    Py_ssize_t    len;
+    int           readonly;
+} ObjectBufferObject;
+
+static int ObjectBuffer_getbuffer(ObjectBufferObject *self, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->len, self->readonly, flags);
+}
+
+static void ObjectBuffer_dealloc(ObjectBufferObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    RegionObject *region = self->region;
+    region->exports--;
+    maybe_unmap(region);
+    Py_DECREF(region);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot buffer_slots[] = {
+    { Py_bf_getbuffer, (void *)ObjectBuffer_getbuffer },
+    { Py_tp_dealloc, (void *)ObjectBuffer_dealloc },
+    { Py_tp_doc, (void *)"The exporter of a shared object's data for memoryview." },
+    { 0, NULL }
+};
+
+PyType_Spec ipo_buffer_spec = {
+    .name = "ipc_py_objects._ipo._ObjectBuffer",
+    .basicsize = sizeof(ObjectBufferObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = buffer_slots,
+};
+
+static PyObject *Region_get_obj_buffer(RegionObject *self, PyObject *arg)
+{
+    ipo_off_t off;
+    const ipo_obj_t *obj;
+    if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
+        return NULL;
+    if (ipo_obj_get(&self->r, off, &obj))
+        return ipo_py_raise(self->st, -IPO_EBADOBJ,
+                            "offset %llu does not name a live object in region '%U'",
+                            (unsigned long long)off, self->name);
+    if (!ipo_type_has_payload(obj->type) || obj->type == IPO_T_BIGINT) {
+        PyErr_Format(PyExc_TypeError,
+                     "the object at offset %llu is a scalar: only bytes, bytearray and str "
+                     "objects have a data buffer", (unsigned long long)off);
+        return NULL;
+    }
+    ObjectBufferObject *exp = PyObject_New(ObjectBufferObject, self->st->buffer_type);
+    if (!exp)
+        return NULL;
+    exp->region = (RegionObject *)Py_NewRef(self);
+    exp->data = ipo_obj_data(obj);
+    exp->len = (Py_ssize_t)obj->v.len;
+    /* Writing into a str's bytes could leave invalid UTF-8 behind. */
+    exp->readonly = obj->type == IPO_T_STR;
+    self->exports++;
+    PyObject *view = PyMemoryView_FromObject((PyObject *)exp);
+    Py_DECREF(exp);
+    return view;
+}
+
+/* ---- tools ------------------------------------------------------------------------- */
+
+static PyObject *Region_stats(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    ipo_alloc_stats_t s;
+    ipo_alloc_stats(&self->r.heap, &s);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:K}",
+                         "size", (unsigned long long)self->r.size,
+                         "heap_size", (unsigned long long)s.heap_size,
+                         "free_bytes", (unsigned long long)s.free_bytes,
+                         "largest_free_chunk", (unsigned long long)s.largest_free,
+                         "used_blocks", (unsigned long long)s.used_blocks,
+                         "free_blocks", (unsigned long long)s.free_blocks,
+                         "messages", (unsigned long long)ipo_queue_length(&self->r),
+                         "slots", (unsigned)self->r.hdr->slot_count,
+                         "slot", (unsigned)self->r.slot,
+                         "consumers_attached", (unsigned long long)self->r.hdr->attach_count);
+}
+
+static PyObject *Region_check(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    char why[256] = "";
+    int rc = ipo_region_check(&self->r, why, sizeof(why));
+    if (rc)
+        return ipo_py_raise(self->st, -IPO_ECORRUPT, "region '%U' is inconsistent: %s", self->name, why);
+    Py_RETURN_NONE;
+}
+
+/* ---- life: init, consumer attach, consumer wait, close ---------------------------- */
+
+static int parse_name(RegionObject *self, PyObject *name, const char **out)
+{
+    if (!PyUnicode_Check(name)) {
+        PyErr_Format(PyExc_TypeError, "name must be a str, not '%.200s'", Py_TYPE(name)->tp_name);
+        return -1;
+    }
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &len);
+    if (!utf8)
+        return -1;
+    if ((size_t)len != strlen(utf8) || ipo_region_name_check(utf8)) {
+        PyErr_Format(PyExc_ValueError,
+                     "invalid region name %R: use 1 to %d bytes with no '/' (but an optional "
+                     "leading one), no NUL, and not '.' or '..'", name, IPO_NAME_MAX);
+        return -1;
+    }
+    Py_XSETREF(self->name, Py_NewRef(name));
+    *out = utf8;
+    return 0;
+}
+
+static PyObject *raise_create_error(RegionObject *self, int rc)
+{
+    if (rc == -IPO_EEXIST)
+        return ipo_py_raise(self->st, rc,
+                            "a live region named '%U' exists, or /dev/shm holds an object of that "
+                            "name that is not a region: pick another name, or close the other "
+                            "creator first", self->name);
+    if (rc == -IPO_ENOSPC) {
+        struct statvfs vfs;
+        unsigned long long avail = 0;
+        if (statvfs("/dev/shm", &vfs) == 0)
+            avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+        return ipo_py_raise(self->st, rc,
+                            "/dev/shm cannot hold region '%U' of %llu bytes (%llu bytes available): "
+                            "ask for less, or free or enlarge /dev/shm",
+                            self->name, (unsigned long long)self->opts.size, avail);
+    }
+    return ipo_py_raise(self->st, rc, "cannot create region '%U'", self->name);
+}
+
+static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
+                              "close_timeout", NULL };
+    PyObject *name, *size = Py_None, *close_timeout = Py_None;
+    int create = 0, prefault = 1;
+    unsigned int slots = IPO_DEFAULT_SLOTS, mode = 0600;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpO", kwlist, &name, &create, &size,
+                                     &slots, &mode, &prefault, &close_timeout))
+        return -1;
+    if (self->name) {
+        PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ may be called only once");
+        return -1;
+    }
+    const char *utf8;
+    if (parse_name(self, name, &utf8) < 0)
+        return -1;
+    if (slots < 2 || slots > IPO_MAX_SLOTS) {
+        PyErr_Format(PyExc_ValueError, "slots must be between 2 and %u, not %u", IPO_MAX_SLOTS, slots);
+        return -1;
+    }
+    if ((mode & ~0777u) || (mode & 0600) != 0600) {
+        PyErr_Format(PyExc_ValueError,
+                     "mode must be permission bits that include 0o600 (the creator reads and "
+                     "writes), not 0o%o", mode);
+        return -1;
+    }
+    if (close_timeout == Py_None) {
+        self->close_timeout = 5.0;
+    } else if (ipo_py_time_limit(close_timeout, &self->close_timeout) < 0) {
+        return -1;
+    }
+    memset(&self->opts, 0, sizeof(self->opts));
+    self->opts.slots = slots;
+    self->opts.mode = mode;
+    self->opts.prefault = prefault;
+    self->create = create;
+    if (!create)
+        return 0; /* a consumer attaches in init_consumer() */
+
+    if (size == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "size is required when create=True");
+        return -1;
+    }
+    if (!PyLong_Check(size)) {
+        PyErr_Format(PyExc_TypeError, "size must be an int, not '%.200s'", Py_TYPE(size)->tp_name);
+        return -1;
+    }
+    long long sz = PyLong_AsLongLong(size);
+    if (sz == -1 && PyErr_Occurred())
+        return -1;
+    if (sz <= 0 || (unsigned long long)sz > IPO_REGION_MAX_SIZE) {
+        PyErr_Format(PyExc_ValueError, "size must be between 1 and %llu bytes, not %lld",
+                     (unsigned long long)IPO_REGION_MAX_SIZE, sz);
+        return -1;
+    }
+    self->opts.size = (uint64_t)sz;
+    int rc;
+    /* Reserving and prefaulting a large region takes a while: let others run. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = ipo_region_create(&self->r, utf8, &self->opts);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        raise_create_error(self, rc);
+        return -1;
+    }
+    self->attached = 1;
+    return 0;
+}
+
+static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "time_limit", "periodic_sleep_time", NULL };
+    PyObject *time_limit = Py_None, *periodic = Py_None;
+    double limit;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO", kwlist, &time_limit, &periodic) ||
+        ipo_py_time_limit(time_limit, &limit) < 0)
+        return NULL;
+    if (!self->name) {
+        PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ was not called");
+        return NULL;
+    }
+    if (self->closed) {
+        PyErr_Format(self->st->RegionClosedError, "region '%U' is closed", self->name);
+        return NULL;
+    }
+    if (self->attached)
+        Py_RETURN_NONE; /* the creator, or a consumer already attached */
+
+    const char *utf8 = PyUnicode_AsUTF8(self->name);
+    int64_t deadline = deadline_after(limit);
+    int64_t pause_ns = 1000000;
+    int rc;
+    self->waiters++;
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = ipo_region_attach(&self->r, utf8, &self->opts);
+        Py_END_ALLOW_THREADS
+        /* Missing, still being formatted, or closing (a new creator may come):
+         * keep looking until the deadline. Anything else is final. */
+        if (rc != -IPO_ENOENT && rc != -IPO_EAGAIN && rc != -IPO_ECLOSING)
+            break;
+        if (deadline_passed(deadline))
+            break;
+        if (nap(pause_ns) < 0) {
+            rc = 1;
+            break;
+        }
+        if (pause_ns < 16000000)
+            pause_ns *= 2;
+    }
+    self->waiters--;
+    if (rc == 0) {
+        self->attached = 1;
+        Py_RETURN_NONE;
+    }
+    if (rc == 1)
+        return NULL;
+    switch (-rc) {
+    case IPO_ENOENT:
+        return ipo_py_raise(self->st, rc,
+                            "no region named '%U' appeared within %.3f s: is its creator running, "
+                            "and under this name?", self->name, limit);
+    case IPO_EAGAIN:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' exists but did not become ready within %.3f s",
+                            self->name, limit);
+    case IPO_ECLOSING:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' is closing: its creator is leaving", self->name);
+    case IPO_EPERM:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' belongs to another user or has another mode than 0o%o: "
+                            "pass the creator's mode=... if it differs on purpose",
+                            self->name, self->opts.mode);
+    case IPO_ELAYOUT:
+        return ipo_py_raise(self->st, rc,
+                            "/dev/shm%s is not a region of this version of ipc_py_objects (foreign "
+                            "object, other layout version, or damaged header)", self->r.shm_name[0]
+                                ? self->r.shm_name : "/<name>");
+    case IPO_EFULL:
+        return ipo_py_raise(self->st, rc,
+                            "every participant slot of region '%U' is taken: create it with more "
+                            "slots=...", self->name);
+    default:
+        return ipo_py_raise(self->st, rc, "cannot attach to region '%U'", self->name);
+    }
+}
+
+static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "time_limit", "periodic_sleep_time", NULL };
+    PyObject *time_limit = Py_None, *periodic = Py_None;
+    double limit;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO", kwlist, &time_limit, &periodic) ||
+        ipo_py_time_limit(time_limit, &limit) < 0)
+        return NULL;
+    if (require_attached(self) < 0)
+        return NULL;
+    if (!self->create)
+        Py_RETURN_TRUE; /* a consumer is itself ready */
+    int64_t deadline = deadline_after(limit);
+    int64_t pause_ns = 200000;
+    int failed = 0;
+    self->waiters++;
+    /* Pairs with the fetch-add in ipo_region_attach(). */
+    while (!ipo__load_acquire(&self->r.hdr->attach_count)) {
+        if (deadline_passed(deadline)) {
+            PyErr_Format(self->st->OperationTimedOutError,
+                         "no consumer attached to region '%U' within %.3f s", self->name, limit);
+            failed = 1;
+            break;
+        }
+        if (nap(pause_ns) < 0) {
+            failed = 1;
+            break;
+        }
+        if (pause_ns < 8000000)
+            pause_ns *= 2;
+    }
+    self->waiters--;
+    if (failed)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+/* Detaches; a creator first waits (up to close_timeout, or `wait` false: not
+ * at all) for its consumers to leave, then removes the name. */
+static int close_region(RegionObject *self, int wait)
+{
+    if (self->closed)
+        return 0;
+    if (self->waiters) {
+        PyErr_Format(self->st->SharedMemoryError,
+                     "region '%U' cannot be closed while another thread waits on it", self->name);
+        return -1;
+    }
+    self->closed = 1;
+    if (self->attached && self->r.fork_gen == ipo__fork_generation()) {
+        if (ipo_access_held(&self->r))
+            ipo_access_release(&self->r);
+        self->holder_thread = 0;
+        if (self->create) {
+            ipo_region_begin_close(&self->r);
+            int64_t deadline = wait ? deadline_after(self->close_timeout) : 0;
+            int64_t pause_ns = 200000;
+            self->waiters++;
+            while (ipo_region_consumers_alive(&self->r) && !deadline_passed(deadline)) {
+                if (nap(pause_ns) < 0)
+                    PyErr_Clear(); /* a Ctrl-C during close still closes */
+                if (pause_ns < 8000000)
+                    pause_ns *= 2;
+            }
+            self->waiters--;
+        }
+        ipo_region_detach(&self->r);
+    }
+    self->attached = 0;
+    maybe_unmap(self);
+    return 0;
+}
+
+static PyObject *Region_close(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (close_region(self, 1) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---- properties ---------------------------------------------------------------------- */
+
+static PyObject *Region_get_name(RegionObject *self, void *closure)
+{
+    (void)closure;
+    return self->name ? Py_NewRef(self->name) : Py_NewRef(Py_None);
+}
+
+static PyObject *Region_get_size(RegionObject *self, void *closure)
+{
+    (void)closure;
+    if (!self->r.base)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(self->r.size);
+}
+
+static PyObject *Region_get_create(RegionObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->create);
+}
+
+static PyObject *Region_get_closed(RegionObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->closed);
+}
+
+static PyObject *Region_get_attached(RegionObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->attached);
+}
+
+/* ---- type plumbing -------------------------------------------------------------------- */
+
+static PyObject *Region_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    (void)args;
+    (void)kwargs;
+    RegionObject *self = (RegionObject *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    self->r.fd = -1;
+    /* Subclasses (SharedMemory) find the module through the type's MRO. */
+    PyObject *module = PyType_GetModuleByDef(type, &ipo_module_def);
+    if (!module) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->module = Py_NewRef(module);
+    self->st = PyModule_GetState(module);
+    return (PyObject *)self;
+}
+
+static int Region_traverse(RegionObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->module);
+    Py_VISIT(self->name);
+    return 0;
+}
+
+static int Region_clear(RegionObject *self)
+{
+    Py_CLEAR(self->name);
+    return 0;
+}
+
+static void Region_dealloc(RegionObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    /* Never block in a finalizer: a creator that was not closed leaves at
+     * once; its consumers keep their mappings. */
+    if (!self->closed && self->st && close_region(self, 0) < 0)
+        PyErr_WriteUnraisable((PyObject *)self);
+    ipo_region_unmap(&self->r);
+    Py_CLEAR(self->name);
+    Py_CLEAR(self->module);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef Region_methods[] = {
+    { "init_consumer", (PyCFunction)(void (*)(void))Region_init_consumer, METH_VARARGS | METH_KEYWORDS,
+      "init_consumer(time_limit=None)\n--\n\n"
+      "Consumer: waits for the region to exist and be ready, then attaches. Idempotent." },
+    { "wait_consumer_ready", (PyCFunction)(void (*)(void))Region_wait_consumer_ready,
+      METH_VARARGS | METH_KEYWORDS,
+      "wait_consumer_ready(time_limit=None)\n--\n\nCreator: waits until a consumer has attached." },
+    { "close", (PyCFunction)Region_close, METH_NOARGS,
+      "close()\n--\n\nDetaches. The creator waits up to close_timeout for consumers to "
+      "detach, then removes the region. Idempotent." },
+    { "get_in_line", (PyCFunction)Region_get_in_line, METH_NOARGS,
+      "get_in_line()\n--\n\nOne attempt to take access: True when taken." },
+    { "wait_my_turn", (PyCFunction)(void (*)(void))Region_wait_my_turn, METH_VARARGS | METH_KEYWORDS,
+      "wait_my_turn(time_limit=None)\n--\n\nWaits for access; True, or OperationTimedOutError." },
+    { "release", (PyCFunction)Region_release, METH_NOARGS, "release()\n--\n\nReleases access." },
+    { "put_message", (PyCFunction)Region_put_message, METH_O,
+      "put_message(obj)\n--\n\nStores obj and queues a message naming it; returns the mapped object." },
+    { "put_message_2", (PyCFunction)Region_put_message_2, METH_O,
+      "put_message_2(obj)\n--\n\nAs put_message; returns (mapped object, offset)." },
+    { "take_message", (PyCFunction)Region_take_message, METH_NOARGS,
+      "take_message()\n--\n\nRemoves the oldest message and returns its object. The object's "
+      "block stays until destroy_obj()." },
+    { "take_message_2", (PyCFunction)Region_take_message_2, METH_NOARGS,
+      "take_message_2()\n--\n\nAs take_message; returns (object, offset)." },
+    { "read_message", (PyCFunction)Region_read_message, METH_NOARGS,
+      "read_message()\n--\n\nReturns the oldest message's object without removing the message." },
+    { "read_message_2", (PyCFunction)Region_read_message_2, METH_NOARGS,
+      "read_message_2()\n--\n\nAs read_message; returns (object, offset)." },
+    { "pop_message", (PyCFunction)(void (*)(void))Region_pop_message, METH_FASTCALL,
+      "pop_message(default=None)\n--\n\nAs take_message, but gives default when the queue is empty." },
+    { "pop_message_2", (PyCFunction)(void (*)(void))Region_pop_message_2, METH_FASTCALL,
+      "pop_message_2(default=None)\n--\n\nAs take_message_2; (default, None) when empty." },
+    { "has_messages", (PyCFunction)Region_has_messages, METH_NOARGS,
+      "has_messages()\n--\n\nWhether a message is queued." },
+    { "destroy_obj", (PyCFunction)Region_destroy_obj, METH_O,
+      "destroy_obj(offset)\n--\n\nFrees the object at offset and everything it owns." },
+    { "destroy_object", (PyCFunction)Region_destroy_obj, METH_O,
+      "destroy_object(offset)\n--\n\nAn alias of destroy_obj." },
+    { "get_obj_buffer", (PyCFunction)Region_get_obj_buffer, METH_O,
+      "get_obj_buffer(offset)\n--\n\nA zero-copy memoryview of the object's data." },
+    { "stats", (PyCFunction)Region_stats, METH_NOARGS,
+      "stats()\n--\n\nAllocator and queue figures: free bytes, largest free chunk, blocks, messages." },
+    { "check", (PyCFunction)Region_check, METH_NOARGS,
+      "check()\n--\n\nVerifies every invariant of the region; RegionCorruptedError if one is broken." },
+    { NULL, NULL, 0, NULL }
+};
+
+static PyGetSetDef Region_getset[] = {
+    { "name", (getter)Region_get_name, NULL, "The region's name, as given.", NULL },
+    { "size", (getter)Region_get_size, NULL, "The region's actual size in bytes (None until attached).", NULL },
+    { "create", (getter)Region_get_create, NULL, "True on the creator's side.", NULL },
+    { "closed", (getter)Region_get_closed, NULL, "True once close() was called.", NULL },
+    { "attached", (getter)Region_get_attached, NULL, "True while this handle holds a slot.", NULL },
+    { NULL, NULL, NULL, NULL, NULL }
+};
+
+static PyMemberDef Region_members[] = {
+    { "__weaklistoffset__", T_PYSSIZET, offsetof(RegionObject, weakreflist), READONLY, NULL },
+    { NULL, 0, 0, 0, NULL }
+};
+
+static PyType_Slot region_slots[] = {
+    { Py_tp_new, (void *)Region_new },
+    { Py_tp_init, (void *)Region_init },
+    { Py_tp_dealloc, (void *)Region_dealloc },
+    { Py_tp_traverse, (void *)Region_traverse },
+    { Py_tp_clear, (void *)Region_clear },
+    { Py_tp_methods, Region_methods },
+    { Py_tp_getset, Region_getset },
+    { Py_tp_members, Region_members },
+    { Py_tp_doc, (void *)"Region(name, create=False, size=None, *, slots=16, mode=0o600, "
+                         "prefault=True, close_timeout=5.0)\n--\n\n"
+                         "A handle on a shared-memory region; SharedMemory builds on it." },
+    { 0, NULL }
+};
+
+PyType_Spec ipo_region_spec = {
+    .name = "ipc_py_objects._ipo.Region",
+    .basicsize = sizeof(RegionObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = region_slots,
+};
