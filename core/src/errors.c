@@ -18,6 +18,7 @@ static const char *const descriptions[IPO_ERROR_COUNT_] = {
     [IPO_EBADOBJ]   = "the offset does not name a live object",
     [IPO_ECORRUPT]  = "the region is inconsistent",
     [IPO_ECLOSING]  = "the region is closing",
+    [IPO_EBUSY]     = "the object is still named by a queued message",
     [IPO_ESYS]      = "system error",
 };
 

@@ -87,6 +87,8 @@ int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
     int rc = ipo_obj_get(r, off, &obj);
     if (rc)
         return rc;
+    if (obj->flags & IPO_OBJ_QUEUED)
+        return -IPO_EBUSY;
     /* Scalars, strings and byte strings own nothing but their block.
      * Containers will free their children here first. */
     ((ipo_obj_t *)obj)->type = 0;

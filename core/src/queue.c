@@ -65,9 +65,15 @@ int ipo_queue_reserve(ipo_region_t *r)
 
 int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
 {
+    const ipo_obj_t *o;
+    if (ipo_obj_get(r, obj, &o))
+        return -IPO_EBADOBJ;
+    if (o->flags & IPO_OBJ_QUEUED)
+        return -IPO_EBUSY;
     int rc = ipo_queue_reserve(r);
     if (rc)
         return rc;
+    ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
     ipo_queue_t *q = &r->hdr->queue;
     ipo_ring_t *ring = ring_at(r, q->ring);
     ring->entries[q->tail & (ring->capacity - 1)] = obj;
@@ -93,6 +99,9 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
     if (rc)
         return rc;
     ipo_queue_t *q = &r->hdr->queue;
+    const ipo_obj_t *o;
+    if (ipo_obj_get(r, *obj, &o) == 0)
+        ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
     /* Pairs with the acquire load of head in ipo_queue_length(). */
     ipo__store_release(&q->head, q->head + 1);
     return 0;
@@ -124,9 +133,10 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
     }
     for (uint64_t i = q->head; i != q->tail; i++) {
         ipo_off_t obj = ring->entries[i & (cap - 1)];
-        if (ipo_alloc_validate(&r->heap, obj)) {
+        const ipo_obj_t *o;
+        if (ipo_obj_get(r, obj, &o) || !(o->flags & IPO_OBJ_QUEUED)) {
             if (why)
-                snprintf(why, why_len, "message %llu names offset %llu, which is not a live block",
+                snprintf(why, why_len, "message %llu names offset %llu, which is not a queued object",
                          (unsigned long long)i, (unsigned long long)obj);
             return -IPO_ECORRUPT;
         }

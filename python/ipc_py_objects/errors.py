@@ -19,6 +19,7 @@ __all__ = [
     "AccessNotHeldError",
     "RegionClosedError",
     "InvalidOffsetError",
+    "ObjectInUseError",
     "RegionCorruptedError",
 ]
 
@@ -86,6 +87,10 @@ class RegionClosedError(SharedMemoryError):
 
 class InvalidOffsetError(SharedMemoryError, ValueError):
     """An offset does not name a live object (never one, or destroyed already)."""
+
+
+class ObjectInUseError(SharedMemoryError):
+    """The object cannot be destroyed yet: a queued message still names it."""
 
 
 class RegionCorruptedError(SharedMemoryError):

@@ -32,6 +32,7 @@ typedef struct ipo_state {
     PyObject *AccessNotHeldError;
     PyObject *RegionClosedError;
     PyObject *InvalidOffsetError;
+    PyObject *ObjectInUseError;
     PyObject *RegionCorruptedError;
 } ipo_state;
 

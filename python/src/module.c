@@ -23,6 +23,7 @@ static PyObject *class_for(ipo_state *st, int rc)
     case IPO_EBADOBJ:   return st->InvalidOffsetError;
     case IPO_ECORRUPT:  return st->RegionCorruptedError;
     case IPO_ECLOSING:  return st->RegionClosingError;
+    case IPO_EBUSY:     return st->ObjectInUseError;
     default:            return st->SharedMemoryError;
     }
 }
@@ -169,7 +170,7 @@ static PyMethodDef module_methods[] = {
     X(OperationTimedOutError) X(RegionNotFoundError) X(RegionExistsError) \
     X(RegionPermissionError) X(IncompatibleRegionError) X(RegionClosingError) \
     X(RegionFullError) X(NotEnoughSharedMemoryError) X(AccessNotHeldError) \
-    X(RegionClosedError) X(InvalidOffsetError) X(RegionCorruptedError)
+    X(RegionClosedError) X(InvalidOffsetError) X(ObjectInUseError) X(RegionCorruptedError)
 
 static int module_exec(PyObject *module)
 {

@@ -217,6 +217,7 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
     ipo_off_t off;
     if (ipo_py_encode(self, obj, &off) < 0)
         return NULL;
+    /* Cannot fail: the object is new and the ring has room. */
     ipo_queue_put(&self->r, off);
     if (!with_offset)
         return Py_NewRef(obj);
@@ -341,7 +342,12 @@ static PyObject *Region_destroy_obj(RegionObject *self, PyObject *arg)
     ipo_off_t off;
     if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
         return NULL;
-    if (ipo_obj_destroy(&self->r, off))
+    int rc = ipo_obj_destroy(&self->r, off);
+    if (rc == -IPO_EBUSY)
+        return ipo_py_raise(self->st, rc,
+                            "the object at offset %llu in region '%U' is still named by a queued "
+                            "message: take the message first", (unsigned long long)off, self->name);
+    if (rc)
         return ipo_py_raise(self->st, -IPO_EBADOBJ,
                             "offset %llu does not name a live object in region '%U' "
                             "(never an object's offset, or destroyed already)",

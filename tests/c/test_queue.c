@@ -78,21 +78,51 @@ static void test_put_when_ring_cannot_grow(void)
 {
     ipo_region_t r;
     void *mem = twin_new(1 << 16, &r);
-    ipo_off_t obj;
-    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_NONE, 0, &obj));
-    int rc = 0;
-    uint64_t n = 0;
-    while ((rc = ipo_queue_put(&r, obj)) == 0)
-        n++;
-    ASSERT_EQ(rc, -IPO_ENOMEM);
-    ASSERT_UEQ(ipo_queue_length(&r), n);
+    enum { N = IPO_QUEUE_INITIAL_CAPACITY + 1 };
+    ipo_off_t objs[N];
+    for (int i = 0; i < N; i++)
+        ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, (uint64_t)i, &objs[i]));
+    /* Use up the rest, so that only a ring twice as large would not fit. */
+    ipo_off_t filler;
+    while (ipo_alloc(&r.heap, 16, 0, &filler) == 0)
+        ;
+    for (int i = 0; i < N - 1; i++)
+        ASSERT_OK(ipo_queue_put(&r, objs[i]));
+    ASSERT_ERR(ipo_queue_put(&r, objs[N - 1]), IPO_ENOMEM);
+    ASSERT_UEQ(ipo_queue_length(&r), N - 1);
+    /* The refused object was not marked queued: it can be destroyed. */
+    ASSERT_OK(ipo_obj_destroy(&r, objs[N - 1]));
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    for (uint64_t i = 0; i < n; i++) {
+    for (int i = 0; i < N - 1; i++) {
         ipo_off_t got;
         ASSERT_OK(ipo_queue_take(&r, &got));
-        ASSERT_UEQ(got, obj);
+        ASSERT_UEQ(got, objs[i]);
     }
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
+/* A message names a live object, one message per object, and a queued
+ * object cannot be destroyed under the message. */
+static void test_queued_objects_are_protected(void)
+{
+    ipo_region_t r;
+    void *mem = twin_new(1 << 20, &r);
+    ipo_off_t obj, raw, got;
+    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_BOOL, 1, &obj));
+    ASSERT_OK(ipo_alloc(&r.heap, 64, 0, &raw));
+    ASSERT_ERR(ipo_queue_put(&r, raw + 16), IPO_EBADOBJ);
+    ASSERT_ERR(ipo_queue_put(&r, 12345), IPO_EBADOBJ);
+    ASSERT_OK(ipo_queue_put(&r, obj));
+    ASSERT_ERR(ipo_queue_put(&r, obj), IPO_EBUSY);
+    ASSERT_ERR(ipo_obj_destroy(&r, obj), IPO_EBUSY);
+    ASSERT_OK(ipo_queue_peek(&r, &got));
+    ASSERT_ERR(ipo_obj_destroy(&r, obj), IPO_EBUSY);
+    ASSERT_OK(ipo_queue_take(&r, &got));
+    ASSERT_UEQ(got, obj);
     ASSERT_OK(ipo_obj_destroy(&r, obj));
+    ASSERT_OK(ipo_alloc_free(&r.heap, raw));
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
     ipo_region_leave(&r);
     free(mem);
@@ -103,5 +133,6 @@ int main(void)
     RUN(test_fifo_and_peek);
     RUN(test_growth_keeps_order);
     RUN(test_put_when_ring_cannot_grow);
+    RUN(test_queued_objects_are_protected);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "ipo/access.h"
+#include "ipo/format.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
 #include "task.h"
@@ -274,9 +275,8 @@ static void test_cross_process_queue(void)
             ipo_backoff_t b = { 0 };
             ipo_access_acquire(&c, -1, &b);
             ipo_off_t off;
-            if (ipo_alloc(&c.heap, 8, 0, &off) || ipo_queue_put(&c, off))
+            if (ipo_obj_new_scalar(&c, IPO_T_INT64, (uint64_t)i, &off) || ipo_queue_put(&c, off))
                 _exit(3);
-            *(uint64_t *)(c.base + off) = (uint64_t)i;
             ipo_access_release(&c);
         }
         ipo_region_unmap(&c);
@@ -286,9 +286,11 @@ static void test_cross_process_queue(void)
         ipo_backoff_t b = { 0 };
         ASSERT_OK(ipo_access_acquire_with_messages(&r, ipo_now_ns() + 20 * INT64_C(1000000000), &b));
         ipo_off_t off;
+        const ipo_obj_t *obj;
         ASSERT_OK(ipo_queue_take(&r, &off));
-        ASSERT_UEQ(*(uint64_t *)(r.base + off), (uint64_t)i);
-        ASSERT_OK(ipo_alloc_free(&r.heap, off));
+        ASSERT_OK(ipo_obj_get(&r, off, &obj));
+        ASSERT_UEQ(obj->v.u64, (uint64_t)i);
+        ASSERT_OK(ipo_obj_destroy(&r, off));
         ipo_access_release(&r);
     }
     int status;

@@ -25,6 +25,7 @@ enum ipo_error {
     IPO_EBADOBJ,     /* the offset does not name a live object */
     IPO_ECORRUPT,    /* a consistency check found a broken invariant */
     IPO_ECLOSING,    /* the region is closing and takes no new participants */
+    IPO_EBUSY,       /* the object is still named by a queued message */
     IPO_ESYS,        /* another system error; see errno */
     IPO_ERROR_COUNT_
 };

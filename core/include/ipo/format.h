@@ -32,7 +32,10 @@ enum ipo_type {
 };
 
 /* IPO_T_STR flag: every byte is ASCII, so readers may skip UTF-8 decoding. */
-#define IPO_OBJ_ASCII 0x01
+#define IPO_OBJ_ASCII  0x01
+/* Any type: a queued message names this object. An object is in at most one
+ * message at a time, and cannot be destroyed while it is. */
+#define IPO_OBJ_QUEUED 0x80
 
 /* Payloads at least this long start on a 64-byte boundary (cache line and
  * SIMD width), at the cost of up to 48 bytes of padding. */
@@ -78,7 +81,8 @@ static inline void *ipo_obj_data(const ipo_obj_t *obj)
     return (uint8_t *)obj + obj->data_rel;
 }
 
-/* Frees the object and everything it owns. 0 or -IPO_EBADOBJ. */
+/* Frees the object and everything it owns. 0, -IPO_EBADOBJ, or -IPO_EBUSY
+ * while a queued message names it. */
 int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
 
 /* Whether objects of this type carry v.len bytes of payload. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "ipo/atomics.h"
+#include "ipo/format.h"
 #include "ipo/region.h"
 
 #ifdef __cplusplus
@@ -20,8 +21,9 @@ int ipo_queue_init(ipo_region_t *r);
  * object cannot fail. 0 or -IPO_ENOMEM. Needs access. */
 int ipo_queue_reserve(ipo_region_t *r);
 
-/* Appends a message naming obj. 0 or -IPO_ENOMEM (when growing the ring
- * fails: nothing changes then). Needs access. */
+/* Appends a message naming obj. 0, -IPO_ENOMEM (when growing the ring
+ * fails: nothing changes then), -IPO_EBADOBJ when obj is not a live object,
+ * -IPO_EBUSY when a message names it already. Needs access. */
 int ipo_queue_put(ipo_region_t *r, ipo_off_t obj);
 
 /* Removes the oldest message and gives its object; -IPO_EEMPTY. Needs access. */

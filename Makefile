@@ -1,0 +1,65 @@
+# The two commands of a fresh machine: `make demo` and `make test`.
+# Both install what they need: Debian packages through apt-get when missing,
+# Python packages into .venv, then build the extension.
+
+PYTHON       ?= python3
+VENV         := .venv
+VPY          := $(VENV)/bin/python
+CMAKE        := $(VENV)/bin/cmake
+CTEST        := $(VENV)/bin/ctest
+DEB_PACKAGES := gcc libc6-dev libasan8 libubsan1
+# The extension is built with warnings as errors, as the C tests are.
+BUILD_FLAGS  := -Ccmake.define.IPO_WERROR=ON
+SOURCES      := $(shell find core python -name '*.[ch]' -o -name '*.py' -o -name '*.pyi') \
+                CMakeLists.txt pyproject.toml
+
+.PHONY: demo test test-c test-c-sanitize test-python bench clean system-deps
+
+demo: $(VENV)/.built
+	@echo "== receiver and sender, two processes =="
+	@$(VPY) examples/receiver.py & receiver=$$!; \
+	 $(VPY) examples/sender.py; sender=$$?; \
+	 wait $$receiver; receiver=$$?; \
+	 test $$sender -eq 0 && test $$receiver -eq 0
+
+test: test-c test-c-sanitize test-python
+
+# The C tests, warnings as errors.
+test-c: $(VENV)/.deps
+	$(CMAKE) -S . -B build/c -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPO_WERROR=ON \
+	    -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
+	$(CMAKE) --build build/c
+	cd build/c && $(abspath $(CTEST)) --output-on-failure
+
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-c-sanitize: $(VENV)/.deps
+	$(CMAKE) -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIPO_WERROR=ON \
+	    -DIPO_SANITIZE=ON -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
+	$(CMAKE) --build build/sanitize
+	cd build/sanitize && $(abspath $(CTEST)) --output-on-failure
+
+test-python: $(VENV)/.built
+	$(VPY) -m pytest -q
+
+bench: $(VENV)/.built
+	$(VPY) benchmarks/bench_transfer.py
+
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	 if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	 fi
+
+$(VENV)/.deps: requirements-dev.txt | system-deps
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.built: $(VENV)/.deps $(SOURCES)
+	$(VPY) -m pip install -q --disable-pip-version-check --no-build-isolation $(BUILD_FLAGS) .
+	touch $@
+
+clean:
+	rm -rf build $(VENV)
