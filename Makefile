@@ -17,8 +17,9 @@ SOURCES      := $(shell find core python -name '*.[ch]' -o -name '*.py' -o -name
 
 demo: $(VENV)/.built
 	@echo "== receiver and sender, two processes =="
-	@$(VPY) examples/receiver.py & receiver=$$!; \
-	 $(VPY) examples/sender.py; sender=$$?; \
+	@region=ipc_py_objects_demo_$$$$; \
+	 $(VPY) examples/receiver.py $$region & receiver=$$!; \
+	 $(VPY) examples/sender.py $$region; sender=$$?; \
 	 wait $$receiver; receiver=$$?; \
 	 test $$sender -eq 0 && test $$receiver -eq 0
 
