@@ -13,7 +13,7 @@ BUILD_FLAGS  := -Ccmake.define.IPO_WERROR=ON
 SOURCES      := $(shell find core python -name '*.[ch]' -o -name '*.py' -o -name '*.pyi') \
                 CMakeLists.txt pyproject.toml
 
-.PHONY: demo test test-c test-c-sanitize test-python bench clean system-deps
+.PHONY: demo test build-c test-c test-c-sanitize test-python bench clean system-deps
 
 demo: $(VENV)/.built
 	@echo "== receiver and sender, two processes =="
@@ -25,11 +25,13 @@ demo: $(VENV)/.built
 
 test: test-c test-c-sanitize test-python
 
-# The C tests, warnings as errors.
-test-c: $(VENV)/.deps
+# The C tests (and the benchmarks' C baselines), warnings as errors.
+build-c: $(VENV)/.deps
 	$(CMAKE) -S . -B build/c -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPO_WERROR=ON \
 	    -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
 	$(CMAKE) --build build/c
+
+test-c: build-c
 	cd build/c && $(abspath $(CTEST)) --output-on-failure
 
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -42,8 +44,8 @@ test-c-sanitize: $(VENV)/.deps
 test-python: $(VENV)/.built
 	$(VPY) -m pytest -q
 
-bench: $(VENV)/.built
-	$(VPY) benchmarks/bench_transfer.py
+bench: $(VENV)/.built build-c
+	$(VPY) benchmarks/bench_transfer.py --c-limits build/c/copy_limits
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

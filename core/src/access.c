@@ -10,12 +10,16 @@
 /* Spin this long first: a holder on another core usually releases within a
  * few microseconds, and a spinning waiter sees it within a cache-line
  * transfer. Then yield a few times (a holder on our own core gets to run),
- * then sleep in doubling steps up to the cap, which bounds the added latency
- * of a long wait. The wakeup layer replaces the sleeps with doorbells. */
+ * then sleep in doubling steps up to the cap, each sleep followed by a short
+ * burst of spinning: a holder that releases and re-takes access in a loop
+ * leaves only brief gaps, and a waiter that only looked once per sleep would
+ * rarely land in one. The cap bounds the latency a long wait adds; the
+ * wakeup layer replaces the sleeps with doorbells. */
 #define SPIN_NS        50000
 #define YIELD_ROUNDS   64
 #define SLEEP_FIRST_NS 20000
-#define SLEEP_MAX_NS   1000000
+#define SLEEP_MAX_NS   200000
+#define BURST_ROUNDS   256
 
 int64_t ipo_now_ns(void)
 {
@@ -41,12 +45,18 @@ void ipo_backoff_wait(ipo_backoff_t *b)
         sched_yield();
         return;
     }
+    if (b->burst) {
+        b->burst--;
+        ipo__cpu_relax();
+        return;
+    }
     if (b->sleep_ns == 0)
         b->sleep_ns = SLEEP_FIRST_NS;
     struct timespec ts = { 0, (long)b->sleep_ns };
     nanosleep(&ts, NULL);
     if (b->sleep_ns < SLEEP_MAX_NS)
         b->sleep_ns *= 2;
+    b->burst = BURST_ROUNDS;
 }
 
 static inline int past(int64_t deadline_ns)

@@ -48,6 +48,7 @@ typedef struct ipo_backoff {
     uint32_t rounds;
     uint32_t yields;
     uint32_t sleep_ns;
+    uint32_t burst;
 } ipo_backoff_t;
 
 void ipo_backoff_wait(ipo_backoff_t *b);
