@@ -255,3 +255,38 @@ def test_handle_inherited_across_fork_is_refused(region_name):
         p.start()
         assert "inherited across fork" in get(results)
         join_all([p], timeout=30)
+
+
+FULL_SHM_SCRIPT = """
+import sys
+from ipc_py_objects import SharedMemory, NotEnoughSharedMemoryError
+try:
+    SharedMemory("too-big", create=True, size=64 * 1024 * 1024)
+except NotEnoughSharedMemoryError as e:
+    print("refused:", e)
+    sys.exit(0)
+print("created a region larger than /dev/shm")
+sys.exit(1)
+"""
+
+
+def test_full_dev_shm_is_a_clear_error_at_creation(tmp_path):
+    """In a private mount namespace with an 8 MiB /dev/shm, asking for 64 MiB
+    fails at creation, instead of a SIGBUS when a page is first touched."""
+    import shutil
+    import subprocess
+    import sys
+
+    unshare = shutil.which("unshare")
+    if not unshare or os.geteuid() != 0:
+        pytest.skip("needs root and unshare(1) to mount a small /dev/shm")
+    script = tmp_path / "full_shm.py"
+    script.write_text(FULL_SHM_SCRIPT)
+    setup = "mount -t tmpfs -o size=8m tmpfs /dev/shm || exit 77; exec \"$0\" \"$1\""
+    proc = subprocess.run([unshare, "--mount", "--propagation", "private", "sh", "-c", setup,
+                           sys.executable, str(script)],
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode == 77 or "unshare failed" in proc.stderr:
+        pytest.skip(f"cannot mount a private /dev/shm here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "refused:" in proc.stdout and "/dev/shm cannot hold" in proc.stdout
