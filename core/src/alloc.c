@@ -40,12 +40,23 @@ static inline unsigned msb64(uint64_t v)
     return 63u - (unsigned)__builtin_clzll(v);
 }
 
-/* The tag an allocated block at offset b carries: a mix of the offset, never
- * zero, so that a stray offset into data or a freed block fails validation. */
-static inline uint64_t tag_for(ipo_off_t b)
+/* The tag an allocated block at offset b carries: a mix of the offset and
+ * the region's random key, never zero, so that a stray offset into data or
+ * into a freed block fails validation (but for a 1 in 65535 chance). */
+static inline uint64_t tag_for(const ipo_heap_t *h, ipo_off_t b)
 {
-    uint64_t t = (b * UINT64_C(0x9E3779B97F4A7C15)) >> IPO_BLOCK_TAG_SHIFT;
+    uint64_t t = ((b ^ h->root->tag_key) * UINT64_C(0x9E3779B97F4A7C15)) >> IPO_BLOCK_TAG_SHIFT;
     return t ? t : 1;
+}
+
+/* Whether a free block at b of `size` bytes can hold `need` bytes whose
+ * payload is aligned to `align`, counting the gap a split would leave. */
+static int fits(ipo_off_t b, uint64_t size, uint64_t need, uint64_t align)
+{
+    uint64_t gap = round_up(b + HDR, align) - HDR - b;
+    if (gap && gap < MIN_BLOCK)
+        gap += align;
+    return size >= gap && size - gap >= need;
 }
 
 /* The class that holds blocks of exactly `size` bytes. */
@@ -137,10 +148,10 @@ static void mark_free(ipo_heap_t *h, ipo_off_t b, uint64_t size, uint64_t prev_f
     next->size_tag |= IPO_BLOCK_PREV_FREE;
 }
 
-int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size)
+int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size, uint64_t tag_key)
 {
     ipo_off_t first = round_up(start, GRANULE);
-    if (size < first - start)
+    if (start == 0 || size < first - start || start + size > h->span)
         return -IPO_EINVAL;
     ipo_off_t end = (start + size) & ~(GRANULE - 1);
     if (end < first + MIN_BLOCK + HDR)
@@ -148,6 +159,7 @@ int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size)
 
     ipo_alloc_root_t *root = h->root;
     memset(root, 0, sizeof(*root));
+    root->tag_key = tag_key;
     root->heap_start = first;
     root->heap_end = end - HDR;
 
@@ -186,13 +198,22 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     class_at_least(search, &fl, &sl);
     ipo_off_t b = find_free(h, fl, sl);
     if (!b) {
-        /* Rounding up to a class boundary skips the blocks of search's own
-         * class, some of which may fit. Look there before failing, so that
-         * ENOMEM always means no free block is large enough. */
-        class_of(search, &fl, &sl);
-        for (b = fl < IPO_ALLOC_FL_COUNT ? root->free_heads[fl][sl] : 0; b; b = links_at(h, b)->next)
-            if (block_size(block_at(h, b)) >= search)
-                break;
+        /* Rounding up to a class boundary skips the blocks of the request's
+         * own class, some of which may fit (an aligned request may fit with a
+         * smaller gap than the worst case searched for). Look there before
+         * failing, so that ENOMEM means that no free block fits. */
+        unsigned lo_fl, lo_sl;
+        class_of(need, &lo_fl, &lo_sl);
+        unsigned first = lo_fl * SL_COUNT + lo_sl;
+        unsigned last = fl * SL_COUNT + sl; /* exclusive: searched already */
+        for (unsigned c = first; !b && c < last && c < IPO_ALLOC_FL_COUNT * SL_COUNT; c++) {
+            unsigned f = c / SL_COUNT, s = c % SL_COUNT;
+            if (!(root->sl_bitmap[f] & (UINT32_C(1) << s)))
+                continue;
+            for (b = root->free_heads[f][s]; b; b = links_at(h, b)->next)
+                if (fits(b, block_size(block_at(h, b)), need, align))
+                    break;
+        }
         if (!b)
             return -IPO_ENOMEM;
     }
@@ -226,7 +247,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     } else {
         block_at(h, b + bsize)->size_tag &= ~IPO_BLOCK_PREV_FREE;
     }
-    block_at(h, b)->size_tag = bsize | prev_flag | (tag_for(b) << IPO_BLOCK_TAG_SHIFT);
+    block_at(h, b)->size_tag = bsize | prev_flag | (tag_for(h, b) << IPO_BLOCK_TAG_SHIFT);
     root->used_blocks++;
     *out = b + HDR;
     return 0;
@@ -235,14 +256,15 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
 int ipo_alloc_validate(const ipo_heap_t *h, ipo_off_t off)
 {
     const ipo_alloc_root_t *root = h->root;
-    if (off < root->heap_start + HDR || off >= root->heap_end || (off & (GRANULE - 1)))
+    if (off < root->heap_start + HDR || off >= root->heap_end || (off & (GRANULE - 1)) ||
+        root->heap_end + HDR > h->span)
         return -IPO_EBADOBJ;
     ipo_off_t b = off - HDR;
     uint64_t st = block_at(h, b)->size_tag;
     uint64_t size = st & IPO_BLOCK_SIZE_MASK;
     if ((st & IPO_BLOCK_FREE) || size < MIN_BLOCK || size > root->heap_end - b)
         return -IPO_EBADOBJ;
-    if ((st >> IPO_BLOCK_TAG_SHIFT) != tag_for(b))
+    if ((st >> IPO_BLOCK_TAG_SHIFT) != tag_for(h, b))
         return -IPO_EBADOBJ;
     return 0;
 }
@@ -250,6 +272,18 @@ int ipo_alloc_validate(const ipo_heap_t *h, ipo_off_t off)
 uint64_t ipo_alloc_usable_size(const ipo_heap_t *h, ipo_off_t off)
 {
     return block_size(block_at(h, off - HDR)) - HDR;
+}
+
+/* Whether a neighbour named by a boundary tag really is a free block of
+ * that size: a forged or stale offset must not steer list surgery. */
+static int free_neighbour_ok(const ipo_heap_t *h, ipo_off_t n, uint64_t size)
+{
+    const ipo_alloc_root_t *root = h->root;
+    if (n < root->heap_start || n >= root->heap_end || (n & (GRANULE - 1)) ||
+        size < MIN_BLOCK || size > root->heap_end - n)
+        return 0;
+    const ipo_block_t *blk = block_at(h, n);
+    return (blk->size_tag & IPO_BLOCK_FREE) && block_size(blk) == size;
 }
 
 int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
@@ -264,19 +298,30 @@ int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
     uint64_t size = block_size(blk);
     uint64_t prev_flag = blk->size_tag & IPO_BLOCK_PREV_FREE;
     ipo_off_t next = b + size;
+    ipo_block_t *nblk = block_at(h, next);
+    int merge_next = (nblk->size_tag & IPO_BLOCK_FREE) != 0;
+
+    /* Check every neighbour before changing anything. */
+    if (prev_flag && (blk->prev_size > b || !free_neighbour_ok(h, b - blk->prev_size, blk->prev_size)))
+        return -IPO_EBADOBJ;
+    if (nblk->size_tag & IPO_BLOCK_PREV_FREE)
+        return -IPO_EBADOBJ; /* our successor thinks we are free already */
+    if (merge_next && !free_neighbour_ok(h, next, block_size(nblk)))
+        return -IPO_EBADOBJ;
 
     if (prev_flag) {
         ipo_off_t prev = b - blk->prev_size;
         list_remove(h, prev);
         size += blk->prev_size;
+        blk->size_tag = 0; /* absorbed: never valid again */
         b = prev;
         /* The predecessor was free, so its own predecessor is not. */
         prev_flag = 0;
     }
-    ipo_block_t *nblk = block_at(h, next);
-    if (nblk->size_tag & IPO_BLOCK_FREE) {
+    if (merge_next) {
         list_remove(h, next);
         size += block_size(nblk);
+        nblk->size_tag = 0;
     }
     mark_free(h, b, size, prev_flag);
     list_insert(h, b);
@@ -298,6 +343,8 @@ void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st)
      * a range of sizes, so its list is scanned. This is for tools and error
      * messages, never the hot path. */
     unsigned fl = msb64(root->fl_bitmap);
+    if (fl >= IPO_ALLOC_FL_COUNT || !root->sl_bitmap[fl])
+        return; /* inconsistent bitmaps: ipo_alloc_check says more */
     unsigned sl = 31u - (unsigned)__builtin_clz(root->sl_bitmap[fl]);
     uint64_t largest = 0;
     for (ipo_off_t b = root->free_heads[fl][sl]; b; b = links_at(h, b)->next) {
@@ -314,7 +361,8 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
 {
     const ipo_alloc_root_t *root = h->root;
     if ((root->heap_start & (GRANULE - 1)) || (root->heap_end & (GRANULE - 1)) ||
-        root->heap_end <= root->heap_start)
+        root->heap_end <= root->heap_start || root->heap_start == 0 ||
+        root->heap_end + HDR > h->span)
         FAIL("heap bounds [%llu, %llu) are invalid",
              (unsigned long long)root->heap_start, (unsigned long long)root->heap_end);
 
@@ -344,7 +392,7 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
                 FAIL("free block at %llu is in an empty class", (unsigned long long)b);
         } else {
             used_count++;
-            if ((blk->size_tag >> IPO_BLOCK_TAG_SHIFT) != tag_for(b))
+            if ((blk->size_tag >> IPO_BLOCK_TAG_SHIFT) != tag_for(h, b))
                 FAIL("allocated block at %llu has a wrong tag", (unsigned long long)b);
         }
         prev_free = is_free;
@@ -378,8 +426,18 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
                 const ipo_block_t *blk = block_at(h, n);
                 if (!(blk->size_tag & IPO_BLOCK_FREE))
                     FAIL("free list (%u, %u) holds allocated block %llu", fl, sl, (unsigned long long)n);
+                uint64_t size = block_size(blk);
+                if (size < MIN_BLOCK || size > root->heap_end - n)
+                    FAIL("free list (%u, %u) holds block %llu of size %llu", fl, sl,
+                         (unsigned long long)n, (unsigned long long)size);
+                /* A real free block's successor carries its boundary tag; a
+                 * stale header left in a list would not. */
+                const ipo_block_t *succ = block_at(h, n + size);
+                if (!(succ->size_tag & IPO_BLOCK_PREV_FREE) || succ->prev_size != size)
+                    FAIL("free list (%u, %u) holds %llu, which is not a block boundary",
+                         fl, sl, (unsigned long long)n);
                 unsigned f2, s2;
-                class_of(block_size(blk), &f2, &s2);
+                class_of(size, &f2, &s2);
                 if (f2 != fl || s2 != sl)
                     FAIL("block %llu is filed in the wrong class", (unsigned long long)n);
                 if (links_at(h, n)->prev != prev)

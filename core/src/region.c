@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipo/access.h"
@@ -59,23 +60,72 @@ uint32_t ipo_layout_hash(void)
     return h;
 }
 
+/* Handles with an open region file, so that a child of fork() can close
+ * the files it inherited: an inherited descriptor shares the parent's
+ * open-file description, so it would keep the parent's liveness lock held
+ * for as long as the child lives, even after the parent died. */
 static unsigned fork_gen;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static ipo_region_t *registry;
 
-static void on_fork_child(void)
+static void before_fork(void)
 {
-    fork_gen++;
+    pthread_mutex_lock(&registry_lock);
 }
 
-static void install_fork_handler(void)
+static void after_fork_parent(void)
 {
-    pthread_atfork(NULL, NULL, on_fork_child);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void after_fork_child(void)
+{
+    /* Closing our descriptor never drops the parent's lock: the parent's
+     * own descriptor still refers to the open-file description. */
+    for (ipo_region_t *r = registry; r; r = r->registry_next)
+        close(r->fd);
+    registry = NULL;
+    fork_gen++;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void install_fork_handlers(void)
+{
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 unsigned ipo__fork_generation(void)
 {
-    pthread_once(&fork_once, install_fork_handler);
+    pthread_once(&fork_once, install_fork_handlers);
     return fork_gen;
+}
+
+static void registry_add(ipo_region_t *r)
+{
+    ipo__fork_generation();
+    pthread_mutex_lock(&registry_lock);
+    r->registry_next = registry;
+    registry = r;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(ipo_region_t *r)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (ipo_region_t **p = &registry; *p; p = &(*p)->registry_next) {
+        if (*p == r) {
+            *p = r->registry_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Whether this handle was made in this process, not inherited across fork. */
+static int handle_is_ours(const ipo_region_t *r)
+{
+    return r->fork_gen == ipo__fork_generation();
 }
 
 uint64_t ipo__process_start_time(int pid)
@@ -196,14 +246,16 @@ static void bind_handle(ipo_region_t *r, void *mem, uint64_t size)
     r->hdr = mem;
     r->heap.base = mem;
     r->heap.root = (ipo_alloc_root_t *)((uint8_t *)mem + r->hdr->alloc_off);
+    r->heap.span = size;
+    r->fork_gen = ipo__fork_generation();
 }
 
-/* Writes everything but the final READY state. */
+/* Writes everything but the final READY state. The magic comes last among
+ * the identity fields, so an attacher that sees it sees them all. */
 static int format_memory(void *mem, const layout_plan_t *p, uint32_t mode)
 {
     ipo_header_t *hdr = mem;
     memset(hdr, 0, p->heap_off);
-    hdr->magic = IPO_MAGIC;
     hdr->layout_version = IPO_LAYOUT_VERSION;
     hdr->layout_hash = ipo_layout_hash();
     hdr->total_size = p->size;
@@ -223,10 +275,16 @@ static int format_memory(void *mem, const layout_plan_t *p, uint32_t mode)
     ipo_region_t tmp;
     handle_reset(&tmp);
     bind_handle(&tmp, mem, p->size);
-    int rc = ipo_alloc_init(&tmp.heap, p->heap_off, p->size - p->heap_off);
+    int rc = ipo_alloc_init(&tmp.heap, p->heap_off, p->size - p->heap_off,
+                            hdr->hash_key[0] ^ (hdr->hash_key[1] << 1));
     if (rc)
         return rc;
-    return ipo_queue_init(&tmp);
+    rc = ipo_queue_init(&tmp);
+    if (rc)
+        return rc;
+    /* Pairs with the acquire load of magic in ipo_region_attach(). */
+    ipo__store_release(&hdr->magic, IPO_MAGIC);
+    return 0;
 }
 
 static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
@@ -252,7 +310,6 @@ static void occupy_slot(ipo_region_t *r, uint32_t i, uint32_t role)
     r->slot = i;
     r->access_mine = (uint64_t)i + 1;
     r->joined = 1;
-    r->fork_gen = ipo__fork_generation();
 }
 
 int ipo_region_format(void *mem, uint64_t size, const ipo_region_options_t *opts)
@@ -310,8 +367,13 @@ static void unlink_if_same(const char *shm_name, int fd)
         shm_unlink(shm_name);
 }
 
+/* A creator takes its liveness lock right after creating the file; one
+ * that left an unformatted file this long ago without any lock died there. */
+#define UNFORMATTED_GRACE_S 10
+
 /* The name exists. Remove it if it is one of our regions whose participants
- * are all dead: 0 (retry creating), or -IPO_EEXIST. */
+ * are all dead, or a region whose creator died before formatting it:
+ * 0 (retry creating), or -IPO_EEXIST. */
 static int remove_if_stale(const char *shm_name)
 {
     int fd = shm_open(shm_name, O_RDWR, 0);
@@ -319,11 +381,17 @@ static int remove_if_stale(const char *shm_name)
         return errno == ENOENT ? 0 : -IPO_EEXIST;
     int rc = -IPO_EEXIST;
     struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (uint64_t)st.st_size < sizeof(ipo_header_t))
+    if (fstat(fd, &st) < 0 || st.st_uid != geteuid())
         goto out;
-    ipo_header_t hdr;
-    if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || hdr.magic != IPO_MAGIC)
+    uint64_t magic = 0;
+    if ((uint64_t)st.st_size >= sizeof(ipo_header_t) &&
+        pread(fd, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic))
         goto out;
+    if (magic != IPO_MAGIC) {
+        /* Someone else's object, or one of ours that never got formatted. */
+        if (magic != 0 || time(NULL) - st.st_ctime < UNFORMATTED_GRACE_S)
+            goto out;
+    }
     if (flock(fd, LOCK_EX) < 0)
         goto out;
     /* Any participant alive, of any layout version, keeps the region. */
@@ -418,12 +486,17 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
     }
 
     struct stat st;
-    fstat(fd, &st);
+    if (fstat(fd, &st) < 0) {
+        err = errno;
+        rc = -IPO_ESYS;
+        goto fail;
+    }
     r->fd = fd;
     r->inode = (uint64_t)st.st_ino;
     r->is_creator = 1;
     bind_handle(r, mem, size);
     occupy_slot(r, 0, IPO_ROLE_CREATOR);
+    registry_add(r);
     /* READY last: pairs with the acquire load in ipo_region_attach(), so an
      * attacher that sees READY sees the whole formatted region. */
     ipo__store_release(&r->hdr->state, (uint32_t)IPO_STATE_READY);
@@ -467,8 +540,8 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         rc = -IPO_ESYS;
         goto fail;
     }
-    /* Owner and mode first: never trust the contents of someone else's object. */
-    if (st.st_uid != geteuid() || (uint32_t)(st.st_mode & 07777) != mode) {
+    /* Owner first: never trust the contents of someone else's object. */
+    if (st.st_uid != geteuid()) {
         rc = -IPO_EPERM;
         goto fail;
     }
@@ -477,59 +550,70 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         rc = -IPO_EAGAIN; /* created but not sized yet */
         goto fail;
     }
-    ipo_header_t hdr;
-    if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
-        err = errno;
-        rc = -IPO_ESYS;
-        goto fail;
-    }
-    if (hdr.magic == 0) {
-        rc = -IPO_EAGAIN; /* sized but not formatted yet */
-        goto fail;
-    }
-    if (hdr.magic != IPO_MAGIC || hdr.layout_version != IPO_LAYOUT_VERSION ||
-        hdr.layout_hash != ipo_layout_hash() || hdr.total_size != size ||
-        hdr.owner_uid != (uint32_t)st.st_uid || hdr.slot_count < 2 ||
-        hdr.slot_count > IPO_MAX_SLOTS) {
-        rc = -IPO_ELAYOUT;
-        goto fail;
-    }
     rc = map_region(fd, size, 0, &mem);
     if (rc) {
         err = errno;
         goto fail;
     }
-    r->fd = fd;
-    r->inode = (uint64_t)st.st_ino;
-    bind_handle(r, mem, size);
+    const ipo_header_t *hdr = mem;
+    /* Pairs with the store-release of magic in format_memory(): once it is
+     * seen, every identity field is, and the creator's fchmod is done. */
+    uint64_t magic = ipo__load_acquire(&hdr->magic);
+    if (magic == 0) {
+        rc = -IPO_EAGAIN; /* sized but not formatted yet */
+        goto fail;
+    }
+    if ((uint32_t)(st.st_mode & 07777) != mode) {
+        rc = -IPO_EPERM;
+        goto fail;
+    }
+    if (magic != IPO_MAGIC || hdr->layout_version != IPO_LAYOUT_VERSION ||
+        hdr->layout_hash != ipo_layout_hash() || hdr->total_size != size ||
+        hdr->owner_uid != (uint32_t)st.st_uid || hdr->slot_count < 2 ||
+        hdr->slot_count > IPO_MAX_SLOTS) {
+        rc = -IPO_ELAYOUT;
+        goto fail;
+    }
     /* Pairs with the store-release of READY in ipo_region_create(). */
-    uint32_t state = ipo__load_acquire(&r->hdr->state);
+    uint32_t state = ipo__load_acquire(&hdr->state);
     if (state != IPO_STATE_READY) {
         rc = state == IPO_STATE_CLOSING ? -IPO_ECLOSING : -IPO_EAGAIN;
-        goto fail_mapped;
+        goto fail;
     }
+    bind_handle(r, mem, size);
     rc = -IPO_EFULL;
-    for (uint32_t i = 1; i < r->hdr->slot_count; i++) {
+    for (uint32_t i = 1; i < hdr->slot_count; i++) {
         /* Winning the lock is winning the slot: whoever held it before us
          * has left or died, whatever its state field still says. */
-        if (slot_lock(fd, i) == 0) {
-            occupy_slot(r, i, IPO_ROLE_CONSUMER);
-            rc = 0;
-            break;
+        if (slot_lock(fd, i) < 0)
+            continue;
+        /* A predecessor that died holding access left its slot number in the
+         * access word; taking the slot would make us the holder without ever
+         * acquiring. Leave that slot to crash recovery. */
+        if ((ipo__load_acquire(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == (uint64_t)i + 1) {
+            slot_unlock(fd, i);
+            continue;
         }
+        r->fd = fd;
+        occupy_slot(r, i, IPO_ROLE_CONSUMER);
+        rc = 0;
+        break;
     }
     if (rc)
-        goto fail_mapped;
+        goto fail;
+    struct stat again;
+    r->inode = (uint64_t)st.st_ino;
+    if (fstat(fd, &again) == 0)
+        r->inode = (uint64_t)again.st_ino;
     if (opts && opts->prefault) {
 #ifdef MADV_POPULATE_WRITE
         madvise(mem, size, MADV_POPULATE_WRITE);
 #endif
     }
     ipo__fetch_add(&r->hdr->attach_count, 1);
+    registry_add(r);
     return 0;
 
-fail_mapped:
-    r->fd = -1;
 fail:
     if (mem)
         munmap(mem, size);
@@ -561,6 +645,13 @@ void ipo_region_detach(ipo_region_t *r)
 {
     if (!r->joined)
         return;
+    r->joined = 0;
+    /* A child of fork() holds a copy of the parent's handle: the slot, the
+     * access and the name are the parent's, and the child touches none. */
+    if (!handle_is_ours(r)) {
+        r->me = NULL;
+        return;
+    }
     /* Leaving while holding access would hang every other participant. */
     if (ipo_access_held(r))
         ipo_access_release(r);
@@ -572,7 +663,6 @@ void ipo_region_detach(ipo_region_t *r)
         }
         slot_unlock(r->fd, r->slot);
     }
-    r->joined = 0;
     r->me = NULL;
 }
 
@@ -580,10 +670,16 @@ void ipo_region_unmap(ipo_region_t *r)
 {
     if (r->joined)
         ipo_region_detach(r);
-    if (r->base && r->fd >= 0)
-        munmap(r->base, r->size);
-    if (r->fd >= 0)
-        close(r->fd);
+    if (r->fd >= 0) {
+        if (r->base)
+            munmap(r->base, r->size);
+        /* In a child of fork() the descriptor was closed already, and its
+         * number may have been reused since. */
+        if (handle_is_ours(r)) {
+            registry_remove(r);
+            close(r->fd);
+        }
+    }
     handle_reset(r);
 }
 

@@ -24,6 +24,12 @@ static PyObject *bigint_from_bytes(const unsigned char *buf, size_t n)
 #endif
 }
 
+/* The bytes an object of `len` payload bytes needs: header, padding, payload. */
+static uint64_t object_bytes(uint64_t len)
+{
+    return len + (len >= IPO_OBJ_ALIGN_THRESHOLD ? IPO_OBJ_BIG_ALIGN : sizeof(ipo_obj_t));
+}
+
 static int fail_alloc(RegionObject *self, int rc, uint64_t requested)
 {
     if (rc == -IPO_ENOMEM)
@@ -46,10 +52,10 @@ static int encode_bytes(RegionObject *self, uint8_t type, const void *src, Py_ss
     void *data;
     int rc = ipo_obj_new(&self->r, type, (uint64_t)len, out, &data);
     if (rc)
-        return fail_alloc(self, rc, (uint64_t)len + sizeof(ipo_obj_t));
+        return fail_alloc(self, rc, object_bytes((uint64_t)len));
     if (len)
         memcpy(data, src, (size_t)len);
-    ((ipo_obj_t *)(self->r.base + *out))->flags = flags;
+    ((ipo_obj_t *)(self->r.base + *out))->flags |= flags;
     return 0;
 }
 
@@ -92,7 +98,7 @@ static int encode_int(RegionObject *self, PyObject *obj, ipo_off_t *out)
     void *data;
     int rc = ipo_obj_new(&self->r, IPO_T_BIGINT, n, out, &data);
     if (rc)
-        return fail_alloc(self, rc, n + sizeof(ipo_obj_t));
+        return fail_alloc(self, rc, object_bytes(n));
     if (bigint_to_bytes(obj, data, n) < 0) {
         ipo_obj_destroy(&self->r, *out);
         return -1;

@@ -47,6 +47,7 @@ typedef struct RegionObject {
     int          create;      /* this side created the region */
     int          attached;    /* r holds a slot */
     int          closed;
+    int          attaching;   /* a thread is in init_consumer with the GIL released */
     /* Buffers handed out by get_obj_buffer and threads waiting with the GIL
      * released both use the mapping: unmapping waits until both are zero. */
     Py_ssize_t   exports;

@@ -34,6 +34,23 @@ int ipo_py_time_limit(PyObject *arg, double *out)
     return 0;
 }
 
+/* PyUnicode_FromFormat knows neither %f nor %o: these render them first. */
+typedef struct { char text[32]; } ipo_text_t;
+
+static ipo_text_t seconds_text(double seconds)
+{
+    ipo_text_t t;
+    snprintf(t.text, sizeof(t.text), "%.3g s", seconds);
+    return t;
+}
+
+static ipo_text_t octal_text(unsigned mode)
+{
+    ipo_text_t t;
+    snprintf(t.text, sizeof(t.text), "0o%o", mode);
+    return t;
+}
+
 static int64_t deadline_after(double seconds)
 {
     if (seconds < 0)
@@ -66,7 +83,8 @@ static int nap(int64_t ns)
 
 static int require_attached(RegionObject *self)
 {
-    if (!self->attached) {
+    /* closed is set when close() begins: nothing new starts on a closing region. */
+    if (!self->attached || self->closed) {
         if (!self->name)
             PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ was not called");
         else if (self->closed)
@@ -90,7 +108,10 @@ int ipo_py_require_access(RegionObject *self)
 {
     if (require_attached(self) < 0)
         return -1;
-    if (!ipo_access_held(&self->r)) {
+    /* holder_thread is set, under the GIL, only once a turn is granted: a
+     * thread of this process that holds access for an instant while it looks
+     * for messages (GIL released) gives nobody a turn. */
+    if (!ipo_access_held(&self->r) || !self->holder_thread) {
         PyErr_Format(self->st->AccessNotHeldError,
                      "this process does not hold access to region '%U': call this inside "
                      "`with wait_my_turn(sm):`, or between sm.wait_my_turn() and sm.release()",
@@ -148,9 +169,9 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
         if (deadline_passed(deadline)) {
             PyErr_Format(self->st->OperationTimedOutError,
                          mode == IPO_WAIT_MESSAGES
-                             ? "no message arrived in region '%U' within %.3f s"
-                             : "access to region '%U' was not granted within %.3f s",
-                         self->name, time_limit);
+                             ? "no message arrived in region '%U' within %s"
+                             : "access to region '%U' was not granted within %s",
+                         self->name, seconds_text(time_limit).text);
             break;
         }
     }
@@ -343,10 +364,19 @@ static PyObject *Region_destroy_obj(RegionObject *self, PyObject *arg)
     if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
         return NULL;
     int rc = ipo_obj_destroy(&self->r, off);
-    if (rc == -IPO_EBUSY)
+    const ipo_obj_t *obj;
+    if (rc == -IPO_EBUSY && ipo_obj_get(&self->r, off, &obj) == 0) {
+        if (obj->flags & IPO_OBJ_QUEUED)
+            return ipo_py_raise(self->st, rc,
+                                "the object at offset %llu in region '%U' is still named by a "
+                                "queued message: take the message first",
+                                (unsigned long long)off, self->name);
         return ipo_py_raise(self->st, rc,
-                            "the object at offset %llu in region '%U' is still named by a queued "
-                            "message: take the message first", (unsigned long long)off, self->name);
+                            "the object at offset %llu in region '%U' has %u buffers from "
+                            "get_obj_buffer() in use (in this or another process): release "
+                            "those memoryviews first", (unsigned long long)off, self->name,
+                            (unsigned)obj->pins);
+    }
     if (rc)
         return ipo_py_raise(self->st, -IPO_EBADOBJ,
                             "offset %llu does not name a live object in region '%U' "
@@ -355,11 +385,14 @@ static PyObject *Region_destroy_obj(RegionObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-/* The exporter behind get_obj_buffer's memoryviews: it pins the mapping, so
- * closing the region while a view is alive cannot leave the view dangling. */
+/* The exporter behind get_obj_buffer's memoryviews. It pins the object,
+ * so that no process destroys it while the view is alive, and it keeps the
+ * region object (hence the mapping) alive, so that closing the region cannot
+ * leave the view dangling. */
 typedef struct ObjectBufferObject {
     PyObject_HEAD
     RegionObject *region;
+    ipo_off_t     offset;
     void         *data;
     Py_ssize_t    len;
     int           readonly;
@@ -370,19 +403,31 @@ static int ObjectBuffer_getbuffer(ObjectBufferObject *self, Py_buffer *view, int
     return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->len, self->readonly, flags);
 }
 
+static int ObjectBuffer_traverse(ObjectBufferObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->region);
+    return 0;
+}
+
 static void ObjectBuffer_dealloc(ObjectBufferObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
     RegionObject *region = self->region;
+    /* A child of fork() must not drop the parent's pins. */
+    if (region->r.base && region->r.fork_gen == ipo__fork_generation())
+        ipo_obj_unpin(&region->r, self->offset);
     region->exports--;
     maybe_unmap(region);
     Py_DECREF(region);
-    tp->tp_free(self);
+    PyObject_GC_Del(self);
     Py_DECREF(tp);
 }
 
 static PyType_Slot buffer_slots[] = {
     { Py_bf_getbuffer, (void *)ObjectBuffer_getbuffer },
+    { Py_tp_traverse, (void *)ObjectBuffer_traverse },
     { Py_tp_dealloc, (void *)ObjectBuffer_dealloc },
     { Py_tp_doc, (void *)"The exporter of a shared object's data for memoryview." },
     { 0, NULL }
@@ -391,7 +436,7 @@ static PyType_Slot buffer_slots[] = {
 PyType_Spec ipo_buffer_spec = {
     .name = "ipc_py_objects._ipo._ObjectBuffer",
     .basicsize = sizeof(ObjectBufferObject),
-    .flags = Py_TPFLAGS_DEFAULT,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = buffer_slots,
 };
 
@@ -411,15 +456,23 @@ static PyObject *Region_get_obj_buffer(RegionObject *self, PyObject *arg)
                      "objects have a data buffer", (unsigned long long)off);
         return NULL;
     }
-    ObjectBufferObject *exp = PyObject_New(ObjectBufferObject, self->st->buffer_type);
-    if (!exp)
+    if (ipo_obj_pin(&self->r, off))
+        return ipo_py_raise(self->st, -IPO_EBUSY,
+                            "the object at offset %llu has 65535 buffers in use already",
+                            (unsigned long long)off);
+    ObjectBufferObject *exp = PyObject_GC_New(ObjectBufferObject, self->st->buffer_type);
+    if (!exp) {
+        ipo_obj_unpin(&self->r, off);
         return NULL;
+    }
     exp->region = (RegionObject *)Py_NewRef(self);
+    exp->offset = off;
     exp->data = ipo_obj_data(obj);
     exp->len = (Py_ssize_t)obj->v.len;
     /* Writing into a str's bytes could leave invalid UTF-8 behind. */
     exp->readonly = obj->type == IPO_T_STR;
     self->exports++;
+    PyObject_GC_Track(exp);
     PyObject *view = PyMemoryView_FromObject((PyObject *)exp);
     Py_DECREF(exp);
     return view;
@@ -526,7 +579,7 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     if ((mode & ~0777u) || (mode & 0600) != 0600) {
         PyErr_Format(PyExc_ValueError,
                      "mode must be permission bits that include 0o600 (the creator reads and "
-                     "writes), not 0o%o", mode);
+                     "writes), not %s", octal_text(mode).text);
         return -1;
     }
     if (close_timeout == Py_None) {
@@ -591,10 +644,18 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
     if (self->attached)
         Py_RETURN_NONE; /* the creator, or a consumer already attached */
 
+    if (self->attaching) {
+        PyErr_Format(self->st->SharedMemoryError,
+                     "another thread is attaching this handle to region '%U' already", self->name);
+        return NULL;
+    }
     const char *utf8 = PyUnicode_AsUTF8(self->name);
+    if (!utf8)
+        return NULL;
     int64_t deadline = deadline_after(limit);
     int64_t pause_ns = 1000000;
     int rc;
+    self->attaching = 1;
     self->waiters++;
     for (;;) {
         Py_BEGIN_ALLOW_THREADS
@@ -614,6 +675,7 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
             pause_ns *= 2;
     }
     self->waiters--;
+    self->attaching = 0;
     if (rc == 0) {
         self->attached = 1;
         Py_RETURN_NONE;
@@ -623,20 +685,20 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
     switch (-rc) {
     case IPO_ENOENT:
         return ipo_py_raise(self->st, rc,
-                            "no region named '%U' appeared within %.3f s: is its creator running, "
-                            "and under this name?", self->name, limit);
+                            "no region named '%U' appeared within %s: is its creator running, "
+                            "and under this name?", self->name, seconds_text(limit).text);
     case IPO_EAGAIN:
         return ipo_py_raise(self->st, rc,
-                            "region '%U' exists but did not become ready within %.3f s",
-                            self->name, limit);
+                            "region '%U' exists but did not become ready within %s",
+                            self->name, seconds_text(limit).text);
     case IPO_ECLOSING:
         return ipo_py_raise(self->st, rc,
                             "region '%U' is closing: its creator is leaving", self->name);
     case IPO_EPERM:
         return ipo_py_raise(self->st, rc,
-                            "region '%U' belongs to another user or has another mode than 0o%o: "
+                            "region '%U' belongs to another user or has another mode than %s: "
                             "pass the creator's mode=... if it differs on purpose",
-                            self->name, self->opts.mode);
+                            self->name, octal_text(self->opts.mode).text);
     case IPO_ELAYOUT:
         return ipo_py_raise(self->st, rc,
                             "/dev/shm%s is not a region of this version of ipc_py_objects (foreign "
@@ -671,7 +733,8 @@ static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, 
     while (!ipo__load_acquire(&self->r.hdr->attach_count)) {
         if (deadline_passed(deadline)) {
             PyErr_Format(self->st->OperationTimedOutError,
-                         "no consumer attached to region '%U' within %.3f s", self->name, limit);
+                         "no consumer attached to region '%U' within %s", self->name,
+                         seconds_text(limit).text);
             failed = 1;
             break;
         }
@@ -795,12 +858,6 @@ static int Region_traverse(RegionObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int Region_clear(RegionObject *self)
-{
-    Py_CLEAR(self->name);
-    return 0;
-}
-
 static void Region_dealloc(RegionObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
@@ -884,7 +941,6 @@ static PyType_Slot region_slots[] = {
     { Py_tp_init, (void *)Region_init },
     { Py_tp_dealloc, (void *)Region_dealloc },
     { Py_tp_traverse, (void *)Region_traverse },
-    { Py_tp_clear, (void *)Region_clear },
     { Py_tp_methods, Region_methods },
     { Py_tp_getset, Region_getset },
     { Py_tp_members, Region_members },

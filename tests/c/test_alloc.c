@@ -22,7 +22,8 @@ static void arena_init(arena_t *a, uint64_t heap_size)
     memset(a->mem, 0xA5, a->size);
     a->heap.base = a->mem;
     a->heap.root = (ipo_alloc_root_t *)(a->mem + ROOT_OFF);
-    ASSERT_OK(ipo_alloc_init(&a->heap, HEAP_OFF, heap_size));
+    a->heap.span = a->size;
+    ASSERT_OK(ipo_alloc_init(&a->heap, HEAP_OFF, heap_size, UINT64_C(0x5eed5eed5eed5eed)));
 }
 
 static void arena_free(arena_t *a)
@@ -33,9 +34,11 @@ static void arena_free(arena_t *a)
 static void test_init_rejects_tiny_heaps(void)
 {
     uint8_t mem[HEAP_OFF + 256] __attribute__((aligned(64)));
-    ipo_heap_t h = { mem, (ipo_alloc_root_t *)(mem + ROOT_OFF) };
-    ASSERT_ERR(ipo_alloc_init(&h, HEAP_OFF, 16), IPO_EINVAL);
-    ASSERT_OK(ipo_alloc_init(&h, HEAP_OFF, 256));
+    ipo_heap_t h = { mem, (ipo_alloc_root_t *)(mem + ROOT_OFF), sizeof(mem) };
+    ASSERT_ERR(ipo_alloc_init(&h, HEAP_OFF, 16, 1), IPO_EINVAL);
+    ASSERT_ERR(ipo_alloc_init(&h, HEAP_OFF, 512, 1), IPO_EINVAL); /* past the span */
+    ASSERT_ERR(ipo_alloc_init(&h, 0, 256, 1), IPO_EINVAL);        /* 0 means "none" */
+    ASSERT_OK(ipo_alloc_init(&h, HEAP_OFF, 256, 1));
 }
 
 static void test_one_block_round_trip(void)
@@ -77,6 +80,54 @@ static void test_bad_frees_are_refused(void)
     ASSERT_OK(ipo_alloc_free(&a.heap, off));
     /* A double free leaves the heap as it was. */
     ASSERT_ERR(ipo_alloc_free(&a.heap, off), IPO_EBADOBJ);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
+/* Offsets that once named blocks, and headers copied elsewhere, never free
+ * anything again, whichever way their neighbours were merged. */
+static void test_stale_and_copied_headers_are_refused(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 16);
+    for (int order = 0; order < 2; order++) {
+        ipo_off_t x, y, z, w;
+        ASSERT_OK(ipo_alloc(&a.heap, 64, 0, &x));
+        ASSERT_OK(ipo_alloc(&a.heap, 64, 0, &y));
+        ASSERT_OK(ipo_alloc(&a.heap, 64, 0, &z));
+        ASSERT_OK(ipo_alloc_free(&a.heap, order ? y : x));
+        ASSERT_OK(ipo_alloc_free(&a.heap, order ? x : y));
+        ASSERT_ERR(ipo_alloc_free(&a.heap, x), IPO_EBADOBJ);
+        ASSERT_ERR(ipo_alloc_free(&a.heap, y), IPO_EBADOBJ);
+        /* A block over both: y's old place is inside its payload. */
+        ASSERT_OK(ipo_alloc(&a.heap, 128, 0, &w));
+        ASSERT_UEQ(w, x);
+        ASSERT_ERR(ipo_alloc_free(&a.heap, y), IPO_EBADOBJ);
+        ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+        /* A valid header copied into a payload is no header there. */
+        memcpy(a.mem + w + 32, a.mem + z - sizeof(ipo_block_t), sizeof(ipo_block_t));
+        ASSERT_ERR(ipo_alloc_free(&a.heap, w + 48), IPO_EBADOBJ);
+        ASSERT_OK(ipo_alloc_free(&a.heap, w));
+        ASSERT_OK(ipo_alloc_free(&a.heap, z));
+        ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    }
+    arena_free(&a);
+}
+
+/* An aligned request that fits a free block only with a small gap is served,
+ * though the O(1) search asks for the worst-case gap. */
+static void test_aligned_request_uses_a_tight_fit(void)
+{
+    arena_t a;
+    arena_init(&a, 4096);
+    ipo_alloc_stats_t st;
+    ipo_alloc_stats(&a.heap, &st);
+    ipo_off_t off;
+    /* The heap starts 64-aligned, so its payload at +16 needs a 48-byte gap
+     * (at least a minimum block) or none at the next boundary. */
+    ASSERT_OK(ipo_alloc(&a.heap, st.largest_free - 64, 64, &off));
+    ASSERT_EQ(off % 64, 0);
+    ASSERT_OK(ipo_alloc_free(&a.heap, off));
     ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
     arena_free(&a);
 }
@@ -273,6 +324,8 @@ int main(void)
     RUN(test_init_rejects_tiny_heaps);
     RUN(test_one_block_round_trip);
     RUN(test_bad_frees_are_refused);
+    RUN(test_stale_and_copied_headers_are_refused);
+    RUN(test_aligned_request_uses_a_tight_fit);
     RUN(test_alignment);
     RUN(test_exhaustion_and_coalescing);
     RUN(test_random_against_model);

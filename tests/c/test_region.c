@@ -131,6 +131,13 @@ static void test_foreign_object_is_not_taken(void)
     char zeros[64] = { 0 };
     ASSERT_EQ(pwrite(fd, zeros, sizeof(zeros), 0), (ssize_t)sizeof(zeros));
     ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_EAGAIN);
+    /* Before the magic is written, a creator may not have set its mode yet:
+     * still "not ready", never a final permission error. */
+    ipo_region_options_t expect = opts_of(0);
+    expect.mode = 0640;
+    ASSERT_ERR(ipo_region_attach(&c, name, &expect), IPO_EAGAIN);
+    /* A fresh unformatted object may be a creator at work: never replaced. */
+    ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EEXIST);
     close(fd);
     shm_unlink(name);
 }

@@ -13,7 +13,9 @@ import pytest
 import workers
 from conftest import join_all
 from ipc_py_objects import (
+    AccessNotHeldError,
     FreeMemoryChunkNotFoundError,
+    ObjectInUseError,
     RegionClosedError,
     SharedMemory,
     wait_my_turn,
@@ -290,3 +292,69 @@ def test_full_dev_shm_is_a_clear_error_at_creation(tmp_path):
         pytest.skip(f"cannot mount a private /dev/shm here: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "refused:" in proc.stdout and "/dev/shm cannot hold" in proc.stdout
+
+
+def test_forked_child_dropping_its_copy_leaves_the_parent_whole(region_name):
+    """A child of fork() that drops (or exits with) the handle it inherited
+    must not release the parent's access, free its slot or remove the name."""
+    import gc
+
+    from ipc_py_objects import RegionExistsError
+    from ipc_py_objects.shared_memory import _close_open_regions
+
+    sm = SharedMemory(region_name, create=True, size=MiB)
+    try:
+        sm.wait_my_turn()
+        pid = os.fork()
+        if pid == 0:  # the child: drop the copy every way it can go
+            try:
+                del sm
+                gc.collect()
+                _close_open_regions()
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0
+        assert sm.has_messages() is False  # still our turn
+        sm.release()
+        assert os.path.exists(f"/dev/shm/{region_name}")
+        with pytest.raises(RegionExistsError):  # still alive to others
+            SharedMemory(region_name, create=True, size=MiB)
+        with SharedMemory(region_name) as consumer, wait_my_turn(consumer, time_limit=5):
+            consumer.put_message("after the fork")
+    finally:
+        sm.close()
+
+
+def test_buffers_pin_their_object_across_processes(spawn, region_name):
+    with SharedMemory(region_name, create=True, size=MiB) as sm:
+        with wait_my_turn(sm):
+            sm.put_message(b"pinned bytes")
+            _, offset = sm.take_message_2()
+            view = sm.get_obj_buffer(offset)
+            with pytest.raises(ObjectInUseError, match="release those memoryviews"):
+                sm.destroy_obj(offset)
+        results = spawn.Queue()
+        p = spawn.Process(target=workers.try_destroy, args=(region_name, offset, results))
+        p.start()
+        assert get(results).startswith("ObjectInUseError")
+        join_all([p], timeout=30)
+        assert bytes(view) == b"pinned bytes"
+        view.release()
+        with wait_my_turn(sm):
+            sm.destroy_obj(offset)
+            sm.check()
+
+
+def test_new_consumer_does_not_inherit_a_dead_holders_access(spawn, region_name):
+    with SharedMemory(region_name, create=True, size=MiB, slots=3) as sm:
+        ready = spawn.Queue()
+        p = spawn.Process(target=workers.hold_access_and_die, args=(region_name, ready))
+        p.start()
+        get(ready)
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(10)
+        with SharedMemory(region_name) as late:
+            with pytest.raises(AccessNotHeldError):
+                late.has_messages()
+            assert late.get_in_line() is False

@@ -157,7 +157,7 @@ def test_turns_between_two_handles(sm, region_name):
     with SharedMemory(region_name) as other:
         assert sm.get_in_line() is True
         assert other.get_in_line() is False
-        with pytest.raises(OperationTimedOutError, match="not granted within"):
+        with pytest.raises(OperationTimedOutError, match="not granted within 0.05 s"):
             other.wait_my_turn(time_limit=0.05)
         with pytest.raises(OperationTimedOutError):
             with wait_my_turn(other, time_limit=0):
@@ -376,6 +376,51 @@ def test_object_buffers(sm):
         assert sm.get_obj_buffer(big).nbytes == 4096
 
 
+def test_region_held_only_by_its_own_buffer_is_collected(region_name):
+    import gc
+    import weakref
+
+    sm = SharedMemory(region_name, create=True, size=MiB)
+    with wait_my_turn(sm):
+        sm.put_message(b"cycle")
+        _, offset = sm.take_message_2()
+        sm.view = sm.get_obj_buffer(offset)  # region -> view -> region
+    ref = weakref.ref(sm)
+    del sm
+    gc.collect()
+    assert ref() is None
+    assert not os.path.exists(f"/dev/shm/{region_name}")
+
+
+def test_attaching_from_two_threads_at_once(region_name):
+    import threading
+
+    consumer = SharedMemory(region_name)
+    outcome = []
+    waiter = threading.Thread(target=lambda: outcome.append(consumer.init_consumer(time_limit=30)))
+    waiter.start()
+    try:
+        # While the first thread waits for the region, a second attach of the
+        # same handle is refused instead of racing it.
+        for _ in range(100_000):
+            try:
+                consumer.init_consumer(time_limit=0)
+            except SharedMemoryError as e:
+                if "another thread is attaching" in str(e):
+                    break
+        else:
+            pytest.fail("the second attach was never refused")
+        creator = SharedMemory(region_name, create=True, size=MiB)
+        waiter.join(30)
+        assert outcome == [None] and consumer.attached
+        with wait_my_turn(creator):
+            assert creator.stats()["consumers_attached"] == 1
+        consumer.close()
+        creator.close()
+    finally:
+        waiter.join(30)
+
+
 def test_buffer_outlives_close_without_crashing(region_name):
     sm = SharedMemory(region_name, create=True, size=MiB)
     with wait_my_turn(sm):
@@ -386,6 +431,22 @@ def test_buffer_outlives_close_without_crashing(region_name):
     # The mapping lives until the last view is released.
     assert bytes(view) == b"still readable"
     view.release()
+
+
+def test_destroying_an_object_with_a_live_buffer_is_refused(sm):
+    with wait_my_turn(sm):
+        sm.put_message(b"zero-copy")
+        _, offset = sm.take_message_2()
+        view = sm.get_obj_buffer(offset)
+        other = sm.get_obj_buffer(offset)
+        with pytest.raises(ObjectInUseError, match="2 buffers"):
+            sm.destroy_obj(offset)
+        view.release()
+        with pytest.raises(ObjectInUseError, match="1 buffers"):
+            sm.destroy_obj(offset)
+        del other
+        sm.destroy_obj(offset)
+        sm.check()
 
 
 # ---- exhaustion -------------------------------------------------------------------------

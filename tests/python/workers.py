@@ -134,3 +134,24 @@ def wait_for_access_until_interrupted(name, ready, results):
         results.put("KeyboardInterrupt")
     finally:
         sm.close()
+
+
+def hold_access_and_die(name, ready):
+    """Attaches, takes access and waits to be killed while holding it."""
+    sm = SharedMemory(name)
+    sm.init_consumer(time_limit=30)
+    sm.wait_my_turn(time_limit=30)
+    ready.put(os.getpid())
+    while True:
+        signal.pause()
+
+
+def try_destroy(name, offset, results):
+    """Tries to destroy an object another process has a buffer of."""
+    with SharedMemory(name) as sm:
+        with wait_my_turn(sm, time_limit=30):
+            try:
+                sm.destroy_obj(offset)
+                results.put("destroyed")
+            except SharedMemoryError as e:
+                results.put(f"{type(e).__name__}: {e}")

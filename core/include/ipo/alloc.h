@@ -17,6 +17,7 @@ extern "C" {
 typedef struct ipo_heap {
     uint8_t          *base;
     ipo_alloc_root_t *root;
+    uint64_t          span;   /* bytes mapped at base: no offset past it is followed */
 } ipo_heap_t;
 
 typedef struct ipo_alloc_stats {
@@ -28,9 +29,10 @@ typedef struct ipo_alloc_stats {
 } ipo_alloc_stats_t;
 
 /* Formats [start, start + size) of h->base as an empty heap; the root must
- * lie outside that range. start and size are rounded inward to the granule.
- * 0 or -IPO_EINVAL when the span is too small to hold one block. */
-int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size);
+ * lie outside that range, and offset 0 (which means "none") too. start and
+ * size are rounded inward to the granule; tag_key should be random. 0 or
+ * -IPO_EINVAL when the range is too small for one block or outside span. */
+int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size, uint64_t tag_key);
 
 /* Allocates `size` payload bytes whose offset is a multiple of `align` (a
  * power of two; 16 or less means 16). 0 or -IPO_ENOMEM / -IPO_EINVAL; on
@@ -38,8 +40,9 @@ int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size);
 int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out);
 
 /* Frees a payload offset returned by ipo_alloc. 0, or -IPO_EBADOBJ when off
- * is not a live allocation (never allocated, already freed): the heap is left
- * untouched then. Neighbouring free blocks are merged at once. */
+ * is not a live allocation (never allocated, already freed) or its
+ * neighbours' boundary tags disagree with it: the heap is left untouched
+ * then. Neighbouring free blocks are merged at once. */
 int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off);
 
 /* 0 when off is a live allocation, else -IPO_EBADOBJ. Cheap: checks bounds,

@@ -31,11 +31,15 @@ enum ipo_type {
     IPO_T_LAST_BUILTIN_ = IPO_T_STR
 };
 
-/* IPO_T_STR flag: every byte is ASCII, so readers may skip UTF-8 decoding. */
-#define IPO_OBJ_ASCII  0x01
-/* Any type: a queued message names this object. An object is in at most one
- * message at a time, and cannot be destroyed while it is. */
-#define IPO_OBJ_QUEUED 0x80
+/* Flags of any type (high bits) and of one type (low bits). */
+/* A queued message names this object. An object is in at most one message
+ * at a time, and cannot be destroyed while it is. */
+#define IPO_OBJ_QUEUED     0x80
+/* The payload starts 64 bytes after the header, on a 64-byte boundary
+ * (payloads of IPO_OBJ_ALIGN_THRESHOLD bytes and more); else 16 bytes after. */
+#define IPO_OBJ_PAYLOAD_64 0x40
+/* IPO_T_STR: every byte is ASCII, so readers may skip UTF-8 decoding. */
+#define IPO_OBJ_ASCII      0x01
 
 /* Payloads at least this long start on a 64-byte boundary (cache line and
  * SIMD width), at the cost of up to 48 bytes of padding. */
@@ -44,11 +48,11 @@ enum ipo_type {
 
 /* Every object is one allocated block that starts with this header. Scalars
  * live in `v` and have no payload; the others have v.len payload bytes at
- * header + data_rel. */
+ * ipo_obj_data(). */
 typedef struct ipo_obj {
     uint8_t  type;           /* ipo_type */
-    uint8_t  flags;          /* per type, e.g. IPO_OBJ_ASCII */
-    uint16_t data_rel;       /* payload offset from the header: 16 or 64 */
+    uint8_t  flags;          /* IPO_OBJ_* */
+    uint16_t pins;           /* zero-copy buffers of the payload alive in any process */
     uint32_t gen;            /* stamped from the header's counter: lets views detect reuse */
     union {
         uint64_t len;
@@ -59,6 +63,7 @@ typedef struct ipo_obj {
 } ipo_obj_t;
 
 _Static_assert(sizeof(ipo_obj_t) == 16, "object header layout");
+_Static_assert(offsetof(ipo_obj_t, pins) == 2, "object header layout");
 _Static_assert(offsetof(ipo_obj_t, gen) == 4, "object header layout");
 _Static_assert(offsetof(ipo_obj_t, v) == 8, "object header layout");
 
@@ -76,14 +81,28 @@ int ipo_obj_new_scalar(struct ipo_region *r, uint8_t type, uint64_t bits, ipo_of
  * -IPO_EBADOBJ. */
 int ipo_obj_get(const struct ipo_region *r, ipo_off_t off, const ipo_obj_t **obj);
 
+static inline size_t ipo_obj_data_rel(const ipo_obj_t *obj)
+{
+    return (obj->flags & IPO_OBJ_PAYLOAD_64) ? IPO_OBJ_BIG_ALIGN : sizeof(ipo_obj_t);
+}
+
 static inline void *ipo_obj_data(const ipo_obj_t *obj)
 {
-    return (uint8_t *)obj + obj->data_rel;
+    return (uint8_t *)obj + ipo_obj_data_rel(obj);
 }
 
 /* Frees the object and everything it owns. 0, -IPO_EBADOBJ, or -IPO_EBUSY
- * while a queued message names it. */
+ * while a queued message names it or a buffer of it is pinned. */
 int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
+
+/* A zero-copy buffer of the payload is handed out: the object cannot be
+ * destroyed until every pin is gone. Needs access. 0, -IPO_EBADOBJ, or
+ * -IPO_EBUSY when 65535 pins are taken already. */
+int ipo_obj_pin(struct ipo_region *r, ipo_off_t off);
+
+/* Drops one pin. Atomic, so it needs no access: buffers are released
+ * whenever their last user lets go. The object must be pinned. */
+void ipo_obj_unpin(struct ipo_region *r, ipo_off_t off);
 
 /* Whether objects of this type carry v.len bytes of payload. */
 int ipo_type_has_payload(uint8_t type);

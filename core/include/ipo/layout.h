@@ -78,6 +78,7 @@ typedef struct ipo_slot {
 #define IPO_ALLOC_FL_COUNT  40u   /* covers blocks up to 2^48 bytes */
 
 typedef struct ipo_alloc_root {
+    uint64_t  tag_key;       /* mixed into block tags: random per region */
     ipo_off_t heap_start;    /* the first block */
     ipo_off_t heap_end;      /* the zero-size sentinel block that ends the heap */
     uint64_t  free_bytes;    /* sum of the sizes of free blocks, headers included */
@@ -90,8 +91,9 @@ typedef struct ipo_alloc_root {
 
 /* Every block starts with this header; the payload follows it. Sizes are
  * multiples of the granule, so the low bits of size_tag carry flags; its top
- * 16 bits carry a tag derived from the block's offset while it is allocated,
- * which lets ipo_alloc_free reject offsets that never came from ipo_alloc. */
+ * 16 bits carry a tag derived from the block's offset and the region's
+ * tag_key while it is allocated, which lets ipo_alloc_free reject offsets
+ * that never came from ipo_alloc. Headers absorbed by a merge are zeroed. */
 typedef struct ipo_block {
     uint64_t prev_size;      /* size of the physically previous block, valid while that one is free */
     uint64_t size_tag;       /* size | IPO_BLOCK_* flags | tag << IPO_BLOCK_TAG_SHIFT */
@@ -163,8 +165,8 @@ _Static_assert(sizeof(ipo_block_t) == 16, "block header layout");
 _Static_assert(sizeof(ipo_free_links_t) == 16, "free links layout");
 _Static_assert(sizeof(ipo_queue_t) == 32, "queue layout");
 _Static_assert(sizeof(ipo_ring_t) == 16, "ring layout");
-_Static_assert(offsetof(ipo_alloc_root_t, sl_bitmap) == 48, "alloc root layout");
-_Static_assert(offsetof(ipo_alloc_root_t, free_heads) == 48 + 4 * IPO_ALLOC_FL_COUNT, "alloc root layout");
+_Static_assert(offsetof(ipo_alloc_root_t, sl_bitmap) == 56, "alloc root layout");
+_Static_assert(offsetof(ipo_alloc_root_t, free_heads) == 56 + 4 * IPO_ALLOC_FL_COUNT, "alloc root layout");
 _Static_assert(offsetof(ipo_header_t, layout_hash) == 12, "header layout");
 _Static_assert(offsetof(ipo_header_t, total_size) == 16, "header layout");
 _Static_assert(offsetof(ipo_header_t, state) == 24, "header layout");

@@ -13,7 +13,8 @@ extern "C" {
 #endif
 
 /* A process-local handle on a region. Its fields are read by the inline
- * helpers of access.h on the hot path; treat them as read-only. */
+ * helpers of access.h on the hot path; treat them as read-only. A handle
+ * with a file is registered while attached: do not move it in memory. */
 typedef struct ipo_region {
     uint8_t      *base;          /* where the region is mapped in this process */
     uint64_t      size;
@@ -27,6 +28,7 @@ typedef struct ipo_region {
     int           is_creator;
     int           joined;        /* holds a slot */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
+    struct ipo_region *registry_next; /* handles a fork() child must close */
     char          shm_name[IPO_NAME_MAX + 2]; /* as passed to shm_open: "/name" */
 } ipo_region_t;
 
