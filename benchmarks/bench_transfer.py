@@ -60,7 +60,8 @@ def ipo_receiver(name, count, results):
         results.put(("end", time.perf_counter(), len(data)))
 
 
-def ipo_batch_sender(name, count, payload_size, go, results):
+def ipo_sender(name, count, payload_size, batch, go, results):
+    """batch: put as many as fit per turn; else one message in flight."""
     payload = bytes(payload_size)
     with SharedMemory(name, create=True, size=REGION_SIZE) as sm:
         sm.wait_consumer_ready(time_limit=60)
@@ -69,38 +70,26 @@ def ipo_batch_sender(name, count, payload_size, go, results):
         sent = 0
         while sent < count:
             with wait_my_turn(sm, time_limit=60):
-                try:
-                    while sent < count:
-                        sm.put_message(payload)
-                        sent += 1
-                except FreeMemoryChunkNotFoundError:
-                    pass  # full: the receiver's turn frees memory
-        results.put(("start", start, sent))
-
-
-def ipo_pingpong_sender(name, count, payload_size, go, results):
-    payload = bytes(payload_size)
-    with SharedMemory(name, create=True, size=REGION_SIZE) as sm:
-        sm.wait_consumer_ready(time_limit=60)
-        go.wait(60)
-        start = time.perf_counter()
-        sent = 0
-        while sent < count:
-            with wait_my_turn(sm, time_limit=60):
-                # One message in flight: put the next once the last was taken.
-                if not sm.has_messages():
+                if batch:
+                    try:
+                        while sent < count:
+                            sm.put_message(payload)
+                            sent += 1
+                    except FreeMemoryChunkNotFoundError:
+                        pass  # full: the receiver's turn frees memory
+                elif not sm.has_messages():  # the last one was taken
                     sm.put_message(payload)
                     sent += 1
         results.put(("start", start, sent))
 
 
-def run_ipo(sender, count, payload_size):
+def run_ipo(batch, count, payload_size):
     """Seconds from the first put to the last take, across two processes."""
     ctx = mp.get_context("spawn")
     name = f"ipo-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     results, go = ctx.Queue(), ctx.Event()
     procs = [ctx.Process(target=ipo_receiver, args=(name, count, results)),
-             ctx.Process(target=sender, args=(name, count, payload_size, go, results))]
+             ctx.Process(target=ipo_sender, args=(name, count, payload_size, batch, go, results))]
     for p in procs:
         p.start()
     go.set()
@@ -220,7 +209,7 @@ def main():
         print(f"(no C limits: {args.c_limits} is not built; `make bench` builds it)")
     print()
 
-    batch = median_time(runs, run_ipo, ipo_batch_sender, n, BULK)
+    batch = median_time(runs, run_ipo, True, n, BULK)
     batch_one = median_time(runs, run_one_process_copies, n, BULK, REGION_SIZE)
     print(f"batch, {BULK:,}-byte messages")
     print(f"  ipc_py_objects            {gibs(batch)}")
@@ -230,7 +219,7 @@ def main():
         print(f"  C, two processes          {gibs(batch_c)}   ratio {batch_c / batch:5.2f}")
     print()
 
-    pp = median_time(runs, run_ipo, ipo_pingpong_sender, n, BULK)
+    pp = median_time(runs, run_ipo, False, n, BULK)
     pp_sem = median_time(runs, run_semaphores, n, BULK)
     pp_one = median_time(runs, run_one_process_copies, n, BULK, BULK)
     print(f"ping-pong, {BULK:,}-byte messages, one in flight")
@@ -243,7 +232,7 @@ def main():
     print()
 
     small_n = n * 20
-    small = median_time(runs, run_ipo, ipo_pingpong_sender, small_n, SMALL)
+    small = median_time(runs, run_ipo, False, small_n, SMALL)
     small_sem = median_time(runs, run_semaphores, small_n, SMALL)
     print(f"ping-pong, {SMALL}-byte messages, one in flight ({small_n} messages)")
     print(f"  ipc_py_objects            {small_n / small:12,.0f} messages/s")

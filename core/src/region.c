@@ -180,37 +180,34 @@ static void handle_reset(ipo_region_t *r)
 
 /* ---- liveness: one OFD lock byte per slot -------------------------------- */
 
-static int lock_byte(int fd, short type, uint64_t byte, uint64_t len, int cmd)
+static struct flock liveness_range(short type, uint32_t first_slot, uint32_t n)
 {
     struct flock fl;
     memset(&fl, 0, sizeof(fl));
     fl.l_type = type;
     fl.l_whence = SEEK_SET;
-    fl.l_start = (off_t)(IPO_LIVENESS_LOCK_BASE + byte);
-    fl.l_len = (off_t)len;
-    return fcntl(fd, cmd, &fl);
+    fl.l_start = (off_t)(IPO_LIVENESS_LOCK_BASE + first_slot);
+    fl.l_len = (off_t)n;
+    return fl;
 }
 
 /* Takes slot's liveness lock without waiting: 0, or -1 when a live process holds it. */
 static int slot_lock(int fd, uint32_t slot)
 {
-    return lock_byte(fd, F_WRLCK, slot, 1, F_OFD_SETLK);
+    struct flock fl = liveness_range(F_WRLCK, slot, 1);
+    return fcntl(fd, F_OFD_SETLK, &fl);
 }
 
 static void slot_unlock(int fd, uint32_t slot)
 {
-    lock_byte(fd, F_UNLCK, slot, 1, F_OFD_SETLK);
+    struct flock fl = liveness_range(F_UNLCK, slot, 1);
+    fcntl(fd, F_OFD_SETLK, &fl);
 }
 
-/* Whether another open file description holds a lock in [first, first + n). */
+/* Whether another open file description holds a lock on slots [first, first + n). */
 static int locks_held(int fd, uint32_t first, uint32_t n)
 {
-    struct flock fl;
-    memset(&fl, 0, sizeof(fl));
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = (off_t)(IPO_LIVENESS_LOCK_BASE + first);
-    fl.l_len = (off_t)n;
+    struct flock fl = liveness_range(F_WRLCK, first, n);
     if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
         return 1; /* cannot tell: assume alive, never remove a live region */
     return fl.l_type != F_UNLCK;
