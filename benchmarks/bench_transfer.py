@@ -13,9 +13,10 @@ Shapes (1,000 messages each):
               per second against the semaphores.
 
 Beside each shape, benchmarks/c/copy_limits runs the same copies between two
-processes in plain C with a spin flag: the limit of any two-process design on
-this machine, where moving data between cores' caches costs more than the
-copies themselves.
+processes in plain C with a spin flag (copy in as a put does, with streaming
+stores for large payloads; copy out with memcpy): the limit of any
+two-process design on this machine, where moving data between cores costs
+more than the copies themselves.
 
 Each figure is the median of several runs (the machine is shared and noisy).
 Usage: python benchmarks/bench_transfer.py [--runs N] [--messages N] [--c-limits PATH]
@@ -46,23 +47,35 @@ REGION_SIZE = 200 * MiB
 # ---- ipc_py_objects: the two processes -------------------------------------------
 
 
+def make_payload(size):
+    """Not zeros: a region's fresh pages are zero, so zeros would hide a copy
+    that never happened."""
+    return bytes(range(251)) * (size // 251) + bytes(range(size % 251))
+
+
 def ipo_receiver(name, count, results):
     sm = SharedMemory(name)
     sm.init_consumer(time_limit=60)
     with sm:
         received = 0
+        first = last = None
         while received < count:
             with wait_my_turn_when_has_messages(sm, time_limit=60):
                 while sm.has_messages():
                     data, offset = sm.take_message_2()  # a bytes copy out of the region
                     sm.destroy_obj(offset)
                     received += 1
-        results.put(("end", time.perf_counter(), len(data)))
+                    first = first or data
+        end = time.perf_counter()
+        last = data
+        if first != last or first != make_payload(len(first)):
+            raise AssertionError("a message arrived damaged")
+        results.put(("end", end, len(data)))
 
 
 def ipo_sender(name, count, payload_size, batch, go, results):
     """batch: put as many as fit per turn; else one message in flight."""
-    payload = bytes(payload_size)
+    payload = make_payload(payload_size)
     with SharedMemory(name, create=True, size=REGION_SIZE) as sm:
         sm.wait_consumer_ready(time_limit=60)
         go.wait(60)
@@ -118,7 +131,7 @@ def sem_receiver(shm_name, count, size, ready, done, results):
 
 def sem_sender(shm_name, count, size, ready, done, go, results):
     shm = shared_memory.SharedMemory(name=shm_name)
-    payload = bytes(size)
+    payload = make_payload(size)
     try:
         go.wait(60)
         start = time.perf_counter()
@@ -160,7 +173,7 @@ def run_one_process_copies(count, payload_size, buffer_size):
     many out. With buffer_size == payload_size that is one in, one out."""
     buf = bytearray(buffer_size)  # bytearray() zero-fills: every page is faulted in
     view = memoryview(buf)
-    payload = bytes(payload_size)
+    payload = make_payload(payload_size)
     per_turn = max(1, buffer_size // payload_size)
     start = time.perf_counter()
     done = 0

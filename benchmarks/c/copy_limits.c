@@ -1,8 +1,10 @@
 /* benchmarks/c/copy_limits.c — the physical limits of the transfer shapes, in plain C.
  *
  * Two processes (fork) share an anonymous mapping and hand off with a spin
- * flag: no allocator, no queue, no Python, just the copies and the cache-line
- * handoff. bench_transfer.py prints these beside ipc_py_objects' figures.
+ * flag: no region allocator, no queue, no Python, just the copies (in with
+ * ipo_copy_in, as a put does; out with malloc and memcpy, as a take does)
+ * and the cache-line handoff. bench_transfer.py prints these beside ipc_py_objects'
+ * figures.
  *
  *   copy_limits pingpong SIZE COUNT          one message in flight
  *   copy_limits batch SIZE COUNT REGION      as many as fit in REGION per turn
@@ -17,6 +19,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ipo/copy.h"
 
 static double now(void)
 {
@@ -79,20 +83,24 @@ int main(int argc, char **argv)
         return 1;
     }
     if (pid == 0) {
-        uint8_t *dst = malloc(size);
-        memset(dst, 0, size);
         uint64_t left = count;
+        uint8_t check = 0;
         for (uint64_t t = 0; t < turns; t++) {
             wait_turn(turn, 2 * t + 1);
             uint64_t n = left < per_turn ? left : per_turn;
-            for (uint64_t i = 0; i < n; i++)
+            for (uint64_t i = 0; i < n; i++) {
+                /* A take makes a new bytes object: allocate, copy, let go. */
+                uint8_t *dst = malloc(size);
                 memcpy(dst, slots + i * size, size);
+                check ^= dst[size - 1];
+                free(dst);
+            }
             left -= n;
             pass_turn(turn, 2 * t + 2);
         }
         *end_time = now();
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        _exit(dst[size - 1]);
+        _exit(check == 0xff ? 1 : 0);
     }
 
     uint8_t *src = malloc(size);
@@ -103,7 +111,7 @@ int main(int argc, char **argv)
         wait_turn(turn, 2 * t);
         uint64_t n = left < per_turn ? left : per_turn;
         for (uint64_t i = 0; i < n; i++)
-            memcpy(slots + i * size, src, size);
+            ipo_copy_in(slots + i * size, src, size);
         left -= n;
         pass_turn(turn, 2 * t + 1);
     }

@@ -1,6 +1,8 @@
 /* python/src/codec.c — Python objects to format blocks and back: exact-type dispatch. */
 #include "ipo_python.h"
 
+#include "ipo/copy.h"
+
 #include <string.h>
 
 /* CPython's byte-array conversions of ints changed signature in 3.13. */
@@ -54,7 +56,7 @@ static int encode_bytes(RegionObject *self, uint8_t type, const void *src, Py_ss
     if (rc)
         return fail_alloc(self, rc, object_bytes((uint64_t)len));
     if (len)
-        memcpy(data, src, (size_t)len);
+        ipo_copy_in(data, src, (size_t)len);
     ((ipo_obj_t *)(self->r.base + *out))->flags |= flags;
     return 0;
 }
