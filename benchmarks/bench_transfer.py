@@ -14,9 +14,9 @@ Shapes (1,000 messages each):
 
 Beside each shape, benchmarks/c/copy_limits runs the same copies between two
 processes in plain C with a spin flag (copy in as a put does, with streaming
-stores for large payloads; copy out with memcpy): the limit of any
-two-process design on this machine, where moving data between cores costs
-more than the copies themselves.
+stores for large payloads; copy out into a new buffer, as a take does): a
+reference for what moving the data between two processes costs on this
+machine, where that costs more than the copies in one process do.
 
 Each figure is the median of several runs (the machine is shared and noisy).
 Usage: python benchmarks/bench_transfer.py [--runs N] [--messages N] [--c-limits PATH]

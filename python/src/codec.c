@@ -92,11 +92,18 @@ static int encode_int(RegionObject *self, PyObject *obj, ipo_off_t *out)
     if (!overflow)
         return encode_scalar(self, IPO_T_INT64, (uint64_t)v, out);
 
+#if PY_VERSION_HEX >= 0x030D0000
+    Py_ssize_t needed = PyLong_AsNativeBytes(obj, NULL, 0, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+    if (needed < 0)
+        return -1;
+    size_t n = (size_t)needed;
+#else
     /* Two's complement needs one bit more than the magnitude. */
     size_t bits = _PyLong_NumBits(obj);
     if (bits == (size_t)-1 && PyErr_Occurred())
         return -1;
     size_t n = bits / 8 + 1;
+#endif
     void *data;
     int rc = ipo_obj_new(&self->r, IPO_T_BIGINT, n, out, &data);
     if (rc)
