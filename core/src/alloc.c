@@ -49,6 +49,24 @@ static inline uint64_t tag_for(const ipo_heap_t *h, ipo_off_t b)
     return t ? t : 1;
 }
 
+/* Whether n can be a free-list link: none (0), or a granule inside the heap. */
+static int link_ok(const ipo_heap_t *h, ipo_off_t n)
+{
+    const ipo_alloc_root_t *root = h->root;
+    return n == 0 || (n >= root->heap_start && n < root->heap_end && !(n & (GRANULE - 1)));
+}
+
+/* The next block of a free list, or 0 at its end or at a damaged link. A
+ * scan also stops after `*budget` steps, so a cycle cannot hang it. */
+static ipo_off_t next_free(const ipo_heap_t *h, ipo_off_t b, uint64_t *budget)
+{
+    if (!*budget)
+        return 0;
+    --*budget;
+    ipo_off_t n = links_at(h, b)->next;
+    return link_ok(h, n) ? n : 0;
+}
+
 /* Whether a free block at b of `size` bytes can hold `need` bytes whose
  * payload is aligned to `align`, counting the gap a split would leave. */
 static int fits(ipo_off_t b, uint64_t size, uint64_t need, uint64_t align)
@@ -206,13 +224,17 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         class_of(need, &lo_fl, &lo_sl);
         unsigned first = lo_fl * SL_COUNT + lo_sl;
         unsigned last = fl * SL_COUNT + sl; /* exclusive: searched already */
+        uint64_t budget = root->free_blocks;
         for (unsigned c = first; !b && c < last && c < IPO_ALLOC_FL_COUNT * SL_COUNT; c++) {
             unsigned f = c / SL_COUNT, s = c % SL_COUNT;
             if (!(root->sl_bitmap[f] & (UINT32_C(1) << s)))
                 continue;
-            for (b = root->free_heads[f][s]; b; b = links_at(h, b)->next)
+            b = root->free_heads[f][s];
+            for (; b && link_ok(h, b); b = next_free(h, b, &budget))
                 if (fits(b, block_size(block_at(h, b)), need, align))
                     break;
+            if (b && !link_ok(h, b))
+                b = 0;
         }
         if (!b)
             return -IPO_ENOMEM;
@@ -275,15 +297,31 @@ uint64_t ipo_alloc_usable_size(const ipo_heap_t *h, ipo_off_t off)
 }
 
 /* Whether a neighbour named by a boundary tag really is a free block of
- * that size: a forged or stale offset must not steer list surgery. */
+ * that size, filed where its links say: a forged or stale offset must not
+ * steer list surgery. */
 static int free_neighbour_ok(const ipo_heap_t *h, ipo_off_t n, uint64_t size)
 {
     const ipo_alloc_root_t *root = h->root;
-    if (n < root->heap_start || n >= root->heap_end || (n & (GRANULE - 1)) ||
-        size < MIN_BLOCK || size > root->heap_end - n)
+    if (!link_ok(h, n) || n == 0 || size < MIN_BLOCK || size > root->heap_end - n)
         return 0;
     const ipo_block_t *blk = block_at(h, n);
-    return (blk->size_tag & IPO_BLOCK_FREE) && block_size(blk) == size;
+    if (!(blk->size_tag & IPO_BLOCK_FREE) || block_size(blk) != size)
+        return 0;
+    /* Its successor carries its boundary tag. */
+    const ipo_block_t *succ = block_at(h, n + size);
+    if (!(succ->size_tag & IPO_BLOCK_PREV_FREE) || succ->prev_size != size)
+        return 0;
+    /* Its list neighbours point back at it. */
+    const ipo_free_links_t *l = links_at(h, n);
+    if (!link_ok(h, l->next) || !link_ok(h, l->prev))
+        return 0;
+    if (l->next && links_at(h, l->next)->prev != n)
+        return 0;
+    if (l->prev)
+        return links_at(h, l->prev)->next == n;
+    unsigned fl, sl;
+    class_of(size, &fl, &sl);
+    return fl < IPO_ALLOC_FL_COUNT && root->free_heads[fl][sl] == n;
 }
 
 int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
@@ -346,8 +384,9 @@ void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st)
     if (fl >= IPO_ALLOC_FL_COUNT || !root->sl_bitmap[fl])
         return; /* inconsistent bitmaps: ipo_alloc_check says more */
     unsigned sl = 31u - (unsigned)__builtin_clz(root->sl_bitmap[fl]);
-    uint64_t largest = 0;
-    for (ipo_off_t b = root->free_heads[fl][sl]; b; b = links_at(h, b)->next) {
+    uint64_t largest = 0, budget = root->free_blocks;
+    ipo_off_t head = root->free_heads[fl][sl];
+    for (ipo_off_t b = link_ok(h, head) ? head : 0; b; b = next_free(h, b, &budget)) {
         uint64_t s = block_size(block_at(h, b));
         if (s > largest)
             largest = s;

@@ -115,6 +115,5 @@ int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
         return -IPO_EBUSY;
     /* Scalars, strings and byte strings own nothing but their block.
      * Containers will free their children here first. */
-    ((ipo_obj_t *)obj)->type = 0;
     return ipo_alloc_free(&r->heap, off);
 }

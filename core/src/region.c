@@ -2,8 +2,11 @@
 #define _GNU_SOURCE
 #include "ipo/region.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +15,6 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ipo/access.h"
@@ -24,6 +26,8 @@
 /* Where glibc keeps POSIX shared memory objects: used to compare the inode a
  * name points at with the one we hold, before unlinking. */
 #define SHM_DIR "/dev/shm"
+/* A path under SHM_DIR: room for any file name the directory can hold. */
+#define SHM_PATH_MAX (sizeof(SHM_DIR) + NAME_MAX + 2)
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -81,10 +85,16 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
-    /* Closing our descriptor never drops the parent's lock: the parent's
-     * own descriptor still refers to the open-file description. */
-    for (ipo_region_t *r = registry; r; r = r->registry_next)
+    for (ipo_region_t *r = registry; r; r = r->registry_next) {
+        /* The child keeps a copy of the parent's mapping, and maybe views
+         * into it: make it private, so that nothing the child writes there
+         * (after the parent let the memory be reused) reaches the region. */
+        if (r->base)
+            mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, r->fd, 0);
+        /* Closing our descriptor never drops the parent's lock: the parent's
+         * own descriptor still refers to the open-file description. */
         close(r->fd);
+    }
     registry = NULL;
     fork_gen++;
     pthread_mutex_unlock(&registry_lock);
@@ -101,10 +111,13 @@ unsigned ipo__fork_generation(void)
     return fork_gen;
 }
 
-static void registry_add(ipo_region_t *r)
+/* Registered from the moment the file is open, so that a fork() in another
+ * thread during create or attach cannot leak the descriptor to the child. */
+static void registry_add(ipo_region_t *r, int fd)
 {
     ipo__fork_generation();
     pthread_mutex_lock(&registry_lock);
+    r->fd = fd;
     r->registry_next = registry;
     registry = r;
     pthread_mutex_unlock(&registry_lock);
@@ -356,7 +369,7 @@ void ipo_region_leave(ipo_region_t *r)
  * a region a third has just created in its place. */
 static void unlink_if_same(const char *shm_name, int fd)
 {
-    char path[sizeof(SHM_DIR) + IPO_NAME_MAX + 2];
+    char path[SHM_PATH_MAX];
     struct stat held, named;
     snprintf(path, sizeof(path), SHM_DIR "%s", shm_name);
     if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
@@ -364,13 +377,10 @@ static void unlink_if_same(const char *shm_name, int fd)
         shm_unlink(shm_name);
 }
 
-/* A creator takes its liveness lock right after creating the file; one
- * that left an unformatted file this long ago without any lock died there. */
-#define UNFORMATTED_GRACE_S 10
-
 /* The name exists. Remove it if it is one of our regions whose participants
- * are all dead, or a region whose creator died before formatting it:
- * 0 (retry creating), or -IPO_EEXIST. */
+ * are all dead: 0 (retry creating), or -IPO_EEXIST. A region appears under
+ * its name only once formatted (see ipo_region_create), so an object
+ * without our magic is never one of ours. */
 static int remove_if_stale(const char *shm_name)
 {
     int fd = shm_open(shm_name, O_RDWR, 0);
@@ -381,14 +391,9 @@ static int remove_if_stale(const char *shm_name)
     if (fstat(fd, &st) < 0 || st.st_uid != geteuid())
         goto out;
     uint64_t magic = 0;
-    if ((uint64_t)st.st_size >= sizeof(ipo_header_t) &&
-        pread(fd, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic))
+    if ((uint64_t)st.st_size < sizeof(ipo_header_t) ||
+        pread(fd, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) || magic != IPO_MAGIC)
         goto out;
-    if (magic != IPO_MAGIC) {
-        /* Someone else's object, or one of ours that never got formatted. */
-        if (magic != 0 || time(NULL) - st.st_ctime < UNFORMATTED_GRACE_S)
-            goto out;
-    }
     if (flock(fd, LOCK_EX) < 0)
         goto out;
     /* Any participant alive, of any layout version, keeps the region. */
@@ -420,6 +425,57 @@ static int map_region(int fd, uint64_t size, int prefault, void **out)
     return 0;
 }
 
+/* Creations in progress live under a hidden name; a creator killed midway
+ * leaves such a file behind, with its memory reserved. */
+#define CREATING_PREFIX ".ipo-creating-"
+
+/* Removes hidden creation files whose creator is dead: its pid is gone and
+ * nobody holds the creator's liveness lock. */
+static void sweep_abandoned_creations(void)
+{
+    DIR *dir = opendir(SHM_DIR);
+    if (!dir)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (strncmp(e->d_name, CREATING_PREFIX, sizeof(CREATING_PREFIX) - 1))
+            continue;
+        long pid = strtol(e->d_name + sizeof(CREATING_PREFIX) - 1, NULL, 10);
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char name[sizeof(e->d_name) + 1];
+        snprintf(name, sizeof(name), "/%s", e->d_name);
+        int fd = shm_open(name, O_RDWR, 0);
+        if (fd < 0)
+            continue;
+        if (!locks_held(fd, 0, 1) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            unlink_if_same(name, fd);
+            flock(fd, LOCK_UN);
+        }
+        close(fd);
+    }
+    closedir(dir);
+}
+
+/* Gives the formatted region at fd its name: link(2) fails on an existing
+ * name atomically, so nobody ever sees the name on a half-made region. */
+static int publish_name(const char *tmp_name, const char *shm_name)
+{
+    char from[SHM_PATH_MAX], to[SHM_PATH_MAX];
+    snprintf(from, sizeof(from), SHM_DIR "%s", tmp_name);
+    snprintf(to, sizeof(to), SHM_DIR "%s", shm_name);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (link(from, to) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -IPO_ESYS;
+        int rc = remove_if_stale(shm_name);
+        if (rc)
+            return rc;
+    }
+    return -IPO_EEXIST;
+}
+
 int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_options_t *opts)
 {
     handle_reset(r);
@@ -439,21 +495,28 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
     if (rc)
         return rc;
     set_shm_name(r, name);
+    r->fork_gen = ipo__fork_generation();
+    sweep_abandoned_creations();
 
+    /* Build the region under a hidden name of its own, then link it into
+     * place once it is ready. */
+    char tmp_name[64];
+    static unsigned counter;
     int fd = -1;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        fd = shm_open(r->shm_name, O_RDWR | O_CREAT | O_EXCL, mode);
-        if (fd >= 0 || errno != EEXIST)
-            break;
-        rc = remove_if_stale(r->shm_name);
-        if (rc)
-            return rc;
+    for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
+        unsigned salt;
+        if (getrandom(&salt, sizeof(salt), GRND_NONBLOCK) != (ssize_t)sizeof(salt))
+            salt = (unsigned)ipo__process_start_time(getpid()) ^ (unsigned)attempt;
+        snprintf(tmp_name, sizeof(tmp_name), "/" CREATING_PREFIX "%ld-%u-%08x", (long)getpid(),
+                 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED), salt);
+        fd = shm_open(tmp_name, O_RDWR | O_CREAT | O_EXCL, mode);
+        if (fd < 0 && errno != EEXIST)
+            return -IPO_ESYS;
     }
     if (fd < 0)
-        return errno == EEXIST ? -IPO_EEXIST : -IPO_ESYS;
+        return -IPO_ESYS;
+    registry_add(r, fd);
 
-    /* Take the creator's liveness lock first: from here on, anyone looking at
-     * this name sees a live region, even before it is formatted. */
     void *mem = NULL;
     int err;
     if (slot_lock(fd, 0) < 0 || fchmod(fd, mode) < 0 || ftruncate(fd, (off_t)size) < 0) {
@@ -477,34 +540,35 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
         goto fail;
     }
     rc = format_memory(mem, &plan, mode);
-    if (rc) {
-        err = 0;
-        goto fail;
-    }
-
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        err = errno;
-        rc = -IPO_ESYS;
+    if (rc || fstat(fd, &st) < 0) {
+        err = rc ? 0 : errno;
+        rc = rc ? rc : -IPO_ESYS;
         goto fail;
     }
-    r->fd = fd;
     r->inode = (uint64_t)st.st_ino;
     r->is_creator = 1;
     bind_handle(r, mem, size);
     occupy_slot(r, 0, IPO_ROLE_CREATOR);
-    registry_add(r);
-    /* READY last: pairs with the acquire load in ipo_region_attach(), so an
-     * attacher that sees READY sees the whole formatted region. */
+    /* READY before the name: pairs with the acquire load in
+     * ipo_region_attach(), so whoever finds the name finds it whole. */
     ipo__store_release(&r->hdr->state, (uint32_t)IPO_STATE_READY);
+    rc = publish_name(tmp_name, r->shm_name);
+    if (rc) {
+        err = errno;
+        r->joined = 0;
+        goto fail;
+    }
+    shm_unlink(tmp_name);
     return 0;
 
 fail:
+    registry_remove(r);
     if (mem)
         munmap(mem, size);
-    shm_unlink(r->shm_name);
+    shm_unlink(tmp_name);
     close(fd);
-    r->shm_name[0] = '\0';
+    handle_reset(r);
     errno = err;
     return rc;
 }
@@ -520,6 +584,7 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
     uint32_t mode = opts && opts->mode ? opts->mode : 0600;
     set_shm_name(r, name);
 
+    r->fork_gen = ipo__fork_generation();
     int fd = shm_open(r->shm_name, O_RDWR, 0);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -528,6 +593,7 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
             return -IPO_EPERM;
         return -IPO_ESYS;
     }
+    registry_add(r, fd);
     void *mem = NULL;
     uint64_t size = 0;
     int err = 0;
@@ -554,10 +620,16 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
     }
     const ipo_header_t *hdr = mem;
     /* Pairs with the store-release of magic in format_memory(): once it is
-     * seen, every identity field is, and the creator's fchmod is done. */
+     * seen, every identity field is, and the creator's fchmod is done (a
+     * region only gets its name when ready; this guards hand-made objects). */
     uint64_t magic = ipo__load_acquire(&hdr->magic);
     if (magic == 0) {
         rc = -IPO_EAGAIN; /* sized but not formatted yet */
+        goto fail;
+    }
+    if (fstat(fd, &st) < 0) {
+        err = errno;
+        rc = -IPO_ESYS;
         goto fail;
     }
     if ((uint32_t)(st.st_mode & 07777) != mode) {
@@ -591,27 +663,23 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
             slot_unlock(fd, i);
             continue;
         }
-        r->fd = fd;
         occupy_slot(r, i, IPO_ROLE_CONSUMER);
         rc = 0;
         break;
     }
     if (rc)
         goto fail;
-    struct stat again;
     r->inode = (uint64_t)st.st_ino;
-    if (fstat(fd, &again) == 0)
-        r->inode = (uint64_t)again.st_ino;
     if (opts && opts->prefault) {
 #ifdef MADV_POPULATE_WRITE
         madvise(mem, size, MADV_POPULATE_WRITE);
 #endif
     }
     ipo__fetch_add(&r->hdr->attach_count, 1);
-    registry_add(r);
     return 0;
 
 fail:
+    registry_remove(r);
     if (mem)
         munmap(mem, size);
     close(fd);

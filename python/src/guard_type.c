@@ -49,10 +49,12 @@ static PyObject *Guard_exit(GuardObject *self, PyObject *const *args, Py_ssize_t
     (void)nargs;
     if (self->acquired) {
         self->acquired = 0;
-        /* The block may have released access itself; then there is nothing
-         * left to release, and raising over its exception would hide it. */
+        /* The block may have released access itself, and another thread may
+         * hold it by now: release only a turn that is still this thread's.
+         * Raising instead would hide the block's own exception. */
         RegionObject *r = self->region;
-        if (r->attached && ipo_access_held(&r->r) && ipo_py_release(r) < 0)
+        if (r->attached && r->holder_thread == PyThread_get_thread_ident() &&
+            ipo_access_held(&r->r) && ipo_py_release(r) < 0)
             return NULL;
     }
     Py_RETURN_FALSE;

@@ -40,7 +40,7 @@ typedef struct { char text[32]; } ipo_text_t;
 static ipo_text_t seconds_text(double seconds)
 {
     ipo_text_t t;
-    snprintf(t.text, sizeof(t.text), "%.3g s", seconds);
+    snprintf(t.text, sizeof(t.text), "%g s", seconds);
     return t;
 }
 
@@ -613,10 +613,15 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     }
     self->opts.size = (uint64_t)sz;
     int rc;
-    /* Reserving and prefaulting a large region takes a while: let others run. */
+    /* Reserving and prefaulting a large region takes a while: let others
+     * run, but not on this handle (see init_consumer and close). */
+    self->attaching = 1;
+    self->waiters++;
     Py_BEGIN_ALLOW_THREADS
     rc = ipo_region_create(&self->r, utf8, &self->opts);
     Py_END_ALLOW_THREADS
+    self->waiters--;
+    self->attaching = 0;
     if (rc) {
         raise_create_error(self, rc);
         return -1;
@@ -701,9 +706,9 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
                             self->name, octal_text(self->opts.mode).text);
     case IPO_ELAYOUT:
         return ipo_py_raise(self->st, rc,
-                            "/dev/shm%s is not a region of this version of ipc_py_objects (foreign "
-                            "object, other layout version, or damaged header)", self->r.shm_name[0]
-                                ? self->r.shm_name : "/<name>");
+                            "the shared memory object '%U' is not a region of this version of "
+                            "ipc_py_objects (foreign object, other layout version, or damaged "
+                            "header)", self->name);
     case IPO_EFULL:
         return ipo_py_raise(self->st, rc,
                             "every participant slot of region '%U' is taken: create it with more "

@@ -1,5 +1,6 @@
 /* tests/c/test_region.c — creating, attaching, validating and leaving regions across processes. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -136,7 +137,7 @@ static void test_foreign_object_is_not_taken(void)
     ipo_region_options_t expect = opts_of(0);
     expect.mode = 0640;
     ASSERT_ERR(ipo_region_attach(&c, name, &expect), IPO_EAGAIN);
-    /* A fresh unformatted object may be a creator at work: never replaced. */
+    /* An object without our magic is never ours to replace, however old. */
     ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EEXIST);
     close(fd);
     shm_unlink(name);
@@ -263,6 +264,42 @@ static void test_stale_region_is_replaced(void)
     ipo_region_unmap(&r);
 }
 
+/* A creator killed while building its region leaves a hidden file with its
+ * memory reserved; the next creation anywhere sweeps it away. */
+static void test_abandoned_creation_is_swept(void)
+{
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    char hidden[64], path[96];
+    snprintf(hidden, sizeof(hidden), "/.ipo-creating-%ld-1-deadbeef", (long)pid);
+    snprintf(path, sizeof(path), "/dev/shm%s", hidden);
+    int fd = shm_open(hidden, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
+    close(fd);
+    ASSERT_EQ(access(path, F_OK), 0);
+
+    char name[64];
+    test_region_name(name, sizeof(name), "sweep");
+    ipo_region_t r;
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    ASSERT_EQ(access(path, F_OK), -1);
+    /* Our own creation left no hidden file behind either. */
+    char own[64];
+    snprintf(own, sizeof(own), ".ipo-creating-%ld-", (long)getpid());
+    DIR *dir = opendir("/dev/shm");
+    ASSERT(dir != NULL);
+    for (struct dirent *e; (e = readdir(dir));)
+        ASSERT(strncmp(e->d_name, own, strlen(own)) != 0);
+    closedir(dir);
+    ipo_region_unmap(&r);
+}
+
 /* Messages put by one process are taken by another, in order. */
 static void test_cross_process_queue(void)
 {
@@ -320,6 +357,7 @@ int main(void)
     RUN(test_slot_table_full);
     RUN(test_dead_consumer_frees_its_slot);
     RUN(test_stale_region_is_replaced);
+    RUN(test_abandoned_creation_is_swept);
     RUN(test_cross_process_queue);
     return 0;
 }

@@ -326,6 +326,24 @@ def test_forked_child_dropping_its_copy_leaves_the_parent_whole(region_name):
         sm.close()
 
 
+def test_forked_child_writes_through_inherited_views_stay_private(region_name):
+    with SharedMemory(region_name, create=True, size=MiB) as sm:
+        with wait_my_turn(sm):
+            sm.put_message(b"parent's bytes")
+            _, offset = sm.take_message_2()
+            view = sm.get_obj_buffer(offset)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                view[0:5] = b"CHILD"
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0
+        assert bytes(view) == b"parent's bytes"
+        view.release()
+
+
 def test_buffers_pin_their_object_across_processes(spawn, region_name):
     with SharedMemory(region_name, create=True, size=MiB) as sm:
         with wait_my_turn(sm):

@@ -193,6 +193,31 @@ def test_waiting_again_in_the_holding_thread_is_refused(sm):
         assert sm.has_messages() is False
 
 
+def test_block_that_released_itself_leaves_another_threads_turn_alone(sm):
+    import threading
+
+    released, taken, done = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def other_thread():
+        released.wait(10)
+        with wait_my_turn(sm, time_limit=10):
+            taken.set()
+            done.wait(10)
+            seen.append(sm.has_messages())  # still this thread's turn
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    with wait_my_turn(sm):
+        sm.release()
+        released.set()
+        assert taken.wait(10)
+    # Leaving the block did not release the other thread's turn.
+    done.set()
+    t.join(10)
+    assert seen == [False]
+
+
 def test_block_may_release_itself(sm):
     with wait_my_turn(sm):
         sm.release()
