@@ -8,6 +8,7 @@
 #include "ipo/access.h"
 #include "ipo/errors.h"
 #include "ipo/format.h"
+#include "ipo/handoff.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
 
@@ -39,6 +40,8 @@ typedef struct ipo_state {
 typedef struct RegionObject {
     PyObject_HEAD
     ipo_region_t r;
+    ipo_waker_t  waker;       /* this participant's doorbell and its ringing side */
+    int64_t      spin_ns;     /* how long a waiter spins before it sleeps */
     ipo_state   *st;          /* the module's state; `module` keeps it alive */
     PyObject    *module;
     PyObject    *name;        /* the name as the caller gave it */

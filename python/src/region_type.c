@@ -8,9 +8,12 @@
 
 #include "structmember.h"
 
-/* Waits that release the GIL come back this often to run signal handlers,
- * so Ctrl-C interrupts them. */
-#define SIGNAL_CHECK_NS (20 * 1000 * 1000)
+/* Sleeps end this often to run signal handlers, in case the signal went to
+ * another thread (the main thread's sleep is cut short by EINTR at once).
+ * Rare enough to cost nothing while idle. */
+#define SIGNAL_CHECK_NS (INT64_C(1000) * 1000 * 1000)
+/* The sleep step of threads sharing one doorbell. */
+#define SHARED_BELL_NS (INT64_C(2) * 1000 * 1000)
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -143,25 +146,28 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
                 self->holder_thread = me;
                 return 1;
             }
-            ipo_access_release(&self->r);
+            ipo_handoff_release(&self->waker);
         }
     }
     if (mode == IPO_TRY_ACCESS)
         return 0;
 
+    /* Spin for the budget, then sleep on the doorbell until a releaser
+     * rings. Each sleep ends by the next signal check, so that signal
+     * handlers run (a signal also cuts it short, through EINTR). */
+    uint32_t what = mode == IPO_WAIT_MESSAGES ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
     int64_t deadline = deadline_after(time_limit);
-    ipo_backoff_t backoff = { 0 };
+    int64_t spin_ns = self->spin_ns;
     int rc;
     self->waiters++;
     for (;;) {
-        int64_t slice = ipo_now_ns() + SIGNAL_CHECK_NS;
-        if (deadline >= 0 && deadline < slice)
-            slice = deadline;
+        /* Other threads of this process share the doorbell: one of them may
+         * drain a ring meant for another, so they sleep in short steps. */
+        int64_t wake_by = ipo_now_ns() + (self->waiters > 1 ? SHARED_BELL_NS : SIGNAL_CHECK_NS);
         Py_BEGIN_ALLOW_THREADS
-        rc = mode == IPO_WAIT_MESSAGES
-                 ? ipo_access_acquire_with_messages(&self->r, slice, &backoff)
-                 : ipo_access_acquire(&self->r, slice, &backoff);
+        rc = ipo_handoff_acquire(&self->waker, what, deadline, wake_by, spin_ns);
         Py_END_ALLOW_THREADS
+        spin_ns = 0; /* spun once already */
         if (rc == 0)
             break;
         if (PyErr_CheckSignals() < 0)
@@ -190,7 +196,7 @@ int ipo_py_release(RegionObject *self)
     if (ipo_py_require_access(self) < 0)
         return -1;
     self->holder_thread = 0;
-    ipo_access_release(&self->r);
+    ipo_handoff_release(&self->waker);
     return 0;
 }
 
@@ -535,6 +541,18 @@ static int parse_name(RegionObject *self, PyObject *name, const char **out)
     return 0;
 }
 
+/* Opens this participant's doorbell; on failure, leaves the region again. */
+static int start_waker(RegionObject *self)
+{
+    int rc = ipo_waker_init(&self->waker, &self->r);
+    if (rc == 0)
+        return 0;
+    ipo_py_raise(self->st, rc, "cannot open a doorbell for region '%U' in " IPO_DOORBELL_DIR_FMT,
+                 self->name, (unsigned)geteuid());
+    ipo_region_unmap(&self->r);
+    return -1;
+}
+
 static PyObject *raise_create_error(RegionObject *self, int rc)
 {
     if (rc == -IPO_EEXIST)
@@ -558,12 +576,12 @@ static PyObject *raise_create_error(RegionObject *self, int rc)
 static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
-                              "close_timeout", NULL };
-    PyObject *name, *size = Py_None, *close_timeout = Py_None;
+                              "close_timeout", "spin_budget", NULL };
+    PyObject *name, *size = Py_None, *close_timeout = Py_None, *spin_budget = Py_None;
     int create = 0, prefault = 1;
     unsigned int slots = IPO_DEFAULT_SLOTS, mode = 0600;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpO", kwlist, &name, &create, &size,
-                                     &slots, &mode, &prefault, &close_timeout))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOO", kwlist, &name, &create, &size,
+                                     &slots, &mode, &prefault, &close_timeout, &spin_budget))
         return -1;
     if (self->name) {
         PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ may be called only once");
@@ -587,6 +605,10 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     } else if (ipo_py_time_limit(close_timeout, &self->close_timeout) < 0) {
         return -1;
     }
+    double spin = IPO_SPIN_NS_DEFAULT / 1e9;
+    if (spin_budget != Py_None && ipo_py_time_limit(spin_budget, &spin) < 0)
+        return -1;
+    self->spin_ns = (int64_t)(spin * 1e9);
     memset(&self->opts, 0, sizeof(self->opts));
     self->opts.slots = slots;
     self->opts.mode = mode;
@@ -626,6 +648,8 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
         raise_create_error(self, rc);
         return -1;
     }
+    if (start_waker(self) < 0)
+        return -1;
     self->attached = 1;
     return 0;
 }
@@ -682,6 +706,8 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
     self->waiters--;
     self->attaching = 0;
     if (rc == 0) {
+        if (start_waker(self) < 0)
+            return NULL;
         self->attached = 1;
         Py_RETURN_NONE;
     }
@@ -768,9 +794,12 @@ static int close_region(RegionObject *self, int wait)
         return -1;
     }
     self->closed = 1;
-    if (self->attached && self->r.fork_gen == ipo__fork_generation()) {
+    if (self->attached && self->r.fork_gen != ipo__fork_generation()) {
+        ipo_waker_abandon(&self->waker); /* the parent's doorbell stays */
+    } else if (self->attached) {
+        /* Releasing through the handoff wakes whoever waits for it. */
         if (ipo_access_held(&self->r))
-            ipo_access_release(&self->r);
+            ipo_handoff_release(&self->waker);
         self->holder_thread = 0;
         if (self->create) {
             ipo_region_begin_close(&self->r);
@@ -785,6 +814,7 @@ static int close_region(RegionObject *self, int wait)
             }
             self->waiters--;
         }
+        ipo_waker_fini(&self->waker);
         ipo_region_detach(&self->r);
     }
     self->attached = 0;

@@ -54,7 +54,8 @@ static void test_mutual_exclusion(void)
     /* Each acquisition bumped the generation above the owner bits. */
     uint64_t word = ((ipo_header_t *)s.mem)->access;
     ASSERT_UEQ(word & IPO_ACCESS_OWNER_MASK, 0);
-    ASSERT_UEQ(word >> IPO_ACCESS_OWNER_BITS, (uint64_t)THREADS * ROUNDS);
+    ASSERT_UEQ(word & IPO_ACCESS_SLEEPER_MASK, 0);
+    ASSERT_UEQ(word >> IPO_ACCESS_COUNT_SHIFT, (uint64_t)THREADS * ROUNDS);
     free(s.mem);
 }
 

@@ -172,6 +172,28 @@ def test_turns_between_two_handles(sm, region_name):
         other.release()
 
 
+def test_a_waiter_sleeps_instead_of_spinning(sm, region_name):
+    import time
+
+    with SharedMemory(region_name) as other:
+        for wait in (lambda: other.wait_my_turn(time_limit=0.5),
+                     lambda: wait_my_turn_when_has_messages(other, time_limit=0.5).__enter__()):
+            with wait_my_turn(sm):  # held throughout: the wait cannot end early
+                cpu = time.process_time()
+                with pytest.raises(OperationTimedOutError):
+                    wait()
+                # Half a second of waiting costs almost no CPU: it slept.
+                assert time.process_time() - cpu < 0.1
+
+
+def test_spin_budget_option(region_name):
+    with SharedMemory(region_name, create=True, size=MiB, spin_budget=0) as sm:
+        with wait_my_turn(sm):
+            pass
+    with pytest.raises(ValueError, match="time_limit"):
+        SharedMemory(region_name, create=True, size=MiB, spin_budget=-1)
+
+
 def test_waiting_for_messages_times_out_on_empty_queue(sm, region_name):
     with SharedMemory(region_name) as other:
         with pytest.raises(OperationTimedOutError, match="no message arrived"):

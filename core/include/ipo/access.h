@@ -20,7 +20,7 @@ static inline int ipo_access_held(const ipo_region_t *r)
 }
 
 /* One compare-and-swap; 1 when access was taken, 0 when someone holds it. No
- * system call. Pairs with the store-release in ipo_access_release(), so the
+ * system call. Pairs with the release in ipo_access_release(), so the
  * previous holder's writes are visible once this returns 1. */
 static inline int ipo_access_try_acquire(ipo_region_t *r)
 {
@@ -28,16 +28,20 @@ static inline int ipo_access_try_acquire(ipo_region_t *r)
     uint64_t cur = ipo__load_relaxed(word);
     if (cur & IPO_ACCESS_OWNER_MASK)
         return 0;
-    uint64_t next = (cur + (UINT64_C(1) << IPO_ACCESS_OWNER_BITS)) | r->access_mine;
+    /* The sleeper count rides along: a sleeper registering meanwhile makes
+     * the compare fail, and we look again. */
+    uint64_t next = (cur + IPO_ACCESS_COUNT_ONE) | r->access_mine;
     return ipo__cas_acquire(word, &cur, next);
 }
 
-/* One store-release: publishes every write made while holding access. The
- * caller must hold access. */
-static inline void ipo_access_release(ipo_region_t *r)
+/* One atomic read-modify-write: clears the owner, publishing every write
+ * made while holding access (release), and gives the word as it was, whose
+ * sleeper count says whether anyone must be woken (acquire: their published
+ * waiting_for fields are visible). The caller must hold access. The wakeup
+ * layer's ipo_handoff_release() rings the sleepers; this does not. */
+static inline uint64_t ipo_access_release(ipo_region_t *r)
 {
-    uint64_t *word = &r->hdr->access;
-    ipo__store_release(word, ipo__load_relaxed(word) & ~IPO_ACCESS_OWNER_MASK);
+    return __atomic_fetch_and(&r->hdr->access, ~IPO_ACCESS_OWNER_MASK, __ATOMIC_ACQ_REL);
 }
 
 /* How a waiter waits: spin with a pause instruction for a bounded budget

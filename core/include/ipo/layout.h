@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   1u
+#define IPO_LAYOUT_VERSION   2u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -47,25 +47,39 @@ enum ipo_role {
     IPO_ROLE_CONSUMER = 2
 };
 
-/* The access word: the owner's slot + 1 in the low IPO_ACCESS_OWNER_BITS (0
- * when free) and, above them, a count of acquisitions. The count changes on
- * every acquire, so a waiter can tell "released and taken again" from "held
- * all along". */
-#define IPO_ACCESS_OWNER_BITS 16
-#define IPO_ACCESS_OWNER_MASK ((UINT64_C(1) << IPO_ACCESS_OWNER_BITS) - 1)
+/* The access word, three fields in one 64-bit word:
+ *   bits  0-15  the owner's slot + 1 (0 when free);
+ *   bits 16-31  how many waiters sleep on their doorbells;
+ *   bits 32-63  a count of acquisitions, changed by every acquire, so that a
+ *               waiter can tell "released and taken again" from "held".
+ * Sleepers register in the very word a release clears, so the release (one
+ * atomic read-modify-write) always sees every sleeper that could have missed
+ * it: no wakeup is lost, and no fence is needed besides. */
+#define IPO_ACCESS_OWNER_MASK   UINT64_C(0xffff)
+#define IPO_ACCESS_SLEEPER_ONE  (UINT64_C(1) << 16)
+#define IPO_ACCESS_SLEEPER_MASK (UINT64_C(0xffff) << 16)
+#define IPO_ACCESS_COUNT_SHIFT  32
+#define IPO_ACCESS_COUNT_ONE    (UINT64_C(1) << IPO_ACCESS_COUNT_SHIFT)
 
 /* One participant. Slot 0 is the creator's. The waiting fields belong to the
- * wakeup layer (loop/): a sleeper publishes what it waits for, and a releaser
- * rings its doorbell. */
+ * wakeup layer (loop/): a sleeper publishes what it waits for
+ * (IPO_WAIT_FOR_* bits), then registers in the access word; a releaser that
+ * sees sleepers rings the doorbells of those it can satisfy. */
+enum ipo_wait_for {
+    IPO_WAIT_FOR_ACCESS   = 1,  /* access is free: the longest such waiter is rung */
+    IPO_WAIT_FOR_MESSAGES = 2,  /* the queue holds a message: all are rung */
+    IPO_WAIT_FOR_RELEASE  = 4   /* anyone released access: all are rung */
+};
+
 typedef struct ipo_slot {
     uint32_t state;          /* ipo_slot_state */
     uint32_t pid;
     uint32_t role;           /* ipo_role */
     uint32_t generation;     /* bumped each time the slot is claimed */
     uint64_t start_time;     /* the process's start time in clock ticks since boot */
-    uint32_t waiting_for;    /* what a sleeper waits for (access, messages) */
+    uint32_t waiting_for;    /* IPO_WAIT_FOR_* bits of this participant's sleepers */
     uint32_t wake_pending;   /* a ring is on its way: coalesces rings */
-    uint64_t sleep_ticket;   /* order of sleepers, for fair wakeups */
+    uint64_t sleep_ticket;   /* when it began to wait for access: the oldest is rung first */
     uint8_t  reserved[24];
 } ipo_slot_t;
 
@@ -145,15 +159,14 @@ typedef struct ipo_header {
     uint64_t  hash_key[2];       /* key of the format's stable hash of str and bytes */
     uint64_t  attach_count;      /* consumers that ever attached */
     uint64_t  next_gen;          /* generation stamped on each new object */
-    uint64_t  reserved1[4];
+    uint64_t  sleep_tickets;     /* the next slot->sleep_ticket */
+    uint64_t  reserved1[3];
 
     /* The access word sits alone on its cache line: it is the one word every
      * handoff contends on, and sharing its line would slow the handoff. */
     _Alignas(IPO_CACHE_LINE) uint64_t access;
-    uint64_t  access_sleepers;   /* for the wakeup layer */
 
     _Alignas(IPO_CACHE_LINE) ipo_queue_t queue;
-    uint64_t  messages_sleepers; /* for the wakeup layer */
 } ipo_header_t;
 
 /* The layout is an ABI: these assertions fail the build of any change that

@@ -1,0 +1,232 @@
+/* tests/c/test_handoff.c — no lost wakeup: processes that sleep on doorbells for access and messages. */
+#include <poll.h>
+#include <sys/wait.h>
+
+#include "ipo/format.h"
+#include "ipo/handoff.h"
+#include "ipo/queue.h"
+#include "task.h"
+
+/* A lost wakeup leaves a sleeper waiting with access free: with this bound
+ * on every single wait it shows as a failure, not as a hang. */
+#define WAIT_BOUND_NS (INT64_C(20) * 1000000000)
+
+static void create_region(ipo_region_t *r, char *name, size_t len, const char *what)
+{
+    test_region_name(name, len, what);
+    ipo_region_options_t o;
+    memset(&o, 0, sizeof(o));
+    o.size = 1 << 22;
+    ASSERT_OK(ipo_region_create(r, name, &o));
+}
+
+/* A start line: children block on it until every one is attached, so that
+ * they contend from the first round. */
+typedef struct start_line {
+    int fds[2];
+} start_line_t;
+
+static void start_line_init(start_line_t *s)
+{
+    ASSERT_EQ(pipe(s->fds), 0);
+}
+
+static void start_line_wait(start_line_t *s)
+{
+    char go;
+    close(s->fds[1]);
+    if (read(s->fds[0], &go, 1) != 0) /* end-of-file: the parent let go */
+        _exit(6);
+}
+
+static void start_line_go(start_line_t *s)
+{
+    close(s->fds[0]);
+    close(s->fds[1]);
+}
+
+static void wait_children(pid_t *pids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int status;
+        ASSERT_EQ(waitpid(pids[i], &status, 0), pids[i]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            FAIL_AT("child %d ended with status 0x%x", i, status);
+    }
+}
+
+/* Processes take turns a million times in all; half of them never spin, so
+ * every contended wait sleeps on the doorbell. The counter is updated with a
+ * plain read-modify-write under access: a lost update would show. */
+static void test_million_handoffs(void)
+{
+    enum { PROCS = 4, ROUNDS = 250000 };
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "handoff");
+    ipo_off_t counter;
+    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, 0, &counter));
+
+    pid_t pids[PROCS];
+    start_line_t line;
+    start_line_init(&line);
+    int64_t start = ipo_now_ns();
+    for (int p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        ASSERT(pids[p] >= 0);
+        if (pids[p] == 0) {
+            ipo_region_t c;
+            ipo_waker_t w;
+            if (ipo_region_attach(&c, name, NULL) || ipo_waker_init(&w, &c))
+                _exit(2);
+            start_line_wait(&line);
+            ipo_obj_t *obj = (ipo_obj_t *)(c.base + counter);
+            int64_t spin = (p & 1) ? 2000 : 0;
+            for (int i = 0; i < ROUNDS; i++) {
+                int rc = ipo_handoff_acquire(&w, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, spin);
+                if (rc) {
+                    fprintf(stderr, "process %d round %d: %s\n", p, i, ipo_strerror(rc));
+                    _exit(3);
+                }
+                obj->v.i64 = obj->v.i64 + 1;
+                for (int k = 0; k < 300; k++) /* hold a little: others find it taken */
+                    ipo__cpu_relax();
+                ipo_handoff_release(&w);
+                for (int k = 0; k < 50; k++) /* and leave a gap: others get in */
+                    ipo__cpu_relax();
+            }
+            ipo_waker_fini(&w);
+            ipo_region_unmap(&c);
+            _exit(0);
+        }
+    }
+    start_line_go(&line);
+    wait_children(pids, PROCS);
+    fprintf(stderr, "    %d handoffs in %.2f s\n", PROCS * ROUNDS, (double)(ipo_now_ns() - start) / 1e9);
+    const ipo_obj_t *obj;
+    ASSERT_OK(ipo_obj_get(&r, counter, &obj));
+    ASSERT_EQ(obj->v.i64, (int64_t)PROCS * ROUNDS);
+    uint64_t word = r.hdr->access;
+    ASSERT_UEQ(word & IPO_ACCESS_OWNER_MASK, 0);
+    ASSERT_UEQ(word & IPO_ACCESS_SLEEPER_MASK, 0); /* every sleeper left */
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_unmap(&r);
+}
+
+/* A producer puts one message per turn; consumers sleep until a message is
+ * there. Every message is taken once; nobody sleeps through one. */
+static void test_waiting_for_messages(void)
+{
+    enum { CONSUMERS = 3, MESSAGES = 60000 };
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "messages");
+    ipo_waker_t pw;
+    ASSERT_OK(ipo_waker_init(&pw, &r));
+    int counts[2];
+    ASSERT_EQ(pipe(counts), 0);
+
+    pid_t pids[CONSUMERS];
+    start_line_t line;
+    start_line_init(&line);
+    for (int p = 0; p < CONSUMERS; p++) {
+        pids[p] = fork();
+        ASSERT(pids[p] >= 0);
+        if (pids[p] == 0) {
+            ipo_region_t c;
+            ipo_waker_t w;
+            if (ipo_region_attach(&c, name, NULL) || ipo_waker_init(&w, &c))
+                _exit(2);
+            start_line_wait(&line);
+            int64_t taken = 0;
+            for (;;) {
+                int rc = ipo_handoff_acquire(&w, IPO_WAIT_FOR_MESSAGES, ipo_now_ns() + WAIT_BOUND_NS, -1, 0);
+                if (rc) {
+                    fprintf(stderr, "consumer %d after %lld: %s\n", p, (long long)taken, ipo_strerror(rc));
+                    _exit(3);
+                }
+                ipo_off_t off;
+                const ipo_obj_t *obj;
+                if (ipo_queue_take(&c, &off) || ipo_obj_get(&c, off, &obj))
+                    _exit(4);
+                int64_t value = obj->v.i64;
+                ipo_obj_destroy(&c, off);
+                ipo_handoff_release(&w);
+                if (value < 0)
+                    break; /* the end marker */
+                taken++;
+            }
+            if (write(counts[1], &taken, sizeof(taken)) != (ssize_t)sizeof(taken))
+                _exit(5);
+            ipo_waker_fini(&w);
+            ipo_region_unmap(&c);
+            _exit(0);
+        }
+    }
+    start_line_go(&line);
+    for (int i = 0; i < MESSAGES + CONSUMERS; i++) {
+        ASSERT_OK(ipo_handoff_acquire(&pw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 1000));
+        ipo_off_t off;
+        ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, i < MESSAGES ? (uint64_t)i : UINT64_MAX, &off));
+        ASSERT_OK(ipo_queue_put(&r, off));
+        ipo_handoff_release(&pw);
+    }
+    wait_children(pids, CONSUMERS);
+    int64_t total = 0;
+    for (int p = 0; p < CONSUMERS; p++) {
+        int64_t taken;
+        ASSERT_EQ(read(counts[0], &taken, sizeof(taken)), (ssize_t)sizeof(taken));
+        total += taken;
+    }
+    ASSERT_EQ(total, MESSAGES);
+    ASSERT_UEQ(ipo_queue_length(&r), 0);
+    ASSERT_UEQ(r.hdr->access & IPO_ACCESS_SLEEPER_MASK, 0);
+    close(counts[0]);
+    close(counts[1]);
+    ipo_waker_fini(&pw);
+    ipo_region_unmap(&r);
+}
+
+/* A waiter for a release sleeps until somebody else takes a turn. */
+static void test_waiting_for_a_release(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "release");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    uint64_t since = ipo_access_count(&r);
+    ASSERT_EQ(ipo_handoff_register(&w, IPO_WAIT_FOR_RELEASE, since), 1);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t c;
+        ipo_waker_t cw;
+        if (ipo_region_attach(&c, name, NULL) || ipo_waker_init(&cw, &c))
+            _exit(2);
+        if (ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+            _exit(3);
+        ipo_handoff_release(&cw);
+        ipo_waker_fini(&cw);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    struct pollfd pfd = { .fd = ipo_notify_fd(&w.bell), .events = POLLIN, .revents = 0 };
+    ASSERT_EQ(poll(&pfd, 1, 20000), 1);
+    ipo_handoff_unregister(&w, IPO_WAIT_FOR_RELEASE);
+    ASSERT(ipo_access_count(&r) != since);
+    wait_children(&pid, 1);
+    /* Nothing to wait for once the count moved. */
+    ASSERT_EQ(ipo_handoff_register(&w, IPO_WAIT_FOR_RELEASE, since), 0);
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+}
+
+int main(void)
+{
+    srand((unsigned)getpid());
+    RUN(test_waiting_for_a_release);
+    RUN(test_waiting_for_messages);
+    RUN(test_million_handoffs);
+    return 0;
+}
