@@ -63,7 +63,8 @@ typedef struct RegionObject {
 enum ipo_wait_mode {
     IPO_WAIT_ACCESS   = 0,
     IPO_TRY_ACCESS    = 1,
-    IPO_WAIT_MESSAGES = 2
+    IPO_WAIT_MESSAGES = 2,
+    IPO_TRY_MESSAGES  = 3   /* one attempt, only when a message is queued */
 };
 
 /* module.c */

@@ -191,6 +191,10 @@ static int module_exec(PyObject *module)
         return -1;
     if (PyModule_AddType(module, st->region_type) < 0 || PyModule_AddType(module, st->guard_type) < 0)
         return -1;
+    if (PyModule_AddIntConstant(module, "WAIT_FOR_ACCESS", IPO_WAIT_FOR_ACCESS) < 0 ||
+        PyModule_AddIntConstant(module, "WAIT_FOR_MESSAGES", IPO_WAIT_FOR_MESSAGES) < 0 ||
+        PyModule_AddIntConstant(module, "WAIT_FOR_RELEASE", IPO_WAIT_FOR_RELEASE) < 0)
+        return -1;
     return 0;
 }
 

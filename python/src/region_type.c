@@ -132,7 +132,7 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
         return -1;
     unsigned long me = PyThread_get_thread_ident();
     if (ipo_access_held(&self->r) && self->holder_thread == me) {
-        if (mode == IPO_TRY_ACCESS)
+        if (mode == IPO_TRY_ACCESS || mode == IPO_TRY_MESSAGES)
             return 0;
         PyErr_Format(self->st->SharedMemoryError,
                      "this thread already holds access to region '%U': waiting for it again "
@@ -140,16 +140,17 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
         return -1;
     }
     /* The uncontended case costs one compare-and-swap, with the GIL kept. */
-    if (mode != IPO_WAIT_MESSAGES || ipo_queue_length(&self->r)) {
+    int messages = mode == IPO_WAIT_MESSAGES || mode == IPO_TRY_MESSAGES;
+    if (!messages || ipo_queue_length(&self->r)) {
         if (ipo_access_try_acquire(&self->r)) {
-            if (mode != IPO_WAIT_MESSAGES || ipo_queue_length(&self->r)) {
+            if (!messages || ipo_queue_length(&self->r)) {
                 self->holder_thread = me;
                 return 1;
             }
             ipo_handoff_release(&self->waker);
         }
     }
-    if (mode == IPO_TRY_ACCESS)
+    if (mode == IPO_TRY_ACCESS || mode == IPO_TRY_MESSAGES)
         return 0;
 
     /* Spin for the budget, then sleep on the doorbell until a releaser
@@ -228,6 +229,117 @@ static PyObject *Region_release(RegionObject *self, PyObject *unused)
     if (ipo_py_release(self) < 0)
         return NULL;
     Py_RETURN_NONE;
+}
+
+/* ---- for event loops (aio.py): the doorbell and non-blocking steps --------------- */
+
+static PyObject *Region_doorbell_fd(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyLong_FromLong(ipo_notify_fd(&self->waker.bell));
+}
+
+static int wait_bits(PyObject *arg, uint32_t *what)
+{
+    unsigned long v = PyLong_AsUnsignedLong(arg);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    if (!v || (v & ~(unsigned long)(IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES | IPO_WAIT_FOR_RELEASE))) {
+        PyErr_Format(PyExc_ValueError, "not a set of IPO_WAIT_FOR_* bits: %lu", v);
+        return -1;
+    }
+    *what = (uint32_t)v;
+    return 0;
+}
+
+static PyObject *Region_register_sleeper(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t what;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_register(what, since_count)");
+        return NULL;
+    }
+    if (require_attached(self) < 0 || wait_bits(args[0], &what) < 0)
+        return NULL;
+    unsigned long long since = PyLong_AsUnsignedLongLong(args[1]);
+    if (since == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    return PyBool_FromLong(ipo_handoff_register(&self->waker, what, since));
+}
+
+static PyObject *Region_unregister_sleeper(RegionObject *self, PyObject *arg)
+{
+    uint32_t what;
+    if (require_attached(self) < 0 || wait_bits(arg, &what) < 0)
+        return NULL;
+    ipo_handoff_unregister(&self->waker, what);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Region_access_count(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(ipo_access_count(&self->r));
+}
+
+static PyObject *Region_queue_length(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(ipo_queue_length(&self->r));
+}
+
+/* One attempt, spinning at most spin_seconds (with the GIL held: an event
+ * loop's thread is busy for that long at most). True when access is held. */
+static PyObject *Region_try_acquire(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_try_acquire(messages, spin_seconds)");
+        return NULL;
+    }
+    int messages = PyObject_IsTrue(args[0]);
+    double spin = PyFloat_AsDouble(args[1]);
+    if (messages < 0 || (spin == -1.0 && PyErr_Occurred()))
+        return NULL;
+    if (require_attached(self) < 0)
+        return NULL;
+    if (ipo_access_held(&self->r) && self->holder_thread) {
+        PyErr_Format(self->st->SharedMemoryError, "access to region '%U' is held already", self->name);
+        return NULL;
+    }
+    int mode = messages ? IPO_TRY_MESSAGES : IPO_TRY_ACCESS;
+    int got = ipo_py_acquire(self, mode, -1.0);
+    if (got < 0)
+        return NULL;
+    if (!got && spin > 0) {
+        int64_t until = ipo_now_ns() + (int64_t)(spin * 1e9);
+        uint32_t round = 0;
+        do {
+            ipo__cpu_relax();
+            if (++round & 31)
+                continue;
+            got = ipo_py_acquire(self, mode, -1.0);
+            if (got < 0)
+                return NULL;
+        } while (!got && ipo_now_ns() < until);
+    }
+    return PyBool_FromLong(got);
+}
+
+static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->attached && !self->closed && self->holder_thread && ipo_access_held(&self->r)) {
+        self->holder_thread = 0;
+        ipo_handoff_release(&self->waker);
+        Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
 }
 
 /* ---- messages ------------------------------------------------------------------ */
@@ -950,6 +1062,22 @@ static PyMethodDef Region_methods[] = {
       "destroy_object(offset)\n--\n\nAn alias of destroy_obj." },
     { "get_obj_buffer", (PyCFunction)Region_get_obj_buffer, METH_O,
       "get_obj_buffer(offset)\n--\n\nA zero-copy memoryview of the object's data." },
+    { "_doorbell_fd", (PyCFunction)Region_doorbell_fd, METH_NOARGS,
+      "_doorbell_fd()\n--\n\nThe descriptor that becomes readable when this participant is rung." },
+    { "_register", (PyCFunction)(void (*)(void))Region_register_sleeper, METH_FASTCALL,
+      "_register(what, since_count)\n--\n\nRegisters as a sleeper for `what` (WAIT_FOR_* bits); "
+      "False when there is nothing to wait for." },
+    { "_unregister", (PyCFunction)Region_unregister_sleeper, METH_O,
+      "_unregister(what)\n--\n\nEnds a registration made by _register." },
+    { "_access_count", (PyCFunction)Region_access_count, METH_NOARGS,
+      "_access_count()\n--\n\nHow many times access was acquired (changes with every turn)." },
+    { "_queue_length", (PyCFunction)Region_queue_length, METH_NOARGS,
+      "_queue_length()\n--\n\nMessages queued; a hint without access, exact with it." },
+    { "_try_acquire", (PyCFunction)(void (*)(void))Region_try_acquire, METH_FASTCALL,
+      "_try_acquire(messages, spin_seconds)\n--\n\nOne attempt to take access (with a message "
+      "queued, if `messages`), spinning at most spin_seconds." },
+    { "_release_if_held", (PyCFunction)Region_release_if_held, METH_NOARGS,
+      "_release_if_held()\n--\n\nReleases access if this thread holds a turn." },
     { "stats", (PyCFunction)Region_stats, METH_NOARGS,
       "stats()\n--\n\nAllocator and queue figures: free bytes, largest free chunk, blocks, messages." },
     { "check", (PyCFunction)Region_check, METH_NOARGS,

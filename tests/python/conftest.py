@@ -1,11 +1,18 @@
 """Shared fixtures: a unique region name per test, and bounded real processes."""
 
+import asyncio
 import multiprocessing
 import os
 import time
 import uuid
 
 import pytest
+import uvloop
+
+
+def pytest_asyncio_loop_factories(config, item):
+    """Every asyncio test runs twice: on asyncio's loop and on uvloop's."""
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture

@@ -155,3 +155,54 @@ def try_destroy(name, offset, results):
                 results.put("destroyed")
             except SharedMemoryError as e:
                 results.put(f"{type(e).__name__}: {e}")
+
+
+def peer_on_command(name, commands, replies):
+    """A sync peer driven by the test: 'hold' takes access and keeps it until
+    'release'; 'turn' takes one turn; 'put X' puts X in one turn; 'stop'."""
+    sm = SharedMemory(name)
+    sm.init_consumer(time_limit=30)
+    try:
+        replies.put("ready")
+        while True:
+            command = commands.get(timeout=60)
+            if command == "stop":
+                break
+            if command == "hold":
+                sm.wait_my_turn(time_limit=30)
+                replies.put("holding")
+            elif command == "release":
+                sm.release()
+                replies.put("released")
+            elif command == "turn":
+                with wait_my_turn(sm, time_limit=30):
+                    pass
+                replies.put("turned")
+            elif isinstance(command, tuple) and command[0] == "put":
+                with wait_my_turn(sm, time_limit=30):
+                    sm.put_message(command[1])
+                replies.put("put")
+    finally:
+        sm.close()
+
+
+def async_sender(name, count, loop_kind, results):
+    """Sends `count` numbered messages with the async API, on asyncio or uvloop."""
+    import asyncio
+
+    from ipc_py_objects import ASharedMemoryManager
+
+    async def main():
+        async with ASharedMemoryManager(SharedMemory(name), time_limit=30) as asmm:
+            cm = asmm()
+            for i in range(count):
+                async with cm as shared_memory:
+                    shared_memory.value.put_message(f"message {i}")
+            results.put("sent")
+
+    if loop_kind == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())

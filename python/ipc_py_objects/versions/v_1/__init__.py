@@ -1,5 +1,12 @@
 """The seed-compatible API, version 1: ``from ipc_py_objects.versions.v_1 import *``."""
 
+from ...aio import (
+    ASMCM,
+    ASMM,
+    ASharedMemoryContextManager,
+    ASharedMemoryManager,
+    ValueHolder,
+)
 from ...errors import *  # noqa: F401,F403
 from ...errors import __all__ as _errors_all
 from ...shared_memory import (
@@ -10,6 +17,11 @@ from ...shared_memory import (
 )
 
 __all__ = [
+    "ASharedMemoryManager",
+    "ASharedMemoryContextManager",
+    "ASMM",
+    "ASMCM",
+    "ValueHolder",
     "SharedMemory",
     "get_in_line",
     "wait_my_turn",

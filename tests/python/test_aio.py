@@ -1,0 +1,265 @@
+"""The asyncio API on asyncio's loop and on uvloop's (each test runs on both):
+the loop keeps running while a peer holds access, existence semantics,
+if_has_messages, coroutines sharing a manager, cancellation."""
+
+import asyncio
+import queue
+
+import pytest
+
+import workers
+from conftest import join_all
+from ipc_py_objects import (
+    ASMCM,
+    ASMM,
+    ASharedMemoryContextManager,
+    ASharedMemoryManager,
+    SharedMemory,
+    SharedMemoryError,
+    ValueHolder,
+)
+
+MiB = 1024 * 1024
+pytestmark = pytest.mark.asyncio
+
+
+async def reply(replies, timeout=30):
+    """A peer's reply, awaited without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(None, replies.get, True, timeout)
+    except queue.Empty:
+        pytest.fail(f"no reply from the peer within {timeout} s")
+
+
+class Peer:
+    """A sync participant in another process, driven step by step."""
+
+    def __init__(self, spawn, name):
+        self.commands, self.replies = spawn.Queue(), spawn.Queue()
+        self.process = spawn.Process(target=workers.peer_on_command,
+                                     args=(name, self.commands, self.replies))
+        self.process.start()
+
+    async def do(self, command):
+        self.commands.put(command)
+        return await reply(self.replies)
+
+    def stop(self):
+        self.commands.put("stop")
+        join_all([self.process], timeout=30)
+
+
+async def started(spawn, name):
+    """A creator's manager with one peer attached."""
+    manager = ASharedMemoryManager(SharedMemory(name, create=True, size=MiB), time_limit=30)
+    peer = Peer(spawn, name)
+    await manager.__aenter__()
+    assert await reply(peer.replies) == "ready"
+    return manager, peer
+
+
+async def ticks_until(condition, limit=2000):
+    """Lets the loop run 1 ms ticks until condition() holds; how many it took."""
+    for tick in range(limit):
+        if condition():
+            return tick
+        await asyncio.sleep(0.001)
+    pytest.fail("the condition never held")
+
+
+async def test_aliases_and_holder():
+    assert ASMM is ASharedMemoryManager and ASMCM is ASharedMemoryContextManager
+    holder = ValueHolder("v")
+    assert holder.value == "v" and holder.existence is True
+    with pytest.raises(TypeError, match="SharedMemory"):
+        ASharedMemoryManager(object())
+
+
+async def test_loop_keeps_running_while_a_peer_holds_access(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        order = []
+
+        async def take_turn():
+            async with cm as shared_memory:
+                order.append("turn")
+                assert shared_memory.value is manager.shared_memory
+                shared_memory.value.put_message("mine")
+
+        task = asyncio.create_task(take_turn())
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while not task.done():
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        ticking = asyncio.create_task(ticker())
+        await ticks_until(lambda: ticks >= 30)  # the loop runs while we wait
+        assert not task.done()
+        order.append("release")
+        assert await peer.do("release") == "released"
+        await asyncio.wait_for(task, 10)
+        await ticking
+        assert order == ["release", "turn"]
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_existence_true_takes_the_next_turn_at_once(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        cm = manager()
+        for _ in range(3):
+            async with cm as shared_memory:
+                assert shared_memory.existence is True
+        before = manager.shared_memory._access_count()
+        await asyncio.wait_for(cm.__aenter__(), 5)
+        await cm.__aexit__(None, None, None)
+        assert manager.shared_memory._access_count() == before + 1
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_existence_false_waits_for_another_process_to_release(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        cm = manager()
+        async with cm as shared_memory:
+            shared_memory.existence = False
+        task = asyncio.create_task(cm.__aenter__())
+        # Nothing changed since our turn: the manager stays asleep (and
+        # every block starts with existence True again).
+        for _ in range(50):
+            await asyncio.sleep(0.001)
+        assert not task.done()
+        assert await peer.do("turn") == "turned"  # its release rings us
+        holder = await asyncio.wait_for(task, 10)
+        assert holder.existence is True
+        await cm.__aexit__(None, None, None)
+        # Left True, the next turn comes at once again.
+        await asyncio.wait_for(cm.__aenter__(), 5)
+        await cm.__aexit__(None, None, None)
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_one_coroutine_left_true_keeps_the_manager_awake(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        lazy, busy = manager(), manager()
+        async with lazy as shared_memory:
+            shared_memory.existence = False
+        async with busy:
+            pass  # left True
+        await asyncio.wait_for(lazy.__aenter__(), 5)
+        await lazy.__aexit__(None, None, None)
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_if_has_messages_waits_for_a_message_whatever_existence(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        cm = manager()
+        async with cm as shared_memory:
+            shared_memory.existence = False
+        got = []
+
+        async def receive():
+            async with cm.if_has_messages() as shared_memory:
+                got.append(shared_memory.value.take_message())
+
+        task = asyncio.create_task(receive())
+        for _ in range(30):
+            await asyncio.sleep(0.001)
+        assert not task.done()
+        assert await peer.do(("put", "hello, async")) == "put"
+        await asyncio.wait_for(task, 10)
+        assert got == ["hello, async"]
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_coroutines_share_one_manager(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        inside = 0
+        most_inside = 0
+        turns = 0
+
+        async def worker():
+            nonlocal inside, most_inside, turns
+            cm = manager()
+            for _ in range(100):
+                async with cm as shared_memory:
+                    inside += 1
+                    most_inside = max(most_inside, inside)
+                    await asyncio.sleep(0)  # others run, but cannot enter
+                    turns += 1
+                    shared_memory.value.has_messages()
+                    inside -= 1
+
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(5))), 30)
+        assert turns == 500
+        assert most_inside == 1
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_cancelled_waiter_leaves_nothing_behind(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        task = asyncio.create_task(cm.__aenter__())
+        for _ in range(10):
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await peer.do("release") == "released"
+        async with cm as shared_memory:
+            shared_memory.value.put_message("after a cancel")
+        assert manager._registered == 0
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_messages_from_an_async_sender_arrive_in_order(spawn, region_name):
+    loop_kind = "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
+    results = spawn.Queue()
+    manager = ASharedMemoryManager(SharedMemory(region_name, create=True, size=4 * MiB), time_limit=30)
+    sender = spawn.Process(target=workers.async_sender, args=(region_name, 500, loop_kind, results))
+    sender.start()
+    got = []
+    async with manager as asmm:
+        cm = asmm()
+        while len(got) < 500:
+            async with cm.if_has_messages() as shared_memory:
+                while shared_memory.value.has_messages():
+                    text, offset = shared_memory.value.take_message_2()
+                    shared_memory.value.destroy_obj(offset)
+                    got.append(text)
+        assert await reply(results) == "sent"
+    join_all([sender], timeout=30)
+    assert got == [f"message {i}" for i in range(500)]
+
+
+async def test_turns_need_the_manager_entered(region_name):
+    manager = ASharedMemoryManager(SharedMemory(region_name, create=True, size=MiB))
+    with pytest.raises(SharedMemoryError, match="async with"):
+        async with manager():
+            pass
+    manager.shared_memory.close()
