@@ -7,13 +7,13 @@ VENV         := .venv
 VPY          := $(VENV)/bin/python
 CMAKE        := $(VENV)/bin/cmake
 CTEST        := $(VENV)/bin/ctest
-DEB_PACKAGES := gcc libc6-dev libasan8 libubsan1
+DEB_PACKAGES := gcc libc6-dev libasan8 libubsan1 libuv1-dev pkg-config
 # The extension is built with warnings as errors, as the C tests are.
 BUILD_FLAGS  := -Ccmake.define.IPO_WERROR=ON
 SOURCES      := $(shell find core python -name '*.[ch]' -o -name '*.py' -o -name '*.pyi') \
                 CMakeLists.txt pyproject.toml
 
-.PHONY: demo test build-c test-c test-c-sanitize test-python bench clean system-deps
+.PHONY: demo demo-c test build-c test-c test-c-sanitize test-python bench clean system-deps
 
 demo: $(VENV)/.built
 	@echo "== receiver and sender, two processes =="
@@ -22,6 +22,15 @@ demo: $(VENV)/.built
 	 $(VPY) examples/sender.py $$region; sender=$$?; \
 	 wait $$receiver; receiver=$$?; \
 	 test $$sender -eq 0 && test $$receiver -eq 0
+
+# The libuv C service answering a Python peer.
+demo-c: $(VENV)/.built build-c
+	@echo "== a C service on libuv and a Python peer, two processes =="
+	@name=ipo_echo_$$$$; \
+	 build/c/ipo_echo_service $$name & service=$$!; \
+	 $(VPY) examples/c_service/peer.py $$name; peer=$$?; \
+	 wait $$service; service=$$?; \
+	 test $$peer -eq 0 && test $$service -eq 0
 
 test: test-c test-c-sanitize test-python
 
@@ -41,8 +50,9 @@ test-c-sanitize: $(VENV)/.deps
 	$(CMAKE) --build build/sanitize
 	cd build/sanitize && $(abspath $(CTEST)) --output-on-failure
 
-test-python: $(VENV)/.built
-	$(VPY) -m pytest -q
+# The C service example (built by build-c) is part of the Python tests.
+test-python: $(VENV)/.built build-c
+	IPO_ECHO_SERVICE=$(abspath build/c/ipo_echo_service) $(VPY) -m pytest -q
 
 bench: $(VENV)/.built build-c
 	$(VPY) benchmarks/bench_transfer.py --c-limits build/c/copy_limits
