@@ -56,6 +56,8 @@ test-python: $(VENV)/.built build-c
 
 bench: $(VENV)/.built build-c
 	$(VPY) benchmarks/bench_transfer.py --c-limits build/c/copy_limits
+	$(VPY) benchmarks/bench_latency.py --c-dir build/c
+	$(VPY) benchmarks/bench_idle.py
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
