@@ -222,10 +222,63 @@ static void test_waiting_for_a_release(void)
     ipo_region_unmap(&r);
 }
 
+/* Sleepers for access are let in oldest first: three processes fall asleep
+ * one after another while access is held; each records when it got in. */
+static void test_oldest_sleeper_goes_first(void)
+{
+    enum { SLEEPERS = 3 };
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "fair");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    ipo_off_t order_obj;
+    void *data;
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_BYTES, 64, &order_obj, &data));
+    memset(data, 0, 64);
+    ASSERT(ipo_access_try_acquire(&r));
+
+    pid_t pids[SLEEPERS];
+    for (int p = 0; p < SLEEPERS; p++) {
+        pids[p] = fork();
+        ASSERT(pids[p] >= 0);
+        if (pids[p] == 0) {
+            ipo_region_t c;
+            ipo_waker_t cw;
+            if (ipo_region_attach(&c, name, NULL) || ipo_waker_init(&cw, &c))
+                _exit(2);
+            if (ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+                _exit(3);
+            uint8_t *order = (uint8_t *)c.base + order_obj + sizeof(ipo_obj_t);
+            order[order[0] + 1] = (uint8_t)(p + 1); /* order[0] counts arrivals */
+            order[0]++;
+            ipo_handoff_release(&cw);
+            ipo_waker_fini(&cw);
+            ipo_region_unmap(&c);
+            _exit(0);
+        }
+        /* Wait until this one sleeps before starting the next. */
+        int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+        while (((ipo__load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK) >> 16) != (uint64_t)p + 1) {
+            ASSERT(ipo_now_ns() < until);
+            ipo__cpu_relax();
+        }
+    }
+    ipo_handoff_release(&w);
+    wait_children(pids, SLEEPERS);
+    const uint8_t *order = (const uint8_t *)data;
+    ASSERT_EQ(order[0], SLEEPERS);
+    for (int p = 0; p < SLEEPERS; p++)
+        ASSERT_EQ(order[p + 1], p + 1);
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
     RUN(test_waiting_for_a_release);
+    RUN(test_oldest_sleeper_goes_first);
     RUN(test_waiting_for_messages);
     RUN(test_million_handoffs);
     return 0;
