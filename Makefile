@@ -7,13 +7,13 @@ VENV         := .venv
 VPY          := $(VENV)/bin/python
 CMAKE        := $(VENV)/bin/cmake
 CTEST        := $(VENV)/bin/ctest
-DEB_PACKAGES := gcc libc6-dev libasan8 libubsan1 libuv1-dev pkg-config
+DEB_PACKAGES := gcc libc6-dev libasan8 libubsan1 libuv1-dev pkg-config spin
 # The extension is built with warnings as errors, as the C tests are.
 BUILD_FLAGS  := -Ccmake.define.IPO_WERROR=ON
 SOURCES      := $(shell find core python -name '*.[ch]' -o -name '*.py' -o -name '*.pyi') \
                 CMakeLists.txt pyproject.toml
 
-.PHONY: demo demo-c test build-c test-c test-c-sanitize test-python bench clean system-deps
+.PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench clean system-deps
 
 demo: $(VENV)/.built
 	@echo "== receiver and sender, two processes =="
@@ -32,7 +32,7 @@ demo-c: $(VENV)/.built build-c
 	 wait $$service; service=$$?; \
 	 test $$peer -eq 0 && test $$service -eq 0
 
-test: test-c test-c-sanitize test-python
+test: test-c test-c-sanitize test-model test-python
 
 # The C tests (and the benchmarks' C baselines), warnings as errors.
 build-c: $(VENV)/.deps
@@ -51,6 +51,17 @@ test-c-sanitize: $(VENV)/.deps
 	cd build/sanitize && $(abspath $(CTEST)) --output-on-failure
 
 # The C service example (built by build-c) is part of the Python tests.
+# The wakeup protocol's model (tests/model/handoff.pml) under SPIN: mutual
+# exclusion, and no process left asleep for good (a lost wakeup).
+test-model: system-deps
+	@mkdir -p build/model
+	@cd build/model && for cfg in "2 3" "3 1"; do set -- $$cfg; \
+	    spin -DN=$$1 -DROUNDS=$$2 -a ../../tests/model/handoff.pml >/dev/null && \
+	    cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000 > pan.log 2>&1; \
+	    if grep -q "errors: 0" pan.log; then \
+	        echo "model: $$1 processes x $$2 turns: $$(grep -o '[0-9]* states, stored' pan.log), no error"; \
+	    else cat pan.log; exit 1; fi; done
+
 test-python: $(VENV)/.built build-c
 	IPO_ECHO_SERVICE=$(abspath build/c/ipo_echo_service) $(VPY) -m pytest -q
 

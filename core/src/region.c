@@ -51,7 +51,7 @@ uint32_t ipo_layout_hash(void)
         IPO_LAYOUT_VERSION,
         sizeof(ipo_header_t), offsetof(ipo_header_t, access), offsetof(ipo_header_t, queue),
         offsetof(ipo_header_t, attach_count), offsetof(ipo_header_t, next_gen),
-        sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for),
+        sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for), offsetof(ipo_slot_t, sleepers),
         sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,
         sizeof(ipo_block_t), IPO_BLOCK_TAG_SHIFT,
         sizeof(ipo_queue_t), sizeof(ipo_ring_t),
@@ -310,6 +310,11 @@ static void occupy_slot(ipo_region_t *r, uint32_t i, uint32_t role)
     s->role = role;
     s->generation++;
     s->start_time = ipo__process_start_time((int)s->pid);
+    /* A predecessor that died asleep left its registrations in the access
+     * word: take them back, or every release would look for sleepers. */
+    uint32_t left = __atomic_exchange_n(&s->sleepers, 0u, __ATOMIC_ACQ_REL);
+    if (left)
+        __atomic_fetch_sub(&r->hdr->access, (uint64_t)left * IPO_ACCESS_SLEEPER_ONE, __ATOMIC_RELEASE);
     s->waiting_for = 0;
     s->wake_pending = 0;
     s->sleep_ticket = 0;

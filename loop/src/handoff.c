@@ -1,4 +1,5 @@
 /* loop/src/handoff.c — sleepers register in the access word; releasers ring their doorbells. */
+#define _GNU_SOURCE
 #include "ipo/handoff.h"
 
 #include <errno.h>
@@ -6,12 +7,13 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "ipo/errors.h"
 #include "ipo/queue.h"
 
-/* The protocol, and why no wakeup is lost:
+/* The protocol, and why no wakeup is lost (tests/model/handoff.pml checks it):
  *
  *   sleeper                               releaser
  *   publish waiting_for, clear pending    (writes under access)
@@ -24,7 +26,11 @@
  * registration (and, by acquire, its waiting_for) and rings. If the
  * releaser's does, the sleeper's read-modify-write reads the released word,
  * and acquires everything written before it: its look finds the wait over.
- * A ring is a byte in a FIFO, so it is kept until the sleeper polls. */
+ * A ring is a byte in a FIFO, so it is kept until the sleeper polls.
+ *
+ * The oldest waiter for access that has not been rung yet is rung, so a
+ * waiter that died asleep (its ring set pending, nobody reads it) is passed
+ * over by the next release instead of swallowing every ring. */
 
 static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
 {
@@ -34,6 +40,21 @@ static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
 static unsigned bit_index(uint32_t bit)
 {
     return bit == IPO_WAIT_FOR_ACCESS ? 0 : bit == IPO_WAIT_FOR_MESSAGES ? 1 : 2;
+}
+
+int ipo_sleeper_init(ipo_sleeper_t *s)
+{
+    s->next = NULL;
+    s->what = 0;
+    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return s->efd < 0 ? -IPO_ESYS : 0;
+}
+
+void ipo_sleeper_fini(ipo_sleeper_t *s)
+{
+    if (s->efd >= 0)
+        close(s->efd);
+    s->efd = -1;
 }
 
 int ipo_waker_init(ipo_waker_t *w, ipo_region_t *r)
@@ -59,11 +80,15 @@ int ipo_waker_init(ipo_waker_t *w, ipo_region_t *r)
     return rc;
 }
 
-static void waker_release(ipo_waker_t *w, int remove_bell)
+static void waker_release(ipo_waker_t *w, int ours)
 {
     if (!w->peers)
         return;
-    if (remove_bell)
+    /* Sleepers still registered (an event loop that never unregistered)
+     * would leave their count in the access word for good. */
+    while (ours && w->sleepers)
+        ipo_handoff_unregister(w, w->sleepers);
+    if (ours)
         ipo_notify_close(&w->bell);
     else if (w->bell.fd >= 0)
         close(w->bell.fd);
@@ -73,6 +98,7 @@ static void waker_release(ipo_waker_t *w, int remove_bell)
             close(w->peers[i].fd);
     free(w->peers);
     w->peers = NULL;
+    w->sleepers = NULL;
     pthread_mutex_destroy(&w->lock);
 }
 
@@ -88,15 +114,18 @@ void ipo_waker_abandon(ipo_waker_t *w)
 
 /* ---- ringing ------------------------------------------------------------------ */
 
-static void ring(ipo_waker_t *w, uint32_t i)
+enum { RUNG = 0, GONE = -1 };
+
+static int ring(ipo_waker_t *w, uint32_t i)
 {
     ipo_slot_t *s = slot_at(w->r, i);
     /* Coalesce: one ring per sleep. The sleeper clears the flag before it
      * registers, so a ring seen as pending is one it has yet to read. */
     uint32_t idle = 0;
     if (ipo__load_relaxed(&s->wake_pending) || !ipo__cas_acq_rel(&s->wake_pending, &idle, 1u))
-        return;
+        return RUNG;
     uint32_t generation = ipo__load_acquire(&s->generation);
+    int rc = RUNG;
     pthread_mutex_lock(&w->lock);
     ipo_peer_bell_t *peer = &w->peers[i];
     if (peer->fd < 0 || peer->generation != generation) {
@@ -104,50 +133,76 @@ static void ring(ipo_waker_t *w, uint32_t i)
             close(peer->fd);
         peer->fd = ipo_notify_open_peer(w->r->inode, i, generation);
         peer->generation = generation;
+        if (peer->fd < 0) {
+            /* Nobody reads that doorbell: the peer is gone, and its flag
+             * stays set (the slot's next occupant clears it). Any other
+             * failure (out of descriptors) must not silence the slot. */
+            if (errno == ENXIO || errno == ENOENT)
+                rc = GONE;
+            else
+                ipo__store_release(&s->wake_pending, 0u);
+        }
     }
-    /* A peer that is gone keeps its pending flag set: later releases do not
-     * try again, and the slot's next occupant clears it when it sleeps. */
     if (peer->fd >= 0 && ipo_notify_ring(peer->fd) < 0) {
         close(peer->fd);
         peer->fd = -1;
+        rc = GONE;
     }
     pthread_mutex_unlock(&w->lock);
+    return rc;
 }
 
 /* Rings the sleepers a free access word lets go on: every waiter for a
- * release, every waiter for messages if there are messages, and the one
- * that has waited longest for access. */
+ * release, every waiter for messages if there are messages, and the oldest
+ * waiter for access that is not rung yet (the next oldest if it is gone). */
 static void wake(ipo_waker_t *w)
 {
     const ipo_region_t *r = w->r;
+    uint32_t n = r->hdr->slot_count;
     int messages = ipo_queue_length(r) != 0;
-    uint32_t oldest = UINT32_MAX;
-    uint64_t oldest_ticket = UINT64_MAX;
-    for (uint32_t i = 0; i < r->hdr->slot_count; i++) {
+    uint8_t skip[IPO_MAX_SLOTS];
+    memset(skip, 0, n);
+    for (uint32_t i = 0; i < n; i++) {
         const ipo_slot_t *s = slot_at(r, i);
         /* Pairs with the release in register_sleeper(), through the acq_rel
          * read-modify-writes of the access word. */
         uint32_t what = ipo__load_acquire(&s->waiting_for);
-        if (!what)
-            continue;
         if ((what & IPO_WAIT_FOR_RELEASE) || ((what & IPO_WAIT_FOR_MESSAGES) && messages)) {
             ring(w, i);
-        } else if (what & IPO_WAIT_FOR_ACCESS) {
+            skip[i] = 1;
+        }
+    }
+    for (;;) {
+        uint32_t oldest = UINT32_MAX;
+        uint64_t oldest_ticket = UINT64_MAX;
+        for (uint32_t i = 0; i < n; i++) {
+            const ipo_slot_t *s = slot_at(r, i);
+            if (skip[i] || !(ipo__load_acquire(&s->waiting_for) & IPO_WAIT_FOR_ACCESS) ||
+                ipo__load_relaxed(&s->wake_pending))
+                continue;
             uint64_t ticket = ipo__load_relaxed(&s->sleep_ticket);
             if (ticket < oldest_ticket) {
                 oldest_ticket = ticket;
                 oldest = i;
             }
         }
+        if (oldest == UINT32_MAX || ring(w, oldest) == RUNG)
+            return;
+        skip[oldest] = 1;
     }
-    if (oldest != UINT32_MAX)
-        ring(w, oldest);
 }
 
 void ipo_handoff_release(ipo_waker_t *w)
 {
     uint64_t old = ipo_access_release(w->r);
     if (old & IPO_ACCESS_SLEEPER_MASK)
+        wake(w);
+}
+
+void ipo_handoff_pass_on(ipo_waker_t *w)
+{
+    uint64_t word = ipo__load_acquire(&w->r->hdr->access);
+    if (!(word & IPO_ACCESS_OWNER_MASK) && (word & IPO_ACCESS_SLEEPER_MASK))
         wake(w);
 }
 
@@ -162,11 +217,19 @@ static int wait_over(const ipo_region_t *r, uint32_t what, uint64_t word, uint64
     return !(what & IPO_WAIT_FOR_MESSAGES) || ipo_queue_length(r) != 0;
 }
 
-static int register_sleeper(ipo_waker_t *w, uint32_t what, uint64_t since_count, int new_ticket)
+static int register_sleeper(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
+                            uint64_t since_count, int new_ticket)
 {
     ipo_region_t *r = w->r;
     ipo_slot_t *me = r->me;
     pthread_mutex_lock(&w->lock);
+    if (s->what) {
+        pthread_mutex_unlock(&w->lock);
+        return -IPO_EINVAL;
+    }
+    s->what = what;
+    s->next = w->sleepers;
+    w->sleepers = s;
     for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
         if ((what & bit) && w->waiting[bit_index(bit)]++ == 0)
             __atomic_fetch_or(&me->waiting_for, bit, __ATOMIC_RELEASE);
@@ -175,30 +238,69 @@ static int register_sleeper(ipo_waker_t *w, uint32_t what, uint64_t since_count,
         ipo__store_relaxed(&me->sleep_ticket, ipo__fetch_add(&r->hdr->sleep_tickets, 1));
     pthread_mutex_unlock(&w->lock);
     ipo__store_relaxed(&me->wake_pending, 0u);
+    __atomic_fetch_add(&me->sleepers, 1u, __ATOMIC_RELAXED);
     /* The registration: releases our fields above to whoever reads the
      * word after it, and acquires whatever the last releaser wrote. */
     uint64_t word = __atomic_add_fetch(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE, __ATOMIC_ACQ_REL);
     if (wait_over(r, what, word, since_count)) {
-        ipo_handoff_unregister(w, what);
+        ipo_handoff_unregister(w, s);
         return 0;
     }
     return 1;
 }
 
-int ipo_handoff_register(ipo_waker_t *w, uint32_t what, uint64_t since_count)
+int ipo_handoff_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what, uint64_t since_count)
 {
-    return register_sleeper(w, what, since_count, 1);
+    return register_sleeper(w, s, what, since_count, 1);
 }
 
-void ipo_handoff_unregister(ipo_waker_t *w, uint32_t what)
+/* Reads every byte the doorbell holds; how many. */
+static int drain_bell(ipo_waker_t *w)
 {
-    __atomic_fetch_sub(&w->r->hdr->access, IPO_ACCESS_SLEEPER_ONE, __ATOMIC_RELEASE);
+    char buf[64];
+    int total = 0;
+    ssize_t n;
+    while ((n = read(w->bell.fd, buf, sizeof(buf))) > 0)
+        total += (int)n;
+    return total;
+}
+
+int ipo_handoff_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
+{
+    ipo_region_t *r = w->r;
     pthread_mutex_lock(&w->lock);
-    for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
-        if ((what & bit) && --w->waiting[bit_index(bit)] == 0)
-            __atomic_fetch_and(&w->r->me->waiting_for, ~bit, __ATOMIC_RELEASE);
+    uint32_t what = s->what;
+    if (what) {
+        for (ipo_sleeper_t **p = &w->sleepers; *p; p = &(*p)->next) {
+            if (*p == s) {
+                *p = s->next;
+                break;
+            }
+        }
+        for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
+            if ((what & bit) && --w->waiting[bit_index(bit)] == 0)
+                __atomic_fetch_and(&r->me->waiting_for, ~bit, __ATOMIC_RELEASE);
+        s->what = 0;
+        s->next = NULL;
+        __atomic_fetch_sub(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE, __ATOMIC_RELEASE);
+        __atomic_fetch_sub(&r->me->sleepers, 1u, __ATOMIC_RELAXED);
+    }
+    /* Whatever we read from the doorbell, the others still asleep get too. */
+    int rang = drain_bell(w) > 0;
+    if (rang) {
+        const uint64_t one = 1;
+        for (ipo_sleeper_t *o = w->sleepers; o; o = o->next)
+            if (write(o->efd, &one, sizeof(one)) < 0) {
+                /* An eventfd only fails when its count would overflow: it is
+                 * readable then anyway. */
+            }
+    }
     pthread_mutex_unlock(&w->lock);
-    ipo_notify_drain(&w->bell);
+    uint64_t count;
+    if (s->efd >= 0 && read(s->efd, &count, sizeof(count)) < 0) {
+        /* EAGAIN: nobody passed a ring on to us. */
+    }
+    return rang;
 }
 
 /* One attempt at what the waiter wants; 1 when access is held. */
@@ -215,15 +317,6 @@ static int try_take(ipo_waker_t *w, uint32_t what)
         return 0;
     }
     return 1;
-}
-
-/* A waiter leaving without access may have taken a ring meant to let the
- * next one in: pass it on while access is free and others sleep. */
-static void pass_on(ipo_waker_t *w)
-{
-    uint64_t word = ipo__load_acquire(&w->r->hdr->access);
-    if (!(word & IPO_ACCESS_OWNER_MASK) && (word & IPO_ACCESS_SLEEPER_MASK))
-        wake(w);
 }
 
 static int poll_timeout_ms(int64_t until_ns)
@@ -257,24 +350,40 @@ int ipo_handoff_acquire(ipo_waker_t *w, uint32_t what, int64_t deadline_ns,
     int64_t until = deadline_ns;
     if (wake_by_ns >= 0 && (until < 0 || wake_by_ns < until))
         until = wake_by_ns;
+    ipo_sleeper_t me;
+    if (ipo_sleeper_init(&me))
+        return -IPO_ESYS;
+    int rc = -IPO_EAGAIN, rang = 0;
     for (int first = 1;; first = 0) {
         if (until >= 0 && ipo_now_ns() >= until)
             break;
-        if (register_sleeper(w, what, 0, first)) {
-            struct pollfd pfd = { .fd = ipo_notify_fd(&w->bell), .events = POLLIN, .revents = 0 };
-            int n = poll(&pfd, 1, poll_timeout_ms(until));
-            int interrupted = n < 0 && errno == EINTR;
-            ipo_handoff_unregister(w, what);
-            if (try_take(w, what))
-                return 0;
-            if (interrupted) {
-                pass_on(w);
-                return -IPO_EAGAIN; /* let the caller run signal handlers */
-            }
-        } else if (try_take(w, what)) {
-            return 0;
+        int registered = register_sleeper(w, &me, what, 0, first);
+        if (registered < 0) {
+            rc = registered;
+            break;
         }
+        int interrupted = 0;
+        if (registered) {
+            struct pollfd pfd[2] = {
+                { .fd = ipo_notify_fd(&w->bell), .events = POLLIN, .revents = 0 },
+                { .fd = me.efd, .events = POLLIN, .revents = 0 },
+            };
+            int n = poll(pfd, 2, poll_timeout_ms(until));
+            interrupted = n < 0 && errno == EINTR;
+            rang |= ipo_handoff_unregister(w, &me);
+        }
+        if (try_take(w, what)) {
+            rc = 0;
+            rang = 0;
+            break;
+        }
+        if (interrupted)
+            break; /* let the caller run signal handlers */
     }
-    pass_on(w);
-    return deadline_ns >= 0 && ipo_now_ns() >= deadline_ns ? -IPO_ETIMEDOUT : -IPO_EAGAIN;
+    ipo_sleeper_fini(&me);
+    if (rc != 0 && rang)
+        ipo_handoff_pass_on(w);
+    if (rc == -IPO_EAGAIN && deadline_ns >= 0 && ipo_now_ns() >= deadline_ns)
+        rc = -IPO_ETIMEDOUT;
+    return rc;
 }

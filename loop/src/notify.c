@@ -75,7 +75,8 @@ int ipo_notify_open(ipo_doorbell_t *d, uint64_t inode, uint32_t slot, uint32_t g
     sweep_dead(dir);
     /* Made under a hidden name and opened there, then renamed into place:
      * a sweeper never sees it without its reader. */
-    snprintf(tmp, sizeof(tmp), "%s/.new-%ld-%u", dir, (long)getpid(), slot);
+    snprintf(tmp, sizeof(tmp), "%s/.new-%ld-%llx-%u-%u", dir, (long)getpid(),
+             (unsigned long long)inode, slot, generation);
     unlink(tmp);
     if (mkfifo(tmp, 0600) < 0)
         return -IPO_ESYS;

@@ -6,35 +6,25 @@
 #include "ipo/errors.h"
 #include "ipo/queue.h"
 
-static void stop_waiting(ipo_uv_t *h)
-{
-    if (h->registered) {
-        ipo_handoff_unregister(h->waker, h->registered);
-        h->registered = 0;
-    }
-}
-
-/* Makes the doorbell say "look again": for a first look from the loop, or
- * when there was nothing to wait for. A ring to ourselves is one byte. */
+/* Makes the doorbell say "look again", for a look from the loop: a byte in
+ * our own FIFO, through the descriptor we hold open anyway. */
 static void look_again_soon(ipo_uv_t *h)
 {
-    ipo_region_t *r = h->waker->r;
-    int fd = ipo_notify_open_peer(r->inode, r->slot, r->me->generation);
-    if (fd >= 0) {
-        ipo_notify_ring(fd);
-        close(fd);
-    }
+    ipo_notify_ring(ipo_notify_fd(&h->waker->bell));
 }
 
-/* What the callback needs is not there: sleep on the doorbell for it (for
- * access too when a message waits but another holds access). */
+/* Ends the registration, if any, reading what woke us; 1 when that was a
+ * ring from the doorbell. */
+static int stop_waiting(ipo_uv_t *h)
+{
+    return ipo_handoff_unregister(h->waker, &h->sleeper);
+}
+
+/* What the callback needs is not there: sleep on the doorbell for it. */
 static void wait_for_it(ipo_uv_t *h)
 {
-    stop_waiting(h);
-    uint32_t what = h->what;
-    if (ipo_handoff_register(h->waker, what, 0))
-        h->registered = what;
-    else
+    int rc = ipo_handoff_register(h->waker, &h->sleeper, h->what, 0);
+    if (rc == 0)
         look_again_soon(h); /* already there: take it on the next turn of the loop */
 }
 
@@ -56,28 +46,33 @@ static int try_take(ipo_uv_t *h)
 static void on_readable(uv_poll_t *poll, int status, int events)
 {
     (void)events;
-    ipo_uv_t *h = (ipo_uv_t *)poll;
+    ipo_uv_t *h = poll->data;
     if (status < 0) {
         ipo_uv_stop(h);
         h->cb(h, status);
         return;
     }
-    stop_waiting(h);
-    ipo_notify_drain(&h->waker->bell); /* level-triggered: empty it, whoever rang */
-    if (!h->what)
+    int rang = stop_waiting(h); /* empties both descriptors: level-triggered */
+    if (!h->what) {
+        if (rang)
+            ipo_handoff_pass_on(h->waker);
         return;
-    if (try_take(h)) {
-        h->cb(h, 0);
-        if (ipo_access_held(h->waker->r))
-            ipo_handoff_release(h->waker);
-        if (!h->what)
-            return; /* the callback stopped the watcher */
-        if (h->what & IPO_WAIT_FOR_ACCESS) {
-            look_again_soon(h); /* busy: the next turn at once, from the loop */
-            return;
-        }
     }
-    wait_for_it(h);
+    if (!try_take(h)) {
+        if (rang)
+            ipo_handoff_pass_on(h->waker);
+        wait_for_it(h);
+        return;
+    }
+    h->cb(h, 0);
+    if (ipo_access_held(h->waker->r))
+        ipo_handoff_release(h->waker);
+    if (!h->what)
+        return; /* the callback stopped (or closed) the watcher */
+    if (h->what & IPO_WAIT_FOR_ACCESS)
+        look_again_soon(h); /* busy: the next turn at once, from the loop */
+    else
+        wait_for_it(h);
 }
 
 int ipo_uv_init(uv_loop_t *loop, ipo_uv_t *h, ipo_waker_t *waker)
@@ -85,10 +80,24 @@ int ipo_uv_init(uv_loop_t *loop, ipo_uv_t *h, ipo_waker_t *waker)
     h->waker = waker;
     h->cb = NULL;
     h->what = 0;
-    h->registered = 0;
+    h->open_polls = 0;
     h->close_cb = NULL;
     h->data = NULL;
-    return uv_poll_init(loop, &h->poll, ipo_notify_fd(&waker->bell));
+    if (ipo_sleeper_init(&h->sleeper))
+        return -IPO_ESYS;
+    int rc = uv_poll_init(loop, &h->poll, ipo_notify_fd(&waker->bell));
+    if (rc == 0) {
+        rc = uv_poll_init(loop, &h->wake_poll, h->sleeper.efd);
+        if (rc)
+            uv_close((uv_handle_t *)&h->poll, NULL);
+    }
+    if (rc) {
+        ipo_sleeper_fini(&h->sleeper);
+        return rc;
+    }
+    h->poll.data = h->wake_poll.data = h;
+    h->open_polls = 2;
+    return 0;
 }
 
 int ipo_uv_start(ipo_uv_t *h, uint32_t what, ipo_uv_cb cb)
@@ -96,8 +105,12 @@ int ipo_uv_start(ipo_uv_t *h, uint32_t what, ipo_uv_cb cb)
     if (!cb || (what != IPO_WAIT_FOR_ACCESS && what != IPO_WAIT_FOR_MESSAGES))
         return UV_EINVAL;
     int rc = uv_poll_start(&h->poll, UV_READABLE, on_readable);
+    if (rc == 0)
+        rc = uv_poll_start(&h->wake_poll, UV_READABLE, on_readable);
     if (rc)
         return rc;
+    if (h->what)
+        stop_waiting(h); /* restarting with another `what` */
     h->cb = cb;
     h->what = what;
     wait_for_it(h);
@@ -107,15 +120,20 @@ int ipo_uv_start(ipo_uv_t *h, uint32_t what, ipo_uv_cb cb)
 int ipo_uv_stop(ipo_uv_t *h)
 {
     h->what = 0;
-    stop_waiting(h);
+    if (stop_waiting(h))
+        ipo_handoff_pass_on(h->waker);
+    uv_poll_stop(&h->wake_poll);
     return uv_poll_stop(&h->poll);
 }
 
 static void on_closed(uv_handle_t *handle)
 {
-    ipo_uv_t *h = (ipo_uv_t *)handle;
+    ipo_uv_t *h = handle->data;
+    if (--h->open_polls)
+        return;
+    ipo_sleeper_fini(&h->sleeper);
     if (h->close_cb)
-        h->close_cb(handle);
+        h->close_cb((uv_handle_t *)&h->poll);
 }
 
 void ipo_uv_close(ipo_uv_t *h, uv_close_cb close_cb)
@@ -123,4 +141,5 @@ void ipo_uv_close(ipo_uv_t *h, uv_close_cb close_cb)
     ipo_uv_stop(h);
     h->close_cb = close_cb;
     uv_close((uv_handle_t *)&h->poll, on_closed);
+    uv_close((uv_handle_t *)&h->wake_poll, on_closed);
 }

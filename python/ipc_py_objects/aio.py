@@ -82,11 +82,12 @@ class ASharedMemoryManager:
         self.shared_memory = shared_memory
         self._time_limit = time_limit
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._fd = -1
+        self._fds: tuple = ()
         self._waiters: Deque[_Waiter] = collections.deque()
         self._holding = False
         self._registered = 0  # the WAIT_FOR_* bits we sleep on now
         self._since: Optional[int] = None  # the access count at our last release
+        self._owed_pass_on = False  # we read a ring and have not used it
         # The existence each context manager left at the end of its last block.
         self._existence: "weakref.WeakKeyDictionary[ASharedMemoryContextManager, bool]" = (
             weakref.WeakKeyDictionary()
@@ -98,30 +99,47 @@ class ASharedMemoryManager:
     async def __aenter__(self) -> "ASharedMemoryManager":
         loop = asyncio.get_running_loop()
         sm = self.shared_memory
-        # Both waits release the GIL in C: a worker thread keeps the loop free.
-        if sm.create:
-            await loop.run_in_executor(None, sm.wait_consumer_ready, self._time_limit)
-        else:
-            await loop.run_in_executor(None, sm.init_consumer, self._time_limit)
+        if getattr(sm, "_async_manager", None) is not None:
+            raise SharedMemoryError(
+                f"region {sm.name!r} has an ASharedMemoryManager already: share that one"
+            )
+        sm._async_manager = self
+        try:
+            # Both waits release the GIL in C: a worker thread keeps the loop free.
+            if sm.create:
+                await loop.run_in_executor(None, sm.wait_consumer_ready, self._time_limit)
+            else:
+                await loop.run_in_executor(None, sm.init_consumer, self._time_limit)
+            # The doorbell, and the eventfd through which this process's other
+            # sleepers hand on a ring they read from it.
+            self._fds = sm._event_fds()
+        except BaseException:
+            sm._async_manager = None
+            raise
         self._loop = loop
-        self._fd = sm._doorbell_fd()
-        loop.add_reader(self._fd, self._on_doorbell)
+        for fd in self._fds:
+            loop.add_reader(fd, self._on_doorbell)
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> bool:
         loop = self._loop
-        self._stop_waiting()
-        if loop is not None and self._fd >= 0:
-            loop.remove_reader(self._fd)
-            self._fd = -1
+        sm = self.shared_memory
+        if loop is not None:
+            for fd in self._fds:
+                loop.remove_reader(fd)
+        self._fds = ()
         for waiter in self._waiters:
             if not waiter.future.done():
                 waiter.future.set_exception(SharedMemoryError("the manager was closed"))
         self._waiters.clear()
-        self.shared_memory._release_if_held()
+        if sm.attached:
+            self._stop_waiting()
+            sm._release_if_held()
+            self._settle_pass_on()
+        sm._async_manager = None
         if loop is not None:
             # A creator waits for its consumers to leave: not on the loop's thread.
-            await loop.run_in_executor(None, self.shared_memory.close)
+            await loop.run_in_executor(None, sm.close)
         self._loop = None
         return False
 
@@ -133,25 +151,29 @@ class ASharedMemoryManager:
         future = self._loop.create_future()
         waiter = _Waiter(future, cm, messages)
         self._waiters.append(waiter)
-        self._pump()
         try:
+            self._pump()
             await future
         except BaseException:
-            # Cancelled (or the manager closed): give back a turn granted meanwhile.
+            # Cancelled (or the manager closed): give back a turn granted
+            # meanwhile, without counting it as a block of this coroutine.
             if future.done() and not future.cancelled() and future.exception() is None:
-                self._release(cm, True)
+                self._release(cm, None)
             elif waiter in self._waiters:
                 self._waiters.remove(waiter)
                 self._pump()
             raise
 
-    def _release(self, cm: "ASharedMemoryContextManager", existence: bool) -> None:
-        self._existence[cm] = existence
+    def _release(self, cm: "ASharedMemoryContextManager", existence: Optional[bool]) -> None:
+        if existence is not None:
+            self._existence[cm] = existence
         self._holding = False
         sm = self.shared_memory
         if sm.attached:
+            # The count is ours while we hold access: read it before letting go.
+            since = sm._access_count()
             sm._release_if_held()
-            self._since = sm._access_count()
+            self._since = since
         self._pump()
 
     def _idle(self) -> bool:
@@ -173,60 +195,81 @@ class ASharedMemoryManager:
         """Gives access to the first waiter that can have it, or registers on
         the doorbell for what the waiters need."""
         sm = self.shared_memory
-        while not self._holding and self._waiters and sm.attached:
-            chosen = None
-            needs = 0
-            idle = self._idle()
-            for waiter in self._waiters:
-                if waiter.future.done():
-                    continue
-                if waiter.messages:
-                    if not sm._queue_length():
-                        needs |= WAIT_FOR_MESSAGES
+        try:
+            while not self._holding and self._waiters and sm.attached:
+                chosen = None
+                needs = 0
+                idle = self._idle()
+                for waiter in self._waiters:
+                    if waiter.future.done():
                         continue
-                elif self._gated(waiter.cm, idle):
-                    needs |= WAIT_FOR_RELEASE
-                    continue
-                chosen = waiter
-                break
-            if chosen is None:
-                self._waiters = collections.deque(w for w in self._waiters if not w.future.done())
-                if not self._waiters:
+                    if waiter.messages:
+                        if not sm._queue_length():
+                            needs |= WAIT_FOR_MESSAGES
+                            continue
+                    elif self._gated(waiter.cm, idle):
+                        needs |= WAIT_FOR_RELEASE
+                        continue
+                    chosen = waiter
                     break
-                if self._wait_for(needs):
+                if chosen is None:
+                    self._waiters = collections.deque(w for w in self._waiters if not w.future.done())
+                    if not self._waiters:
+                        break
+                    if self._sleep_for(needs):
+                        return
+                    continue  # the wait is over already: look again
+                if sm._try_acquire(chosen.messages, SPIN_SECONDS):
+                    self._holding = True
+                    self._owed_pass_on = False  # the ring, if any, was our turn
+                    self._waiters.remove(chosen)
+                    self._stop_waiting()
+                    chosen.future.set_result(None)
                     return
-                continue  # the wait is over already: look again
-            if sm._try_acquire(chosen.messages, SPIN_SECONDS):
-                self._holding = True
-                self._waiters.remove(chosen)
-                self._stop_waiting()
-                chosen.future.set_result(None)
-                return
-            needs |= WAIT_FOR_MESSAGES if chosen.messages else WAIT_FOR_ACCESS
-            if self._wait_for(needs):
-                return
-        self._stop_waiting()
+                needs |= WAIT_FOR_MESSAGES if chosen.messages else WAIT_FOR_ACCESS
+                if self._sleep_for(needs):
+                    return
+            self._stop_waiting()
+        finally:
+            if not self._holding:
+                self._settle_pass_on()
 
-    def _wait_for(self, what: int) -> bool:
+    def _sleep_for(self, what: int) -> bool:
         """Sleeps on the doorbell for `what`. False when there is nothing to
         wait for (the caller looks again)."""
         if what == self._registered:
             return True
         self._stop_waiting()
-        since = self._since if self._since is not None else self.shared_memory._access_count()
-        if self.shared_memory._register(what, since):
+        # A ring we read and will not use goes on before we line up again.
+        self._settle_pass_on()
+        sm = self.shared_memory
+        since = self._since if self._since is not None else sm._access_count()
+        if sm._register(what, since):
             self._registered = what
             return True
         return False
 
     def _stop_waiting(self) -> None:
         if self._registered:
-            self.shared_memory._unregister(self._registered)
             self._registered = 0
+            if self.shared_memory._unregister():
+                self._owed_pass_on = True
+
+    def _settle_pass_on(self) -> None:
+        if self._owed_pass_on:
+            self._owed_pass_on = False
+            if self.shared_memory.attached:
+                self.shared_memory._pass_on()
 
     def _on_doorbell(self) -> None:
-        # Unregistering drains the doorbell; then whoever can go, goes.
-        self._stop_waiting()
+        # Whoever rang (a releaser, or another sleeper of this process passing
+        # a ring on), read it all: the descriptors are level-triggered.
+        self._registered = 0
+        sm = self.shared_memory
+        if not sm.attached:
+            return
+        if sm._unregister():
+            self._owed_pass_on = True
         self._pump()
 
 

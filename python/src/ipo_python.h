@@ -41,6 +41,7 @@ typedef struct RegionObject {
     PyObject_HEAD
     ipo_region_t r;
     ipo_waker_t  waker;       /* this participant's doorbell and its ringing side */
+    ipo_sleeper_t loop_sleeper; /* the event loop's (aio.py); efd -1 until first used */
     int64_t      spin_ns;     /* how long a waiter spins before it sleeps */
     ipo_state   *st;          /* the module's state; `module` keeps it alive */
     PyObject    *module;

@@ -12,8 +12,6 @@
  * another thread (the main thread's sleep is cut short by EINTR at once).
  * Rare enough to cost nothing while idle. */
 #define SIGNAL_CHECK_NS (INT64_C(1000) * 1000 * 1000)
-/* The sleep step of threads sharing one doorbell. */
-#define SHARED_BELL_NS (INT64_C(2) * 1000 * 1000)
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -162,9 +160,7 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     int rc;
     self->waiters++;
     for (;;) {
-        /* Other threads of this process share the doorbell: one of them may
-         * drain a ring meant for another, so they sleep in short steps. */
-        int64_t wake_by = ipo_now_ns() + (self->waiters > 1 ? SHARED_BELL_NS : SIGNAL_CHECK_NS);
+        int64_t wake_by = ipo_now_ns() + SIGNAL_CHECK_NS;
         Py_BEGIN_ALLOW_THREADS
         rc = ipo_handoff_acquire(&self->waker, what, deadline, wake_by, spin_ns);
         Py_END_ALLOW_THREADS
@@ -233,12 +229,24 @@ static PyObject *Region_release(RegionObject *self, PyObject *unused)
 
 /* ---- for event loops (aio.py): the doorbell and non-blocking steps --------------- */
 
-static PyObject *Region_doorbell_fd(RegionObject *self, PyObject *unused)
+/* The event loop's sleeper: one per handle, made on first use. */
+static int loop_sleeper(RegionObject *self)
+{
+    if (require_attached(self) < 0)
+        return -1;
+    if (self->loop_sleeper.efd < 0 && ipo_sleeper_init(&self->loop_sleeper)) {
+        ipo_py_raise(self->st, -IPO_ESYS, "cannot make an eventfd for region '%U'", self->name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Region_event_fds(RegionObject *self, PyObject *unused)
 {
     (void)unused;
-    if (require_attached(self) < 0)
+    if (loop_sleeper(self) < 0)
         return NULL;
-    return PyLong_FromLong(ipo_notify_fd(&self->waker.bell));
+    return Py_BuildValue("(ii)", ipo_notify_fd(&self->waker.bell), self->loop_sleeper.efd);
 }
 
 static int wait_bits(PyObject *arg, uint32_t *what)
@@ -247,7 +255,7 @@ static int wait_bits(PyObject *arg, uint32_t *what)
     if (v == (unsigned long)-1 && PyErr_Occurred())
         return -1;
     if (!v || (v & ~(unsigned long)(IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES | IPO_WAIT_FOR_RELEASE))) {
-        PyErr_Format(PyExc_ValueError, "not a set of IPO_WAIT_FOR_* bits: %lu", v);
+        PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", v);
         return -1;
     }
     *what = (uint32_t)v;
@@ -261,20 +269,37 @@ static PyObject *Region_register_sleeper(RegionObject *self, PyObject *const *ar
         PyErr_SetString(PyExc_TypeError, "_register(what, since_count)");
         return NULL;
     }
-    if (require_attached(self) < 0 || wait_bits(args[0], &what) < 0)
+    if (loop_sleeper(self) < 0 || wait_bits(args[0], &what) < 0)
         return NULL;
     unsigned long long since = PyLong_AsUnsignedLongLong(args[1]);
     if (since == (unsigned long long)-1 && PyErr_Occurred())
         return NULL;
-    return PyBool_FromLong(ipo_handoff_register(&self->waker, what, since));
+    int rc = ipo_handoff_register(&self->waker, &self->loop_sleeper, what, since);
+    if (rc < 0) {
+        PyErr_Format(self->st->SharedMemoryError,
+                     "the event loop's sleeper of region '%U' is registered already", self->name);
+        return NULL;
+    }
+    return PyBool_FromLong(rc);
 }
 
-static PyObject *Region_unregister_sleeper(RegionObject *self, PyObject *arg)
+/* Ends the loop sleeper's registration, if any, and empties what woke it.
+ * True when a ring was read from the doorbell: if the loop takes no turn
+ * now, it owes _pass_on(). */
+static PyObject *Region_unregister_sleeper(RegionObject *self, PyObject *unused)
 {
-    uint32_t what;
-    if (require_attached(self) < 0 || wait_bits(arg, &what) < 0)
+    (void)unused;
+    if (loop_sleeper(self) < 0)
         return NULL;
-    ipo_handoff_unregister(&self->waker, what);
+    return PyBool_FromLong(ipo_handoff_unregister(&self->waker, &self->loop_sleeper));
+}
+
+static PyObject *Region_pass_on(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    ipo_handoff_pass_on(&self->waker);
     Py_RETURN_NONE;
 }
 
@@ -308,10 +333,10 @@ static PyObject *Region_try_acquire(RegionObject *self, PyObject *const *args, P
         return NULL;
     if (require_attached(self) < 0)
         return NULL;
-    if (ipo_access_held(&self->r) && self->holder_thread) {
-        PyErr_Format(self->st->SharedMemoryError, "access to region '%U' is held already", self->name);
-        return NULL;
-    }
+    /* Held by a thread of this process, this one included: not our turn
+     * yet; its release rings our own doorbell. */
+    if (ipo_access_held(&self->r))
+        Py_RETURN_FALSE;
     int mode = messages ? IPO_TRY_MESSAGES : IPO_TRY_ACCESS;
     int got = ipo_py_acquire(self, mode, -1.0);
     if (got < 0)
@@ -334,7 +359,8 @@ static PyObject *Region_try_acquire(RegionObject *self, PyObject *const *args, P
 static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->attached && !self->closed && self->holder_thread && ipo_access_held(&self->r)) {
+    if (self->attached && !self->closed && ipo_access_held(&self->r) &&
+        self->holder_thread == PyThread_get_thread_ident()) {
         self->holder_thread = 0;
         ipo_handoff_release(&self->waker);
         Py_RETURN_TRUE;
@@ -605,7 +631,8 @@ static PyObject *Region_stats(RegionObject *self, PyObject *unused)
         return NULL;
     ipo_alloc_stats_t s;
     ipo_alloc_stats(&self->r.heap, &s);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:K}",
+    uint64_t word = ipo__load_relaxed(&self->r.hdr->access);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:K,s:K}",
                          "size", (unsigned long long)self->r.size,
                          "heap_size", (unsigned long long)s.heap_size,
                          "free_bytes", (unsigned long long)s.free_bytes,
@@ -615,7 +642,8 @@ static PyObject *Region_stats(RegionObject *self, PyObject *unused)
                          "messages", (unsigned long long)ipo_queue_length(&self->r),
                          "slots", (unsigned)self->r.hdr->slot_count,
                          "slot", (unsigned)self->r.slot,
-                         "consumers_attached", (unsigned long long)self->r.hdr->attach_count);
+                         "consumers_attached", (unsigned long long)self->r.hdr->attach_count,
+                         "sleepers", (unsigned long long)((word & IPO_ACCESS_SLEEPER_MASK) >> 16));
 }
 
 static PyObject *Region_check(RegionObject *self, PyObject *unused)
@@ -926,9 +954,10 @@ static int close_region(RegionObject *self, int wait)
             }
             self->waiters--;
         }
-        ipo_waker_fini(&self->waker);
+        ipo_waker_fini(&self->waker); /* unregisters the loop sleeper too */
         ipo_region_detach(&self->r);
     }
+    ipo_sleeper_fini(&self->loop_sleeper);
     self->attached = 0;
     maybe_unmap(self);
     return 0;
@@ -986,6 +1015,7 @@ static PyObject *Region_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     if (!self)
         return NULL;
     self->r.fd = -1;
+    self->loop_sleeper.efd = -1;
     /* Subclasses (SharedMemory) find the module through the type's MRO. */
     PyObject *module = PyType_GetModuleByDef(type, &ipo_module_def);
     if (!module) {
@@ -1062,13 +1092,16 @@ static PyMethodDef Region_methods[] = {
       "destroy_object(offset)\n--\n\nAn alias of destroy_obj." },
     { "get_obj_buffer", (PyCFunction)Region_get_obj_buffer, METH_O,
       "get_obj_buffer(offset)\n--\n\nA zero-copy memoryview of the object's data." },
-    { "_doorbell_fd", (PyCFunction)Region_doorbell_fd, METH_NOARGS,
-      "_doorbell_fd()\n--\n\nThe descriptor that becomes readable when this participant is rung." },
+    { "_event_fds", (PyCFunction)Region_event_fds, METH_NOARGS,
+      "_event_fds()\n--\n\nThe doorbell and the event loop sleeper's eventfd, for add_reader." },
     { "_register", (PyCFunction)(void (*)(void))Region_register_sleeper, METH_FASTCALL,
-      "_register(what, since_count)\n--\n\nRegisters as a sleeper for `what` (WAIT_FOR_* bits); "
-      "False when there is nothing to wait for." },
-    { "_unregister", (PyCFunction)Region_unregister_sleeper, METH_O,
-      "_unregister(what)\n--\n\nEnds a registration made by _register." },
+      "_register(what, since_count)\n--\n\nRegisters the event loop's sleeper for `what` "
+      "(WAIT_FOR_* bits); False when there is nothing to wait for." },
+    { "_unregister", (PyCFunction)Region_unregister_sleeper, METH_NOARGS,
+      "_unregister()\n--\n\nEnds the loop sleeper's registration and empties its descriptors; "
+      "True when a ring was read (pass it on if not taking access)." },
+    { "_pass_on", (PyCFunction)Region_pass_on, METH_NOARGS,
+      "_pass_on()\n--\n\nHands a ring that was read but not used to the next waiter." },
     { "_access_count", (PyCFunction)Region_access_count, METH_NOARGS,
       "_access_count()\n--\n\nHow many times access was acquired (changes with every turn)." },
     { "_queue_length", (PyCFunction)Region_queue_length, METH_NOARGS,

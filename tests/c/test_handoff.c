@@ -196,7 +196,10 @@ static void test_waiting_for_a_release(void)
     ipo_waker_t w;
     ASSERT_OK(ipo_waker_init(&w, &r));
     uint64_t since = ipo_access_count(&r);
-    ASSERT_EQ(ipo_handoff_register(&w, IPO_WAIT_FOR_RELEASE, since), 1);
+    ipo_sleeper_t sl;
+    ASSERT_OK(ipo_sleeper_init(&sl));
+    ASSERT_EQ(ipo_handoff_register(&w, &sl, IPO_WAIT_FOR_RELEASE, since), 1);
+    ASSERT_EQ(ipo_handoff_register(&w, &sl, IPO_WAIT_FOR_RELEASE, since), -IPO_EINVAL);
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
@@ -213,11 +216,13 @@ static void test_waiting_for_a_release(void)
     }
     struct pollfd pfd = { .fd = ipo_notify_fd(&w.bell), .events = POLLIN, .revents = 0 };
     ASSERT_EQ(poll(&pfd, 1, 20000), 1);
-    ipo_handoff_unregister(&w, IPO_WAIT_FOR_RELEASE);
+    ASSERT_EQ(ipo_handoff_unregister(&w, &sl), 1);
     ASSERT(ipo_access_count(&r) != since);
     wait_children(&pid, 1);
     /* Nothing to wait for once the count moved. */
-    ASSERT_EQ(ipo_handoff_register(&w, IPO_WAIT_FOR_RELEASE, since), 0);
+    ASSERT_EQ(ipo_handoff_register(&w, &sl, IPO_WAIT_FOR_RELEASE, since), 0);
+    ASSERT_UEQ(r.hdr->access & IPO_ACCESS_SLEEPER_MASK, 0);
+    ipo_sleeper_fini(&sl);
     ipo_waker_fini(&w);
     ipo_region_unmap(&r);
 }

@@ -11,6 +11,7 @@ import workers
 from conftest import join_all
 from ipc_py_objects import (
     ASMCM,
+    wait_my_turn,
     ASMM,
     ASharedMemoryContextManager,
     ASharedMemoryManager,
@@ -52,7 +53,8 @@ class Peer:
 
 async def started(spawn, name):
     """A creator's manager with one peer attached."""
-    manager = ASharedMemoryManager(SharedMemory(name, create=True, size=MiB), time_limit=30)
+    manager = ASharedMemoryManager(SharedMemory(name, create=True, size=MiB, close_timeout=0.5),
+                                   time_limit=30)
     peer = Peer(spawn, name)
     await manager.__aenter__()
     assert await reply(peer.replies) == "ready"
@@ -263,3 +265,104 @@ async def test_turns_need_the_manager_entered(region_name):
         async with manager():
             pass
     manager.shared_memory.close()
+
+
+async def test_a_cancelled_waiter_passes_its_ring_on(spawn, region_name):
+    """Our coroutine waits for access and is rung as the oldest waiter, but
+    is cancelled before it takes its turn: the ring goes on to the next
+    waiter, a process asleep behind it."""
+    manager, peer = await started(spawn, region_name)
+    sm = manager.shared_memory
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        ours = asyncio.create_task(cm.__aenter__())
+        await ticks_until(lambda: manager._registered)
+        loop = asyncio.get_running_loop()
+        ready, results = spawn.Queue(), spawn.Queue()
+        behind = spawn.Process(target=workers.sleep_for_access, args=(sm.name, ready, results, 10.0))
+        behind.start()
+        await reply(ready)
+        # The peer releases while the loop is blocked (a plain get, on
+        # purpose), and ours is cancelled before the loop reads the doorbell:
+        # it was rung, but it never takes the turn.
+        peer.commands.put("release")
+        assert peer.replies.get(timeout=30) == "released"
+        ours.cancel()
+        outcome = await reply(results)
+        assert outcome[0] == "acquired", outcome
+        await loop.run_in_executor(None, behind.join, 30)
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_a_turn_held_by_this_thread_outside_the_manager(spawn, region_name):
+    """The loop's thread took access with the sync API: the manager waits
+    (it does not fail, nor lose the waiter) and goes on once it is released."""
+    manager, peer = await started(spawn, region_name)
+    sm = manager.shared_memory
+    try:
+        sm.wait_my_turn()
+        cm = manager()
+        task = asyncio.create_task(cm.__aenter__())
+        for _ in range(20):
+            await asyncio.sleep(0.001)
+        assert not task.done()
+        sm.release()
+        await asyncio.wait_for(task, 10)
+        await cm.__aexit__(None, None, None)
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_a_sync_thread_and_the_loop_share_the_doorbell(spawn, region_name):
+    """A worker thread and a coroutine of this process wait at the same time
+    while a peer holds access; both get their turns."""
+    manager, peer = await started(spawn, region_name)
+    sm = manager.shared_memory
+    loop = asyncio.get_running_loop()
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        ours = asyncio.create_task(cm.__aenter__())
+
+        def thread_turn():
+            with wait_my_turn(sm, time_limit=10):
+                return "thread"
+
+        theirs = loop.run_in_executor(None, thread_turn)
+        await ticks_until(lambda: manager._registered)
+        assert await peer.do("release") == "released"
+        await asyncio.wait_for(ours, 10)
+        await cm.__aexit__(None, None, None)
+        assert await asyncio.wait_for(theirs, 10) == "thread"
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_one_manager_per_shared_memory(region_name):
+    sm = SharedMemory(region_name, create=True, size=MiB)
+    first = ASharedMemoryManager(sm)
+    sm.wait_consumer_ready = lambda time_limit=None: True  # no consumer needed here
+    async with first:
+        with pytest.raises(SharedMemoryError, match="has an ASharedMemoryManager already"):
+            async with ASharedMemoryManager(sm):
+                pass
+
+
+async def test_leaving_the_manager_while_it_waits_leaves_no_sleeper(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        task = asyncio.create_task(manager().__aenter__())
+        await ticks_until(lambda: manager._registered)
+        await manager.__aexit__(None, None, None)
+        with pytest.raises(SharedMemoryError):
+            await task
+        assert await peer.do("release") == "released"
+        assert await peer.do(("stats",)) == 0
+    finally:
+        peer.stop()

@@ -376,3 +376,61 @@ def test_new_consumer_does_not_inherit_a_dead_holders_access(spawn, region_name)
             with pytest.raises(AccessNotHeldError):
                 late.has_messages()
             assert late.get_in_line() is False
+
+
+def until(condition, limit=30.0):
+    """Polls a condition, failing after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.001)
+
+
+def test_a_waiter_killed_asleep_does_not_swallow_the_next_turn(spawn, region_name):
+    """The oldest waiter dies asleep; a release still lets the next one in,
+    and a new occupant of the dead one's slot takes back its registration."""
+    with SharedMemory(region_name, create=True, size=MiB, slots=3) as sm:
+        ready, results = spawn.Queue(), spawn.Queue()
+        sm.wait_my_turn()  # held while the waiters line up
+        first = spawn.Process(target=workers.sleep_for_access, args=(region_name, ready, results))
+        first.start()
+        get(ready)
+        until(lambda: sm.stats()["sleepers"] == 1)
+        second = spawn.Process(target=workers.sleep_for_access, args=(region_name, ready, results, 10.0))
+        second.start()
+        get(ready)
+        until(lambda: sm.stats()["sleepers"] == 2)
+        os.kill(first.pid, signal.SIGKILL)
+        first.join(10)
+        sm.release()  # the dead one is the oldest: the live one must get in
+        outcome = get(results)
+        assert outcome[0] == "acquired" and outcome[1] < 5, outcome
+        join_all([second], timeout=30)
+        with SharedMemory(region_name) as again, wait_my_turn(again, time_limit=10):
+            assert again.stats()["sleepers"] == 0
+
+
+def test_threads_of_one_process_do_not_steal_each_others_turn(region_name):
+    """Three threads of this process sleep on its one doorbell while another
+    handle holds access; each gets a turn soon after it is released."""
+    import threading
+
+    with SharedMemory(region_name, create=True, size=MiB, spin_budget=0) as sm, \
+            SharedMemory(region_name, spin_budget=0) as other:
+        other.init_consumer(time_limit=10)
+        other.wait_my_turn()
+        took = []
+
+        def waiter():
+            start = time.monotonic()
+            with wait_my_turn(sm, time_limit=10):
+                took.append(time.monotonic() - start)
+
+        threads = [threading.Thread(target=waiter) for _ in range(3)]
+        for t in threads:
+            t.start()
+        until(lambda: other.stats()["sleepers"] == 3)
+        other.release()
+        for t in threads:
+            t.join(15)
+        assert len(took) == 3 and max(took) < 5, took

@@ -182,6 +182,9 @@ def peer_on_command(name, commands, replies):
                 with wait_my_turn(sm, time_limit=30):
                     sm.put_message(command[1])
                 replies.put("put")
+            elif command == ("stats",):
+                with wait_my_turn(sm, time_limit=30):
+                    replies.put(sm.stats()["sleepers"])
     finally:
         sm.close()
 
@@ -206,3 +209,19 @@ def async_sender(name, count, loop_kind, results):
         uvloop.run(main())
     else:
         asyncio.run(main())
+
+
+def sleep_for_access(name, ready, results, time_limit=30.0):
+    """Waits for access (asleep at once: no spin budget); reports how it went."""
+    sm = SharedMemory(name, spin_budget=0)
+    sm.init_consumer(time_limit=30)
+    ready.put(os.getpid())
+    try:
+        start = time.monotonic()
+        sm.wait_my_turn(time_limit=time_limit)
+        results.put(("acquired", time.monotonic() - start))
+        sm.release()
+    except SharedMemoryError as e:
+        results.put((type(e).__name__, str(e)))
+    finally:
+        sm.close()

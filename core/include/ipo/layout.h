@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   2u
+#define IPO_LAYOUT_VERSION   3u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -80,7 +80,8 @@ typedef struct ipo_slot {
     uint32_t waiting_for;    /* IPO_WAIT_FOR_* bits of this participant's sleepers */
     uint32_t wake_pending;   /* a ring is on its way: coalesces rings */
     uint64_t sleep_ticket;   /* when it began to wait for access: the oldest is rung first */
-    uint8_t  reserved[24];
+    uint32_t sleepers;       /* its registrations counted in the access word */
+    uint8_t  reserved[20];
 } ipo_slot_t;
 
 /* The allocator: segregated fits in the manner of TLSF. Size classes are a
@@ -174,6 +175,7 @@ typedef struct ipo_header {
 _Static_assert(sizeof(ipo_slot_t) == 64, "slot layout");
 _Static_assert(offsetof(ipo_slot_t, start_time) == 16, "slot layout");
 _Static_assert(offsetof(ipo_slot_t, sleep_ticket) == 32, "slot layout");
+_Static_assert(offsetof(ipo_slot_t, sleepers) == 40, "slot layout");
 _Static_assert(sizeof(ipo_block_t) == 16, "block header layout");
 _Static_assert(sizeof(ipo_free_links_t) == 16, "free links layout");
 _Static_assert(sizeof(ipo_queue_t) == 32, "queue layout");

@@ -14,7 +14,9 @@ typedef struct ipo_uv ipo_uv_t;
 
 /* Called on the loop's thread with access held: status 0. Access is
  * released (and whoever waits is rung) when the callback returns. A status
- * below 0 reports an error; the watcher is stopped then. */
+ * below 0 reports an error; the watcher is stopped then. The callback may
+ * stop or close the watcher, but must not free the waker or the region:
+ * do that from close_cb, or once the loop has ended. */
 typedef void (*ipo_uv_cb)(ipo_uv_t *handle, int status);
 
 /* Watches a participant's doorbell with a uv_poll_t, in the manner of libuv's
@@ -24,16 +26,18 @@ typedef void (*ipo_uv_cb)(ipo_uv_t *handle, int status);
  * once again after every callback: a busy watcher, for draining work).
  * One watcher per waker: libuv watches a descriptor with one poll handle. */
 struct ipo_uv {
-    uv_poll_t    poll;        /* first: a ipo_uv_t is a uv_poll_t for libuv */
-    ipo_waker_t *waker;
-    ipo_uv_cb    cb;
-    uint32_t     what;        /* IPO_WAIT_FOR_* while started, 0 when stopped */
-    uint32_t     registered;  /* the registration on the doorbell, 0 if none */
-    uv_close_cb  close_cb;
-    void        *data;        /* the user's */
+    uv_poll_t     poll;        /* first: a ipo_uv_t is a uv_poll_t for libuv */
+    uv_poll_t     wake_poll;   /* the sleeper's eventfd: rings read by another sleeper */
+    ipo_waker_t  *waker;
+    ipo_sleeper_t sleeper;
+    ipo_uv_cb     cb;
+    uint32_t      what;        /* IPO_WAIT_FOR_* while started, 0 when stopped */
+    int           open_polls;  /* poll handles not closed yet */
+    uv_close_cb   close_cb;
+    void         *data;        /* the user's */
 };
 
-/* 0 or a negative libuv error code. */
+/* 0 or a negative libuv error code (or -IPO_ESYS). */
 int ipo_uv_init(uv_loop_t *loop, ipo_uv_t *handle, ipo_waker_t *waker);
 
 /* Starts (or restarts with another `what`). Never calls back from inside:
@@ -44,7 +48,7 @@ int ipo_uv_start(ipo_uv_t *handle, uint32_t what, ipo_uv_cb cb);
 int ipo_uv_stop(ipo_uv_t *handle);
 
 /* Stops and closes; close_cb (may be NULL) runs from the loop once the
- * handle's memory may be freed. */
+ * handle's memory may be freed (it receives the handle, cast to uv_handle_t). */
 void ipo_uv_close(ipo_uv_t *handle, uv_close_cb close_cb);
 
 #ifdef __cplusplus
