@@ -183,7 +183,13 @@ def run_c_service(binary, count):
         return rtt
     finally:
         if service.poll() is None:
-            service.kill()
+            service.kill()  # a killed service leaves its regions: remove them
+            service.wait(30)
+            for side in ("in", "out"):
+                try:
+                    os.unlink(f"/dev/shm/{name}-{side}")
+                except FileNotFoundError:
+                    pass
 
 
 def run_c_limit(binary, kind, count):
