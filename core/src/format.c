@@ -7,13 +7,44 @@
 
 int ipo_type_has_payload(uint8_t type)
 {
+    return type > IPO_T_FLOAT64 && type <= IPO_T_LAST_BUILTIN_ && type != IPO_T_DATE;
+}
+
+/* The payload size a type must have, or 0 when it varies. */
+static uint64_t fixed_payload(uint8_t type)
+{
     switch (type) {
-    case IPO_T_BIGINT:
-    case IPO_T_BYTES:
-    case IPO_T_BYTEARRAY:
-    case IPO_T_STR:
+    case IPO_T_COMPLEX:   return 16;
+    case IPO_T_SLICE:     return 3 * sizeof(ipo_value_t);
+    case IPO_T_DATETIME:  return sizeof(ipo_datetime_t);
+    case IPO_T_TIMEDELTA: return sizeof(ipo_timedelta_t);
+    case IPO_T_TIMEZONE:  return sizeof(ipo_timezone_t);
+    case IPO_T_TIME:      return sizeof(ipo_time_t);
+    default:              return 0;
+    }
+}
+
+size_t ipo_obj_values(const ipo_obj_t *obj, ipo_value_t **values)
+{
+    uint8_t *data = ipo_obj_data(obj);
+    switch (obj->type) {
+    case IPO_T_TUPLE:
+        *values = (ipo_value_t *)data;
+        return (size_t)(obj->v.len / sizeof(ipo_value_t));
+    case IPO_T_SLICE:
+        *values = (ipo_value_t *)data;
+        return 3;
+    case IPO_T_DATETIME:
+        *values = &((ipo_datetime_t *)data)->tzinfo;
+        return 1;
+    case IPO_T_TIME:
+        *values = &((ipo_time_t *)data)->tzinfo;
+        return 1;
+    case IPO_T_TIMEZONE:
+        *values = &((ipo_timezone_t *)data)->name;
         return 1;
     default:
+        *values = NULL;
         return 0;
     }
 }
@@ -28,6 +59,9 @@ int ipo_obj_new(ipo_region_t *r, uint8_t type, uint64_t len, ipo_off_t *out, voi
     if (!type_known(type))
         return -IPO_EINVAL;
     int payload = ipo_type_has_payload(type);
+    uint64_t fixed = fixed_payload(type);
+    if ((fixed && len != fixed) || (type == IPO_T_TUPLE && len % sizeof(ipo_value_t)))
+        return -IPO_EINVAL;
     uint64_t rel = sizeof(ipo_obj_t), align = IPO_ALLOC_GRANULE;
     uint8_t flags = 0;
     if (!payload) {
@@ -80,6 +114,10 @@ int ipo_obj_get(const ipo_region_t *r, ipo_off_t off, const ipo_obj_t **out)
         uint64_t rel = ipo_obj_data_rel(obj);
         if (rel > usable || obj->v.len > usable - rel)
             return -IPO_EBADOBJ;
+        uint64_t fixed = fixed_payload(obj->type);
+        if ((fixed && obj->v.len != fixed) ||
+            (obj->type == IPO_T_TUPLE && obj->v.len % sizeof(ipo_value_t)))
+            return -IPO_EBADOBJ;
     }
     *out = obj;
     return 0;
@@ -103,6 +141,23 @@ void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off)
     __atomic_fetch_sub(&((ipo_obj_t *)(r->base + off))->pins, (uint16_t)1, __ATOMIC_RELEASE);
 }
 
+/* Frees an object's children, then the object. Children were made by the
+ * encoder, one parent each; one that does not check out is left alone
+ * rather than followed. Depth is bounded by the encoder's recursion limit. */
+static void destroy_tree(ipo_region_t *r, const ipo_obj_t *obj, ipo_off_t off)
+{
+    ipo_value_t *values;
+    size_t n = ipo_obj_values(obj, &values);
+    for (size_t i = 0; i < n; i++) {
+        const ipo_obj_t *child;
+        if (ipo_value_is_inline(values[i].type) || ipo_obj_get(r, values[i].v.off, &child))
+            continue;
+        values[i].type = IPO_T_NONE; /* the parent never names freed memory */
+        destroy_tree(r, child, values[i].v.off);
+    }
+    ipo_alloc_free(&r->heap, off);
+}
+
 int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
 {
     const ipo_obj_t *obj;
@@ -113,7 +168,6 @@ int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
      * gone, the buffer's user is done with the payload. */
     if ((obj->flags & IPO_OBJ_QUEUED) || ipo__load_acquire(&obj->pins))
         return -IPO_EBUSY;
-    /* Scalars, strings and byte strings own nothing but their block.
-     * Containers will free their children here first. */
-    return ipo_alloc_free(&r->heap, off);
+    destroy_tree(r, obj, off);
+    return 0;
 }

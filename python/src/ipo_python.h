@@ -35,6 +35,9 @@ typedef struct ipo_state {
     PyObject *InvalidOffsetError;
     PyObject *ObjectInUseError;
     PyObject *RegionCorruptedError;
+    /* Types the codec meets by name, imported on first sight. */
+    PyObject *DecimalType;
+    PyObject *ZoneInfoType;
 } ipo_state;
 
 typedef struct RegionObject {
@@ -90,6 +93,7 @@ extern PyType_Spec ipo_guard_spec;
 PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
 
 /* codec.c: needs access; encode gives a new object's offset, decode a copy. */
+int ipo_py_codec_init(void);
 int ipo_py_encode(RegionObject *self, PyObject *obj, ipo_off_t *out);
 PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off);
 

@@ -172,9 +172,14 @@ static PyMethodDef module_methods[] = {
     X(RegionFullError) X(NotEnoughSharedMemoryError) X(AccessNotHeldError) \
     X(RegionClosedError) X(InvalidOffsetError) X(ObjectInUseError) X(RegionCorruptedError)
 
+/* References the state holds besides the exceptions. */
+#define STATE_TYPES(X) X(DecimalType) X(ZoneInfoType)
+
 static int module_exec(PyObject *module)
 {
     ipo_state *st = PyModule_GetState(module);
+    if (ipo_py_codec_init() < 0)
+        return -1;
     PyObject *errors = PyImport_ImportModule("ipc_py_objects.errors");
     if (!errors)
         return -1;
@@ -206,6 +211,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->buffer_type);
 #define VISIT(name) Py_VISIT(st->name);
     STATE_EXCEPTIONS(VISIT)
+    STATE_TYPES(VISIT)
 #undef VISIT
     return 0;
 }
@@ -218,6 +224,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->buffer_type);
 #define CLEAR(name) Py_CLEAR(st->name);
     STATE_EXCEPTIONS(CLEAR)
+    STATE_TYPES(CLEAR)
 #undef CLEAR
     return 0;
 }

@@ -594,10 +594,10 @@ static PyObject *Region_get_obj_buffer(RegionObject *self, PyObject *arg)
         return ipo_py_raise(self->st, -IPO_EBADOBJ,
                             "offset %llu does not name a live object in region '%U'",
                             (unsigned long long)off, self->name);
-    if (!ipo_type_has_payload(obj->type) || obj->type == IPO_T_BIGINT) {
+    if (obj->type != IPO_T_BYTES && obj->type != IPO_T_BYTEARRAY && obj->type != IPO_T_STR) {
         PyErr_Format(PyExc_TypeError,
-                     "the object at offset %llu is a scalar: only bytes, bytearray and str "
-                     "objects have a data buffer", (unsigned long long)off);
+                     "the object at offset %llu has no data buffer: only bytes, bytearray and "
+                     "str objects have one", (unsigned long long)off);
         return NULL;
     }
     if (ipo_obj_pin(&self->r, off))

@@ -54,8 +54,61 @@ static void test_objects(void)
     free(mem);
 }
 
+/* A tuple owns its children: destroying it frees the tree; a child that
+ * does not check out is left alone rather than followed. */
+static void test_containers_free_their_tree(void)
+{
+    uint64_t size = 1 << 20;
+    void *mem = aligned_alloc(4096, size);
+    ipo_region_options_t o = { 0 };
+    ASSERT_OK(ipo_region_format(mem, size, &o));
+    ipo_region_t r;
+    ASSERT_OK(ipo_region_join(&r, mem, size));
+    ipo_alloc_stats_t before, after;
+    ipo_alloc_stats(&r.heap, &before);
+
+    ipo_off_t inner, text, outer;
+    void *data;
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_STR, 5, &text, &data));
+    memcpy(data, "hello", 5);
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_TUPLE, 2 * sizeof(ipo_value_t), &inner, &data));
+    ipo_value_t *v = data;
+    v[0] = (ipo_value_t){ .type = IPO_T_STR, .v.off = text };
+    v[1] = (ipo_value_t){ .type = IPO_T_INT64, .v.i64 = -7 };
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_TUPLE, 3 * sizeof(ipo_value_t), &outer, &data));
+    v = data;
+    v[0] = (ipo_value_t){ .type = IPO_T_TUPLE, .v.off = inner };
+    v[1] = (ipo_value_t){ .type = IPO_T_NONE };
+    v[2] = (ipo_value_t){ .type = IPO_T_BYTES, .v.off = 12345 }; /* not an object */
+
+    const ipo_obj_t *obj;
+    ASSERT_OK(ipo_obj_get(&r, outer, &obj));
+    ipo_value_t *values;
+    ASSERT_EQ(ipo_obj_values(obj, &values), 3);
+    ASSERT_OK(ipo_obj_destroy(&r, outer));
+    ASSERT_ERR(ipo_obj_get(&r, inner, &obj), IPO_EBADOBJ);
+    ASSERT_ERR(ipo_obj_get(&r, text, &obj), IPO_EBADOBJ);
+    ipo_alloc_stats(&r.heap, &after);
+    ASSERT_UEQ(after.free_bytes, before.free_bytes);
+    ASSERT_UEQ(after.used_blocks, before.used_blocks);
+
+    /* Fixed-size payloads must have their size, when made and when read. */
+    ipo_off_t bad;
+    ASSERT_ERR(ipo_obj_new(&r, IPO_T_COMPLEX, 8, &bad, &data), IPO_EINVAL);
+    ASSERT_ERR(ipo_obj_new(&r, IPO_T_TUPLE, 20, &bad, &data), IPO_EINVAL);
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_COMPLEX, 16, &bad, &data));
+    ((ipo_obj_t *)((uint8_t *)mem + bad))->v.len = 8;
+    ASSERT_ERR(ipo_obj_get(&r, bad, &obj), IPO_EBADOBJ);
+    ((ipo_obj_t *)((uint8_t *)mem + bad))->v.len = 16;
+    ASSERT_OK(ipo_obj_destroy(&r, bad));
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
 int main(void)
 {
     RUN(test_objects);
+    RUN(test_containers_free_their_tree);
     return 0;
 }

@@ -17,7 +17,14 @@ END = "END"
 
 def mixed_message(i):
     """Message i of a deterministic mix of every type and of sizes up to 64 KiB."""
-    k = i % 9
+    import datetime
+
+    k = i % 11
+    if k == 9:
+        return (i, f"t{i}", (None, i * 0.5, (b"x" * (i % 300),)), 2**70 + i)
+    if k == 10:
+        tz = datetime.timezone(datetime.timedelta(minutes=i % 600 - 300))
+        return datetime.datetime(2000 + i % 100, 1 + i % 12, 1 + i % 28, i % 24, i % 60, i % 60, i, tzinfo=tz)
     if k == 0:
         return i
     if k == 1:

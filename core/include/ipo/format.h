@@ -15,10 +15,10 @@ struct ipo_region;
 
 /* Type codes. The format is the contract between languages: a C service and
  * a Python process read the same blocks. Codes 1-63 are the format's own
- * (those not listed yet are reserved for the seed's remaining types: complex,
- * decimal, date and time types, tuple, list, map, set, ndarray, object);
- * 64-127 are set aside for applications' own types; 0 and 128-255 are never
- * used. Blocks of a code this build does not know are refused as bad. */
+ * (those not listed yet are reserved for the seed's remaining types: list,
+ * map, set, ndarray, object); 64-127 are set aside for applications' own
+ * types; 0 and 128-255 are never used. Blocks of a code this build does not
+ * know are refused as bad. */
 enum ipo_type {
     IPO_T_NONE      = 1,  /* no payload */
     IPO_T_BOOL      = 2,  /* v.u64 is 0 or 1 */
@@ -28,7 +28,17 @@ enum ipo_type {
     IPO_T_BYTES     = 6,  /* v.len bytes */
     IPO_T_BYTEARRAY = 7,  /* v.len bytes */
     IPO_T_STR       = 8,  /* v.len bytes of UTF-8 (lone surrogates as in 'surrogatepass') */
-    IPO_T_LAST_BUILTIN_ = IPO_T_STR
+    IPO_T_COMPLEX   = 9,  /* 16 bytes: real, imaginary (binary64) */
+    IPO_T_DECIMAL   = 10, /* v.len bytes of ASCII: the number as Python's str(Decimal) writes it */
+    IPO_T_SLICE     = 11, /* 3 ipo_value_t: start, stop, step */
+    IPO_T_DATETIME  = 12, /* ipo_datetime_t */
+    IPO_T_TIMEDELTA = 13, /* ipo_timedelta_t */
+    IPO_T_TIMEZONE  = 14, /* ipo_timezone_t: a fixed offset from UTC */
+    IPO_T_DATE      = 15, /* no payload: v.u64 = year << 16 | month << 8 | day */
+    IPO_T_TIME      = 16, /* ipo_time_t */
+    IPO_T_TUPLE     = 17, /* v.len / 16 ipo_value_t */
+    IPO_T_ZONEINFO  = 18, /* v.len bytes of UTF-8: an IANA time zone key */
+    IPO_T_LAST_BUILTIN_ = IPO_T_ZONEINFO
 };
 
 /* Flags of any type (high bits) and of one type (low bits). */
@@ -63,6 +73,67 @@ typedef struct ipo_obj {
 } ipo_obj_t;
 
 _Static_assert(sizeof(ipo_obj_t) == 16, "object header layout");
+
+/* A value inside another object (a tuple's element, a datetime's tzinfo):
+ * None, bool, int64 and float64 are stored in the slot itself; anything else
+ * is a child object, owned by its parent and destroyed with it, with its
+ * type repeated here. */
+typedef struct ipo_value {
+    uint8_t type;            /* ipo_type */
+    uint8_t reserved[7];
+    union {
+        uint64_t  u64;
+        int64_t   i64;
+        double    f64;
+        ipo_off_t off;       /* the child object, for the other types */
+    } v;
+} ipo_value_t;
+
+static inline int ipo_value_is_inline(uint8_t type)
+{
+    return type == IPO_T_NONE || type == IPO_T_BOOL || type == IPO_T_INT64 || type == IPO_T_FLOAT64;
+}
+
+/* Time of day, as datetime and time hold it. */
+typedef struct ipo_clock {
+    uint8_t  hour, minute, second, fold;
+    uint32_t microsecond;
+} ipo_clock_t;
+
+typedef struct ipo_datetime {
+    uint16_t    year;
+    uint8_t     month, day;
+    uint32_t    reserved;
+    ipo_clock_t clock;
+    ipo_value_t tzinfo;      /* None, IPO_T_TIMEZONE or IPO_T_ZONEINFO */
+} ipo_datetime_t;
+
+typedef struct ipo_time {
+    ipo_clock_t clock;
+    uint64_t    reserved;
+    ipo_value_t tzinfo;
+} ipo_time_t;
+
+typedef struct ipo_timedelta {
+    int32_t days, seconds, microseconds, reserved;
+} ipo_timedelta_t;
+
+typedef struct ipo_timezone {
+    int64_t     offset_us;   /* UTC offset in microseconds */
+    uint64_t    reserved;
+    ipo_value_t name;        /* None or IPO_T_STR */
+} ipo_timezone_t;
+
+_Static_assert(sizeof(ipo_value_t) == 16, "value layout");
+_Static_assert(sizeof(ipo_clock_t) == 8, "clock layout");
+_Static_assert(sizeof(ipo_datetime_t) == 32 && offsetof(ipo_datetime_t, tzinfo) == 16, "datetime layout");
+_Static_assert(sizeof(ipo_time_t) == 32 && offsetof(ipo_time_t, tzinfo) == 16, "time layout");
+_Static_assert(sizeof(ipo_timedelta_t) == 16, "timedelta layout");
+_Static_assert(sizeof(ipo_timezone_t) == 32 && offsetof(ipo_timezone_t, name) == 16, "timezone layout");
+
+/* The values an object holds (a tuple's elements, a slice's bounds, a
+ * datetime's tzinfo), or 0 for an object without values. */
+size_t ipo_obj_values(const ipo_obj_t *obj, ipo_value_t **values);
 _Static_assert(offsetof(ipo_obj_t, pins) == 2, "object header layout");
 _Static_assert(offsetof(ipo_obj_t, gen) == 4, "object header layout");
 _Static_assert(offsetof(ipo_obj_t, v) == 8, "object header layout");
@@ -91,8 +162,9 @@ static inline void *ipo_obj_data(const ipo_obj_t *obj)
     return (uint8_t *)obj + ipo_obj_data_rel(obj);
 }
 
-/* Frees the object and everything it owns. 0, -IPO_EBADOBJ, or -IPO_EBUSY
- * while a queued message names it or a buffer of it is pinned. */
+/* Frees the object and everything it owns (its child objects, to any depth).
+ * 0, -IPO_EBADOBJ, or -IPO_EBUSY while a queued message names it or a
+ * buffer of it is pinned. */
 int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
 
 /* A zero-copy buffer of the payload is handed out: the object cannot be
