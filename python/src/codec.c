@@ -137,53 +137,42 @@ static int new_container(RegionObject *self, uint8_t type, uint64_t len, ipo_off
     return 0;
 }
 
-/* Fills a container's slots; on failure destroys the container. */
-static int fill_values(RegionObject *self, ipo_off_t container, PyObject *const *items, size_t n)
+/* Makes a container of n values and fills it; on failure destroys it with
+ * the children made so far. Recursion is bounded as Python bounds it. */
+static int encode_container(RegionObject *self, uint8_t type, PyObject *const *items, size_t n,
+                            ipo_off_t *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        ipo_value_t *values;
-        /* Looked up again each time: encoding a child may not move the
-         * container, but keeping no pointer across allocations is cheap. */
-        ipo_obj_values((const ipo_obj_t *)(self->r.base + container), &values);
-        ipo_value_t slot;
-        if (encode_value(self, items[i], &slot) < 0) {
-            ipo_obj_destroy(&self->r, container);
-            return -1;
-        }
-        values[i] = slot;
+    void *data;
+    if (new_container(self, type, (uint64_t)n * sizeof(ipo_value_t), out, &data) < 0)
+        return -1;
+    ipo_value_t *values = data; /* offsets never move: the pointer stays good */
+    if (Py_EnterRecursiveCall(" while putting a container into shared memory")) {
+        ipo_obj_destroy(&self->r, *out);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = encode_value(self, items[i], &values[i]);
+    Py_LeaveRecursiveCall();
+    if (rc < 0) {
+        /* A failed encode_value leaves its slot zeroed, naming no child. */
+        ipo_obj_destroy(&self->r, *out);
+        return -1;
     }
     return 0;
 }
 
 static int encode_tuple(RegionObject *self, PyObject *obj, ipo_off_t *out)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(obj);
-    void *data;
-    if (new_container(self, IPO_T_TUPLE, (uint64_t)n * sizeof(ipo_value_t), out, &data) < 0)
-        return -1;
-    if (Py_EnterRecursiveCall(" while putting a tuple into shared memory")) {
-        ipo_obj_destroy(&self->r, *out);
-        return -1;
-    }
-    int rc = fill_values(self, *out, &PyTuple_GET_ITEM(obj, 0), (size_t)n);
-    Py_LeaveRecursiveCall();
-    return rc;
+    return encode_container(self, IPO_T_TUPLE, &PyTuple_GET_ITEM(obj, 0),
+                            (size_t)PyTuple_GET_SIZE(obj), out);
 }
 
 static int encode_slice(RegionObject *self, PyObject *obj, ipo_off_t *out)
 {
     PySliceObject *sl = (PySliceObject *)obj;
     PyObject *items[3] = { sl->start, sl->stop, sl->step };
-    void *data;
-    if (new_container(self, IPO_T_SLICE, 3 * sizeof(ipo_value_t), out, &data) < 0)
-        return -1;
-    if (Py_EnterRecursiveCall(" while putting a slice into shared memory")) {
-        ipo_obj_destroy(&self->r, *out);
-        return -1;
-    }
-    int rc = fill_values(self, *out, items, 3);
-    Py_LeaveRecursiveCall();
-    return rc;
+    return encode_container(self, IPO_T_SLICE, items, 3, out);
 }
 
 static int encode_complex(RegionObject *self, PyObject *obj, ipo_off_t *out)

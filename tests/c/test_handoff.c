@@ -45,6 +45,13 @@ static void start_line_go(start_line_t *s)
     close(s->fds[1]);
 }
 
+/* In a child: attach to the region and open a doorbell, or exit. */
+static void attach_or_exit(const char *name, ipo_region_t *c, ipo_waker_t *w)
+{
+    if (ipo_region_attach(c, name, NULL) || ipo_waker_init(w, c))
+        _exit(2);
+}
+
 static void wait_children(pid_t *pids, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -77,8 +84,7 @@ static void test_million_handoffs(void)
         if (pids[p] == 0) {
             ipo_region_t c;
             ipo_waker_t w;
-            if (ipo_region_attach(&c, name, NULL) || ipo_waker_init(&w, &c))
-                _exit(2);
+            attach_or_exit(name, &c, &w);
             start_line_wait(&line);
             ipo_obj_t *obj = (ipo_obj_t *)(c.base + counter);
             int64_t spin = (p & 1) ? 2000 : 0;
@@ -135,8 +141,7 @@ static void test_waiting_for_messages(void)
         if (pids[p] == 0) {
             ipo_region_t c;
             ipo_waker_t w;
-            if (ipo_region_attach(&c, name, NULL) || ipo_waker_init(&w, &c))
-                _exit(2);
+            attach_or_exit(name, &c, &w);
             start_line_wait(&line);
             int64_t taken = 0;
             for (;;) {
@@ -205,8 +210,7 @@ static void test_waiting_for_a_release(void)
     if (pid == 0) {
         ipo_region_t c;
         ipo_waker_t cw;
-        if (ipo_region_attach(&c, name, NULL) || ipo_waker_init(&cw, &c))
-            _exit(2);
+        attach_or_exit(name, &c, &cw);
         if (ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
             _exit(3);
         ipo_handoff_release(&cw);
@@ -250,8 +254,7 @@ static void test_oldest_sleeper_goes_first(void)
         if (pids[p] == 0) {
             ipo_region_t c;
             ipo_waker_t cw;
-            if (ipo_region_attach(&c, name, NULL) || ipo_waker_init(&cw, &c))
-                _exit(2);
+            attach_or_exit(name, &c, &cw);
             if (ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
                 _exit(3);
             uint8_t *order = (uint8_t *)c.base + order_obj + sizeof(ipo_obj_t);
