@@ -1,6 +1,8 @@
 /* core/src/format.c — allocating, validating, pinning and destroying typed object blocks. */
 #include "ipo/format.h"
 
+#include "ipo/containers.h"
+
 #include "ipo/atomics.h"
 #include "ipo/errors.h"
 #include "ipo/region.h"
@@ -20,20 +22,50 @@ static uint64_t fixed_payload(uint8_t type)
     case IPO_T_TIMEDELTA: return sizeof(ipo_timedelta_t);
     case IPO_T_TIMEZONE:  return sizeof(ipo_timezone_t);
     case IPO_T_TIME:      return sizeof(ipo_time_t);
+    case IPO_T_LIST:      return sizeof(ipo_list_t);
+    case IPO_T_DICT:
+    case IPO_T_SET:
+    case IPO_T_FROZENSET:
+    case IPO_T_TENSOR:    return sizeof(ipo_value_t);
+    case IPO_T_ENUM:      return 2 * sizeof(ipo_value_t);
+    case IPO_T_NDARRAY:
+    case IPO_T_OBJECT:    return 3 * sizeof(ipo_value_t);
     default:              return 0;
     }
+}
+
+/* Types whose payload is a run of values, whatever its length. */
+static int is_value_run(uint8_t type)
+{
+    return type == IPO_T_TUPLE || type == IPO_T_VALUES || type == IPO_T_FLDICT ||
+           type == IPO_T_FLSET;
 }
 
 size_t ipo_obj_values(const ipo_obj_t *obj, ipo_value_t **values)
 {
     uint8_t *data = ipo_obj_data(obj);
-    switch (obj->type) {
-    case IPO_T_TUPLE:
+    if (is_value_run(obj->type)) {
         *values = (ipo_value_t *)data;
         return (size_t)(obj->v.len / sizeof(ipo_value_t));
+    }
+    switch (obj->type) {
     case IPO_T_SLICE:
+    case IPO_T_NDARRAY:
+    case IPO_T_OBJECT:
         *values = (ipo_value_t *)data;
         return 3;
+    case IPO_T_ENUM:
+        *values = (ipo_value_t *)data;
+        return 2;
+    case IPO_T_DICT:
+    case IPO_T_SET:
+    case IPO_T_FROZENSET:
+    case IPO_T_TENSOR:
+        *values = (ipo_value_t *)data;
+        return 1;
+    case IPO_T_LIST:
+        *values = &((ipo_list_t *)data)->items;
+        return 1;
     case IPO_T_DATETIME:
         *values = &((ipo_datetime_t *)data)->tzinfo;
         return 1;
@@ -49,6 +81,12 @@ size_t ipo_obj_values(const ipo_obj_t *obj, ipo_value_t **values)
     }
 }
 
+static int bad_run_length(uint8_t type, uint64_t len)
+{
+    uint64_t unit = type == IPO_T_FLDICT ? 2 * sizeof(ipo_value_t) : sizeof(ipo_value_t);
+    return is_value_run(type) && len % unit;
+}
+
 static int type_known(uint8_t type)
 {
     return type >= IPO_T_NONE && type <= IPO_T_LAST_BUILTIN_;
@@ -60,7 +98,7 @@ int ipo_obj_new(ipo_region_t *r, uint8_t type, uint64_t len, ipo_off_t *out, voi
         return -IPO_EINVAL;
     int payload = ipo_type_has_payload(type);
     uint64_t fixed = fixed_payload(type);
-    if ((fixed && len != fixed) || (type == IPO_T_TUPLE && len % sizeof(ipo_value_t)))
+    if ((fixed && len != fixed) || bad_run_length(type, len))
         return -IPO_EINVAL;
     uint64_t rel = sizeof(ipo_obj_t), align = IPO_ALLOC_GRANULE;
     uint8_t flags = 0;
@@ -83,7 +121,10 @@ int ipo_obj_new(ipo_region_t *r, uint8_t type, uint64_t len, ipo_off_t *out, voi
     obj->pins = 0;
     /* Generations are for views compared within one region; a counter that
      * wraps after 2^32 objects is enough to tell a reused block apart. */
-    obj->gen = (uint32_t)++r->hdr->next_gen;
+    uint32_t gen = (uint32_t)++r->hdr->next_gen;
+    if (gen == 0) /* 0 marks a destroyed block */
+        gen = (uint32_t)++r->hdr->next_gen;
+    obj->gen = gen;
     obj->v.len = len;
     *out = off;
     if (data)
@@ -115,8 +156,7 @@ int ipo_obj_get(const ipo_region_t *r, ipo_off_t off, const ipo_obj_t **out)
         if (rel > usable || obj->v.len > usable - rel)
             return -IPO_EBADOBJ;
         uint64_t fixed = fixed_payload(obj->type);
-        if ((fixed && obj->v.len != fixed) ||
-            (obj->type == IPO_T_TUPLE && obj->v.len % sizeof(ipo_value_t)))
+        if ((fixed && obj->v.len != fixed) || bad_run_length(obj->type, obj->v.len))
             return -IPO_EBADOBJ;
     }
     *out = obj;
@@ -141,21 +181,54 @@ void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off)
     __atomic_fetch_sub(&((ipo_obj_t *)(r->base + off))->pins, (uint16_t)1, __ATOMIC_RELEASE);
 }
 
+void ipo__obj_free_block(ipo_region_t *r, ipo_off_t off)
+{
+    /* A view still naming this block sees generation 0 and a bad type,
+     * whatever the allocator writes over the rest. */
+    ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
+    ipo__store_release(&obj->gen, (uint32_t)0);
+    obj->type = 0;
+    ipo_alloc_free(&r->heap, off);
+}
+
+static void destroy_tree(ipo_region_t *r, const ipo_obj_t *obj, ipo_off_t off);
+
+static void destroy_values(ipo_region_t *r, ipo_value_t *values, size_t n, size_t stride)
+{
+    for (size_t i = 0; i < n; i++) {
+        ipo_value_t *v = (ipo_value_t *)((uint8_t *)values + i * stride);
+        const ipo_obj_t *child;
+        if (ipo_value_is_inline(v->type) || ipo_obj_get(r, v->v.off, &child))
+            continue;
+        v->type = IPO_T_NONE; /* the parent never names freed memory */
+        /* A child whose payload a live buffer still shows (a numpy array
+         * over it) is left in place: leaking it is better than letting
+         * that buffer show reused memory. */
+        if (ipo__load_acquire(&child->pins))
+            continue;
+        destroy_tree(r, child, v->v.off);
+    }
+}
+
 /* Frees an object's children, then the object. Children were made by the
  * encoder, one parent each; one that does not check out is left alone
  * rather than followed. Depth is bounded by the encoder's recursion limit. */
 static void destroy_tree(ipo_region_t *r, const ipo_obj_t *obj, ipo_off_t off)
 {
-    ipo_value_t *values;
-    size_t n = ipo_obj_values(obj, &values);
-    for (size_t i = 0; i < n; i++) {
-        const ipo_obj_t *child;
-        if (ipo_value_is_inline(values[i].type) || ipo_obj_get(r, values[i].v.off, &child))
-            continue;
-        values[i].type = IPO_T_NONE; /* the parent never names freed memory */
-        destroy_tree(r, child, values[i].v.off);
+    if (obj->type == IPO_T_TABLE) {
+        ipo_table_t *t = ipo_obj_data(obj);
+        if (obj->v.len >= sizeof(ipo_table_t) && t->nentries <= t->entry_cap &&
+            (uint8_t *)(ipo_table_entries(t) + t->entry_cap) <= (uint8_t *)t + obj->v.len) {
+            ipo_entry_t *e = ipo_table_entries(t);
+            destroy_values(r, &e->key, (size_t)t->nentries, sizeof(ipo_entry_t));
+            destroy_values(r, &e->value, (size_t)t->nentries, sizeof(ipo_entry_t));
+        }
+    } else {
+        ipo_value_t *values;
+        size_t n = ipo_obj_values(obj, &values);
+        destroy_values(r, values, n, sizeof(ipo_value_t));
     }
-    ipo_alloc_free(&r->heap, off);
+    ipo__obj_free_block(r, off);
 }
 
 int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)

@@ -14,11 +14,9 @@ extern "C" {
 struct ipo_region;
 
 /* Type codes. The format is the contract between languages: a C service and
- * a Python process read the same blocks. Codes 1-63 are the format's own
- * (those not listed yet are reserved for the seed's remaining types: list,
- * map, set, ndarray, object); 64-127 are set aside for applications' own
- * types; 0 and 128-255 are never used. Blocks of a code this build does not
- * know are refused as bad. */
+ * a Python process read the same blocks. Codes 1-63 are the format's own;
+ * 64-127 are set aside for applications' own types; 0 and 128-255 are never
+ * used. Blocks of a code this build does not know are refused as bad. */
 enum ipo_type {
     IPO_T_NONE      = 1,  /* no payload */
     IPO_T_BOOL      = 2,  /* v.u64 is 0 or 1 */
@@ -38,7 +36,23 @@ enum ipo_type {
     IPO_T_TIME      = 16, /* ipo_time_t */
     IPO_T_TUPLE     = 17, /* v.len / 16 ipo_value_t */
     IPO_T_ZONEINFO  = 18, /* v.len bytes of UTF-8: an IANA time zone key */
-    IPO_T_LAST_BUILTIN_ = IPO_T_ZONEINFO
+    /* Live containers (ipo/containers.h): every process sees every change. */
+    IPO_T_LIST      = 19, /* ipo_list_t: a length and a VALUES array */
+    IPO_T_VALUES    = 20, /* v.len / 16 ipo_value_t: a list's items (capacity), an object's fields */
+    IPO_T_DICT      = 21, /* ipo_map_t: a TABLE of keys and values; IPO_OBJ_READONLY: a Mapping */
+    IPO_T_SET       = 22, /* ipo_map_t: a TABLE of keys */
+    IPO_T_FROZENSET = 23, /* ipo_map_t: a TABLE of keys, never changed */
+    IPO_T_TABLE     = 24, /* ipo_table_t: the hash index and entries of a DICT or SET */
+    /* Compact copies: built once, read back whole. */
+    IPO_T_FLDICT    = 25, /* 2n ipo_value_t: key, value, key, value... (FastLimitedDict) */
+    IPO_T_FLSET     = 26, /* n ipo_value_t (FastLimitedSet) */
+    /* Python-level objects, described by language-neutral parts. */
+    IPO_T_NDARRAY   = 27, /* 3 ipo_value_t: dtype (STR, numpy's descr), shape (TUPLE), data (BYTES) */
+    IPO_T_TENSOR    = 28, /* 1 ipo_value_t: the NDARRAY a torch CPU tensor lies over */
+    IPO_T_OBJECT    = 29, /* 3 ipo_value_t: class (STR "module:qualname"), field names
+                             (TUPLE of STR) and VALUES, or NONE and a DICT of attributes */
+    IPO_T_ENUM      = 30, /* 2 ipo_value_t: class (STR "module:qualname"), the member's value */
+    IPO_T_LAST_BUILTIN_ = IPO_T_ENUM
 };
 
 /* Flags of any type (high bits) and of one type (low bits). */
@@ -50,6 +64,8 @@ enum ipo_type {
 #define IPO_OBJ_PAYLOAD_64 0x40
 /* IPO_T_STR: every byte is ASCII, so readers may skip UTF-8 decoding. */
 #define IPO_OBJ_ASCII      0x01
+/* IPO_T_DICT: a read-only Mapping; readers give no way to change it. */
+#define IPO_OBJ_READONLY   0x02
 
 /* Payloads at least this long start on a 64-byte boundary (cache line and
  * SIMD width), at the cost of up to 48 bytes of padding. */
@@ -63,7 +79,8 @@ typedef struct ipo_obj {
     uint8_t  type;           /* ipo_type */
     uint8_t  flags;          /* IPO_OBJ_* */
     uint16_t pins;           /* zero-copy buffers of the payload alive in any process */
-    uint32_t gen;            /* stamped from the header's counter: lets views detect reuse */
+    uint32_t gen;            /* stamped from the header's counter, never 0; zeroed when the
+                                object is destroyed: lets views detect a freed or reused block */
     union {
         uint64_t len;
         uint64_t u64;
@@ -132,7 +149,8 @@ _Static_assert(sizeof(ipo_timedelta_t) == 16, "timedelta layout");
 _Static_assert(sizeof(ipo_timezone_t) == 32 && offsetof(ipo_timezone_t, name) == 16, "timezone layout");
 
 /* The values an object holds (a tuple's elements, a slice's bounds, a
- * datetime's tzinfo), or 0 for an object without values. */
+ * datetime's tzinfo, a list's array), or 0 for an object without values or
+ * whose values are not contiguous (a TABLE: see ipo/containers.h). */
 size_t ipo_obj_values(const ipo_obj_t *obj, ipo_value_t **values);
 _Static_assert(offsetof(ipo_obj_t, pins) == 2, "object header layout");
 _Static_assert(offsetof(ipo_obj_t, gen) == 4, "object header layout");
@@ -175,6 +193,10 @@ int ipo_obj_pin(struct ipo_region *r, ipo_off_t off);
 /* Drops one pin. Atomic, so it needs no access: buffers are released
  * whenever their last user lets go. The object must be pinned. */
 void ipo_obj_unpin(struct ipo_region *r, ipo_off_t off);
+
+/* Frees one block without its children (they have moved elsewhere): for
+ * containers that replace an internal array. */
+void ipo__obj_free_block(struct ipo_region *r, ipo_off_t off);
 
 /* Whether objects of this type carry v.len bytes of payload. */
 int ipo_type_has_payload(uint8_t type);

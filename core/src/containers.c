@@ -1,0 +1,385 @@
+/* core/src/containers.c — live lists and insertion-ordered hash tables over value slots. */
+#include "ipo/containers.h"
+
+#include "ipo/atomics.h"
+#include "ipo/errors.h"
+#include "ipo/region.h"
+
+#include <string.h>
+
+static inline ipo_obj_t *obj_at(const ipo_region_t *r, ipo_off_t off)
+{
+    return (ipo_obj_t *)(r->base + off);
+}
+
+void ipo_value_release(ipo_region_t *r, ipo_value_t *v)
+{
+    if (!ipo_value_is_inline(v->type))
+        ipo_obj_destroy(r, v->v.off);
+    v->type = IPO_T_NONE;
+    v->v.u64 = 0;
+}
+
+static void fill_none(ipo_value_t *v, uint64_t n)
+{
+    memset(v, 0, (size_t)n * sizeof(*v));
+    for (uint64_t i = 0; i < n; i++)
+        v[i].type = IPO_T_NONE;
+}
+
+/* A child array named by a value slot, checked enough that a damaged
+ * region cannot send us outside the mapping: NULL when it does not check out. */
+static ipo_obj_t *child_block(const ipo_region_t *r, const ipo_value_t *slot, uint8_t type)
+{
+    const ipo_obj_t *obj;
+    if (slot->type != type || ipo_obj_get(r, slot->v.off, &obj) || obj->type != type)
+        return NULL;
+    return (ipo_obj_t *)obj;
+}
+
+/* ---- lists ----------------------------------------------------------------------- */
+
+static ipo_list_t *list_of(ipo_obj_t *list)
+{
+    return (ipo_list_t *)ipo_obj_data(list);
+}
+
+/* The list's array and its capacity; NULL (capacity 0) when it has none. */
+static ipo_value_t *list_array(const ipo_region_t *r, ipo_obj_t *list, uint64_t *cap)
+{
+    ipo_list_t *l = list_of(list);
+    *cap = 0;
+    if (l->items.type == IPO_T_NONE)
+        return NULL;
+    ipo_obj_t *arr = child_block(r, &l->items, IPO_T_VALUES);
+    if (!arr)
+        return NULL;
+    *cap = arr->v.len / sizeof(ipo_value_t);
+    return ipo_obj_data(arr);
+}
+
+ipo_value_t *ipo_list_items(const ipo_region_t *r, const ipo_obj_t *list, uint64_t *len)
+{
+    uint64_t cap;
+    ipo_value_t *items = list_array(r, (ipo_obj_t *)list, &cap);
+    uint64_t n = list_of((ipo_obj_t *)list)->len;
+    /* A length beyond the array would be a damaged list: show what exists. */
+    *len = n <= cap ? n : cap;
+    return items;
+}
+
+int ipo_list_new(ipo_region_t *r, uint64_t capacity, ipo_off_t *out)
+{
+    void *data;
+    int rc = ipo_obj_new(r, IPO_T_LIST, sizeof(ipo_list_t), out, &data);
+    if (rc)
+        return rc;
+    memset(data, 0, sizeof(ipo_list_t));
+    list_of(obj_at(r, *out))->items.type = IPO_T_NONE;
+    if (capacity && (rc = ipo_list_reserve(r, obj_at(r, *out), capacity))) {
+        ipo_obj_destroy(r, *out);
+        return rc;
+    }
+    return 0;
+}
+
+/* Moves the list onto a new array of `cap` slots: build, copy, publish with
+ * one store, then free the old array (its children moved, so not them). */
+static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
+{
+    ipo_list_t *l = list_of(list);
+    uint64_t old_cap;
+    ipo_value_t *old = list_array(r, list, &old_cap);
+    if (cap > (UINT64_MAX - 64) / sizeof(ipo_value_t))
+        return -IPO_ENOMEM;
+    ipo_off_t off;
+    void *data;
+    int rc = ipo_obj_new(r, IPO_T_VALUES, cap * sizeof(ipo_value_t), &off, &data);
+    if (rc)
+        return rc;
+    ipo_value_t *fresh = data;
+    uint64_t keep = l->len < cap ? l->len : cap;
+    if (keep)
+        memcpy(fresh, old, (size_t)keep * sizeof(ipo_value_t));
+    fill_none(fresh + keep, cap - keep);
+    ipo_off_t old_off = l->items.type == IPO_T_VALUES ? l->items.v.off : 0;
+    l->items.v.off = off;
+    ipo__store_release(&l->items.type, (uint8_t)IPO_T_VALUES);
+    if (old_off && old)
+        ipo__obj_free_block(r, old_off);
+    return 0;
+}
+
+int ipo_list_reserve(ipo_region_t *r, ipo_obj_t *list, uint64_t capacity)
+{
+    uint64_t cap;
+    list_array(r, list, &cap);
+    if (capacity <= cap)
+        return 0;
+    /* Grow by half again, as growing by one each time would copy O(n^2). */
+    uint64_t grown = cap + cap / 2 + 4;
+    return list_move(r, list, capacity > grown ? capacity : grown);
+}
+
+int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
+                    const ipo_value_t *values, uint64_t n)
+{
+    ipo_list_t *l = list_of(list);
+    if (index > l->len || n > UINT64_MAX / 2 - l->len)
+        return -IPO_EINVAL;
+    int rc = ipo_list_reserve(r, list, l->len + n);
+    if (rc)
+        return rc;
+    uint64_t cap;
+    ipo_value_t *items = list_array(r, list, &cap);
+    if (!items)
+        return n ? -IPO_EBADOBJ : 0;
+    memmove(items + index + n, items + index, (size_t)(l->len - index) * sizeof(ipo_value_t));
+    memcpy(items + index, values, (size_t)n * sizeof(ipo_value_t));
+    ipo__store_release(&l->len, l->len + n);
+    return 0;
+}
+
+void ipo_list_remove(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t n,
+                     ipo_value_t *out)
+{
+    ipo_list_t *l = list_of(list);
+    uint64_t cap;
+    ipo_value_t *items = list_array(r, list, &cap);
+    if (!items || index > l->len || n > l->len - index)
+        return;
+    if (out)
+        memcpy(out, items + index, (size_t)n * sizeof(ipo_value_t));
+    else
+        for (uint64_t i = 0; i < n; i++)
+            ipo_value_release(r, &items[index + i]);
+    memmove(items + index, items + index + n, (size_t)(l->len - index - n) * sizeof(ipo_value_t));
+    fill_none(items + l->len - n, n);
+    ipo__store_release(&l->len, l->len - n);
+}
+
+void ipo_list_trim(ipo_region_t *r, ipo_obj_t *list)
+{
+    uint64_t cap;
+    list_array(r, list, &cap);
+    uint64_t len = list_of(list)->len;
+    if (cap > 16 && len < cap / 4)
+        (void)list_move(r, list, len * 2 > 8 ? len * 2 : 8);
+}
+
+/* ---- hash tables ----------------------------------------------------------------- */
+
+static uint64_t table_bytes(uint64_t index_size, uint64_t entry_cap)
+{
+    uint64_t index_bytes = (index_size * sizeof(uint32_t) + 15) & ~(uint64_t)15;
+    return sizeof(ipo_table_t) + index_bytes + entry_cap * sizeof(ipo_entry_t);
+}
+
+/* A table for at least n entries: the index stays at most two thirds full,
+ * so probes end soon and always find an empty slot. */
+static int table_new(ipo_region_t *r, uint64_t n, ipo_off_t *out, ipo_table_t **table)
+{
+    if (n > (uint64_t)UINT32_MAX / 2)
+        return -IPO_ENOMEM;
+    uint64_t size = 8;
+    while (size * 2 / 3 < n)
+        size *= 2;
+    uint64_t cap = size * 2 / 3;
+    void *data;
+    int rc = ipo_obj_new(r, IPO_T_TABLE, table_bytes(size, cap), out, &data);
+    if (rc)
+        return rc;
+    ipo_table_t *t = data;
+    t->index_size = size;
+    t->entry_cap = cap;
+    t->nentries = 0;
+    t->used = 0;
+    memset(ipo_table_index(t), 0, (size_t)size * sizeof(uint32_t));
+    *table = t;
+    return 0;
+}
+
+ipo_table_t *ipo_map_table(const ipo_region_t *r, const ipo_obj_t *map)
+{
+    const ipo_map_t *m = ipo_obj_data(map);
+    ipo_obj_t *obj = child_block(r, &m->table, IPO_T_TABLE);
+    if (!obj)
+        return NULL;
+    ipo_table_t *t = ipo_obj_data(obj);
+    if (obj->v.len < sizeof(ipo_table_t) || t->index_size < 8 ||
+        (t->index_size & (t->index_size - 1)) || t->index_size > ((uint64_t)1 << 33) ||
+        t->entry_cap >= t->index_size || table_bytes(t->index_size, t->entry_cap) > obj->v.len ||
+        t->nentries > t->entry_cap || t->used > t->nentries)
+        return NULL;
+    return t;
+}
+
+int ipo_map_new(ipo_region_t *r, uint8_t type, uint64_t n, ipo_off_t *out)
+{
+    if (type != IPO_T_DICT && type != IPO_T_SET && type != IPO_T_FROZENSET)
+        return -IPO_EINVAL;
+    ipo_off_t table_off;
+    ipo_table_t *t;
+    int rc = table_new(r, n, &table_off, &t);
+    if (rc)
+        return rc;
+    void *data;
+    if ((rc = ipo_obj_new(r, type, sizeof(ipo_map_t), out, &data))) {
+        ipo__obj_free_block(r, table_off);
+        return rc;
+    }
+    ipo_map_t *m = data;
+    memset(m, 0, sizeof(*m));
+    m->table.type = IPO_T_TABLE;
+    m->table.v.off = table_off;
+    return 0;
+}
+
+/* The probe sequence: CPython's, which mixes in the high bits of the hash
+ * a few at a time, then walks every slot (5i + 1 mod 2^k has full period). */
+#define PROBE_NEXT(i, perturb, mask) \
+    ((perturb) >>= 5, (i) = ((i) * 5 + (perturb) + 1) & (mask))
+
+int64_t ipo_map_find(const ipo_region_t *r, const ipo_obj_t *map, uint64_t hash,
+                     ipo_key_eq_fn eq, void *ctx)
+{
+    ipo_table_t *t = ipo_map_table(r, map);
+    if (!t)
+        return IPO_MAP_ABSENT;
+    uint32_t *index = ipo_table_index(t);
+    ipo_entry_t *entries = ipo_table_entries(t);
+    uint64_t mask = t->index_size - 1, perturb = hash, i = hash & mask;
+    for (uint64_t probes = 0; probes <= t->index_size + 64; probes++, PROBE_NEXT(i, perturb, mask)) {
+        uint32_t ix = index[i];
+        if (ix == 0)
+            return IPO_MAP_ABSENT;
+        if (ix == IPO_TABLE_DUMMY || ix > t->nentries)
+            continue;
+        ipo_entry_t *e = &entries[ix - 1];
+        if (e->hash != hash || !e->live)
+            continue;
+        int same = eq(ctx, &e->key);
+        if (same < 0)
+            return IPO_MAP_ERROR;
+        if (same)
+            return (int64_t)(ix - 1);
+    }
+    return IPO_MAP_ABSENT;
+}
+
+/* An index slot for a hash whose key is absent: the first empty or dummy one. */
+static uint64_t free_slot(ipo_table_t *t, uint64_t hash)
+{
+    uint32_t *index = ipo_table_index(t);
+    uint64_t mask = t->index_size - 1, perturb = hash, i = hash & mask;
+    while (index[i] != 0 && index[i] != IPO_TABLE_DUMMY)
+        PROBE_NEXT(i, perturb, mask);
+    return i;
+}
+
+/* Rebuilds the table with room for n live entries, dropping deleted ones,
+ * and publishes it with one store. */
+static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
+{
+    ipo_map_t *m = ipo_obj_data(map);
+    ipo_table_t *old = ipo_map_table(r, map);
+    if (!old)
+        return -IPO_EBADOBJ;
+    ipo_off_t off;
+    ipo_table_t *t;
+    int rc = table_new(r, n, &off, &t);
+    if (rc)
+        return rc;
+    ipo_entry_t *from = ipo_table_entries(old), *to = ipo_table_entries(t);
+    uint32_t *index = ipo_table_index(t);
+    uint64_t k = 0;
+    for (uint64_t j = 0; j < old->nentries && k < t->entry_cap; j++) {
+        if (!from[j].live)
+            continue;
+        to[k] = from[j];
+        index[free_slot(t, to[k].hash)] = (uint32_t)(k + 1);
+        k++;
+    }
+    t->nentries = t->used = k;
+    ipo_off_t old_off = m->table.v.off;
+    ipo__store_release(&m->table.v.off, off);
+    ipo__obj_free_block(r, old_off);
+    return 0;
+}
+
+int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
+                   const ipo_value_t *key, const ipo_value_t *value)
+{
+    ipo_table_t *t = ipo_map_table(r, map);
+    if (!t)
+        return -IPO_EBADOBJ;
+    if (t->nentries == t->entry_cap) {
+        /* Full of entries: double when most are live, else compact in place. */
+        uint64_t want = t->used + 1 > t->entry_cap / 2 ? t->used * 2 + 1 : t->used + 1;
+        int rc = map_resize(r, map, want);
+        if (rc)
+            return rc;
+        t = ipo_map_table(r, map);
+    }
+    ipo_entry_t *e = &ipo_table_entries(t)[t->nentries];
+    e->hash = hash;
+    e->live = 1;
+    e->key = *key;
+    e->value = value ? *value : (ipo_value_t){ .type = IPO_T_NONE };
+    ipo__store_release(&ipo_table_index(t)[free_slot(t, hash)], (uint32_t)(t->nentries + 1));
+    t->nentries++;
+    t->used++;
+    return 0;
+}
+
+void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
+                    ipo_value_t *key, ipo_value_t *value)
+{
+    ipo_table_t *t = ipo_map_table(r, map);
+    if (!t || entry >= t->nentries)
+        return;
+    ipo_entry_t *e = &ipo_table_entries(t)[entry];
+    if (!e->live)
+        return;
+    uint32_t *index = ipo_table_index(t);
+    uint64_t mask = t->index_size - 1, perturb = e->hash, i = e->hash & mask;
+    for (uint64_t probes = 0; probes <= t->index_size + 64; probes++, PROBE_NEXT(i, perturb, mask)) {
+        if (index[i] == entry + 1) {
+            index[i] = IPO_TABLE_DUMMY;
+            break;
+        }
+        if (index[i] == 0)
+            break;
+    }
+    e->live = 0;
+    if (key)
+        *key = e->key;
+    else
+        ipo_value_release(r, &e->key);
+    if (value)
+        *value = e->value;
+    else
+        ipo_value_release(r, &e->value);
+    fill_none(&e->key, 1);
+    fill_none(&e->value, 1);
+    t->used--;
+}
+
+void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
+{
+    ipo_table_t *t = ipo_map_table(r, map);
+    if (!t)
+        return;
+    ipo_entry_t *entries = ipo_table_entries(t);
+    for (uint64_t j = 0; j < t->nentries; j++) {
+        ipo_value_release(r, &entries[j].key);
+        ipo_value_release(r, &entries[j].value);
+        entries[j].live = 0;
+    }
+    t->used = 0;
+    /* A small table again if one can be had; else this one, emptied. */
+    if (t->index_size <= 8 || map_resize(r, map, 0)) {
+        memset(ipo_table_index(t), 0, (size_t)t->index_size * sizeof(uint32_t));
+        t->nentries = 0;
+    }
+}

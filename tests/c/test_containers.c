@@ -1,0 +1,188 @@
+/* tests/c/test_containers.c — lists, hash tables and the stable hash, as a C service uses them. */
+#include "ipo/alloc.h"
+#include "ipo/containers.h"
+#include "ipo/hash.h"
+#include "ipo/region.h"
+#include "task.h"
+
+static void *new_region(ipo_region_t *r, uint64_t size)
+{
+    void *mem = aligned_alloc(4096, size);
+    ipo_region_options_t o = { 0 };
+    ASSERT_OK(ipo_region_format(mem, size, &o));
+    ASSERT_OK(ipo_region_join(r, mem, size));
+    return mem;
+}
+
+static ipo_value_t int_value(int64_t v)
+{
+    return (ipo_value_t){ .type = IPO_T_INT64, .v.i64 = v };
+}
+
+static ipo_value_t str_value(ipo_region_t *r, const char *text)
+{
+    ipo_off_t off;
+    void *data;
+    ASSERT_OK(ipo_obj_new(r, IPO_T_STR, strlen(text), &off, &data));
+    memcpy(data, text, strlen(text));
+    return (ipo_value_t){ .type = IPO_T_STR, .v.off = off };
+}
+
+static void test_list(void)
+{
+    ipo_region_t r;
+    void *mem = new_region(&r, 1 << 20);
+    ipo_alloc_stats_t before, after;
+    ipo_alloc_stats(&r.heap, &before);
+
+    ipo_off_t off;
+    ASSERT_OK(ipo_list_new(&r, 0, &off));
+    ipo_obj_t *list = (ipo_obj_t *)((uint8_t *)mem + off);
+    /* Appending one at a time grows the array geometrically, moving it. */
+    for (int64_t i = 0; i < 1000; i++) {
+        ipo_value_t v = int_value(i);
+        ASSERT_OK(ipo_list_insert(&r, list, ((ipo_list_t *)ipo_obj_data(list))->len, &v, 1));
+    }
+    uint64_t len;
+    ipo_value_t *items = ipo_list_items(&r, list, &len);
+    ASSERT_UEQ(len, 1000);
+    for (int64_t i = 0; i < 1000; i++)
+        ASSERT_EQ(items[i].v.i64, i);
+
+    /* Insert in the middle shifts the rest; a child object is owned. */
+    ipo_value_t s = str_value(&r, "middle");
+    ASSERT_OK(ipo_list_insert(&r, list, 500, &s, 1));
+    items = ipo_list_items(&r, list, &len);
+    ASSERT_UEQ(len, 1001);
+    ASSERT_EQ(items[500].type, IPO_T_STR);
+    ASSERT_EQ(items[501].v.i64, 500);
+    ASSERT_ERR(ipo_list_insert(&r, list, 2000, &s, 1), IPO_EINVAL);
+
+    /* Removing moves values out or releases them; the tail becomes NONE. */
+    ipo_value_t out[2];
+    ipo_list_remove(&r, list, 499, 2, out);
+    ASSERT_EQ(out[0].v.i64, 499);
+    ASSERT_EQ(out[1].type, IPO_T_STR);
+    ipo_value_release(&r, &out[1]);
+    ipo_list_remove(&r, list, 0, 990, NULL);
+    items = ipo_list_items(&r, list, &len);
+    ASSERT_UEQ(len, 9);
+    ASSERT_EQ(items[0].v.i64, 991);
+    ASSERT_EQ(items[9].type, IPO_T_NONE);
+    ipo_list_trim(&r, list);
+    items = ipo_list_items(&r, list, &len);
+    ASSERT_UEQ(len, 9);
+    ASSERT_EQ(items[8].v.i64, 999);
+
+    /* A view's generation check: a destroyed list's generation reads 0. */
+    ASSERT_NE(list->gen, 0);
+    ASSERT_OK(ipo_obj_destroy(&r, off));
+    ASSERT_EQ(list->gen, 0);
+    ipo_alloc_stats(&r.heap, &after);
+    ASSERT_UEQ(after.free_bytes, before.free_bytes);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
+static int int_eq(void *ctx, const ipo_value_t *stored)
+{
+    return stored->type == IPO_T_INT64 && stored->v.i64 == *(int64_t *)ctx;
+}
+
+static void test_map(void)
+{
+    ipo_region_t r;
+    void *mem = new_region(&r, 4 << 20);
+    ipo_alloc_stats_t before, after;
+    ipo_alloc_stats(&r.heap, &before);
+
+    ipo_off_t off;
+    ASSERT_ERR(ipo_map_new(&r, IPO_T_LIST, 0, &off), IPO_EINVAL);
+    ASSERT_OK(ipo_map_new(&r, IPO_T_DICT, 0, &off));
+    ipo_obj_t *map = (ipo_obj_t *)((uint8_t *)mem + off);
+    enum { N = 5000 };
+    for (int64_t i = 0; i < N; i++) {
+        ASSERT_EQ(ipo_map_find(&r, map, ipo_hash_int64(i), int_eq, &i), IPO_MAP_ABSENT);
+        ipo_value_t k = int_value(i), v = i % 2 ? str_value(&r, "odd") : int_value(-i);
+        ASSERT_OK(ipo_map_insert(&r, map, ipo_hash_int64(i), &k, &v));
+    }
+    ASSERT_UEQ(ipo_map_table(&r, map)->used, N);
+    for (int64_t i = 0; i < N; i++) {
+        int64_t e = ipo_map_find(&r, map, ipo_hash_int64(i), int_eq, &i);
+        ASSERT_GE(e, 0);
+        /* Insertion order: entry i is key i, until the first deletion. */
+        ASSERT_EQ(e, i);
+    }
+    /* Delete the even keys, releasing their values; the odd stay found. */
+    for (int64_t i = 0; i < N; i += 2) {
+        int64_t e = ipo_map_find(&r, map, ipo_hash_int64(i), int_eq, &i);
+        ipo_map_delete(&r, map, (uint64_t)e, NULL, NULL);
+        ASSERT_EQ(ipo_map_find(&r, map, ipo_hash_int64(i), int_eq, &i), IPO_MAP_ABSENT);
+    }
+    /* Re-inserting compacts the deleted entries away, keeping order. */
+    for (int64_t i = 0; i < N; i += 2) {
+        ipo_value_t k = int_value(i);
+        ASSERT_OK(ipo_map_insert(&r, map, ipo_hash_int64(i), &k, NULL));
+    }
+    ipo_table_t *t = ipo_map_table(&r, map);
+    ASSERT_UEQ(t->used, N);
+    ipo_entry_t *entries = ipo_table_entries(t);
+    int64_t first_live = -1;
+    for (uint64_t j = 0; j < t->nentries && first_live < 0; j++)
+        if (entries[j].live)
+            first_live = entries[j].key.v.i64;
+    ASSERT_EQ(first_live, 1);
+    for (int64_t i = 0; i < N; i++)
+        ASSERT_GE(ipo_map_find(&r, map, ipo_hash_int64(i), int_eq, &i), 0);
+
+    ipo_map_clear(&r, map);
+    ASSERT_UEQ(ipo_map_table(&r, map)->used, 0);
+    int64_t one = 1;
+    ASSERT_EQ(ipo_map_find(&r, map, ipo_hash_int64(1), int_eq, &one), IPO_MAP_ABSENT);
+    ipo_value_t k = int_value(1), v = str_value(&r, "kept until destroyed");
+    ASSERT_OK(ipo_map_insert(&r, map, ipo_hash_int64(1), &k, &v));
+    ASSERT_OK(ipo_obj_destroy(&r, off));
+    ipo_alloc_stats(&r.heap, &after);
+    ASSERT_UEQ(after.free_bytes, before.free_bytes);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
+/* The numeric hash is Python's (values printed by CPython's hash()). */
+static void test_hash(void)
+{
+    ASSERT_UEQ(ipo_hash_double(1.5), 1152921504606846977ull);
+    ASSERT_EQ((int64_t)ipo_hash_int64(-1), -2);
+    ASSERT_EQ((int64_t)ipo_hash_double(-1.0), -2);
+    ASSERT_EQ((int64_t)ipo_hash_int64(INT64_MIN), -4);
+    ASSERT_EQ((int64_t)ipo_hash_int64(INT64_MAX), 3);
+    ASSERT_UEQ(ipo_hash_double(1e300), 1224995262755759164ull);
+    ASSERT_UEQ(ipo_hash_double(1e-300), 482449582752280463ull);
+    ASSERT_UEQ(ipo_hash_double(0.1), 230584300921369408ull);
+    ASSERT_EQ((int64_t)ipo_hash_double(-2.5e-8), -789396629831109982ll);
+    ASSERT_UEQ(ipo_hash_double(1.0 / 0.0), 314159);
+    ASSERT_UEQ(ipo_hash_double(7.0), ipo_hash_int64(7));
+    ASSERT_UEQ(ipo_hash_double(-0.0), 0);
+
+    /* Keyed: another key gives another hash; the same key the same. */
+    uint64_t k1[2] = { 1, 2 }, k2[2] = { 1, 3 };
+    ASSERT_UEQ(ipo_hash_bytes(k1, "hello", 5), ipo_hash_bytes(k1, "hello", 5));
+    ASSERT(ipo_hash_bytes(k1, "hello", 5) != ipo_hash_bytes(k2, "hello", 5));
+    ASSERT(ipo_hash_bytes(k1, "hello", 5) != ipo_hash_bytes(k1, "hellp", 5));
+    ASSERT(ipo_hash_bytes(k1, "", 0) != ipo_hash_bytes(k1, "\0", 1));
+    /* Ordered combination depends on order; spread sums do not. */
+    uint64_t ab = ipo_hash_combine(ipo_hash_combine(IPO_HASH_SEQ_START, 1), 2);
+    uint64_t ba = ipo_hash_combine(ipo_hash_combine(IPO_HASH_SEQ_START, 2), 1);
+    ASSERT(ab != ba);
+    ASSERT_UEQ(ipo_hash_spread(1) + ipo_hash_spread(2), ipo_hash_spread(2) + ipo_hash_spread(1));
+}
+
+int main(void)
+{
+    RUN(test_list);
+    RUN(test_map);
+    RUN(test_hash);
+    return 0;
+}
