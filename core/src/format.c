@@ -94,6 +94,12 @@ static int type_known(uint8_t type)
 
 int ipo_obj_new(ipo_region_t *r, uint8_t type, uint64_t len, ipo_off_t *out, void **data)
 {
+    return ipo_obj_new_aligned(r, type, len, 0, out, data);
+}
+
+int ipo_obj_new_aligned(ipo_region_t *r, uint8_t type, uint64_t len, int align64,
+                        ipo_off_t *out, void **data)
+{
     if (!type_known(type))
         return -IPO_EINVAL;
     int payload = ipo_type_has_payload(type);
@@ -104,7 +110,7 @@ int ipo_obj_new(ipo_region_t *r, uint8_t type, uint64_t len, ipo_off_t *out, voi
     uint8_t flags = 0;
     if (!payload) {
         len = 0;
-    } else if (len >= IPO_OBJ_ALIGN_THRESHOLD) {
+    } else if (len >= IPO_OBJ_ALIGN_THRESHOLD || align64) {
         rel = align = IPO_OBJ_BIG_ALIGN;
         flags = IPO_OBJ_PAYLOAD_64;
     }

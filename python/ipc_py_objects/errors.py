@@ -21,6 +21,7 @@ __all__ = [
     "InvalidOffsetError",
     "ObjectInUseError",
     "RegionCorruptedError",
+    "UnknownClassError",
 ]
 
 
@@ -95,3 +96,7 @@ class ObjectInUseError(SharedMemoryError):
 
 class RegionCorruptedError(SharedMemoryError):
     """check() found a broken invariant in the region."""
+
+
+class UnknownClassError(SharedMemoryError, TypeError):
+    """A shared object's class cannot be imported in this process."""

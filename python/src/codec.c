@@ -120,7 +120,7 @@ static int encode_int(RegionObject *self, PyObject *obj, ipo_off_t *out)
 /* ---- values inside containers --------------------------------------------------- */
 
 static int encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot);
-static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot);
+static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int copy);
 
 /* A container with n value slots, all None to begin with, so that a failure
  * halfway can destroy it and with it every child made so far. */
@@ -143,7 +143,9 @@ static int encode_container(RegionObject *self, uint8_t type, PyObject *const *i
                             ipo_off_t *out)
 {
     void *data;
-    if (new_container(self, type, (uint64_t)n * sizeof(ipo_value_t), out, &data) < 0)
+    /* Types of a fixed number of values may be given fewer: the rest stay None. */
+    uint64_t len = type == IPO_T_NDARRAY ? 3 * sizeof(ipo_value_t) : (uint64_t)n * sizeof(ipo_value_t);
+    if (new_container(self, type, len, out, &data) < 0)
         return -1;
     ipo_value_t *values = data; /* offsets never move: the pointer stays good */
     if (Py_EnterRecursiveCall(" while putting a container into shared memory")) {
@@ -330,6 +332,310 @@ static int lazy_type(PyObject **slot, const char *module, const char *name)
     return *slot ? 0 : -1;
 }
 
+/* ---- live containers ------------------------------------------------------------- */
+
+/* Containers and objects on the path from the root: meeting one again is a
+ * cycle, which the format (one parent per block) cannot hold. */
+static int encoding_enter(RegionObject *self, PyObject *obj)
+{
+    for (Py_ssize_t i = 0; i < self->encoding_depth; i++)
+        if (self->encoding[i] == obj) {
+            PyErr_Format(PyExc_ValueError,
+                         "cannot put this '%.200s' into shared memory: it contains itself "
+                         "(a reference cycle), and shared containers hold their items by value",
+                         Py_TYPE(obj)->tp_name);
+            return -1;
+        }
+    if (Py_EnterRecursiveCall(" while putting a container into shared memory"))
+        return -1;
+    if (self->encoding_depth == self->encoding_cap) {
+        Py_ssize_t cap = self->encoding_cap ? self->encoding_cap * 2 : 16;
+        PyObject **grown = PyMem_Realloc(self->encoding, (size_t)cap * sizeof(PyObject *));
+        if (!grown) {
+            Py_LeaveRecursiveCall();
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->encoding = grown;
+        self->encoding_cap = cap;
+    }
+    self->encoding[self->encoding_depth++] = obj;
+    return 0;
+}
+
+static void encoding_leave(RegionObject *self)
+{
+    self->encoding_depth--;
+    Py_LeaveRecursiveCall();
+}
+
+static int fail_container(RegionObject *self, ipo_off_t off)
+{
+    ipo_obj_destroy(&self->r, off);
+    return -1;
+}
+
+/* A LIST of the items of a sequence (a list, or a tuple the hook made). */
+static int encode_list(RegionObject *self, PyObject *seq, ipo_off_t *out)
+{
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    int rc = ipo_list_new(&self->r, (uint64_t)n, out);
+    if (rc)
+        return fail_alloc(self, rc, object_bytes(sizeof(ipo_list_t)) + object_bytes((uint64_t)n * 16));
+    ipo_obj_t *list = (ipo_obj_t *)(self->r.base + *out);
+    ipo_list_t *l = ipo_obj_data(list);
+    uint64_t len;
+    ipo_value_t *items = ipo_list_items(&self->r, list, &len);
+    /* A list can change while its items are encoded (an object's hook may
+     * run user code): the size is read again at each step. */
+    for (Py_ssize_t i = 0; i < n && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        rc = encode_value(self, item, &items[i]);
+        Py_DECREF(item);
+        if (rc < 0) {
+            items[i].type = IPO_T_NONE;
+            return fail_container(self, *out);
+        }
+        l->len = (uint64_t)i + 1;
+    }
+    return 0;
+}
+
+/* Puts key (and value, for dicts) into a map: a key equal to a stored one
+ * replaces its value, as dict does. */
+static int map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value)
+{
+    uint64_t hash;
+    if (ipo_py_key_hash(self, key, &hash) < 0)
+        return -1;
+    ipo_obj_t *map = (ipo_obj_t *)(self->r.base + map_off);
+    int64_t e = ipo_py_map_find(self, map, key, hash);
+    if (e == IPO_MAP_ERROR)
+        return -1;
+    ipo_value_t vslot = { .type = IPO_T_NONE };
+    if (value && encode_value(self, value, &vslot) < 0)
+        return -1;
+    if (e >= 0) {
+        ipo_entry_t *entry = &ipo_table_entries(ipo_map_table(&self->r, map))[e];
+        ipo_value_t old = entry->value;
+        entry->value = vslot;
+        ipo_value_release(&self->r, &old);
+        return 0;
+    }
+    ipo_value_t kslot;
+    if (encode_value(self, key, &kslot) < 0) {
+        ipo_value_release(&self->r, &vslot);
+        return -1;
+    }
+    int rc = ipo_map_insert(&self->r, map, hash, &kslot, value ? &vslot : NULL);
+    if (rc) {
+        ipo_value_release(&self->r, &kslot);
+        ipo_value_release(&self->r, &vslot);
+        return fail_alloc(self, rc, object_bytes(48 * 8));
+    }
+    return 0;
+}
+
+int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value)
+{
+    return map_put(self, map_off, key, value);
+}
+
+/* A DICT from a sequence of (key, value) pairs, or a SET or FROZENSET from
+ * an iterable of keys. */
+static int encode_map(RegionObject *self, uint8_t type, PyObject *source, int pairs, int readonly,
+                      ipo_off_t *out)
+{
+    Py_ssize_t hint = PyObject_LengthHint(source, 8);
+    if (hint < 0)
+        return -1;
+    int rc = ipo_map_new(&self->r, type, (uint64_t)hint, out);
+    if (rc)
+        return fail_alloc(self, rc, object_bytes(16) + object_bytes(32 + 48 * (uint64_t)hint * 2));
+    if (readonly)
+        ((ipo_obj_t *)(self->r.base + *out))->flags |= IPO_OBJ_READONLY;
+    PyObject *it = PyObject_GetIter(source), *item;
+    if (!it)
+        return fail_container(self, *out);
+    while ((item = PyIter_Next(it))) {
+        if (pairs && (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)) {
+            PyErr_SetString(PyExc_TypeError, "a mapping's items must be (key, value) pairs");
+            rc = -1;
+        } else {
+            rc = pairs ? map_put(self, *out, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1))
+                       : map_put(self, *out, item, NULL);
+        }
+        Py_DECREF(item);
+        if (rc < 0)
+            break;
+    }
+    Py_DECREF(it);
+    if (rc < 0 || PyErr_Occurred())
+        return fail_container(self, *out);
+    return 0;
+}
+
+/* A run of values (FLDICT, FLSET, an object's VALUES) from a sequence. */
+static int encode_run(RegionObject *self, uint8_t type, PyObject *seq, ipo_off_t *out)
+{
+    PyObject *fast = PySequence_Fast(seq, "a run of values must be a sequence");
+    if (!fast)
+        return -1;
+    int rc = encode_container(self, type, PySequence_Fast_ITEMS(fast),
+                              (size_t)PySequence_Fast_GET_SIZE(fast), out);
+    Py_DECREF(fast);
+    return rc;
+}
+
+/* An object as the describe hook says to store it:
+ *   ('list', seq) ('dict', pairs, readonly) ('set', keys, frozen)
+ *   ('fldict', flat key-value seq) ('flset', keys)
+ *   ('ndarray', descr, shape, data) ('tensor', ndarray) ('enum', class, value)
+ *   ('object', class, names or None, values seq or attribute pairs, adopt or None) */
+static int encode_parts(RegionObject *self, uint8_t type, PyObject *const *parts, size_t n,
+                        ipo_off_t *out)
+{
+    return encode_container(self, type, parts, n, out);
+}
+
+
+/* An ndarray: its dtype and shape as values, its data as one BYTES block
+ * on a 64-byte boundary, copied once from the array's buffer. */
+static int encode_ndarray(RegionObject *self, PyObject *const *parts, ipo_off_t *out)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(parts[2], &view, PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    PyObject *head[2] = { parts[0], parts[1] };
+    int rc = encode_container(self, IPO_T_NDARRAY, head, 2, out);
+    if (rc == 0) {
+        ipo_value_t *v = ipo_obj_data((ipo_obj_t *)(self->r.base + *out));
+        ipo_off_t data_off;
+        void *data;
+        int arc = ipo_obj_new_aligned(&self->r, IPO_T_BYTES, (uint64_t)view.len, 1, &data_off, &data);
+        if (arc) {
+            fail_alloc(self, arc, object_bytes((uint64_t)view.len) + IPO_OBJ_BIG_ALIGN);
+            rc = fail_container(self, *out);
+        } else {
+            if (view.len)
+                ipo_copy_in(data, view.buf, (size_t)view.len);
+            v[2].type = IPO_T_BYTES;
+            v[2].v.off = data_off;
+        }
+    }
+    PyBuffer_Release(&view);
+    return rc;
+}
+
+static int encode_described(RegionObject *self, PyObject *desc, ipo_off_t *out)
+{
+    if (!PyTuple_Check(desc) || PyTuple_GET_SIZE(desc) < 2 || !PyUnicode_Check(PyTuple_GET_ITEM(desc, 0))) {
+        PyErr_SetString(PyExc_SystemError, "ipc_py_objects: bad description from describe()");
+        return -1;
+    }
+    const char *kind = PyUnicode_AsUTF8(PyTuple_GET_ITEM(desc, 0));
+    PyObject *const *a = &PyTuple_GET_ITEM(desc, 1);
+    Py_ssize_t na = PyTuple_GET_SIZE(desc) - 1;
+    if (!kind)
+        return -1;
+    if (strcmp(kind, "list") == 0) {
+        PyObject *fast = PySequence_Fast(a[0], "a list's items");
+        if (!fast)
+            return -1;
+        int rc = encode_list(self, fast, out);
+        Py_DECREF(fast);
+        return rc;
+    }
+    if (strcmp(kind, "dict") == 0 && na == 2)
+        return encode_map(self, IPO_T_DICT, a[0], 1, PyObject_IsTrue(a[1]), out);
+    if (strcmp(kind, "set") == 0 && na == 2)
+        return encode_map(self, PyObject_IsTrue(a[1]) ? IPO_T_FROZENSET : IPO_T_SET, a[0], 0, 0, out);
+    if (strcmp(kind, "fldict") == 0)
+        return encode_run(self, IPO_T_FLDICT, a[0], out);
+    if (strcmp(kind, "flset") == 0)
+        return encode_run(self, IPO_T_FLSET, a[0], out);
+    if (strcmp(kind, "ndarray") == 0 && na == 3)
+        return encode_ndarray(self, a, out);
+    if (strcmp(kind, "tensor") == 0)
+        return encode_parts(self, IPO_T_TENSOR, a, 1, out);
+    if (strcmp(kind, "enum") == 0 && na == 2)
+        return encode_parts(self, IPO_T_ENUM, a, 2, out);
+    if (strcmp(kind, "object") == 0 && na == 4) {
+        /* class, names, state: VALUES for a static object, DICT for a general one. */
+        PyObject *names = a[1], *state = a[2], *adopt = a[3];
+        void *data;
+        if (new_container(self, IPO_T_OBJECT, 3 * sizeof(ipo_value_t), out, &data) < 0)
+            return -1;
+        ipo_value_t *v = data;
+        ipo_off_t state_off;
+        if (encode_value(self, a[0], &v[0]) < 0 || encode_value(self, names, &v[1]) < 0)
+            return fail_container(self, *out);
+        int rc = names == Py_None ? encode_map(self, IPO_T_DICT, state, 1, 0, &state_off)
+                                  : encode_run(self, IPO_T_VALUES, state, &state_off);
+        if (rc < 0)
+            return fail_container(self, *out);
+        v[2].type = ((ipo_obj_t *)(self->r.base + state_off))->type;
+        v[2].v.off = state_off;
+        if (adopt != Py_None) {
+            PyObject *ref = ipo_py_new_view(self, names == Py_None ? self->st->SharedDict
+                                                                   : (PyObject *)self->st->object_ref_type,
+                                            state_off);
+            PyObject *root = PyLong_FromUnsignedLongLong(*out);
+            PyObject *pair = ref && root ? PyTuple_Pack(4, adopt, ref, names, root) : NULL;
+            Py_XDECREF(ref);
+            Py_XDECREF(root);
+            if (!pair || (!self->pending_adopt && !(self->pending_adopt = PyList_New(0))) ||
+                PyList_Append(self->pending_adopt, pair) < 0) {
+                Py_XDECREF(pair);
+                return fail_container(self, *out);
+            }
+            Py_DECREF(pair);
+        }
+        return 0;
+    }
+    PyErr_Format(PyExc_SystemError, "ipc_py_objects: describe() gave an unknown kind '%s'", kind);
+    return -1;
+}
+
+/* Everything that is not one of the exact built-in types: views, ABCs,
+ * wrappers, enums, numpy arrays, torch tensors, user objects. The Python
+ * side (objects.py) decides; it raises TypeError for what cannot be stored. */
+static int encode_other(RegionObject *self, PyObject *obj, ipo_off_t *out)
+{
+    if (!self->st->describe) {
+        PyErr_Format(PyExc_TypeError, "cannot put an object of type '%.200s' into shared memory",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (encoding_enter(self, obj) < 0)
+        return -1;
+    PyObject *desc = PyObject_CallOneArg(self->st->describe, obj);
+    int rc = desc ? encode_described(self, desc, out) : -1;
+    Py_XDECREF(desc);
+    encoding_leave(self);
+    return rc;
+}
+
+static int encode_builtin_container(RegionObject *self, PyObject *obj, ipo_off_t *out)
+{
+    if (encoding_enter(self, obj) < 0)
+        return -1;
+    int rc;
+    PyTypeObject *type = Py_TYPE(obj);
+    if (type == &PyList_Type) {
+        rc = encode_list(self, obj, out);
+    } else if (type == &PyDict_Type) {
+        /* A snapshot of the items: encoding values may run user code. */
+        PyObject *items = PyDict_Items(obj);
+        rc = items ? encode_map(self, IPO_T_DICT, items, 1, 0, out) : -1;
+        Py_XDECREF(items);
+    } else {
+        rc = encode_map(self, type == &PySet_Type ? IPO_T_SET : IPO_T_FROZENSET, obj, 0, 0, out);
+    }
+    encoding_leave(self);
+    return rc;
+}
+
 static int encode_object(RegionObject *self, PyObject *obj, ipo_off_t *out)
 {
     PyTypeObject *type = Py_TYPE(obj);
@@ -352,6 +658,9 @@ static int encode_object(RegionObject *self, PyObject *obj, ipo_off_t *out)
         return encode_scalar(self, IPO_T_BOOL, obj == Py_True, out);
     if (type == &PyTuple_Type)
         return encode_tuple(self, obj, out);
+    if (type == &PyList_Type || type == &PyDict_Type || type == &PySet_Type ||
+        type == &PyFrozenSet_Type)
+        return encode_builtin_container(self, obj, out);
     if (type == &PyByteArray_Type)
         return encode_bytes(self, IPO_T_BYTEARRAY, PyByteArray_AS_STRING(obj),
                             PyByteArray_GET_SIZE(obj), 0, out);
@@ -385,12 +694,7 @@ static int encode_object(RegionObject *self, PyObject *obj, ipo_off_t *out)
         if (type == (PyTypeObject *)self->st->ZoneInfoType)
             return encode_zoneinfo(self, obj, out);
     }
-    PyErr_Format(PyExc_TypeError,
-                 "cannot put an object of type '%.200s' into shared memory: this version stores "
-                 "None, bool, int, float, complex, str, bytes, bytearray, Decimal, slice, tuple, "
-                 "and datetime's date, time, datetime, timedelta and timezone",
-                 type->tp_name);
-    return -1;
+    return encode_other(self, obj, out);
 }
 
 static int encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot)
@@ -436,9 +740,42 @@ int ipo_py_encode(RegionObject *self, PyObject *obj, ipo_off_t *out)
     return encode_object(self, obj, out);
 }
 
+int ipo_py_encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot)
+{
+    return encode_value(self, obj, slot);
+}
+
+int ipo_py_finish_put(RegionObject *self, int ok)
+{
+    PyObject *pending = self->pending_adopt;
+    if (!pending || PyList_GET_SIZE(pending) == 0)
+        return 0;
+    self->pending_adopt = NULL;
+    int rc = 0;
+    for (Py_ssize_t i = 0; ok && rc == 0 && i < PyList_GET_SIZE(pending); i++) {
+        PyObject *r = PyObject_Call(self->st->adopt, PyList_GET_ITEM(pending, i), NULL);
+        if (!r)
+            rc = -1;
+        Py_XDECREF(r);
+    }
+    Py_DECREF(pending);
+    return rc;
+}
+
+int ipo_py_type_is_live(uint8_t type)
+{
+    switch (type) {
+    case IPO_T_LIST: case IPO_T_DICT: case IPO_T_SET: case IPO_T_OBJECT:
+    case IPO_T_NDARRAY: case IPO_T_TENSOR: case IPO_T_FLDICT: case IPO_T_FLSET:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* ---- decoding -------------------------------------------------------------------- */
 
-static PyObject *decode_values_tuple(RegionObject *self, const ipo_obj_t *obj)
+static PyObject *decode_values_tuple(RegionObject *self, const ipo_obj_t *obj, int copy)
 {
     ipo_value_t *values;
     size_t n = ipo_obj_values(obj, &values);
@@ -450,7 +787,7 @@ static PyObject *decode_values_tuple(RegionObject *self, const ipo_obj_t *obj)
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        PyObject *item = decode_value(self, &values[i]);
+        PyObject *item = decode_value(self, &values[i], copy);
         if (!item) {
             Py_DECREF(tuple);
             tuple = NULL;
@@ -466,10 +803,12 @@ static PyObject *decode_tzinfo(RegionObject *self, const ipo_value_t *slot)
 {
     if (slot->type != IPO_T_NONE && slot->type != IPO_T_TIMEZONE && slot->type != IPO_T_ZONEINFO)
         return ipo_py_raise(self->st, -IPO_EBADOBJ, "a time's zone has type code %u", (unsigned)slot->type);
-    return decode_value(self, slot);
+    return decode_value(self, slot, 1);
 }
 
-static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj)
+static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
+
+static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
 {
     const uint8_t *data = ipo_obj_data(obj);
     switch (obj->type) {
@@ -489,7 +828,7 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj)
         return value;
     }
     case IPO_T_SLICE: {
-        PyObject *bounds = decode_values_tuple(self, obj);
+        PyObject *bounds = decode_values_tuple(self, obj, 1);
         if (!bounds)
             return NULL;
         PyObject *value = PySlice_New(PyTuple_GET_ITEM(bounds, 0), PyTuple_GET_ITEM(bounds, 1),
@@ -533,7 +872,7 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj)
         PyObject *delta = PyDelta_FromDSU(0, (int)seconds, (int)micro);
         if (!delta)
             return NULL;
-        PyObject *name = decode_value(self, &tz->name);
+        PyObject *name = decode_value(self, &tz->name, 1);
         if (!name) {
             Py_DECREF(delta);
             return NULL;
@@ -545,7 +884,7 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj)
         return value;
     }
     case IPO_T_TUPLE:
-        return decode_values_tuple(self, obj);
+        return decode_values_tuple(self, obj, copy);
     case IPO_T_ZONEINFO: {
         if (lazy_type(&self->st->ZoneInfoType, "zoneinfo", "ZoneInfo") < 0)
             return NULL;
@@ -557,11 +896,189 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj)
         return value;
     }
     default:
+        return decode_live(self, obj, off, copy);
+    }
+}
+
+/* ---- decoding live containers and objects ------------------------------------------ */
+
+/* A plain dict, set or frozenset of a map's entries (live views inside
+ * become copies too when `copy`). */
+static PyObject *map_copy(RegionObject *self, const ipo_obj_t *obj, int copy)
+{
+    ipo_table_t *t = ipo_map_table(&self->r, obj);
+    if (!t)
+        return ipo_py_raise(self->st, -IPO_EBADOBJ, "a shared dict or set has a damaged table");
+    PyObject *out = obj->type == IPO_T_DICT ? PyDict_New()
+                  : obj->type == IPO_T_SET  ? PySet_New(NULL) : PySet_New(NULL);
+    if (!out)
+        return NULL;
+    ipo_entry_t *e = ipo_table_entries(t);
+    for (uint64_t i = 0; i < t->nentries; i++) {
+        if (!e[i].live)
+            continue;
+        PyObject *key = decode_value(self, &e[i].key, 1);
+        int rc = -1;
+        if (key) {
+            if (obj->type == IPO_T_DICT) {
+                PyObject *value = decode_value(self, &e[i].value, copy);
+                rc = value ? PyDict_SetItem(out, key, value) : -1;
+                Py_XDECREF(value);
+            } else {
+                rc = PySet_Add(out, key);
+            }
+            Py_DECREF(key);
+        }
+        if (rc < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    if (obj->type == IPO_T_FROZENSET) {
+        PyObject *frozen = PyFrozenSet_New(out);
+        Py_DECREF(out);
+        return frozen;
+    }
+    return out;
+}
+
+static PyObject *list_copy(RegionObject *self, const ipo_obj_t *obj, int copy)
+{
+    uint64_t len;
+    ipo_value_t *items = ipo_list_items(&self->r, obj, &len);
+    PyObject *out = PyList_New((Py_ssize_t)len);
+    if (!out)
+        return NULL;
+    for (uint64_t i = 0; i < len; i++) {
+        PyObject *item = decode_value(self, &items[i], copy);
+        if (!item) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, item);
+    }
+    return out;
+}
+
+/* FastLimitedDict and FastLimitedSet: plain copies, rebuilt with this
+ * process's own hash (they are never looked up in shared memory). */
+static PyObject *run_copy(RegionObject *self, const ipo_obj_t *obj)
+{
+    PyObject *values = decode_values_tuple(self, obj, 1);
+    if (!values)
+        return NULL;
+    PyObject *out;
+    if (obj->type == IPO_T_FLSET) {
+        out = PySet_New(values);
+    } else {
+        out = PyDict_New();
+        for (Py_ssize_t i = 0; out && i + 1 < PyTuple_GET_SIZE(values); i += 2)
+            if (PyDict_SetItem(out, PyTuple_GET_ITEM(values, i), PyTuple_GET_ITEM(values, i + 1)) < 0)
+                Py_CLEAR(out);
+    }
+    Py_DECREF(values);
+    return out;
+}
+
+static PyObject *call_hook(PyObject *hook, const char *what)
+{
+    if (!hook)
+        PyErr_Format(PyExc_RuntimeError, "ipc_py_objects: cannot read %s before the package is imported", what);
+    return hook;
+}
+
+static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
+{
+    ipo_state *st = self->st;
+    switch (obj->type) {
+    case IPO_T_LIST:
+        if (copy || !st->SharedList)
+            return list_copy(self, obj, copy);
+        return ipo_py_new_view(self, st->SharedList, off);
+    case IPO_T_DICT:
+        if (copy || !st->SharedDict)
+            return map_copy(self, obj, copy);
+        return ipo_py_new_view(self, (obj->flags & IPO_OBJ_READONLY) ? st->SharedMapping : st->SharedDict, off);
+    case IPO_T_SET:
+        if (copy || !st->SharedSet)
+            return map_copy(self, obj, copy);
+        return ipo_py_new_view(self, st->SharedSet, off);
+    case IPO_T_FROZENSET:
+        return map_copy(self, obj, 1);
+    case IPO_T_FLDICT:
+    case IPO_T_FLSET:
+        return run_copy(self, obj);
+    case IPO_T_VALUES: /* an object's fields, read whole for a copy */
+        return decode_values_tuple(self, obj, copy);
+    case IPO_T_ENUM: {
+        PyObject *parts = decode_values_tuple(self, obj, 1);
+        if (!parts || !call_hook(st->rebuild_enum, "an enum member")) {
+            Py_XDECREF(parts);
+            return NULL;
+        }
+        PyObject *member = PyObject_Call(st->rebuild_enum, parts, NULL);
+        Py_DECREF(parts);
+        return member;
+    }
+    case IPO_T_NDARRAY:
+    case IPO_T_TENSOR: {
+        if (!call_hook(st->rebuild_ndarray, "a numpy array"))
+            return NULL;
+        const ipo_value_t *v = ipo_obj_data(obj);
+        const ipo_obj_t *arr = obj;
+        if (obj->type == IPO_T_TENSOR) {
+            if (v[0].type != IPO_T_NDARRAY || ipo_obj_get(&self->r, v[0].v.off, &arr) ||
+                arr->type != IPO_T_NDARRAY)
+                return ipo_py_raise(st, -IPO_EBADOBJ, "a shared torch tensor names no array");
+            v = ipo_obj_data(arr);
+        }
+        if (v[2].type != IPO_T_BYTES)
+            return ipo_py_raise(st, -IPO_EBADOBJ, "a shared numpy array has no data block");
+        PyObject *descr = decode_value(self, &v[0], 1);
+        PyObject *shape = descr ? decode_value(self, &v[1], 1) : NULL;
+        PyObject *buffer = shape ? ipo_py_obj_buffer(self, v[2].v.off, 0) : NULL;
+        PyObject *result = NULL;
+        if (buffer)
+            result = PyObject_CallFunction(st->rebuild_ndarray, "OOOii", descr, shape, buffer,
+                                           obj->type == IPO_T_TENSOR, copy);
+        Py_XDECREF(descr);
+        Py_XDECREF(shape);
+        Py_XDECREF(buffer);
+        return result;
+    }
+    case IPO_T_OBJECT: {
+        if (!call_hook(st->rebuild_object, "an object"))
+            return NULL;
+        const ipo_value_t *v = ipo_obj_data(obj);
+        PyObject *cls = decode_value(self, &v[0], 1);
+        PyObject *names = cls ? decode_value(self, &v[1], 1) : NULL;
+        PyObject *state = NULL, *result = NULL;
+        if (names) {
+            /* A copy gets the state as plain values; a view reads it live. */
+            if (copy)
+                state = decode_value(self, &v[2], 1);
+            else if (v[2].type == IPO_T_VALUES && !ipo_obj_get(&self->r, v[2].v.off, &obj) &&
+                     obj->type == IPO_T_VALUES)
+                state = ipo_py_new_view(self, (PyObject *)st->object_ref_type, v[2].v.off);
+            else if (v[2].type == IPO_T_DICT)
+                state = decode_value(self, &v[2], 0);
+            else
+                ipo_py_raise(st, -IPO_EBADOBJ, "a shared object at offset %llu has no fields",
+                             (unsigned long long)off);
+        }
+        if (state)
+            result = PyObject_CallFunction(st->rebuild_object, "OOOi", cls, names, state, copy);
+        Py_XDECREF(cls);
+        Py_XDECREF(names);
+        Py_XDECREF(state);
+        return result;
+    }
+    default:
         return NULL;
     }
 }
 
-static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot)
+static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int copy)
 {
     switch (slot->type) {
     case IPO_T_NONE:
@@ -578,12 +1095,22 @@ static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot)
             return ipo_py_raise(self->st, -IPO_EBADOBJ,
                                 "a container names offset %llu as a type %u object, which it is not",
                                 (unsigned long long)slot->v.off, (unsigned)slot->type);
-        return ipo_py_decode(self, slot->v.off);
+        return ipo_py_decode_obj(self, slot->v.off, copy);
     }
     }
 }
 
+PyObject *ipo_py_decode_value(RegionObject *self, const ipo_value_t *slot, int copy)
+{
+    return decode_value(self, slot, copy);
+}
+
 PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off)
+{
+    return ipo_py_decode_obj(self, off, 0);
+}
+
+PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy)
 {
     const ipo_obj_t *obj;
     if (ipo_obj_get(&self->r, off, &obj))
@@ -612,7 +1139,7 @@ PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off)
     case IPO_T_BIGINT:
         return bigint_from_bytes((const unsigned char *)data, (size_t)obj->v.len);
     default: {
-        PyObject *value = decode_special(self, obj);
+        PyObject *value = decode_special(self, obj, off, copy);
         if (!value && !PyErr_Occurred())
             ipo_py_raise(self->st, -IPO_EBADOBJ,
                          "the object at offset %llu has type code %u, which this version cannot read",

@@ -6,6 +6,7 @@
 #include <Python.h>
 
 #include "ipo/access.h"
+#include "ipo/containers.h"
 #include "ipo/errors.h"
 #include "ipo/format.h"
 #include "ipo/handoff.h"
@@ -38,6 +39,26 @@ typedef struct ipo_state {
     /* Types the codec meets by name, imported on first sight. */
     PyObject *DecimalType;
     PyObject *ZoneInfoType;
+    /* The view types (views.c) and the Python classes over them that the
+     * decoder makes (ipc_py_objects/containers.py registers them). */
+    PyTypeObject *list_view_type;
+    PyTypeObject *dict_view_type;
+    PyTypeObject *set_view_type;
+    PyTypeObject *object_ref_type;
+    PyTypeObject *field_type;
+    PyTypeObject *map_iter_type;
+    PyObject *SharedList;
+    PyObject *SharedDict;
+    PyObject *SharedMapping;
+    PyObject *SharedSet;
+    /* ipc_py_objects/objects.py: how objects of the other types are stored
+     * (describe) and rebuilt (rebuild_object, rebuild_enum, rebuild_ndarray,
+     * adopt); registered at import. */
+    PyObject *describe;
+    PyObject *rebuild_object;
+    PyObject *rebuild_enum;
+    PyObject *rebuild_ndarray;
+    PyObject *adopt;
 } ipo_state;
 
 typedef struct RegionObject {
@@ -61,7 +82,26 @@ typedef struct RegionObject {
     Py_ssize_t   waiters;
     unsigned long holder_thread; /* the thread that took access, 0 when none */
     PyObject    *weakreflist;
+    /* The encoder's path from the root to the object in hand: containers
+     * and objects only, the ones that can make a cycle. */
+    PyObject   **encoding;
+    Py_ssize_t   encoding_depth, encoding_cap;
+    /* Objects put with ForceStatic/GeneralObjectInplace, turned into views
+     * of their blocks once the whole put succeeded: (object, ref) pairs. */
+    PyObject    *pending_adopt;
 } RegionObject;
+
+/* A view of a live shared block: lists, dicts, sets, objects' fields. It
+ * names the block by offset and generation, and checks both (and access)
+ * on every use, so a view of a destroyed block raises instead of reading
+ * reused memory. */
+typedef struct ViewObject {
+    PyObject_HEAD
+    RegionObject *region;
+    ipo_off_t     off;
+    uint32_t      gen;
+    uint8_t       type;
+} ViewObject;
 
 /* Wait modes of ipo_py_acquire and of AccessGuard. */
 enum ipo_wait_mode {
@@ -82,6 +122,8 @@ PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested);
 extern PyType_Spec ipo_region_spec;
 extern PyType_Spec ipo_buffer_spec;
 int ipo_py_require_access(RegionObject *self);
+/* A memoryview of an object's payload that pins it (get_obj_buffer). */
+PyObject *ipo_py_obj_buffer(RegionObject *self, ipo_off_t off, int readonly);
 /* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
@@ -92,9 +134,32 @@ int ipo_py_time_limit(PyObject *arg, double *out);
 extern PyType_Spec ipo_guard_spec;
 PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
 
-/* codec.c: needs access; encode gives a new object's offset, decode a copy. */
+/* codec.c: needs access; encode gives a new object's offset, decode the
+ * Python object (a copy, or a view of a live container). With `copy`, live
+ * containers come back as plain list, dict, set and objects instead. */
 int ipo_py_codec_init(void);
 int ipo_py_encode(RegionObject *self, PyObject *obj, ipo_off_t *out);
 PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off);
+int ipo_py_encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot);
+PyObject *ipo_py_decode_value(RegionObject *self, const ipo_value_t *slot, int copy);
+PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy);
+/* Inserts or replaces key (and value: NULL for sets) in a map block. */
+int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value);
+/* Runs the adoptions a successful put collected; drops them after a failure. */
+int ipo_py_finish_put(RegionObject *self, int ok);
+/* Whether objects of this type come back as views (so put returns a view). */
+int ipo_py_type_is_live(uint8_t type);
+
+/* keys.c: the stable hash of a key and key equality against a stored key. */
+int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out);
+int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash);
+
+/* views.c */
+extern PyType_Spec ipo_list_view_spec, ipo_dict_view_spec, ipo_set_view_spec,
+    ipo_object_ref_spec, ipo_field_spec, ipo_map_iter_spec;
+PyObject *ipo_py_new_view(RegionObject *self, PyObject *cls, ipo_off_t off);
+/* The view's block after checking access, generation and type; NULL with
+ * an exception set. */
+ipo_obj_t *ipo_py_view_obj(ViewObject *v);
 
 #endif /* IPO_PYTHON_H */

@@ -1,6 +1,8 @@
 /* python/src/module.c — the _ipo module: state, types, and the one map from codes to exceptions. */
 #include "ipo_python.h"
 
+#include <structmember.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -147,7 +149,64 @@ static PyObject *mod_layout(PyObject *module, PyObject *unused)
         "max_slots", (unsigned)IPO_MAX_SLOTS);
 }
 
+/* References the state holds besides the exceptions. */
+#define STATE_TYPES(X) X(DecimalType) X(ZoneInfoType) \
+    X(list_view_type) X(dict_view_type) X(set_view_type) X(object_ref_type) X(field_type) \
+    X(map_iter_type) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
+    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(adopt)
+
+/* The names _register() takes, in the state's order. */
+#define STATE_HOOKS(X) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
+    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(adopt)
+
+/* ipc_py_objects registers the Python classes over the views and the hooks
+ * for the types described in Python, once, at import. */
+static PyObject *mod_register(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    ipo_state *st = PyModule_GetState(module);
+    if (PyTuple_GET_SIZE(args)) {
+        PyErr_SetString(PyExc_TypeError, "_register() takes keyword arguments only");
+        return NULL;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (kwargs && PyDict_Next(kwargs, &pos, &key, &value)) {
+        const char *name = PyUnicode_AsUTF8(key);
+        if (!name)
+            return NULL;
+#define SET(field) \
+        if (strcmp(name, #field) == 0) { Py_XSETREF(st->field, Py_NewRef(value)); continue; }
+        STATE_HOOKS(SET)
+#undef SET
+        PyErr_Format(PyExc_TypeError, "_register() got an unexpected keyword '%s'", name);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Where a slot of a class lies in its instances: a generated class's Field
+ * descriptors read the instance's link to shared memory from there. */
+static PyObject *mod_member_offset(PyObject *module, PyObject *descr)
+{
+    (void)module;
+    if (!PyObject_TypeCheck(descr, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "expected a slot's member descriptor, not '%.200s'",
+                     Py_TYPE(descr)->tp_name);
+        return NULL;
+    }
+    PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+    if (member->type != T_OBJECT_EX || (member->flags & READONLY)) {
+        PyErr_SetString(PyExc_TypeError, "expected the member descriptor of a __slots__ entry");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(member->offset);
+}
+
 static PyMethodDef module_methods[] = {
+    { "_member_offset", mod_member_offset, METH_O,
+      "_member_offset(descriptor)\n--\n\nFor ipc_py_objects itself: a slot's offset in instances." },
+    { "_register", (PyCFunction)(void (*)(void))mod_register, METH_VARARGS | METH_KEYWORDS,
+      "_register(**hooks)\n--\n\nFor ipc_py_objects itself: the classes and hooks the codec uses." },
     { "wait_my_turn", (PyCFunction)(void (*)(void))mod_wait_my_turn, METH_VARARGS | METH_KEYWORDS,
       "wait_my_turn(shared_memory, time_limit=None)\n--\n\n"
       "Context manager: waits for access on entry, releases it on exit." },
@@ -172,9 +231,6 @@ static PyMethodDef module_methods[] = {
     X(RegionFullError) X(NotEnoughSharedMemoryError) X(AccessNotHeldError) \
     X(RegionClosedError) X(InvalidOffsetError) X(ObjectInUseError) X(RegionCorruptedError)
 
-/* References the state holds besides the exceptions. */
-#define STATE_TYPES(X) X(DecimalType) X(ZoneInfoType)
-
 static int module_exec(PyObject *module)
 {
     ipo_state *st = PyModule_GetState(module);
@@ -196,6 +252,19 @@ static int module_exec(PyObject *module)
         return -1;
     if (PyModule_AddType(module, st->region_type) < 0 || PyModule_AddType(module, st->guard_type) < 0)
         return -1;
+    struct { PyTypeObject **slot; PyType_Spec *spec; } views[] = {
+        { &st->list_view_type, &ipo_list_view_spec },
+        { &st->dict_view_type, &ipo_dict_view_spec },
+        { &st->set_view_type, &ipo_set_view_spec },
+        { &st->object_ref_type, &ipo_object_ref_spec },
+        { &st->field_type, &ipo_field_spec },
+        { &st->map_iter_type, &ipo_map_iter_spec },
+    };
+    for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+        *views[i].slot = (PyTypeObject *)PyType_FromModuleAndSpec(module, views[i].spec, NULL);
+        if (!*views[i].slot || PyModule_AddType(module, *views[i].slot) < 0)
+            return -1;
+    }
     if (PyModule_AddIntConstant(module, "WAIT_FOR_ACCESS", IPO_WAIT_FOR_ACCESS) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_FOR_MESSAGES", IPO_WAIT_FOR_MESSAGES) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_FOR_RELEASE", IPO_WAIT_FOR_RELEASE) < 0)

@@ -380,13 +380,32 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
     if (rc)
         return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
     ipo_off_t off;
-    if (ipo_py_encode(self, obj, &off) < 0)
+    if (ipo_py_encode(self, obj, &off) < 0) {
+        ipo_py_finish_put(self, 0);
         return NULL;
+    }
     /* Cannot fail: the object is new and the ring has room. */
     ipo_queue_put(&self->r, off);
-    if (!with_offset)
-        return Py_NewRef(obj);
-    return Py_BuildValue("(OK)", obj, (unsigned long long)off);
+    /* Copies come back as they went in; live containers and objects as
+     * views of their blocks, and an object put in place as itself. */
+    PyObject *mapped;
+    uint8_t type = ((const ipo_obj_t *)(self->r.base + off))->type;
+    PyObject *pending = self->pending_adopt;
+    PyObject *last = pending && PyList_GET_SIZE(pending)
+                         ? PyList_GET_ITEM(pending, PyList_GET_SIZE(pending) - 1) : NULL;
+    if (last && PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(last, 3)) == off)
+        mapped = Py_NewRef(PyTuple_GET_ITEM(last, 0));
+    else if (ipo_py_type_is_live(type))
+        mapped = ipo_py_decode(self, off);
+    else
+        mapped = Py_NewRef(obj);
+    /* The message is queued: a failure from here on is reported, and the
+     * object stays queued for its receiver. */
+    if (ipo_py_finish_put(self, 1) < 0)
+        Py_CLEAR(mapped);
+    if (!mapped || !with_offset)
+        return mapped;
+    return Py_BuildValue("(NK)", mapped, (unsigned long long)off);
 }
 
 static PyObject *Region_put_message(RegionObject *self, PyObject *obj)
@@ -594,12 +613,32 @@ static PyObject *Region_get_obj_buffer(RegionObject *self, PyObject *arg)
         return ipo_py_raise(self->st, -IPO_EBADOBJ,
                             "offset %llu does not name a live object in region '%U'",
                             (unsigned long long)off, self->name);
-    if (obj->type != IPO_T_BYTES && obj->type != IPO_T_BYTEARRAY && obj->type != IPO_T_STR) {
+    /* An array's or a tensor's buffer is its data block's. */
+    if (obj->type == IPO_T_TENSOR || obj->type == IPO_T_NDARRAY) {
+        const ipo_value_t *v = ipo_obj_data(obj);
+        if (obj->type == IPO_T_TENSOR && (v[0].type != IPO_T_NDARRAY ||
+                                          ipo_obj_get(&self->r, v[0].v.off, &obj)))
+            return ipo_py_raise(self->st, -IPO_EBADOBJ, "a shared torch tensor names no array");
+        v = ipo_obj_data(obj);
+        if (v[2].type != IPO_T_BYTES)
+            return ipo_py_raise(self->st, -IPO_EBADOBJ, "a shared numpy array has no data block");
+        off = v[2].v.off;
+    } else if (obj->type != IPO_T_BYTES && obj->type != IPO_T_BYTEARRAY && obj->type != IPO_T_STR) {
         PyErr_Format(PyExc_TypeError,
-                     "the object at offset %llu has no data buffer: only bytes, bytearray and "
-                     "str objects have one", (unsigned long long)off);
+                     "the object at offset %llu has no data buffer: only bytes, bytearray, str, "
+                     "numpy arrays and torch tensors have one", (unsigned long long)off);
         return NULL;
     }
+    /* Writing into a str's bytes could leave invalid UTF-8 behind. */
+    return ipo_py_obj_buffer(self, off, obj->type == IPO_T_STR);
+}
+
+PyObject *ipo_py_obj_buffer(RegionObject *self, ipo_off_t off, int readonly)
+{
+    const ipo_obj_t *obj;
+    if (ipo_obj_get(&self->r, off, &obj))
+        return ipo_py_raise(self->st, -IPO_EBADOBJ, "offset %llu does not name a live object",
+                            (unsigned long long)off);
     if (ipo_obj_pin(&self->r, off))
         return ipo_py_raise(self->st, -IPO_EBUSY,
                             "the object at offset %llu has 65535 buffers in use already",
@@ -613,8 +652,7 @@ static PyObject *Region_get_obj_buffer(RegionObject *self, PyObject *arg)
     exp->offset = off;
     exp->data = ipo_obj_data(obj);
     exp->len = (Py_ssize_t)obj->v.len;
-    /* Writing into a str's bytes could leave invalid UTF-8 behind. */
-    exp->readonly = obj->type == IPO_T_STR;
+    exp->readonly = readonly;
     self->exports++;
     PyObject_GC_Track(exp);
     PyObject *view = PyMemoryView_FromObject((PyObject *)exp);
@@ -1032,6 +1070,7 @@ static int Region_traverse(RegionObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->module);
     Py_VISIT(self->name);
+    Py_VISIT(self->pending_adopt);
     return 0;
 }
 
@@ -1046,6 +1085,8 @@ static void Region_dealloc(RegionObject *self)
     if (!self->closed && self->st && close_region(self, 0) < 0)
         PyErr_WriteUnraisable((PyObject *)self);
     ipo_region_unmap(&self->r);
+    PyMem_Free(self->encoding);
+    Py_CLEAR(self->pending_adopt);
     Py_CLEAR(self->name);
     Py_CLEAR(self->module);
     tp->tp_free(self);

@@ -162,6 +162,11 @@ _Static_assert(offsetof(ipo_obj_t, v) == 8, "object header layout");
 int ipo_obj_new(struct ipo_region *r, uint8_t type, uint64_t len,
                 ipo_off_t *out, void **data);
 
+/* As ipo_obj_new, and with align64 the payload starts on a 64-byte
+ * boundary whatever its length (numpy arrays: SIMD loads of any size). */
+int ipo_obj_new_aligned(struct ipo_region *r, uint8_t type, uint64_t len, int align64,
+                        ipo_off_t *out, void **data);
+
 /* Scalars in one call. */
 int ipo_obj_new_scalar(struct ipo_region *r, uint8_t type, uint64_t bits, ipo_off_t *out);
 

@@ -7,8 +7,19 @@ from ...aio import (
     ASharedMemoryManager,
     ValueHolder,
 )
+from ...containers import SharedDict, SharedList, SharedMapping, SharedSet
 from ...errors import *  # noqa: F401,F403
 from ...errors import __all__ as _errors_all
+from ...objects import (
+    FastLimitedDict,
+    FastLimitedSet,
+    ForceGeneralObjectCopy,
+    ForceGeneralObjectInplace,
+    ForceStaticObjectCopy,
+    ForceStaticObjectInplace,
+    intenum_dict_to_list,
+    list_to_intenum_dict,
+)
 from ...shared_memory import (
     SharedMemory,
     get_in_line,
@@ -26,5 +37,17 @@ __all__ = [
     "get_in_line",
     "wait_my_turn",
     "wait_my_turn_when_has_messages",
+    "FastLimitedSet",
+    "FastLimitedDict",
+    "ForceStaticObjectCopy",
+    "ForceStaticObjectInplace",
+    "ForceGeneralObjectCopy",
+    "ForceGeneralObjectInplace",
+    "intenum_dict_to_list",
+    "list_to_intenum_dict",
+    "SharedList",
+    "SharedDict",
+    "SharedMapping",
+    "SharedSet",
     *_errors_all,
 ]

@@ -1,0 +1,499 @@
+"""How the types that are not plain built-ins are stored and rebuilt.
+
+The C codec stores None, bool, numbers, str, bytes, the datetime types, tuple,
+list, dict, set and frozenset by itself. For anything else it asks
+``describe(obj)`` here, which answers with the parts to store (see
+``encode_described`` in python/src/codec.c), or raises ``TypeError``. Reading
+back, the codec calls ``rebuild_object``, ``rebuild_enum`` and
+``rebuild_ndarray``.
+
+Custom class instances are projected onto shared fields. A *static* object
+(the default) stores its attributes as a fixed run of values; each process
+reads it through one generated subclass of the user's class per set of
+field names, whose attributes are C data descriptors over those values. A
+*general* object (``ForceGeneralObjectCopy``/``Inplace``) stores its
+attributes in a shared dict, so attributes added later are shared too.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import importlib
+import sys
+from collections.abc import Mapping, MutableMapping, MutableSequence, MutableSet, Set
+
+from . import _ipo
+from .containers import SharedDict, SharedList, SharedMapping, SharedSet
+from .errors import UnknownClassError
+
+__all__ = [
+    "FastLimitedSet",
+    "FastLimitedDict",
+    "ForceStaticObjectCopy",
+    "ForceStaticObjectInplace",
+    "ForceGeneralObjectCopy",
+    "ForceGeneralObjectInplace",
+    "intenum_dict_to_list",
+    "list_to_intenum_dict",
+]
+
+# Where a mapped instance keeps its reference to the shared block: a slot of
+# the generated class, or its __dict__ when the class changed in place.
+_REF = "_ipo_ref"
+_HEAPTYPE = 1 << 9
+
+
+# ---- wrappers ------------------------------------------------------------------------
+
+
+class _Wrapper:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.value!r})"
+
+
+class FastLimitedSet(_Wrapper):
+    """Stores a set compactly; it is read back as a plain ``set`` copy, so
+    later changes are not shared (and its hash is the reader's own)."""
+
+    __slots__ = ()
+
+
+class FastLimitedDict(_Wrapper):
+    """Stores a dict compactly; it is read back as a plain ``dict`` copy, so
+    later changes are not shared."""
+
+    __slots__ = ()
+
+
+class ForceStaticObjectCopy(_Wrapper):
+    """Shares the object's current attributes; the mapped object is a new one."""
+
+    __slots__ = ()
+
+
+class ForceStaticObjectInplace(_Wrapper):
+    """Shares the object's current attributes; the object itself becomes the
+    mapped object (its class changes)."""
+
+    __slots__ = ()
+
+
+class ForceGeneralObjectCopy(_Wrapper):
+    """Shares the object's attributes in a shared dict, attributes added later
+    included; the mapped object is a new one."""
+
+    __slots__ = ()
+
+
+class ForceGeneralObjectInplace(_Wrapper):
+    """As ForceGeneralObjectCopy, but the object itself becomes the mapped one."""
+
+    __slots__ = ()
+
+
+_OBJECT_WRAPPERS = {
+    ForceStaticObjectCopy: (False, False),
+    ForceStaticObjectInplace: (False, True),
+    ForceGeneralObjectCopy: (True, False),
+    ForceGeneralObjectInplace: (True, True),
+}
+
+
+# ---- IntEnum-indexed lists -------------------------------------------------------------
+
+
+def intenum_dict_to_list(mapping, default=None):
+    """``{Enum.b: 2, Enum.a: 1}`` -> ``[1, 2, default...]``: a list indexed by
+    the members of an IntEnum, as long as the enum's largest member plus one.
+    Members left out get ``default``."""
+    if not mapping:
+        return []
+    enum_class = type(next(iter(mapping)))
+    size = max(int(member) for member in enum_class) + 1 if isinstance(enum_class, enum.EnumMeta) else 0
+    size = max([size, *(int(key) + 1 for key in mapping)])
+    values = [default] * size
+    for key, value in mapping.items():
+        index = int(key)
+        if index < 0:
+            raise ValueError(f"an IntEnum-indexed list has no place for {key!r}: it is negative")
+        values[index] = value
+    return values
+
+
+def list_to_intenum_dict(values, enum_class):
+    """The inverse of intenum_dict_to_list: ``{member: values[member]}`` for
+    every member of ``enum_class`` that the list is long enough to hold."""
+    return {member: values[member] for member in enum_class if 0 <= int(member) < len(values)}
+
+
+# ---- classes by name -------------------------------------------------------------------
+
+# Classes this process put, by key: the sender can read its own objects back
+# even when their class cannot be imported (defined in a function, say).
+_known_classes: dict[str, type] = {}
+
+
+def _class_key(cls):
+    key = f"{cls.__module__}:{cls.__qualname__}"
+    _known_classes.setdefault(key, cls)
+    return key
+
+
+def _resolve(key):
+    cls = _known_classes.get(key)
+    if cls is not None:
+        return cls
+    module_name, _, qualname = key.partition(":")
+    try:
+        found = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception as exc:
+        raise UnknownClassError(
+            f"cannot rebuild a shared object of class '{module_name}.{qualname}': that class "
+            f"cannot be imported in this process ({type(exc).__name__}: {exc}). Define it at the "
+            f"top level of a module that every process imports"
+        ) from exc
+    if not isinstance(found, type):
+        raise UnknownClassError(f"'{module_name}.{qualname}' names a {type(found).__name__}, not a class")
+    _known_classes[key] = found
+    return found
+
+
+# ---- custom objects ----------------------------------------------------------------------
+
+
+def _is_user_class(cls):
+    """Classes written in Python all the way down to object: their instances
+    are made of attributes, which is what can be projected."""
+    return all(base.__flags__ & _HEAPTYPE for base in cls.__mro__[:-1])
+
+
+def _slot_names(cls):
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        if isinstance(slots, str):
+            slots = (slots,)
+        for name in slots:
+            if name in ("__dict__", "__weakref__", _REF):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            yield name
+
+
+def _attributes(obj):
+    """The object's own attributes, in order: __dict__ first, then slots."""
+    cls = type(obj)
+    user_class = cls.__dict__.get("__ipo_user_class__")
+    if user_class is not None:
+        names = cls.__ipo_names__
+        if names is None:
+            return user_class, dict(_ref_of(obj).items())
+        return user_class, {name: getattr(obj, name) for name in names}
+    attributes = {}
+    instance_dict = getattr(obj, "__dict__", None)
+    if isinstance(instance_dict, dict):
+        attributes.update(instance_dict)
+    for name in _slot_names(cls):
+        if name not in attributes:
+            try:
+                attributes[name] = object.__getattribute__(obj, name)
+            except AttributeError:
+                pass  # an unset slot
+    return cls, attributes
+
+
+def _describe_object(obj, general, inplace):
+    cls, attributes = _attributes(obj)
+    if not _is_user_class(cls):
+        raise TypeError(
+            f"cannot put an object of type '{cls.__module__}.{cls.__qualname__}' into shared memory: "
+            f"only classes written in Python (dataclasses and the like) are projected onto shared fields"
+        )
+    if inplace:
+        if cls is not type(obj):
+            inplace = False  # already mapped: it stays as it is
+        elif not hasattr(obj, "__dict__") and not any(name in attributes for name in _slot_names(cls)):
+            raise TypeError(
+                f"cannot change a '{cls.__qualname__}' object in place: it has no __dict__ and no "
+                f"set slot to keep its link to shared memory in. Use ForceStaticObjectCopy"
+            )
+        elif general and not hasattr(obj, "__dict__"):
+            raise TypeError(
+                f"cannot change a '{cls.__qualname__}' object in place as a general object: it has "
+                f"no __dict__. Use ForceGeneralObjectCopy"
+            )
+    key = _class_key(cls)
+    adopt = obj if inplace else None
+    if general:
+        return ("object", key, None, list(attributes.items()), adopt)
+    return ("object", key, tuple(attributes), tuple(attributes.values()), adopt)
+
+
+def _ref_of(obj):
+    try:
+        return object.__getattribute__(obj, _REF)
+    except AttributeError:
+        return object.__getattribute__(obj, "__dict__")[_REF]
+
+
+def _ref_location(cls, base_has_dict, names):
+    """(ref_offset, ref_key) for the Field descriptors of a generated class."""
+    member = cls.__dict__.get(_REF)
+    if member is not None:
+        return _ipo._member_offset(member), _REF
+    if base_has_dict:
+        return 0, _REF
+    # A class with slots only, changed in place: its first field's slot is
+    # shadowed by a Field, so the reference lives in that slot's storage.
+    for name in names:
+        for klass in cls.__mro__[1:]:
+            member = klass.__dict__.get(name)
+            if member is not None and type(member).__name__ == "member_descriptor":
+                return _ipo._member_offset(member), _REF
+    raise TypeError(f"no place to keep the shared reference of a '{cls.__qualname__}'")
+
+
+def _stash_slot(cls, names):
+    for name in names:
+        for klass in cls.__mro__:
+            member = klass.__dict__.get(name)
+            if member is not None and type(member).__name__ == "member_descriptor":
+                return member
+    return None
+
+
+_generated: dict[tuple, type] = {}
+
+
+def _static_class(user_class, names, inplace):
+    """The generated class of a static object: one per user class, set of
+    field names and kind (copy or in place), made once per process."""
+    cache_key = (user_class, names, inplace, False)
+    cls = _generated.get(cache_key)
+    if cls is not None:
+        return cls
+    namespace = {
+        "__slots__": () if inplace else (_REF,),
+        "__module__": user_class.__module__,
+        "__qualname__": user_class.__qualname__,
+        "__ipo_user_class__": user_class,
+        "__ipo_names__": names,
+        "__reduce_ex__": _reduce_mapped,
+    }
+    cls = type(user_class.__name__, (user_class,), namespace)
+    offset, key = _ref_location(cls, user_class.__dictoffset__ != 0, names)
+    for index, name in enumerate(names):
+        setattr(cls, name, _ipo.Field(index, name, offset, key))
+    _generated[cache_key] = cls
+    return cls
+
+
+def _reduce_mapped(self, protocol):
+    """A mapped object pickles as a plain instance of the user's class."""
+    cls, attributes = _attributes(self)
+    return (_plain_instance, (cls, attributes))
+
+
+def _plain_instance(cls, attributes):
+    obj = object.__new__(cls)
+    for name, value in attributes.items():
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+class _GeneralMixin:
+    """Attributes of a general object live in a shared dict."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        try:
+            return _ref_of(self)[name]
+        except KeyError:
+            raise AttributeError(
+                f"'{type(self).__qualname__}' object has no attribute '{name}'"
+            ) from None
+
+    def __setattr__(self, name, value):
+        _ref_of(self)[name] = value
+
+    def __delattr__(self, name):
+        try:
+            del _ref_of(self)[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __dir__(self):
+        return sorted(set(object.__dir__(self)) | set(_ref_of(self).keys()))
+
+
+def _general_class(user_class, inplace):
+    cache_key = (user_class, None, inplace, True)
+    cls = _generated.get(cache_key)
+    if cls is None:
+        namespace = {
+            "__slots__": () if inplace else (_REF,),
+            "__module__": user_class.__module__,
+            "__qualname__": user_class.__qualname__,
+            "__ipo_user_class__": user_class,
+            "__ipo_names__": None,
+            "__reduce_ex__": _reduce_mapped,
+        }
+        cls = type(user_class.__name__, (_GeneralMixin, user_class), namespace)
+        _generated[cache_key] = cls
+    return cls
+
+
+def rebuild_object(key, names, state, copy):
+    """The codec's hook for an OBJECT block. `state` is a view of the shared
+    fields (an ObjectRef for a static object, a SharedDict for a general one),
+    or, with `copy`, their plain values."""
+    user_class = _resolve(key)
+    if copy:
+        attributes = dict(state) if names is None else dict(zip(names, state))
+        return _plain_instance(user_class, attributes)
+    cls = _general_class(user_class, False) if names is None else _static_class(user_class, names, False)
+    obj = object.__new__(cls)
+    object.__setattr__(obj, _REF, state)
+    return obj
+
+
+def adopt(obj, ref, names, root_offset):
+    """Turns an object put with ForceStatic/GeneralObjectInplace into the view
+    of its shared block (at root_offset): its class changes, its attributes
+    now live there."""
+    user_class = type(obj)
+    instance_dict = getattr(obj, "__dict__", None)
+    if names is None:
+        cls = _general_class(user_class, True)
+    else:
+        cls = _static_class(user_class, names, True)
+    if isinstance(instance_dict, dict):
+        instance_dict.clear()
+        instance_dict[_REF] = ref
+    else:
+        _stash_slot(user_class, names).__set__(obj, ref)
+    obj.__class__ = cls
+
+
+# ---- enums -------------------------------------------------------------------------------
+
+
+def rebuild_enum(key, value):
+    return _resolve(key)(value)
+
+
+# ---- numpy and torch -----------------------------------------------------------------------
+
+
+def _numpy_type(obj):
+    numpy = sys.modules.get("numpy")
+    return numpy if numpy is not None and isinstance(obj, numpy.ndarray) else None
+
+
+def _describe_ndarray(numpy, array):
+    if array.dtype.hasobject:
+        raise TypeError(
+            "cannot put a numpy array of dtype object into shared memory: its items are Python "
+            "objects, not data. Put a list, or an array of a numeric or bytes dtype"
+        )
+    array = numpy.ascontiguousarray(array)
+    descr = numpy.lib.format.dtype_to_descr(array.dtype)
+    data = memoryview(array.reshape(-1).view(numpy.uint8)) if array.size else b""
+    return ("ndarray", repr(descr), tuple(array.shape), data)
+
+
+def rebuild_ndarray(descr, shape, buffer, is_tensor, copy):
+    import numpy
+
+    dtype = numpy.lib.format.descr_to_dtype(ast.literal_eval(descr))
+    count = 1
+    for dim in shape:
+        count *= dim
+    array = numpy.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
+    if copy:
+        array = array.copy()
+    if is_tensor:
+        import torch
+
+        return torch.from_numpy(array)
+    return array
+
+
+def _torch_tensor(obj):
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and isinstance(obj, torch.Tensor) else None
+
+
+# ---- the codec's entry point ---------------------------------------------------------------
+
+
+def describe(obj):
+    """How to store an object the C codec does not know by its exact type."""
+    cls = type(obj)
+    if isinstance(obj, SharedList):
+        return ("list", obj)
+    if isinstance(obj, (SharedDict, SharedMapping)):
+        return ("dict", list(obj.items()), isinstance(obj, SharedMapping))
+    if isinstance(obj, SharedSet):
+        return ("set", list(obj), False)
+    if isinstance(obj, _ipo.ObjectRef):
+        raise TypeError("an ObjectRef is an internal link and cannot be put into shared memory")
+    if cls in _OBJECT_WRAPPERS:
+        general, inplace = _OBJECT_WRAPPERS[cls]
+        return _describe_object(obj.value, general, inplace)
+    if cls is FastLimitedDict:
+        flat = []
+        for key, value in dict(obj.value).items():
+            flat.append(key)
+            flat.append(value)
+        return ("fldict", flat)
+    if cls is FastLimitedSet:
+        return ("flset", list(obj.value))
+    if isinstance(obj, enum.Enum):
+        return ("enum", _class_key(cls), obj.value)
+    numpy = _numpy_type(obj)
+    if numpy is not None:
+        return _describe_ndarray(numpy, obj)
+    torch = _torch_tensor(obj)
+    if torch is not None:
+        if obj.device.type != "cpu":
+            raise TypeError(f"cannot put a torch tensor on '{obj.device}' into shared memory: move it to the CPU")
+        return ("tensor", obj.detach().numpy())
+    if isinstance(obj, (list, MutableSequence)) and not isinstance(obj, (str, bytes, bytearray, tuple)):
+        return ("list", list(obj))
+    if isinstance(obj, Mapping):
+        return ("dict", list(obj.items()), not isinstance(obj, MutableMapping))
+    if isinstance(obj, Set):
+        return ("set", list(obj), not isinstance(obj, MutableSet))
+    if _is_user_class(cls) and not isinstance(obj, type):
+        return _describe_object(obj, False, False)
+    raise TypeError(
+        f"cannot put an object of type '{cls.__module__}.{cls.__qualname__}' into shared memory: "
+        f"stored are None, bool, int, float, complex, str, bytes, bytearray, Decimal, slice, "
+        f"the datetime types, tuple, list, dict, set, frozenset (and their abstract kinds), "
+        f"enum members, numpy arrays, torch CPU tensors and instances of classes written in Python"
+    )
+
+
+_ipo._register(
+    SharedList=SharedList,
+    SharedDict=SharedDict,
+    SharedMapping=SharedMapping,
+    SharedSet=SharedSet,
+    describe=describe,
+    rebuild_object=rebuild_object,
+    rebuild_enum=rebuild_enum,
+    rebuild_ndarray=rebuild_ndarray,
+    adopt=adopt,
+)

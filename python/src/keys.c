@@ -1,0 +1,282 @@
+/* python/src/keys.c — dict and set keys: the format's stable hash, and equality with stored keys. */
+#include "ipo_python.h"
+
+#include <datetime.h>
+
+#include "ipo/hash.h"
+
+#include <string.h>
+
+static uint64_t hash_utf8(RegionObject *self, const char *data, Py_ssize_t len)
+{
+    return ipo_hash_bytes(self->r.hdr->hash_key, data, (size_t)len);
+}
+
+/* A str's bytes as the format stores them: UTF-8, lone surrogates as in
+ * 'surrogatepass'. *owner holds them when they are not the str's own. */
+static const char *str_bytes(PyObject *s, Py_ssize_t *len, PyObject **owner)
+{
+    *owner = NULL;
+    if (PyUnicode_IS_ASCII(s)) {
+        *len = PyUnicode_GET_LENGTH(s);
+        return PyUnicode_DATA(s);
+    }
+    const char *utf8 = PyUnicode_AsUTF8AndSize(s, len);
+    if (utf8 || !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return utf8;
+    PyErr_Clear();
+    *owner = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (!*owner)
+        return NULL;
+    *len = PyBytes_GET_SIZE(*owner);
+    return PyBytes_AS_STRING(*owner);
+}
+
+static int hash_parts(RegionObject *self, PyObject *const *parts, Py_ssize_t n, uint64_t tag,
+                      uint64_t *out)
+{
+    uint64_t acc = ipo_hash_combine(IPO_HASH_SEQ_START, tag);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t h;
+        if (ipo_py_key_hash(self, parts[i], &h) < 0)
+            return -1;
+        acc = ipo_hash_combine(acc, h);
+    }
+    *out = ipo_hash_finish(acc, (uint64_t)n);
+    return 0;
+}
+
+static int hash_ints(const long *v, int n, uint64_t tag, uint64_t *out)
+{
+    uint64_t acc = ipo_hash_combine(IPO_HASH_SEQ_START, tag);
+    for (int i = 0; i < n; i++)
+        acc = ipo_hash_combine(acc, ipo_hash_int64(v[i]));
+    *out = ipo_hash_finish(acc, (uint64_t)n);
+    return 0;
+}
+
+/* Tags keep a date from hashing as the tuple of its fields (they differ). */
+enum { TAG_DATE = 1, TAG_TIME, TAG_DATETIME, TAG_TIMEDELTA };
+
+/* An aware datetime or time equals any other of the same UTC instant:
+ * hash the naive UTC fields. */
+static int hash_clocked(RegionObject *self, PyObject *key, int is_datetime, uint64_t *out)
+{
+    (void)self;
+    PyObject *offset = PyObject_CallMethod(key, "utcoffset", NULL);
+    if (!offset)
+        return -1;
+    PyObject *utc = NULL;
+    if (offset == Py_None) {
+        utc = Py_NewRef(key);
+    } else if (is_datetime) {
+        PyObject *shifted = PyNumber_Subtract(key, offset);
+        if (shifted) {
+            PyObject *kw = Py_BuildValue("{s:O}", "tzinfo", Py_None);
+            PyObject *args = PyTuple_New(0);
+            PyObject *replace = PyObject_GetAttrString(shifted, "replace");
+            if (kw && args && replace)
+                utc = PyObject_Call(replace, args, kw);
+            Py_XDECREF(kw);
+            Py_XDECREF(args);
+            Py_XDECREF(replace);
+            Py_DECREF(shifted);
+        }
+    } else {
+        /* A time's UTC form: its microseconds of the day minus the offset. */
+        long us = ((PyDateTime_TIME_GET_HOUR(key) * 60L + PyDateTime_TIME_GET_MINUTE(key)) * 60L +
+                   PyDateTime_TIME_GET_SECOND(key)) * 1000000L + PyDateTime_TIME_GET_MICROSECOND(key);
+        long off_us = (PyDateTime_DELTA_GET_DAYS(offset) * 86400L +
+                       PyDateTime_DELTA_GET_SECONDS(offset)) * 1000000L +
+                      PyDateTime_DELTA_GET_MICROSECONDS(offset);
+        long parts[1] = { us - off_us };
+        Py_DECREF(offset);
+        return hash_ints(parts, 1, TAG_TIME, out);
+    }
+    Py_DECREF(offset);
+    if (!utc)
+        return -1;
+    int rc;
+    if (is_datetime) {
+        long parts[7] = { PyDateTime_GET_YEAR(utc), PyDateTime_GET_MONTH(utc), PyDateTime_GET_DAY(utc),
+                          PyDateTime_DATE_GET_HOUR(utc), PyDateTime_DATE_GET_MINUTE(utc),
+                          PyDateTime_DATE_GET_SECOND(utc), PyDateTime_DATE_GET_MICROSECOND(utc) };
+        rc = hash_ints(parts, 7, TAG_DATETIME, out);
+    } else {
+        long parts[1] = { ((PyDateTime_TIME_GET_HOUR(utc) * 60L + PyDateTime_TIME_GET_MINUTE(utc)) * 60L +
+                           PyDateTime_TIME_GET_SECOND(utc)) * 1000000L +
+                          PyDateTime_TIME_GET_MICROSECOND(utc) };
+        rc = hash_ints(parts, 1, TAG_TIME, out);
+    }
+    Py_DECREF(utc);
+    return rc;
+}
+
+static int unhashable(PyObject *key)
+{
+    PyErr_Format(PyExc_TypeError,
+                 "a key of type '%.200s' cannot be used in a shared dict or set: keys are None, "
+                 "bool, int, float, complex, Decimal, str, bytes, date, time, datetime, "
+                 "timedelta, and tuples and frozensets of them", Py_TYPE(key)->tp_name);
+    return -1;
+}
+
+int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out)
+{
+    PyTypeObject *type = Py_TYPE(key);
+    if (type == &PyUnicode_Type) {
+        PyObject *owner;
+        Py_ssize_t len;
+        const char *data = str_bytes(key, &len, &owner);
+        if (!data)
+            return -1;
+        *out = hash_utf8(self, data, len);
+        Py_XDECREF(owner);
+        return 0;
+    }
+    if (PyLong_Check(key)) { /* bool and IntEnum members too: they hash as their int */
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (!overflow) {
+            *out = ipo_hash_int64(v);
+            return 0;
+        }
+        Py_hash_t h = PyObject_Hash(key); /* Python's numeric hash has no seed */
+        if (h == -1)
+            return -1;
+        *out = (uint64_t)h;
+        return 0;
+    }
+    if (type == &PyFloat_Type) {
+        *out = ipo_hash_double(PyFloat_AS_DOUBLE(key));
+        return 0;
+    }
+    if (key == Py_None) {
+        *out = IPO_HASH_NONE;
+        return 0;
+    }
+    if (type == &PyBytes_Type) {
+        *out = hash_utf8(self, PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key));
+        return 0;
+    }
+    if (type == &PyTuple_Type)
+        return hash_parts(self, &PyTuple_GET_ITEM(key, 0), PyTuple_GET_SIZE(key), 0, out);
+    if (type == &PyFrozenSet_Type) {
+        /* Order-free: a sum of spread element hashes. */
+        uint64_t sum = 0;
+        PyObject *it = PyObject_GetIter(key), *item;
+        if (!it)
+            return -1;
+        while ((item = PyIter_Next(it))) {
+            uint64_t h;
+            int rc = ipo_py_key_hash(self, item, &h);
+            Py_DECREF(item);
+            if (rc < 0) {
+                Py_DECREF(it);
+                return -1;
+            }
+            sum += ipo_hash_spread(h);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred())
+            return -1;
+        *out = ipo_hash_finish(sum, (uint64_t)PySet_GET_SIZE(key));
+        return 0;
+    }
+    if (type == &PyComplex_Type) {
+        /* Python's documented complex hash, over our NaN-safe float hash. */
+        uint64_t h = ipo_hash_double(PyComplex_RealAsDouble(key)) +
+                     1000003u * ipo_hash_double(PyComplex_ImagAsDouble(key));
+        *out = h == (uint64_t)-1 ? (uint64_t)-2 : h;
+        return 0;
+    }
+    if (PyDateTime_CheckExact(key))
+        return hash_clocked(self, key, 1, out);
+    if (PyDate_CheckExact(key)) {
+        long parts[3] = { PyDateTime_GET_YEAR(key), PyDateTime_GET_MONTH(key), PyDateTime_GET_DAY(key) };
+        return hash_ints(parts, 3, TAG_DATE, out);
+    }
+    if (PyTime_CheckExact(key))
+        return hash_clocked(self, key, 0, out);
+    if (PyDelta_CheckExact(key)) {
+        long parts[3] = { PyDateTime_DELTA_GET_DAYS(key), PyDateTime_DELTA_GET_SECONDS(key),
+                          PyDateTime_DELTA_GET_MICROSECONDS(key) };
+        return hash_ints(parts, 3, TAG_TIMEDELTA, out);
+    }
+    if (strcmp(type->tp_name, "decimal.Decimal") == 0) {
+        /* Numeric and seedless, except NaNs (whose hash is their id). */
+        PyObject *nan = PyObject_CallMethod(key, "is_nan", NULL);
+        if (!nan)
+            return -1;
+        int is_nan = PyObject_IsTrue(nan);
+        Py_DECREF(nan);
+        if (is_nan) {
+            *out = 0;
+            return 0;
+        }
+        Py_hash_t h = PyObject_Hash(key);
+        if (h == -1)
+            return -1;
+        *out = (uint64_t)h;
+        return 0;
+    }
+    return unhashable(key);
+}
+
+/* ---- equality with a stored key ---------------------------------------------------- */
+
+typedef struct key_probe {
+    RegionObject *self;
+    PyObject     *key;
+    const char   *bytes;    /* str: its UTF-8; bytes: its data; else NULL */
+    Py_ssize_t    len;
+    uint8_t       want;     /* IPO_T_STR or IPO_T_BYTES when bytes is set */
+} key_probe_t;
+
+static int probe_eq(void *ctx, const ipo_value_t *stored)
+{
+    key_probe_t *p = ctx;
+    if (p->bytes) {
+        /* A str equals only a str, bytes only bytes: compare the bytes. */
+        if (stored->type != p->want)
+            return 0;
+        const ipo_obj_t *obj;
+        if (ipo_obj_get(&p->self->r, stored->v.off, &obj) || obj->type != p->want)
+            return 0;
+        return obj->v.len == (uint64_t)p->len && memcmp(ipo_obj_data(obj), p->bytes, (size_t)p->len) == 0;
+    }
+    if (stored->type == IPO_T_STR || stored->type == IPO_T_BYTES)
+        return 0;
+    if (stored->type == IPO_T_INT64 && PyLong_CheckExact(p->key)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(p->key, &overflow);
+        return !overflow && v == stored->v.i64;
+    }
+    PyObject *value = ipo_py_decode_value(p->self, stored, 1);
+    if (!value)
+        return -1;
+    int same = PyObject_RichCompareBool(p->key, value, Py_EQ);
+    Py_DECREF(value);
+    return same;
+}
+
+int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash)
+{
+    key_probe_t p = { self, key, NULL, 0, 0 };
+    PyObject *owner = NULL;
+    if (PyUnicode_CheckExact(key)) {
+        p.bytes = str_bytes(key, &p.len, &owner);
+        if (!p.bytes)
+            return IPO_MAP_ERROR;
+        p.want = IPO_T_STR;
+    } else if (PyBytes_CheckExact(key)) {
+        p.bytes = PyBytes_AS_STRING(key);
+        p.len = PyBytes_GET_SIZE(key);
+        p.want = IPO_T_BYTES;
+    }
+    int64_t e = ipo_map_find(&self->r, map, hash, probe_eq, &p);
+    Py_XDECREF(owner);
+    return e;
+}
