@@ -172,7 +172,7 @@ def _resolve(key):
 def _is_user_class(cls):
     """Classes written in Python all the way down to object: their instances
     are made of attributes, which is what can be projected."""
-    return all(base.__flags__ & _HEAPTYPE for base in cls.__mro__[:-1])
+    return cls is not object and all(base.__flags__ & _HEAPTYPE for base in cls.__mro__[:-1])
 
 
 def _slot_names(cls):

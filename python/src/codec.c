@@ -1152,5 +1152,5 @@ PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy)
 int ipo_py_codec_init(void)
 {
     PyDateTime_IMPORT;
-    return PyDateTimeAPI ? 0 : -1;
+    return PyDateTimeAPI ? ipo_py_keys_init() : -1;
 }

@@ -151,6 +151,7 @@ int ipo_py_finish_put(RegionObject *self, int ok);
 int ipo_py_type_is_live(uint8_t type);
 
 /* keys.c: the stable hash of a key and key equality against a stored key. */
+int ipo_py_keys_init(void);
 int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out);
 int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash);
 

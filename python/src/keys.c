@@ -7,6 +7,13 @@
 
 #include <string.h>
 
+/* datetime.h's API pointer is per file: this file imports it too. */
+int ipo_py_keys_init(void)
+{
+    PyDateTime_IMPORT;
+    return PyDateTimeAPI ? 0 : -1;
+}
+
 static uint64_t hash_utf8(RegionObject *self, const char *data, Py_ssize_t len)
 {
     return ipo_hash_bytes(self->r.hdr->hash_key, data, (size_t)len);

@@ -325,7 +325,10 @@ static int List_ass_slice(ViewObject *v, PyObject *slice, PyObject *value)
         return -1;
     ipo_value_t *items = list_items(v, &list, &len);
     int rc = -1;
-    if (items && PySlice_AdjustIndices(len, &start, &stop, step) == n) {
+    /* The list may have changed while the values were encoded: place the
+     * slice again on what it is now. */
+    if (items && PySlice_Unpack(slice, &start, &stop, &step) == 0 &&
+        PySlice_AdjustIndices(len, &start, &stop, step) == n) {
         for (Py_ssize_t k = 0, i = start; k < n; k++, i += step) {
             ipo_value_t old = items[i];
             items[i] = slots[k];

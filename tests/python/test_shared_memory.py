@@ -352,12 +352,13 @@ def test_taken_bytearray_is_a_copy(sm):
         assert bytes(sm.get_obj_buffer(offset)) == b"abc"
 
 
-class Unsupported:
+class IntSubclass(int):
     pass
 
 
-@pytest.mark.parametrize("value", [Unsupported(), object(), [1], {1: 2}, {1},
-                                   (1, "two", (3.0, b"four", Unsupported()))])
+@pytest.mark.parametrize("value", [object(), len, pytest, IntSubclass(3), ValueError("x"), int,
+                                   (1, "two", (3.0, b"four", object())),
+                                   [1, {"k": [lambda: None]}]])
 def test_unsupported_types_raise_and_leave_nothing(sm, value):
     with wait_my_turn(sm):
         before = sm.stats()
