@@ -15,7 +15,7 @@ static inline ipo_obj_t *obj_at(const ipo_region_t *r, ipo_off_t off)
 void ipo_value_release(ipo_region_t *r, ipo_value_t *v)
 {
     if (!ipo_value_is_inline(v->type))
-        ipo_obj_destroy(r, v->v.off);
+        ipo__obj_release(r, v->v.off);
     v->type = IPO_T_NONE;
     v->v.u64 = 0;
 }

@@ -237,16 +237,52 @@ static void destroy_tree(ipo_region_t *r, const ipo_obj_t *obj, ipo_off_t off)
     ipo__obj_free_block(r, off);
 }
 
+/* Whether a buffer shows any block of the tree (a numpy array over a
+ * child's data, say). */
+static int tree_pinned(const ipo_region_t *r, const ipo_obj_t *obj)
+{
+    /* Pairs with the release in ipo_obj_unpin(): once the last pin is seen
+     * gone, the buffer's user is done with the payload. */
+    if (ipo__load_acquire(&obj->pins))
+        return 1;
+    ipo_value_t *values;
+    size_t n = ipo_obj_values(obj, &values);
+    ipo_entry_t *entries = NULL;
+    if (obj->type == IPO_T_TABLE) {
+        ipo_table_t *t = ipo_obj_data(obj);
+        if (obj->v.len < sizeof(ipo_table_t) || t->nentries > t->entry_cap ||
+            (uint8_t *)(ipo_table_entries(t) + t->entry_cap) > (uint8_t *)t + obj->v.len)
+            return 0;
+        entries = ipo_table_entries(t);
+        n = (size_t)t->nentries * 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ipo_value_t *v = entries ? (i % 2 ? &entries[i / 2].value : &entries[i / 2].key)
+                                       : &values[i];
+        const ipo_obj_t *child;
+        if (!ipo_value_is_inline(v->type) && !ipo_obj_get(r, v->v.off, &child) &&
+            tree_pinned(r, child))
+            return 1;
+    }
+    return 0;
+}
+
 int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
 {
     const ipo_obj_t *obj;
     int rc = ipo_obj_get(r, off, &obj);
     if (rc)
         return rc;
-    /* Pairs with the release in ipo_obj_unpin(): once the last pin is seen
-     * gone, the buffer's user is done with the payload. */
-    if ((obj->flags & IPO_OBJ_QUEUED) || ipo__load_acquire(&obj->pins))
+    if ((obj->flags & IPO_OBJ_QUEUED) || tree_pinned(r, obj))
         return -IPO_EBUSY;
     destroy_tree(r, obj, off);
     return 0;
+}
+
+void ipo__obj_release(ipo_region_t *r, ipo_off_t off)
+{
+    const ipo_obj_t *obj;
+    if (ipo_obj_get(r, off, &obj) == 0 && !(obj->flags & IPO_OBJ_QUEUED) &&
+        !ipo__load_acquire(&obj->pins))
+        destroy_tree(r, obj, off);
 }

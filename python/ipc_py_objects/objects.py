@@ -18,6 +18,7 @@ attributes in a shared dict, so attributes added later are shared too.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import enum
 import importlib
 import sys
@@ -273,13 +274,25 @@ def _stash_slot(cls, names):
 _generated: dict[tuple, type] = {}
 
 
-def _static_class(user_class, names, inplace):
-    """The generated class of a static object: one per user class, set of
-    field names and kind (copy or in place), made once per process."""
-    cache_key = (user_class, names, inplace, False)
-    cls = _generated.get(cache_key)
-    if cls is not None:
-        return cls
+def _same_user_class(obj, user_class):
+    cls = type(obj)
+    return cls is user_class or cls.__dict__.get("__ipo_user_class__") is user_class
+
+
+def _dataclass_eq(user_class):
+    """A dataclass's __eq__ wants the very same class on both sides; a mapped
+    object and a plain one of the user's class compare by fields here."""
+    names = [f.name for f in dataclasses.fields(user_class) if f.compare]
+
+    def __eq__(self, other):
+        if not _same_user_class(other, user_class):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    return __eq__
+
+
+def _class_namespace(user_class, names, inplace):
     namespace = {
         "__slots__": () if inplace else (_REF,),
         "__module__": user_class.__module__,
@@ -288,6 +301,21 @@ def _static_class(user_class, names, inplace):
         "__ipo_names__": names,
         "__reduce_ex__": _reduce_mapped,
     }
+    params = getattr(user_class, "__dataclass_params__", None)
+    if params is not None and params.eq:
+        namespace["__eq__"] = _dataclass_eq(user_class)
+        namespace["__hash__"] = user_class.__hash__
+    return namespace
+
+
+def _static_class(user_class, names, inplace):
+    """The generated class of a static object: one per user class, set of
+    field names and kind (copy or in place), made once per process."""
+    cache_key = (user_class, names, inplace, False)
+    cls = _generated.get(cache_key)
+    if cls is not None:
+        return cls
+    namespace = _class_namespace(user_class, names, inplace)
     cls = type(user_class.__name__, (user_class,), namespace)
     offset, key = _ref_location(cls, user_class.__dictoffset__ != 0, names)
     for index, name in enumerate(names):
@@ -341,15 +369,13 @@ def _general_class(user_class, inplace):
     cache_key = (user_class, None, inplace, True)
     cls = _generated.get(cache_key)
     if cls is None:
-        namespace = {
-            "__slots__": () if inplace else (_REF,),
-            "__module__": user_class.__module__,
-            "__qualname__": user_class.__qualname__,
-            "__ipo_user_class__": user_class,
-            "__ipo_names__": None,
-            "__reduce_ex__": _reduce_mapped,
-        }
-        cls = type(user_class.__name__, (_GeneralMixin, user_class), namespace)
+        namespace = _class_namespace(user_class, None, inplace)
+        # The methods are copied in rather than inherited: a second base
+        # would change the layout, and __class__ assignment (in place) needs
+        # the layout of the user's class.
+        for name in ("__getattr__", "__setattr__", "__delattr__", "__dir__"):
+            namespace[name] = _GeneralMixin.__dict__[name]
+        cls = type(user_class.__name__, (user_class,), namespace)
         _generated[cache_key] = cls
     return cls
 
@@ -407,7 +433,8 @@ def _describe_ndarray(numpy, array):
             "cannot put a numpy array of dtype object into shared memory: its items are Python "
             "objects, not data. Put a list, or an array of a numeric or bytes dtype"
         )
-    array = numpy.ascontiguousarray(array)
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")  # (ascontiguousarray would make a 0-d array 1-d)
     descr = numpy.lib.format.dtype_to_descr(array.dtype)
     data = memoryview(array.reshape(-1).view(numpy.uint8)) if array.size else b""
     return ("ndarray", repr(descr), tuple(array.shape), data)

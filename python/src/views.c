@@ -258,10 +258,13 @@ static int list_replace_range(ViewObject *v, Py_ssize_t start, Py_ssize_t stop, 
     Py_ssize_t len;
     int rc = -1;
     if (list_items(v, &list, &len)) {
+        /* As list: an empty or reversed range inserts at start. */
+        if (start > len)
+            start = len;
+        if (stop < start)
+            stop = start;
         if (stop > len)
             stop = len;
-        if (start > stop)
-            start = stop;
         int arc = ipo_list_reserve(&self->r, list, (uint64_t)(len - (stop - start) + n));
         if (arc) {
             no_room(self, arc, (uint64_t)(len + n) * sizeof(ipo_value_t));

@@ -501,7 +501,7 @@ def typed_deep(value):
     return (type(value), value)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("IPO_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(values, max_size=6), st.lists(list_ops, max_size=25))
 def test_list_matches_list_on_random_operations(held, start, ops):
     model = list(start)
@@ -550,7 +550,7 @@ def apply_dict_op(target, op):
     return target.clear()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("IPO_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(keys, values, max_size=6), st.lists(dict_ops, max_size=25))
 def test_dict_matches_dict_on_random_operations(held, start, ops):
     model = dict(start)
@@ -605,7 +605,7 @@ def apply_set_op(target, op):
     return None
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("IPO_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.frozensets(keys, max_size=6), st.lists(set_ops, max_size=25))
 def test_set_matches_set_on_random_operations(held, start, ops):
     model = set(start)

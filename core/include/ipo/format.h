@@ -187,7 +187,7 @@ static inline void *ipo_obj_data(const ipo_obj_t *obj)
 
 /* Frees the object and everything it owns (its child objects, to any depth).
  * 0, -IPO_EBADOBJ, or -IPO_EBUSY while a queued message names it or a
- * buffer of it is pinned. */
+ * buffer of it or of any block of its tree is pinned. */
 int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
 
 /* A zero-copy buffer of the payload is handed out: the object cannot be
@@ -198,6 +198,10 @@ int ipo_obj_pin(struct ipo_region *r, ipo_off_t off);
 /* Drops one pin. Atomic, so it needs no access: buffers are released
  * whenever their last user lets go. The object must be pinned. */
 void ipo_obj_unpin(struct ipo_region *r, ipo_off_t off);
+
+/* Frees a child a container let go of (replaced, removed). It cannot
+ * fail: blocks of the tree that a live buffer shows are left in place. */
+void ipo__obj_release(struct ipo_region *r, ipo_off_t off);
 
 /* Frees one block without its children (they have moved elsewhere): for
  * containers that replace an internal array. */
