@@ -73,14 +73,16 @@ class FastLimitedDict(_Wrapper):
 
 
 class ForceStaticObjectCopy(_Wrapper):
-    """Shares the object's current attributes; the mapped object is a new one."""
+    """Shares the object's current attributes; the mapped object is a new one
+    and the original is left as it was."""
 
     __slots__ = ()
 
 
 class ForceStaticObjectInplace(_Wrapper):
     """Shares the object's current attributes; the object itself becomes the
-    mapped object (its class changes)."""
+    mapped object (its class changes). A plain put does this too, when the
+    object allows it (else it copies)."""
 
     __slots__ = ()
 
@@ -212,25 +214,30 @@ def _attributes(obj):
 
 
 def _describe_object(obj, general, inplace):
+    """inplace: True (asked for: refused when impossible), False, or None (the
+    default: in place when the object allows it, else a copy)."""
     cls, attributes = _attributes(obj)
     if not _is_user_class(cls):
         raise TypeError(
             f"cannot put an object of type '{cls.__module__}.{cls.__qualname__}' into shared memory: "
             f"only classes written in Python (dataclasses and the like) are projected onto shared fields"
         )
-    if inplace:
+    if inplace is not False:
+        why = None
         if cls is not type(obj):
-            inplace = False  # already mapped: it stays as it is
+            inplace = False  # already mapped: it stays the view it is
         elif not hasattr(obj, "__dict__") and not any(name in attributes for name in _slot_names(cls)):
-            raise TypeError(
-                f"cannot change a '{cls.__qualname__}' object in place: it has no __dict__ and no "
-                f"set slot to keep its link to shared memory in. Use ForceStaticObjectCopy"
-            )
+            why = (f"cannot change a '{cls.__qualname__}' object in place: it has no __dict__ and no "
+                   f"set slot to keep its link to shared memory in. Use ForceStaticObjectCopy")
         elif general and not hasattr(obj, "__dict__"):
-            raise TypeError(
-                f"cannot change a '{cls.__qualname__}' object in place as a general object: it has "
-                f"no __dict__. Use ForceGeneralObjectCopy"
-            )
+            why = (f"cannot change a '{cls.__qualname__}' object in place as a general object: it has "
+                   f"no __dict__. Use ForceGeneralObjectCopy")
+        if why is not None:
+            if inplace:
+                raise TypeError(why)
+            inplace = False
+        elif inplace is None:
+            inplace = True
     key = _class_key(cls)
     adopt = obj if inplace else None
     if general:
@@ -504,7 +511,9 @@ def describe(obj):
     if isinstance(obj, Set):
         return ("set", list(obj), not isinstance(obj, MutableSet))
     if _is_user_class(cls) and not isinstance(obj, type):
-        return _describe_object(obj, False, False)
+        # As the reference package: a plain put changes the object in place,
+        # so the object the sender keeps is the shared one.
+        return _describe_object(obj, False, None)
     raise TypeError(
         f"cannot put an object of type '{cls.__module__}.{cls.__qualname__}' into shared memory: "
         f"stored are None, bool, int, float, complex, str, bytes, bytearray, Decimal, slice, "

@@ -50,9 +50,10 @@ def put(sm, value):
 def test_a_dataclass_is_shared_field_by_field(held):
     original = Employee("ann", 3, Company("acme", 10, ["a"]))
     mapped, taken, offset = put(held, original)
-    assert mapped is not original and type(original) is Employee  # Copy: the original is untouched
+    # As in the reference package, a plain put maps the object in place.
+    assert mapped is original and isinstance(original, Employee)
     assert isinstance(mapped, Employee) and isinstance(taken, Employee)
-    assert type(mapped) is type(taken)  # one generated class per user class
+    assert type(mapped).__mro__[1] is Employee and type(taken).__mro__[1] is Employee
     assert mapped == taken and repr(taken) == "Employee(name='ann', years_of_employment=3, " \
         "company=Company(name='acme', employees=10, tags=['a']))"
     mapped.increase_years_of_employment()
@@ -110,7 +111,15 @@ def test_static_inplace_changes_the_original(held):
     held.destroy_obj(offset2)
 
 
-def test_static_copy_wrapper_is_the_default(held):
+def test_one_generated_class_per_user_class(held):
+    a, ta, oa = put(held, ForceStaticObjectCopy(Company("a", 1)))
+    b, tb, ob = put(held, ForceStaticObjectCopy(Company("b", 2, ["x"])))
+    assert type(a) is type(b) is type(ta) is type(tb)
+    held.destroy_obj(oa)
+    held.destroy_obj(ob)
+
+
+def test_static_copy_leaves_the_original(held):
     original = Company("c", 1)
     mapped, taken, offset = put(held, ForceStaticObjectCopy(original))
     assert mapped is not original and type(original) is Company
