@@ -22,6 +22,12 @@ demo: $(VENV)/.built
 	 $(VPY) examples/sender.py $$region; sender=$$?; \
 	 wait $$receiver; receiver=$$?; \
 	 test $$sender -eq 0 && test $$receiver -eq 0
+	@echo "== live shared objects: a dataclass, a dict with a numpy array, an IntEnum-indexed list =="
+	@region=ipc_py_objects_objects_$$$$; cd examples/shared_objects; \
+	 ../../$(VPY) receiver.py $$region & receiver=$$!; \
+	 ../../$(VPY) sender.py $$region; sender=$$?; \
+	 wait $$receiver; receiver=$$?; \
+	 test $$sender -eq 0 && test $$receiver -eq 0
 
 # The libuv C service answering a Python peer.
 demo-c: $(VENV)/.built build-c
