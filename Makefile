@@ -4,6 +4,7 @@
 
 PYTHON       ?= python3
 VENV         := .venv
+REF_VENV     := .venv-ref
 VPY          := $(VENV)/bin/python
 CMAKE        := $(VENV)/bin/cmake
 CTEST        := $(VENV)/bin/ctest
@@ -71,10 +72,11 @@ test-model: system-deps
 test-python: $(VENV)/.built build-c
 	IPO_ECHO_SERVICE=$(abspath build/c/ipo_echo_service) $(VPY) -m pytest -q
 
-bench: $(VENV)/.built build-c
+bench: $(VENV)/.built build-c $(REF_VENV)/.deps
 	$(VPY) benchmarks/bench_transfer.py --c-limits build/c/copy_limits
 	$(VPY) benchmarks/bench_latency.py --c-dir build/c
 	$(VPY) benchmarks/bench_idle.py
+	$(VPY) benchmarks/bench_objects.py --reference $(REF_VENV)/bin/python
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -89,9 +91,20 @@ $(VENV)/.deps: requirements-dev.txt | system-deps
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The reference package, for the benchmarks only, in a venv of its own.
+# cengal_light 5.0.1 (what InterProcessPyObjects 2.0.0 asks for) ships its
+# CPython 3.11 wheel with a compiled module under the wrong name, so the
+# import fails; 4.4.0 has the same API and imports.
+$(REF_VENV)/.deps:
+	test -x $(REF_VENV)/bin/python || $(PYTHON) -m venv $(REF_VENV)
+	$(REF_VENV)/bin/python -m pip install -q --disable-pip-version-check \
+	    InterProcessPyObjects==2.0.0 typing_extensions numpy
+	$(REF_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps cengal_light==4.4.0
+	touch $@
+
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
 	$(VPY) -m pip install -q --disable-pip-version-check --no-build-isolation $(BUILD_FLAGS) .
 	touch $@
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) $(REF_VENV)

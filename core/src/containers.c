@@ -27,14 +27,21 @@ static void fill_none(ipo_value_t *v, uint64_t n)
         v[i].type = IPO_T_NONE;
 }
 
-/* A child array named by a value slot, checked enough that a damaged
- * region cannot send us outside the mapping: NULL when it does not check out. */
+/* A container's internal array (a list's VALUES, a map's TABLE), checked
+ * enough that a damaged region cannot send a read or write outside the
+ * mapping: NULL when it does not check out. Cheaper than ipo_obj_get (which
+ * also asks the allocator), as it runs on every item access; check() walks
+ * the rest. */
 static ipo_obj_t *child_block(const ipo_region_t *r, const ipo_value_t *slot, uint8_t type)
 {
-    const ipo_obj_t *obj;
-    if (slot->type != type || ipo_obj_get(r, slot->v.off, &obj) || obj->type != type)
+    ipo_off_t off = slot->v.off;
+    if (slot->type != type || off % 16 || off < sizeof(ipo_obj_t) ||
+        off > r->size - IPO_OBJ_BIG_ALIGN)
         return NULL;
-    return (ipo_obj_t *)obj;
+    ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
+    if (obj->type != type || obj->v.len > r->size - off - ipo_obj_data_rel(obj))
+        return NULL;
+    return obj;
 }
 
 /* ---- lists ----------------------------------------------------------------------- */

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import enum
+import functools
 import importlib
 import sys
 from collections.abc import Mapping, MutableMapping, MutableSequence, MutableSet, Set
@@ -447,10 +448,17 @@ def _describe_ndarray(numpy, array):
     return ("ndarray", repr(descr), tuple(array.shape), data)
 
 
+@functools.lru_cache(maxsize=256)
+def _dtype(descr):
+    import numpy
+
+    return numpy.lib.format.descr_to_dtype(ast.literal_eval(descr))
+
+
 def rebuild_ndarray(descr, shape, buffer, is_tensor, copy):
     import numpy
 
-    dtype = numpy.lib.format.descr_to_dtype(ast.literal_eval(descr))
+    dtype = _dtype(descr)
     count = 1
     for dim in shape:
         count *= dim

@@ -37,6 +37,21 @@ ipo_obj_t *ipo_py_view_obj(ViewObject *v)
     return obj;
 }
 
+/* The hot path of every view operation: access held by this process, the
+ * block still the one the view was made for. Anything else goes the slow
+ * way, which raises the right error. */
+static inline ipo_obj_t *view_obj(ViewObject *v)
+{
+    RegionObject *self = v->region;
+    if (self->holder_thread && self->attached && !self->closed && ipo_access_held(&self->r) &&
+        self->r.fork_gen == ipo__fork_generation()) {
+        ipo_obj_t *obj = (ipo_obj_t *)(self->r.base + v->off);
+        if (obj->gen == v->gen && obj->type == v->type)
+            return obj;
+    }
+    return ipo_py_view_obj(v);
+}
+
 PyObject *ipo_py_new_view(RegionObject *self, PyObject *cls, ipo_off_t off)
 {
     PyTypeObject *tp = (PyTypeObject *)cls;
@@ -139,9 +154,9 @@ static int no_room(RegionObject *self, int rc, uint64_t bytes)
 
 /* ==== lists ========================================================================= */
 
-static ipo_value_t *list_items(ViewObject *v, ipo_obj_t **list, Py_ssize_t *len)
+static inline ipo_value_t *list_items(ViewObject *v, ipo_obj_t **list, Py_ssize_t *len)
 {
-    *list = ipo_py_view_obj(v);
+    *list = view_obj(v);
     if (!*list)
         return NULL;
     uint64_t n;
@@ -196,11 +211,26 @@ static PyObject *List_slice(ViewObject *v, PyObject *slice)
     return out;
 }
 
+/* An index: ints (IntEnum members too) read directly, others by __index__. */
+static inline int index_of(PyObject *key, Py_ssize_t *i)
+{
+    *i = PyLong_Check(key) ? PyLong_AsSsize_t(key) : PyNumber_AsSsize_t(key, PyExc_IndexError);
+    if (*i == -1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_IndexError, "cannot fit '%.200s' into an index-sized integer",
+                         Py_TYPE(key)->tp_name);
+        }
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *List_subscript(ViewObject *v, PyObject *key)
 {
-    if (PyLong_CheckExact(key) || PyIndex_Check(key)) {
-        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
-        if (i == -1 && PyErr_Occurred())
+    if (PyLong_Check(key) || PyIndex_Check(key)) {
+        Py_ssize_t i;
+        if (index_of(key, &i) < 0)
             return NULL;
         ipo_obj_t *list;
         Py_ssize_t len;
@@ -218,28 +248,6 @@ static PyObject *List_subscript(ViewObject *v, PyObject *key)
     PyErr_Format(PyExc_TypeError, "list indices must be integers or slices, not %.200s",
                  Py_TYPE(key)->tp_name);
     return NULL;
-}
-
-/* Replaces item i with an encoded value; the old one is released. */
-static int list_store(ViewObject *v, Py_ssize_t i, PyObject *value)
-{
-    ipo_value_t slot;
-    if (!ipo_py_view_obj(v) || ipo_py_encode_value(v->region, value, &slot) < 0)
-        return -1;
-    /* Encoding may have run user code (an object's hooks): look again. */
-    ipo_obj_t *list;
-    Py_ssize_t len;
-    ipo_value_t *items = list_items(v, &list, &len);
-    if (!items || i >= len) {
-        if (items)
-            index_error("list assignment");
-        ipo_value_release(&v->region->r, &slot);
-        return -1;
-    }
-    ipo_value_t old = items[i];
-    items[i] = slot;
-    ipo_value_release(&v->region->r, &old);
-    return 0;
 }
 
 /* list[a:b] = seq for step 1: room first, so that nothing fails halfway. */
@@ -349,12 +357,14 @@ static int List_ass_slice(ViewObject *v, PyObject *slice, PyObject *value)
 
 static int List_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
 {
-    if (PyLong_CheckExact(key) || PyIndex_Check(key)) {
-        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
-        if (i == -1 && PyErr_Occurred())
+    if (PyLong_Check(key) || PyIndex_Check(key)) {
+        Py_ssize_t i;
+        if (index_of(key, &i) < 0)
             return -1;
-        Py_ssize_t len = List_len(v);
-        if (len < 0)
+        ipo_obj_t *list;
+        Py_ssize_t len;
+        ipo_value_t *items = list_items(v, &list, &len);
+        if (!items)
             return -1;
         if (i < 0)
             i += len;
@@ -362,9 +372,27 @@ static int List_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
             index_error(value ? "list assignment" : "list deletion");
             return -1;
         }
-        if (value)
-            return list_store(v, i, value);
-        return list_delete_indices(v, i, 1, 1);
+        if (!value)
+            return list_delete_indices(v, i, 1, 1);
+        ipo_value_t slot;
+        if (ipo_py_encode_value(v->region, value, &slot) < 0)
+            return -1;
+        /* A value stored inline ran no code and moved nothing: store it.
+         * Else encoding may have run user code: look again. */
+        if (!ipo_value_is_inline(slot.type)) {
+            items = list_items(v, &list, &len);
+            if (!items || i >= len) {
+                if (items)
+                    index_error("list assignment");
+                ipo_value_release(&v->region->r, &slot);
+                return -1;
+            }
+        }
+        ipo_value_t old = items[i];
+        items[i] = slot;
+        if (!ipo_value_is_inline(old.type))
+            ipo_value_release(&v->region->r, &old);
+        return 0;
     }
     if (PySlice_Check(key))
         return List_ass_slice(v, key, value);
@@ -461,7 +489,7 @@ static PyObject *List_append(ViewObject *v, PyObject *x)
 {
     RegionObject *self = v->region;
     ipo_value_t slot;
-    if (!ipo_py_view_obj(v) || ipo_py_encode_value(self, x, &slot) < 0)
+    if (!view_obj(v) || ipo_py_encode_value(self, x, &slot) < 0)
         return NULL;
     ipo_obj_t *list;
     Py_ssize_t len;
@@ -692,7 +720,7 @@ fail:
 static PyObject *View_copy_out(ViewObject *v, PyObject *unused)
 {
     (void)unused;
-    if (!ipo_py_view_obj(v))
+    if (!view_obj(v))
         return NULL;
     return ipo_py_decode_obj(v->region, v->off, 1);
 }
@@ -746,7 +774,7 @@ static int readonly_error(ViewObject *v)
 
 static ipo_obj_t *map_obj(ViewObject *v, int for_writing)
 {
-    ipo_obj_t *map = ipo_py_view_obj(v);
+    ipo_obj_t *map = view_obj(v);
     if (map && for_writing && (map->flags & IPO_OBJ_READONLY)) {
         readonly_error(v);
         return NULL;
@@ -1225,7 +1253,7 @@ static ipo_value_t *field_slot(FieldObject *f, PyObject *inst, RegionObject **re
     ViewObject *ref = instance_ref(f, inst);
     if (!ref)
         return NULL;
-    ipo_obj_t *values = ipo_py_view_obj(ref);
+    ipo_obj_t *values = view_obj(ref);
     if (!values)
         return NULL;
     if ((uint64_t)f->index >= values->v.len / sizeof(ipo_value_t)) {
