@@ -390,3 +390,109 @@ void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
         t->nentries = 0;
     }
 }
+
+/* ---- checking ------------------------------------------------------------------ */
+
+#include <stdio.h>
+
+#define CHECK_FAIL(...)                                   \
+    do {                                                  \
+        if (why)                                          \
+            snprintf(why, why_len, __VA_ARGS__);          \
+        return -IPO_ECORRUPT;                             \
+    } while (0)
+
+static int check_values(const ipo_region_t *r, const ipo_value_t *v, uint64_t n, unsigned depth,
+                        char *why, size_t why_len)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        if (ipo_value_is_inline(v[i].type))
+            continue;
+        const ipo_obj_t *child;
+        if (ipo_obj_get(r, v[i].v.off, &child) || child->type != v[i].type)
+            CHECK_FAIL("a value names offset %llu as a type %u object, which it is not",
+                       (unsigned long long)v[i].v.off, (unsigned)v[i].type);
+        int rc = ipo_obj_check_tree(r, v[i].v.off, depth + 1, why, why_len);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_table(const ipo_region_t *r, const ipo_obj_t *map, unsigned depth,
+                       char *why, size_t why_len)
+{
+    ipo_table_t *t = ipo_map_table(r, map);
+    if (!t)
+        CHECK_FAIL("a dict or set has a damaged table");
+    uint32_t *index = ipo_table_index(t);
+    ipo_entry_t *e = ipo_table_entries(t);
+    uint64_t live = 0, named = 0;
+    for (uint64_t i = 0; i < t->index_size; i++) {
+        uint32_t ix = index[i];
+        if (ix == 0 || ix == IPO_TABLE_DUMMY)
+            continue;
+        if (ix > t->nentries || !e[ix - 1].live)
+            CHECK_FAIL("a table's index slot %llu names entry %u, which is not live",
+                       (unsigned long long)i, ix);
+        named++;
+    }
+    for (uint64_t j = 0; j < t->nentries; j++) {
+        if (!e[j].live) {
+            if (e[j].key.type != IPO_T_NONE || e[j].value.type != IPO_T_NONE)
+                CHECK_FAIL("a deleted table entry still holds values");
+            continue;
+        }
+        live++;
+        /* Every live entry is where a lookup of its hash goes. */
+        uint64_t mask = t->index_size - 1, perturb = e[j].hash, i = e[j].hash & mask, probes = 0;
+        while (index[i] != j + 1) {
+            if (index[i] == 0 || ++probes > t->index_size + 64)
+                CHECK_FAIL("a table's entry %llu cannot be found from its hash", (unsigned long long)j);
+            PROBE_NEXT(i, perturb, mask);
+        }
+        int rc = check_values(r, &e[j].key, 1, depth, why, why_len);
+        if (!rc)
+            rc = check_values(r, &e[j].value, 1, depth, why, why_len);
+        if (rc)
+            return rc;
+    }
+    if (live != t->used || named != live)
+        CHECK_FAIL("a table counts %llu live entries; %llu are live, %llu indexed",
+                   (unsigned long long)t->used, (unsigned long long)live, (unsigned long long)named);
+    return 0;
+}
+
+int ipo_obj_check_tree(const ipo_region_t *r, ipo_off_t off, unsigned depth, char *why, size_t why_len)
+{
+    const ipo_obj_t *obj;
+    if (depth > 100000)
+        CHECK_FAIL("objects nest deeper than 100000 levels: a cycle?");
+    if (ipo_obj_get(r, off, &obj))
+        CHECK_FAIL("offset %llu is not a live object", (unsigned long long)off);
+    switch (obj->type) {
+    case IPO_T_LIST: {
+        const ipo_list_t *l = ipo_obj_data(obj);
+        uint64_t cap = 0;
+        const ipo_value_t *items = list_array(r, (ipo_obj_t *)obj, &cap);
+        if (l->items.type != IPO_T_NONE && !items)
+            CHECK_FAIL("a list at %llu has a damaged array", (unsigned long long)off);
+        if (l->len > cap)
+            CHECK_FAIL("a list at %llu holds %llu items in room for %llu", (unsigned long long)off,
+                       (unsigned long long)l->len, (unsigned long long)cap);
+        for (uint64_t i = l->len; i < cap; i++)
+            if (items[i].type != IPO_T_NONE)
+                CHECK_FAIL("a list at %llu has a value past its end", (unsigned long long)off);
+        return items ? check_values(r, items, l->len, depth, why, why_len) : 0;
+    }
+    case IPO_T_DICT:
+    case IPO_T_SET:
+    case IPO_T_FROZENSET:
+        return check_table(r, obj, depth, why, why_len);
+    default: {
+        ipo_value_t *values;
+        size_t n = ipo_obj_values(obj, &values);
+        return check_values(r, values, n, depth, why, why_len);
+    }
+    }
+}

@@ -1,6 +1,8 @@
 /* core/src/queue.c — the message queue: a growable ring of object offsets. */
 #include "ipo/queue.h"
 
+#include "ipo/containers.h"
+
 #include <stdio.h>
 
 #include "ipo/errors.h"
@@ -140,6 +142,10 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
                          (unsigned long long)i, (unsigned long long)obj);
             return -IPO_ECORRUPT;
         }
+        /* And everything the message's object owns, containers included. */
+        int rc = ipo_obj_check_tree(r, obj, 0, why, why_len);
+        if (rc)
+            return rc;
     }
     return 0;
 }

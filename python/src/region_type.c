@@ -684,13 +684,19 @@ static PyObject *Region_stats(RegionObject *self, PyObject *unused)
                          "sleepers", (unsigned long long)((word & IPO_ACCESS_SLEEPER_MASK) >> 16));
 }
 
-static PyObject *Region_check(RegionObject *self, PyObject *unused)
+static PyObject *Region_check(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    (void)unused;
-    if (ipo_py_require_access(self) < 0)
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "check() takes at most one argument (an object's offset)");
+        return NULL;
+    }
+    ipo_off_t off = 0;
+    if (ipo_py_require_access(self) < 0 || (nargs && args[0] != Py_None && offset_arg(self, args[0], &off) < 0))
         return NULL;
     char why[256] = "";
     int rc = ipo_region_check(&self->r, why, sizeof(why));
+    if (rc == 0 && off)
+        rc = ipo_obj_check_tree(&self->r, off, 0, why, sizeof(why));
     if (rc)
         return ipo_py_raise(self->st, -IPO_ECORRUPT, "region '%U' is inconsistent: %s", self->name, why);
     Py_RETURN_NONE;
@@ -1154,8 +1160,9 @@ static PyMethodDef Region_methods[] = {
       "_release_if_held()\n--\n\nReleases access if this thread holds a turn." },
     { "stats", (PyCFunction)Region_stats, METH_NOARGS,
       "stats()\n--\n\nAllocator and queue figures: free bytes, largest free chunk, blocks, messages." },
-    { "check", (PyCFunction)Region_check, METH_NOARGS,
-      "check()\n--\n\nVerifies every invariant of the region; RegionCorruptedError if one is broken." },
+    { "check", (PyCFunction)(void (*)(void))Region_check, METH_FASTCALL,
+      "check(offset=None)\n--\n\nVerifies every invariant of the region (and of the tree of the "
+      "object at offset, queued or not); RegionCorruptedError if one is broken." },
     { NULL, NULL, 0, NULL }
 };
 

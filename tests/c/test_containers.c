@@ -30,6 +30,7 @@ static ipo_value_t str_value(ipo_region_t *r, const char *text)
 
 static void test_list(void)
 {
+    char note[256];
     ipo_region_t r;
     void *mem = new_region(&r, 1 << 20);
     ipo_alloc_stats_t before, after;
@@ -74,6 +75,12 @@ static void test_list(void)
     ASSERT_UEQ(len, 9);
     ASSERT_EQ(items[8].v.i64, 999);
 
+    ASSERT_OK(ipo_obj_check_tree(&r, off, 0, note, sizeof(note)));
+    ipo_list_t *l = ipo_obj_data(list);
+    l->len += 100;
+    ASSERT_ERR(ipo_obj_check_tree(&r, off, 0, note, sizeof(note)), IPO_ECORRUPT);
+    l->len -= 100;
+
     /* A view's generation check: a destroyed list's generation reads 0. */
     ASSERT_NE(list->gen, 0);
     ASSERT_OK(ipo_obj_destroy(&r, off));
@@ -92,6 +99,7 @@ static int int_eq(void *ctx, const ipo_value_t *stored)
 
 static void test_map(void)
 {
+    char note[256];
     ipo_region_t r;
     void *mem = new_region(&r, 4 << 20);
     ipo_alloc_stats_t before, after;
@@ -135,6 +143,19 @@ static void test_map(void)
     ASSERT_EQ(first_live, 1);
     for (int64_t i = 0; i < N; i++)
         ASSERT_GE(ipo_map_find(&r, map, ipo_hash_int64(i), int_eq, &i), 0);
+
+    /* check() finds a table whose index and entries disagree. */
+    ASSERT_OK(ipo_obj_check_tree(&r, off, 0, note, sizeof(note)));
+    ipo_table_t *damaged = ipo_map_table(&r, map);
+    damaged->used++;
+    ASSERT_ERR(ipo_obj_check_tree(&r, off, 0, note, sizeof(note)), IPO_ECORRUPT);
+    damaged->used--;
+    ipo_entry_t *first = ipo_table_entries(damaged);
+    uint64_t saved_hash = first->hash;
+    first->hash ^= 0x5555;
+    ASSERT_ERR(ipo_obj_check_tree(&r, off, 0, note, sizeof(note)), IPO_ECORRUPT);
+    first->hash = saved_hash;
+    ASSERT_OK(ipo_obj_check_tree(&r, off, 0, note, sizeof(note)));
 
     ipo_map_clear(&r, map);
     ASSERT_UEQ(ipo_map_table(&r, map)->used, 0);

@@ -510,6 +510,7 @@ def test_list_matches_list_on_random_operations(held, start, ops):
         for op in ops:
             assert outcome(shared, op) == outcome(model, op), op
             assert typed_deep(list(shared)) == typed_deep(model), op
+        held.check(offset)
     finally:
         held.destroy_obj(offset)
 
@@ -565,6 +566,7 @@ def test_dict_matches_dict_on_random_operations(held, start, ops):
             assert run(shared) == run(model), op
             assert [typed_deep(k) for k in shared] == [typed_deep(k) for k in model], op
             assert typed_deep(list(shared.values())) == typed_deep(list(model.values())), op
+        held.check(offset)
     finally:
         held.destroy_obj(offset)
 
@@ -628,5 +630,6 @@ def test_set_matches_set_on_random_operations(held, start, ops):
                     return ("raised", type(exc))
             assert run(shared) == run(model), op
             assert set(shared) == model and len(shared) == len(model), op
+        held.check(offset)
     finally:
         held.destroy_obj(offset)

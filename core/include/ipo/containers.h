@@ -131,6 +131,12 @@ void ipo_map_delete(struct ipo_region *r, ipo_obj_t *map, uint64_t entry,
 /* Removes every entry (their values released) and shrinks the table. */
 void ipo_map_clear(struct ipo_region *r, ipo_obj_t *map);
 
+/* Checks an object and everything it owns: children of the types their
+ * values say, lists within their arrays, tables' index and entries in
+ * agreement. 0 or -IPO_ECORRUPT with a description. */
+int ipo_obj_check_tree(const struct ipo_region *r, ipo_off_t off, unsigned depth,
+                       char *why, size_t why_len);
+
 /* ---- values ---------------------------------------------------------------------- */
 
 /* Destroys the value's child object, if it has one, and leaves NONE. */
