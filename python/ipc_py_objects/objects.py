@@ -417,7 +417,8 @@ def adopt(obj, ref, names, root_offset):
         instance_dict[_REF] = ref
     else:
         _stash_slot(user_class, names).__set__(obj, ref)
-    obj.__class__ = cls
+    # object's own setattr: a frozen dataclass refuses its instances' one.
+    object.__setattr__(obj, "__class__", cls)
 
 
 # ---- enums -------------------------------------------------------------------------------

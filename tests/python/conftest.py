@@ -26,6 +26,19 @@ def region_name():
         pass
 
 
+@pytest.fixture(scope="module")
+def held():
+    """One 64 MiB region for a whole test module, with access held throughout."""
+    from ipc_py_objects import SharedMemory
+
+    name = f"ipo-test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    region = SharedMemory(name, create=True, size=64 * 1024 * 1024)
+    region.wait_my_turn()
+    yield region
+    region.release()
+    region.close()
+
+
 @pytest.fixture(scope="session")
 def spawn():
     """Processes started fresh, as a user's separate programs would be."""

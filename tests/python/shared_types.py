@@ -68,3 +68,18 @@ class Mixed(Slotted):
     def __init__(self, x, y, z):
         super().__init__(x, y)
         self.z = z
+
+
+@dataclass(slots=True)
+class Point:
+    x: float
+    y: float
+
+    def norm2(self):
+        return self.x * self.x + self.y * self.y
+
+
+@dataclass(frozen=True)
+class Frozen:
+    label: str
+    size: int

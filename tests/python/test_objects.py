@@ -6,7 +6,6 @@ import os
 import pickle
 import subprocess
 import sys
-import uuid
 
 import numpy as np
 import pytest
@@ -23,20 +22,7 @@ from ipc_py_objects import (
     intenum_dict_to_list,
     list_to_intenum_dict,
 )
-from shared_types import Color, Company, Employee, Metric, Mixed, Plain, Slotted
-
-MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def held():
-    name = f"ipo-test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    region = SharedMemory(name, create=True, size=64 * MiB)
-    region.wait_my_turn()
-    yield region
-    region.release()
-    region.close()
-
+from shared_types import Color, Company, Employee, Frozen, Metric, Mixed, Plain, Point, Slotted
 
 def put(sm, value):
     mapped, offset = sm.put_message_2(value)
@@ -84,6 +70,28 @@ def test_slots_classes_with_and_without_dict(held):
     assert mapped[1].z == [5, 6]
     with pytest.raises(AttributeError):
         s.new_attribute = 1  # a slots class takes no new attributes, shared or not
+    held.destroy_obj(offset)
+
+
+def test_slotted_and_frozen_dataclasses(held):
+    point = Point(3.0, 4.0)
+    mapped, taken, offset = put(held, [point, Frozen("f", 2)])
+    p, f = taken
+    assert p.norm2() == 25.0 and p == Point(3.0, 4.0)
+    p.x = 0.0
+    assert mapped[0].norm2() == 16.0
+    assert f == Frozen("f", 2) and hash(f) == hash(Frozen("f", 2))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.size = 3
+    held.destroy_obj(offset)
+    # The original was mapped in place, inside the list too: it went with it.
+    with pytest.raises(InvalidOffsetError):
+        point.norm2()
+    point = Point(3.0, 4.0)
+    mapped, taken, offset = put(held, point)
+    assert mapped is point and taken.norm2() == 25.0
+    taken.y = 0.0
+    assert point.norm2() == 9.0
     held.destroy_obj(offset)
 
 

@@ -8,8 +8,10 @@ from ...aio import (
     ValueHolder,
 )
 from ...containers import SharedDict, SharedList, SharedMapping, SharedSet
+from ...containers import __all__ as _containers_all
 from ...errors import *  # noqa: F401,F403
 from ...errors import __all__ as _errors_all
+from ...objects import __all__ as _objects_all
 from ...objects import (
     FastLimitedDict,
     FastLimitedSet,
@@ -37,17 +39,7 @@ __all__ = [
     "get_in_line",
     "wait_my_turn",
     "wait_my_turn_when_has_messages",
-    "FastLimitedSet",
-    "FastLimitedDict",
-    "ForceStaticObjectCopy",
-    "ForceStaticObjectInplace",
-    "ForceGeneralObjectCopy",
-    "ForceGeneralObjectInplace",
-    "intenum_dict_to_list",
-    "list_to_intenum_dict",
-    "SharedList",
-    "SharedDict",
-    "SharedMapping",
-    "SharedSet",
+    *_objects_all,
+    *_containers_all,
     *_errors_all,
 ]
