@@ -407,6 +407,8 @@ def adopt(obj, ref, names, root_offset):
     of its shared block (at root_offset): its class changes, its attributes
     now live there."""
     user_class = type(obj)
+    if "__ipo_user_class__" in user_class.__dict__:
+        return  # put twice in one message: it maps onto the first block; the second is a copy
     instance_dict = getattr(obj, "__dict__", None)
     if names is None:
         cls = _general_class(user_class, True)

@@ -127,6 +127,15 @@ def test_one_generated_class_per_user_class(held):
     held.destroy_obj(ob)
 
 
+def test_an_object_put_twice_maps_onto_its_first_block(held):
+    company = Company("twice", 1)
+    mapped, taken, offset = put(held, [company, company])
+    assert type(company) is not Company and taken[0] == taken[1]  # mapped in place
+    company.employees = 5
+    assert taken[0].employees == 5 and taken[1].employees == 1
+    held.destroy_obj(offset)
+
+
 def test_static_copy_leaves_the_original(held):
     original = Company("c", 1)
     mapped, taken, offset = put(held, ForceStaticObjectCopy(original))
