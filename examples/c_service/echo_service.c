@@ -4,9 +4,11 @@
  *
  * Creates two regions, NAME-in (requests) and NAME-out (replies), prints
  * "ready", then answers every request until a request "quit":
- *   a str  -> "echo: " + the str
- *   an int -> the int + 1
- *   else   -> None
+ *   a str   -> "echo: " + the str
+ *   an int  -> the int + 1
+ *   a float -> a dict {"value": x, "doubled": 2x, "unit": "C"}, built with
+ *              the format's hash so that Python finds its keys
+ *   else    -> None
  * The requests watcher sleeps on its doorbell until a message arrives; the
  * replies watcher runs only while replies wait to be put. Run
  * examples/c_service/peer.py beside it, or see tests/python/test_c_service.py. */
@@ -14,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipo/containers.h"
 #include "ipo/errors.h"
 #include "ipo/format.h"
+#include "ipo/hash.h"
 #include "ipo/queue.h"
 #include "ipo/uv.h"
 
@@ -23,6 +27,7 @@
 typedef struct reply {
     uint8_t  type;
     uint64_t value;     /* IPO_T_INT64 */
+    double   number;    /* IPO_T_DICT: the float asked about */
     char    *text;      /* IPO_T_STR, malloc'd */
     size_t   len;
 } reply_t;
@@ -52,8 +57,11 @@ static void push_reply(service_t *s, reply_t r)
 
 static reply_t answer(const ipo_obj_t *obj)
 {
-    reply_t r = { IPO_T_NONE, 0, NULL, 0 };
-    if (obj->type == IPO_T_INT64) {
+    reply_t r = { IPO_T_NONE, 0, 0.0, NULL, 0 };
+    if (obj->type == IPO_T_FLOAT64) {
+        r.type = IPO_T_DICT;
+        r.number = obj->v.f64;
+    } else if (obj->type == IPO_T_INT64) {
         r.type = IPO_T_INT64;
         r.value = (uint64_t)(obj->v.i64 + 1);
     } else if (obj->type == IPO_T_STR) {
@@ -80,6 +88,53 @@ static void finish_if_done(service_t *s)
     }
 }
 
+/* A str value: a new STR object of the region. */
+static int new_str(ipo_region_t *r, const char *text, ipo_value_t *out)
+{
+    void *data;
+    size_t len = strlen(text);
+    int rc = ipo_obj_new(r, IPO_T_STR, len, &out->v.off, &data);
+    if (rc)
+        return rc;
+    memcpy(data, text, len);
+    out->type = IPO_T_STR;
+    return 0;
+}
+
+/* Puts key -> value into a map; the key's hash is the format's, which a
+ * Python reader computes the same way (SipHash of the UTF-8, region key). */
+static int map_put_str(ipo_region_t *r, ipo_off_t map, const char *key, ipo_value_t value)
+{
+    ipo_value_t k;
+    int rc = new_str(r, key, &k);
+    if (rc) {
+        ipo_value_release(r, &value);
+        return rc;
+    }
+    rc = ipo_map_insert(r, (ipo_obj_t *)(r->base + map), ipo_hash_bytes(r->hdr->hash_key, key, strlen(key)),
+                        &k, &value);
+    if (rc) {
+        ipo_value_release(r, &k);
+        ipo_value_release(r, &value);
+    }
+    return rc;
+}
+
+/* {"value": x, "doubled": 2x, "unit": "C"}: a live dict for the Python side. */
+static int new_dict_reply(ipo_region_t *r, double x, ipo_off_t *off)
+{
+    int rc = ipo_map_new(r, IPO_T_DICT, 3, off);
+    if (rc)
+        return rc;
+    ipo_value_t value = { .type = IPO_T_FLOAT64, .v.f64 = x };
+    ipo_value_t doubled = { .type = IPO_T_FLOAT64, .v.f64 = 2 * x };
+    ipo_value_t unit;
+    if ((rc = map_put_str(r, *off, "value", value)) || (rc = map_put_str(r, *off, "doubled", doubled)) ||
+        (rc = new_str(r, "C", &unit)) || (rc = map_put_str(r, *off, "unit", unit)))
+        ipo_obj_destroy(r, *off);
+    return rc;
+}
+
 /* Replies region: access granted, put every pending reply. */
 static void on_replies_access(ipo_uv_t *watch, int status)
 {
@@ -93,9 +148,9 @@ static void on_replies_access(ipo_uv_t *watch, int status)
     for (; done < s->npending; done++) {
         reply_t *r = &s->pending[done];
         ipo_off_t off;
-        int rc = r->type == IPO_T_STR
-                     ? ipo_obj_new(&s->replies, IPO_T_STR, r->len, &off, NULL)
-                     : ipo_obj_new_scalar(&s->replies, r->type, r->value, &off);
+        int rc = r->type == IPO_T_STR    ? ipo_obj_new(&s->replies, IPO_T_STR, r->len, &off, NULL)
+                 : r->type == IPO_T_DICT ? new_dict_reply(&s->replies, r->number, &off)
+                                         : ipo_obj_new_scalar(&s->replies, r->type, r->value, &off);
         if (rc == -IPO_ENOMEM)
             break; /* full: the peer frees memory as it takes replies; next turn */
         if (rc == 0 && r->type == IPO_T_STR)

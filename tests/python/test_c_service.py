@@ -43,6 +43,17 @@ def test_c_service_answers_a_python_peer(service):
         assert peer.ask(requests, replies, "grüße, 世界") == "echo: grüße, 世界"
         assert peer.ask(requests, replies, 41) == 42
         assert peer.ask(requests, replies, b"other") is None
+        # A dict built in C: Python finds its keys by the format's hash.
+        with wait_my_turn(requests, time_limit=10):
+            requests.put_message(21.5)
+        with wait_my_turn_when_has_messages(replies, time_limit=10):
+            reading, offset = replies.take_message_2()
+            assert reading == {"value": 21.5, "doubled": 43.0, "unit": "C"}
+            assert reading["unit"] == "C" and "doubled" in reading and "other" not in reading
+            reading["seen"] = True  # and it is a live dict like any other
+            assert list(reading) == ["value", "doubled", "unit", "seen"]
+            replies.check(offset)
+            replies.destroy_obj(offset)
         for i in range(300):  # one at a time: each reply wakes us from sleep
             assert peer.ask(requests, replies, i) == i + 1
         # A burst: the service takes them all in one turn and answers in order.
