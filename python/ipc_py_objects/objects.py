@@ -328,6 +328,9 @@ def _static_class(user_class, names, inplace):
     offset, key = _ref_location(cls, user_class.__dictoffset__ != 0, names)
     for index, name in enumerate(names):
         setattr(cls, name, _ipo.Field(index, name, offset, key))
+    if not inplace:
+        # The codec makes further instances itself, with the link in this slot.
+        cls.__ipo_ref_offset__ = offset
     _generated[cache_key] = cls
     return cls
 

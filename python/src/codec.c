@@ -987,6 +987,137 @@ static PyObject *call_hook(PyObject *hook, const char *what)
     return hook;
 }
 
+/* Static objects read as views. The generated class of an OBJECT block is
+ * found through the Python hook the first time its user class and field
+ * names are met; after that the codec makes instances itself. Two caches:
+ * by block (its offset, checked against the generation), so that reading
+ * the same object again (`thing.company_info.income`) decodes nothing; and
+ * by (class key, field names), so that each new object of a known class
+ * skips the hook. */
+#define OBJECT_CACHE_MAX 65536
+
+/* What object.__new__(cls) does, with the link in the class's own slot. */
+static PyObject *new_instance(RegionObject *self, PyTypeObject *cls, Py_ssize_t ref_offset,
+                              ipo_off_t values_off)
+{
+    PyObject *ref = ipo_py_new_view(self, (PyObject *)self->st->object_ref_type, values_off);
+    if (!ref)
+        return NULL;
+    PyObject *inst = cls->tp_alloc(cls, 0);
+    if (!inst) {
+        Py_DECREF(ref);
+        return NULL;
+    }
+    *(PyObject **)((char *)inst + ref_offset) = ref;
+    return inst;
+}
+
+/* An entry of either cache: (generation, class, ref offset). */
+static PyObject *cache_get(PyObject *cache, PyObject *key)
+{
+    return cache ? PyDict_GetItemWithError(cache, key) : NULL;
+}
+
+static void cache_put(PyObject **cache, PyObject *key, PyObject *entry)
+{
+    if (!*cache)
+        *cache = PyDict_New();
+    else if (PyDict_GET_SIZE(*cache) >= OBJECT_CACHE_MAX)
+        PyDict_Clear(*cache);
+    if (!*cache || PyDict_SetItem(*cache, key, entry) < 0)
+        PyErr_Clear(); /* a cache: missing it only costs time */
+}
+
+static PyObject *instance_from(RegionObject *self, PyObject *entry, ipo_off_t values_off)
+{
+    Py_ssize_t ref_offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 2));
+    return new_instance(self, (PyTypeObject *)PyTuple_GET_ITEM(entry, 1), ref_offset, values_off);
+}
+
+/* Remembers how a static object was made: by its block, and, when the
+ * Python hook made it, by its class key and names. */
+static void remember_object(RegionObject *self, const ipo_obj_t *obj, PyObject *block_key,
+                            PyObject *class_key, PyTypeObject *cls, PyObject *ref_offset)
+{
+    PyObject *gen = PyLong_FromUnsignedLong(obj->gen);
+    PyObject *entry = gen ? PyTuple_Pack(3, gen, (PyObject *)cls, ref_offset) : NULL;
+    Py_XDECREF(gen);
+    if (!entry) {
+        PyErr_Clear();
+        return;
+    }
+    cache_put(&self->object_classes, block_key, entry);
+    if (class_key)
+        cache_put(&self->st->object_classes, class_key, entry);
+    Py_DECREF(entry);
+}
+
+static PyObject *decode_object(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
+{
+    ipo_state *st = self->st;
+    if (!call_hook(st->rebuild_object, "an object"))
+        return NULL;
+    const ipo_value_t *v = ipo_obj_data(obj);
+    const ipo_obj_t *values;
+    int is_static = v[2].type == IPO_T_VALUES && !ipo_obj_get(&self->r, v[2].v.off, &values) &&
+                    values->type == IPO_T_VALUES;
+    int viewed = !copy && is_static;
+    PyObject *block_key = NULL, *class_key = NULL, *result = NULL, *state = NULL;
+    if (viewed) {
+        if (!(block_key = PyLong_FromUnsignedLongLong(off)))
+            return NULL;
+        PyObject *hit = cache_get(self->object_classes, block_key);
+        if (hit && PyLong_AsUnsignedLong(PyTuple_GET_ITEM(hit, 0)) == obj->gen) {
+            result = instance_from(self, hit, v[2].v.off);
+            goto done;
+        }
+    }
+    PyObject *cls = decode_value(self, &v[0], 1);
+    PyObject *names = cls ? decode_value(self, &v[1], 1) : NULL;
+    if (!names)
+        goto done_parts;
+    if (viewed) {
+        if (!(class_key = PyTuple_Pack(2, cls, names)))
+            goto done_parts;
+        PyObject *hit = cache_get(st->object_classes, class_key);
+        if (hit) {
+            result = instance_from(self, hit, v[2].v.off);
+            if (result)
+                remember_object(self, obj, block_key, NULL, Py_TYPE(result), PyTuple_GET_ITEM(hit, 2));
+            goto done_parts;
+        }
+    }
+    /* A copy gets the state as plain values; a view reads it live. */
+    if (copy)
+        state = decode_value(self, &v[2], 1);
+    else if (is_static)
+        state = ipo_py_new_view(self, (PyObject *)st->object_ref_type, v[2].v.off);
+    else if (v[2].type == IPO_T_DICT)
+        state = decode_value(self, &v[2], 0);
+    else
+        ipo_py_raise(st, -IPO_EBADOBJ, "a shared object at offset %llu has no fields",
+                     (unsigned long long)off);
+    if (state)
+        result = PyObject_CallFunction(st->rebuild_object, "OOOi", cls, names, state, copy);
+    if (result && viewed) {
+        /* Generated classes say where their instances keep the link. */
+        PyObject *ref_offset = PyObject_GetAttr((PyObject *)Py_TYPE(result), st->str_ipo_ref_offset);
+        if (ref_offset)
+            remember_object(self, obj, block_key, class_key, Py_TYPE(result), ref_offset);
+        else
+            PyErr_Clear();
+        Py_XDECREF(ref_offset);
+    }
+done_parts:
+    Py_XDECREF(cls);
+    Py_XDECREF(names);
+    Py_XDECREF(state);
+done:
+    Py_XDECREF(block_key);
+    Py_XDECREF(class_key);
+    return result;
+}
+
 static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
 {
     ipo_state *st = self->st;
@@ -1046,33 +1177,8 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
         Py_XDECREF(buffer);
         return result;
     }
-    case IPO_T_OBJECT: {
-        if (!call_hook(st->rebuild_object, "an object"))
-            return NULL;
-        const ipo_value_t *v = ipo_obj_data(obj);
-        PyObject *cls = decode_value(self, &v[0], 1);
-        PyObject *names = cls ? decode_value(self, &v[1], 1) : NULL;
-        PyObject *state = NULL, *result = NULL;
-        if (names) {
-            /* A copy gets the state as plain values; a view reads it live. */
-            if (copy)
-                state = decode_value(self, &v[2], 1);
-            else if (v[2].type == IPO_T_VALUES && !ipo_obj_get(&self->r, v[2].v.off, &obj) &&
-                     obj->type == IPO_T_VALUES)
-                state = ipo_py_new_view(self, (PyObject *)st->object_ref_type, v[2].v.off);
-            else if (v[2].type == IPO_T_DICT)
-                state = decode_value(self, &v[2], 0);
-            else
-                ipo_py_raise(st, -IPO_EBADOBJ, "a shared object at offset %llu has no fields",
-                             (unsigned long long)off);
-        }
-        if (state)
-            result = PyObject_CallFunction(st->rebuild_object, "OOOi", cls, names, state, copy);
-        Py_XDECREF(cls);
-        Py_XDECREF(names);
-        Py_XDECREF(state);
-        return result;
-    }
+    case IPO_T_OBJECT:
+        return decode_object(self, obj, off, copy);
     default:
         return NULL;
     }

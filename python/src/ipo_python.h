@@ -59,6 +59,10 @@ typedef struct ipo_state {
     PyObject *rebuild_enum;
     PyObject *rebuild_ndarray;
     PyObject *adopt;
+    /* Static objects' generated classes by (class key, field names), and
+     * the name of the attribute that gives their link's slot (codec.c). */
+    PyObject *object_classes;
+    PyObject *str_ipo_ref_offset;
 } ipo_state;
 
 typedef struct RegionObject {
@@ -89,6 +93,9 @@ typedef struct RegionObject {
     /* Objects put with ForceStatic/GeneralObjectInplace, turned into views
      * of their blocks once the whole put succeeded: (object, ref) pairs. */
     PyObject    *pending_adopt;
+    /* The generated class of each static object block read here, by offset
+     * (codec.c's decode_object). */
+    PyObject    *object_classes;
 } RegionObject;
 
 /* A view of a live shared block: lists, dicts, sets, objects' fields. It

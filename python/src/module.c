@@ -153,7 +153,8 @@ static PyObject *mod_layout(PyObject *module, PyObject *unused)
 #define STATE_TYPES(X) X(DecimalType) X(ZoneInfoType) \
     X(list_view_type) X(dict_view_type) X(set_view_type) X(object_ref_type) X(field_type) \
     X(map_iter_type) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
-    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(adopt)
+    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(adopt) \
+    X(object_classes) X(str_ipo_ref_offset)
 
 /* The names _register() takes, in the state's order. */
 #define STATE_HOOKS(X) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
@@ -260,6 +261,8 @@ static int module_exec(PyObject *module)
         { &st->field_type, &ipo_field_spec },
         { &st->map_iter_type, &ipo_map_iter_spec },
     };
+    if (!(st->str_ipo_ref_offset = PyUnicode_InternFromString("__ipo_ref_offset__")))
+        return -1;
     for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
         *views[i].slot = (PyTypeObject *)PyType_FromModuleAndSpec(module, views[i].spec, NULL);
         if (!*views[i].slot || PyModule_AddType(module, *views[i].slot) < 0)

@@ -1077,6 +1077,7 @@ static int Region_traverse(RegionObject *self, visitproc visit, void *arg)
     Py_VISIT(self->module);
     Py_VISIT(self->name);
     Py_VISIT(self->pending_adopt);
+    Py_VISIT(self->object_classes);
     return 0;
 }
 
@@ -1093,6 +1094,7 @@ static void Region_dealloc(RegionObject *self)
     ipo_region_unmap(&self->r);
     PyMem_Free(self->encoding);
     Py_CLEAR(self->pending_adopt);
+    Py_CLEAR(self->object_classes);
     Py_CLEAR(self->name);
     Py_CLEAR(self->module);
     tp->tp_free(self);

@@ -136,6 +136,32 @@ def test_an_object_put_twice_maps_onto_its_first_block(held):
     held.destroy_obj(offset)
 
 
+def test_objects_read_again_and_blocks_reused(held):
+    """The codec remembers how it made an object, by block and by class:
+    a block reused by another object, or a class with other fields, must
+    not be read as the one remembered."""
+    mapped, taken, offset = put(held, ForceStaticObjectCopy(Employee("e", 1, Company("c", 2))))
+    assert [taken.company.name for _ in range(3)] == ["c", "c", "c"]
+    assert type(taken.company) is type(mapped.company)
+    held.destroy_obj(offset)
+    first = offset
+    # Another class in the freed memory: its root block lands on the same
+    # offset (the allocator reuses the freed range), with a new generation.
+    offsets = []
+    for _ in range(3):
+        mapped, taken, offset = put(held, ForceStaticObjectCopy(Company("d", 3, ["t"])))
+        offsets.append(offset)
+        assert isinstance(taken, Company) and taken.name == "d" and taken.tags == ["t"]
+        held.destroy_obj(offset)
+    assert first in offsets
+    a, ta, oa = put(held, ForceStaticObjectCopy(Plain(a=1)))
+    b, tb, ob = put(held, ForceStaticObjectCopy(Plain(b=2)))
+    assert ta.a == 1 and tb.b == 2 and not hasattr(ta, "b") and not hasattr(tb, "a")
+    assert type(ta) is not type(tb)  # one generated class per set of fields
+    held.destroy_obj(oa)
+    held.destroy_obj(ob)
+
+
 def test_static_copy_leaves_the_original(held):
     original = Company("c", 1)
     mapped, taken, offset = put(held, ForceStaticObjectCopy(original))
