@@ -139,6 +139,7 @@ OPERATIONS = [
 ]
 
 TAKES = 300
+ROUNDS = 5
 
 
 def rate(stmt, setup, count, namespace):
@@ -182,13 +183,17 @@ def main():
     rates = {}
     try:
         with wait_my_turn(sm):  # noqa: F405
-            # take_message of the nested object, as the receiver's first step.
-            for _ in range(TAKES):
-                sm.put_message(build())
-            start = timeit.default_timer()
-            for _ in range(TAKES):
-                thing = sm.take_message()
-            rates["take_message (nested object)"] = TAKES / (timeit.default_timer() - start)
+            # take_message of the nested object, as the receiver's first step:
+            # the best of a few rounds (the first also makes the classes).
+            best = 0.0
+            for _ in range(ROUNDS):
+                for _ in range(TAKES):
+                    sm.put_message(build())
+                start = timeit.default_timer()
+                for _ in range(TAKES):
+                    thing = sm.take_message()
+                best = max(best, TAKES / (timeit.default_timer() - start))
+            rates["take_message (nested object)"] = best
             thing.some_processing_stage_control = False
             namespace = names_for(thing)
             for op, stmt, setup, count in OPERATIONS:
