@@ -477,7 +477,7 @@ static int list_insert_values(ViewObject *v, Py_ssize_t where, PyObject *fast)
         if (where < 0 || where > len)
             where = len;
         int irc = ipo_list_insert(&self->r, list, (uint64_t)where, slots, (uint64_t)n);
-        rc = irc ? no_room(self, irc, (uint64_t)(len + n) * 24) : 0;
+        rc = irc ? no_room(self, irc, (uint64_t)(len + n) * sizeof(ipo_value_t)) : 0;
     }
     if (rc < 0)
         release_values(self, slots, n);
@@ -500,7 +500,7 @@ static PyObject *List_append(ViewObject *v, PyObject *x)
     int rc = ipo_list_insert(&self->r, list, (uint64_t)len, &slot, 1);
     if (rc) {
         ipo_value_release(&self->r, &slot);
-        no_room(self, rc, (uint64_t)(len + 1) * 24);
+        no_room(self, rc, (uint64_t)(len + 1) * sizeof(ipo_value_t));
         return NULL;
     }
     Py_RETURN_NONE;
