@@ -253,24 +253,23 @@ def _ref_of(obj):
         return object.__getattribute__(obj, "__dict__")[_REF]
 
 
-def _ref_location(cls, base_has_dict, names):
+def _ref_location(cls, user_class, names):
     """(ref_offset, ref_key) for the Field descriptors of a generated class."""
     member = cls.__dict__.get(_REF)
     if member is not None:
         return _ipo._member_offset(member), _REF
-    if base_has_dict:
+    if user_class.__dictoffset__ != 0:
         return 0, _REF
     # A class with slots only, changed in place: its first field's slot is
     # shadowed by a Field, so the reference lives in that slot's storage.
-    for name in names:
-        for klass in cls.__mro__[1:]:
-            member = klass.__dict__.get(name)
-            if member is not None and type(member).__name__ == "member_descriptor":
-                return _ipo._member_offset(member), _REF
-    raise TypeError(f"no place to keep the shared reference of a '{cls.__qualname__}'")
+    member = _stash_slot(user_class, names)
+    if member is None:
+        raise TypeError(f"no place to keep the shared reference of a '{cls.__qualname__}'")
+    return _ipo._member_offset(member), _REF
 
 
 def _stash_slot(cls, names):
+    """The member descriptor of the first field that is a slot of cls."""
     for name in names:
         for klass in cls.__mro__:
             member = klass.__dict__.get(name)
@@ -325,7 +324,7 @@ def _static_class(user_class, names, inplace):
         return cls
     namespace = _class_namespace(user_class, names, inplace)
     cls = type(user_class.__name__, (user_class,), namespace)
-    offset, key = _ref_location(cls, user_class.__dictoffset__ != 0, names)
+    offset, key = _ref_location(cls, user_class, names)
     for index, name in enumerate(names):
         setattr(cls, name, _ipo.Field(index, name, offset, key))
     if not inplace:

@@ -487,18 +487,6 @@ static int encode_run(RegionObject *self, uint8_t type, PyObject *seq, ipo_off_t
     return rc;
 }
 
-/* An object as the describe hook says to store it:
- *   ('list', seq) ('dict', pairs, readonly) ('set', keys, frozen)
- *   ('fldict', flat key-value seq) ('flset', keys)
- *   ('ndarray', descr, shape, data) ('tensor', ndarray) ('enum', class, value)
- *   ('object', class, names or None, values seq or attribute pairs, adopt or None) */
-static int encode_parts(RegionObject *self, uint8_t type, PyObject *const *parts, size_t n,
-                        ipo_off_t *out)
-{
-    return encode_container(self, type, parts, n, out);
-}
-
-
 /* An ndarray: its dtype and shape as values, its data as one BYTES block
  * on a 64-byte boundary, copied once from the array's buffer. */
 static int encode_ndarray(RegionObject *self, PyObject *const *parts, ipo_off_t *out)
@@ -527,6 +515,11 @@ static int encode_ndarray(RegionObject *self, PyObject *const *parts, ipo_off_t 
     return rc;
 }
 
+/* An object as the describe hook says to store it:
+ *   ('list', seq) ('dict', pairs, readonly) ('set', keys, frozen)
+ *   ('fldict', flat key-value seq) ('flset', keys)
+ *   ('ndarray', descr, shape, data) ('tensor', ndarray) ('enum', class, value)
+ *   ('object', class, names or None, values seq or attribute pairs, adopt or None) */
 static int encode_described(RegionObject *self, PyObject *desc, ipo_off_t *out)
 {
     if (!PyTuple_Check(desc) || PyTuple_GET_SIZE(desc) < 2 || !PyUnicode_Check(PyTuple_GET_ITEM(desc, 0))) {
@@ -557,9 +550,9 @@ static int encode_described(RegionObject *self, PyObject *desc, ipo_off_t *out)
     if (strcmp(kind, "ndarray") == 0 && na == 3)
         return encode_ndarray(self, a, out);
     if (strcmp(kind, "tensor") == 0)
-        return encode_parts(self, IPO_T_TENSOR, a, 1, out);
+        return encode_container(self, IPO_T_TENSOR, a, 1, out);
     if (strcmp(kind, "enum") == 0 && na == 2)
-        return encode_parts(self, IPO_T_ENUM, a, 2, out);
+        return encode_container(self, IPO_T_ENUM, a, 2, out);
     if (strcmp(kind, "object") == 0 && na == 4) {
         /* class, names, state: VALUES for a static object, DICT for a general one. */
         PyObject *names = a[1], *state = a[2], *adopt = a[3];
