@@ -36,7 +36,7 @@ void ipo_backoff_wait(ipo_backoff_t *b)
     if (b->yields == 0) {
         /* Reading the clock costs more than a pause; look every 64 rounds. */
         if ((b->rounds & 63) || ipo_now_ns() < b->spin_until_ns) {
-            ipo__cpu_relax();
+            ipo_cpu_relax();
             return;
         }
     }
@@ -47,7 +47,7 @@ void ipo_backoff_wait(ipo_backoff_t *b)
     }
     if (b->burst) {
         b->burst--;
-        ipo__cpu_relax();
+        ipo_cpu_relax();
         return;
     }
     if (b->sleep_ns == 0)

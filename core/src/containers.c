@@ -4,6 +4,7 @@
 #include "ipo/atomics.h"
 #include "ipo/errors.h"
 #include "ipo/region.h"
+#include "internal.h"
 
 #include <string.h>
 
@@ -111,7 +112,7 @@ static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
     fill_none(fresh + keep, cap - keep);
     ipo_off_t old_off = l->items.type == IPO_T_VALUES ? l->items.v.off : 0;
     l->items.v.off = off;
-    ipo__store_release(&l->items.type, (uint8_t)IPO_T_VALUES);
+    ipo_atomic_store_release(&l->items.type, (uint8_t)IPO_T_VALUES);
     if (old_off && old)
         ipo__obj_free_block(r, old_off);
     return 0;
@@ -143,7 +144,7 @@ int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
         return n ? -IPO_EBADOBJ : 0;
     memmove(items + index + n, items + index, (size_t)(l->len - index) * sizeof(ipo_value_t));
     memcpy(items + index, values, (size_t)n * sizeof(ipo_value_t));
-    ipo__store_release(&l->len, l->len + n);
+    ipo_atomic_store_release(&l->len, l->len + n);
     return 0;
 }
 
@@ -162,7 +163,7 @@ void ipo_list_remove(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t 
             ipo_value_release(r, &items[index + i]);
     memmove(items + index, items + index + n, (size_t)(l->len - index - n) * sizeof(ipo_value_t));
     fill_none(items + l->len - n, n);
-    ipo__store_release(&l->len, l->len - n);
+    ipo_atomic_store_release(&l->len, l->len - n);
 }
 
 void ipo_list_trim(ipo_region_t *r, ipo_obj_t *list)
@@ -309,7 +310,7 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     }
     t->nentries = t->used = k;
     ipo_off_t old_off = m->table.v.off;
-    ipo__store_release(&m->table.v.off, off);
+    ipo_atomic_store_release(&m->table.v.off, off);
     ipo__obj_free_block(r, old_off);
     return 0;
 }
@@ -333,7 +334,7 @@ int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
     e->live = 1;
     e->key = *key;
     e->value = value ? *value : (ipo_value_t){ .type = IPO_T_NONE };
-    ipo__store_release(&ipo_table_index(t)[free_slot(t, hash)], (uint32_t)(t->nentries + 1));
+    ipo_atomic_store_release(&ipo_table_index(t)[free_slot(t, hash)], (uint32_t)(t->nentries + 1));
     t->nentries++;
     t->used++;
     return 0;

@@ -6,6 +6,7 @@
 #include "ipo/atomics.h"
 #include "ipo/errors.h"
 #include "ipo/region.h"
+#include "internal.h"
 
 int ipo_type_has_payload(uint8_t type)
 {
@@ -176,15 +177,15 @@ int ipo_obj_pin(ipo_region_t *r, ipo_off_t off)
         return -IPO_EBADOBJ;
     uint16_t *pins = &((ipo_obj_t *)obj)->pins;
     /* Pins are only added under access, so this read cannot race another add. */
-    if (ipo__load_relaxed(pins) == UINT16_MAX)
+    if (ipo_atomic_load_relaxed(pins) == UINT16_MAX)
         return -IPO_EBUSY;
-    ipo__fetch_add(pins, (uint16_t)1);
+    ipo_atomic_fetch_add_acq_rel(pins, (uint16_t)1);
     return 0;
 }
 
 void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off)
 {
-    __atomic_fetch_sub(&((ipo_obj_t *)(r->base + off))->pins, (uint16_t)1, __ATOMIC_RELEASE);
+    ipo_atomic_fetch_sub_release(&((ipo_obj_t *)(r->base + off))->pins, (uint16_t)1);
 }
 
 void ipo__obj_free_block(ipo_region_t *r, ipo_off_t off)
@@ -192,7 +193,7 @@ void ipo__obj_free_block(ipo_region_t *r, ipo_off_t off)
     /* A view still naming this block sees generation 0 and a bad type,
      * whatever the allocator writes over the rest. */
     ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
-    ipo__store_release(&obj->gen, (uint32_t)0);
+    ipo_atomic_store_release(&obj->gen, (uint32_t)0);
     obj->type = 0;
     ipo_alloc_free(&r->heap, off);
 }
@@ -210,7 +211,7 @@ static void destroy_values(ipo_region_t *r, ipo_value_t *values, size_t n, size_
         /* A child whose payload a live buffer still shows (a numpy array
          * over it) is left in place: leaking it is better than letting
          * that buffer show reused memory. */
-        if (ipo__load_acquire(&child->pins))
+        if (ipo_atomic_load_acquire(&child->pins))
             continue;
         destroy_tree(r, child, v->v.off);
     }
@@ -243,7 +244,7 @@ static int tree_pinned(const ipo_region_t *r, const ipo_obj_t *obj)
 {
     /* Pairs with the release in ipo_obj_unpin(): once the last pin is seen
      * gone, the buffer's user is done with the payload. */
-    if (ipo__load_acquire(&obj->pins))
+    if (ipo_atomic_load_acquire(&obj->pins))
         return 1;
     ipo_value_t *values;
     size_t n = ipo_obj_values(obj, &values);
@@ -283,6 +284,6 @@ void ipo__obj_release(ipo_region_t *r, ipo_off_t off)
 {
     const ipo_obj_t *obj;
     if (ipo_obj_get(r, off, &obj) == 0 && !(obj->flags & IPO_OBJ_QUEUED) &&
-        !ipo__load_acquire(&obj->pins))
+        !ipo_atomic_load_acquire(&obj->pins))
         destroy_tree(r, obj, off);
 }

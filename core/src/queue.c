@@ -60,7 +60,7 @@ int ipo_queue_reserve(ipo_region_t *r)
     ipo_off_t old_off = q->ring;
     /* Pairs with the acquire load of `ring` in ipo_queue_peek() by a reader
      * that does not hold access (tools); holders are ordered by the access word. */
-    ipo__store_release(&q->ring, grown);
+    ipo_atomic_store_release(&q->ring, grown);
     ipo_alloc_free(&r->heap, old_off);
     return 0;
 }
@@ -81,16 +81,16 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
     ring->entries[q->tail & (ring->capacity - 1)] = obj;
     /* Publish the entry before the new tail. Pairs with the acquire load in
      * ipo_queue_length(), which waiters read without holding access. */
-    ipo__store_release(&q->tail, q->tail + 1);
+    ipo_atomic_store_release(&q->tail, q->tail + 1);
     return 0;
 }
 
 int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
 {
     const ipo_queue_t *q = &r->hdr->queue;
-    if (q->head == ipo__load_acquire(&q->tail))
+    if (q->head == ipo_atomic_load_acquire(&q->tail))
         return -IPO_EEMPTY;
-    const ipo_ring_t *ring = ring_at(r, ipo__load_acquire(&q->ring));
+    const ipo_ring_t *ring = ring_at(r, ipo_atomic_load_acquire(&q->ring));
     *obj = ring->entries[q->head & (ring->capacity - 1)];
     return 0;
 }
@@ -105,7 +105,7 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
     if (ipo_obj_get(r, *obj, &o) == 0)
         ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
     /* Pairs with the acquire load of head in ipo_queue_length(). */
-    ipo__store_release(&q->head, q->head + 1);
+    ipo_atomic_store_release(&q->head, q->head + 1);
     return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "ipo/errors.h"
 #include "ipo/format.h"
 #include "ipo/queue.h"
+#include "internal.h"
 
 /* Where glibc keeps POSIX shared memory objects: used to compare the inode a
  * name points at with the one we hold, before unlinking. */
@@ -139,6 +140,11 @@ static void registry_remove(ipo_region_t *r)
 static int handle_is_ours(const ipo_region_t *r)
 {
     return r->fork_gen == ipo__fork_generation();
+}
+
+int ipo_region_inherited(const ipo_region_t *r)
+{
+    return !handle_is_ours(r);
 }
 
 uint64_t ipo__process_start_time(int pid)
@@ -293,7 +299,7 @@ static int format_memory(void *mem, const layout_plan_t *p, uint32_t mode)
     if (rc)
         return rc;
     /* Pairs with the acquire load of magic in ipo_region_attach(). */
-    ipo__store_release(&hdr->magic, IPO_MAGIC);
+    ipo_atomic_store_release(&hdr->magic, IPO_MAGIC);
     return 0;
 }
 
@@ -312,15 +318,15 @@ static void occupy_slot(ipo_region_t *r, uint32_t i, uint32_t role)
     s->start_time = ipo__process_start_time((int)s->pid);
     /* A predecessor that died asleep left its registrations in the access
      * word: take them back, or every release would look for sleepers. */
-    uint32_t left = __atomic_exchange_n(&s->sleepers, 0u, __ATOMIC_ACQ_REL);
+    uint32_t left = ipo_atomic_exchange_acq_rel(&s->sleepers, 0u);
     if (left)
-        __atomic_fetch_sub(&r->hdr->access, (uint64_t)left * IPO_ACCESS_SLEEPER_ONE, __ATOMIC_RELEASE);
+        ipo_atomic_fetch_sub_release(&r->hdr->access, (uint64_t)left * IPO_ACCESS_SLEEPER_ONE);
     s->waiting_for = 0;
     s->wake_pending = 0;
     s->sleep_ticket = 0;
     /* Pairs with the acquire loads of slot state by tools and by the creator's
      * close, which then read pid and role. */
-    ipo__store_release(&s->state, (uint32_t)IPO_SLOT_ACTIVE);
+    ipo_atomic_store_release(&s->state, (uint32_t)IPO_SLOT_ACTIVE);
     r->me = s;
     r->slot = i;
     r->access_mine = (uint64_t)i + 1;
@@ -338,7 +344,7 @@ int ipo_region_format(void *mem, uint64_t size, const ipo_region_options_t *opts
     rc = format_memory(mem, &plan, 0600);
     if (rc)
         return rc;
-    ipo__store_release(&((ipo_header_t *)mem)->state, (uint32_t)IPO_STATE_READY);
+    ipo_atomic_store_release(&((ipo_header_t *)mem)->state, (uint32_t)IPO_STATE_READY);
     return 0;
 }
 
@@ -352,7 +358,7 @@ int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size)
     /* No file, no locks: threads claim slots with a compare-and-swap. */
     for (uint32_t i = 0; i < hdr->slot_count; i++) {
         uint32_t expected = IPO_SLOT_FREE;
-        if (ipo__cas_acq_rel(&slot_at(r, i)->state, &expected, (uint32_t)IPO_SLOT_ACTIVE)) {
+        if (ipo_atomic_cas_acq_rel(&slot_at(r, i)->state, &expected, (uint32_t)IPO_SLOT_ACTIVE)) {
             occupy_slot(r, i, i == 0 ? IPO_ROLE_CREATOR : IPO_ROLE_CONSUMER);
             return 0;
         }
@@ -363,7 +369,7 @@ int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size)
 void ipo_region_leave(ipo_region_t *r)
 {
     if (r->joined)
-        ipo__store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
+        ipo_atomic_store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
     handle_reset(r);
 }
 
@@ -557,7 +563,7 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
     occupy_slot(r, 0, IPO_ROLE_CREATOR);
     /* READY before the name: pairs with the acquire load in
      * ipo_region_attach(), so whoever finds the name finds it whole. */
-    ipo__store_release(&r->hdr->state, (uint32_t)IPO_STATE_READY);
+    ipo_atomic_store_release(&r->hdr->state, (uint32_t)IPO_STATE_READY);
     rc = publish_name(tmp_name, r->shm_name);
     if (rc) {
         err = errno;
@@ -627,7 +633,7 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
     /* Pairs with the store-release of magic in format_memory(): once it is
      * seen, every identity field is, and the creator's fchmod is done (a
      * region only gets its name when ready; this guards hand-made objects). */
-    uint64_t magic = ipo__load_acquire(&hdr->magic);
+    uint64_t magic = ipo_atomic_load_acquire(&hdr->magic);
     if (magic == 0) {
         rc = -IPO_EAGAIN; /* sized but not formatted yet */
         goto fail;
@@ -649,7 +655,7 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         goto fail;
     }
     /* Pairs with the store-release of READY in ipo_region_create(). */
-    uint32_t state = ipo__load_acquire(&hdr->state);
+    uint32_t state = ipo_atomic_load_acquire(&hdr->state);
     if (state != IPO_STATE_READY) {
         rc = state == IPO_STATE_CLOSING ? -IPO_ECLOSING : -IPO_EAGAIN;
         goto fail;
@@ -664,7 +670,7 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         /* A predecessor that died holding access left its slot number in the
          * access word; taking the slot would make us the holder without ever
          * acquiring. Leave that slot to crash recovery. */
-        if ((ipo__load_acquire(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == (uint64_t)i + 1) {
+        if ((ipo_atomic_load_acquire(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == (uint64_t)i + 1) {
             slot_unlock(fd, i);
             continue;
         }
@@ -680,7 +686,7 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         madvise(mem, size, MADV_POPULATE_WRITE);
 #endif
     }
-    ipo__fetch_add(&r->hdr->attach_count, 1);
+    ipo_atomic_fetch_add_acq_rel(&r->hdr->attach_count, 1);
     return 0;
 
 fail:
@@ -708,7 +714,7 @@ unsigned ipo_region_consumers_alive(const ipo_region_t *r)
 void ipo_region_begin_close(ipo_region_t *r)
 {
     if (r->is_creator && r->hdr)
-        ipo__store_release(&r->hdr->state, (uint32_t)IPO_STATE_CLOSING);
+        ipo_atomic_store_release(&r->hdr->state, (uint32_t)IPO_STATE_CLOSING);
 }
 
 void ipo_region_detach(ipo_region_t *r)
@@ -725,7 +731,7 @@ void ipo_region_detach(ipo_region_t *r)
     /* Leaving while holding access would hang every other participant. */
     if (ipo_access_held(r))
         ipo_access_release(r);
-    ipo__store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
+    ipo_atomic_store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
     if (r->fd >= 0) {
         if (r->is_creator && flock(r->fd, LOCK_EX) == 0) {
             unlink_if_same(r->shm_name, r->fd);

@@ -122,9 +122,9 @@ static int ring(ipo_waker_t *w, uint32_t i)
     /* Coalesce: one ring per sleep. The sleeper clears the flag before it
      * registers, so a ring seen as pending is one it has yet to read. */
     uint32_t idle = 0;
-    if (ipo__load_relaxed(&s->wake_pending) || !ipo__cas_acq_rel(&s->wake_pending, &idle, 1u))
+    if (ipo_atomic_load_relaxed(&s->wake_pending) || !ipo_atomic_cas_acq_rel(&s->wake_pending, &idle, 1u))
         return RUNG;
-    uint32_t generation = ipo__load_acquire(&s->generation);
+    uint32_t generation = ipo_atomic_load_acquire(&s->generation);
     int rc = RUNG;
     pthread_mutex_lock(&w->lock);
     ipo_peer_bell_t *peer = &w->peers[i];
@@ -140,7 +140,7 @@ static int ring(ipo_waker_t *w, uint32_t i)
             if (errno == ENXIO || errno == ENOENT)
                 rc = GONE;
             else
-                ipo__store_release(&s->wake_pending, 0u);
+                ipo_atomic_store_release(&s->wake_pending, 0u);
         }
     }
     if (peer->fd >= 0 && ipo_notify_ring(peer->fd) < 0) {
@@ -166,7 +166,7 @@ static void wake(ipo_waker_t *w)
         const ipo_slot_t *s = slot_at(r, i);
         /* Pairs with the release in register_sleeper(), through the acq_rel
          * read-modify-writes of the access word. */
-        uint32_t what = ipo__load_acquire(&s->waiting_for);
+        uint32_t what = ipo_atomic_load_acquire(&s->waiting_for);
         if ((what & IPO_WAIT_FOR_RELEASE) || ((what & IPO_WAIT_FOR_MESSAGES) && messages)) {
             ring(w, i);
             skip[i] = 1;
@@ -177,10 +177,10 @@ static void wake(ipo_waker_t *w)
         uint64_t oldest_ticket = UINT64_MAX;
         for (uint32_t i = 0; i < n; i++) {
             const ipo_slot_t *s = slot_at(r, i);
-            if (skip[i] || !(ipo__load_acquire(&s->waiting_for) & IPO_WAIT_FOR_ACCESS) ||
-                ipo__load_relaxed(&s->wake_pending))
+            if (skip[i] || !(ipo_atomic_load_acquire(&s->waiting_for) & IPO_WAIT_FOR_ACCESS) ||
+                ipo_atomic_load_relaxed(&s->wake_pending))
                 continue;
-            uint64_t ticket = ipo__load_relaxed(&s->sleep_ticket);
+            uint64_t ticket = ipo_atomic_load_relaxed(&s->sleep_ticket);
             if (ticket < oldest_ticket) {
                 oldest_ticket = ticket;
                 oldest = i;
@@ -201,7 +201,7 @@ void ipo_handoff_release(ipo_waker_t *w)
 
 void ipo_handoff_pass_on(ipo_waker_t *w)
 {
-    uint64_t word = ipo__load_acquire(&w->r->hdr->access);
+    uint64_t word = ipo_atomic_load_acquire(&w->r->hdr->access);
     if (!(word & IPO_ACCESS_OWNER_MASK) && (word & IPO_ACCESS_SLEEPER_MASK))
         wake(w);
 }
@@ -235,9 +235,9 @@ static int register_sleeper(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
             __atomic_fetch_or(&me->waiting_for, bit, __ATOMIC_RELEASE);
     /* A waiter that was rung but lost the race keeps its place in line. */
     if (new_ticket && (what & (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES)))
-        ipo__store_relaxed(&me->sleep_ticket, ipo__fetch_add(&r->hdr->sleep_tickets, 1));
+        ipo_atomic_store_relaxed(&me->sleep_ticket, ipo_atomic_fetch_add_acq_rel(&r->hdr->sleep_tickets, 1));
     pthread_mutex_unlock(&w->lock);
-    ipo__store_relaxed(&me->wake_pending, 0u);
+    ipo_atomic_store_relaxed(&me->wake_pending, 0u);
     __atomic_fetch_add(&me->sleepers, 1u, __ATOMIC_RELAXED);
     /* The registration: releases our fields above to whoever reads the
      * word after it, and acquires whatever the last releaser wrote. */
@@ -339,7 +339,7 @@ int ipo_handoff_acquire(ipo_waker_t *w, uint32_t what, int64_t deadline_ns,
     if (spin_ns > 0) {
         int64_t spin_until = ipo_now_ns() + spin_ns;
         for (uint32_t round = 1;; round++) {
-            ipo__cpu_relax();
+            ipo_cpu_relax();
             if (try_take(w, what))
                 return 0;
             if (!(round & 63) && ipo_now_ns() >= spin_until)

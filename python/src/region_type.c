@@ -96,7 +96,7 @@ static int require_attached(RegionObject *self)
                          "or use the SharedMemory as a context manager", self->name);
         return -1;
     }
-    if (self->r.fork_gen != ipo__fork_generation()) {
+    if (ipo_region_inherited(&self->r)) {
         PyErr_Format(self->st->RegionClosedError,
                      "this handle on region '%U' was inherited across fork(): it belongs to "
                      "the parent process. Create a new SharedMemory in the child", self->name);
@@ -345,7 +345,7 @@ static PyObject *Region_try_acquire(RegionObject *self, PyObject *const *args, P
         int64_t until = ipo_now_ns() + (int64_t)(spin * 1e9);
         uint32_t round = 0;
         do {
-            ipo__cpu_relax();
+            ipo_cpu_relax();
             if (++round & 31)
                 continue;
             got = ipo_py_acquire(self, mode, -1.0);
@@ -579,7 +579,7 @@ static void ObjectBuffer_dealloc(ObjectBufferObject *self)
     PyObject_GC_UnTrack(self);
     RegionObject *region = self->region;
     /* A child of fork() must not drop the parent's pins. */
-    if (region->r.base && region->r.fork_gen == ipo__fork_generation())
+    if (region->r.base && !ipo_region_inherited(&region->r))
         ipo_obj_unpin(&region->r, self->offset);
     region->exports--;
     maybe_unmap(region);
@@ -669,7 +669,7 @@ static PyObject *Region_stats(RegionObject *self, PyObject *unused)
         return NULL;
     ipo_alloc_stats_t s;
     ipo_alloc_stats(&self->r.heap, &s);
-    uint64_t word = ipo__load_relaxed(&self->r.hdr->access);
+    uint64_t word = ipo_atomic_load_relaxed(&self->r.hdr->access);
     return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:K,s:K}",
                          "size", (unsigned long long)self->r.size,
                          "heap_size", (unsigned long long)s.heap_size,
@@ -945,7 +945,7 @@ static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, 
     int failed = 0;
     self->waiters++;
     /* Pairs with the fetch-add in ipo_region_attach(). */
-    while (!ipo__load_acquire(&self->r.hdr->attach_count)) {
+    while (!ipo_atomic_load_acquire(&self->r.hdr->attach_count)) {
         if (deadline_passed(deadline)) {
             PyErr_Format(self->st->OperationTimedOutError,
                          "no consumer attached to region '%U' within %s", self->name,
@@ -978,7 +978,7 @@ static int close_region(RegionObject *self, int wait)
         return -1;
     }
     self->closed = 1;
-    if (self->attached && self->r.fork_gen != ipo__fork_generation()) {
+    if (self->attached && ipo_region_inherited(&self->r)) {
         ipo_waker_abandon(&self->waker); /* the parent's doorbell stays */
     } else if (self->attached) {
         /* Releasing through the handoff wakes whoever waits for it. */

@@ -44,7 +44,7 @@ static inline ipo_obj_t *view_obj(ViewObject *v)
 {
     RegionObject *self = v->region;
     if (self->holder_thread && self->attached && !self->closed && ipo_access_held(&self->r) &&
-        self->r.fork_gen == ipo__fork_generation()) {
+        !ipo_region_inherited(&self->r)) {
         ipo_obj_t *obj = (ipo_obj_t *)(self->r.base + v->off);
         if (obj->gen == v->gen && obj->type == v->type)
             return obj;

@@ -96,10 +96,10 @@ static void test_million_handoffs(void)
                 }
                 obj->v.i64 = obj->v.i64 + 1;
                 for (int k = 0; k < 300; k++) /* hold a little: others find it taken */
-                    ipo__cpu_relax();
+                    ipo_cpu_relax();
                 ipo_handoff_release(&w);
                 for (int k = 0; k < 50; k++) /* and leave a gap: others get in */
-                    ipo__cpu_relax();
+                    ipo_cpu_relax();
             }
             ipo_waker_fini(&w);
             ipo_region_unmap(&c);
@@ -267,9 +267,9 @@ static void test_oldest_sleeper_goes_first(void)
         }
         /* Wait until this one sleeps before starting the next. */
         int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
-        while (((ipo__load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK) >> 16) != (uint64_t)p + 1) {
+        while (((ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK) >> 16) != (uint64_t)p + 1) {
             ASSERT(ipo_now_ns() < until);
-            ipo__cpu_relax();
+            ipo_cpu_relax();
         }
     }
     ipo_handoff_release(&w);

@@ -16,7 +16,7 @@ extern "C" {
  * participant can write our slot number into it. */
 static inline int ipo_access_held(const ipo_region_t *r)
 {
-    return (ipo__load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == r->access_mine;
+    return (ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == r->access_mine;
 }
 
 /* One compare-and-swap; 1 when access was taken, 0 when someone holds it. No
@@ -25,13 +25,13 @@ static inline int ipo_access_held(const ipo_region_t *r)
 static inline int ipo_access_try_acquire(ipo_region_t *r)
 {
     uint64_t *word = &r->hdr->access;
-    uint64_t cur = ipo__load_relaxed(word);
+    uint64_t cur = ipo_atomic_load_relaxed(word);
     if (cur & IPO_ACCESS_OWNER_MASK)
         return 0;
     /* The sleeper count rides along: a sleeper registering meanwhile makes
      * the compare fail, and we look again. */
     uint64_t next = (cur + IPO_ACCESS_COUNT_ONE) | r->access_mine;
-    return ipo__cas_acquire(word, &cur, next);
+    return ipo_atomic_cas_acquire(word, &cur, next);
 }
 
 /* One atomic read-modify-write: clears the owner, publishing every write
@@ -41,7 +41,7 @@ static inline int ipo_access_try_acquire(ipo_region_t *r)
  * layer's ipo_handoff_release() rings the sleepers; this does not. */
 static inline uint64_t ipo_access_release(ipo_region_t *r)
 {
-    return __atomic_fetch_and(&r->hdr->access, ~IPO_ACCESS_OWNER_MASK, __ATOMIC_ACQ_REL);
+    return ipo_atomic_fetch_and_acq_rel(&r->hdr->access, ~IPO_ACCESS_OWNER_MASK);
 }
 
 /* How a waiter waits: spin with a pause instruction for a bounded budget

@@ -5,25 +5,43 @@
 #include <stdint.h>
 
 /* Shared structs keep plain integer fields (they are an ABI read from other
- * languages), so every access to a field that another process may touch at the
- * same time goes through one of these helpers. Each call site says, in a
- * comment, which store or load it pairs with. */
+ * languages), so every access to a field that another process may touch at
+ * the same time goes through one of these helpers, whose name says its
+ * memory order. Each call site says, in a comment, which store or load it
+ * pairs with (or why it needs no partner). They are public because the
+ * inline functions of access.h and queue.h use them; they are macros over
+ * the GCC/Clang __atomic builtins, so they take any integer field. */
 
-#define ipo__load_relaxed(p)       __atomic_load_n((p), __ATOMIC_RELAXED)
-#define ipo__load_acquire(p)       __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define ipo__store_relaxed(p, v)   __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define ipo__store_release(p, v)   __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define ipo__fetch_add(p, v)       __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
-#define ipo__cas_acquire(p, expected, desired) \
+#define ipo_atomic_load_relaxed(p)        __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ipo_atomic_load_acquire(p)        __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define ipo_atomic_store_relaxed(p, v)    __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define ipo_atomic_store_release(p, v)    __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Read-modify-writes give the value as it was before. */
+#define ipo_atomic_fetch_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define ipo_atomic_fetch_add_release(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELEASE)
+#define ipo_atomic_fetch_add_acq_rel(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
+#define ipo_atomic_fetch_sub_relaxed(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define ipo_atomic_fetch_sub_release(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELEASE)
+#define ipo_atomic_fetch_sub_acq_rel(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_ACQ_REL)
+#define ipo_atomic_fetch_or_release(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_RELEASE)
+#define ipo_atomic_fetch_or_acq_rel(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_ACQ_REL)
+#define ipo_atomic_fetch_and_release(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELEASE)
+#define ipo_atomic_fetch_and_acq_rel(p, v) __atomic_fetch_and((p), (v), __ATOMIC_ACQ_REL)
+#define ipo_atomic_exchange_acq_rel(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+
+/* Compare-and-swap: 1 when *p held *expected and now holds desired; else 0
+ * and *expected holds what *p held. A failed swap orders nothing. */
+#define ipo_atomic_cas_acquire(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, \
                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
-#define ipo__cas_acq_rel(p, expected, desired) \
+#define ipo_atomic_cas_acq_rel(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, \
                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
 
 /* Tell the core we are in a spin loop: lets the sibling hyperthread run and
  * avoids the memory-order mis-speculation penalty when the loop exits. */
-static inline void ipo__cpu_relax(void)
+static inline void ipo_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

@@ -199,14 +199,6 @@ int ipo_obj_pin(struct ipo_region *r, ipo_off_t off);
  * whenever their last user lets go. The object must be pinned. */
 void ipo_obj_unpin(struct ipo_region *r, ipo_off_t off);
 
-/* Frees a child a container let go of (replaced, removed). It cannot
- * fail: blocks of the tree that a live buffer shows are left in place. */
-void ipo__obj_release(struct ipo_region *r, ipo_off_t off);
-
-/* Frees one block without its children (they have moved elsewhere): for
- * containers that replace an internal array. */
-void ipo__obj_free_block(struct ipo_region *r, ipo_off_t off);
-
 /* Whether objects of this type carry v.len bytes of payload. */
 int ipo_type_has_payload(uint8_t type);
 

@@ -37,8 +37,8 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj);
  * pairs with the store-release in ipo_queue_put(). Exact for a holder. */
 static inline uint64_t ipo_queue_length(const ipo_region_t *r)
 {
-    uint64_t head = ipo__load_acquire(&r->hdr->queue.head);
-    uint64_t tail = ipo__load_acquire(&r->hdr->queue.tail);
+    uint64_t head = ipo_atomic_load_acquire(&r->hdr->queue.head);
+    uint64_t tail = ipo_atomic_load_acquire(&r->hdr->queue.tail);
     return tail - head;
 }
 

@@ -23,7 +23,7 @@ typedef struct ipo_region {
     ipo_heap_t    heap;
     uint32_t      slot;
     uint64_t      access_mine;   /* the owner field value that means "this participant" */
-    unsigned      fork_gen;      /* ipo__fork_generation() when attached */
+    unsigned      fork_gen;      /* the process's fork generation when attached */
     int           fd;            /* -1 for a region in process memory */
     int           is_creator;
     int           joined;        /* holds a slot */
@@ -80,12 +80,9 @@ void ipo_region_leave(ipo_region_t *r);
  * a description in why. Needs access (or a quiet region). */
 int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len);
 
-/* The process's start time in clock ticks since boot (for tools), 0 if unknown. */
-uint64_t ipo__process_start_time(int pid);
-
-/* Incremented in every child after fork(): handles from before the fork
- * belong to the parent, and the child must attach anew. */
-unsigned ipo__fork_generation(void);
+/* 1 when this handle was inherited across fork(): it belongs to the
+ * parent's slot, so the child must not use it (and must attach anew). */
+int ipo_region_inherited(const ipo_region_t *r);
 
 #ifdef __cplusplus
 }

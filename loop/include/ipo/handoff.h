@@ -93,7 +93,7 @@ void ipo_handoff_pass_on(ipo_waker_t *w);
 /* The access word's acquisition count, for IPO_WAIT_FOR_RELEASE. */
 static inline uint64_t ipo_access_count(const ipo_region_t *r)
 {
-    return ipo__load_acquire(&r->hdr->access) >> IPO_ACCESS_COUNT_SHIFT;
+    return ipo_atomic_load_acquire(&r->hdr->access) >> IPO_ACCESS_COUNT_SHIFT;
 }
 
 #ifdef __cplusplus

@@ -1,0 +1,27 @@
+/* core/src/internal.h — functions the core's files share that are not its public API. */
+#ifndef IPO_INTERNAL_H
+#define IPO_INTERNAL_H
+
+#include <stdint.h>
+
+#include "ipo/layout.h"
+
+struct ipo_region;
+
+/* format.c: frees a child a container let go of (replaced, removed). It
+ * cannot fail: blocks of the tree that a live buffer shows are left in
+ * place. */
+void ipo__obj_release(struct ipo_region *r, ipo_off_t off);
+
+/* format.c: frees one block without its children (they have moved
+ * elsewhere): for containers that replace an internal array. */
+void ipo__obj_free_block(struct ipo_region *r, ipo_off_t off);
+
+/* region.c: the process's start time in clock ticks since boot, 0 if unknown. */
+uint64_t ipo__process_start_time(int pid);
+
+/* region.c: incremented in every child after fork(): handles from before
+ * the fork belong to the parent, and the child must attach anew. */
+unsigned ipo__fork_generation(void);
+
+#endif /* IPO_INTERNAL_H */
