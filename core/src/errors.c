@@ -20,6 +20,7 @@ static const char *const descriptions[IPO_ERROR_COUNT_] = {
     [IPO_ECLOSING]  = "the region is closing",
     [IPO_EBUSY]     = "the object is still named by a queued message",
     [IPO_ESYS]      = "system error",
+    [IPO_EINTR]     = "the wait ended early",
 };
 
 const char *ipo_strerror(int code)

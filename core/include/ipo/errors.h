@@ -27,6 +27,7 @@ enum ipo_error {
     IPO_ECLOSING,    /* the region is closing and takes no new participants */
     IPO_EBUSY,       /* the object is still named by a queued message */
     IPO_ESYS,        /* another system error; see errno */
+    IPO_EINTR,       /* a wait ended early (a signal, or the caller's wake-up time): call again */
     IPO_ERROR_COUNT_
 };
 
