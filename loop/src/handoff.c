@@ -3,8 +3,6 @@
 #include "ipo/handoff.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -12,8 +10,9 @@
 
 #include "ipo/errors.h"
 #include "ipo/queue.h"
+#include "sleepers.h"
 
-/* The protocol, and why no wakeup is lost (tests/model/handoff.pml checks it):
+/* The protocol, and why no wakeup is lost (tests/model/waiter.pml checks it):
  *
  *   sleeper                               releaser
  *   publish waiting_for, clear pending    (writes under access)
@@ -30,7 +29,13 @@
  *
  * The oldest waiter for access that has not been rung yet is rung, so a
  * waiter that died asleep (its ring set pending, nobody reads it) is passed
- * over by the next release instead of swallowing every ring. */
+ * over by the next release instead of swallowing every ring. Only that one
+ * waiter is rung for access, so a waiter that leaves without the turn (its
+ * wait cancelled, or for something else now) passes the ring on: it may
+ * have read it, or the ring may be on its way to it (the releaser chose it
+ * before it unregistered). Waiters for messages and for a release are all
+ * rung, so nothing needs passing on for them. This file is the ringing and
+ * registering half; waiter.c drives a wait through it. */
 
 static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
 {
@@ -40,21 +45,6 @@ static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
 static unsigned bit_index(uint32_t bit)
 {
     return bit == IPO_WAIT_FOR_ACCESS ? 0 : bit == IPO_WAIT_FOR_MESSAGES ? 1 : 2;
-}
-
-int ipo_sleeper_init(ipo_sleeper_t *s)
-{
-    s->next = NULL;
-    s->what = 0;
-    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    return s->efd < 0 ? -IPO_ESYS : 0;
-}
-
-void ipo_sleeper_fini(ipo_sleeper_t *s)
-{
-    if (s->efd >= 0)
-        close(s->efd);
-    s->efd = -1;
 }
 
 int ipo_waker_init(ipo_waker_t *w, ipo_region_t *r)
@@ -84,10 +74,10 @@ static void waker_release(ipo_waker_t *w, int ours)
 {
     if (!w->peers)
         return;
-    /* Sleepers still registered (an event loop that never unregistered)
-     * would leave their count in the access word for good. */
+    /* Waiters still registered (an event loop that never cancelled) would
+     * leave their count in the access word for good. */
     while (ours && w->sleepers)
-        ipo_handoff_unregister(w, w->sleepers);
+        ipo__sleeper_unregister(w, w->sleepers);
     if (ours)
         ipo_notify_close(&w->bell);
     else if (w->bell.fd >= 0)
@@ -152,24 +142,28 @@ static int ring(ipo_waker_t *w, uint32_t i)
     return rc;
 }
 
-/* Rings the sleepers a free access word lets go on: every waiter for a
- * release, every waiter for messages if there are messages, and the oldest
- * waiter for access that is not rung yet (the next oldest if it is gone). */
-static void wake(ipo_waker_t *w)
+/* Rings the sleepers a free access word lets go on. After a release: every
+ * waiter for a release, every waiter for messages if there are messages,
+ * and the oldest waiter for access that is not rung yet (the next oldest if
+ * it is gone). When a ring is passed on, only that last one: no release
+ * happened, and the others were all rung already. */
+static void wake(ipo_waker_t *w, int released)
 {
     const ipo_region_t *r = w->r;
     uint32_t n = r->hdr->slot_count;
-    int messages = ipo_queue_length(r) != 0;
     uint8_t skip[IPO_MAX_SLOTS];
     memset(skip, 0, n);
-    for (uint32_t i = 0; i < n; i++) {
-        const ipo_slot_t *s = slot_at(r, i);
-        /* Pairs with the release in register_sleeper(), through the acq_rel
-         * read-modify-writes of the access word. */
-        uint32_t what = ipo_atomic_load_acquire(&s->waiting_for);
-        if ((what & IPO_WAIT_FOR_RELEASE) || ((what & IPO_WAIT_FOR_MESSAGES) && messages)) {
-            ring(w, i);
-            skip[i] = 1;
+    if (released) {
+        int messages = ipo_queue_length(r) != 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const ipo_slot_t *s = slot_at(r, i);
+            /* Pairs with the fetch-or in ipo__sleeper_register(), through
+             * the acq_rel read-modify-writes of the access word. */
+            uint32_t what = ipo_atomic_load_acquire(&s->waiting_for);
+            if ((what & IPO_WAIT_FOR_RELEASE) || ((what & IPO_WAIT_FOR_MESSAGES) && messages)) {
+                ring(w, i);
+                skip[i] = 1;
+            }
         }
     }
     for (;;) {
@@ -177,6 +171,9 @@ static void wake(ipo_waker_t *w)
         uint64_t oldest_ticket = UINT64_MAX;
         for (uint32_t i = 0; i < n; i++) {
             const ipo_slot_t *s = slot_at(r, i);
+            /* waiting_for: as above. wake_pending and sleep_ticket are
+             * hints: a stale one costs a ring too many or one passed over,
+             * which the waiter's own look at the access word makes good. */
             if (skip[i] || !(ipo_atomic_load_acquire(&s->waiting_for) & IPO_WAIT_FOR_ACCESS) ||
                 ipo_atomic_load_relaxed(&s->wake_pending))
                 continue;
@@ -196,62 +193,62 @@ void ipo_handoff_release(ipo_waker_t *w)
 {
     uint64_t old = ipo_access_release(w->r);
     if (old & IPO_ACCESS_SLEEPER_MASK)
-        wake(w);
+        wake(w, 1);
 }
 
-void ipo_handoff_pass_on(ipo_waker_t *w)
+void ipo__handoff_pass_on(ipo_waker_t *w)
 {
+    /* Pairs with the acq_rel read-modify-writes of the access word: a free
+     * word read here was released, and its sleepers' fields are visible. */
     uint64_t word = ipo_atomic_load_acquire(&w->r->hdr->access);
     if (!(word & IPO_ACCESS_OWNER_MASK) && (word & IPO_ACCESS_SLEEPER_MASK))
-        wake(w);
+        wake(w, 0);
 }
 
-/* ---- sleeping ------------------------------------------------------------------ */
+/* ---- registering ---------------------------------------------------------------- */
 
-static int wait_over(const ipo_region_t *r, uint32_t what, uint64_t word, uint64_t since_count)
+static int wait_over(const ipo_region_t *r, uint32_t what, uint64_t word, uint64_t since)
 {
-    if (what & IPO_WAIT_FOR_RELEASE)
-        return (word >> IPO_ACCESS_COUNT_SHIFT) != since_count;
+    if ((what & IPO_WAIT_FOR_RELEASE) && (word >> IPO_ACCESS_COUNT_SHIFT) != since)
+        return 1;
     if (word & IPO_ACCESS_OWNER_MASK)
         return 0;
-    return !(what & IPO_WAIT_FOR_MESSAGES) || ipo_queue_length(r) != 0;
+    return (what & IPO_WAIT_FOR_ACCESS) || ((what & IPO_WAIT_FOR_MESSAGES) && ipo_queue_length(r) != 0);
 }
 
-static int register_sleeper(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
-                            uint64_t since_count, int new_ticket)
+int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
+                          uint64_t since, int new_ticket)
 {
     ipo_region_t *r = w->r;
     ipo_slot_t *me = r->me;
     pthread_mutex_lock(&w->lock);
-    if (s->what) {
-        pthread_mutex_unlock(&w->lock);
-        return -IPO_EINVAL;
-    }
     s->what = what;
     s->next = w->sleepers;
     w->sleepers = s;
     for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
         if ((what & bit) && w->waiting[bit_index(bit)]++ == 0)
-            __atomic_fetch_or(&me->waiting_for, bit, __ATOMIC_RELEASE);
+            /* Pairs with the acquire loads in wake(); the registration
+             * below carries it to the releaser. */
+            ipo_atomic_fetch_or_release(&me->waiting_for, bit);
     /* A waiter that was rung but lost the race keeps its place in line. */
     if (new_ticket && (what & (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES)))
-        ipo_atomic_store_relaxed(&me->sleep_ticket, ipo_atomic_fetch_add_acq_rel(&r->hdr->sleep_tickets, 1));
+        /* A hint read relaxed by wake(); the ticket counter only has to
+         * hand out distinct, growing numbers. */
+        ipo_atomic_store_relaxed(&me->sleep_ticket,
+                                 ipo_atomic_fetch_add_relaxed(&r->hdr->sleep_tickets, 1));
     pthread_mutex_unlock(&w->lock);
+    /* Rings from now on are for this sleep. Published by the registration
+     * below, like waiting_for; ring() reads it with its compare-and-swap. */
     ipo_atomic_store_relaxed(&me->wake_pending, 0u);
-    __atomic_fetch_add(&me->sleepers, 1u, __ATOMIC_RELAXED);
+    /* Counted so that whoever takes the slot next can take our
+     * registrations back if we die asleep (region.c's occupy_slot). */
+    ipo_atomic_fetch_add_relaxed(&me->sleepers, 1u);
     /* The registration: releases our fields above to whoever reads the
-     * word after it, and acquires whatever the last releaser wrote. */
-    uint64_t word = __atomic_add_fetch(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE, __ATOMIC_ACQ_REL);
-    if (wait_over(r, what, word, since_count)) {
-        ipo_handoff_unregister(w, s);
-        return 0;
-    }
-    return 1;
-}
-
-int ipo_handoff_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what, uint64_t since_count)
-{
-    return register_sleeper(w, s, what, since_count, 1);
+     * word after it, and acquires whatever the last releaser wrote. Pairs
+     * with the fetch-and of ipo_access_release(). */
+    uint64_t word = ipo_atomic_fetch_add_acq_rel(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE) +
+                    IPO_ACCESS_SLEEPER_ONE;
+    return !wait_over(r, what, word, since);
 }
 
 /* Reads every byte the doorbell holds; how many. */
@@ -265,7 +262,7 @@ static int drain_bell(ipo_waker_t *w)
     return total;
 }
 
-int ipo_handoff_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
+void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
 {
     ipo_region_t *r = w->r;
     pthread_mutex_lock(&w->lock);
@@ -279,15 +276,18 @@ int ipo_handoff_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
         }
         for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
             if ((what & bit) && --w->waiting[bit_index(bit)] == 0)
-                __atomic_fetch_and(&r->me->waiting_for, ~bit, __ATOMIC_RELEASE);
+                /* Pairs with the acquire loads in wake(). */
+                ipo_atomic_fetch_and_release(&r->me->waiting_for, ~bit);
         s->what = 0;
         s->next = NULL;
-        __atomic_fetch_sub(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE, __ATOMIC_RELEASE);
-        __atomic_fetch_sub(&r->me->sleepers, 1u, __ATOMIC_RELAXED);
+        /* Pairs with the fetch-and of ipo_access_release(): a releaser that
+         * reads the word after this does not count us. */
+        ipo_atomic_fetch_sub_release(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE);
+        ipo_atomic_fetch_sub_relaxed(&r->me->sleepers, 1u);
     }
-    /* Whatever we read from the doorbell, the others still asleep get too. */
-    int rang = drain_bell(w) > 0;
-    if (rang) {
+    /* Whatever we read from the doorbell, the others still asleep get too:
+     * it may have been a ring for one of them. */
+    if (drain_bell(w) > 0) {
         const uint64_t one = 1;
         for (ipo_sleeper_t *o = w->sleepers; o; o = o->next)
             if (write(o->efd, &one, sizeof(one)) < 0) {
@@ -300,90 +300,4 @@ int ipo_handoff_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
     if (s->efd >= 0 && read(s->efd, &count, sizeof(count)) < 0) {
         /* EAGAIN: nobody passed a ring on to us. */
     }
-    return rang;
-}
-
-/* One attempt at what the waiter wants; 1 when access is held. */
-static int try_take(ipo_waker_t *w, uint32_t what)
-{
-    ipo_region_t *r = w->r;
-    if ((what & IPO_WAIT_FOR_MESSAGES) && !ipo_queue_length(r))
-        return 0;
-    if (!ipo_access_try_acquire(r))
-        return 0;
-    /* Another consumer may have taken the last message meanwhile. */
-    if ((what & IPO_WAIT_FOR_MESSAGES) && !ipo_queue_length(r)) {
-        ipo_handoff_release(w);
-        return 0;
-    }
-    return 1;
-}
-
-static int poll_timeout_ms(int64_t until_ns)
-{
-    if (until_ns < 0)
-        return -1;
-    int64_t left = until_ns - ipo_now_ns();
-    if (left <= 0)
-        return 0;
-    int64_t ms = (left + 999999) / 1000000;
-    return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
-int ipo_handoff_acquire(ipo_waker_t *w, uint32_t what, int64_t deadline_ns,
-                        int64_t wake_by_ns, int64_t spin_ns)
-{
-    if (try_take(w, what))
-        return 0;
-    /* Spin: lowest latency while the holder is on another core. */
-    if (spin_ns > 0) {
-        int64_t spin_until = ipo_now_ns() + spin_ns;
-        for (uint32_t round = 1;; round++) {
-            ipo_cpu_relax();
-            if (try_take(w, what))
-                return 0;
-            if (!(round & 63) && ipo_now_ns() >= spin_until)
-                break;
-        }
-    }
-    /* Sleep on the doorbell until a releaser rings. */
-    int64_t until = deadline_ns;
-    if (wake_by_ns >= 0 && (until < 0 || wake_by_ns < until))
-        until = wake_by_ns;
-    ipo_sleeper_t me;
-    if (ipo_sleeper_init(&me))
-        return -IPO_ESYS;
-    int rc = -IPO_EAGAIN, rang = 0;
-    for (int first = 1;; first = 0) {
-        if (until >= 0 && ipo_now_ns() >= until)
-            break;
-        int registered = register_sleeper(w, &me, what, 0, first);
-        if (registered < 0) {
-            rc = registered;
-            break;
-        }
-        int interrupted = 0;
-        if (registered) {
-            struct pollfd pfd[2] = {
-                { .fd = ipo_notify_fd(&w->bell), .events = POLLIN, .revents = 0 },
-                { .fd = me.efd, .events = POLLIN, .revents = 0 },
-            };
-            int n = poll(pfd, 2, poll_timeout_ms(until));
-            interrupted = n < 0 && errno == EINTR;
-            rang |= ipo_handoff_unregister(w, &me);
-        }
-        if (try_take(w, what)) {
-            rc = 0;
-            rang = 0;
-            break;
-        }
-        if (interrupted)
-            break; /* let the caller run signal handlers */
-    }
-    ipo_sleeper_fini(&me);
-    if (rc != 0 && rang)
-        ipo_handoff_pass_on(w);
-    if (rc == -IPO_EAGAIN && deadline_ns >= 0 && ipo_now_ns() >= deadline_ns)
-        rc = -IPO_ETIMEDOUT;
-    return rc;
 }

@@ -1,48 +1,12 @@
-/* loop/src/uv.c — the libuv adapter: uv_poll_t on the doorbell, callbacks with access held. */
+/* loop/src/uv.c — the libuv adapter: a waiter driven by uv_poll_t, callbacks with access held. */
 #include "ipo/uv.h"
 
-#include <unistd.h>
-
 #include "ipo/errors.h"
-#include "ipo/queue.h"
 
-/* Makes the doorbell say "look again", for a look from the loop: a byte in
- * our own FIFO, through the descriptor we hold open anyway. */
-static void look_again_soon(ipo_uv_t *h)
-{
-    ipo_notify_ring(ipo_notify_fd(&h->waker->bell));
-}
-
-/* Ends the registration, if any, reading what woke us; 1 when that was a
- * ring from the doorbell. */
-static int stop_waiting(ipo_uv_t *h)
-{
-    return ipo_handoff_unregister(h->waker, &h->sleeper);
-}
-
-/* What the callback needs is not there: sleep on the doorbell for it. */
-static void wait_for_it(ipo_uv_t *h)
-{
-    int rc = ipo_handoff_register(h->waker, &h->sleeper, h->what, 0);
-    if (rc == 0)
-        look_again_soon(h); /* already there: take it on the next turn of the loop */
-}
-
-static int try_take(ipo_uv_t *h)
-{
-    ipo_region_t *r = h->waker->r;
-    int messages = (h->what & IPO_WAIT_FOR_MESSAGES) != 0;
-    if (messages && !ipo_queue_length(r))
-        return 0;
-    if (!ipo_access_try_acquire(r))
-        return 0;
-    if (messages && !ipo_queue_length(r)) {
-        ipo_handoff_release(h->waker);
-        return 0;
-    }
-    return 1;
-}
-
+/* Both descriptors of the waiter are watched; whichever is readable, the
+ * waiter decides what it means. A look the adapter schedules for itself
+ * (the first callback, the next turn of a busy watcher) is a poke of the
+ * waiter's eventfd, so every callback comes from the loop. */
 static void on_readable(uv_poll_t *poll, int status, int events)
 {
     (void)events;
@@ -52,47 +16,49 @@ static void on_readable(uv_poll_t *poll, int status, int events)
         h->cb(h, status);
         return;
     }
-    int rang = stop_waiting(h); /* empties both descriptors: level-triggered */
-    if (!h->what) {
-        if (rang)
-            ipo_handoff_pass_on(h->waker);
+    int step = ipo_waiter_readable(&h->waiter);
+    if (step == IPO_WAIT_AGAIN && h->what)
+        step = ipo_waiter_start(&h->waiter, h->what, 0, 0); /* a poke: begin the wait */
+    if (step != IPO_WAIT_HELD)
         return;
-    }
-    if (!try_take(h)) {
-        if (rang)
-            ipo_handoff_pass_on(h->waker);
-        wait_for_it(h);
-        return;
-    }
     h->cb(h, 0);
-    if (ipo_access_held(h->waker->r))
-        ipo_handoff_release(h->waker);
+    ipo_region_t *r = h->waiter.waker->r;
+    if (ipo_access_held(r))
+        ipo_handoff_release(h->waiter.waker);
     if (!h->what)
         return; /* the callback stopped (or closed) the watcher */
-    if (h->what & IPO_WAIT_FOR_ACCESS)
-        look_again_soon(h); /* busy: the next turn at once, from the loop */
-    else
-        wait_for_it(h);
+    if (h->what & IPO_WAIT_FOR_ACCESS) {
+        ipo_waiter_poke(&h->waiter); /* busy: the next turn at once, from the loop */
+        return;
+    }
+    /* Sleep until the next message. One that came meanwhile gives us a
+     * turn here: give it back and take it from the loop, so that the
+     * loop's other handles run between callbacks. */
+    if (ipo_waiter_start(&h->waiter, h->what, 0, 0) == IPO_WAIT_HELD) {
+        ipo_handoff_release(h->waiter.waker);
+        ipo_waiter_poke(&h->waiter);
+    }
 }
 
 int ipo_uv_init(uv_loop_t *loop, ipo_uv_t *h, ipo_waker_t *waker)
 {
-    h->waker = waker;
     h->cb = NULL;
     h->what = 0;
     h->open_polls = 0;
     h->close_cb = NULL;
     h->data = NULL;
-    if (ipo_sleeper_init(&h->sleeper))
+    if (ipo_waiter_init(&h->waiter, waker))
         return -IPO_ESYS;
-    int rc = uv_poll_init(loop, &h->poll, ipo_notify_fd(&waker->bell));
+    int fds[IPO_WAITER_FDS];
+    ipo_waiter_fds(&h->waiter, fds);
+    int rc = uv_poll_init(loop, &h->poll, fds[0]);
     if (rc == 0) {
-        rc = uv_poll_init(loop, &h->wake_poll, h->sleeper.efd);
+        rc = uv_poll_init(loop, &h->wake_poll, fds[1]);
         if (rc)
             uv_close((uv_handle_t *)&h->poll, NULL);
     }
     if (rc) {
-        ipo_sleeper_fini(&h->sleeper);
+        ipo_waiter_fini(&h->waiter);
         return rc;
     }
     h->poll.data = h->wake_poll.data = h;
@@ -109,19 +75,18 @@ int ipo_uv_start(ipo_uv_t *h, uint32_t what, ipo_uv_cb cb)
         rc = uv_poll_start(&h->wake_poll, UV_READABLE, on_readable);
     if (rc)
         return rc;
-    if (h->what)
-        stop_waiting(h); /* restarting with another `what` */
+    if (h->what && h->what != what)
+        ipo_waiter_cancel(&h->waiter); /* restarting with another `what` */
     h->cb = cb;
     h->what = what;
-    wait_for_it(h);
+    ipo_waiter_poke(&h->waiter); /* the first look, and callback, from the loop */
     return 0;
 }
 
 int ipo_uv_stop(ipo_uv_t *h)
 {
     h->what = 0;
-    if (stop_waiting(h))
-        ipo_handoff_pass_on(h->waker);
+    ipo_waiter_cancel(&h->waiter);
     uv_poll_stop(&h->wake_poll);
     return uv_poll_stop(&h->poll);
 }
@@ -131,7 +96,7 @@ static void on_closed(uv_handle_t *handle)
     ipo_uv_t *h = handle->data;
     if (--h->open_polls)
         return;
-    ipo_sleeper_fini(&h->sleeper);
+    ipo_waiter_fini(&h->waiter);
     if (h->close_cb)
         h->close_cb((uv_handle_t *)&h->poll);
 }

@@ -36,11 +36,16 @@ __all__ = [
 WAIT_FOR_ACCESS = _ipo.WAIT_FOR_ACCESS
 WAIT_FOR_MESSAGES = _ipo.WAIT_FOR_MESSAGES
 WAIT_FOR_RELEASE = _ipo.WAIT_FOR_RELEASE
+HELD = _ipo.WAIT_HELD
+SLEEP = _ipo.WAIT_SLEEP
 
-# Before registering on the doorbell, an acquisition spins this long at most
-# (with the loop's thread busy): a holder on another core is usually done by
-# then, and the turn starts without a round trip through the event loop.
+# Before it sleeps, a wait spins this long at most (with the loop's thread
+# busy): a holder on another core is usually done by then, and the turn
+# starts without a round trip through the event loop.
 SPIN_SECONDS = 20e-6
+
+# The acquisition count is 32 bits wide (the access word's top half).
+COUNT_MASK = 0xFFFFFFFF
 
 
 class ValueHolder:
@@ -74,6 +79,11 @@ class ASharedMemoryManager:
     ``time_limit`` seconds, None for no bound), without blocking the loop.
     Leaving the block closes the region. ``asmm()`` gives a context manager;
     create one per coroutine.
+
+    The waiting itself (try, spin, sleep on the doorbell, pass a ring on) is
+    the C waiter's, as for the sync API and the libuv adapter; this class
+    keeps the futures, the order of its coroutines and the ``existence``
+    gating, and tells the waiter what they need.
     """
 
     def __init__(self, shared_memory: SharedMemory, time_limit: Optional[float] = None) -> None:
@@ -82,12 +92,11 @@ class ASharedMemoryManager:
         self.shared_memory = shared_memory
         self._time_limit = time_limit
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._waiter: Optional[_ipo.Waiter] = None
         self._fds: tuple = ()
         self._waiters: Deque[_Waiter] = collections.deque()
         self._holding = False
-        self._registered = 0  # the WAIT_FOR_* bits we sleep on now
         self._since: Optional[int] = None  # the access count at our last release
-        self._owed_pass_on = False  # we read a ring and have not used it
         # The existence each context manager left at the end of its last block.
         self._existence: "weakref.WeakKeyDictionary[ASharedMemoryContextManager, bool]" = (
             weakref.WeakKeyDictionary()
@@ -110,15 +119,14 @@ class ASharedMemoryManager:
                 await loop.run_in_executor(None, sm.wait_consumer_ready, self._time_limit)
             else:
                 await loop.run_in_executor(None, sm.init_consumer, self._time_limit)
-            # The doorbell, and the eventfd through which this process's other
-            # sleepers hand on a ring they read from it.
-            self._fds = sm._event_fds()
+            self._waiter = _ipo.Waiter(sm)
+            self._fds = self._waiter.fds
         except BaseException:
             sm._async_manager = None
             raise
         self._loop = loop
         for fd in self._fds:
-            loop.add_reader(fd, self._on_doorbell)
+            loop.add_reader(fd, self._on_readable)
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> bool:
@@ -132,10 +140,10 @@ class ASharedMemoryManager:
             if not waiter.future.done():
                 waiter.future.set_exception(SharedMemoryError("the manager was closed"))
         self._waiters.clear()
-        if sm.attached:
-            self._stop_waiting()
+        if sm.attached and self._waiter is not None:
+            self._waiter.cancel()
             sm._release_if_held()
-            self._settle_pass_on()
+        self._waiter = None
         sm._async_manager = None
         if loop is not None:
             # A creator waits for its consumers to leave: not on the loop's thread.
@@ -176,14 +184,23 @@ class ASharedMemoryManager:
             self._since = since
         self._pump()
 
-    def _idle(self) -> bool:
+    @property
+    def _registered(self) -> int:
+        """The WAIT_FOR_* bits the waiter sleeps on now (0: none)."""
+        return self._waiter.registered if self._waiter is not None else 0
+
+    def _idle(self, holding: bool = False) -> bool:
         """Every coroutine's last block set existence False, and no other
-        process has taken access since our last turn."""
+        process has taken access since our last turn. While we hold access,
+        our own acquisition (one) is not another process's."""
         if self._since is None or not self._existence:
             return False
         if any(self._existence.values()):
             return False
-        return self.shared_memory._access_count() == self._since
+        count = self.shared_memory._access_count()
+        if holding:
+            count = (count - 1) & COUNT_MASK
+        return count == self._since
 
     def _gated(self, cm: "ASharedMemoryContextManager", idle: bool) -> bool:
         """Whether cm's next turn waits for another process's release: its
@@ -191,86 +208,78 @@ class ASharedMemoryManager:
         that has not finished a block yet has said nothing."""
         return idle and self._existence.get(cm) is False
 
+    def _choose(self, holding: bool):
+        """The first waiter that can have a turn now, and what the ones
+        before it wait for (WAIT_FOR_* bits)."""
+        sm = self.shared_memory
+        idle = self._idle(holding)
+        needs = 0
+        for waiter in self._waiters:
+            if waiter.future.done():
+                continue
+            if waiter.messages:
+                if not sm._queue_length():
+                    needs |= WAIT_FOR_MESSAGES
+                    continue
+            elif self._gated(waiter.cm, idle):
+                needs |= WAIT_FOR_RELEASE
+                continue
+            return waiter, needs
+        return None, needs
+
     def _pump(self) -> None:
-        """Gives access to the first waiter that can have it, or registers on
-        the doorbell for what the waiters need."""
+        """Has the waiter wait for what the first coroutine that could go
+        needs (and the ones before it), and grants a turn it takes."""
         sm = self.shared_memory
-        try:
-            while not self._holding and self._waiters and sm.attached:
-                chosen = None
-                needs = 0
-                idle = self._idle()
-                for waiter in self._waiters:
-                    if waiter.future.done():
-                        continue
-                    if waiter.messages:
-                        if not sm._queue_length():
-                            needs |= WAIT_FOR_MESSAGES
-                            continue
-                    elif self._gated(waiter.cm, idle):
-                        needs |= WAIT_FOR_RELEASE
-                        continue
-                    chosen = waiter
-                    break
-                if chosen is None:
-                    self._waiters = collections.deque(w for w in self._waiters if not w.future.done())
-                    if not self._waiters:
-                        break
-                    if self._sleep_for(needs):
-                        return
-                    continue  # the wait is over already: look again
-                if sm._try_acquire(chosen.messages, SPIN_SECONDS):
-                    self._holding = True
-                    self._owed_pass_on = False  # the ring, if any, was our turn
-                    self._waiters.remove(chosen)
-                    self._stop_waiting()
-                    chosen.future.set_result(None)
-                    return
-                needs |= WAIT_FOR_MESSAGES if chosen.messages else WAIT_FOR_ACCESS
-                if self._sleep_for(needs):
-                    return
-            self._stop_waiting()
-        finally:
-            if not self._holding:
-                self._settle_pass_on()
-
-    def _sleep_for(self, what: int) -> bool:
-        """Sleeps on the doorbell for `what`. False when there is nothing to
-        wait for (the caller looks again)."""
-        if what == self._registered:
-            return True
-        self._stop_waiting()
-        # A ring we read and will not use goes on before we line up again.
-        self._settle_pass_on()
-        sm = self.shared_memory
-        since = self._since if self._since is not None else sm._access_count()
-        if sm._register(what, since):
-            self._registered = what
-            return True
-        return False
-
-    def _stop_waiting(self) -> None:
-        if self._registered:
-            self._registered = 0
-            if self.shared_memory._unregister():
-                self._owed_pass_on = True
-
-    def _settle_pass_on(self) -> None:
-        if self._owed_pass_on:
-            self._owed_pass_on = False
-            if self.shared_memory.attached:
-                self.shared_memory._pass_on()
-
-    def _on_doorbell(self) -> None:
-        # Whoever rang (a releaser, or another sleeper of this process passing
-        # a ring on), read it all: the descriptors are level-triggered.
-        self._registered = 0
-        sm = self.shared_memory
-        if not sm.attached:
+        waiter = self._waiter
+        if waiter is None:
             return
-        if sm._unregister():
-            self._owed_pass_on = True
-        self._pump()
+        while not self._holding and sm.attached:
+            self._waiters = collections.deque(w for w in self._waiters if not w.future.done())
+            if not self._waiters:
+                waiter.cancel()
+                return
+            chosen, needs = self._choose(holding=False)
+            spin = 0.0
+            if chosen is not None:
+                needs |= WAIT_FOR_MESSAGES if chosen.messages else WAIT_FOR_ACCESS
+                spin = SPIN_SECONDS
+            since = self._since if self._since is not None else 0
+            step = waiter.start(needs, since, spin)
+            if step == SLEEP:
+                return
+            if step == HELD:
+                self._grant()
+            # AGAIN: another process took a turn; the gates may be open now.
+
+    def _grant(self) -> None:
+        """We hold access: the first coroutine that can use it gets it."""
+        chosen, _ = self._choose(holding=True)
+        if chosen is not None:
+            self._holding = True
+            self._waiters.remove(chosen)
+            chosen.future.set_result(None)
+            return
+        # Nobody can use it any more (its coroutine was cancelled): give it
+        # back. Our own acquisition is no other process's turn.
+        sm = self.shared_memory
+        count = sm._access_count()
+        if self._since is not None and (count - 1) & COUNT_MASK == self._since:
+            self._since = count
+        sm._release_if_held()
+
+    def _on_readable(self) -> None:
+        # A ring (from a releaser, or another waiter of this process passing
+        # one on): the waiter reads it all, the descriptors being
+        # level-triggered, and says what it means.
+        waiter = self._waiter
+        if waiter is None or not self.shared_memory.attached:
+            return
+        step = waiter.readable()
+        if step == HELD:
+            self._grant()
+        if step != SLEEP:
+            self._pump()
 
 
 class ASharedMemoryContextManager:

@@ -9,7 +9,7 @@
 #include "ipo/containers.h"
 #include "ipo/errors.h"
 #include "ipo/format.h"
-#include "ipo/handoff.h"
+#include "ipo/waiter.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
 
@@ -19,6 +19,7 @@ typedef struct ipo_state {
     PyTypeObject *region_type;
     PyTypeObject *guard_type;
     PyTypeObject *buffer_type;
+    PyTypeObject *waiter_type;
     /* Exception classes, defined in ipc_py_objects/errors.py. */
     PyObject *SharedMemoryError;
     PyObject *FreeMemoryChunkNotFoundError;
@@ -69,7 +70,6 @@ typedef struct RegionObject {
     PyObject_HEAD
     ipo_region_t r;
     ipo_waker_t  waker;       /* this participant's doorbell and its ringing side */
-    ipo_sleeper_t loop_sleeper; /* the event loop's (aio.py); efd -1 until first used */
     int64_t      spin_ns;     /* how long a waiter spins before it sleeps */
     ipo_state   *st;          /* the module's state; `module` keeps it alive */
     PyObject    *module;
@@ -136,6 +136,9 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
 /* Converts a time limit argument (None or a non-negative number) to seconds, -1 for none. */
 int ipo_py_time_limit(PyObject *arg, double *out);
+
+/* waiter_type.c: loop/'s waiter for event loops driven from Python. */
+extern PyType_Spec ipo_waiter_spec;
 
 /* guard_type.c */
 extern PyType_Spec ipo_guard_spec;

@@ -249,9 +249,11 @@ static int module_exec(PyObject *module)
     st->region_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_region_spec, NULL);
     st->guard_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_guard_spec, NULL);
     st->buffer_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_buffer_spec, NULL);
-    if (!st->region_type || !st->guard_type || !st->buffer_type)
+    st->waiter_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_waiter_spec, NULL);
+    if (!st->region_type || !st->guard_type || !st->buffer_type || !st->waiter_type)
         return -1;
-    if (PyModule_AddType(module, st->region_type) < 0 || PyModule_AddType(module, st->guard_type) < 0)
+    if (PyModule_AddType(module, st->region_type) < 0 || PyModule_AddType(module, st->guard_type) < 0 ||
+        PyModule_AddType(module, st->waiter_type) < 0)
         return -1;
     struct { PyTypeObject **slot; PyType_Spec *spec; } views[] = {
         { &st->list_view_type, &ipo_list_view_spec },
@@ -270,7 +272,10 @@ static int module_exec(PyObject *module)
     }
     if (PyModule_AddIntConstant(module, "WAIT_FOR_ACCESS", IPO_WAIT_FOR_ACCESS) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_FOR_MESSAGES", IPO_WAIT_FOR_MESSAGES) < 0 ||
-        PyModule_AddIntConstant(module, "WAIT_FOR_RELEASE", IPO_WAIT_FOR_RELEASE) < 0)
+        PyModule_AddIntConstant(module, "WAIT_FOR_RELEASE", IPO_WAIT_FOR_RELEASE) < 0 ||
+        PyModule_AddIntConstant(module, "WAIT_HELD", IPO_WAIT_HELD) < 0 ||
+        PyModule_AddIntConstant(module, "WAIT_SLEEP", IPO_WAIT_SLEEP) < 0 ||
+        PyModule_AddIntConstant(module, "WAIT_AGAIN", IPO_WAIT_AGAIN) < 0)
         return -1;
     return 0;
 }
@@ -281,6 +286,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->region_type);
     Py_VISIT(st->guard_type);
     Py_VISIT(st->buffer_type);
+    Py_VISIT(st->waiter_type);
 #define VISIT(name) Py_VISIT(st->name);
     STATE_EXCEPTIONS(VISIT)
     STATE_TYPES(VISIT)
@@ -294,6 +300,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->region_type);
     Py_CLEAR(st->guard_type);
     Py_CLEAR(st->buffer_type);
+    Py_CLEAR(st->waiter_type);
 #define CLEAR(name) Py_CLEAR(st->name);
     STATE_EXCEPTIONS(CLEAR)
     STATE_TYPES(CLEAR)

@@ -139,22 +139,23 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     }
     /* The uncontended case costs one compare-and-swap, with the GIL kept. */
     int messages = mode == IPO_WAIT_MESSAGES || mode == IPO_TRY_MESSAGES;
-    if (!messages || ipo_queue_length(&self->r)) {
-        if (ipo_access_try_acquire(&self->r)) {
-            if (!messages || ipo_queue_length(&self->r)) {
-                self->holder_thread = me;
-                return 1;
-            }
-            ipo_handoff_release(&self->waker);
-        }
+    if (ipo_handoff_try(&self->waker, messages)) {
+        self->holder_thread = me;
+        return 1;
     }
     if (mode == IPO_TRY_ACCESS || mode == IPO_TRY_MESSAGES)
         return 0;
 
-    /* Spin for the budget, then sleep on the doorbell until a releaser
-     * rings. Each sleep ends by the next signal check, so that signal
-     * handlers run (a signal also cuts it short, through EINTR). */
-    uint32_t what = mode == IPO_WAIT_MESSAGES ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
+    /* The waiter spins for the budget, then sleeps on the doorbell until a
+     * releaser rings, with the GIL released. Each sleep ends by the next
+     * signal check, so that signal handlers run (a signal also cuts it
+     * short, through EINTR); the waiter keeps its place meanwhile. */
+    ipo_waiter_t waiter;
+    if (ipo_waiter_init(&waiter, &self->waker)) {
+        ipo_py_raise(self->st, -IPO_ESYS, "cannot make an eventfd to wait on region '%U'", self->name);
+        return -1;
+    }
+    uint32_t what = messages ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
     int64_t deadline = deadline_after(time_limit);
     int64_t spin_ns = self->spin_ns;
     int rc;
@@ -162,22 +163,22 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     for (;;) {
         int64_t wake_by = ipo_now_ns() + SIGNAL_CHECK_NS;
         Py_BEGIN_ALLOW_THREADS
-        rc = ipo_handoff_acquire(&self->waker, what, deadline, wake_by, spin_ns);
+        rc = ipo_waiter_wait(&waiter, what, 0, deadline, wake_by, spin_ns);
         Py_END_ALLOW_THREADS
         spin_ns = 0; /* spun once already */
         if (rc == 0)
             break;
         if (PyErr_CheckSignals() < 0)
             break;
-        if (deadline_passed(deadline)) {
+        if (rc == -IPO_ETIMEDOUT || deadline_passed(deadline)) {
             PyErr_Format(self->st->OperationTimedOutError,
-                         mode == IPO_WAIT_MESSAGES
-                             ? "no message arrived in region '%U' within %s"
-                             : "access to region '%U' was not granted within %s",
+                         messages ? "no message arrived in region '%U' within %s"
+                                  : "access to region '%U' was not granted within %s",
                          self->name, seconds_text(time_limit).text);
             break;
         }
     }
+    ipo_waiter_fini(&waiter); /* a wait given up passes its ring on */
     self->waiters--;
     if (rc == 0) {
         self->holder_thread = me;
@@ -227,81 +228,7 @@ static PyObject *Region_release(RegionObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* ---- for event loops (aio.py): the doorbell and non-blocking steps --------------- */
-
-/* The event loop's sleeper: one per handle, made on first use. */
-static int loop_sleeper(RegionObject *self)
-{
-    if (require_attached(self) < 0)
-        return -1;
-    if (self->loop_sleeper.efd < 0 && ipo_sleeper_init(&self->loop_sleeper)) {
-        ipo_py_raise(self->st, -IPO_ESYS, "cannot make an eventfd for region '%U'", self->name);
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *Region_event_fds(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (loop_sleeper(self) < 0)
-        return NULL;
-    return Py_BuildValue("(ii)", ipo_notify_fd(&self->waker.bell), self->loop_sleeper.efd);
-}
-
-static int wait_bits(PyObject *arg, uint32_t *what)
-{
-    unsigned long v = PyLong_AsUnsignedLong(arg);
-    if (v == (unsigned long)-1 && PyErr_Occurred())
-        return -1;
-    if (!v || (v & ~(unsigned long)(IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES | IPO_WAIT_FOR_RELEASE))) {
-        PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", v);
-        return -1;
-    }
-    *what = (uint32_t)v;
-    return 0;
-}
-
-static PyObject *Region_register_sleeper(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    uint32_t what;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_register(what, since_count)");
-        return NULL;
-    }
-    if (loop_sleeper(self) < 0 || wait_bits(args[0], &what) < 0)
-        return NULL;
-    unsigned long long since = PyLong_AsUnsignedLongLong(args[1]);
-    if (since == (unsigned long long)-1 && PyErr_Occurred())
-        return NULL;
-    int rc = ipo_handoff_register(&self->waker, &self->loop_sleeper, what, since);
-    if (rc < 0) {
-        PyErr_Format(self->st->SharedMemoryError,
-                     "the event loop's sleeper of region '%U' is registered already", self->name);
-        return NULL;
-    }
-    return PyBool_FromLong(rc);
-}
-
-/* Ends the loop sleeper's registration, if any, and empties what woke it.
- * True when a ring was read from the doorbell: if the loop takes no turn
- * now, it owes _pass_on(). */
-static PyObject *Region_unregister_sleeper(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (loop_sleeper(self) < 0)
-        return NULL;
-    return PyBool_FromLong(ipo_handoff_unregister(&self->waker, &self->loop_sleeper));
-}
-
-static PyObject *Region_pass_on(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (require_attached(self) < 0)
-        return NULL;
-    ipo_handoff_pass_on(&self->waker);
-    Py_RETURN_NONE;
-}
+/* ---- for event loops (aio.py): their waiter is waiter_type.c's ----------------- */
 
 static PyObject *Region_access_count(RegionObject *self, PyObject *unused)
 {
@@ -317,43 +244,6 @@ static PyObject *Region_queue_length(RegionObject *self, PyObject *unused)
     if (require_attached(self) < 0)
         return NULL;
     return PyLong_FromUnsignedLongLong(ipo_queue_length(&self->r));
-}
-
-/* One attempt, spinning at most spin_seconds (with the GIL held: an event
- * loop's thread is busy for that long at most). True when access is held. */
-static PyObject *Region_try_acquire(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_try_acquire(messages, spin_seconds)");
-        return NULL;
-    }
-    int messages = PyObject_IsTrue(args[0]);
-    double spin = PyFloat_AsDouble(args[1]);
-    if (messages < 0 || (spin == -1.0 && PyErr_Occurred()))
-        return NULL;
-    if (require_attached(self) < 0)
-        return NULL;
-    /* Held by a thread of this process, this one included: not our turn
-     * yet; its release rings our own doorbell. */
-    if (ipo_access_held(&self->r))
-        Py_RETURN_FALSE;
-    int mode = messages ? IPO_TRY_MESSAGES : IPO_TRY_ACCESS;
-    int got = ipo_py_acquire(self, mode, -1.0);
-    if (got < 0)
-        return NULL;
-    if (!got && spin > 0) {
-        int64_t until = ipo_now_ns() + (int64_t)(spin * 1e9);
-        uint32_t round = 0;
-        do {
-            ipo_cpu_relax();
-            if (++round & 31)
-                continue;
-            got = ipo_py_acquire(self, mode, -1.0);
-            if (got < 0)
-                return NULL;
-        } while (!got && ipo_now_ns() < until);
-    }
-    return PyBool_FromLong(got);
 }
 
 static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
@@ -998,10 +888,9 @@ static int close_region(RegionObject *self, int wait)
             }
             self->waiters--;
         }
-        ipo_waker_fini(&self->waker); /* unregisters the loop sleeper too */
+        ipo_waker_fini(&self->waker); /* unregisters event loops' waiters too */
         ipo_region_detach(&self->r);
     }
-    ipo_sleeper_fini(&self->loop_sleeper);
     self->attached = 0;
     maybe_unmap(self);
     return 0;
@@ -1059,7 +948,6 @@ static PyObject *Region_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     if (!self)
         return NULL;
     self->r.fd = -1;
-    self->loop_sleeper.efd = -1;
     /* Subclasses (SharedMemory) find the module through the type's MRO. */
     PyObject *module = PyType_GetModuleByDef(type, &ipo_module_def);
     if (!module) {
@@ -1141,23 +1029,10 @@ static PyMethodDef Region_methods[] = {
       "destroy_object(offset)\n--\n\nAn alias of destroy_obj." },
     { "get_obj_buffer", (PyCFunction)Region_get_obj_buffer, METH_O,
       "get_obj_buffer(offset)\n--\n\nA zero-copy memoryview of the object's data." },
-    { "_event_fds", (PyCFunction)Region_event_fds, METH_NOARGS,
-      "_event_fds()\n--\n\nThe doorbell and the event loop sleeper's eventfd, for add_reader." },
-    { "_register", (PyCFunction)(void (*)(void))Region_register_sleeper, METH_FASTCALL,
-      "_register(what, since_count)\n--\n\nRegisters the event loop's sleeper for `what` "
-      "(WAIT_FOR_* bits); False when there is nothing to wait for." },
-    { "_unregister", (PyCFunction)Region_unregister_sleeper, METH_NOARGS,
-      "_unregister()\n--\n\nEnds the loop sleeper's registration and empties its descriptors; "
-      "True when a ring was read (pass it on if not taking access)." },
-    { "_pass_on", (PyCFunction)Region_pass_on, METH_NOARGS,
-      "_pass_on()\n--\n\nHands a ring that was read but not used to the next waiter." },
     { "_access_count", (PyCFunction)Region_access_count, METH_NOARGS,
       "_access_count()\n--\n\nHow many times access was acquired (changes with every turn)." },
     { "_queue_length", (PyCFunction)Region_queue_length, METH_NOARGS,
       "_queue_length()\n--\n\nMessages queued; a hint without access, exact with it." },
-    { "_try_acquire", (PyCFunction)(void (*)(void))Region_try_acquire, METH_FASTCALL,
-      "_try_acquire(messages, spin_seconds)\n--\n\nOne attempt to take access (with a message "
-      "queued, if `messages`), spinning at most spin_seconds." },
     { "_release_if_held", (PyCFunction)Region_release_if_held, METH_NOARGS,
       "_release_if_held()\n--\n\nReleases access if this thread holds a turn." },
     { "stats", (PyCFunction)Region_stats, METH_NOARGS,

@@ -3,64 +3,10 @@
 #include <sys/wait.h>
 
 #include "ipo/format.h"
-#include "ipo/handoff.h"
+#include "ipo/waiter.h"
 #include "ipo/queue.h"
+#include "procs.h"
 #include "task.h"
-
-/* A lost wakeup leaves a sleeper waiting with access free: with this bound
- * on every single wait it shows as a failure, not as a hang. */
-#define WAIT_BOUND_NS (INT64_C(20) * 1000000000)
-
-static void create_region(ipo_region_t *r, char *name, size_t len, const char *what)
-{
-    test_region_name(name, len, what);
-    ipo_region_options_t o;
-    memset(&o, 0, sizeof(o));
-    o.size = 1 << 22;
-    ASSERT_OK(ipo_region_create(r, name, &o));
-}
-
-/* A start line: children block on it until every one is attached, so that
- * they contend from the first round. */
-typedef struct start_line {
-    int fds[2];
-} start_line_t;
-
-static void start_line_init(start_line_t *s)
-{
-    ASSERT_EQ(pipe(s->fds), 0);
-}
-
-static void start_line_wait(start_line_t *s)
-{
-    char go;
-    close(s->fds[1]);
-    if (read(s->fds[0], &go, 1) != 0) /* end-of-file: the parent let go */
-        _exit(6);
-}
-
-static void start_line_go(start_line_t *s)
-{
-    close(s->fds[0]);
-    close(s->fds[1]);
-}
-
-/* In a child: attach to the region and open a doorbell, or exit. */
-static void attach_or_exit(const char *name, ipo_region_t *c, ipo_waker_t *w)
-{
-    if (ipo_region_attach(c, name, NULL) || ipo_waker_init(w, c))
-        _exit(2);
-}
-
-static void wait_children(pid_t *pids, int n)
-{
-    for (int i = 0; i < n; i++) {
-        int status;
-        ASSERT_EQ(waitpid(pids[i], &status, 0), pids[i]);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            FAIL_AT("child %d ended with status 0x%x", i, status);
-    }
-}
 
 /* Processes take turns a million times in all; half of them never spin, so
  * every contended wait sleeps on the doorbell. The counter is updated with a
@@ -201,10 +147,12 @@ static void test_waiting_for_a_release(void)
     ipo_waker_t w;
     ASSERT_OK(ipo_waker_init(&w, &r));
     uint64_t since = ipo_access_count(&r);
-    ipo_sleeper_t sl;
-    ASSERT_OK(ipo_sleeper_init(&sl));
-    ASSERT_EQ(ipo_handoff_register(&w, &sl, IPO_WAIT_FOR_RELEASE, since), 1);
-    ASSERT_EQ(ipo_handoff_register(&w, &sl, IPO_WAIT_FOR_RELEASE, since), -IPO_EINVAL);
+    ipo_waiter_t wt;
+    ASSERT_OK(ipo_waiter_init(&wt, &w));
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_RELEASE, since, 0), IPO_WAIT_SLEEP);
+    /* Again, with the same wait: still asleep, registered once. */
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_RELEASE, since, 0), IPO_WAIT_SLEEP);
+    ASSERT_UEQ((r.hdr->access & IPO_ACCESS_SLEEPER_MASK) / IPO_ACCESS_SLEEPER_ONE, 1);
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
@@ -220,13 +168,14 @@ static void test_waiting_for_a_release(void)
     }
     struct pollfd pfd = { .fd = ipo_notify_fd(&w.bell), .events = POLLIN, .revents = 0 };
     ASSERT_EQ(poll(&pfd, 1, 20000), 1);
-    ASSERT_EQ(ipo_handoff_unregister(&w, &sl), 1);
+    ASSERT_EQ(ipo_waiter_readable(&wt), IPO_WAIT_AGAIN);
     ASSERT(ipo_access_count(&r) != since);
+    ASSERT(!ipo_access_held(&r));
     wait_children(&pid, 1);
     /* Nothing to wait for once the count moved. */
-    ASSERT_EQ(ipo_handoff_register(&w, &sl, IPO_WAIT_FOR_RELEASE, since), 0);
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_RELEASE, since, 0), IPO_WAIT_AGAIN);
     ASSERT_UEQ(r.hdr->access & IPO_ACCESS_SLEEPER_MASK, 0);
-    ipo_sleeper_fini(&sl);
+    ipo_waiter_fini(&wt);
     ipo_waker_fini(&w);
     ipo_region_unmap(&r);
 }

@@ -4,7 +4,7 @@
 
 #include <uv.h>
 
-#include "ipo/handoff.h"
+#include "ipo/waiter.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,10 +26,9 @@ typedef void (*ipo_uv_cb)(ipo_uv_t *handle, int status);
  * once again after every callback: a busy watcher, for draining work).
  * One watcher per waker: libuv watches a descriptor with one poll handle. */
 struct ipo_uv {
-    uv_poll_t     poll;        /* first: a ipo_uv_t is a uv_poll_t for libuv */
-    uv_poll_t     wake_poll;   /* the sleeper's eventfd: rings read by another sleeper */
-    ipo_waker_t  *waker;
-    ipo_sleeper_t sleeper;
+    uv_poll_t     poll;        /* first: a ipo_uv_t is a uv_poll_t for libuv; the doorbell */
+    uv_poll_t     wake_poll;   /* the waiter's eventfd */
+    ipo_waiter_t  waiter;      /* the wait itself: this adapter only drives it */
     ipo_uv_cb     cb;
     uint32_t      what;        /* IPO_WAIT_FOR_* while started, 0 when stopped */
     int           open_polls;  /* poll handles not closed yet */

@@ -1,0 +1,26 @@
+/* loop/src/sleepers.h — the registration half of the handoff, for the waiter only (not public). */
+#ifndef IPO_SLEEPERS_H
+#define IPO_SLEEPERS_H
+
+#include "ipo/handoff.h"
+
+/* Registers s as a sleeper for `what` (with `since` for
+ * IPO_WAIT_FOR_RELEASE): publishes what it waits for in the slot, takes a
+ * new place in line if new_ticket, clears the slot's pending ring, then
+ * counts itself in the access word. 1 when the wait goes on (sleep until a
+ * descriptor is readable), 0 when the word it registered against says the
+ * wait is over already; either way s stays registered until
+ * ipo__sleeper_unregister. */
+int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
+                          uint64_t since, int new_ticket);
+
+/* Ends s's registration, if any, and reads what woke it: the doorbell (a
+ * ring read there is handed to the process's other registered sleepers)
+ * and s's eventfd. */
+void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s);
+
+/* Rings the next waiter if access is free and somebody sleeps: for a
+ * waiter that leaves without the turn a ring may have given it. */
+void ipo__handoff_pass_on(ipo_waker_t *w);
+
+#endif /* IPO_SLEEPERS_H */

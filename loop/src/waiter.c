@@ -1,0 +1,246 @@
+/* loop/src/waiter.c — one participant's wait, as a state machine any event loop can drive. */
+#define _GNU_SOURCE
+#include "ipo/waiter.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ipo/errors.h"
+#include "sleepers.h"
+
+/* A wait goes: try; spin, trying; register and sleep; on a ring,
+ * unregister and try; and so on until it takes access (HELD), the release
+ * it waits for comes (AGAIN), or its caller cancels. The rules that keep
+ * wakeups from being lost (tests/model/waiter.pml checks them):
+ *
+ * - Register, then look at the word the registration returned: if the wait
+ *   is over already, unregister and look again instead of sleeping.
+ * - Leaving a sleep without the turn (to sleep for something else, to
+ *   answer AGAIN, to stop) passes the ring on (ipo__handoff_pass_on): a
+ *   releaser rings one waiter for access, and it may have chosen this one.
+ * - A waiter rung for a turn it then lost keeps its place in line: a new
+ *   ticket is taken only when a wait starts. */
+
+#define KNOWN_BITS (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES | IPO_WAIT_FOR_RELEASE)
+
+int ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker)
+{
+    w->waker = waker;
+    w->sleeper.next = NULL;
+    w->sleeper.what = 0;
+    w->since = 0;
+    w->what = 0;
+    w->in_line = 0;
+    w->sleeper.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return w->sleeper.efd < 0 ? -IPO_ESYS : 0;
+}
+
+void ipo_waiter_fini(ipo_waiter_t *w)
+{
+    if (w->what || w->sleeper.what)
+        ipo_waiter_cancel(w);
+    if (w->sleeper.efd >= 0)
+        close(w->sleeper.efd);
+    w->sleeper.efd = -1;
+}
+
+static int registered(const ipo_waiter_t *w)
+{
+    return w->sleeper.what != 0;
+}
+
+/* Ends the registration, if any, and reads what woke it. */
+static void stop_sleeping(ipo_waiter_t *w)
+{
+    ipo__sleeper_unregister(w->waker, &w->sleeper);
+}
+
+/* One attempt at a turn the wait wants; 1 when access is held. */
+static int try_take(ipo_waiter_t *w)
+{
+    if (w->what & IPO_WAIT_FOR_ACCESS)
+        return ipo_handoff_try(w->waker, 0);
+    if (w->what & IPO_WAIT_FOR_MESSAGES)
+        return ipo_handoff_try(w->waker, 1);
+    return 0;
+}
+
+/* Whether somebody took a turn since the count the wait started from. */
+static int release_seen(const ipo_waiter_t *w)
+{
+    return (w->what & IPO_WAIT_FOR_RELEASE) && ipo_access_count(w->waker->r) != w->since;
+}
+
+/* The wait is over: with the turn, or without it (AGAIN), in which case a
+ * ring it had goes on. */
+static int finish(ipo_waiter_t *w, int step)
+{
+    if (registered(w))
+        stop_sleeping(w);
+    w->what = 0;
+    w->in_line = 0;
+    if (step != IPO_WAIT_HELD)
+        ipo__handoff_pass_on(w->waker);
+    return step;
+}
+
+/* Looks, spins for spin_ns, then sleeps: the body of start and readable. */
+static int step(ipo_waiter_t *w, int64_t spin_ns)
+{
+    if (try_take(w))
+        return finish(w, IPO_WAIT_HELD);
+    if (release_seen(w))
+        return finish(w, IPO_WAIT_AGAIN);
+    /* Spin: lowest latency while the holder runs on another core. Reading
+     * the clock costs more than a pause, so look at it every 64 rounds. */
+    if (spin_ns > 0) {
+        int64_t spin_until = ipo_now_ns() + spin_ns;
+        for (uint32_t round = 1;; round++) {
+            ipo_cpu_relax();
+            if (try_take(w))
+                return finish(w, IPO_WAIT_HELD);
+            if (!(round & 63)) {
+                if (release_seen(w))
+                    return finish(w, IPO_WAIT_AGAIN);
+                if (ipo_now_ns() >= spin_until)
+                    break;
+            }
+        }
+    }
+    for (;;) {
+        if (registered(w)) {
+            if (w->sleeper.what == w->what)
+                return IPO_WAIT_SLEEP; /* lined up for this already */
+            /* Now for something else: the ring we may have had goes on. */
+            stop_sleeping(w);
+            ipo__handoff_pass_on(w->waker);
+        }
+        int new_ticket = !w->in_line;
+        w->in_line = 1;
+        if (ipo__sleeper_register(w->waker, &w->sleeper, w->what, w->since, new_ticket))
+            return IPO_WAIT_SLEEP;
+        /* Over as we registered: look again, awake. */
+        if (try_take(w))
+            return finish(w, IPO_WAIT_HELD);
+        if (release_seen(w))
+            return finish(w, IPO_WAIT_AGAIN);
+        /* Someone took the turn between our registration and our try: we
+         * are registered, and their release will ring. Sleep, unless the
+         * registration must change, which the loop's top handles. */
+    }
+}
+
+int ipo_waiter_start(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t spin_ns)
+{
+    if (!what || (what & ~(uint32_t)KNOWN_BITS))
+        return -IPO_EINVAL;
+    if (!w->what)
+        w->in_line = 0; /* a new wait: a new place in line */
+    if (w->since != since && registered(w) && (w->sleeper.what & IPO_WAIT_FOR_RELEASE)) {
+        /* The count we sleep against changed: register against the new one. */
+        stop_sleeping(w);
+        ipo__handoff_pass_on(w->waker);
+    }
+    w->what = what;
+    w->since = since;
+    return step(w, spin_ns);
+}
+
+int ipo_waiter_readable(ipo_waiter_t *w)
+{
+    if (!w->what) {
+        /* Idle: a poke, or a ring for nobody here. Read it so that a
+         * level-triggered loop stops reporting it. */
+        stop_sleeping(w);
+        return IPO_WAIT_AGAIN;
+    }
+    stop_sleeping(w);
+    if (try_take(w))
+        return finish(w, IPO_WAIT_HELD);
+    if (release_seen(w))
+        return finish(w, IPO_WAIT_AGAIN);
+    /* Rung (or looked) and not let in: someone else holds access, and will
+     * ring when it releases. The ring we read may have been a turn that a
+     * spinner took; if access has come free since, it goes on. */
+    ipo__handoff_pass_on(w->waker);
+    return step(w, 0);
+}
+
+void ipo_waiter_cancel(ipo_waiter_t *w)
+{
+    int was_waiting = w->what || registered(w);
+    if (registered(w))
+        stop_sleeping(w);
+    w->what = 0;
+    w->in_line = 0;
+    if (was_waiting)
+        ipo__handoff_pass_on(w->waker);
+}
+
+void ipo_waiter_poke(ipo_waiter_t *w)
+{
+    const uint64_t one = 1;
+    if (write(w->sleeper.efd, &one, sizeof(one)) < 0) {
+        /* Only an overflowing count fails: readable then anyway. */
+    }
+}
+
+/* ---- the blocking driver ------------------------------------------------------ */
+
+static int poll_timeout_ms(int64_t until_ns)
+{
+    if (until_ns < 0)
+        return -1;
+    int64_t left = until_ns - ipo_now_ns();
+    if (left <= 0)
+        return 0;
+    int64_t ms = (left + 999999) / 1000000;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int ipo_waiter_wait(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t deadline_ns,
+                    int64_t wake_by_ns, int64_t spin_ns)
+{
+    int rc = ipo_waiter_start(w, what, since, spin_ns);
+    if (rc < 0)
+        return rc;
+    int64_t until = deadline_ns;
+    if (wake_by_ns >= 0 && (until < 0 || wake_by_ns < until))
+        until = wake_by_ns;
+    while (rc == IPO_WAIT_SLEEP) {
+        int timeout = poll_timeout_ms(until);
+        if (timeout == 0)
+            break;
+        struct pollfd pfd[IPO_WAITER_FDS];
+        int fds[IPO_WAITER_FDS];
+        ipo_waiter_fds(w, fds);
+        for (int i = 0; i < IPO_WAITER_FDS; i++)
+            pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN, .revents = 0 };
+        int n = poll(pfd, IPO_WAITER_FDS, timeout);
+        if (n < 0 && errno == EINTR)
+            return -IPO_EINTR; /* let the caller run signal handlers */
+        if (n > 0)
+            rc = ipo_waiter_readable(w);
+    }
+    if (rc == IPO_WAIT_HELD || rc == IPO_WAIT_AGAIN)
+        return 0;
+    if (deadline_ns >= 0 && ipo_now_ns() >= deadline_ns) {
+        ipo_waiter_cancel(w);
+        return -IPO_ETIMEDOUT;
+    }
+    return -IPO_EINTR;
+}
+
+int ipo_handoff_acquire(ipo_waker_t *waker, uint32_t what, int64_t deadline_ns,
+                        int64_t wake_by_ns, int64_t spin_ns)
+{
+    ipo_waiter_t w;
+    if (ipo_waiter_init(&w, waker))
+        return -IPO_ESYS;
+    int rc = ipo_waiter_wait(&w, what, 0, deadline_ns, wake_by_ns, spin_ns);
+    ipo_waiter_fini(&w); /* cancels a wait cut short */
+    return rc;
+}

@@ -1,0 +1,327 @@
+/* tests/c/test_waiter.c — the waiter's steps as event loops drive them: held, sleep, again, cancel, poke. */
+#include <poll.h>
+
+#include "ipo/format.h"
+#include "ipo/queue.h"
+#include "procs.h"
+#include "task.h"
+
+static uint64_t sleepers_in_word(const ipo_region_t *r)
+{
+    return (ipo_atomic_load_acquire(&r->hdr->access) & IPO_ACCESS_SLEEPER_MASK) / IPO_ACCESS_SLEEPER_ONE;
+}
+
+/* Until the word counts `n` sleepers, within the bound. */
+static void wait_for_sleepers(const ipo_region_t *r, uint64_t n)
+{
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (sleepers_in_word(r) != n) {
+        ASSERT(ipo_now_ns() < until);
+        usleep(100);
+    }
+}
+
+/* Polls the waiter's descriptors as an event loop would: 1 when one is
+ * readable within ms. */
+static int readable_within(const ipo_waiter_t *w, int ms)
+{
+    int fds[IPO_WAITER_FDS];
+    ipo_waiter_fds(w, fds);
+    struct pollfd pfd[IPO_WAITER_FDS];
+    for (int i = 0; i < IPO_WAITER_FDS; i++)
+        pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN, .revents = 0 };
+    return poll(pfd, IPO_WAITER_FDS, ms) > 0;
+}
+
+/* Without contention a start takes access at once; a wait for messages
+ * with none queued sleeps; a bad set of bits is refused. */
+static void test_steps_without_contention(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "steps");
+    ipo_waker_t k;
+    ASSERT_OK(ipo_waker_init(&k, &r));
+    ipo_waiter_t w;
+    ASSERT_OK(ipo_waiter_init(&w, &k));
+    ASSERT_EQ(ipo_waiter_start(&w, 0, 0, 0), -IPO_EINVAL);
+    ASSERT_EQ(ipo_waiter_start(&w, 8, 0, 0), -IPO_EINVAL);
+
+    ASSERT_EQ(ipo_waiter_start(&w, IPO_WAIT_FOR_ACCESS, 0, 0), IPO_WAIT_HELD);
+    ASSERT(ipo_access_held(&r));
+    ASSERT_UEQ(w.what, 0);
+    ipo_handoff_release(&k);
+
+    /* Messages: none queued, so it sleeps, registered once. */
+    ASSERT_EQ(ipo_waiter_start(&w, IPO_WAIT_FOR_MESSAGES, 0, 1000), IPO_WAIT_SLEEP);
+    ASSERT_EQ(sleepers_in_word(&r), 1);
+    ASSERT(!readable_within(&w, 0));
+    /* A message put by this process: its release rings our own doorbell. */
+    ASSERT(ipo_handoff_try(&k, 0));
+    ipo_off_t off;
+    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, 7, &off));
+    ASSERT_OK(ipo_queue_put(&r, off));
+    ipo_handoff_release(&k);
+    ASSERT(readable_within(&w, 20000));
+    ASSERT_EQ(ipo_waiter_readable(&w), IPO_WAIT_HELD);
+    ASSERT(ipo_access_held(&r));
+    ASSERT_EQ(sleepers_in_word(&r), 0);
+    ASSERT_OK(ipo_queue_take(&r, &off));
+    ipo_handoff_release(&k);
+
+    /* A poke makes an idle waiter's descriptors readable; readable() says
+     * look again, and reads it away (level-triggered loops stop seeing it). */
+    ipo_waiter_poke(&w);
+    ASSERT(readable_within(&w, 0));
+    ASSERT_EQ(ipo_waiter_readable(&w), IPO_WAIT_AGAIN);
+    ASSERT(!readable_within(&w, 0));
+
+    ipo_waiter_fini(&w);
+    ipo_waker_fini(&k);
+    ipo_region_unmap(&r);
+}
+
+/* The event-loop case the design hinges on: a waiter for access is rung
+ * (it is the oldest), then cancelled before it takes the turn, and its
+ * process never waits again. The ring goes on: a younger sleeper, which
+ * has no periodic wake, gets access. */
+static void test_rung_then_cancelled_passes_the_turn_on(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "cancel");
+    ipo_waker_t k;
+    ASSERT_OK(ipo_waker_init(&k, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+
+    pid_t pids[2];
+    /* The oldest waiter: an event loop, driven by hand. */
+    pids[0] = fork();
+    ASSERT(pids[0] >= 0);
+    if (pids[0] == 0) {
+        ipo_region_t c;
+        ipo_waker_t ck;
+        attach_or_exit(name, &c, &ck);
+        ipo_waiter_t w;
+        if (ipo_waiter_init(&w, &ck) || ipo_waiter_start(&w, IPO_WAIT_FOR_ACCESS, 0, 0) != IPO_WAIT_SLEEP)
+            _exit(2);
+        if (!readable_within(&w, 20000)) /* rung */
+            _exit(3);
+        ipo_waiter_cancel(&w); /* ... and cancelled instead of trying */
+        if (ipo_access_held(&c))
+            _exit(4);
+        ipo_waiter_fini(&w);
+        ipo_waker_fini(&ck);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    wait_for_sleepers(&r, 1);
+    /* A younger waiter, blocking, with no wake-up but the doorbell's. */
+    pids[1] = fork();
+    ASSERT(pids[1] >= 0);
+    if (pids[1] == 0) {
+        ipo_region_t c;
+        ipo_waker_t ck;
+        attach_or_exit(name, &c, &ck);
+        if (ipo_handoff_acquire(&ck, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+            _exit(3);
+        ipo_handoff_release(&ck);
+        ipo_waker_fini(&ck);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    wait_for_sleepers(&r, 2);
+    ipo_handoff_release(&k);
+    wait_children(pids, 2);
+    ASSERT_EQ(sleepers_in_word(&r), 0);
+    ASSERT(!ipo_access_held(&r));
+    ipo_waker_fini(&k);
+    ipo_region_unmap(&r);
+}
+
+/* A waiter rung for access that then waits for something else (a release,
+ * as the asyncio manager does when the coroutine that wanted the turn is
+ * cancelled) passes the turn on too. */
+static void test_changing_what_passes_the_turn_on(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "change");
+    ipo_waker_t k;
+    ASSERT_OK(ipo_waker_init(&k, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    pid_t pids[2];
+    pids[0] = fork();
+    ASSERT(pids[0] >= 0);
+    if (pids[0] == 0) {
+        ipo_region_t c;
+        ipo_waker_t ck;
+        attach_or_exit(name, &c, &ck);
+        ipo_waiter_t w;
+        if (ipo_waiter_init(&w, &ck) || ipo_waiter_start(&w, IPO_WAIT_FOR_ACCESS, 0, 0) != IPO_WAIT_SLEEP)
+            _exit(2);
+        if (!readable_within(&w, 20000))
+            _exit(3);
+        /* Now only a release matters: since the current count, so that the
+         * other process's turn ends this wait too. */
+        uint64_t since = ipo_access_count(&c);
+        int step = ipo_waiter_start(&w, IPO_WAIT_FOR_RELEASE, since, 0);
+        while (step == IPO_WAIT_SLEEP) {
+            if (!readable_within(&w, 20000))
+                _exit(4);
+            step = ipo_waiter_readable(&w);
+        }
+        if (step != IPO_WAIT_AGAIN || ipo_access_count(&c) == since)
+            _exit(5);
+        ipo_waiter_fini(&w);
+        ipo_waker_fini(&ck);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    wait_for_sleepers(&r, 1);
+    pids[1] = fork();
+    ASSERT(pids[1] >= 0);
+    if (pids[1] == 0) {
+        ipo_region_t c;
+        ipo_waker_t ck;
+        attach_or_exit(name, &c, &ck);
+        if (ipo_handoff_acquire(&ck, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+            _exit(3);
+        ipo_handoff_release(&ck);
+        ipo_waker_fini(&ck);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    wait_for_sleepers(&r, 2);
+    ipo_handoff_release(&k);
+    wait_children(pids, 2);
+    ASSERT_EQ(sleepers_in_word(&r), 0);
+    ipo_waker_fini(&k);
+    ipo_region_unmap(&r);
+}
+
+/* The blocking driver: cut short at wake_by (-IPO_EINTR) it keeps its
+ * registration, and the same waiter goes on to take access; at the
+ * deadline (-IPO_ETIMEDOUT) it leaves the word. */
+static void test_blocking_wait_in_slices(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "slices");
+    ipo_waker_t k;
+    ASSERT_OK(ipo_waker_init(&k, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    int go[2];
+    ASSERT_EQ(pipe(go), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t c;
+        ipo_waker_t ck;
+        attach_or_exit(name, &c, &ck);
+        ipo_waiter_t w;
+        if (ipo_waiter_init(&w, &ck))
+            _exit(2);
+        /* Timed out: nothing of the wait is left in the word. */
+        int rc = ipo_waiter_wait(&w, IPO_WAIT_FOR_ACCESS, 0, ipo_now_ns() + 2000000, -1, 0);
+        if (rc != -IPO_ETIMEDOUT || w.what != 0 || w.sleeper.what != 0)
+            _exit(3);
+        /* Slices of 1 ms until the parent releases. */
+        int slices = 0;
+        char byte = 1;
+        for (;;) {
+            rc = ipo_waiter_wait(&w, IPO_WAIT_FOR_ACCESS, 0, ipo_now_ns() + WAIT_BOUND_NS,
+                                 ipo_now_ns() + 1000000, 0);
+            if (rc == 0)
+                break;
+            if (rc != -IPO_EINTR || w.sleeper.what != IPO_WAIT_FOR_ACCESS)
+                _exit(4);
+            if (++slices == 3 && write(go[1], &byte, 1) != 1) /* now let go */
+                _exit(5);
+        }
+        if (!ipo_access_held(&c) || slices < 3)
+            _exit(6);
+        ipo_handoff_release(&ck);
+        ipo_waiter_fini(&w);
+        ipo_waker_fini(&ck);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    char byte;
+    ASSERT_EQ(read(go[0], &byte, 1), 1);
+    ASSERT_EQ(sleepers_in_word(&r), 1); /* still registered between slices */
+    ipo_handoff_release(&k);
+    wait_children(&pid, 1);
+    ASSERT_EQ(sleepers_in_word(&r), 0);
+    close(go[0]);
+    close(go[1]);
+    ipo_waker_fini(&k);
+    ipo_region_unmap(&r);
+}
+
+/* Two waiters of one process (a thread and an event loop) share its
+ * doorbell: a ring one of them reads reaches the other through its
+ * eventfd. Here the loop's waiter waits for messages and the "thread"
+ * waits for access; the releaser's one ring for the slot wakes both. */
+static void test_two_waiters_share_a_doorbell(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "share");
+    ipo_waker_t k;
+    ASSERT_OK(ipo_waker_init(&k, &r));
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t c;
+        ipo_waker_t ck;
+        attach_or_exit(name, &c, &ck);
+        ipo_waiter_t loop_w, thread_w;
+        if (ipo_waiter_init(&loop_w, &ck) || ipo_waiter_init(&thread_w, &ck))
+            _exit(2);
+        ASSERT(ipo_access_try_acquire(&c)); /* hold, so that both sleep */
+        if (ipo_waiter_start(&loop_w, IPO_WAIT_FOR_MESSAGES, 0, 0) != IPO_WAIT_SLEEP ||
+            ipo_waiter_start(&thread_w, IPO_WAIT_FOR_ACCESS, 0, 0) != IPO_WAIT_SLEEP)
+            _exit(3);
+        /* Put a message and release: the one ring for our slot is read by
+         * whichever waiter looks first; both must wake. */
+        ipo_off_t off;
+        if (ipo_obj_new_scalar(&c, IPO_T_INT64, 1, &off) || ipo_queue_put(&c, off))
+            _exit(4);
+        ipo_handoff_release(&ck);
+        if (!readable_within(&loop_w, 20000))
+            _exit(5);
+        if (ipo_waiter_readable(&loop_w) != IPO_WAIT_HELD) /* reads the doorbell */
+            _exit(6);
+        /* The thread's waiter learns through its eventfd. */
+        if (!readable_within(&thread_w, 20000))
+            _exit(7);
+        if (ipo_waiter_readable(&thread_w) != IPO_WAIT_SLEEP) /* access is the loop's */
+            _exit(8);
+        ipo_handoff_release(&ck);
+        /* Our own release rang our own slot: the thread gets its turn. */
+        if (!readable_within(&thread_w, 20000) || ipo_waiter_readable(&thread_w) != IPO_WAIT_HELD)
+            _exit(9);
+        ipo_handoff_release(&ck);
+        ipo_waiter_fini(&loop_w);
+        ipo_waiter_fini(&thread_w);
+        ipo_waker_fini(&ck);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    wait_children(&pid, 1);
+    ASSERT_EQ(sleepers_in_word(&r), 0);
+    ipo_waker_fini(&k);
+    ipo_region_unmap(&r);
+}
+
+int main(void)
+{
+    srand((unsigned)getpid());
+    RUN(test_steps_without_contention);
+    RUN(test_rung_then_cancelled_passes_the_turn_on);
+    RUN(test_changing_what_passes_the_turn_on);
+    RUN(test_blocking_wait_in_slices);
+    RUN(test_two_waiters_share_a_doorbell);
+    return 0;
+}
