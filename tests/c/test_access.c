@@ -3,6 +3,7 @@
 
 #include "ipo/access.h"
 #include "ipo/region.h"
+#include "region_twin.h"
 #include "task.h"
 
 enum { THREADS = 4, ROUNDS = 200000 };
@@ -41,9 +42,7 @@ static void test_mutual_exclusion(void)
 {
     shared_state_t s = { 0 };
     s.size = 1 << 20;
-    s.mem = aligned_alloc(4096, s.size);
-    ipo_region_options_t o = { 0 };
-    ASSERT_OK(ipo_region_format(s.mem, s.size, &o));
+    s.mem = region_twin_new(s.size, NULL);
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         ASSERT_EQ(pthread_create(&t[i], NULL, worker, &s), 0);
@@ -56,17 +55,14 @@ static void test_mutual_exclusion(void)
     ASSERT_UEQ(word & IPO_ACCESS_OWNER_MASK, 0);
     ASSERT_UEQ(word & IPO_ACCESS_SLEEPER_MASK, 0);
     ASSERT_UEQ(word >> IPO_ACCESS_COUNT_SHIFT, (uint64_t)THREADS * ROUNDS);
-    free(s.mem);
+    region_twin_free(s.mem, NULL);
 }
 
 static void test_try_and_timeout(void)
 {
     uint64_t size = 1 << 20;
-    void *mem = aligned_alloc(4096, size);
-    ipo_region_options_t o = { 0 };
-    ASSERT_OK(ipo_region_format(mem, size, &o));
     ipo_region_t a, b;
-    ASSERT_OK(ipo_region_join(&a, mem, size));
+    void *mem = region_twin_new(size, &a);
     ASSERT_OK(ipo_region_join(&b, mem, size));
     ASSERT(ipo_access_try_acquire(&a));
     ASSERT(!ipo_access_try_acquire(&b));
@@ -83,9 +79,8 @@ static void test_try_and_timeout(void)
     ASSERT(!ipo_access_held(&b));
     ASSERT(ipo_access_try_acquire(&b));
     ipo_access_release(&b);
-    ipo_region_leave(&a);
     ipo_region_leave(&b);
-    free(mem);
+    region_twin_free(mem, &a);
 }
 
 int main(void)

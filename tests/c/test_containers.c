@@ -3,16 +3,8 @@
 #include "ipo/containers.h"
 #include "ipo/hash.h"
 #include "ipo/region.h"
+#include "region_twin.h"
 #include "task.h"
-
-static void *new_region(ipo_region_t *r, uint64_t size)
-{
-    void *mem = aligned_alloc(4096, size);
-    ipo_region_options_t o = { 0 };
-    ASSERT_OK(ipo_region_format(mem, size, &o));
-    ASSERT_OK(ipo_region_join(r, mem, size));
-    return mem;
-}
 
 static ipo_value_t int_value(int64_t v)
 {
@@ -32,7 +24,7 @@ static void test_list(void)
 {
     char note[256];
     ipo_region_t r;
-    void *mem = new_region(&r, 1 << 20);
+    void *mem = region_twin_new(1 << 20, &r);
     ipo_alloc_stats_t before, after;
     ipo_alloc_stats(&r.heap, &before);
 
@@ -88,8 +80,7 @@ static void test_list(void)
     ipo_alloc_stats(&r.heap, &after);
     ASSERT_UEQ(after.free_bytes, before.free_bytes);
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    ipo_region_leave(&r);
-    free(mem);
+    region_twin_free(mem, &r);
 }
 
 static int int_eq(void *ctx, const ipo_value_t *stored)
@@ -101,7 +92,7 @@ static void test_map(void)
 {
     char note[256];
     ipo_region_t r;
-    void *mem = new_region(&r, 4 << 20);
+    void *mem = region_twin_new(4 << 20, &r);
     ipo_alloc_stats_t before, after;
     ipo_alloc_stats(&r.heap, &before);
 
@@ -167,8 +158,7 @@ static void test_map(void)
     ipo_alloc_stats(&r.heap, &after);
     ASSERT_UEQ(after.free_bytes, before.free_bytes);
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    ipo_region_leave(&r);
-    free(mem);
+    region_twin_free(mem, &r);
 }
 
 /* The numeric hash is Python's (values printed by CPython's hash()). */
