@@ -4,6 +4,7 @@
 #include "ipo/access.h"
 #include "ipo/region.h"
 #include "region_twin.h"
+#include "spin_wait.h"
 #include "task.h"
 
 enum { THREADS = 4, ROUNDS = 200000 };
@@ -22,8 +23,8 @@ static void *worker(void *arg)
     ipo_region_t r;
     ASSERT_OK(ipo_region_join(&r, s->mem, s->size));
     for (int i = 0; i < ROUNDS; i++) {
-        ipo_backoff_t b = { 0 };
-        ASSERT_OK(ipo_access_acquire(&r, -1, &b));
+        spin_backoff_t b = { 0 };
+        ASSERT_OK(spin_acquire(&r, -1, &b));
         ASSERT(ipo_access_held(&r));
         if (__atomic_add_fetch(&s->inside, 1, __ATOMIC_RELAXED) != 1)
             __atomic_add_fetch(&s->violations, 1, __ATOMIC_RELAXED);
@@ -68,14 +69,14 @@ static void test_try_and_timeout(void)
     ASSERT(!ipo_access_try_acquire(&b));
     ASSERT(ipo_access_held(&a));
     ASSERT(!ipo_access_held(&b));
-    ipo_backoff_t bo = { 0 };
+    spin_backoff_t bo = { 0 };
     int64_t start = ipo_now_ns();
-    ASSERT_ERR(ipo_access_acquire(&b, start + 20 * 1000000, &bo), IPO_ETIMEDOUT);
+    ASSERT_ERR(spin_acquire(&b, start + 20 * 1000000, &bo), IPO_ETIMEDOUT);
     ASSERT_GE(ipo_now_ns() - start, 20 * 1000000);
     /* Nothing queued: waiting for messages times out even once access is free. */
     ipo_access_release(&a);
-    bo = (ipo_backoff_t){ 0 };
-    ASSERT_ERR(ipo_access_acquire_with_messages(&b, ipo_now_ns() + 5 * 1000000, &bo), IPO_ETIMEDOUT);
+    bo = (spin_backoff_t){ 0 };
+    ASSERT_ERR(spin_acquire_with_messages(&b, ipo_now_ns() + 5 * 1000000, &bo), IPO_ETIMEDOUT);
     ASSERT(!ipo_access_held(&b));
     ASSERT(ipo_access_try_acquire(&b));
     ipo_access_release(&b);
