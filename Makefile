@@ -11,8 +11,12 @@ CTEST        := $(VENV)/bin/ctest
 DEB_PACKAGES := gcc libc6-dev libasan8 libubsan1 libuv1-dev pkg-config spin
 # The extension is built with warnings as errors, as the C tests are.
 BUILD_FLAGS  := -Ccmake.define.IPO_WERROR=ON
-SOURCES      := $(shell find core python -name '*.[ch]' -o -name '*.py' -o -name '*.pyi') \
-                CMakeLists.txt pyproject.toml
+# Everything the extension's build reads (the core, loop/ and python/, the
+# build files, the README as the package's description): a change in any of
+# them rebuilds the extension before the Python tests run.
+SOURCES      := $(shell find core loop python -name '*.[ch]' -o -name '*.py' -o -name '*.pyi' \
+                    -o -name py.typed) \
+                CMakeLists.txt pyproject.toml README.md
 
 .PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench clean system-deps
 

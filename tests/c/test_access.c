@@ -3,6 +3,8 @@
 
 #include "ipo/access.h"
 #include "ipo/region.h"
+#include "region_twin.h"
+#include "spin_wait.h"
 #include "task.h"
 
 enum { THREADS = 4, ROUNDS = 200000 };
@@ -21,8 +23,8 @@ static void *worker(void *arg)
     ipo_region_t r;
     ASSERT_OK(ipo_region_join(&r, s->mem, s->size));
     for (int i = 0; i < ROUNDS; i++) {
-        ipo_backoff_t b = { 0 };
-        ASSERT_OK(ipo_access_acquire(&r, -1, &b));
+        spin_backoff_t b = { 0 };
+        ASSERT_OK(spin_acquire(&r, -1, &b));
         ASSERT(ipo_access_held(&r));
         if (__atomic_add_fetch(&s->inside, 1, __ATOMIC_RELAXED) != 1)
             __atomic_add_fetch(&s->violations, 1, __ATOMIC_RELAXED);
@@ -41,9 +43,7 @@ static void test_mutual_exclusion(void)
 {
     shared_state_t s = { 0 };
     s.size = 1 << 20;
-    s.mem = aligned_alloc(4096, s.size);
-    ipo_region_options_t o = { 0 };
-    ASSERT_OK(ipo_region_format(s.mem, s.size, &o));
+    s.mem = region_twin_new(s.size, NULL);
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         ASSERT_EQ(pthread_create(&t[i], NULL, worker, &s), 0);
@@ -56,36 +56,32 @@ static void test_mutual_exclusion(void)
     ASSERT_UEQ(word & IPO_ACCESS_OWNER_MASK, 0);
     ASSERT_UEQ(word & IPO_ACCESS_SLEEPER_MASK, 0);
     ASSERT_UEQ(word >> IPO_ACCESS_COUNT_SHIFT, (uint64_t)THREADS * ROUNDS);
-    free(s.mem);
+    region_twin_free(s.mem, NULL);
 }
 
 static void test_try_and_timeout(void)
 {
     uint64_t size = 1 << 20;
-    void *mem = aligned_alloc(4096, size);
-    ipo_region_options_t o = { 0 };
-    ASSERT_OK(ipo_region_format(mem, size, &o));
     ipo_region_t a, b;
-    ASSERT_OK(ipo_region_join(&a, mem, size));
+    void *mem = region_twin_new(size, &a);
     ASSERT_OK(ipo_region_join(&b, mem, size));
     ASSERT(ipo_access_try_acquire(&a));
     ASSERT(!ipo_access_try_acquire(&b));
     ASSERT(ipo_access_held(&a));
     ASSERT(!ipo_access_held(&b));
-    ipo_backoff_t bo = { 0 };
+    spin_backoff_t bo = { 0 };
     int64_t start = ipo_now_ns();
-    ASSERT_ERR(ipo_access_acquire(&b, start + 20 * 1000000, &bo), IPO_ETIMEDOUT);
+    ASSERT_ERR(spin_acquire(&b, start + 20 * 1000000, &bo), IPO_ETIMEDOUT);
     ASSERT_GE(ipo_now_ns() - start, 20 * 1000000);
     /* Nothing queued: waiting for messages times out even once access is free. */
     ipo_access_release(&a);
-    bo = (ipo_backoff_t){ 0 };
-    ASSERT_ERR(ipo_access_acquire_with_messages(&b, ipo_now_ns() + 5 * 1000000, &bo), IPO_ETIMEDOUT);
+    bo = (spin_backoff_t){ 0 };
+    ASSERT_ERR(spin_acquire_with_messages(&b, ipo_now_ns() + 5 * 1000000, &bo), IPO_ETIMEDOUT);
     ASSERT(!ipo_access_held(&b));
     ASSERT(ipo_access_try_acquire(&b));
     ipo_access_release(&b);
-    ipo_region_leave(&a);
     ipo_region_leave(&b);
-    free(mem);
+    region_twin_free(mem, &a);
 }
 
 int main(void)

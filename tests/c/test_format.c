@@ -1,16 +1,14 @@
 /* tests/c/test_format.c — object blocks: headers, payload alignment, validation, destruction. */
 #include "ipo/format.h"
 #include "ipo/region.h"
+#include "region_twin.h"
 #include "task.h"
 
 static void test_objects(void)
 {
     uint64_t size = 1 << 20;
-    void *mem = aligned_alloc(4096, size);
-    ipo_region_options_t o = { 0 };
-    ASSERT_OK(ipo_region_format(mem, size, &o));
     ipo_region_t r;
-    ASSERT_OK(ipo_region_join(&r, mem, size));
+    void *mem = region_twin_new(size, &r);
 
     ipo_off_t small, big, scalar;
     void *data;
@@ -50,8 +48,7 @@ static void test_objects(void)
     ASSERT_OK(ipo_obj_destroy(&r, big));
     ASSERT_OK(ipo_obj_destroy(&r, scalar));
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    ipo_region_leave(&r);
-    free(mem);
+    region_twin_free(mem, &r);
 }
 
 /* A tuple owns its children: destroying it frees the tree; a child that
@@ -59,11 +56,8 @@ static void test_objects(void)
 static void test_containers_free_their_tree(void)
 {
     uint64_t size = 1 << 20;
-    void *mem = aligned_alloc(4096, size);
-    ipo_region_options_t o = { 0 };
-    ASSERT_OK(ipo_region_format(mem, size, &o));
     ipo_region_t r;
-    ASSERT_OK(ipo_region_join(&r, mem, size));
+    void *mem = region_twin_new(size, &r);
     ipo_alloc_stats_t before, after;
     ipo_alloc_stats(&r.heap, &before);
 
@@ -102,8 +96,7 @@ static void test_containers_free_their_tree(void)
     ((ipo_obj_t *)((uint8_t *)mem + bad))->v.len = 16;
     ASSERT_OK(ipo_obj_destroy(&r, bad));
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    ipo_region_leave(&r);
-    free(mem);
+    region_twin_free(mem, &r);
 }
 
 int main(void)

@@ -2,23 +2,13 @@
 #include "ipo/format.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
+#include "region_twin.h"
 #include "task.h"
-
-static void *twin_new(uint64_t size, ipo_region_t *r)
-{
-    void *mem = aligned_alloc(4096, size);
-    ASSERT(mem != NULL);
-    ipo_region_options_t o;
-    memset(&o, 0, sizeof(o));
-    ASSERT_OK(ipo_region_format(mem, size, &o));
-    ASSERT_OK(ipo_region_join(r, mem, size));
-    return mem;
-}
 
 static void test_fifo_and_peek(void)
 {
     ipo_region_t r;
-    void *mem = twin_new(1 << 20, &r);
+    void *mem = region_twin_new(1 << 20, &r);
     ipo_off_t got;
     ASSERT_ERR(ipo_queue_peek(&r, &got), IPO_EEMPTY);
     ASSERT_ERR(ipo_queue_take(&r, &got), IPO_EEMPTY);
@@ -40,15 +30,14 @@ static void test_fifo_and_peek(void)
     }
     ASSERT_UEQ(ipo_queue_length(&r), 0);
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    ipo_region_leave(&r);
-    free(mem);
+    region_twin_free(mem, &r);
 }
 
 /* Interleaved puts and takes wrap the ring many times and grow it; order holds. */
 static void test_growth_keeps_order(void)
 {
     ipo_region_t r;
-    void *mem = twin_new(1 << 22, &r);
+    void *mem = region_twin_new(1 << 22, &r);
     uint64_t next_put = 0, next_take = 0, seed = 42;
     for (int round = 0; round < 2000; round++) {
         int puts = (int)(test_rand(&seed) % 9), takes = (int)(test_rand(&seed) % 8);
@@ -69,15 +58,14 @@ static void test_growth_keeps_order(void)
     const ipo_ring_t *ring = (const ipo_ring_t *)(r.base + r.hdr->queue.ring);
     ASSERT_GE(ring->capacity, IPO_QUEUE_INITIAL_CAPACITY * 2);
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    ipo_region_leave(&r);
-    free(mem);
+    region_twin_free(mem, &r);
 }
 
 /* When the ring cannot grow, put fails cleanly and the queue is intact. */
 static void test_put_when_ring_cannot_grow(void)
 {
     ipo_region_t r;
-    void *mem = twin_new(1 << 16, &r);
+    void *mem = region_twin_new(1 << 16, &r);
     enum { N = IPO_QUEUE_INITIAL_CAPACITY + 1 };
     ipo_off_t objs[N];
     for (int i = 0; i < N; i++)
@@ -99,8 +87,7 @@ static void test_put_when_ring_cannot_grow(void)
         ASSERT_UEQ(got, objs[i]);
     }
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    ipo_region_leave(&r);
-    free(mem);
+    region_twin_free(mem, &r);
 }
 
 /* A message names a live object, one message per object, and a queued
@@ -108,7 +95,7 @@ static void test_put_when_ring_cannot_grow(void)
 static void test_queued_objects_are_protected(void)
 {
     ipo_region_t r;
-    void *mem = twin_new(1 << 20, &r);
+    void *mem = region_twin_new(1 << 20, &r);
     ipo_off_t obj, raw, got;
     ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_BOOL, 1, &obj));
     ASSERT_OK(ipo_alloc(&r.heap, 64, 0, &raw));
@@ -124,8 +111,7 @@ static void test_queued_objects_are_protected(void)
     ASSERT_OK(ipo_obj_destroy(&r, obj));
     ASSERT_OK(ipo_alloc_free(&r.heap, raw));
     ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
-    ipo_region_leave(&r);
-    free(mem);
+    region_twin_free(mem, &r);
 }
 
 int main(void)

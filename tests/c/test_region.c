@@ -12,6 +12,7 @@
 #include "ipo/format.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
+#include "spin_wait.h"
 #include "task.h"
 
 static ipo_region_options_t opts_of(uint64_t size)
@@ -316,8 +317,8 @@ static void test_cross_process_queue(void)
         if (ipo_region_attach(&c, name, NULL))
             _exit(2);
         for (int i = 0; i < N; i++) {
-            ipo_backoff_t b = { 0 };
-            ipo_access_acquire(&c, -1, &b);
+            spin_backoff_t b = { 0 };
+            spin_acquire(&c, -1, &b);
             ipo_off_t off;
             if (ipo_obj_new_scalar(&c, IPO_T_INT64, (uint64_t)i, &off) || ipo_queue_put(&c, off))
                 _exit(3);
@@ -327,8 +328,8 @@ static void test_cross_process_queue(void)
         _exit(0);
     }
     for (int i = 0; i < N; i++) {
-        ipo_backoff_t b = { 0 };
-        ASSERT_OK(ipo_access_acquire_with_messages(&r, ipo_now_ns() + 20 * INT64_C(1000000000), &b));
+        spin_backoff_t b = { 0 };
+        ASSERT_OK(spin_acquire_with_messages(&r, ipo_now_ns() + 20 * INT64_C(1000000000), &b));
         ipo_off_t off;
         const ipo_obj_t *obj;
         ASSERT_OK(ipo_queue_take(&r, &off));

@@ -44,32 +44,11 @@ static inline uint64_t ipo_access_release(ipo_region_t *r)
     return ipo_atomic_fetch_and_acq_rel(&r->hdr->access, ~IPO_ACCESS_OWNER_MASK);
 }
 
-/* How a waiter waits: spin with a pause instruction for a bounded budget
- * (lowest latency while the holder is on another core), then yield the CPU,
- * then sleep in growing steps. Keep one per wait and start it zeroed. */
-typedef struct ipo_backoff {
-    int64_t  spin_until_ns;
-    uint32_t rounds;
-    uint32_t yields;
-    uint32_t sleep_ns;
-    uint32_t burst;
-} ipo_backoff_t;
-
-void ipo_backoff_wait(ipo_backoff_t *b);
-
-/* Monotonic clock in nanoseconds. */
+/* Monotonic clock in nanoseconds: the time base of deadlines of waits for
+ * access. The core itself never waits: it offers the one compare-and-swap
+ * and the release above, and waiting (spin, then sleep on the doorbell) is
+ * the job of the waiter in loop/. */
 int64_t ipo_now_ns(void);
-
-/* Waits for access until deadline_ns (ipo_now_ns() time; negative: no
- * deadline). 0 when held, -IPO_ETIMEDOUT. The backoff carries over between
- * calls, so a caller may wait in slices (to check for signals) without
- * restarting the spin phase. */
-int ipo_access_acquire(ipo_region_t *r, int64_t deadline_ns, ipo_backoff_t *b);
-
-/* Waits until the queue holds a message and this participant holds access.
- * Watches the queue's counters without taking access, so a waiter does not
- * steal the holder's turn while nothing is queued. */
-int ipo_access_acquire_with_messages(ipo_region_t *r, int64_t deadline_ns, ipo_backoff_t *b);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,10 @@
-/* core/src/access.c — waiting for access: spin, then yield, then sleep. */
-#include "ipo/access.h"
+/* tests/c/spin_wait.c — the C tests' waits for access without doorbells: spin, yield, then nap. */
+#include "spin_wait.h"
 
 #include <sched.h>
 #include <time.h>
 
+#include "ipo/atomics.h"
 #include "ipo/errors.h"
 #include "ipo/queue.h"
 
@@ -13,22 +14,14 @@
  * then sleep in doubling steps up to the cap, each sleep followed by a short
  * burst of spinning: a holder that releases and re-takes access in a loop
  * leaves only brief gaps, and a waiter that only looked once per sleep would
- * rarely land in one. The cap bounds the latency a long wait adds; the
- * wakeup layer replaces the sleeps with doorbells. */
+ * rarely land in one. The cap bounds the latency a long wait adds. */
 #define SPIN_NS        50000
 #define YIELD_ROUNDS   64
 #define SLEEP_FIRST_NS 20000
 #define SLEEP_MAX_NS   200000
 #define BURST_ROUNDS   256
 
-int64_t ipo_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-void ipo_backoff_wait(ipo_backoff_t *b)
+void spin_backoff_wait(spin_backoff_t *b)
 {
     if (b->rounds == 0)
         b->spin_until_ns = ipo_now_ns() + SPIN_NS;
@@ -64,18 +57,18 @@ static inline int past(int64_t deadline_ns)
     return deadline_ns >= 0 && ipo_now_ns() >= deadline_ns;
 }
 
-int ipo_access_acquire(ipo_region_t *r, int64_t deadline_ns, ipo_backoff_t *b)
+int spin_acquire(ipo_region_t *r, int64_t deadline_ns, spin_backoff_t *b)
 {
     for (;;) {
         if (ipo_access_try_acquire(r))
             return 0;
         if (past(deadline_ns))
             return -IPO_ETIMEDOUT;
-        ipo_backoff_wait(b);
+        spin_backoff_wait(b);
     }
 }
 
-int ipo_access_acquire_with_messages(ipo_region_t *r, int64_t deadline_ns, ipo_backoff_t *b)
+int spin_acquire_with_messages(ipo_region_t *r, int64_t deadline_ns, spin_backoff_t *b)
 {
     for (;;) {
         if (ipo_queue_length(r) && ipo_access_try_acquire(r)) {
@@ -87,6 +80,6 @@ int ipo_access_acquire_with_messages(ipo_region_t *r, int64_t deadline_ns, ipo_b
         }
         if (past(deadline_ns))
             return -IPO_ETIMEDOUT;
-        ipo_backoff_wait(b);
+        spin_backoff_wait(b);
     }
 }
