@@ -304,16 +304,20 @@ static void test_keyed(void)
  * checked against the vectors above), and each found among the hashes the
  * Python extension stored in a region's table for a dict with these keys.
  *
- * A tuple folds a tag, 0, in before its elements, as python/src/keys.c
- * does (a date folds tag 1 before its fields, so that date(2024, 1, 2) and
- * (2024, 1, 2) differ). docs/format.md and hash.h describe the tuple fold
- * without that first step; the vectors follow what the extension writes. */
-static uint64_t tuple_hash(const uint64_t *parts, size_t n)
+ * A tuple folds its tag, IPO_HASH_TAG_TUPLE (0), in before its elements;
+ * a date its own tag before its fields, so that date(2024, 1, 2) and
+ * (2024, 1, 2) differ (hash.h, docs/format.md). */
+static uint64_t tagged_hash(uint64_t tag, const uint64_t *parts, size_t n)
 {
-    uint64_t acc = ipo_hash_combine(IPO_HASH_SEQ_START, 0);
+    uint64_t acc = ipo_hash_combine(IPO_HASH_SEQ_START, tag);
     for (size_t i = 0; i < n; i++)
         acc = ipo_hash_combine(acc, parts[i]);
     return ipo_hash_finish(acc, n);
+}
+
+static uint64_t tuple_hash(const uint64_t *parts, size_t n)
+{
+    return tagged_hash(IPO_HASH_TAG_TUPLE, parts, n);
 }
 
 static uint64_t frozenset_hash(const uint64_t *parts, size_t n)
@@ -376,6 +380,31 @@ static void test_frozenset(void)
     ASSERT_UEQ(TUPLE(EMPTY_TUPLE, EMPTY_SET), UINT64_C(0xf7ddc3bbdec9f590));
 }
 
+/* The datetime types, by the rule hash.h gives for each: the expected
+ * values are the hashes the Python extension stored in a region's table
+ * for a dict with these keys (read from the region file). */
+#define TAGGED(tag, ...) tagged_hash(tag, PARTS(__VA_ARGS__))
+
+static void test_dates_and_times(void)
+{
+    /* date(2024, 1, 2), date(1, 1, 1) */
+    ASSERT_UEQ(TAGGED(IPO_HASH_TAG_DATE, HI(2024), HI(1), HI(2)), UINT64_C(0xb62cca611645dc33));
+    ASSERT_UEQ(TAGGED(IPO_HASH_TAG_DATE, HI(1), HI(1), HI(1)), UINT64_C(0x92eafea2a1716148));
+    ASSERT(TAGGED(IPO_HASH_TAG_DATE, HI(2024), HI(1), HI(2)) != TUPLE(HI(2024), HI(1), HI(2)));
+    /* time(12, 30, 15, 250): microseconds of the day */
+    ASSERT_UEQ(TAGGED(IPO_HASH_TAG_TIME, HI(((12 * 60 + 30) * 60 + 15) * INT64_C(1000000) + 250)),
+               UINT64_C(0xda6d207b1f0b360d));
+    /* time(12, 30, tzinfo=UTC+2): minus the offset */
+    ASSERT_UEQ(TAGGED(IPO_HASH_TAG_TIME, HI((12 * 60 + 30) * INT64_C(60000000) - INT64_C(7200000000))),
+               UINT64_C(0x6d4fbfa68124fc95));
+    /* datetime(2024, 1, 2, 3, 4, 5, 6), and 05:04:05.000006 at UTC+2, the same instant */
+    ASSERT_UEQ(TAGGED(IPO_HASH_TAG_DATETIME, HI(2024), HI(1), HI(2), HI(3), HI(4), HI(5), HI(6)),
+               UINT64_C(0x6fe68b56b57e0e28));
+    /* timedelta(days=1, seconds=2, microseconds=3), timedelta(days=-1) */
+    ASSERT_UEQ(TAGGED(IPO_HASH_TAG_TIMEDELTA, HI(1), HI(2), HI(3)), UINT64_C(0xa71bb5d6a1fe49ee));
+    ASSERT_UEQ(TAGGED(IPO_HASH_TAG_TIMEDELTA, HI(-1), HI(0), HI(0)), UINT64_C(0x793a9ec239ea57fc));
+}
+
 int main(void)
 {
     RUN(test_int64);
@@ -389,5 +418,6 @@ int main(void)
     RUN(test_keyed);
     RUN(test_tuple);
     RUN(test_frozenset);
+    RUN(test_dates_and_times);
     return 0;
 }
