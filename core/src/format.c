@@ -178,7 +178,7 @@ int ipo_obj_pin(ipo_region_t *r, ipo_off_t off)
     uint16_t *pins = &((ipo_obj_t *)obj)->pins;
     /* Pins are only added under access, so this read cannot race another add. */
     if (ipo_atomic_load_relaxed(pins) == UINT16_MAX)
-        return -IPO_EBUSY;
+        return -IPO_EOVERFLOW;
     ipo_atomic_fetch_add_acq_rel(pins, (uint16_t)1);
     return 0;
 }

@@ -447,25 +447,45 @@ static void unlink_if_same(const char *shm_name, int fd)
         shm_unlink(shm_name);
 }
 
+/* Closes fd without touching errno: a -IPO_ESYS caller reads the failed
+ * call's errno afterwards, not close's. */
+static void close_keeping_errno(int fd)
+{
+    int err = errno;
+    close(fd);
+    errno = err;
+}
+
 /* The name exists. Remove it if it is one of our regions whose participants
- * are all dead: 0 (retry creating), or -IPO_EEXIST. A region appears under
- * its name only once formatted (see ipo_region_create), so an object
- * without our magic is never one of ours. */
+ * are all dead: 0 (retry creating), -IPO_EEXIST, or -IPO_ESYS when a system
+ * call failed (never reported as "taken": that would send the caller after
+ * the wrong cause). A region appears under its name only once formatted
+ * (see ipo_region_create), so an object without our magic is never one of
+ * ours. */
 static int remove_if_stale(const char *shm_name)
 {
     int fd = shm_open(shm_name, O_RDWR, 0);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -IPO_EEXIST;
-    int rc = -IPO_EEXIST;
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        /* Another user's object, which we may not even open, is taken. */
+        return errno == EACCES ? -IPO_EEXIST : -IPO_ESYS;
+    }
+    int rc = -IPO_ESYS;
     struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_uid != geteuid())
+    if (fstat(fd, &st) < 0)
+        goto out;
+    rc = -IPO_EEXIST;
+    if (st.st_uid != geteuid())
         goto out;
     uint64_t magic = 0;
     if ((uint64_t)st.st_size < sizeof(ipo_header_t) ||
         pread(fd, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) || magic != IPO_MAGIC)
         goto out;
-    if (flock(fd, LOCK_EX) < 0)
+    if (flock(fd, LOCK_EX) < 0) {
+        rc = -IPO_ESYS;
         goto out;
+    }
     /* Any participant alive, of any layout version, keeps the region. */
     if (!locks_held(fd, 0, IPO_MAX_SLOTS)) {
         unlink_if_same(shm_name, fd);
@@ -473,7 +493,7 @@ static int remove_if_stale(const char *shm_name)
     }
     flock(fd, LOCK_UN);
 out:
-    close(fd);
+    close_keeping_errno(fd);
     return rc;
 }
 

@@ -192,7 +192,7 @@ int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
 
 /* A zero-copy buffer of the payload is handed out: the object cannot be
  * destroyed until every pin is gone. Needs access. 0, -IPO_EBADOBJ, or
- * -IPO_EBUSY when 65535 pins are taken already. */
+ * -IPO_EOVERFLOW when 65535 pins are taken already. */
 int ipo_obj_pin(struct ipo_region *r, ipo_off_t off);
 
 /* Drops one pin. Atomic, so it needs no access: buffers are released
