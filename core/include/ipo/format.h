@@ -78,7 +78,8 @@ enum ipo_type {
 typedef struct ipo_obj {
     uint8_t  type;           /* ipo_type */
     uint8_t  flags;          /* IPO_OBJ_* */
-    uint16_t pins;           /* zero-copy buffers of the payload alive in any process */
+    uint16_t pins;           /* zero-copy buffers of the payload alive in any process:
+                                dropped without access, so read and written atomically */
     uint32_t gen;            /* stamped from the header's counter, never 0; zeroed when the
                                 object is destroyed: lets views detect a freed or reused block */
     union {
