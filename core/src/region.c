@@ -591,6 +591,8 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
     /* Build the region under a hidden name of its own, then link it into
      * place once it is ready. */
     char tmp_name[64];
+    /* Process-local, shared by threads creating at once: relaxed, since only
+     * the numbers' distinctness matters. */
     static unsigned counter;
     int fd = -1;
     for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
@@ -598,7 +600,7 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
         if (getrandom(&salt, sizeof(salt), GRND_NONBLOCK) != (ssize_t)sizeof(salt))
             salt = (unsigned)ipo__process_start_time(getpid()) ^ (unsigned)attempt;
         snprintf(tmp_name, sizeof(tmp_name), "/" CREATING_PREFIX "%ld-%u-%08x", (long)getpid(),
-                 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED), salt);
+                 ipo_atomic_fetch_add_relaxed(&counter, 1u) + 1u, salt);
         fd = shm_open(tmp_name, O_RDWR | O_CREAT | O_EXCL, mode);
         if (fd < 0 && errno != EEXIST)
             return -IPO_ESYS;
