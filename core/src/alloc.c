@@ -1,4 +1,8 @@
 /* core/src/alloc.c — TLSF-style segregated-fit allocator over offsets, with boundary tags. */
+/* The root and the block headers are read and written only by a holder of
+ * access (or by the creator before the region is READY), so every load and
+ * store here is plain: the access word's acquire and release order them
+ * between holders. ipo_alloc_stats() needs access too. */
 #include "ipo/alloc.h"
 
 #include <stdio.h>

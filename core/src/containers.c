@@ -1,4 +1,10 @@
 /* core/src/containers.c — live lists and insertion-ordered hash tables over value slots. */
+/* Every reader and writer of a container holds access, which orders them:
+ * no load here needs to be atomic. The few release stores are the final
+ * store that publishes a change built aside; they are release for a kill,
+ * not for readers: a plain store could be moved before the writes it
+ * publishes, and a holder killed between them would leave a torn container
+ * where the design promises the old state or the new. No load pairs with them. */
 #include "ipo/containers.h"
 
 #include "ipo/atomics.h"
@@ -111,7 +117,11 @@ static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
         memcpy(fresh, old, (size_t)keep * sizeof(ipo_value_t));
     fill_none(fresh + keep, cap - keep);
     ipo_off_t old_off = l->items.type == IPO_T_VALUES ? l->items.v.off : 0;
-    l->items.v.off = off;
+    /* The offset is the store that publishes a grown array (the type is
+     * VALUES already), so it is the one that must come after the copies.
+     * A first array also needs its type, stored after the offset: a kill
+     * between them leaves an empty list and an unreachable array. */
+    ipo_atomic_store_release(&l->items.v.off, off);
     ipo_atomic_store_release(&l->items.type, (uint8_t)IPO_T_VALUES);
     if (old_off && old)
         ipo__obj_free_block(r, old_off);
@@ -144,6 +154,7 @@ int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
         return n ? -IPO_EBADOBJ : 0;
     memmove(items + index + n, items + index, (size_t)(l->len - index) * sizeof(ipo_value_t));
     memcpy(items + index, values, (size_t)n * sizeof(ipo_value_t));
+    /* Release for a kill: the items are in place before len counts them. */
     ipo_atomic_store_release(&l->len, l->len + n);
     return 0;
 }
@@ -163,6 +174,8 @@ void ipo_list_remove(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t 
             ipo_value_release(r, &items[index + i]);
     memmove(items + index, items + index + n, (size_t)(l->len - index - n) * sizeof(ipo_value_t));
     fill_none(items + l->len - n, n);
+    /* Release for a kill: the slots past the new end hold NONE before len
+     * stops counting them. */
     ipo_atomic_store_release(&l->len, l->len - n);
 }
 
@@ -310,6 +323,7 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     }
     t->nentries = t->used = k;
     ipo_off_t old_off = m->table.v.off;
+    /* Release for a kill: the new table is whole before the map names it. */
     ipo_atomic_store_release(&m->table.v.off, off);
     ipo__obj_free_block(r, old_off);
     return 0;
@@ -334,6 +348,7 @@ int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
     e->live = 1;
     e->key = *key;
     e->value = value ? *value : (ipo_value_t){ .type = IPO_T_NONE };
+    /* Release for a kill: the entry is whole before an index slot names it. */
     ipo_atomic_store_release(&ipo_table_index(t)[free_slot(t, hash)], (uint32_t)(t->nentries + 1));
     t->nentries++;
     t->used++;

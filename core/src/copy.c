@@ -29,8 +29,9 @@ static void stream_copy(void *dst, const void *src, size_t n)
         _mm_stream_si128((__m128i *)(d + 48), e);
     }
     memcpy(d, s, n % 64);
-    /* Streaming stores are weakly ordered: make them visible before the
-     * store-release that publishes the message. */
+    /* Streaming stores are weakly ordered, and a release store does not
+     * order them: fence them before whatever publishes the payload (the
+     * tail's store-release in ipo_queue_put(), or the release of access). */
     _mm_sfence();
 }
 #endif

@@ -10,7 +10,7 @@ static const char *const descriptions[IPO_ERROR_COUNT_] = {
     [IPO_EAGAIN]    = "the region is not ready yet",
     [IPO_ETIMEDOUT] = "the operation timed out",
     [IPO_ELAYOUT]   = "the region's layout is foreign or incompatible",
-    [IPO_EPERM]     = "the region belongs to another user or has another mode",
+    [IPO_EPERM]     = "the region or the doorbell directory belongs to another user or has another mode",
     [IPO_ENOSPC]    = "not enough room in /dev/shm for a region of that size",
     [IPO_EFULL]     = "every participant slot of the region is taken",
     [IPO_ENOTHELD]  = "this participant does not hold access",
@@ -18,9 +18,10 @@ static const char *const descriptions[IPO_ERROR_COUNT_] = {
     [IPO_EBADOBJ]   = "the offset does not name a live object",
     [IPO_ECORRUPT]  = "the region is inconsistent",
     [IPO_ECLOSING]  = "the region is closing",
-    [IPO_EBUSY]     = "the object is still named by a queued message",
+    [IPO_EBUSY]     = "the object is in use by a queued message or a live buffer",
     [IPO_ESYS]      = "system error",
     [IPO_EINTR]     = "the wait ended early",
+    [IPO_EOVERFLOW] = "a counter in the region is at its limit",
 };
 
 const char *ipo_strerror(int code)

@@ -125,9 +125,11 @@ int ipo_obj_new_aligned(ipo_region_t *r, uint8_t type, uint64_t len, int align64
     ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
     obj->type = type;
     obj->flags = flags;
-    obj->pins = 0;
+    obj->pins = 0; /* plain: a fresh block, which no buffer can name yet */
     /* Generations are for views compared within one region; a counter that
-     * wraps after 2^32 objects is enough to tell a reused block apart. */
+     * wraps after 2^32 objects is enough to tell a reused block apart.
+     * Plain: only holders of access stamp generations, and views compare
+     * them only while holding access. */
     uint32_t gen = (uint32_t)++r->hdr->next_gen;
     if (gen == 0) /* 0 marks a destroyed block */
         gen = (uint32_t)++r->hdr->next_gen;
@@ -176,24 +178,35 @@ int ipo_obj_pin(ipo_region_t *r, ipo_off_t off)
     if (ipo_obj_get(r, off, &obj))
         return -IPO_EBADOBJ;
     uint16_t *pins = &((ipo_obj_t *)obj)->pins;
-    /* Pins are only added under access, so this read cannot race another add. */
+    /* Pins are only added under access, so this read cannot race another
+     * add; unpins (without access) only lower the count meanwhile. */
     if (ipo_atomic_load_relaxed(pins) == UINT16_MAX)
-        return -IPO_EBUSY;
-    ipo_atomic_fetch_add_acq_rel(pins, (uint16_t)1);
+        return -IPO_EOVERFLOW;
+    /* Relaxed: whoever acts on pins (tree_pinned(), destroy_values(),
+     * ipo__obj_release()) holds access too, which orders this add before its
+     * load. */
+    ipo_atomic_fetch_add_relaxed(pins, (uint16_t)1);
     return 0;
 }
 
 void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off)
 {
+    /* Without access: buffers go whenever their last user lets go.
+     * SYNC POINT object pins: pairs with the acquire loads of pins in
+     * tree_pinned(), destroy_values() and ipo__obj_release(), so the
+     * buffer's last reads and writes of the payload come before anything a
+     * destroyer then writes over the freed block. */
     ipo_atomic_fetch_sub_release(&((ipo_obj_t *)(r->base + off))->pins, (uint16_t)1);
 }
 
 void ipo__obj_free_block(ipo_region_t *r, ipo_off_t off)
 {
     /* A view still naming this block sees generation 0 and a bad type,
-     * whatever the allocator writes over the rest. */
+     * whatever the allocator writes over the rest. Plain: views compare the
+     * generation and type only while their process holds access (see
+     * ipo_py_view_obj()), which orders them after this turn. */
     ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
-    ipo_atomic_store_release(&obj->gen, (uint32_t)0);
+    obj->gen = 0;
     obj->type = 0;
     ipo_alloc_free(&r->heap, off);
 }
@@ -210,7 +223,8 @@ static void destroy_values(ipo_region_t *r, ipo_value_t *values, size_t n, size_
         v->type = IPO_T_NONE; /* the parent never names freed memory */
         /* A child whose payload a live buffer still shows (a numpy array
          * over it) is left in place: leaking it is better than letting
-         * that buffer show reused memory. */
+         * that buffer show reused memory. SYNC POINT object pins: pairs
+         * with the fetch-sub-release in ipo_obj_unpin(). */
         if (ipo_atomic_load_acquire(&child->pins))
             continue;
         destroy_tree(r, child, v->v.off);
@@ -242,8 +256,9 @@ static void destroy_tree(ipo_region_t *r, const ipo_obj_t *obj, ipo_off_t off)
  * child's data, say). */
 static int tree_pinned(const ipo_region_t *r, const ipo_obj_t *obj)
 {
-    /* Pairs with the release in ipo_obj_unpin(): once the last pin is seen
-     * gone, the buffer's user is done with the payload. */
+    /* SYNC POINT object pins: pairs with the fetch-sub-release in
+     * ipo_obj_unpin(): once the last pin is seen gone, the buffer's user is
+     * done with the payload. */
     if (ipo_atomic_load_acquire(&obj->pins))
         return 1;
     ipo_value_t *values;
@@ -283,6 +298,8 @@ int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
 void ipo__obj_release(ipo_region_t *r, ipo_off_t off)
 {
     const ipo_obj_t *obj;
+    /* SYNC POINT object pins: pairs with the fetch-sub-release in
+     * ipo_obj_unpin(). */
     if (ipo_obj_get(r, off, &obj) == 0 && !(obj->flags & IPO_OBJ_QUEUED) &&
         !ipo_atomic_load_acquire(&obj->pins))
         destroy_tree(r, obj, off);

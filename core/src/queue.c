@@ -1,4 +1,8 @@
 /* core/src/queue.c — the message queue: a growable ring of object offsets. */
+/* Only holders of access write head, tail, ring and the entries, and only
+ * holders read the entries and `ring`; waiters read head and tail without
+ * access (ipo_queue_length()). So the holder's own reads stay plain, and
+ * its stores of head and tail are atomic (release) for those waiters. */
 #include "ipo/queue.h"
 
 #include "ipo/containers.h"
@@ -33,6 +37,8 @@ int ipo_queue_init(ipo_region_t *r)
     int rc = ring_new(r, IPO_QUEUE_INITIAL_CAPACITY, &ring);
     if (rc)
         return rc;
+    /* Plain: the region is not READY yet; the store-release of READY
+     * publishes these with the rest of the format. */
     q->head = 0;
     q->tail = 0;
     q->ring = ring;
@@ -58,8 +64,11 @@ int ipo_queue_reserve(ipo_region_t *r)
     for (uint64_t i = q->head; i != q->tail; i++)
         ring->entries[i & new_mask] = old->entries[i & old_mask];
     ipo_off_t old_off = q->ring;
-    /* Pairs with the acquire load of `ring` in ipo_queue_peek() by a reader
-     * that does not hold access (tools); holders are ordered by the access word. */
+    /* Release, not for readers (every reader of `ring` holds access, which
+     * orders it after this turn) but for a kill: it keeps the copies above
+     * ahead of this store (a plain store could be moved before them), so a
+     * holder killed here leaves the old ring or the new one, never a
+     * half-copied one. No load pairs with it. */
     ipo_atomic_store_release(&q->ring, grown);
     ipo_alloc_free(&r->heap, old_off);
     return 0;
@@ -79,18 +88,21 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
     ipo_queue_t *q = &r->hdr->queue;
     ipo_ring_t *ring = ring_at(r, q->ring);
     ring->entries[q->tail & (ring->capacity - 1)] = obj;
-    /* Publish the entry before the new tail. Pairs with the acquire load in
-     * ipo_queue_length(), which waiters read without holding access. */
+    /* Publish the entry before the new tail: a holder killed here leaves
+     * the message out or in, whole. SYNC POINT queue tail: pairs with the
+     * acquire load of tail in ipo_queue_length(), which waiters read
+     * without holding access. */
     ipo_atomic_store_release(&q->tail, q->tail + 1);
     return 0;
 }
 
 int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
 {
+    /* Plain: we hold access, and only holders write head, tail and ring. */
     const ipo_queue_t *q = &r->hdr->queue;
-    if (q->head == ipo_atomic_load_acquire(&q->tail))
+    if (q->head == q->tail)
         return -IPO_EEMPTY;
-    const ipo_ring_t *ring = ring_at(r, ipo_atomic_load_acquire(&q->ring));
+    const ipo_ring_t *ring = ring_at(r, q->ring);
     *obj = ring->entries[q->head & (ring->capacity - 1)];
     return 0;
 }
@@ -104,7 +116,9 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
     const ipo_obj_t *o;
     if (ipo_obj_get(r, *obj, &o) == 0)
         ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
-    /* Pairs with the acquire load of head in ipo_queue_length(). */
+    /* SYNC POINT queue head: pairs with the acquire load of head in
+     * ipo_queue_length(): a waiter that reads the new head then reads a tail
+     * at least as new, so the length it computes is never negative. */
     ipo_atomic_store_release(&q->head, q->head + 1);
     return 0;
 }

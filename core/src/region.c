@@ -298,7 +298,10 @@ static int format_memory(void *mem, const layout_plan_t *p, uint32_t mode)
     rc = ipo_queue_init(&tmp);
     if (rc)
         return rc;
-    /* Pairs with the acquire load of magic in ipo_region_attach(). */
+    /* SYNC POINT region magic: pairs with the acquire loads of magic in
+     * ipo_region_attach() and ipo_region_join(). The identity fields above
+     * are written once, before this, and only read after it, so they stay
+     * plain; the allocator and the queue are later written only under access. */
     ipo_atomic_store_release(&hdr->magic, IPO_MAGIC);
     return 0;
 }
@@ -308,25 +311,65 @@ static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
     return (ipo_slot_t *)(r->base + r->hdr->slots_off) + i;
 }
 
-/* Fills a slot this process has just won and makes the handle use it. */
+/* Takes back the registrations a predecessor that died asleep left in the
+ * access word: else every release would look for sleepers for good. Never
+ * more than the word holds: register_sleeper() (loop/src/handoff.c) counts
+ * a registration in the slot before it adds it to the word, so a
+ * predecessor killed between the two left one more in its slot than in the
+ * word, and subtracting that one would borrow from the acquisition count. */
+static void take_back_sleepers(ipo_region_t *r, ipo_slot_t *s)
+{
+    /* Relaxed: the predecessor is gone (we won its lock or its
+     * compare-and-swap), so nobody else writes this field now. */
+    uint64_t left = ipo_atomic_exchange_relaxed(&s->sleepers, 0u);
+    uint64_t *word = &r->hdr->access;
+    uint64_t cur = ipo_atomic_load_relaxed(word);
+    while (left) {
+        uint64_t held = (cur & IPO_ACCESS_SLEEPER_MASK) / IPO_ACCESS_SLEEPER_ONE;
+        uint64_t take = left < held ? left : held;
+        if (!take)
+            break;
+        /* SYNC POINT access word. Release: pairs with the acquire half of the
+         * fetch-and in ipo_access_release(), so a releaser that reads the word
+         * after this also reads the waiting_for that occupy_slot() cleared. */
+        if (ipo_atomic_cas_release(word, &cur, cur - take * IPO_ACCESS_SLEEPER_ONE))
+            break;
+    }
+}
+
+/* Fills a slot this process has just won and makes the handle use it.
+ * Releasers read a slot without holding access, at any time: wake() and
+ * ring() in loop/src/handoff.c read waiting_for, wake_pending, sleep_ticket
+ * and generation. So every field goes through an atomic helper, and the
+ * order of the stores is the order in which a releaser may see them. */
 static void occupy_slot(ipo_region_t *r, uint32_t i, uint32_t role)
 {
     ipo_slot_t *s = slot_at(r, i);
-    s->pid = (uint32_t)getpid();
-    s->role = role;
-    s->generation++;
-    s->start_time = ipo__process_start_time((int)s->pid);
-    /* A predecessor that died asleep left its registrations in the access
-     * word: take them back, or every release would look for sleepers. */
-    uint32_t left = ipo_atomic_exchange_acq_rel(&s->sleepers, 0u);
-    if (left)
-        ipo_atomic_fetch_sub_release(&r->hdr->access, (uint64_t)left * IPO_ACCESS_SLEEPER_ONE);
-    s->waiting_for = 0;
-    s->wake_pending = 0;
-    s->sleep_ticket = 0;
-    /* Pairs with the acquire loads of slot state by tools and by the creator's
-     * close, which then read pid and role. */
-    ipo_atomic_store_release(&s->state, (uint32_t)IPO_SLOT_ACTIVE);
+    /* First stop looking like the predecessor's sleepers. A releaser that
+     * read the old waiting_for just before rings the old generation's
+     * doorbell, finds nobody reading it, and passes over this slot. */
+    ipo_atomic_store_relaxed(&s->waiting_for, 0u);
+    ipo_atomic_store_relaxed(&s->sleep_ticket, UINT64_C(0));
+    take_back_sleepers(r, s);
+    uint32_t pid = (uint32_t)getpid();
+    ipo_atomic_store_relaxed(&s->pid, pid);
+    ipo_atomic_store_relaxed(&s->role, role);
+    ipo_atomic_store_relaxed(&s->start_time, ipo__process_start_time((int)pid));
+    /* A new generation names a new doorbell. Only claimers write it, and
+     * we hold the slot, so our own relaxed read is exact.
+     * SYNC POINT slot generation: pairs with the acquire load of generation
+     * in ring() (loop/src/handoff.c); a ringer that reads the new generation
+     * reads the cleared waiting fields and the new pid with it. */
+    uint32_t generation = ipo_atomic_load_relaxed(&s->generation) + 1;
+    ipo_atomic_store_release(&s->generation, generation);
+    /* A ring that found the predecessor's doorbell gone left the flag set
+     * (see ring()); clear it so that this occupant can be rung. It clears it
+     * again itself each time it registers, so the order does not matter. */
+    ipo_atomic_store_relaxed(&s->wake_pending, 0u);
+    /* Relaxed: for processes, state is informative (the slot belongs to
+     * whoever holds its lock), and ipo_region_join() claimed the slot with
+     * its compare-and-swap already. The generation above publishes the slot. */
+    ipo_atomic_store_relaxed(&s->state, (uint32_t)IPO_SLOT_ACTIVE);
     r->me = s;
     r->slot = i;
     r->access_mine = (uint64_t)i + 1;
@@ -344,6 +387,8 @@ int ipo_region_format(void *mem, uint64_t size, const ipo_region_options_t *opts
     rc = format_memory(mem, &plan, 0600);
     if (rc)
         return rc;
+    /* SYNC POINT region ready: pairs with the acquire load of state in
+     * ipo_region_join(), so a thread that joins finds the region whole. */
     ipo_atomic_store_release(&((ipo_header_t *)mem)->state, (uint32_t)IPO_STATE_READY);
     return 0;
 }
@@ -352,13 +397,25 @@ int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size)
 {
     handle_reset(r);
     ipo_header_t *hdr = mem;
-    if (hdr->magic != IPO_MAGIC || hdr->total_size != size)
+    /* SYNC POINT region magic: pairs with the store-release of magic in
+     * format_memory(); once it is seen, every identity field is. */
+    uint64_t magic = ipo_atomic_load_acquire(&hdr->magic);
+    if (magic == 0)
+        return -IPO_EAGAIN; /* not formatted yet */
+    if (magic != IPO_MAGIC || hdr->total_size != size)
         return -IPO_ELAYOUT;
+    /* SYNC POINT region ready: pairs with the store-release of READY in
+     * ipo_region_format(). */
+    if (ipo_atomic_load_acquire(&hdr->state) != IPO_STATE_READY)
+        return -IPO_EAGAIN;
     bind_handle(r, mem, size);
-    /* No file, no locks: threads claim slots with a compare-and-swap. */
+    /* No file, no locks: threads claim slots with a compare-and-swap.
+     * SYNC POINT slot claim: its acquire pairs with the store-release of
+     * FREE in ipo_region_leave(), so the new occupant sees everything the
+     * last one wrote to the slot. */
     for (uint32_t i = 0; i < hdr->slot_count; i++) {
         uint32_t expected = IPO_SLOT_FREE;
-        if (ipo_atomic_cas_acq_rel(&slot_at(r, i)->state, &expected, (uint32_t)IPO_SLOT_ACTIVE)) {
+        if (ipo_atomic_cas_acquire(&slot_at(r, i)->state, &expected, (uint32_t)IPO_SLOT_ACTIVE)) {
             occupy_slot(r, i, i == 0 ? IPO_ROLE_CREATOR : IPO_ROLE_CONSUMER);
             return 0;
         }
@@ -368,6 +425,8 @@ int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size)
 
 void ipo_region_leave(ipo_region_t *r)
 {
+    /* SYNC POINT slot claim: pairs with the compare-and-swap in
+     * ipo_region_join() by the next thread to claim this slot. */
     if (r->joined)
         ipo_atomic_store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
     handle_reset(r);
@@ -388,25 +447,45 @@ static void unlink_if_same(const char *shm_name, int fd)
         shm_unlink(shm_name);
 }
 
+/* Closes fd without touching errno: a -IPO_ESYS caller reads the failed
+ * call's errno afterwards, not close's. */
+static void close_keeping_errno(int fd)
+{
+    int err = errno;
+    close(fd);
+    errno = err;
+}
+
 /* The name exists. Remove it if it is one of our regions whose participants
- * are all dead: 0 (retry creating), or -IPO_EEXIST. A region appears under
- * its name only once formatted (see ipo_region_create), so an object
- * without our magic is never one of ours. */
+ * are all dead: 0 (retry creating), -IPO_EEXIST, or -IPO_ESYS when a system
+ * call failed (never reported as "taken": that would send the caller after
+ * the wrong cause). A region appears under its name only once formatted
+ * (see ipo_region_create), so an object without our magic is never one of
+ * ours. */
 static int remove_if_stale(const char *shm_name)
 {
     int fd = shm_open(shm_name, O_RDWR, 0);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -IPO_EEXIST;
-    int rc = -IPO_EEXIST;
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        /* Another user's object, which we may not even open, is taken. */
+        return errno == EACCES ? -IPO_EEXIST : -IPO_ESYS;
+    }
+    int rc = -IPO_ESYS;
     struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_uid != geteuid())
+    if (fstat(fd, &st) < 0)
+        goto out;
+    rc = -IPO_EEXIST;
+    if (st.st_uid != geteuid())
         goto out;
     uint64_t magic = 0;
     if ((uint64_t)st.st_size < sizeof(ipo_header_t) ||
         pread(fd, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) || magic != IPO_MAGIC)
         goto out;
-    if (flock(fd, LOCK_EX) < 0)
+    if (flock(fd, LOCK_EX) < 0) {
+        rc = -IPO_ESYS;
         goto out;
+    }
     /* Any participant alive, of any layout version, keeps the region. */
     if (!locks_held(fd, 0, IPO_MAX_SLOTS)) {
         unlink_if_same(shm_name, fd);
@@ -414,7 +493,7 @@ static int remove_if_stale(const char *shm_name)
     }
     flock(fd, LOCK_UN);
 out:
-    close(fd);
+    close_keeping_errno(fd);
     return rc;
 }
 
@@ -512,6 +591,8 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
     /* Build the region under a hidden name of its own, then link it into
      * place once it is ready. */
     char tmp_name[64];
+    /* Process-local, shared by threads creating at once: relaxed, since only
+     * the numbers' distinctness matters. */
     static unsigned counter;
     int fd = -1;
     for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
@@ -519,7 +600,7 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
         if (getrandom(&salt, sizeof(salt), GRND_NONBLOCK) != (ssize_t)sizeof(salt))
             salt = (unsigned)ipo__process_start_time(getpid()) ^ (unsigned)attempt;
         snprintf(tmp_name, sizeof(tmp_name), "/" CREATING_PREFIX "%ld-%u-%08x", (long)getpid(),
-                 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED), salt);
+                 ipo_atomic_fetch_add_relaxed(&counter, 1u) + 1u, salt);
         fd = shm_open(tmp_name, O_RDWR | O_CREAT | O_EXCL, mode);
         if (fd < 0 && errno != EEXIST)
             return -IPO_ESYS;
@@ -561,8 +642,9 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
     r->is_creator = 1;
     bind_handle(r, mem, size);
     occupy_slot(r, 0, IPO_ROLE_CREATOR);
-    /* READY before the name: pairs with the acquire load in
-     * ipo_region_attach(), so whoever finds the name finds it whole. */
+    /* READY before the name. SYNC POINT region ready: pairs with the
+     * acquire load of state in ipo_region_attach(), so whoever finds the
+     * name finds the region whole, slot 0 taken. */
     ipo_atomic_store_release(&r->hdr->state, (uint32_t)IPO_STATE_READY);
     rc = publish_name(tmp_name, r->shm_name);
     if (rc) {
@@ -630,9 +712,11 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         goto fail;
     }
     const ipo_header_t *hdr = mem;
-    /* Pairs with the store-release of magic in format_memory(): once it is
-     * seen, every identity field is, and the creator's fchmod is done (a
-     * region only gets its name when ready; this guards hand-made objects). */
+    /* SYNC POINT region magic: pairs with the store-release of magic in
+     * format_memory(). Once it is seen, every identity field is (they are
+     * written once, before it, so they are read plainly below), and the
+     * creator's fchmod is done (a region only gets its name when ready;
+     * this guards hand-made objects). */
     uint64_t magic = ipo_atomic_load_acquire(&hdr->magic);
     if (magic == 0) {
         rc = -IPO_EAGAIN; /* sized but not formatted yet */
@@ -654,7 +738,8 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         rc = -IPO_ELAYOUT;
         goto fail;
     }
-    /* Pairs with the store-release of READY in ipo_region_create(). */
+    /* SYNC POINT region ready: pairs with the store-release of READY in
+     * ipo_region_create(); everything the creator formatted is visible. */
     uint32_t state = ipo_atomic_load_acquire(&hdr->state);
     if (state != IPO_STATE_READY) {
         rc = state == IPO_STATE_CLOSING ? -IPO_ECLOSING : -IPO_EAGAIN;
@@ -669,8 +754,10 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
             continue;
         /* A predecessor that died holding access left its slot number in the
          * access word; taking the slot would make us the holder without ever
-         * acquiring. Leave that slot to crash recovery. */
-        if ((ipo_atomic_load_acquire(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == (uint64_t)i + 1) {
+         * acquiring. Leave that slot to crash recovery. Relaxed: only the
+         * owner field is compared, and nobody but this slot's occupant (now
+         * us, by the lock) can write our slot number into it. */
+        if ((ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == (uint64_t)i + 1) {
             slot_unlock(fd, i);
             continue;
         }
@@ -686,7 +773,11 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         madvise(mem, size, MADV_POPULATE_WRITE);
 #endif
     }
-    ipo_atomic_fetch_add_acq_rel(&r->hdr->attach_count, 1);
+    /* SYNC POINT attach count: pairs with the acquire load of attach_count
+     * in Region_wait_consumer_ready() (python/src/region_type.c), so a
+     * creator that sees the count sees this consumer's slot filled. Release
+     * is all it needs: nothing is read through the old count. */
+    ipo_atomic_fetch_add_release(&r->hdr->attach_count, UINT64_C(1));
     return 0;
 
 fail:
@@ -713,8 +804,11 @@ unsigned ipo_region_consumers_alive(const ipo_region_t *r)
 
 void ipo_region_begin_close(ipo_region_t *r)
 {
+    /* Relaxed: an attacher that reads CLOSING (the acquire load of state in
+     * ipo_region_attach()) gives up without reading anything else, so this
+     * store publishes nothing. */
     if (r->is_creator && r->hdr)
-        ipo_atomic_store_release(&r->hdr->state, (uint32_t)IPO_STATE_CLOSING);
+        ipo_atomic_store_relaxed(&r->hdr->state, (uint32_t)IPO_STATE_CLOSING);
 }
 
 void ipo_region_detach(ipo_region_t *r)
@@ -728,9 +822,15 @@ void ipo_region_detach(ipo_region_t *r)
         r->me = NULL;
         return;
     }
-    /* Leaving while holding access would hang every other participant. */
+    /* Leaving while holding access would hang every other participant. This
+     * release rings no sleeper (the core has no doorbells): a caller with a
+     * waker releases through ipo_handoff_release() before detaching. */
     if (ipo_access_held(r))
         ipo_access_release(r);
+    /* For a process the slot is handed on by its lock (slot_unlock below,
+     * which the kernel orders before the next claimer's slot_lock); the
+     * release serves a handle joined in process memory, whose next claimer
+     * is the compare-and-swap in ipo_region_join() (SYNC POINT slot claim). */
     ipo_atomic_store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
     if (r->fd >= 0) {
         if (r->is_creator && flock(r->fd, LOCK_EX) == 0) {
@@ -782,7 +882,9 @@ int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len)
             snprintf(why, why_len, "the header's table offsets overlap");
         return -IPO_ECORRUPT;
     }
-    uint64_t owner = hdr->access & IPO_ACCESS_OWNER_MASK;
+    /* Relaxed, and atomic even under access: sleepers register in the word
+     * without holding access. Only its owner field is checked. */
+    uint64_t owner = ipo_atomic_load_relaxed(&hdr->access) & IPO_ACCESS_OWNER_MASK;
     if (owner > hdr->slot_count) {
         if (why)
             snprintf(why, why_len, "the access word names slot %llu of %u",

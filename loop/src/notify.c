@@ -1,4 +1,7 @@
 /* loop/src/notify.c — doorbells as named FIFOs in a private per-user directory. */
+/* Nothing here reads or writes the region: the pending flag that coalesces
+ * rings (slot wake_pending) and the slot generation that names a doorbell
+ * are read and written by the wakeup protocol, in handoff.c. */
 #define _GNU_SOURCE
 #include "ipo/notify.h"
 

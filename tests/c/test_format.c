@@ -99,9 +99,52 @@ static void test_containers_free_their_tree(void)
     region_twin_free(mem, &r);
 }
 
+/* A pinned object (a live zero-copy buffer shows it) is in use: it cannot
+ * be destroyed until its last pin goes. The pin count is 16 bits: the
+ * 65536th pin is refused as an overflow, not as "in use". */
+static void test_pins(void)
+{
+    uint64_t size = 1 << 20;
+    void *mem = aligned_alloc(4096, size);
+    ipo_region_options_t o = { 0 };
+    ASSERT_OK(ipo_region_format(mem, size, &o));
+    ipo_region_t r;
+    ASSERT_OK(ipo_region_join(&r, mem, size));
+
+    ipo_off_t off, bytes, tuple;
+    void *data;
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_BYTES, 100, &off, &data));
+    ASSERT_ERR(ipo_obj_pin(&r, off + 16), IPO_EBADOBJ);
+    ASSERT_OK(ipo_obj_pin(&r, off));
+    ASSERT_ERR(ipo_obj_destroy(&r, off), IPO_EBUSY);
+    ipo_obj_unpin(&r, off);
+    for (unsigned i = 0; i < UINT16_MAX; i++)
+        ASSERT_OK(ipo_obj_pin(&r, off));
+    ASSERT_ERR(ipo_obj_pin(&r, off), IPO_EOVERFLOW);
+    ASSERT_ERR(ipo_obj_destroy(&r, off), IPO_EBUSY);
+    for (unsigned i = 0; i < UINT16_MAX; i++)
+        ipo_obj_unpin(&r, off);
+    ASSERT_OK(ipo_obj_destroy(&r, off));
+
+    /* A pinned child keeps its whole tree. */
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_BYTES, 10, &bytes, &data));
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_TUPLE, sizeof(ipo_value_t), &tuple, &data));
+    *(ipo_value_t *)data = (ipo_value_t){ .type = IPO_T_BYTES, .v.off = bytes };
+    ASSERT_OK(ipo_obj_pin(&r, bytes));
+    ASSERT_ERR(ipo_obj_destroy(&r, tuple), IPO_EBUSY);
+    ipo_obj_unpin(&r, bytes);
+    ASSERT_OK(ipo_obj_destroy(&r, tuple));
+    const ipo_obj_t *obj;
+    ASSERT_ERR(ipo_obj_get(&r, bytes, &obj), IPO_EBADOBJ);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
 int main(void)
 {
     RUN(test_objects);
+    RUN(test_pins);
     RUN(test_containers_free_their_tree);
     return 0;
 }

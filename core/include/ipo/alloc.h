@@ -52,6 +52,8 @@ int ipo_alloc_validate(const ipo_heap_t *h, ipo_off_t off);
 /* Payload bytes usable at a live allocation (at least what was asked). */
 uint64_t ipo_alloc_usable_size(const ipo_heap_t *h, ipo_off_t off);
 
+/* The figures of ipo_alloc_stats_t. Needs access, as every function here
+ * does: the heap's fields are plain, ordered only by the access word. */
 void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st);
 
 /* Walks every block and free list and verifies every invariant. 0 or

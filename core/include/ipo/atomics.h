@@ -28,6 +28,7 @@
 #define ipo_atomic_fetch_or_acq_rel(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_ACQ_REL)
 #define ipo_atomic_fetch_and_release(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELEASE)
 #define ipo_atomic_fetch_and_acq_rel(p, v) __atomic_fetch_and((p), (v), __ATOMIC_ACQ_REL)
+#define ipo_atomic_exchange_relaxed(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_RELAXED)
 #define ipo_atomic_exchange_acq_rel(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 
 /* Compare-and-swap: 1 when *p held *expected and now holds desired; else 0
@@ -35,6 +36,9 @@
 #define ipo_atomic_cas_acquire(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, \
                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
+#define ipo_atomic_cas_release(p, expected, desired) \
+    __atomic_compare_exchange_n((p), (expected), (desired), 0, \
+                                __ATOMIC_RELEASE, __ATOMIC_RELAXED)
 #define ipo_atomic_cas_acq_rel(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, \
                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)

@@ -8,7 +8,10 @@ extern "C" {
 
 /* Functions return 0 on success or the negative of one of these codes.
  * IPO_ESYS means a system call failed for a reason not listed here; errno
- * still holds the system's code when the function returns. */
+ * still holds the system's code when the function returns. Each code has
+ * one meaning, so that a caller can act on it without knowing which
+ * function returned it: a new cause gets a new code (at the end: the
+ * numbers are an ABI), never an old code stretched over it. */
 enum ipo_error {
     IPO_EINVAL = 1,  /* an argument is out of its domain (bad name, size, offset) */
     IPO_ENOMEM,      /* no free chunk in the region is large enough */
@@ -17,17 +20,21 @@ enum ipo_error {
     IPO_EAGAIN,      /* the region exists but is not ready yet: try again */
     IPO_ETIMEDOUT,   /* the deadline passed */
     IPO_ELAYOUT,     /* magic, layout version, layout hash or size do not match */
-    IPO_EPERM,       /* the region belongs to another user or has another mode */
+    IPO_EPERM,       /* the region, or the doorbell directory, belongs to another user or has
+                        another mode than expected */
     IPO_ENOSPC,      /* /dev/shm cannot hold a region of that size */
     IPO_EFULL,       /* every participant slot is taken */
     IPO_ENOTHELD,    /* the caller does not hold access */
     IPO_EEMPTY,      /* the message queue is empty */
-    IPO_EBADOBJ,     /* the offset does not name a live object */
+    IPO_EBADOBJ,     /* the offset (given, or held by a container: a list's array, a map's
+                        table) does not name a live object of the type it should */
     IPO_ECORRUPT,    /* a consistency check found a broken invariant */
     IPO_ECLOSING,    /* the region is closing and takes no new participants */
-    IPO_EBUSY,       /* the object is still named by a queued message */
+    IPO_EBUSY,       /* the object is in use: a queued message names it, or a live buffer
+                        shows it (or a block of its tree) */
     IPO_ESYS,        /* another system error; see errno */
     IPO_EINTR,       /* a wait ended early (a signal, or the caller's wake-up time): call again */
+    IPO_EOVERFLOW,   /* a counter in the region is at its limit (an object's 65535 pins) */
     IPO_ERROR_COUNT_
 };
 

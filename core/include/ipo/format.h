@@ -78,7 +78,8 @@ enum ipo_type {
 typedef struct ipo_obj {
     uint8_t  type;           /* ipo_type */
     uint8_t  flags;          /* IPO_OBJ_* */
-    uint16_t pins;           /* zero-copy buffers of the payload alive in any process */
+    uint16_t pins;           /* zero-copy buffers of the payload alive in any process:
+                                dropped without access, so read and written atomically */
     uint32_t gen;            /* stamped from the header's counter, never 0; zeroed when the
                                 object is destroyed: lets views detect a freed or reused block */
     union {
@@ -192,7 +193,7 @@ int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
 
 /* A zero-copy buffer of the payload is handed out: the object cannot be
  * destroyed until every pin is gone. Needs access. 0, -IPO_EBADOBJ, or
- * -IPO_EBUSY when 65535 pins are taken already. */
+ * -IPO_EOVERFLOW when 65535 pins are taken already. */
 int ipo_obj_pin(struct ipo_region *r, ipo_off_t off);
 
 /* Drops one pin. Atomic, so it needs no access: buffers are released

@@ -64,7 +64,12 @@ enum ipo_role {
 /* One participant. Slot 0 is the creator's. The waiting fields belong to the
  * wakeup layer (loop/): a sleeper publishes what it waits for
  * (IPO_WAIT_FOR_* bits), then registers in the access word; a releaser that
- * sees sleepers rings the doorbells of those it can satisfy. */
+ * sees sleepers rings the doorbells of those it can satisfy. Other
+ * processes read a slot without holding access (releasers read the waiting
+ * fields and the generation at any time; a claimer reads what a dead
+ * occupant left), so every access to a slot's fields goes through
+ * ipo/atomics.h; occupy_slot() in region.c says in which order a claimer
+ * writes them. */
 enum ipo_wait_for {
     IPO_WAIT_FOR_ACCESS   = 1,  /* access is free: the longest such waiter is rung */
     IPO_WAIT_FOR_MESSAGES = 2,  /* the queue holds a message: all are rung */
@@ -142,6 +147,12 @@ typedef struct ipo_ring {
     ipo_off_t entries[];
 } ipo_ring_t;
 
+/* Who touches what. Identity fields and the table offsets are written once,
+ * before the magic (release) and READY (release), and only read after: they
+ * stay plain. state, access, attach_count, sleep_tickets and the queue's
+ * head and tail are read or written by processes that do not hold access,
+ * so they go through ipo/atomics.h. next_gen, queue.ring and the allocator
+ * root are read and written only under access: plain. */
 typedef struct ipo_header {
     /* Identity, written once by the creator; attachers check all of it before
      * reading anything else. */

@@ -29,15 +29,20 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj);
 /* Removes the oldest message and gives its object; -IPO_EEMPTY. Needs access. */
 int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj);
 
-/* Gives the oldest message's object without removing it; -IPO_EEMPTY. */
+/* Gives the oldest message's object without removing it; -IPO_EEMPTY.
+ * Needs access. */
 int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj);
 
 /* Messages queued. Safe without access, as a hint: head is read before tail
- * and both only grow, so the difference is never negative. Tail's acquire
- * pairs with the store-release in ipo_queue_put(). Exact for a holder. */
+ * and both only grow, so the difference is never negative. Exact for a
+ * holder. */
 static inline uint64_t ipo_queue_length(const ipo_region_t *r)
 {
+    /* SYNC POINT queue head: pairs with the store-release of head in
+     * ipo_queue_take(); its acquire also keeps the tail load after it. */
     uint64_t head = ipo_atomic_load_acquire(&r->hdr->queue.head);
+    /* SYNC POINT queue tail: pairs with the store-release of tail in
+     * ipo_queue_put(). */
     uint64_t tail = ipo_atomic_load_acquire(&r->hdr->queue.tail);
     return tail - head;
 }
