@@ -114,6 +114,9 @@ static int ring(ipo_waker_t *w, uint32_t i)
     uint32_t idle = 0;
     if (ipo_atomic_load_relaxed(&s->wake_pending) || !ipo_atomic_cas_acq_rel(&s->wake_pending, &idle, 1u))
         return RUNG;
+    /* SYNC POINT slot generation: pairs with the store-release of
+     * generation in occupy_slot() (core/src/region.c): the doorbell we open
+     * is the occupant's that published it. */
     uint32_t generation = ipo_atomic_load_acquire(&s->generation);
     int rc = RUNG;
     pthread_mutex_lock(&w->lock);
@@ -129,8 +132,8 @@ static int ring(ipo_waker_t *w, uint32_t i)
              * failure (out of descriptors) must not silence the slot. */
             if (errno == ENXIO || errno == ENOENT)
                 rc = GONE;
-            else
-                ipo_atomic_store_release(&s->wake_pending, 0u);
+            else /* publishes nothing: the flag is the only word here */
+                ipo_atomic_store_relaxed(&s->wake_pending, 0u);
         }
     }
     if (peer->fd >= 0 && ipo_notify_ring(peer->fd) < 0) {
@@ -157,8 +160,10 @@ static void wake(ipo_waker_t *w, int released)
         int messages = ipo_queue_length(r) != 0;
         for (uint32_t i = 0; i < n; i++) {
             const ipo_slot_t *s = slot_at(r, i);
-            /* Pairs with the fetch-or in ipo__sleeper_register(), through
-             * the acq_rel read-modify-writes of the access word. */
+            /* SYNC POINT waiting_for: pairs with the fetch-or in
+             * ipo__sleeper_register() (and the fetch-and in
+             * ipo__sleeper_unregister()), carried by the acq_rel
+             * read-modify-writes of the access word. */
             uint32_t what = ipo_atomic_load_acquire(&s->waiting_for);
             if ((what & IPO_WAIT_FOR_RELEASE) || ((what & IPO_WAIT_FOR_MESSAGES) && messages)) {
                 ring(w, i);
@@ -227,8 +232,8 @@ int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
     w->sleepers = s;
     for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
         if ((what & bit) && w->waiting[bit_index(bit)]++ == 0)
-            /* Pairs with the acquire loads in wake(); the registration
-             * below carries it to the releaser. */
+            /* SYNC POINT waiting_for: pairs with the acquire loads in
+             * wake(); the registration below carries it to the releaser. */
             ipo_atomic_fetch_or_release(&me->waiting_for, bit);
     /* A waiter that was rung but lost the race keeps its place in line. */
     if (new_ticket && (what & (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES)))
@@ -240,14 +245,18 @@ int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
     /* Rings from now on are for this sleep. Published by the registration
      * below, like waiting_for; ring() reads it with its compare-and-swap. */
     ipo_atomic_store_relaxed(&me->wake_pending, 0u);
-    /* Counted so that whoever takes the slot next can take our
-     * registrations back if we die asleep (region.c's occupy_slot). */
-    ipo_atomic_fetch_add_relaxed(&me->sleepers, 1u);
     /* The registration: releases our fields above to whoever reads the
-     * word after it, and acquires whatever the last releaser wrote. Pairs
-     * with the fetch-and of ipo_access_release(). */
+     * word after it, and acquires whatever the last releaser wrote.
+     * SYNC POINT access word: pairs with the fetch-and of
+     * ipo_access_release(). */
     uint64_t word = ipo_atomic_fetch_add_acq_rel(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE) +
                     IPO_ACCESS_SLEEPER_ONE;
+    /* Counted in the slot after the word, so that whoever takes the slot
+     * after we die asleep takes back at most what we added there
+     * (take_back_sleepers() in core/src/region.c): a kill in between leaks
+     * one registration in the word, which costs releasers a scan, instead
+     * of taking back somebody else's. */
+    ipo_atomic_fetch_add_relaxed(&me->sleepers, 1u);
     return !wait_over(r, what, word, since);
 }
 
@@ -276,14 +285,18 @@ void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
         }
         for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
             if ((what & bit) && --w->waiting[bit_index(bit)] == 0)
-                /* Pairs with the acquire loads in wake(). */
+                /* SYNC POINT waiting_for: pairs with the acquire loads in
+                 * wake(). */
                 ipo_atomic_fetch_and_release(&r->me->waiting_for, ~bit);
         s->what = 0;
         s->next = NULL;
-        /* Pairs with the fetch-and of ipo_access_release(): a releaser that
-         * reads the word after this does not count us. */
-        ipo_atomic_fetch_sub_release(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE);
+        /* The slot's count first, then the word: the reverse of
+         * registering, for the same reason. */
         ipo_atomic_fetch_sub_relaxed(&r->me->sleepers, 1u);
+        /* SYNC POINT access word: pairs with the fetch-and of
+         * ipo_access_release(): a releaser that reads the word after this
+         * does not count us. */
+        ipo_atomic_fetch_sub_release(&r->hdr->access, IPO_ACCESS_SLEEPER_ONE);
     }
     /* Whatever we read from the doorbell, the others still asleep get too:
      * it may have been a ring for one of them. */

@@ -222,6 +222,12 @@ int ipo_waiter_wait(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t dead
         int n = poll(pfd, IPO_WAITER_FDS, timeout);
         if (n < 0 && errno == EINTR)
             return -IPO_EINTR; /* let the caller run signal handlers */
+        if (n < 0) {
+            int err = errno;
+            ipo_waiter_cancel(w);
+            errno = err;
+            return -IPO_ESYS;
+        }
         if (n > 0)
             rc = ipo_waiter_readable(w);
     }

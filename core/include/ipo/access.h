@@ -20,8 +20,9 @@ static inline int ipo_access_held(const ipo_region_t *r)
 }
 
 /* One compare-and-swap; 1 when access was taken, 0 when someone holds it. No
- * system call. Pairs with the release in ipo_access_release(), so the
- * previous holder's writes are visible once this returns 1. */
+ * system call. SYNC POINT access word: the acquire of this compare-and-swap
+ * pairs with the fetch-and in ipo_access_release(), so the previous
+ * holder's writes are visible once this returns 1. */
 static inline int ipo_access_try_acquire(ipo_region_t *r)
 {
     uint64_t *word = &r->hdr->access;
@@ -38,7 +39,12 @@ static inline int ipo_access_try_acquire(ipo_region_t *r)
  * made while holding access (release), and gives the word as it was, whose
  * sleeper count says whether anyone must be woken (acquire: their published
  * waiting_for fields are visible). The caller must hold access. The wakeup
- * layer's ipo_handoff_release() rings the sleepers; this does not. */
+ * layer's ipo_handoff_release() rings the sleepers; this does not.
+ * SYNC POINT access word: the release pairs with the next holder's
+ * compare-and-swap in ipo_access_try_acquire(); the acquire pairs with the
+ * registrations in ipo__sleeper_register() (loop/src/handoff.c) and the
+ * take-back in take_back_sleepers() (core/src/region.c), so wake() reads
+ * the waiting_for they published or cleared. */
 static inline uint64_t ipo_access_release(ipo_region_t *r)
 {
     return ipo_atomic_fetch_and_acq_rel(&r->hdr->access, ~IPO_ACCESS_OWNER_MASK);

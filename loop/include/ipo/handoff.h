@@ -85,9 +85,8 @@ static inline int ipo_handoff_try(ipo_waker_t *w, int messages)
 /* The access word's acquisition count, for IPO_WAIT_FOR_RELEASE. */
 static inline uint64_t ipo_access_count(const ipo_region_t *r)
 {
-    /* Pairs with the acq_rel read-modify-writes of the access word
-     * (acquire, release, registration): a count read here is one that some
-     * participant published. */
+    /* SYNC POINT access word: pairs with the fetch-and in
+     * ipo_access_release(): a count read here is one a holder published. */
     return ipo_atomic_load_acquire(&r->hdr->access) >> IPO_ACCESS_COUNT_SHIFT;
 }
 

@@ -95,7 +95,8 @@ void ipo_waiter_poke(ipo_waiter_t *w);
  * can run signal handlers. 0 when access is held (or, for RELEASE alone,
  * when somebody took a turn); -IPO_ETIMEDOUT at the deadline (the waiter
  * is cancelled); -IPO_EINTR at wake_by_ns or on a signal (the waiter still
- * waits: call again with the same `what`, or cancel); -IPO_EINVAL. */
+ * waits: call again with the same `what`, or cancel); -IPO_EINVAL; -IPO_ESYS
+ * when poll() fails (errno tells why; the waiter is cancelled). */
 int ipo_waiter_wait(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t deadline_ns,
                     int64_t wake_by_ns, int64_t spin_ns);
 
