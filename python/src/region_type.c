@@ -177,6 +177,10 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
                          self->name, seconds_text(time_limit).text);
             break;
         }
+        if (rc != -IPO_EINTR) { /* poll() itself failed: no point in trying again */
+            ipo_py_raise(self->st, rc, "waiting for access to region '%U' failed", self->name);
+            break;
+        }
     }
     ipo_waiter_fini(&waiter); /* a wait given up passes its ring on */
     self->waiters--;
