@@ -1,5 +1,6 @@
 /* python/src/codec.c — Python objects to format blocks and back: exact-type dispatch. */
 #include "ipo_python.h"
+#include "handle.h"
 
 #include <datetime.h>
 

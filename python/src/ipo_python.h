@@ -121,21 +121,14 @@ enum ipo_wait_mode {
 /* module.c */
 extern struct PyModuleDef ipo_module_def;
 
-/* module.c: raising the right exception for a code, in one place. */
-PyObject *ipo_py_raise(ipo_state *st, int rc, const char *fmt, ...);
-PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested);
-
 /* region_type.c */
 extern PyType_Spec ipo_region_spec;
 extern PyType_Spec ipo_buffer_spec;
-int ipo_py_require_access(RegionObject *self);
 /* A memoryview of an object's payload that pins it (get_obj_buffer). */
 PyObject *ipo_py_obj_buffer(RegionObject *self, ipo_off_t off, int readonly);
 /* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
-/* Converts a time limit argument (None or a non-negative number) to seconds, -1 for none. */
-int ipo_py_time_limit(PyObject *arg, double *out);
 
 /* guard_type.c */
 extern PyType_Spec ipo_guard_spec;

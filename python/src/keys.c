@@ -1,5 +1,6 @@
 /* python/src/keys.c — dict and set keys: the format's stable hash, and equality with stored keys. */
 #include "ipo_python.h"
+#include "handle.h"
 
 #include <datetime.h>
 

@@ -1,5 +1,6 @@
 /* python/src/region_type.c — the Region heap type: a region handle with the sync API. */
 #include "ipo_python.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <string.h>
@@ -14,26 +15,6 @@
 #define SIGNAL_CHECK_NS (INT64_C(1000) * 1000 * 1000)
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-int ipo_py_time_limit(PyObject *arg, double *out)
-{
-    if (arg == NULL || arg == Py_None) {
-        *out = -1.0;
-        return 0;
-    }
-    double v = PyFloat_AsDouble(arg);
-    if (v == -1.0 && PyErr_Occurred()) {
-        PyErr_Format(PyExc_TypeError, "time_limit must be None or a number of seconds, not '%.200s'",
-                     Py_TYPE(arg)->tp_name);
-        return -1;
-    }
-    if (!(v >= 0.0)) {
-        PyErr_SetString(PyExc_ValueError, "time_limit must be None or a number of seconds >= 0");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 /* PyUnicode_FromFormat knows neither %f nor %o: these render them first. */
 typedef struct { char text[32]; } ipo_text_t;
@@ -66,12 +47,6 @@ static int deadline_passed(int64_t deadline)
     return deadline >= 0 && ipo_now_ns() >= deadline;
 }
 
-static void maybe_unmap(RegionObject *self)
-{
-    if (self->closed && self->exports == 0 && self->waiters == 0)
-        ipo_region_unmap(&self->r);
-}
-
 /* Sleeps about ns with the GIL released; -1 if a signal handler raised. */
 static int nap(int64_t ns)
 {
@@ -82,44 +57,15 @@ static int nap(int64_t ns)
     return PyErr_CheckSignals();
 }
 
-static int require_attached(RegionObject *self)
+/* The sections below call the handle's checks (handle.c) by these short names. */
+static inline int require_attached(RegionObject *self)
 {
-    /* closed is set when close() begins: nothing new starts on a closing region. */
-    if (!self->attached || self->closed) {
-        if (!self->name)
-            PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ was not called");
-        else if (self->closed)
-            PyErr_Format(self->st->RegionClosedError, "region '%U' is closed", self->name);
-        else
-            PyErr_Format(self->st->RegionClosedError,
-                         "region '%U' is not attached yet: call init_consumer() first, "
-                         "or use the SharedMemory as a context manager", self->name);
-        return -1;
-    }
-    if (ipo_region_inherited(&self->r)) {
-        PyErr_Format(self->st->RegionClosedError,
-                     "this handle on region '%U' was inherited across fork(): it belongs to "
-                     "the parent process. Create a new SharedMemory in the child", self->name);
-        return -1;
-    }
-    return 0;
+    return ipo_py_require_attached(self);
 }
 
-int ipo_py_require_access(RegionObject *self)
+static inline void maybe_unmap(RegionObject *self)
 {
-    if (require_attached(self) < 0)
-        return -1;
-    /* holder_thread is set, under the GIL, only once a turn is granted: a
-     * thread of this process that holds access for an instant while it looks
-     * for messages (GIL released) gives nobody a turn. */
-    if (!ipo_access_held(&self->r) || !self->holder_thread) {
-        PyErr_Format(self->st->AccessNotHeldError,
-                     "this process does not hold access to region '%U': call this inside "
-                     "`with wait_my_turn(sm):`, or between sm.wait_my_turn() and sm.release()",
-                     self->name);
-        return -1;
-    }
-    return 0;
+    ipo_py_maybe_unmap(self);
 }
 
 /* ---- acquiring and releasing -------------------------------------------------- */

@@ -5,6 +5,7 @@
  * classes over them (ipc_py_objects/containers.py, objects.py) add the rest
  * of list's, dict's and set's behaviour out of these. */
 #include "ipo_python.h"
+#include "handle.h"
 
 #include <string.h>
 
