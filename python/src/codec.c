@@ -1,6 +1,6 @@
 /* python/src/codec.c — Python objects to format blocks and back: exact-type dispatch. */
 #include "ipo_python.h"
-#include "handle.h"
+#include "buffer.h"
 
 #include <datetime.h>
 
@@ -145,7 +145,7 @@ static int encode_container(RegionObject *self, uint8_t type, PyObject *const *i
 {
     void *data;
     /* Types of a fixed number of values may be given fewer: the rest stay None. */
-    uint64_t len = type == IPO_T_NDARRAY ? 3 * sizeof(ipo_value_t) : (uint64_t)n * sizeof(ipo_value_t);
+    uint64_t len = (type == IPO_T_NDARRAY ? IPO_NDARRAY_PARTS : (uint64_t)n) * sizeof(ipo_value_t);
     if (new_container(self, type, len, out, &data) < 0)
         return -1;
     ipo_value_t *values = data; /* offsets never move: the pointer stays good */
@@ -174,8 +174,11 @@ static int encode_tuple(RegionObject *self, PyObject *obj, ipo_off_t *out)
 static int encode_slice(RegionObject *self, PyObject *obj, ipo_off_t *out)
 {
     PySliceObject *sl = (PySliceObject *)obj;
-    PyObject *items[3] = { sl->start, sl->stop, sl->step };
-    return encode_container(self, IPO_T_SLICE, items, 3, out);
+    PyObject *items[IPO_SLICE_PARTS];
+    items[IPO_SLICE_START] = sl->start;
+    items[IPO_SLICE_STOP] = sl->stop;
+    items[IPO_SLICE_STEP] = sl->step;
+    return encode_container(self, IPO_T_SLICE, items, IPO_SLICE_PARTS, out);
 }
 
 static int encode_complex(RegionObject *self, PyObject *obj, ipo_off_t *out)
@@ -489,14 +492,15 @@ static int encode_run(RegionObject *self, uint8_t type, PyObject *seq, ipo_off_t
 }
 
 /* An ndarray: its dtype and shape as values, its data as one BYTES block
- * on a 64-byte boundary, copied once from the array's buffer. */
+ * on a 64-byte boundary, copied once from the array's buffer. describe()
+ * gives the parts in the format's order. */
 static int encode_ndarray(RegionObject *self, PyObject *const *parts, ipo_off_t *out)
 {
     Py_buffer view;
-    if (PyObject_GetBuffer(parts[2], &view, PyBUF_C_CONTIGUOUS) < 0)
+    if (PyObject_GetBuffer(parts[IPO_NDARRAY_DATA], &view, PyBUF_C_CONTIGUOUS) < 0)
         return -1;
-    PyObject *head[2] = { parts[0], parts[1] };
-    int rc = encode_container(self, IPO_T_NDARRAY, head, 2, out);
+    /* The parts before the data; its slot stays None until its block is made. */
+    int rc = encode_container(self, IPO_T_NDARRAY, parts, IPO_NDARRAY_DATA, out);
     if (rc == 0) {
         ipo_value_t *v = ipo_obj_data((ipo_obj_t *)(self->r.base + *out));
         ipo_off_t data_off;
@@ -508,8 +512,8 @@ static int encode_ndarray(RegionObject *self, PyObject *const *parts, ipo_off_t 
         } else {
             if (view.len)
                 ipo_copy_in(data, view.buf, (size_t)view.len);
-            v[2].type = IPO_T_BYTES;
-            v[2].v.off = data_off;
+            v[IPO_NDARRAY_DATA].type = IPO_T_BYTES;
+            v[IPO_NDARRAY_DATA].v.off = data_off;
         }
     }
     PyBuffer_Release(&view);
@@ -551,25 +555,26 @@ static int encode_described(RegionObject *self, PyObject *desc, ipo_off_t *out)
     if (strcmp(kind, "ndarray") == 0 && na == 3)
         return encode_ndarray(self, a, out);
     if (strcmp(kind, "tensor") == 0)
-        return encode_container(self, IPO_T_TENSOR, a, 1, out);
-    if (strcmp(kind, "enum") == 0 && na == 2)
-        return encode_container(self, IPO_T_ENUM, a, 2, out);
+        return encode_container(self, IPO_T_TENSOR, a, IPO_TENSOR_PARTS, out);
+    if (strcmp(kind, "enum") == 0 && na == IPO_ENUM_PARTS)
+        return encode_container(self, IPO_T_ENUM, a, IPO_ENUM_PARTS, out);
     if (strcmp(kind, "object") == 0 && na == 4) {
         /* class, names, state: VALUES for a static object, DICT for a general one. */
         PyObject *names = a[1], *state = a[2], *adopt = a[3];
         void *data;
-        if (new_container(self, IPO_T_OBJECT, 3 * sizeof(ipo_value_t), out, &data) < 0)
+        if (new_container(self, IPO_T_OBJECT, IPO_OBJECT_PARTS * sizeof(ipo_value_t), out, &data) < 0)
             return -1;
         ipo_value_t *v = data;
         ipo_off_t state_off;
-        if (encode_value(self, a[0], &v[0]) < 0 || encode_value(self, names, &v[1]) < 0)
+        if (encode_value(self, a[0], &v[IPO_OBJECT_CLASS]) < 0 ||
+            encode_value(self, names, &v[IPO_OBJECT_NAMES]) < 0)
             return fail_container(self, *out);
         int rc = names == Py_None ? encode_map(self, IPO_T_DICT, state, 1, 0, &state_off)
                                   : encode_run(self, IPO_T_VALUES, state, &state_off);
         if (rc < 0)
             return fail_container(self, *out);
-        v[2].type = ((ipo_obj_t *)(self->r.base + state_off))->type;
-        v[2].v.off = state_off;
+        v[IPO_OBJECT_STATE].type = ((ipo_obj_t *)(self->r.base + state_off))->type;
+        v[IPO_OBJECT_STATE].v.off = state_off;
         if (adopt != Py_None) {
             PyObject *ref = ipo_py_new_view(self, names == Py_None ? self->st->SharedDict
                                                                    : (PyObject *)self->st->object_ref_type,
@@ -825,8 +830,9 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj, ipo_of
         PyObject *bounds = decode_values_tuple(self, obj, 1);
         if (!bounds)
             return NULL;
-        PyObject *value = PySlice_New(PyTuple_GET_ITEM(bounds, 0), PyTuple_GET_ITEM(bounds, 1),
-                                      PyTuple_GET_ITEM(bounds, 2));
+        PyObject *value = PySlice_New(PyTuple_GET_ITEM(bounds, IPO_SLICE_START),
+                                      PyTuple_GET_ITEM(bounds, IPO_SLICE_STOP),
+                                      PyTuple_GET_ITEM(bounds, IPO_SLICE_STEP));
         Py_DECREF(bounds);
         return value;
     }
@@ -1052,8 +1058,9 @@ static PyObject *decode_object(RegionObject *self, const ipo_obj_t *obj, ipo_off
     if (!call_hook(st->rebuild_object, "an object"))
         return NULL;
     const ipo_value_t *v = ipo_obj_data(obj);
+    const ipo_value_t *fields = &v[IPO_OBJECT_STATE];
     const ipo_obj_t *values;
-    int is_static = v[2].type == IPO_T_VALUES && !ipo_obj_get(&self->r, v[2].v.off, &values) &&
+    int is_static = fields->type == IPO_T_VALUES && !ipo_obj_get(&self->r, fields->v.off, &values) &&
                     values->type == IPO_T_VALUES;
     int viewed = !copy && is_static;
     PyObject *block_key = NULL, *class_key = NULL, *result = NULL, *state = NULL;
@@ -1062,12 +1069,12 @@ static PyObject *decode_object(RegionObject *self, const ipo_obj_t *obj, ipo_off
             return NULL;
         PyObject *hit = cache_get(self->object_classes, block_key);
         if (hit && PyLong_AsUnsignedLong(PyTuple_GET_ITEM(hit, 0)) == obj->gen) {
-            result = instance_from(self, hit, v[2].v.off);
+            result = instance_from(self, hit, fields->v.off);
             goto done;
         }
     }
-    PyObject *cls = decode_value(self, &v[0], 1);
-    PyObject *names = cls ? decode_value(self, &v[1], 1) : NULL;
+    PyObject *cls = decode_value(self, &v[IPO_OBJECT_CLASS], 1);
+    PyObject *names = cls ? decode_value(self, &v[IPO_OBJECT_NAMES], 1) : NULL;
     if (!names)
         goto done_parts;
     if (viewed) {
@@ -1075,7 +1082,7 @@ static PyObject *decode_object(RegionObject *self, const ipo_obj_t *obj, ipo_off
             goto done_parts;
         PyObject *hit = cache_get(st->object_classes, class_key);
         if (hit) {
-            result = instance_from(self, hit, v[2].v.off);
+            result = instance_from(self, hit, fields->v.off);
             if (result)
                 remember_object(self, obj, block_key, NULL, Py_TYPE(result), PyTuple_GET_ITEM(hit, 2));
             goto done_parts;
@@ -1083,11 +1090,11 @@ static PyObject *decode_object(RegionObject *self, const ipo_obj_t *obj, ipo_off
     }
     /* A copy gets the state as plain values; a view reads it live. */
     if (copy)
-        state = decode_value(self, &v[2], 1);
+        state = decode_value(self, fields, 1);
     else if (is_static)
-        state = ipo_py_new_view(self, (PyObject *)st->object_ref_type, v[2].v.off);
-    else if (v[2].type == IPO_T_DICT)
-        state = decode_value(self, &v[2], 0);
+        state = ipo_py_new_view(self, (PyObject *)st->object_ref_type, fields->v.off);
+    else if (fields->type == IPO_T_DICT)
+        state = decode_value(self, fields, 0);
     else
         ipo_py_raise(st, -IPO_EBADOBJ, "a shared object at offset %llu has no fields",
                      (unsigned long long)off);
@@ -1149,19 +1156,12 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
     case IPO_T_TENSOR: {
         if (!call_hook(st->rebuild_ndarray, "a numpy array"))
             return NULL;
-        const ipo_value_t *v = ipo_obj_data(obj);
-        const ipo_obj_t *arr = obj;
-        if (obj->type == IPO_T_TENSOR) {
-            if (v[0].type != IPO_T_NDARRAY || ipo_obj_get(&self->r, v[0].v.off, &arr) ||
-                arr->type != IPO_T_NDARRAY)
-                return ipo_py_raise(st, -IPO_EBADOBJ, "a shared torch tensor names no array");
-            v = ipo_obj_data(arr);
-        }
-        if (v[2].type != IPO_T_BYTES)
-            return ipo_py_raise(st, -IPO_EBADOBJ, "a shared numpy array has no data block");
-        PyObject *descr = decode_value(self, &v[0], 1);
-        PyObject *shape = descr ? decode_value(self, &v[1], 1) : NULL;
-        PyObject *buffer = shape ? ipo_py_obj_buffer(self, v[2].v.off, 0) : NULL;
+        const ipo_value_t *v = ipo_py_array_parts(self, obj);
+        if (!v)
+            return NULL;
+        PyObject *descr = decode_value(self, &v[IPO_NDARRAY_DTYPE], 1);
+        PyObject *shape = descr ? decode_value(self, &v[IPO_NDARRAY_SHAPE], 1) : NULL;
+        PyObject *buffer = shape ? ipo_py_obj_buffer(self, v[IPO_NDARRAY_DATA].v.off, 0) : NULL;
         PyObject *result = NULL;
         if (buffer)
             result = PyObject_CallFunction(st->rebuild_ndarray, "OOOii", descr, shape, buffer,

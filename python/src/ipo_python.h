@@ -123,9 +123,6 @@ extern struct PyModuleDef ipo_module_def;
 
 /* region_type.c */
 extern PyType_Spec ipo_region_spec;
-extern PyType_Spec ipo_buffer_spec;
-/* A memoryview of an object's payload that pins it (get_obj_buffer). */
-PyObject *ipo_py_obj_buffer(RegionObject *self, ipo_off_t off, int readonly);
 /* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
