@@ -1,6 +1,6 @@
 /* python/src/codec.c — Python objects to format blocks and back: exact-type dispatch. */
 #include "ipo_python.h"
-#include "buffer.h"
+#include "views.h"
 
 #include <datetime.h>
 
@@ -1247,6 +1247,15 @@ PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy)
         return value;
     }
     }
+}
+
+/* A plain list of plain values: what leaves shared memory whole. */
+PyObject *ipo_py_view_copy_out(ViewObject *v, PyObject *unused)
+{
+    (void)unused;
+    if (!ipo_py_view_obj(v))
+        return NULL;
+    return ipo_py_decode_obj(v->region, v->off, 1);
 }
 
 int ipo_py_codec_init(void)

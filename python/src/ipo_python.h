@@ -98,18 +98,6 @@ typedef struct RegionObject {
     PyObject    *object_classes;
 } RegionObject;
 
-/* A view of a live shared block: lists, dicts, sets, objects' fields. It
- * names the block by offset and generation, and checks both (and access)
- * on every use, so a view of a destroyed block raises instead of reading
- * reused memory. */
-typedef struct ViewObject {
-    PyObject_HEAD
-    RegionObject *region;
-    ipo_off_t     off;
-    uint32_t      gen;
-    uint8_t       type;
-} ViewObject;
-
 /* Wait modes of ipo_py_acquire and of AccessGuard. */
 enum ipo_wait_mode {
     IPO_WAIT_ACCESS   = 0,
@@ -151,13 +139,5 @@ int ipo_py_type_is_live(uint8_t type);
 int ipo_py_keys_init(void);
 int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out);
 int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash);
-
-/* views.c */
-extern PyType_Spec ipo_list_view_spec, ipo_dict_view_spec, ipo_set_view_spec,
-    ipo_object_ref_spec, ipo_field_spec, ipo_map_iter_spec;
-PyObject *ipo_py_new_view(RegionObject *self, PyObject *cls, ipo_off_t off);
-/* The view's block after checking access, generation and type; NULL with
- * an exception set. */
-ipo_obj_t *ipo_py_view_obj(ViewObject *v);
 
 #endif /* IPO_PYTHON_H */

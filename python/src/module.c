@@ -1,6 +1,6 @@
 /* python/src/module.c — the _ipo module on top of the others: its state, its types and its functions. */
 #include "ipo_python.h"
-#include "buffer.h"
+#include "views.h"
 
 #include <structmember.h>
 
