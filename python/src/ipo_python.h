@@ -119,25 +119,4 @@ int ipo_py_release(RegionObject *self);
 extern PyType_Spec ipo_guard_spec;
 PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
 
-/* codec.c: needs access; encode gives a new object's offset, decode the
- * Python object (a copy, or a view of a live container). With `copy`, live
- * containers come back as plain list, dict, set and objects instead. */
-int ipo_py_codec_init(void);
-int ipo_py_encode(RegionObject *self, PyObject *obj, ipo_off_t *out);
-PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off);
-int ipo_py_encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot);
-PyObject *ipo_py_decode_value(RegionObject *self, const ipo_value_t *slot, int copy);
-PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy);
-/* Inserts or replaces key (and value: NULL for sets) in a map block. */
-int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value);
-/* Runs the adoptions a successful put collected; drops them after a failure. */
-int ipo_py_finish_put(RegionObject *self, int ok);
-/* Whether objects of this type come back as views (so put returns a view). */
-int ipo_py_type_is_live(uint8_t type);
-
-/* keys.c: the stable hash of a key and key equality against a stored key. */
-int ipo_py_keys_init(void);
-int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out);
-int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash);
-
 #endif /* IPO_PYTHON_H */

@@ -155,7 +155,7 @@ static PyMethodDef module_methods[] = {
 static int module_exec(PyObject *module)
 {
     ipo_state *st = PyModule_GetState(module);
-    if (ipo_py_codec_init() < 0)
+    if (ipo_py_decode_init() < 0 || ipo_py_keys_init() < 0 || ipo_py_encode_init() < 0)
         return -1;
     PyObject *errors = PyImport_ImportModule("ipc_py_objects.errors");
     if (!errors)

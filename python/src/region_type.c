@@ -1,6 +1,6 @@
 /* python/src/region_type.c — the Region heap type: a region handle with the sync API. */
 #include "ipo_python.h"
-#include "buffer.h"
+#include "views.h"
 
 #include <errno.h>
 #include <string.h>

@@ -2,7 +2,7 @@
 #ifndef IPO_PY_VIEWS_H
 #define IPO_PY_VIEWS_H
 
-#include "view_base.h"
+#include "encode.h"
 
 /* The C types here carry the operations that must run at memory speed
  * (item and attribute reads and writes, len, in, append, pop); the Python
@@ -17,8 +17,5 @@ extern PyType_Spec ipo_dict_view_spec, ipo_set_view_spec, ipo_map_iter_spec;
 
 /* object_view.c */
 extern PyType_Spec ipo_object_ref_spec, ipo_field_spec;
-
-/* codec.c: a plain deep copy of what a view shows (its _copy_out method). */
-PyObject *ipo_py_view_copy_out(ViewObject *v, PyObject *unused);
 
 #endif /* IPO_PY_VIEWS_H */
