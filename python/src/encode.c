@@ -42,15 +42,17 @@ static int fail_alloc(RegionObject *self, int rc, uint64_t requested)
     return -1;
 }
 
-static int encode_scalar(RegionObject *self, uint8_t type, uint64_t bits, ipo_off_t *out)
+static int encode_scalar(ipo_encoder_t *enc, uint8_t type, uint64_t bits, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     int rc = ipo_obj_new_scalar(&self->r, type, bits, out);
     return rc ? fail_alloc(self, rc, sizeof(ipo_obj_t)) : 0;
 }
 
-static int encode_bytes(RegionObject *self, uint8_t type, const void *src, Py_ssize_t len,
+static int encode_bytes(ipo_encoder_t *enc, uint8_t type, const void *src, Py_ssize_t len,
                         uint8_t flags, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     void *data;
     int rc = ipo_obj_new(&self->r, type, (uint64_t)len, out, &data);
     if (rc)
@@ -61,36 +63,38 @@ static int encode_bytes(RegionObject *self, uint8_t type, const void *src, Py_ss
     return 0;
 }
 
-static int encode_str(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_str(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
     if (PyUnicode_IS_ASCII(obj))
-        return encode_bytes(self, IPO_T_STR, PyUnicode_DATA(obj), PyUnicode_GET_LENGTH(obj),
+        return encode_bytes(enc, IPO_T_STR, PyUnicode_DATA(obj), PyUnicode_GET_LENGTH(obj),
                             IPO_OBJ_ASCII, out);
     Py_ssize_t len;
     const char *utf8 = PyUnicode_AsUTF8AndSize(obj, &len);
     if (utf8)
-        return encode_bytes(self, IPO_T_STR, utf8, len, 0, out);
+        return encode_bytes(enc, IPO_T_STR, utf8, len, 0, out);
     /* Lone surrogates have no UTF-8 form; keep them as 'surrogatepass' does,
      * so that the string round-trips exactly. */
     if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
         return -1;
     PyErr_Clear();
-    PyObject *enc = PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass");
-    if (!enc)
+    PyObject *utf8_bytes = PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass");
+    if (!utf8_bytes)
         return -1;
-    int rc = encode_bytes(self, IPO_T_STR, PyBytes_AS_STRING(enc), PyBytes_GET_SIZE(enc), 0, out);
-    Py_DECREF(enc);
+    int rc = encode_bytes(enc, IPO_T_STR, PyBytes_AS_STRING(utf8_bytes), PyBytes_GET_SIZE(utf8_bytes),
+                          0, out);
+    Py_DECREF(utf8_bytes);
     return rc;
 }
 
-static int encode_int(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_int(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     int overflow;
     long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
     if (v == -1 && PyErr_Occurred())
         return -1;
     if (!overflow)
-        return encode_scalar(self, IPO_T_INT64, (uint64_t)v, out);
+        return encode_scalar(enc, IPO_T_INT64, (uint64_t)v, out);
 
 #if PY_VERSION_HEX >= 0x030D0000
     Py_ssize_t needed = PyLong_AsNativeBytes(obj, NULL, 0, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
@@ -117,7 +121,7 @@ static int encode_int(RegionObject *self, PyObject *obj, ipo_off_t *out)
 
 /* ---- values inside containers --------------------------------------------------- */
 
-static int encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot);
+static int encode_value(ipo_encoder_t *enc, PyObject *obj, ipo_value_t *slot);
 
 /* A container with n value slots, all None to begin with, so that a failure
  * halfway can destroy it and with it every child made so far. */
@@ -136,9 +140,10 @@ static int new_container(RegionObject *self, uint8_t type, uint64_t len, ipo_off
 
 /* Makes a container of n values and fills it; on failure destroys it with
  * the children made so far. Recursion is bounded as Python bounds it. */
-static int encode_container(RegionObject *self, uint8_t type, PyObject *const *items, size_t n,
+static int encode_container(ipo_encoder_t *enc, uint8_t type, PyObject *const *items, size_t n,
                             ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     void *data;
     /* Types of a fixed number of values may be given fewer: the rest stay None. */
     uint64_t len = (type == IPO_T_NDARRAY ? IPO_NDARRAY_PARTS : (uint64_t)n) * sizeof(ipo_value_t);
@@ -151,7 +156,7 @@ static int encode_container(RegionObject *self, uint8_t type, PyObject *const *i
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = encode_value(self, items[i], &values[i]);
+        rc = encode_value(enc, items[i], &values[i]);
     Py_LeaveRecursiveCall();
     if (rc < 0) {
         /* A failed encode_value leaves its slot zeroed, naming no child. */
@@ -161,29 +166,29 @@ static int encode_container(RegionObject *self, uint8_t type, PyObject *const *i
     return 0;
 }
 
-static int encode_tuple(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_tuple(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
-    return encode_container(self, IPO_T_TUPLE, &PyTuple_GET_ITEM(obj, 0),
+    return encode_container(enc, IPO_T_TUPLE, &PyTuple_GET_ITEM(obj, 0),
                             (size_t)PyTuple_GET_SIZE(obj), out);
 }
 
-static int encode_slice(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_slice(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
     PySliceObject *sl = (PySliceObject *)obj;
     PyObject *items[IPO_SLICE_PARTS];
     items[IPO_SLICE_START] = sl->start;
     items[IPO_SLICE_STOP] = sl->stop;
     items[IPO_SLICE_STEP] = sl->step;
-    return encode_container(self, IPO_T_SLICE, items, IPO_SLICE_PARTS, out);
+    return encode_container(enc, IPO_T_SLICE, items, IPO_SLICE_PARTS, out);
 }
 
-static int encode_complex(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_complex(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
     double parts[2] = { PyComplex_RealAsDouble(obj), PyComplex_ImagAsDouble(obj) };
-    return encode_bytes(self, IPO_T_COMPLEX, parts, sizeof(parts), 0, out);
+    return encode_bytes(enc, IPO_T_COMPLEX, parts, sizeof(parts), 0, out);
 }
 
-static int encode_decimal(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_decimal(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
     /* str(Decimal) is exact and context-free: sign, digits, exponent, and
      * the special values with their payloads ('-0', 'sNaN12', '-Infinity'). */
@@ -192,29 +197,31 @@ static int encode_decimal(RegionObject *self, PyObject *obj, ipo_off_t *out)
         return -1;
     Py_ssize_t len;
     const char *ascii = PyUnicode_AsUTF8AndSize(text, &len);
-    int rc = ascii ? encode_bytes(self, IPO_T_DECIMAL, ascii, len, 0, out) : -1;
+    int rc = ascii ? encode_bytes(enc, IPO_T_DECIMAL, ascii, len, 0, out) : -1;
     Py_DECREF(text);
     return rc;
 }
 
 /* A datetime's or time's tzinfo: None, a fixed offset, or a zoneinfo key. */
-static int encode_tzinfo(RegionObject *self, PyObject *tz, ipo_value_t *slot)
+static int encode_tzinfo(ipo_encoder_t *enc, PyObject *tz, ipo_value_t *slot)
 {
+    RegionObject *self = enc->region;
     PyTypeObject *type = Py_TYPE(tz);
     if (strcmp(type->tp_name, "zoneinfo.ZoneInfo") == 0 &&
         ipo_py_lazy_type(&self->st->ZoneInfoType, "zoneinfo", "ZoneInfo") < 0)
         return -1;
     if (tz == Py_None || type == Py_TYPE(PyDateTime_TimeZone_UTC) ||
         type == (PyTypeObject *)self->st->ZoneInfoType)
-        return encode_value(self, tz, slot);
+        return encode_value(enc, tz, slot);
     PyErr_Format(PyExc_TypeError,
                  "cannot put a time zone of type '%.200s' into shared memory: datetime.timezone "
                  "and zoneinfo.ZoneInfo are stored", Py_TYPE(tz)->tp_name);
     return -1;
 }
 
-static int encode_clocked(RegionObject *self, PyObject *obj, uint8_t type, ipo_off_t *out)
+static int encode_clocked(ipo_encoder_t *enc, PyObject *obj, uint8_t type, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     void *data;
     uint64_t len = type == IPO_T_DATETIME ? sizeof(ipo_datetime_t) : sizeof(ipo_time_t);
     PyObject *tz;
@@ -235,7 +242,7 @@ static int encode_clocked(RegionObject *self, PyObject *obj, uint8_t type, ipo_o
         tz = PyDateTime_TIME_GET_TZINFO(obj);
     }
     ipo_value_t tzslot;
-    if (encode_tzinfo(self, tz, &tzslot) < 0)
+    if (encode_tzinfo(enc, tz, &tzslot) < 0)
         return -1;
     if (new_container(self, type, len, out, &data) < 0) {
         if (!ipo_value_is_inline(tzslot.type))
@@ -257,15 +264,16 @@ static int encode_clocked(RegionObject *self, PyObject *obj, uint8_t type, ipo_o
     return 0;
 }
 
-static int encode_timedelta(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_timedelta(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
     ipo_timedelta_t td = { PyDateTime_DELTA_GET_DAYS(obj), PyDateTime_DELTA_GET_SECONDS(obj),
                            PyDateTime_DELTA_GET_MICROSECONDS(obj), 0 };
-    return encode_bytes(self, IPO_T_TIMEDELTA, &td, sizeof(td), 0, out);
+    return encode_bytes(enc, IPO_T_TIMEDELTA, &td, sizeof(td), 0, out);
 }
 
-static int encode_timezone(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_timezone(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     /* (offset,) or (offset, name): the name only when one was given. */
     PyObject *args = PyObject_CallMethod(obj, "__getinitargs__", NULL);
     if (!args)
@@ -278,7 +286,7 @@ static int encode_timezone(RegionObject *self, PyObject *obj, ipo_off_t *out)
     PyObject *delta = PyTuple_GET_ITEM(args, 0);
     PyObject *name = PyTuple_GET_SIZE(args) > 1 ? PyTuple_GET_ITEM(args, 1) : Py_None;
     ipo_value_t name_slot;
-    if (encode_value(self, name, &name_slot) < 0)
+    if (encode_value(enc, name, &name_slot) < 0)
         goto done;
     void *data;
     if (new_container(self, IPO_T_TIMEZONE, sizeof(ipo_timezone_t), out, &data) < 0) {
@@ -297,7 +305,7 @@ done:
     return rc;
 }
 
-static int encode_zoneinfo(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_zoneinfo(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
     PyObject *key = PyObject_GetAttrString(obj, "key");
     if (!key)
@@ -311,7 +319,7 @@ static int encode_zoneinfo(RegionObject *self, PyObject *obj, ipo_off_t *out)
         Py_ssize_t len;
         const char *utf8 = PyUnicode_AsUTF8AndSize(key, &len);
         if (utf8)
-            rc = encode_bytes(self, IPO_T_ZONEINFO, utf8, len, 0, out);
+            rc = encode_bytes(enc, IPO_T_ZONEINFO, utf8, len, 0, out);
     }
     Py_DECREF(key);
     return rc;
@@ -321,10 +329,10 @@ static int encode_zoneinfo(RegionObject *self, PyObject *obj, ipo_off_t *out)
 
 /* Containers and objects on the path from the root: meeting one again is a
  * cycle, which the format (one parent per block) cannot hold. */
-static int encoding_enter(RegionObject *self, PyObject *obj)
+static int encoding_enter(ipo_encoder_t *enc, PyObject *obj)
 {
-    for (Py_ssize_t i = 0; i < self->encoding_depth; i++)
-        if (self->encoding[i] == obj) {
+    for (Py_ssize_t i = 0; i < enc->depth; i++)
+        if (enc->path[i] == obj) {
             PyErr_Format(PyExc_ValueError,
                          "cannot put this '%.200s' into shared memory: it contains itself "
                          "(a reference cycle), and shared containers hold their items by value",
@@ -333,24 +341,29 @@ static int encoding_enter(RegionObject *self, PyObject *obj)
         }
     if (Py_EnterRecursiveCall(" while putting a container into shared memory"))
         return -1;
-    if (self->encoding_depth == self->encoding_cap) {
-        Py_ssize_t cap = self->encoding_cap ? self->encoding_cap * 2 : 16;
-        PyObject **grown = PyMem_Realloc(self->encoding, (size_t)cap * sizeof(PyObject *));
+    if (enc->depth == enc->cap) {
+        /* Deeper than the path kept inline: on the heap from now on. */
+        Py_ssize_t cap = enc->cap * 2;
+        int inline_path = enc->path == enc->path_inline;
+        PyObject **grown = inline_path ? PyMem_Malloc((size_t)cap * sizeof(PyObject *))
+                                       : PyMem_Realloc(enc->path, (size_t)cap * sizeof(PyObject *));
         if (!grown) {
             Py_LeaveRecursiveCall();
             PyErr_NoMemory();
             return -1;
         }
-        self->encoding = grown;
-        self->encoding_cap = cap;
+        if (inline_path)
+            memcpy(grown, enc->path_inline, (size_t)enc->depth * sizeof(PyObject *));
+        enc->path = grown;
+        enc->cap = cap;
     }
-    self->encoding[self->encoding_depth++] = obj;
+    enc->path[enc->depth++] = obj;
     return 0;
 }
 
-static void encoding_leave(RegionObject *self)
+static void encoding_leave(ipo_encoder_t *enc)
 {
-    self->encoding_depth--;
+    enc->depth--;
     Py_LeaveRecursiveCall();
 }
 
@@ -361,8 +374,9 @@ static int fail_container(RegionObject *self, ipo_off_t off)
 }
 
 /* A LIST of the items of a sequence (a list, or a tuple the hook made). */
-static int encode_list(RegionObject *self, PyObject *seq, ipo_off_t *out)
+static int encode_list(ipo_encoder_t *enc, PyObject *seq, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     int rc = ipo_list_new(&self->r, (uint64_t)n, out);
     if (rc)
@@ -375,7 +389,7 @@ static int encode_list(RegionObject *self, PyObject *seq, ipo_off_t *out)
      * run user code): the size is read again at each step. */
     for (Py_ssize_t i = 0; i < n && i < PySequence_Fast_GET_SIZE(seq); i++) {
         PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
-        rc = encode_value(self, item, &items[i]);
+        rc = encode_value(enc, item, &items[i]);
         Py_DECREF(item);
         if (rc < 0) {
             items[i].type = IPO_T_NONE;
@@ -388,8 +402,9 @@ static int encode_list(RegionObject *self, PyObject *seq, ipo_off_t *out)
 
 /* Puts key (and value, for dicts) into a map: a key equal to a stored one
  * replaces its value, as dict does. */
-static int map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value)
+static int map_put(ipo_encoder_t *enc, ipo_off_t map_off, PyObject *key, PyObject *value)
 {
+    RegionObject *self = enc->region;
     uint64_t hash;
     if (ipo_py_key_hash(self, key, &hash) < 0)
         return -1;
@@ -398,7 +413,7 @@ static int map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObjec
     if (e == IPO_MAP_ERROR)
         return -1;
     ipo_value_t vslot = { .type = IPO_T_NONE };
-    if (value && encode_value(self, value, &vslot) < 0)
+    if (value && encode_value(enc, value, &vslot) < 0)
         return -1;
     if (e >= 0) {
         ipo_entry_t *entry = &ipo_table_entries(ipo_map_table(&self->r, map))[e];
@@ -408,7 +423,7 @@ static int map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObjec
         return 0;
     }
     ipo_value_t kslot;
-    if (encode_value(self, key, &kslot) < 0) {
+    if (encode_value(enc, key, &kslot) < 0) {
         ipo_value_release(&self->r, &vslot);
         return -1;
     }
@@ -423,14 +438,19 @@ static int map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObjec
 
 int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value)
 {
-    return map_put(self, map_off, key, value);
+    ipo_encoder_t enc;
+    ipo_py_encoder_init(&enc, self, 0);
+    int rc = map_put(&enc, map_off, key, value);
+    ipo_py_encoder_finish(&enc, rc == 0);
+    return rc;
 }
 
 /* A DICT from a sequence of (key, value) pairs, or a SET or FROZENSET from
  * an iterable of keys. */
-static int encode_map(RegionObject *self, uint8_t type, PyObject *source, int pairs, int readonly,
+static int encode_map(ipo_encoder_t *enc, uint8_t type, PyObject *source, int pairs, int readonly,
                       ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     Py_ssize_t hint = PyObject_LengthHint(source, 8);
     if (hint < 0)
         return -1;
@@ -447,8 +467,8 @@ static int encode_map(RegionObject *self, uint8_t type, PyObject *source, int pa
             PyErr_SetString(PyExc_TypeError, "a mapping's items must be (key, value) pairs");
             rc = -1;
         } else {
-            rc = pairs ? map_put(self, *out, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1))
-                       : map_put(self, *out, item, NULL);
+            rc = pairs ? map_put(enc, *out, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1))
+                       : map_put(enc, *out, item, NULL);
         }
         Py_DECREF(item);
         if (rc < 0)
@@ -461,12 +481,12 @@ static int encode_map(RegionObject *self, uint8_t type, PyObject *source, int pa
 }
 
 /* A run of values (FLDICT, FLSET, an object's VALUES) from a sequence. */
-static int encode_run(RegionObject *self, uint8_t type, PyObject *seq, ipo_off_t *out)
+static int encode_run(ipo_encoder_t *enc, uint8_t type, PyObject *seq, ipo_off_t *out)
 {
     PyObject *fast = PySequence_Fast(seq, "a run of values must be a sequence");
     if (!fast)
         return -1;
-    int rc = encode_container(self, type, PySequence_Fast_ITEMS(fast),
+    int rc = encode_container(enc, type, PySequence_Fast_ITEMS(fast),
                               (size_t)PySequence_Fast_GET_SIZE(fast), out);
     Py_DECREF(fast);
     return rc;
@@ -475,13 +495,14 @@ static int encode_run(RegionObject *self, uint8_t type, PyObject *seq, ipo_off_t
 /* An ndarray: its dtype and shape as values, its data as one BYTES block
  * on a 64-byte boundary, copied once from the array's buffer. describe()
  * gives the parts in the format's order. */
-static int encode_ndarray(RegionObject *self, PyObject *const *parts, ipo_off_t *out)
+static int encode_ndarray(ipo_encoder_t *enc, PyObject *const *parts, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     Py_buffer view;
     if (PyObject_GetBuffer(parts[IPO_NDARRAY_DATA], &view, PyBUF_C_CONTIGUOUS) < 0)
         return -1;
     /* The parts before the data; its slot stays None until its block is made. */
-    int rc = encode_container(self, IPO_T_NDARRAY, parts, IPO_NDARRAY_DATA, out);
+    int rc = encode_container(enc, IPO_T_NDARRAY, parts, IPO_NDARRAY_DATA, out);
     if (rc == 0) {
         ipo_value_t *v = ipo_obj_data((ipo_obj_t *)(self->r.base + *out));
         ipo_off_t data_off;
@@ -501,13 +522,43 @@ static int encode_ndarray(RegionObject *self, PyObject *const *parts, ipo_off_t 
     return rc;
 }
 
+/* The arguments of the adopt hook (objects.py) for an object to map in
+ * place onto its block once the put has succeeded: (object, view of its
+ * state, names, offset of its OBJECT block). Private to this file:
+ * ipo_py_encoder_adopted() is how others look one up. */
+enum { ADOPT_OBJECT = 0, ADOPT_REF = 1, ADOPT_NAMES = 2, ADOPT_ROOT = 3, ADOPT_ARGS = 4 };
+
+static int remember_adoption(ipo_encoder_t *enc, PyObject *obj, PyObject *names, ipo_off_t state_off,
+                             ipo_off_t root_off)
+{
+    RegionObject *self = enc->region;
+    PyObject *cls = names == Py_None ? self->st->SharedDict : (PyObject *)self->st->object_ref_type;
+    PyObject *ref = ipo_py_new_view(self, cls, state_off);
+    PyObject *root = PyLong_FromUnsignedLongLong(root_off);
+    PyObject *args = ref && root ? PyTuple_New(ADOPT_ARGS) : NULL;
+    if (args) {
+        PyTuple_SET_ITEM(args, ADOPT_OBJECT, Py_NewRef(obj));
+        PyTuple_SET_ITEM(args, ADOPT_REF, Py_NewRef(ref));
+        PyTuple_SET_ITEM(args, ADOPT_NAMES, Py_NewRef(names));
+        PyTuple_SET_ITEM(args, ADOPT_ROOT, Py_NewRef(root));
+    }
+    Py_XDECREF(ref);
+    Py_XDECREF(root);
+    int rc = -1;
+    if (args && (enc->adoptions || (enc->adoptions = PyList_New(0))))
+        rc = PyList_Append(enc->adoptions, args);
+    Py_XDECREF(args);
+    return rc;
+}
+
 /* An object as the describe hook says to store it:
  *   ('list', seq) ('dict', pairs, readonly) ('set', keys, frozen)
  *   ('fldict', flat key-value seq) ('flset', keys)
  *   ('ndarray', descr, shape, data) ('tensor', ndarray) ('enum', class, value)
  *   ('object', class, names or None, values seq or attribute pairs, adopt or None) */
-static int encode_described(RegionObject *self, PyObject *desc, ipo_off_t *out)
+static int encode_described(ipo_encoder_t *enc, PyObject *desc, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     if (!PyTuple_Check(desc) || PyTuple_GET_SIZE(desc) < 2 || !PyUnicode_Check(PyTuple_GET_ITEM(desc, 0))) {
         PyErr_SetString(PyExc_SystemError, "ipc_py_objects: bad description from describe()");
         return -1;
@@ -521,24 +572,24 @@ static int encode_described(RegionObject *self, PyObject *desc, ipo_off_t *out)
         PyObject *fast = PySequence_Fast(a[0], "a list's items");
         if (!fast)
             return -1;
-        int rc = encode_list(self, fast, out);
+        int rc = encode_list(enc, fast, out);
         Py_DECREF(fast);
         return rc;
     }
     if (strcmp(kind, "dict") == 0 && na == 2)
-        return encode_map(self, IPO_T_DICT, a[0], 1, PyObject_IsTrue(a[1]), out);
+        return encode_map(enc, IPO_T_DICT, a[0], 1, PyObject_IsTrue(a[1]), out);
     if (strcmp(kind, "set") == 0 && na == 2)
-        return encode_map(self, PyObject_IsTrue(a[1]) ? IPO_T_FROZENSET : IPO_T_SET, a[0], 0, 0, out);
+        return encode_map(enc, PyObject_IsTrue(a[1]) ? IPO_T_FROZENSET : IPO_T_SET, a[0], 0, 0, out);
     if (strcmp(kind, "fldict") == 0)
-        return encode_run(self, IPO_T_FLDICT, a[0], out);
+        return encode_run(enc, IPO_T_FLDICT, a[0], out);
     if (strcmp(kind, "flset") == 0)
-        return encode_run(self, IPO_T_FLSET, a[0], out);
+        return encode_run(enc, IPO_T_FLSET, a[0], out);
     if (strcmp(kind, "ndarray") == 0 && na == 3)
-        return encode_ndarray(self, a, out);
+        return encode_ndarray(enc, a, out);
     if (strcmp(kind, "tensor") == 0)
-        return encode_container(self, IPO_T_TENSOR, a, IPO_TENSOR_PARTS, out);
+        return encode_container(enc, IPO_T_TENSOR, a, IPO_TENSOR_PARTS, out);
     if (strcmp(kind, "enum") == 0 && na == IPO_ENUM_PARTS)
-        return encode_container(self, IPO_T_ENUM, a, IPO_ENUM_PARTS, out);
+        return encode_container(enc, IPO_T_ENUM, a, IPO_ENUM_PARTS, out);
     if (strcmp(kind, "object") == 0 && na == 4) {
         /* class, names, state: VALUES for a static object, DICT for a general one. */
         PyObject *names = a[1], *state = a[2], *adopt = a[3];
@@ -547,30 +598,17 @@ static int encode_described(RegionObject *self, PyObject *desc, ipo_off_t *out)
             return -1;
         ipo_value_t *v = data;
         ipo_off_t state_off;
-        if (encode_value(self, a[0], &v[IPO_OBJECT_CLASS]) < 0 ||
-            encode_value(self, names, &v[IPO_OBJECT_NAMES]) < 0)
+        if (encode_value(enc, a[0], &v[IPO_OBJECT_CLASS]) < 0 ||
+            encode_value(enc, names, &v[IPO_OBJECT_NAMES]) < 0)
             return fail_container(self, *out);
-        int rc = names == Py_None ? encode_map(self, IPO_T_DICT, state, 1, 0, &state_off)
-                                  : encode_run(self, IPO_T_VALUES, state, &state_off);
+        int rc = names == Py_None ? encode_map(enc, IPO_T_DICT, state, 1, 0, &state_off)
+                                  : encode_run(enc, IPO_T_VALUES, state, &state_off);
         if (rc < 0)
             return fail_container(self, *out);
         v[IPO_OBJECT_STATE].type = ((ipo_obj_t *)(self->r.base + state_off))->type;
         v[IPO_OBJECT_STATE].v.off = state_off;
-        if (adopt != Py_None) {
-            PyObject *ref = ipo_py_new_view(self, names == Py_None ? self->st->SharedDict
-                                                                   : (PyObject *)self->st->object_ref_type,
-                                            state_off);
-            PyObject *root = PyLong_FromUnsignedLongLong(*out);
-            PyObject *pair = ref && root ? PyTuple_Pack(4, adopt, ref, names, root) : NULL;
-            Py_XDECREF(ref);
-            Py_XDECREF(root);
-            if (!pair || (!self->pending_adopt && !(self->pending_adopt = PyList_New(0))) ||
-                PyList_Append(self->pending_adopt, pair) < 0) {
-                Py_XDECREF(pair);
-                return fail_container(self, *out);
-            }
-            Py_DECREF(pair);
-        }
+        if (adopt != Py_None && enc->adopt && remember_adoption(enc, adopt, names, state_off, *out) < 0)
+            return fail_container(self, *out);
         return 0;
     }
     PyErr_Format(PyExc_SystemError, "ipc_py_objects: describe() gave an unknown kind '%s'", kind);
@@ -580,121 +618,125 @@ static int encode_described(RegionObject *self, PyObject *desc, ipo_off_t *out)
 /* Everything that is not one of the exact built-in types: views, ABCs,
  * wrappers, enums, numpy arrays, torch tensors, user objects. The Python
  * side (objects.py) decides; it raises TypeError for what cannot be stored. */
-static int encode_other(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_other(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     if (!self->st->describe) {
         PyErr_Format(PyExc_TypeError, "cannot put an object of type '%.200s' into shared memory",
                      Py_TYPE(obj)->tp_name);
         return -1;
     }
-    if (encoding_enter(self, obj) < 0)
+    if (encoding_enter(enc, obj) < 0)
         return -1;
     PyObject *desc = PyObject_CallOneArg(self->st->describe, obj);
-    int rc = desc ? encode_described(self, desc, out) : -1;
+    int rc = desc ? encode_described(enc, desc, out) : -1;
     Py_XDECREF(desc);
-    encoding_leave(self);
+    encoding_leave(enc);
     return rc;
 }
 
-static int encode_builtin_container(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_builtin_container(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
-    if (encoding_enter(self, obj) < 0)
+    if (encoding_enter(enc, obj) < 0)
         return -1;
     int rc;
     PyTypeObject *type = Py_TYPE(obj);
     if (type == &PyList_Type) {
-        rc = encode_list(self, obj, out);
+        rc = encode_list(enc, obj, out);
     } else if (type == &PyDict_Type) {
         /* A snapshot of the items: encoding values may run user code. */
         PyObject *items = PyDict_Items(obj);
-        rc = items ? encode_map(self, IPO_T_DICT, items, 1, 0, out) : -1;
+        rc = items ? encode_map(enc, IPO_T_DICT, items, 1, 0, out) : -1;
         Py_XDECREF(items);
     } else {
-        rc = encode_map(self, type == &PySet_Type ? IPO_T_SET : IPO_T_FROZENSET, obj, 0, 0, out);
+        rc = encode_map(enc, type == &PySet_Type ? IPO_T_SET : IPO_T_FROZENSET, obj, 0, 0, out);
     }
-    encoding_leave(self);
+    encoding_leave(enc);
     return rc;
 }
 
-static int encode_object(RegionObject *self, PyObject *obj, ipo_off_t *out)
+static int encode_object(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
+    RegionObject *self = enc->region;
     PyTypeObject *type = Py_TYPE(obj);
     /* Exact types first, most common first: one pointer compare each. */
     if (type == &PyBytes_Type)
-        return encode_bytes(self, IPO_T_BYTES, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), 0, out);
+        return encode_bytes(enc, IPO_T_BYTES, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), 0, out);
     if (type == &PyUnicode_Type)
-        return encode_str(self, obj, out);
+        return encode_str(enc, obj, out);
     if (type == &PyLong_Type)
-        return encode_int(self, obj, out);
+        return encode_int(enc, obj, out);
     if (type == &PyFloat_Type) {
         double d = PyFloat_AS_DOUBLE(obj);
         uint64_t bits;
         memcpy(&bits, &d, sizeof(bits));
-        return encode_scalar(self, IPO_T_FLOAT64, bits, out);
+        return encode_scalar(enc, IPO_T_FLOAT64, bits, out);
     }
     if (obj == Py_None)
-        return encode_scalar(self, IPO_T_NONE, 0, out);
+        return encode_scalar(enc, IPO_T_NONE, 0, out);
     if (type == &PyBool_Type)
-        return encode_scalar(self, IPO_T_BOOL, obj == Py_True, out);
+        return encode_scalar(enc, IPO_T_BOOL, obj == Py_True, out);
     if (type == &PyTuple_Type)
-        return encode_tuple(self, obj, out);
+        return encode_tuple(enc, obj, out);
     if (type == &PyList_Type || type == &PyDict_Type || type == &PySet_Type ||
         type == &PyFrozenSet_Type)
-        return encode_builtin_container(self, obj, out);
+        return encode_builtin_container(enc, obj, out);
     if (type == &PyByteArray_Type)
-        return encode_bytes(self, IPO_T_BYTEARRAY, PyByteArray_AS_STRING(obj),
+        return encode_bytes(enc, IPO_T_BYTEARRAY, PyByteArray_AS_STRING(obj),
                             PyByteArray_GET_SIZE(obj), 0, out);
     /* The uncommon types, out of line. */
     if (type == &PyComplex_Type)
-        return encode_complex(self, obj, out);
+        return encode_complex(enc, obj, out);
     if (type == &PySlice_Type)
-        return encode_slice(self, obj, out);
+        return encode_slice(enc, obj, out);
     if (PyDateTime_CheckExact(obj))
-        return encode_clocked(self, obj, IPO_T_DATETIME, out);
+        return encode_clocked(enc, obj, IPO_T_DATETIME, out);
     if (PyDate_CheckExact(obj))
-        return encode_scalar(self, IPO_T_DATE,
+        return encode_scalar(enc, IPO_T_DATE,
                              (uint64_t)PyDateTime_GET_YEAR(obj) << 16 |
                                  (uint64_t)PyDateTime_GET_MONTH(obj) << 8 | PyDateTime_GET_DAY(obj),
                              out);
     if (PyTime_CheckExact(obj))
-        return encode_clocked(self, obj, IPO_T_TIME, out);
+        return encode_clocked(enc, obj, IPO_T_TIME, out);
     if (PyDelta_CheckExact(obj))
-        return encode_timedelta(self, obj, out);
+        return encode_timedelta(enc, obj, out);
     if (type == Py_TYPE(PyDateTime_TimeZone_UTC))
-        return encode_timezone(self, obj, out);
+        return encode_timezone(enc, obj, out);
     if (strcmp(type->tp_name, "decimal.Decimal") == 0) {
         if (ipo_py_lazy_type(&self->st->DecimalType, "decimal", "Decimal") < 0)
             return -1;
         if (type == (PyTypeObject *)self->st->DecimalType)
-            return encode_decimal(self, obj, out);
+            return encode_decimal(enc, obj, out);
     }
     if (strcmp(type->tp_name, "zoneinfo.ZoneInfo") == 0) {
         if (ipo_py_lazy_type(&self->st->ZoneInfoType, "zoneinfo", "ZoneInfo") < 0)
             return -1;
         if (type == (PyTypeObject *)self->st->ZoneInfoType)
-            return encode_zoneinfo(self, obj, out);
+            return encode_zoneinfo(enc, obj, out);
     }
-    return encode_other(self, obj, out);
+    return encode_other(enc, obj, out);
 }
 
-static int encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot)
+/* None, bool, int64 and float live in the slot itself: 1 when obj was one
+ * of them and is stored, 0 when it needs a block, -1 on error. The slot is
+ * zeroed first, so that a failed encode names no child. */
+static inline int encode_inline(PyObject *obj, ipo_value_t *slot)
 {
     PyTypeObject *type = Py_TYPE(obj);
     memset(slot, 0, sizeof(*slot));
-    /* None, bool, int64 and float live in the slot itself. */
     if (obj == Py_None) {
         slot->type = IPO_T_NONE;
-        return 0;
+        return 1;
     }
     if (type == &PyBool_Type) {
         slot->type = IPO_T_BOOL;
         slot->v.u64 = obj == Py_True;
-        return 0;
+        return 1;
     }
     if (type == &PyFloat_Type) {
         slot->type = IPO_T_FLOAT64;
         slot->v.f64 = PyFloat_AS_DOUBLE(obj);
-        return 0;
+        return 1;
     }
     if (type == &PyLong_Type) {
         int overflow;
@@ -704,41 +746,85 @@ static int encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot)
         if (!overflow) {
             slot->type = IPO_T_INT64;
             slot->v.i64 = v;
-            return 0;
+            return 1;
         }
     }
+    return 0;
+}
+
+static int encode_value(ipo_encoder_t *enc, PyObject *obj, ipo_value_t *slot)
+{
+    int stored = encode_inline(obj, slot);
+    if (stored)
+        return stored < 0 ? -1 : 0;
     ipo_off_t child;
-    if (encode_object(self, obj, &child) < 0)
+    if (encode_object(enc, obj, &child) < 0)
         return -1;
-    slot->type = ((const ipo_obj_t *)(self->r.base + child))->type;
+    slot->type = ((const ipo_obj_t *)(enc->region->r.base + child))->type;
     slot->v.off = child;
     return 0;
 }
 
-int ipo_py_encode(RegionObject *self, PyObject *obj, ipo_off_t *out)
+/* ---- entry points ------------------------------------------------------------------ */
+
+void ipo_py_encoder_init(ipo_encoder_t *enc, RegionObject *region, int adopt)
 {
-    return encode_object(self, obj, out);
+    enc->region = region;
+    enc->path = enc->path_inline;
+    enc->depth = 0;
+    enc->cap = IPO_ENCODER_PATH_INLINE;
+    enc->adopt = adopt;
+    enc->adoptions = NULL;
 }
 
-int ipo_py_encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot)
+int ipo_py_encode(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
-    return encode_value(self, obj, slot);
+    return encode_object(enc, obj, out);
 }
 
-int ipo_py_finish_put(RegionObject *self, int ok)
+PyObject *ipo_py_encoder_adopted(const ipo_encoder_t *enc, ipo_off_t root)
 {
-    PyObject *pending = self->pending_adopt;
-    if (!pending || PyList_GET_SIZE(pending) == 0)
+    /* An object's own entry comes after those of the objects inside it. */
+    for (Py_ssize_t i = enc->adoptions ? PyList_GET_SIZE(enc->adoptions) : 0; i > 0; i--) {
+        PyObject *args = PyList_GET_ITEM(enc->adoptions, i - 1);
+        if (PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(args, ADOPT_ROOT)) == root)
+            return PyTuple_GET_ITEM(args, ADOPT_OBJECT);
+    }
+    return NULL;
+}
+
+int ipo_py_encoder_finish(ipo_encoder_t *enc, int ok)
+{
+    if (enc->path != enc->path_inline)
+        PyMem_Free(enc->path);
+    enc->path = enc->path_inline;
+    enc->depth = 0;
+    PyObject *adoptions = enc->adoptions;
+    enc->adoptions = NULL;
+    if (!adoptions)
         return 0;
-    self->pending_adopt = NULL;
     int rc = 0;
-    for (Py_ssize_t i = 0; ok && rc == 0 && i < PyList_GET_SIZE(pending); i++) {
-        PyObject *r = PyObject_Call(self->st->adopt, PyList_GET_ITEM(pending, i), NULL);
+    for (Py_ssize_t i = 0; ok && rc == 0 && i < PyList_GET_SIZE(adoptions); i++) {
+        PyObject *r = PyObject_Call(enc->region->st->adopt, PyList_GET_ITEM(adoptions, i), NULL);
         if (!r)
             rc = -1;
         Py_XDECREF(r);
     }
-    Py_DECREF(pending);
+    Py_DECREF(adoptions);
+    return rc;
+}
+
+int ipo_py_encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot)
+{
+    /* Numbers, None and bools need no encoder: the hot path of item and
+     * attribute stores. */
+    int stored = encode_inline(obj, slot);
+    if (stored)
+        return stored < 0 ? -1 : 0;
+    ipo_encoder_t enc;
+    ipo_py_encoder_init(&enc, self, 0);
+    int rc = encode_value(&enc, obj, slot);
+    ipo_py_encoder_finish(&enc, rc == 0);
     return rc;
 }
 

@@ -86,15 +86,8 @@ typedef struct RegionObject {
     Py_ssize_t   waiters;
     unsigned long holder_thread; /* the thread that took access, 0 when none */
     PyObject    *weakreflist;
-    /* The encoder's path from the root to the object in hand: containers
-     * and objects only, the ones that can make a cycle. */
-    PyObject   **encoding;
-    Py_ssize_t   encoding_depth, encoding_cap;
-    /* Objects put with ForceStatic/GeneralObjectInplace, turned into views
-     * of their blocks once the whole put succeeded: (object, ref) pairs. */
-    PyObject    *pending_adopt;
     /* The generated class of each static object block read here, by offset
-     * (codec.c's decode_object). */
+     * (class_cache.c). */
     PyObject    *object_classes;
 } RegionObject;
 

@@ -326,8 +326,10 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
     if (rc)
         return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
     ipo_off_t off;
-    if (ipo_py_encode(self, obj, &off) < 0) {
-        ipo_py_finish_put(self, 0);
+    ipo_encoder_t enc;
+    ipo_py_encoder_init(&enc, self, 1);
+    if (ipo_py_encode(&enc, obj, &off) < 0) {
+        ipo_py_encoder_finish(&enc, 0);
         return NULL;
     }
     /* Cannot fail: the object is new and the ring has room. */
@@ -336,18 +338,16 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
      * views of their blocks, and an object put in place as itself. */
     PyObject *mapped;
     uint8_t type = ((const ipo_obj_t *)(self->r.base + off))->type;
-    PyObject *pending = self->pending_adopt;
-    PyObject *last = pending && PyList_GET_SIZE(pending)
-                         ? PyList_GET_ITEM(pending, PyList_GET_SIZE(pending) - 1) : NULL;
-    if (last && PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(last, 3)) == off)
-        mapped = Py_NewRef(PyTuple_GET_ITEM(last, 0));
+    PyObject *adopted = ipo_py_encoder_adopted(&enc, off);
+    if (adopted)
+        mapped = Py_NewRef(adopted);
     else if (ipo_py_type_is_live(type))
         mapped = ipo_py_decode(self, off);
     else
         mapped = Py_NewRef(obj);
     /* The message is queued: a failure from here on is reported, and the
      * object stays queued for its receiver. */
-    if (ipo_py_finish_put(self, 1) < 0)
+    if (ipo_py_encoder_finish(&enc, 1) < 0)
         Py_CLEAR(mapped);
     if (!mapped || !with_offset)
         return mapped;
@@ -937,7 +937,6 @@ static int Region_traverse(RegionObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->module);
     Py_VISIT(self->name);
-    Py_VISIT(self->pending_adopt);
     Py_VISIT(self->object_classes);
     return 0;
 }
@@ -953,8 +952,6 @@ static void Region_dealloc(RegionObject *self)
     if (!self->closed && self->st && close_region(self, 0) < 0)
         PyErr_WriteUnraisable((PyObject *)self);
     ipo_region_unmap(&self->r);
-    PyMem_Free(self->encoding);
-    Py_CLEAR(self->pending_adopt);
     Py_CLEAR(self->object_classes);
     Py_CLEAR(self->name);
     Py_CLEAR(self->module);
