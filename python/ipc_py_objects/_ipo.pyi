@@ -71,7 +71,7 @@ WAIT_FOR_ACCESS: int
 WAIT_FOR_MESSAGES: int
 WAIT_FOR_RELEASE: int
 
-# Live views (views.c); containers.py builds the public classes on them.
+# Live views (list_view.c, map_view.c, object_view.c); containers.py builds the public classes on them.
 class _View:
     @property
     def _offset(self) -> int: ...

@@ -14,111 +14,6 @@ int ipo_py_encode_init(void)
     return PyDateTimeAPI ? 0 : -1;
 }
 
-/* CPython's byte-array conversion of ints changed signature in 3.13. */
-static int bigint_to_bytes(PyObject *v, unsigned char *buf, size_t n)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    Py_ssize_t got = PyLong_AsNativeBytes(v, buf, (Py_ssize_t)n,
-                                          Py_ASNATIVEBYTES_LITTLE_ENDIAN);
-    return got < 0 ? -1 : 0;
-#else
-    return _PyLong_AsByteArray((PyLongObject *)v, buf, n, 1, 1);
-#endif
-}
-
-/* The bytes an object of `len` payload bytes needs: header, padding, payload. */
-static uint64_t object_bytes(uint64_t len)
-{
-    return len + (len >= IPO_OBJ_ALIGN_THRESHOLD ? IPO_OBJ_BIG_ALIGN : sizeof(ipo_obj_t));
-}
-
-static int fail_alloc(RegionObject *self, int rc, uint64_t requested)
-{
-    if (rc == -IPO_ENOMEM)
-        ipo_py_raise_no_memory(self, requested);
-    else
-        ipo_py_raise(self->st, rc, "cannot allocate an object of %llu bytes",
-                     (unsigned long long)requested);
-    return -1;
-}
-
-static int encode_scalar(ipo_encoder_t *enc, uint8_t type, uint64_t bits, ipo_off_t *out)
-{
-    RegionObject *self = enc->region;
-    int rc = ipo_obj_new_scalar(&self->r, type, bits, out);
-    return rc ? fail_alloc(self, rc, sizeof(ipo_obj_t)) : 0;
-}
-
-static int encode_bytes(ipo_encoder_t *enc, uint8_t type, const void *src, Py_ssize_t len,
-                        uint8_t flags, ipo_off_t *out)
-{
-    RegionObject *self = enc->region;
-    void *data;
-    int rc = ipo_obj_new(&self->r, type, (uint64_t)len, out, &data);
-    if (rc)
-        return fail_alloc(self, rc, object_bytes((uint64_t)len));
-    if (len)
-        ipo_copy_in(data, src, (size_t)len);
-    ((ipo_obj_t *)(self->r.base + *out))->flags |= flags;
-    return 0;
-}
-
-static int encode_str(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
-{
-    if (PyUnicode_IS_ASCII(obj))
-        return encode_bytes(enc, IPO_T_STR, PyUnicode_DATA(obj), PyUnicode_GET_LENGTH(obj),
-                            IPO_OBJ_ASCII, out);
-    Py_ssize_t len;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(obj, &len);
-    if (utf8)
-        return encode_bytes(enc, IPO_T_STR, utf8, len, 0, out);
-    /* Lone surrogates have no UTF-8 form; keep them as 'surrogatepass' does,
-     * so that the string round-trips exactly. */
-    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-        return -1;
-    PyErr_Clear();
-    PyObject *utf8_bytes = PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass");
-    if (!utf8_bytes)
-        return -1;
-    int rc = encode_bytes(enc, IPO_T_STR, PyBytes_AS_STRING(utf8_bytes), PyBytes_GET_SIZE(utf8_bytes),
-                          0, out);
-    Py_DECREF(utf8_bytes);
-    return rc;
-}
-
-static int encode_int(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
-{
-    RegionObject *self = enc->region;
-    int overflow;
-    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (!overflow)
-        return encode_scalar(enc, IPO_T_INT64, (uint64_t)v, out);
-
-#if PY_VERSION_HEX >= 0x030D0000
-    Py_ssize_t needed = PyLong_AsNativeBytes(obj, NULL, 0, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
-    if (needed < 0)
-        return -1;
-    size_t n = (size_t)needed;
-#else
-    /* Two's complement needs one bit more than the magnitude. */
-    size_t bits = _PyLong_NumBits(obj);
-    if (bits == (size_t)-1 && PyErr_Occurred())
-        return -1;
-    size_t n = bits / 8 + 1;
-#endif
-    void *data;
-    int rc = ipo_obj_new(&self->r, IPO_T_BIGINT, n, out, &data);
-    if (rc)
-        return fail_alloc(self, rc, object_bytes(n));
-    if (bigint_to_bytes(obj, data, n) < 0) {
-        ipo_obj_destroy(&self->r, *out);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- values inside containers --------------------------------------------------- */
 
 static int encode_value(ipo_encoder_t *enc, PyObject *obj, ipo_value_t *slot);
@@ -129,7 +24,7 @@ static int new_container(RegionObject *self, uint8_t type, uint64_t len, ipo_off
 {
     int rc = ipo_obj_new(&self->r, type, len, out, data);
     if (rc)
-        return fail_alloc(self, rc, object_bytes(len));
+        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(len));
     memset(*data, 0, (size_t)len);
     ipo_value_t *values;
     size_t n = ipo_obj_values((const ipo_obj_t *)(self->r.base + *out), &values);
@@ -180,26 +75,6 @@ static int encode_slice(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
     items[IPO_SLICE_STOP] = sl->stop;
     items[IPO_SLICE_STEP] = sl->step;
     return encode_container(enc, IPO_T_SLICE, items, IPO_SLICE_PARTS, out);
-}
-
-static int encode_complex(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
-{
-    double parts[2] = { PyComplex_RealAsDouble(obj), PyComplex_ImagAsDouble(obj) };
-    return encode_bytes(enc, IPO_T_COMPLEX, parts, sizeof(parts), 0, out);
-}
-
-static int encode_decimal(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
-{
-    /* str(Decimal) is exact and context-free: sign, digits, exponent, and
-     * the special values with their payloads ('-0', 'sNaN12', '-Infinity'). */
-    PyObject *text = PyObject_Str(obj);
-    if (!text)
-        return -1;
-    Py_ssize_t len;
-    const char *ascii = PyUnicode_AsUTF8AndSize(text, &len);
-    int rc = ascii ? encode_bytes(enc, IPO_T_DECIMAL, ascii, len, 0, out) : -1;
-    Py_DECREF(text);
-    return rc;
 }
 
 /* A datetime's or time's tzinfo: None, a fixed offset, or a zoneinfo key. */
@@ -268,7 +143,7 @@ static int encode_timedelta(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
 {
     ipo_timedelta_t td = { PyDateTime_DELTA_GET_DAYS(obj), PyDateTime_DELTA_GET_SECONDS(obj),
                            PyDateTime_DELTA_GET_MICROSECONDS(obj), 0 };
-    return encode_bytes(enc, IPO_T_TIMEDELTA, &td, sizeof(td), 0, out);
+    return ipo_py_encode_bytes(enc->region, IPO_T_TIMEDELTA, &td, sizeof(td), 0, out);
 }
 
 static int encode_timezone(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
@@ -305,30 +180,9 @@ done:
     return rc;
 }
 
-static int encode_zoneinfo(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
-{
-    PyObject *key = PyObject_GetAttrString(obj, "key");
-    if (!key)
-        return -1;
-    int rc = -1;
-    if (!PyUnicode_Check(key)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "cannot put a zoneinfo.ZoneInfo without a key (made from a file) into "
-                        "shared memory: other processes could not rebuild it");
-    } else {
-        Py_ssize_t len;
-        const char *utf8 = PyUnicode_AsUTF8AndSize(key, &len);
-        if (utf8)
-            rc = encode_bytes(enc, IPO_T_ZONEINFO, utf8, len, 0, out);
-    }
-    Py_DECREF(key);
-    return rc;
-}
-
 /* ---- live containers ------------------------------------------------------------- */
 
-/* Containers and objects on the path from the root: meeting one again is a
- * cycle, which the format (one parent per block) cannot hold. */
+/* Enters a container or object on the path from the root (encode.h). */
 static int encoding_enter(ipo_encoder_t *enc, PyObject *obj)
 {
     for (Py_ssize_t i = 0; i < enc->depth; i++)
@@ -380,7 +234,8 @@ static int encode_list(ipo_encoder_t *enc, PyObject *seq, ipo_off_t *out)
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     int rc = ipo_list_new(&self->r, (uint64_t)n, out);
     if (rc)
-        return fail_alloc(self, rc, object_bytes(sizeof(ipo_list_t)) + object_bytes((uint64_t)n * 16));
+        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(sizeof(ipo_list_t)) +
+                                               ipo_py_object_bytes((uint64_t)n * 16));
     ipo_obj_t *list = (ipo_obj_t *)(self->r.base + *out);
     ipo_list_t *l = ipo_obj_data(list);
     uint64_t len;
@@ -431,7 +286,7 @@ static int map_put(ipo_encoder_t *enc, ipo_off_t map_off, PyObject *key, PyObjec
     if (rc) {
         ipo_value_release(&self->r, &kslot);
         ipo_value_release(&self->r, &vslot);
-        return fail_alloc(self, rc, object_bytes(48 * 8));
+        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(48 * 8));
     }
     return 0;
 }
@@ -456,7 +311,8 @@ static int encode_map(ipo_encoder_t *enc, uint8_t type, PyObject *source, int pa
         return -1;
     int rc = ipo_map_new(&self->r, type, (uint64_t)hint, out);
     if (rc)
-        return fail_alloc(self, rc, object_bytes(16) + object_bytes(32 + 48 * (uint64_t)hint * 2));
+        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(16) +
+                                               ipo_py_object_bytes(32 + 48 * (uint64_t)hint * 2));
     if (readonly)
         ((ipo_obj_t *)(self->r.base + *out))->flags |= IPO_OBJ_READONLY;
     PyObject *it = PyObject_GetIter(source), *item;
@@ -509,7 +365,7 @@ static int encode_ndarray(ipo_encoder_t *enc, PyObject *const *parts, ipo_off_t 
         void *data;
         int arc = ipo_obj_new_aligned(&self->r, IPO_T_BYTES, (uint64_t)view.len, 1, &data_off, &data);
         if (arc) {
-            fail_alloc(self, arc, object_bytes((uint64_t)view.len) + IPO_OBJ_BIG_ALIGN);
+            ipo_py_fail_alloc(self, arc, ipo_py_object_bytes((uint64_t)view.len) + IPO_OBJ_BIG_ALIGN);
             rc = fail_container(self, *out);
         } else {
             if (view.len)
@@ -522,26 +378,20 @@ static int encode_ndarray(ipo_encoder_t *enc, PyObject *const *parts, ipo_off_t 
     return rc;
 }
 
-/* The arguments of the adopt hook (objects.py) for an object to map in
- * place onto its block once the put has succeeded: (object, view of its
- * state, names, offset of its OBJECT block). Private to this file:
- * ipo_py_encoder_adopted() is how others look one up. */
-enum { ADOPT_OBJECT = 0, ADOPT_REF = 1, ADOPT_NAMES = 2, ADOPT_ROOT = 3, ADOPT_ARGS = 4 };
+/* The arguments of the adopt hook (objects.py), in its order, for an object
+ * to map in place onto its block once the put has succeeded. Private to
+ * this file: ipo_py_encoder_adopted() is how others find one. */
+enum { ADOPT_OBJECT, ADOPT_REF, ADOPT_NAMES, ADOPT_ROOT };
 
 static int remember_adoption(ipo_encoder_t *enc, PyObject *obj, PyObject *names, ipo_off_t state_off,
                              ipo_off_t root_off)
 {
     RegionObject *self = enc->region;
+    /* The view the object's class will read its fields through. */
     PyObject *cls = names == Py_None ? self->st->SharedDict : (PyObject *)self->st->object_ref_type;
     PyObject *ref = ipo_py_new_view(self, cls, state_off);
     PyObject *root = PyLong_FromUnsignedLongLong(root_off);
-    PyObject *args = ref && root ? PyTuple_New(ADOPT_ARGS) : NULL;
-    if (args) {
-        PyTuple_SET_ITEM(args, ADOPT_OBJECT, Py_NewRef(obj));
-        PyTuple_SET_ITEM(args, ADOPT_REF, Py_NewRef(ref));
-        PyTuple_SET_ITEM(args, ADOPT_NAMES, Py_NewRef(names));
-        PyTuple_SET_ITEM(args, ADOPT_ROOT, Py_NewRef(root));
-    }
+    PyObject *args = ref && root ? PyTuple_Pack(4, obj, ref, names, root) : NULL;
     Py_XDECREF(ref);
     Py_XDECREF(root);
     int rc = -1;
@@ -661,41 +511,43 @@ static int encode_object(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
     PyTypeObject *type = Py_TYPE(obj);
     /* Exact types first, most common first: one pointer compare each. */
     if (type == &PyBytes_Type)
-        return encode_bytes(enc, IPO_T_BYTES, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), 0, out);
+        return ipo_py_encode_bytes(self, IPO_T_BYTES, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), 0,
+                                   out);
     if (type == &PyUnicode_Type)
-        return encode_str(enc, obj, out);
+        return ipo_py_encode_str(self, obj, out);
     if (type == &PyLong_Type)
-        return encode_int(enc, obj, out);
+        return ipo_py_encode_int(self, obj, out);
     if (type == &PyFloat_Type) {
         double d = PyFloat_AS_DOUBLE(obj);
         uint64_t bits;
         memcpy(&bits, &d, sizeof(bits));
-        return encode_scalar(enc, IPO_T_FLOAT64, bits, out);
+        return ipo_py_encode_scalar(self, IPO_T_FLOAT64, bits, out);
     }
     if (obj == Py_None)
-        return encode_scalar(enc, IPO_T_NONE, 0, out);
+        return ipo_py_encode_scalar(self, IPO_T_NONE, 0, out);
     if (type == &PyBool_Type)
-        return encode_scalar(enc, IPO_T_BOOL, obj == Py_True, out);
+        return ipo_py_encode_scalar(self, IPO_T_BOOL, obj == Py_True, out);
     if (type == &PyTuple_Type)
         return encode_tuple(enc, obj, out);
     if (type == &PyList_Type || type == &PyDict_Type || type == &PySet_Type ||
         type == &PyFrozenSet_Type)
         return encode_builtin_container(enc, obj, out);
     if (type == &PyByteArray_Type)
-        return encode_bytes(enc, IPO_T_BYTEARRAY, PyByteArray_AS_STRING(obj),
-                            PyByteArray_GET_SIZE(obj), 0, out);
+        return ipo_py_encode_bytes(self, IPO_T_BYTEARRAY, PyByteArray_AS_STRING(obj),
+                                   PyByteArray_GET_SIZE(obj), 0, out);
     /* The uncommon types, out of line. */
     if (type == &PyComplex_Type)
-        return encode_complex(enc, obj, out);
+        return ipo_py_encode_complex(self, obj, out);
     if (type == &PySlice_Type)
         return encode_slice(enc, obj, out);
     if (PyDateTime_CheckExact(obj))
         return encode_clocked(enc, obj, IPO_T_DATETIME, out);
     if (PyDate_CheckExact(obj))
-        return encode_scalar(enc, IPO_T_DATE,
-                             (uint64_t)PyDateTime_GET_YEAR(obj) << 16 |
-                                 (uint64_t)PyDateTime_GET_MONTH(obj) << 8 | PyDateTime_GET_DAY(obj),
-                             out);
+        return ipo_py_encode_scalar(self, IPO_T_DATE,
+                                    (uint64_t)PyDateTime_GET_YEAR(obj) << 16 |
+                                        (uint64_t)PyDateTime_GET_MONTH(obj) << 8 |
+                                        PyDateTime_GET_DAY(obj),
+                                    out);
     if (PyTime_CheckExact(obj))
         return encode_clocked(enc, obj, IPO_T_TIME, out);
     if (PyDelta_CheckExact(obj))
@@ -706,13 +558,13 @@ static int encode_object(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
         if (ipo_py_lazy_type(&self->st->DecimalType, "decimal", "Decimal") < 0)
             return -1;
         if (type == (PyTypeObject *)self->st->DecimalType)
-            return encode_decimal(enc, obj, out);
+            return ipo_py_encode_decimal(self, obj, out);
     }
     if (strcmp(type->tp_name, "zoneinfo.ZoneInfo") == 0) {
         if (ipo_py_lazy_type(&self->st->ZoneInfoType, "zoneinfo", "ZoneInfo") < 0)
             return -1;
         if (type == (PyTypeObject *)self->st->ZoneInfoType)
-            return encode_zoneinfo(enc, obj, out);
+            return ipo_py_encode_zoneinfo(self, obj, out);
     }
     return encode_other(enc, obj, out);
 }

@@ -2,7 +2,7 @@
 #ifndef IPO_PY_ENCODE_H
 #define IPO_PY_ENCODE_H
 
-#include "keys.h"
+#include "encode_leaf.h"
 
 /* Imports the datetime C API for encode.c. */
 int ipo_py_encode_init(void);

@@ -1,9 +1,10 @@
-/* python/src/errors.c — the one map from IPO_E* codes to exceptions, and the time-limit parser. */
+/* python/src/errors.c — the one map from IPO_E* codes to exceptions, the messages that explain them, the time-limit parser. */
 #include "errors.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 static PyObject *class_for(ipo_state *st, int rc)
 {
@@ -82,6 +83,74 @@ PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested)
     Py_XDECREF(largest);
     Py_DECREF(exc);
     return NULL;
+}
+
+PyObject *ipo_py_raise_create_error(RegionObject *self, int rc)
+{
+    if (rc == -IPO_EEXIST)
+        return ipo_py_raise(self->st, rc,
+                            "a live region named '%U' exists, or /dev/shm holds an object of that "
+                            "name that is not a region: pick another name, or close the other "
+                            "creator first", self->name);
+    if (rc == -IPO_ENOSPC) {
+        struct statvfs vfs;
+        unsigned long long avail = 0;
+        if (statvfs("/dev/shm", &vfs) == 0)
+            avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+        return ipo_py_raise(self->st, rc,
+                            "/dev/shm cannot hold region '%U' of %llu bytes (%llu bytes available): "
+                            "ask for less, or free or enlarge /dev/shm",
+                            self->name, (unsigned long long)self->opts.size, avail);
+    }
+    return ipo_py_raise(self->st, rc, "cannot create region '%U'", self->name);
+}
+
+PyObject *ipo_py_raise_attach_error(RegionObject *self, int rc, double time_limit)
+{
+    switch (-rc) {
+    case IPO_ENOENT:
+        return ipo_py_raise(self->st, rc,
+                            "no region named '%U' appeared within %s: is its creator running, "
+                            "and under this name?",
+                            self->name, ipo_py_seconds_text(time_limit).text);
+    case IPO_EAGAIN:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' exists but did not become ready within %s",
+                            self->name, ipo_py_seconds_text(time_limit).text);
+    case IPO_ECLOSING:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' is closing: its creator is leaving", self->name);
+    case IPO_EPERM:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' belongs to another user or has another mode than %s: "
+                            "pass the creator's mode=... if it differs on purpose",
+                            self->name, ipo_py_octal_text(self->opts.mode).text);
+    case IPO_ELAYOUT:
+        return ipo_py_raise(self->st, rc,
+                            "the shared memory object '%U' is not a region of this version of "
+                            "ipc_py_objects (foreign object, other layout version, or damaged "
+                            "header)", self->name);
+    case IPO_EFULL:
+        return ipo_py_raise(self->st, rc,
+                            "every participant slot of region '%U' is taken: create it with more "
+                            "slots=...", self->name);
+    default:
+        return ipo_py_raise(self->st, rc, "cannot attach to region '%U'", self->name);
+    }
+}
+
+ipo_text_t ipo_py_seconds_text(double seconds)
+{
+    ipo_text_t t;
+    snprintf(t.text, sizeof(t.text), "%g s", seconds);
+    return t;
+}
+
+ipo_text_t ipo_py_octal_text(unsigned mode)
+{
+    ipo_text_t t;
+    snprintf(t.text, sizeof(t.text), "0o%o", mode);
+    return t;
 }
 
 int ipo_py_time_limit(PyObject *arg, double *out)

@@ -1,6 +1,5 @@
 /* python/src/guard_type.c — AccessGuard: the context manager behind wait_my_turn(sm) and friends. */
-#include "ipo_python.h"
-#include "handle.h"
+#include "guard_type.h"
 
 /* A C type rather than a generator-based context manager: entering and
  * leaving cost two C calls, which matters when a loop takes turns at

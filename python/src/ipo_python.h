@@ -1,6 +1,27 @@
-/* python/src/ipo_python.h — what the extension's files share: module state and the Region object. */
+/* python/src/ipo_python.h — what every file of the extension shares: module state and the Region object. */
 #ifndef IPO_PYTHON_H
 #define IPO_PYTHON_H
+
+/* The extension in layers, the bottom first. Each file calls only the
+ * layers below its own, and includes the header of the layer just below,
+ * which includes the ones under it:
+ *
+ *   errors.c       IPO_E* codes to exceptions, the messages that explain them
+ *   handle.c       whether a Region handle may be used; when its mapping goes
+ *   buffer.c       _ObjectBuffer: memoryviews of shared payloads, which pin them
+ *   view_base.c    ViewObject: a checked reference to a live block
+ *   class_cache.c  static objects' generated classes, by block and by class
+ *   decode.c       blocks to Python objects (copies, or views)
+ *   keys.c         the stable hash of keys, and equality with stored keys
+ *   encode_leaf.c  blocks of values that hold no other (bytes, str, int...)
+ *   encode.c       Python objects to blocks, with the state of one put
+ *   list_view.c, map_view.c, object_view.c
+ *                  the live view types (views.h)
+ *   messages.c     the Region's methods on messages, objects, buffers
+ *   region_type.c  the Region type: its life, access, event-loop steps
+ *   guard_type.c   AccessGuard, the context manager over access
+ *   module.c       the module: state, init, type registration, functions
+ */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -39,7 +60,7 @@ typedef struct ipo_state {
     /* Types the codec meets by name, imported on first sight. */
     PyObject *DecimalType;
     PyObject *ZoneInfoType;
-    /* The view types (views.c) and the Python classes over them that the
+    /* The view types (views.h) and the Python classes over them that the
      * decoder makes (ipc_py_objects/containers.py registers them). */
     PyTypeObject *list_view_type;
     PyTypeObject *dict_view_type;
@@ -60,7 +81,7 @@ typedef struct ipo_state {
     PyObject *rebuild_ndarray;
     PyObject *adopt;
     /* Static objects' generated classes by (class key, field names), and
-     * the name of the attribute that gives their link's slot (codec.c). */
+     * the name of the attribute that gives their link's slot (class_cache.c). */
     PyObject *object_classes;
     PyObject *str_ipo_ref_offset;
 } ipo_state;
@@ -91,25 +112,7 @@ typedef struct RegionObject {
     PyObject    *object_classes;
 } RegionObject;
 
-/* Wait modes of ipo_py_acquire and of AccessGuard. */
-enum ipo_wait_mode {
-    IPO_WAIT_ACCESS   = 0,
-    IPO_TRY_ACCESS    = 1,
-    IPO_WAIT_MESSAGES = 2,
-    IPO_TRY_MESSAGES  = 3   /* one attempt, only when a message is queued */
-};
-
-/* module.c */
+/* module.c: PyType_GetModuleByDef finds the module's state with it. */
 extern struct PyModuleDef ipo_module_def;
-
-/* region_type.c */
-extern PyType_Spec ipo_region_spec;
-/* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
-int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
-int ipo_py_release(RegionObject *self);
-
-/* guard_type.c */
-extern PyType_Spec ipo_guard_spec;
-PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
 
 #endif /* IPO_PYTHON_H */

@@ -1,6 +1,5 @@
 /* python/src/module.c — the _ipo module on top of the others: its state, its types and its functions. */
-#include "ipo_python.h"
-#include "views.h"
+#include "guard_type.h"
 
 #include <structmember.h>
 
