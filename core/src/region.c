@@ -314,16 +314,22 @@ static void occupy_slot(ipo_region_t *r, uint32_t i, uint32_t role)
     ipo_slot_t *s = slot_at(r, i);
     s->pid = (uint32_t)getpid();
     s->role = role;
-    s->generation++;
+    /* Ringers read the generation without holding anything, with the
+     * acquire load in loop/src/handoff.c, to tell this occupant's doorbell
+     * from a predecessor's; only the occupant writes it. */
+    ipo_atomic_store_relaxed(&s->generation, s->generation + 1);
     s->start_time = ipo__process_start_time((int)s->pid);
     /* A predecessor that died asleep left its registrations in the access
      * word: take them back, or every release would look for sleepers. */
     uint32_t left = ipo_atomic_exchange_acq_rel(&s->sleepers, 0u);
     if (left)
         ipo_atomic_fetch_sub_release(&r->hdr->access, (uint64_t)left * IPO_ACCESS_SLEEPER_ONE);
-    s->waiting_for = 0;
-    s->wake_pending = 0;
-    s->sleep_ticket = 0;
+    /* Releasers scan these three in every slot with atomic loads while they
+     * look for a waiter to ring (loop/src/handoff.c): relaxed stores, which
+     * the release store of state below publishes with the rest. */
+    ipo_atomic_store_relaxed(&s->waiting_for, 0u);
+    ipo_atomic_store_relaxed(&s->wake_pending, 0u);
+    ipo_atomic_store_relaxed(&s->sleep_ticket, (uint64_t)0);
     /* Pairs with the acquire loads of slot state by tools and by the creator's
      * close, which then read pid and role. */
     ipo_atomic_store_release(&s->state, (uint32_t)IPO_SLOT_ACTIVE);
@@ -782,7 +788,10 @@ int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len)
             snprintf(why, why_len, "the header's table offsets overlap");
         return -IPO_ECORRUPT;
     }
-    uint64_t owner = hdr->access & IPO_ACCESS_OWNER_MASK;
+    /* Sleepers register in the word without access, so it changes under the
+     * holder too. Relaxed: the caller holds access (or the region is quiet),
+     * which ordered everything else; only the owner field is checked. */
+    uint64_t owner = ipo_atomic_load_relaxed(&hdr->access) & IPO_ACCESS_OWNER_MASK;
     if (owner > hdr->slot_count) {
         if (why)
             snprintf(why, why_len, "the access word names slot %llu of %u",
