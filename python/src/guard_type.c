@@ -1,5 +1,5 @@
 /* python/src/guard_type.c — AccessGuard: the context manager behind wait_my_turn(sm) and friends. */
-#include "guard_type.h"
+#include "ipo_python.h"
 
 /* A C type rather than a generator-based context manager: entering and
  * leaving cost two C calls, which matters when a loop takes turns at

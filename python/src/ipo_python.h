@@ -4,7 +4,8 @@
 
 /* The extension in layers, the bottom first. Each file calls only the
  * layers below its own, and includes the header of the layer just below,
- * which includes the ones under it:
+ * which includes the ones under it (this one is under them all; it also
+ * declares the access API of the top, which guard_type.c needs alone):
  *
  *   errors.c       IPO_E* codes to exceptions, the messages that explain them
  *   handle.c       whether a Region handle may be used; when its mapping goes
@@ -112,7 +113,27 @@ typedef struct RegionObject {
     PyObject    *object_classes;
 } RegionObject;
 
+/* Wait modes of ipo_py_acquire and of AccessGuard. */
+enum ipo_wait_mode {
+    IPO_WAIT_ACCESS   = 0,
+    IPO_TRY_ACCESS    = 1,
+    IPO_WAIT_MESSAGES = 2,
+    IPO_TRY_MESSAGES  = 3   /* one attempt, only when a message is queued */
+};
+
 /* module.c: PyType_GetModuleByDef finds the module's state with it. */
 extern struct PyModuleDef ipo_module_def;
+
+/* region_type.c: taking access and giving it back, with which every use of
+ * a region begins and ends, declared beside RegionObject. Only the top of
+ * the map calls them (region_type.c, guard_type.c, module.c). */
+extern PyType_Spec ipo_region_spec;
+/* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
+int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
+int ipo_py_release(RegionObject *self);
+
+/* guard_type.c */
+extern PyType_Spec ipo_guard_spec;
+PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
 
 #endif /* IPO_PYTHON_H */

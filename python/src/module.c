@@ -1,5 +1,5 @@
 /* python/src/module.c — the _ipo module on top of the others: its state, its types and its functions. */
-#include "guard_type.h"
+#include "messages.h"
 
 #include <structmember.h>
 

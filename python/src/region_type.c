@@ -1,5 +1,5 @@
 /* python/src/region_type.c — the Region heap type: a region handle with the sync API. */
-#include "region_type.h"
+#include "messages.h"
 
 #include <string.h>
 #include <time.h>
