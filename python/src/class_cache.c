@@ -1,4 +1,4 @@
-/* python/src/class_cache.c — static objects' instances made without the Python hook once their class is known. */
+/* python/src/class_cache.c — instances of static objects made without the Python hook once their class is known. */
 #include "class_cache.h"
 
 /* Two caches: by block (the region's, RegionObject.object_classes), so that

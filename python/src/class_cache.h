@@ -1,4 +1,4 @@
-/* python/src/class_cache.h — static objects' generated classes, remembered by block and by class and field names. */
+/* python/src/class_cache.h — static objects' generated classes, remembered by block and by class and names. */
 #ifndef IPO_PY_CLASS_CACHE_H
 #define IPO_PY_CLASS_CACHE_H
 

@@ -24,7 +24,6 @@ int ipo_py_lazy_type(PyObject **slot, const char *module, const char *name)
     return *slot ? 0 : -1;
 }
 
-
 int ipo_py_type_is_live(uint8_t type)
 {
     switch (type) {
@@ -35,7 +34,6 @@ int ipo_py_type_is_live(uint8_t type)
         return 0;
     }
 }
-
 
 static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int copy);
 static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);

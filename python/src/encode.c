@@ -255,11 +255,19 @@ static int encode_list(ipo_encoder_t *enc, PyObject *seq, ipo_off_t *out)
     return 0;
 }
 
-/* Puts key (and value, for dicts) into a map: a key equal to a stored one
- * replaces its value, as dict does. */
-static int map_put(ipo_encoder_t *enc, ipo_off_t map_off, PyObject *key, PyObject *value)
+/* A value into a slot, with the put's encoder, or for a store into a view
+ * (enc NULL) as a store of its own. */
+static int encode_slot(RegionObject *self, ipo_encoder_t *enc, PyObject *obj, ipo_value_t *slot)
 {
-    RegionObject *self = enc->region;
+    return enc ? encode_value(enc, obj, slot) : ipo_py_encode_value(self, obj, slot);
+}
+
+/* Puts key (and value, for dicts) into a map: a key equal to a stored one
+ * replaces its value, as dict does. enc is the put's, or NULL for a store
+ * into a view. */
+static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_off_t map_off, PyObject *key,
+                   PyObject *value)
+{
     uint64_t hash;
     if (ipo_py_key_hash(self, key, &hash) < 0)
         return -1;
@@ -268,7 +276,7 @@ static int map_put(ipo_encoder_t *enc, ipo_off_t map_off, PyObject *key, PyObjec
     if (e == IPO_MAP_ERROR)
         return -1;
     ipo_value_t vslot = { .type = IPO_T_NONE };
-    if (value && encode_value(enc, value, &vslot) < 0)
+    if (value && encode_slot(self, enc, value, &vslot) < 0)
         return -1;
     if (e >= 0) {
         ipo_entry_t *entry = &ipo_table_entries(ipo_map_table(&self->r, map))[e];
@@ -278,7 +286,7 @@ static int map_put(ipo_encoder_t *enc, ipo_off_t map_off, PyObject *key, PyObjec
         return 0;
     }
     ipo_value_t kslot;
-    if (encode_value(enc, key, &kslot) < 0) {
+    if (encode_slot(self, enc, key, &kslot) < 0) {
         ipo_value_release(&self->r, &vslot);
         return -1;
     }
@@ -293,11 +301,7 @@ static int map_put(ipo_encoder_t *enc, ipo_off_t map_off, PyObject *key, PyObjec
 
 int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value)
 {
-    ipo_encoder_t enc;
-    ipo_py_encoder_init(&enc, self, 0);
-    int rc = map_put(&enc, map_off, key, value);
-    ipo_py_encoder_finish(&enc, rc == 0);
-    return rc;
+    return map_put(self, NULL, map_off, key, value);
 }
 
 /* A DICT from a sequence of (key, value) pairs, or a SET or FROZENSET from
@@ -323,8 +327,8 @@ static int encode_map(ipo_encoder_t *enc, uint8_t type, PyObject *source, int pa
             PyErr_SetString(PyExc_TypeError, "a mapping's items must be (key, value) pairs");
             rc = -1;
         } else {
-            rc = pairs ? map_put(enc, *out, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1))
-                       : map_put(enc, *out, item, NULL);
+            rc = pairs ? map_put(self, enc, *out, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1))
+                       : map_put(self, enc, *out, item, NULL);
         }
         Py_DECREF(item);
         if (rc < 0)
@@ -669,14 +673,24 @@ int ipo_py_encoder_finish(ipo_encoder_t *enc, int ok)
 int ipo_py_encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot)
 {
     /* Numbers, None and bools need no encoder: the hot path of item and
-     * attribute stores. */
+     * attribute stores; nor does a str, the commonest of the others. */
     int stored = encode_inline(obj, slot);
     if (stored)
         return stored < 0 ? -1 : 0;
-    ipo_encoder_t enc;
-    ipo_py_encoder_init(&enc, self, 0);
-    int rc = encode_value(&enc, obj, slot);
-    ipo_py_encoder_finish(&enc, rc == 0);
-    return rc;
+    ipo_off_t child;
+    int rc;
+    if (Py_TYPE(obj) == &PyUnicode_Type) {
+        rc = ipo_py_encode_str(self, obj, &child);
+    } else {
+        ipo_encoder_t enc;
+        ipo_py_encoder_init(&enc, self, 0);
+        rc = encode_object(&enc, obj, &child);
+        ipo_py_encoder_finish(&enc, rc == 0);
+    }
+    if (rc < 0)
+        return -1;
+    slot->type = ((const ipo_obj_t *)(self->r.base + child))->type;
+    slot->v.off = child;
+    return 0;
 }
 

@@ -47,8 +47,9 @@ PyObject *ipo_py_encoder_adopted(const ipo_encoder_t *enc, ipo_off_t root);
 int ipo_py_encoder_finish(ipo_encoder_t *enc, int ok);
 
 /* Stores into live views, each an encode of its own that copies objects
- * (never maps them in place). Need access; on failure nothing is left. */
-/* One value into a slot (numbers, None and bools inline, without an encoder). */
+ * (never maps them in place), with an encoder only when the value needs
+ * one. Need access; on failure nothing is left. */
+/* One value into a slot: numbers, None and bools inline, str as a leaf. */
 int ipo_py_encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot);
 /* Inserts or replaces key (and value: NULL for sets) in a map block. */
 int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value);

@@ -1,4 +1,4 @@
-/* python/src/encode_leaf.c — blocks of the values that hold no other: bytes, str, int, complex, Decimal... */
+/* python/src/encode_leaf.c — blocks of values that hold no other: bytes, str, int, complex, Decimal, ZoneInfo. */
 #include "encode_leaf.h"
 
 #include "ipo/copy.h"

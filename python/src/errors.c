@@ -1,4 +1,4 @@
-/* python/src/errors.c — the one map from IPO_E* codes to exceptions, the messages that explain them, the time-limit parser. */
+/* python/src/errors.c — the one map from IPO_E* codes to exceptions, the messages that explain them. */
 #include "errors.h"
 
 #include <errno.h>

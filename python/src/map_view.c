@@ -1,4 +1,4 @@
-/* python/src/map_view.c — DictView and SetView, the C cores of live shared dicts and sets, and their iterator. */
+/* python/src/map_view.c — DictView and SetView, the C cores of live dicts and sets, and their iterator. */
 #include "views.h"
 
 static int readonly_error(ViewObject *v)

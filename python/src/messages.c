@@ -1,4 +1,4 @@
-/* python/src/messages.c — the Region's methods on what it holds: messages, objects and their buffers, stats, check. */
+/* python/src/messages.c — the Region's methods on what it holds: messages, objects, buffers, check. */
 #include "messages.h"
 
 /* ---- messages ------------------------------------------------------------------ */

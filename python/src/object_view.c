@@ -1,4 +1,4 @@
-/* python/src/object_view.c — ObjectRef, an instance's link to its shared fields, and Field, the descriptor of one. */
+/* python/src/object_view.c — ObjectRef, an instance's link to its shared fields; Field, one field's descriptor. */
 #include "views.h"
 
 /* A static object's fields are a VALUES block of fixed length; instances of

@@ -1,4 +1,4 @@
-/* python/src/view_base.c — what every live view shares: the checked way to its block, making one, its slots. */
+/* python/src/view_base.c — what every live view shares: its checked way to its block, its making, its slots. */
 #include "view_base.h"
 
 static const char *type_noun(uint8_t type)
