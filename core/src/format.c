@@ -18,7 +18,7 @@ static uint64_t fixed_payload(uint8_t type)
 {
     switch (type) {
     case IPO_T_COMPLEX:   return 16;
-    case IPO_T_SLICE:     return 3 * sizeof(ipo_value_t);
+    case IPO_T_SLICE:     return IPO_SLICE_PARTS * sizeof(ipo_value_t);
     case IPO_T_DATETIME:  return sizeof(ipo_datetime_t);
     case IPO_T_TIMEDELTA: return sizeof(ipo_timedelta_t);
     case IPO_T_TIMEZONE:  return sizeof(ipo_timezone_t);
@@ -26,11 +26,11 @@ static uint64_t fixed_payload(uint8_t type)
     case IPO_T_LIST:      return sizeof(ipo_list_t);
     case IPO_T_DICT:
     case IPO_T_SET:
-    case IPO_T_FROZENSET:
-    case IPO_T_TENSOR:    return sizeof(ipo_value_t);
-    case IPO_T_ENUM:      return 2 * sizeof(ipo_value_t);
-    case IPO_T_NDARRAY:
-    case IPO_T_OBJECT:    return 3 * sizeof(ipo_value_t);
+    case IPO_T_FROZENSET: return sizeof(ipo_map_t);
+    case IPO_T_TENSOR:    return IPO_TENSOR_PARTS * sizeof(ipo_value_t);
+    case IPO_T_ENUM:      return IPO_ENUM_PARTS * sizeof(ipo_value_t);
+    case IPO_T_NDARRAY:   return IPO_NDARRAY_PARTS * sizeof(ipo_value_t);
+    case IPO_T_OBJECT:    return IPO_OBJECT_PARTS * sizeof(ipo_value_t);
     default:              return 0;
     }
 }
@@ -45,24 +45,24 @@ static int is_value_run(uint8_t type)
 size_t ipo_obj_values(const ipo_obj_t *obj, ipo_value_t **values)
 {
     uint8_t *data = ipo_obj_data(obj);
-    if (is_value_run(obj->type)) {
-        *values = (ipo_value_t *)data;
+    *values = (ipo_value_t *)data;
+    if (is_value_run(obj->type))
         return (size_t)(obj->v.len / sizeof(ipo_value_t));
-    }
     switch (obj->type) {
     case IPO_T_SLICE:
+        return IPO_SLICE_PARTS;
     case IPO_T_NDARRAY:
+        return IPO_NDARRAY_PARTS;
     case IPO_T_OBJECT:
-        *values = (ipo_value_t *)data;
-        return 3;
+        return IPO_OBJECT_PARTS;
     case IPO_T_ENUM:
-        *values = (ipo_value_t *)data;
-        return 2;
+        return IPO_ENUM_PARTS;
+    case IPO_T_TENSOR:
+        return IPO_TENSOR_PARTS;
     case IPO_T_DICT:
     case IPO_T_SET:
     case IPO_T_FROZENSET:
-    case IPO_T_TENSOR:
-        *values = (ipo_value_t *)data;
+        *values = &((ipo_map_t *)data)->table;
         return 1;
     case IPO_T_LIST:
         *values = &((ipo_list_t *)data)->items;

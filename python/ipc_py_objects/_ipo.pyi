@@ -83,7 +83,7 @@ WAIT_HELD: int
 WAIT_SLEEP: int
 WAIT_AGAIN: int
 
-# Live views (views.c); containers.py builds the public classes on them.
+# Live views (list_view.c, map_view.c, object_view.c); containers.py builds the public classes on them.
 class _View:
     @property
     def _offset(self) -> int: ...

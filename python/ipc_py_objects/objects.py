@@ -3,7 +3,7 @@
 The C codec stores None, bool, numbers, str, bytes, the datetime types, tuple,
 list, dict, set and frozenset by itself. For anything else it asks
 ``describe(obj)`` here, which answers with the parts to store (see
-``encode_described`` in python/src/codec.c), or raises ``TypeError``. Reading
+``encode_described`` in python/src/encode.c), or raises ``TypeError``. Reading
 back, the codec calls ``rebuild_object``, ``rebuild_enum`` and
 ``rebuild_ndarray``.
 

@@ -1,6 +1,29 @@
-/* python/src/ipo_python.h — what the extension's files share: module state and the Region object. */
+/* python/src/ipo_python.h — what every file of the extension shares: module state and the Region object. */
 #ifndef IPO_PYTHON_H
 #define IPO_PYTHON_H
+
+/* The extension in layers, the bottom first. Each file calls only the
+ * layers below its own, and includes the header of the layer just below,
+ * which includes the ones under it (this one is under them all; it also
+ * declares the access API of the top, which guard_type.c needs alone):
+ *
+ *   errors.c       IPO_E* codes to exceptions, the messages that explain them
+ *   handle.c       whether a Region handle may be used; when its mapping goes
+ *   buffer.c       _ObjectBuffer: memoryviews of shared payloads, which pin them
+ *   view_base.c    ViewObject: a checked reference to a live block
+ *   class_cache.c  static objects' generated classes, by block and by class
+ *   decode.c       blocks to Python objects (copies, or views)
+ *   keys.c         the stable hash of keys, and equality with stored keys
+ *   encode_leaf.c  blocks of values that hold no other (bytes, str, int...)
+ *   encode.c       Python objects to blocks, with the state of one put
+ *   list_view.c, map_view.c, object_view.c
+ *                  the live view types (views.h)
+ *   messages.c     the Region's methods on messages, objects, buffers
+ *   region_type.c  the Region type: its life, and access for the sync API
+ *   guard_type.c   AccessGuard, the context manager over access
+ *   waiter_type.c  Waiter: loop/'s waiter, for the asyncio manager to drive
+ *   module.c       the module: state, init, type registration, functions
+ */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -40,7 +63,7 @@ typedef struct ipo_state {
     /* Types the codec meets by name, imported on first sight. */
     PyObject *DecimalType;
     PyObject *ZoneInfoType;
-    /* The view types (views.c) and the Python classes over them that the
+    /* The view types (views.h) and the Python classes over them that the
      * decoder makes (ipc_py_objects/containers.py registers them). */
     PyTypeObject *list_view_type;
     PyTypeObject *dict_view_type;
@@ -61,7 +84,7 @@ typedef struct ipo_state {
     PyObject *rebuild_ndarray;
     PyObject *adopt;
     /* Static objects' generated classes by (class key, field names), and
-     * the name of the attribute that gives their link's slot (codec.c). */
+     * the name of the attribute that gives their link's slot (class_cache.c). */
     PyObject *object_classes;
     PyObject *str_ipo_ref_offset;
 } ipo_state;
@@ -86,29 +109,10 @@ typedef struct RegionObject {
     Py_ssize_t   waiters;
     unsigned long holder_thread; /* the thread that took access, 0 when none */
     PyObject    *weakreflist;
-    /* The encoder's path from the root to the object in hand: containers
-     * and objects only, the ones that can make a cycle. */
-    PyObject   **encoding;
-    Py_ssize_t   encoding_depth, encoding_cap;
-    /* Objects put with ForceStatic/GeneralObjectInplace, turned into views
-     * of their blocks once the whole put succeeded: (object, ref) pairs. */
-    PyObject    *pending_adopt;
     /* The generated class of each static object block read here, by offset
-     * (codec.c's decode_object). */
+     * (class_cache.c). */
     PyObject    *object_classes;
 } RegionObject;
-
-/* A view of a live shared block: lists, dicts, sets, objects' fields. It
- * names the block by offset and generation, and checks both (and access)
- * on every use, so a view of a destroyed block raises instead of reading
- * reused memory. */
-typedef struct ViewObject {
-    PyObject_HEAD
-    RegionObject *region;
-    ipo_off_t     off;
-    uint32_t      gen;
-    uint8_t       type;
-} ViewObject;
 
 /* Wait modes of ipo_py_acquire and of AccessGuard. */
 enum ipo_wait_mode {
@@ -118,24 +122,16 @@ enum ipo_wait_mode {
     IPO_TRY_MESSAGES  = 3   /* one attempt, only when a message is queued */
 };
 
-/* module.c */
+/* module.c: PyType_GetModuleByDef finds the module's state with it. */
 extern struct PyModuleDef ipo_module_def;
 
-/* module.c: raising the right exception for a code, in one place. */
-PyObject *ipo_py_raise(ipo_state *st, int rc, const char *fmt, ...);
-PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested);
-
-/* region_type.c */
+/* region_type.c: taking access and giving it back, with which every use of
+ * a region begins and ends, declared beside RegionObject. Only the top of
+ * the map calls them (region_type.c, guard_type.c, module.c). */
 extern PyType_Spec ipo_region_spec;
-extern PyType_Spec ipo_buffer_spec;
-int ipo_py_require_access(RegionObject *self);
-/* A memoryview of an object's payload that pins it (get_obj_buffer). */
-PyObject *ipo_py_obj_buffer(RegionObject *self, ipo_off_t off, int readonly);
 /* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
-/* Converts a time limit argument (None or a non-negative number) to seconds, -1 for none. */
-int ipo_py_time_limit(PyObject *arg, double *out);
 
 /* waiter_type.c: loop/'s waiter for event loops driven from Python. */
 extern PyType_Spec ipo_waiter_spec;
@@ -143,34 +139,5 @@ extern PyType_Spec ipo_waiter_spec;
 /* guard_type.c */
 extern PyType_Spec ipo_guard_spec;
 PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
-
-/* codec.c: needs access; encode gives a new object's offset, decode the
- * Python object (a copy, or a view of a live container). With `copy`, live
- * containers come back as plain list, dict, set and objects instead. */
-int ipo_py_codec_init(void);
-int ipo_py_encode(RegionObject *self, PyObject *obj, ipo_off_t *out);
-PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off);
-int ipo_py_encode_value(RegionObject *self, PyObject *obj, ipo_value_t *slot);
-PyObject *ipo_py_decode_value(RegionObject *self, const ipo_value_t *slot, int copy);
-PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy);
-/* Inserts or replaces key (and value: NULL for sets) in a map block. */
-int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value);
-/* Runs the adoptions a successful put collected; drops them after a failure. */
-int ipo_py_finish_put(RegionObject *self, int ok);
-/* Whether objects of this type come back as views (so put returns a view). */
-int ipo_py_type_is_live(uint8_t type);
-
-/* keys.c: the stable hash of a key and key equality against a stored key. */
-int ipo_py_keys_init(void);
-int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out);
-int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash);
-
-/* views.c */
-extern PyType_Spec ipo_list_view_spec, ipo_dict_view_spec, ipo_set_view_spec,
-    ipo_object_ref_spec, ipo_field_spec, ipo_map_iter_spec;
-PyObject *ipo_py_new_view(RegionObject *self, PyObject *cls, ipo_off_t off);
-/* The view's block after checking access, generation and type; NULL with
- * an exception set. */
-ipo_obj_t *ipo_py_view_obj(ViewObject *v);
 
 #endif /* IPO_PYTHON_H */

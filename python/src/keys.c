@@ -1,5 +1,5 @@
 /* python/src/keys.c — dict and set keys: the format's stable hash, and equality with stored keys. */
-#include "ipo_python.h"
+#include "keys.h"
 
 #include <datetime.h>
 

@@ -1,9 +1,7 @@
 /* python/src/region_type.c — the Region heap type: a region handle with the sync API. */
-#include "ipo_python.h"
+#include "messages.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <time.h>
 
 #include "structmember.h"
@@ -14,43 +12,6 @@
 #define SIGNAL_CHECK_NS (INT64_C(1000) * 1000 * 1000)
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-int ipo_py_time_limit(PyObject *arg, double *out)
-{
-    if (arg == NULL || arg == Py_None) {
-        *out = -1.0;
-        return 0;
-    }
-    double v = PyFloat_AsDouble(arg);
-    if (v == -1.0 && PyErr_Occurred()) {
-        PyErr_Format(PyExc_TypeError, "time_limit must be None or a number of seconds, not '%.200s'",
-                     Py_TYPE(arg)->tp_name);
-        return -1;
-    }
-    if (!(v >= 0.0)) {
-        PyErr_SetString(PyExc_ValueError, "time_limit must be None or a number of seconds >= 0");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* PyUnicode_FromFormat knows neither %f nor %o: these render them first. */
-typedef struct { char text[32]; } ipo_text_t;
-
-static ipo_text_t seconds_text(double seconds)
-{
-    ipo_text_t t;
-    snprintf(t.text, sizeof(t.text), "%g s", seconds);
-    return t;
-}
-
-static ipo_text_t octal_text(unsigned mode)
-{
-    ipo_text_t t;
-    snprintf(t.text, sizeof(t.text), "0o%o", mode);
-    return t;
-}
 
 static int64_t deadline_after(double seconds)
 {
@@ -66,12 +27,6 @@ static int deadline_passed(int64_t deadline)
     return deadline >= 0 && ipo_now_ns() >= deadline;
 }
 
-static void maybe_unmap(RegionObject *self)
-{
-    if (self->closed && self->exports == 0 && self->waiters == 0)
-        ipo_region_unmap(&self->r);
-}
-
 /* Sleeps about ns with the GIL released; -1 if a signal handler raised. */
 static int nap(int64_t ns)
 {
@@ -82,44 +37,20 @@ static int nap(int64_t ns)
     return PyErr_CheckSignals();
 }
 
-static int require_attached(RegionObject *self)
+/* The sections below call these by their short names. */
+static inline ipo_text_t seconds_text(double seconds)
 {
-    /* closed is set when close() begins: nothing new starts on a closing region. */
-    if (!self->attached || self->closed) {
-        if (!self->name)
-            PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ was not called");
-        else if (self->closed)
-            PyErr_Format(self->st->RegionClosedError, "region '%U' is closed", self->name);
-        else
-            PyErr_Format(self->st->RegionClosedError,
-                         "region '%U' is not attached yet: call init_consumer() first, "
-                         "or use the SharedMemory as a context manager", self->name);
-        return -1;
-    }
-    if (ipo_region_inherited(&self->r)) {
-        PyErr_Format(self->st->RegionClosedError,
-                     "this handle on region '%U' was inherited across fork(): it belongs to "
-                     "the parent process. Create a new SharedMemory in the child", self->name);
-        return -1;
-    }
-    return 0;
+    return ipo_py_seconds_text(seconds);
 }
 
-int ipo_py_require_access(RegionObject *self)
+static inline int require_attached(RegionObject *self)
 {
-    if (require_attached(self) < 0)
-        return -1;
-    /* holder_thread is set, under the GIL, only once a turn is granted: a
-     * thread of this process that holds access for an instant while it looks
-     * for messages (GIL released) gives nobody a turn. */
-    if (!ipo_access_held(&self->r) || !self->holder_thread) {
-        PyErr_Format(self->st->AccessNotHeldError,
-                     "this process does not hold access to region '%U': call this inside "
-                     "`with wait_my_turn(sm):`, or between sm.wait_my_turn() and sm.release()",
-                     self->name);
-        return -1;
-    }
-    return 0;
+    return ipo_py_require_attached(self);
+}
+
+static inline void maybe_unmap(RegionObject *self)
+{
+    ipo_py_maybe_unmap(self);
 }
 
 /* ---- acquiring and releasing -------------------------------------------------- */
@@ -262,340 +193,6 @@ static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
     Py_RETURN_FALSE;
 }
 
-/* ---- messages ------------------------------------------------------------------ */
-
-static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
-{
-    if (ipo_py_require_access(self) < 0)
-        return NULL;
-    /* Room in the queue first: once the object is encoded, queueing it cannot
-     * fail, so a failed put leaves nothing behind. */
-    int rc = ipo_queue_reserve(&self->r);
-    if (rc)
-        return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
-    ipo_off_t off;
-    if (ipo_py_encode(self, obj, &off) < 0) {
-        ipo_py_finish_put(self, 0);
-        return NULL;
-    }
-    /* Cannot fail: the object is new and the ring has room. */
-    ipo_queue_put(&self->r, off);
-    /* Copies come back as they went in; live containers and objects as
-     * views of their blocks, and an object put in place as itself. */
-    PyObject *mapped;
-    uint8_t type = ((const ipo_obj_t *)(self->r.base + off))->type;
-    PyObject *pending = self->pending_adopt;
-    PyObject *last = pending && PyList_GET_SIZE(pending)
-                         ? PyList_GET_ITEM(pending, PyList_GET_SIZE(pending) - 1) : NULL;
-    if (last && PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(last, 3)) == off)
-        mapped = Py_NewRef(PyTuple_GET_ITEM(last, 0));
-    else if (ipo_py_type_is_live(type))
-        mapped = ipo_py_decode(self, off);
-    else
-        mapped = Py_NewRef(obj);
-    /* The message is queued: a failure from here on is reported, and the
-     * object stays queued for its receiver. */
-    if (ipo_py_finish_put(self, 1) < 0)
-        Py_CLEAR(mapped);
-    if (!mapped || !with_offset)
-        return mapped;
-    return Py_BuildValue("(NK)", mapped, (unsigned long long)off);
-}
-
-static PyObject *Region_put_message(RegionObject *self, PyObject *obj)
-{
-    return put(self, obj, 0);
-}
-
-static PyObject *Region_put_message_2(RegionObject *self, PyObject *obj)
-{
-    return put(self, obj, 1);
-}
-
-/* How a read ends: whether the message stays, and what an empty queue gives. */
-enum { READ_PEEK = 0, READ_TAKE = 1 };
-
-static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt)
-{
-    if (ipo_py_require_access(self) < 0)
-        return NULL;
-    ipo_off_t off;
-    if (ipo_queue_peek(&self->r, &off)) {
-        if (dflt) {
-            if (!with_offset)
-                return Py_NewRef(dflt);
-            return Py_BuildValue("(OO)", dflt, Py_None);
-        }
-        PyErr_Format(self->st->NoMessagesInQueueError,
-                     "the message queue of region '%U' is empty", self->name);
-        return NULL;
-    }
-    PyObject *obj = ipo_py_decode(self, off);
-    if (!obj) {
-        /* A message whose object was destroyed would fail every read from now
-         * on: drop it, and say so. Other failures (out of memory) keep it. */
-        if (take && PyErr_ExceptionMatches(self->st->InvalidOffsetError))
-            ipo_queue_take(&self->r, &off);
-        return NULL;
-    }
-    if (take)
-        ipo_queue_take(&self->r, &off);
-    if (!with_offset)
-        return obj;
-    PyObject *pair = Py_BuildValue("(NK)", obj, (unsigned long long)off);
-    return pair;
-}
-
-static PyObject *Region_take_message(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_TAKE, 0, NULL);
-}
-
-static PyObject *Region_take_message_2(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_TAKE, 1, NULL);
-}
-
-static PyObject *Region_read_message(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_PEEK, 0, NULL);
-}
-
-static PyObject *Region_read_message_2(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_PEEK, 1, NULL);
-}
-
-static PyObject *Region_pop_message(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "pop_message() takes at most one argument (default)");
-        return NULL;
-    }
-    return get(self, READ_TAKE, 0, nargs ? args[0] : Py_None);
-}
-
-static PyObject *Region_pop_message_2(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "pop_message_2() takes at most one argument (default)");
-        return NULL;
-    }
-    return get(self, READ_TAKE, 1, nargs ? args[0] : Py_None);
-}
-
-static PyObject *Region_has_messages(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (ipo_py_require_access(self) < 0)
-        return NULL;
-    return PyBool_FromLong(ipo_queue_length(&self->r) != 0);
-}
-
-/* ---- objects -------------------------------------------------------------------- */
-
-static int offset_arg(RegionObject *self, PyObject *arg, ipo_off_t *out)
-{
-    if (!PyLong_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "an object offset is an int, not '%.200s'", Py_TYPE(arg)->tp_name);
-        return -1;
-    }
-    unsigned long long v = PyLong_AsUnsignedLongLong(arg);
-    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        PyErr_Format(self->st->InvalidOffsetError, "offset %R does not name an object in region '%U'",
-                     arg, self->name);
-        return -1;
-    }
-    *out = (ipo_off_t)v;
-    return 0;
-}
-
-static PyObject *Region_destroy_obj(RegionObject *self, PyObject *arg)
-{
-    ipo_off_t off;
-    if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
-        return NULL;
-    int rc = ipo_obj_destroy(&self->r, off);
-    const ipo_obj_t *obj;
-    if (rc == -IPO_EBUSY && ipo_obj_get(&self->r, off, &obj) == 0) {
-        if (obj->flags & IPO_OBJ_QUEUED)
-            return ipo_py_raise(self->st, rc,
-                                "the object at offset %llu in region '%U' is still named by a "
-                                "queued message: take the message first",
-                                (unsigned long long)off, self->name);
-        return ipo_py_raise(self->st, rc,
-                            "the object at offset %llu in region '%U' has %u buffers from "
-                            "get_obj_buffer() in use (in this or another process): release "
-                            "those memoryviews first", (unsigned long long)off, self->name,
-                            (unsigned)obj->pins);
-    }
-    if (rc)
-        return ipo_py_raise(self->st, -IPO_EBADOBJ,
-                            "offset %llu does not name a live object in region '%U' "
-                            "(never an object's offset, or destroyed already)",
-                            (unsigned long long)off, self->name);
-    Py_RETURN_NONE;
-}
-
-/* The exporter behind get_obj_buffer's memoryviews. It pins the object,
- * so that no process destroys it while the view is alive, and it keeps the
- * region object (hence the mapping) alive, so that closing the region cannot
- * leave the view dangling. */
-typedef struct ObjectBufferObject {
-    PyObject_HEAD
-    RegionObject *region;
-    ipo_off_t     offset;
-    void         *data;
-    Py_ssize_t    len;
-    int           readonly;
-} ObjectBufferObject;
-
-static int ObjectBuffer_getbuffer(ObjectBufferObject *self, Py_buffer *view, int flags)
-{
-    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->len, self->readonly, flags);
-}
-
-static int ObjectBuffer_traverse(ObjectBufferObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->region);
-    return 0;
-}
-
-static void ObjectBuffer_dealloc(ObjectBufferObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    RegionObject *region = self->region;
-    /* A child of fork() must not drop the parent's pins. */
-    if (region->r.base && !ipo_region_inherited(&region->r))
-        ipo_obj_unpin(&region->r, self->offset);
-    region->exports--;
-    maybe_unmap(region);
-    Py_DECREF(region);
-    PyObject_GC_Del(self);
-    Py_DECREF(tp);
-}
-
-static PyType_Slot buffer_slots[] = {
-    { Py_bf_getbuffer, (void *)ObjectBuffer_getbuffer },
-    { Py_tp_traverse, (void *)ObjectBuffer_traverse },
-    { Py_tp_dealloc, (void *)ObjectBuffer_dealloc },
-    { Py_tp_doc, (void *)"The exporter of a shared object's data for memoryview." },
-    { 0, NULL }
-};
-
-PyType_Spec ipo_buffer_spec = {
-    .name = "ipc_py_objects._ipo._ObjectBuffer",
-    .basicsize = sizeof(ObjectBufferObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    .slots = buffer_slots,
-};
-
-static PyObject *Region_get_obj_buffer(RegionObject *self, PyObject *arg)
-{
-    ipo_off_t off;
-    const ipo_obj_t *obj;
-    if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
-        return NULL;
-    if (ipo_obj_get(&self->r, off, &obj))
-        return ipo_py_raise(self->st, -IPO_EBADOBJ,
-                            "offset %llu does not name a live object in region '%U'",
-                            (unsigned long long)off, self->name);
-    /* An array's or a tensor's buffer is its data block's. */
-    if (obj->type == IPO_T_TENSOR || obj->type == IPO_T_NDARRAY) {
-        const ipo_value_t *v = ipo_obj_data(obj);
-        if (obj->type == IPO_T_TENSOR && (v[0].type != IPO_T_NDARRAY ||
-                                          ipo_obj_get(&self->r, v[0].v.off, &obj)))
-            return ipo_py_raise(self->st, -IPO_EBADOBJ, "a shared torch tensor names no array");
-        v = ipo_obj_data(obj);
-        if (v[2].type != IPO_T_BYTES)
-            return ipo_py_raise(self->st, -IPO_EBADOBJ, "a shared numpy array has no data block");
-        off = v[2].v.off;
-    } else if (obj->type != IPO_T_BYTES && obj->type != IPO_T_BYTEARRAY && obj->type != IPO_T_STR) {
-        PyErr_Format(PyExc_TypeError,
-                     "the object at offset %llu has no data buffer: only bytes, bytearray, str, "
-                     "numpy arrays and torch tensors have one", (unsigned long long)off);
-        return NULL;
-    }
-    /* Writing into a str's bytes could leave invalid UTF-8 behind. */
-    return ipo_py_obj_buffer(self, off, obj->type == IPO_T_STR);
-}
-
-PyObject *ipo_py_obj_buffer(RegionObject *self, ipo_off_t off, int readonly)
-{
-    const ipo_obj_t *obj;
-    if (ipo_obj_get(&self->r, off, &obj))
-        return ipo_py_raise(self->st, -IPO_EBADOBJ, "offset %llu does not name a live object",
-                            (unsigned long long)off);
-    if (ipo_obj_pin(&self->r, off))
-        return ipo_py_raise(self->st, -IPO_EBUSY,
-                            "the object at offset %llu has 65535 buffers in use already",
-                            (unsigned long long)off);
-    ObjectBufferObject *exp = PyObject_GC_New(ObjectBufferObject, self->st->buffer_type);
-    if (!exp) {
-        ipo_obj_unpin(&self->r, off);
-        return NULL;
-    }
-    exp->region = (RegionObject *)Py_NewRef(self);
-    exp->offset = off;
-    exp->data = ipo_obj_data(obj);
-    exp->len = (Py_ssize_t)obj->v.len;
-    exp->readonly = readonly;
-    self->exports++;
-    PyObject_GC_Track(exp);
-    PyObject *view = PyMemoryView_FromObject((PyObject *)exp);
-    Py_DECREF(exp);
-    return view;
-}
-
-/* ---- tools ------------------------------------------------------------------------- */
-
-static PyObject *Region_stats(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (ipo_py_require_access(self) < 0)
-        return NULL;
-    ipo_alloc_stats_t s;
-    ipo_alloc_stats(&self->r.heap, &s);
-    uint64_t word = ipo_atomic_load_relaxed(&self->r.hdr->access);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:K,s:K}",
-                         "size", (unsigned long long)self->r.size,
-                         "heap_size", (unsigned long long)s.heap_size,
-                         "free_bytes", (unsigned long long)s.free_bytes,
-                         "largest_free_chunk", (unsigned long long)s.largest_free,
-                         "used_blocks", (unsigned long long)s.used_blocks,
-                         "free_blocks", (unsigned long long)s.free_blocks,
-                         "messages", (unsigned long long)ipo_queue_length(&self->r),
-                         "slots", (unsigned)self->r.hdr->slot_count,
-                         "slot", (unsigned)self->r.slot,
-                         "consumers_attached", (unsigned long long)self->r.hdr->attach_count,
-                         "sleepers", (unsigned long long)((word & IPO_ACCESS_SLEEPER_MASK) >> 16));
-}
-
-static PyObject *Region_check(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "check() takes at most one argument (an object's offset)");
-        return NULL;
-    }
-    ipo_off_t off = 0;
-    if (ipo_py_require_access(self) < 0 || (nargs && args[0] != Py_None && offset_arg(self, args[0], &off) < 0))
-        return NULL;
-    char why[256] = "";
-    int rc = ipo_region_check(&self->r, why, sizeof(why));
-    if (rc == 0 && off)
-        rc = ipo_obj_check_tree(&self->r, off, 0, why, sizeof(why));
-    if (rc)
-        return ipo_py_raise(self->st, -IPO_ECORRUPT, "region '%U' is inconsistent: %s", self->name, why);
-    Py_RETURN_NONE;
-}
-
 /* ---- life: init, consumer attach, consumer wait, close ---------------------------- */
 
 static int parse_name(RegionObject *self, PyObject *name, const char **out)
@@ -631,26 +228,6 @@ static int start_waker(RegionObject *self)
     return -1;
 }
 
-static PyObject *raise_create_error(RegionObject *self, int rc)
-{
-    if (rc == -IPO_EEXIST)
-        return ipo_py_raise(self->st, rc,
-                            "a live region named '%U' exists, or /dev/shm holds an object of that "
-                            "name that is not a region: pick another name, or close the other "
-                            "creator first", self->name);
-    if (rc == -IPO_ENOSPC) {
-        struct statvfs vfs;
-        unsigned long long avail = 0;
-        if (statvfs("/dev/shm", &vfs) == 0)
-            avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
-        return ipo_py_raise(self->st, rc,
-                            "/dev/shm cannot hold region '%U' of %llu bytes (%llu bytes available): "
-                            "ask for less, or free or enlarge /dev/shm",
-                            self->name, (unsigned long long)self->opts.size, avail);
-    }
-    return ipo_py_raise(self->st, rc, "cannot create region '%U'", self->name);
-}
-
 static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
@@ -675,7 +252,7 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     if ((mode & ~0777u) || (mode & 0600) != 0600) {
         PyErr_Format(PyExc_ValueError,
                      "mode must be permission bits that include 0o600 (the creator reads and "
-                     "writes), not %s", octal_text(mode).text);
+                     "writes), not %s", ipo_py_octal_text(mode).text);
         return -1;
     }
     if (close_timeout == Py_None) {
@@ -723,7 +300,7 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     self->waiters--;
     self->attaching = 0;
     if (rc) {
-        raise_create_error(self, rc);
+        ipo_py_raise_create_error(self, rc);
         return -1;
     }
     if (start_waker(self) < 0)
@@ -791,35 +368,7 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
     }
     if (rc == 1)
         return NULL;
-    switch (-rc) {
-    case IPO_ENOENT:
-        return ipo_py_raise(self->st, rc,
-                            "no region named '%U' appeared within %s: is its creator running, "
-                            "and under this name?", self->name, seconds_text(limit).text);
-    case IPO_EAGAIN:
-        return ipo_py_raise(self->st, rc,
-                            "region '%U' exists but did not become ready within %s",
-                            self->name, seconds_text(limit).text);
-    case IPO_ECLOSING:
-        return ipo_py_raise(self->st, rc,
-                            "region '%U' is closing: its creator is leaving", self->name);
-    case IPO_EPERM:
-        return ipo_py_raise(self->st, rc,
-                            "region '%U' belongs to another user or has another mode than %s: "
-                            "pass the creator's mode=... if it differs on purpose",
-                            self->name, octal_text(self->opts.mode).text);
-    case IPO_ELAYOUT:
-        return ipo_py_raise(self->st, rc,
-                            "the shared memory object '%U' is not a region of this version of "
-                            "ipc_py_objects (foreign object, other layout version, or damaged "
-                            "header)", self->name);
-    case IPO_EFULL:
-        return ipo_py_raise(self->st, rc,
-                            "every participant slot of region '%U' is taken: create it with more "
-                            "slots=...", self->name);
-    default:
-        return ipo_py_raise(self->st, rc, "cannot attach to region '%U'", self->name);
-    }
+    return ipo_py_raise_attach_error(self, rc, limit);
 }
 
 static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, PyObject *kwargs)
@@ -968,7 +517,6 @@ static int Region_traverse(RegionObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->module);
     Py_VISIT(self->name);
-    Py_VISIT(self->pending_adopt);
     Py_VISIT(self->object_classes);
     return 0;
 }
@@ -984,8 +532,6 @@ static void Region_dealloc(RegionObject *self)
     if (!self->closed && self->st && close_region(self, 0) < 0)
         PyErr_WriteUnraisable((PyObject *)self);
     ipo_region_unmap(&self->r);
-    PyMem_Free(self->encoding);
-    Py_CLEAR(self->pending_adopt);
     Py_CLEAR(self->object_classes);
     Py_CLEAR(self->name);
     Py_CLEAR(self->module);
@@ -1008,30 +554,30 @@ static PyMethodDef Region_methods[] = {
     { "wait_my_turn", (PyCFunction)(void (*)(void))Region_wait_my_turn, METH_VARARGS | METH_KEYWORDS,
       "wait_my_turn(time_limit=None)\n--\n\nWaits for access; True, or OperationTimedOutError." },
     { "release", (PyCFunction)Region_release, METH_NOARGS, "release()\n--\n\nReleases access." },
-    { "put_message", (PyCFunction)Region_put_message, METH_O,
+    { "put_message", (PyCFunction)ipo_py_region_put_message, METH_O,
       "put_message(obj)\n--\n\nStores obj and queues a message naming it; returns the mapped object." },
-    { "put_message_2", (PyCFunction)Region_put_message_2, METH_O,
+    { "put_message_2", (PyCFunction)ipo_py_region_put_message_2, METH_O,
       "put_message_2(obj)\n--\n\nAs put_message; returns (mapped object, offset)." },
-    { "take_message", (PyCFunction)Region_take_message, METH_NOARGS,
+    { "take_message", (PyCFunction)ipo_py_region_take_message, METH_NOARGS,
       "take_message()\n--\n\nRemoves the oldest message and returns its object. The object's "
       "block stays until destroy_obj()." },
-    { "take_message_2", (PyCFunction)Region_take_message_2, METH_NOARGS,
+    { "take_message_2", (PyCFunction)ipo_py_region_take_message_2, METH_NOARGS,
       "take_message_2()\n--\n\nAs take_message; returns (object, offset)." },
-    { "read_message", (PyCFunction)Region_read_message, METH_NOARGS,
+    { "read_message", (PyCFunction)ipo_py_region_read_message, METH_NOARGS,
       "read_message()\n--\n\nReturns the oldest message's object without removing the message." },
-    { "read_message_2", (PyCFunction)Region_read_message_2, METH_NOARGS,
+    { "read_message_2", (PyCFunction)ipo_py_region_read_message_2, METH_NOARGS,
       "read_message_2()\n--\n\nAs read_message; returns (object, offset)." },
-    { "pop_message", (PyCFunction)(void (*)(void))Region_pop_message, METH_FASTCALL,
+    { "pop_message", (PyCFunction)(void (*)(void))ipo_py_region_pop_message, METH_FASTCALL,
       "pop_message(default=None)\n--\n\nAs take_message, but gives default when the queue is empty." },
-    { "pop_message_2", (PyCFunction)(void (*)(void))Region_pop_message_2, METH_FASTCALL,
+    { "pop_message_2", (PyCFunction)(void (*)(void))ipo_py_region_pop_message_2, METH_FASTCALL,
       "pop_message_2(default=None)\n--\n\nAs take_message_2; (default, None) when empty." },
-    { "has_messages", (PyCFunction)Region_has_messages, METH_NOARGS,
+    { "has_messages", (PyCFunction)ipo_py_region_has_messages, METH_NOARGS,
       "has_messages()\n--\n\nWhether a message is queued." },
-    { "destroy_obj", (PyCFunction)Region_destroy_obj, METH_O,
+    { "destroy_obj", (PyCFunction)ipo_py_region_destroy_obj, METH_O,
       "destroy_obj(offset)\n--\n\nFrees the object at offset and everything it owns." },
-    { "destroy_object", (PyCFunction)Region_destroy_obj, METH_O,
+    { "destroy_object", (PyCFunction)ipo_py_region_destroy_obj, METH_O,
       "destroy_object(offset)\n--\n\nAn alias of destroy_obj." },
-    { "get_obj_buffer", (PyCFunction)Region_get_obj_buffer, METH_O,
+    { "get_obj_buffer", (PyCFunction)ipo_py_region_get_obj_buffer, METH_O,
       "get_obj_buffer(offset)\n--\n\nA zero-copy memoryview of the object's data." },
     { "_access_count", (PyCFunction)Region_access_count, METH_NOARGS,
       "_access_count()\n--\n\nHow many times access was acquired (changes with every turn)." },
@@ -1039,9 +585,9 @@ static PyMethodDef Region_methods[] = {
       "_queue_length()\n--\n\nMessages queued; a hint without access, exact with it." },
     { "_release_if_held", (PyCFunction)Region_release_if_held, METH_NOARGS,
       "_release_if_held()\n--\n\nReleases access if this thread holds a turn." },
-    { "stats", (PyCFunction)Region_stats, METH_NOARGS,
+    { "stats", (PyCFunction)ipo_py_region_stats, METH_NOARGS,
       "stats()\n--\n\nAllocator and queue figures: free bytes, largest free chunk, blocks, messages." },
-    { "check", (PyCFunction)(void (*)(void))Region_check, METH_FASTCALL,
+    { "check", (PyCFunction)(void (*)(void))ipo_py_region_check, METH_FASTCALL,
       "check(offset=None)\n--\n\nVerifies every invariant of the region (and of the tree of the "
       "object at offset, queued or not); RegionCorruptedError if one is broken." },
     { NULL, NULL, 0, NULL }

@@ -1,5 +1,5 @@
 /* python/src/waiter_type.c — Waiter: loop/'s waiter for an event loop that Python drives (aio.py). */
-#include "ipo_python.h"
+#include "errors.h"
 
 /* The asyncio manager (aio.py) watches fds with loop.add_reader and calls
  * readable() when one is; the whole protocol (try, spin, register, pass a

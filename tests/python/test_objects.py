@@ -136,6 +136,42 @@ def test_an_object_put_twice_maps_onto_its_first_block(held):
     held.destroy_obj(offset)
 
 
+def test_an_object_stored_into_a_live_container_is_mapped_at_once(held):
+    """A store into a live list, dict or field maps a custom object in place
+    as a put does, when the store is done: not later, at some unrelated put."""
+    box, offset = held.put_message_2([None])
+    held.take_message()
+    company = Company("stored", 1)
+    box[0] = company
+    assert type(company) is not Company and isinstance(company, Company)
+    company.employees = 7
+    assert box[0].employees == 7
+    employee = Employee("cy", 2)
+    box.append(employee)
+    assert type(employee) is not Employee
+    worker = Employee("di", 1)
+    mapped_worker, worker_offset = held.put_message_2(worker)
+    held.take_message()
+    boss_company = Company("owned", 3)
+    worker.company = boss_company  # a field of a mapped object
+    assert type(boss_company) is not Company
+    boss_company.hire(2)
+    assert worker.company.employees == 5
+    table, table_offset = held.put_message_2({})
+    held.take_message()
+    point = Point(1.0, 2.0)
+    table["p"] = point
+    assert type(point) is not Point and table["p"].norm2() == 5.0
+    # A copy leaves the original alone; an unrelated put later does not map it.
+    kept = Company("copied", 1)
+    box.append(ForceStaticObjectCopy(kept))
+    held.put_message_2("unrelated")
+    held.destroy_obj(held.take_message_2()[1])
+    assert type(kept) is Company
+    for off in (offset, worker_offset, table_offset):
+        held.destroy_obj(off)
+
+
 def test_objects_read_again_and_blocks_reused(held):
     """The codec remembers how it made an object, by block and by class:
     a block reused by another object, or a class with other fields, must

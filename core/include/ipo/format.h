@@ -112,6 +112,41 @@ static inline int ipo_value_is_inline(uint8_t type)
     return type == IPO_T_NONE || type == IPO_T_BOOL || type == IPO_T_INT64 || type == IPO_T_FLOAT64;
 }
 
+/* The types whose payload is a fixed run of values name each value by its
+ * position; readers and writers in every language use these names, never
+ * bare indices. The _PARTS constant of each is the length of its run. */
+enum ipo_slice_part {     /* IPO_T_SLICE */
+    IPO_SLICE_START = 0,
+    IPO_SLICE_STOP  = 1,
+    IPO_SLICE_STEP  = 2,
+    IPO_SLICE_PARTS = 3
+};
+
+enum ipo_ndarray_part {   /* IPO_T_NDARRAY */
+    IPO_NDARRAY_DTYPE = 0, /* STR: numpy's descr, as repr writes it */
+    IPO_NDARRAY_SHAPE = 1, /* TUPLE of INT64 */
+    IPO_NDARRAY_DATA  = 2, /* BYTES, 64-byte aligned, C order */
+    IPO_NDARRAY_PARTS = 3
+};
+
+enum ipo_tensor_part {    /* IPO_T_TENSOR */
+    IPO_TENSOR_ARRAY = 0,  /* the NDARRAY a torch CPU tensor lies over */
+    IPO_TENSOR_PARTS = 1
+};
+
+enum ipo_object_part {    /* IPO_T_OBJECT */
+    IPO_OBJECT_CLASS = 0,  /* STR "module:qualname" */
+    IPO_OBJECT_NAMES = 1,  /* TUPLE of STR (a static object), or NONE (a general one) */
+    IPO_OBJECT_STATE = 2,  /* VALUES, one per name (static), or a DICT of attributes (general) */
+    IPO_OBJECT_PARTS = 3
+};
+
+enum ipo_enum_part {      /* IPO_T_ENUM */
+    IPO_ENUM_CLASS = 0,    /* STR "module:qualname" */
+    IPO_ENUM_VALUE = 1,    /* the member's value */
+    IPO_ENUM_PARTS = 2
+};
+
 /* Time of day, as datetime and time hold it. */
 typedef struct ipo_clock {
     uint8_t  hour, minute, second, fold;

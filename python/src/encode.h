@@ -1,0 +1,75 @@
+/* python/src/encode.h — the encoder: Python objects into format blocks, with the state of one put. */
+#ifndef IPO_PY_ENCODE_H
+#define IPO_PY_ENCODE_H
+
+#include "encode_leaf.h"
+
+/* Imports the datetime C API for encode.c. */
+int ipo_py_encode_init(void);
+
+/* How deep the path of containers being encoded goes before it moves from
+ * the encoder itself to the heap. */
+#define IPO_ENCODER_PATH_INLINE 32
+
+/* What one put needs besides the region, as msgspec's EncoderState: made on
+ * the caller's C stack, passed through every encode_* function, finished
+ * once. Nothing of it outlives the put, so two encodes (two threads, or a
+ * store into a view from a hook while a put runs) never share it. It points
+ * into itself: use it where it was made. */
+typedef struct ipo_encoder {
+    RegionObject *region;
+    /* The containers and objects on the path from the root to the object in
+     * hand, the ones that can make a cycle: meeting one again is a cycle,
+     * which the format (one parent per block) cannot hold. */
+    PyObject   **path;
+    Py_ssize_t   depth, cap;
+    PyObject    *path_inline[IPO_ENCODER_PATH_INLINE];
+    /* Whether objects described as "adopt" are mapped in place once the put
+     * or store succeeds, or only copied. */
+    int          adopt;
+    /* The objects to map in place, NULL until the first: a list of private
+     * entries, looked up with ipo_py_encoder_adopted(). */
+    PyObject    *adoptions;
+} ipo_encoder_t;
+
+void ipo_py_encoder_init(ipo_encoder_t *enc, RegionObject *region, int adopt);
+
+/* Needs access. Encodes obj into a new block, its offset in *out; on
+ * failure, -1 with an exception set and nothing left behind. */
+int ipo_py_encode(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out);
+
+/* The object that this put maps in place onto the block at root, borrowed;
+ * NULL when none. What put_message returns for such an object. */
+PyObject *ipo_py_encoder_adopted(const ipo_encoder_t *enc, ipo_off_t root);
+
+/* Ends a put: with ok, maps the collected objects in place (which runs
+ * Python code, and may fail: -1), else drops them; frees the path. */
+int ipo_py_encoder_finish(ipo_encoder_t *enc, int ok);
+
+/* A store into a live view (an item, a field, a key) is an encode of its
+ * own. As a put does, it maps objects described as "adopt" in place (their
+ * class and attributes move to shared memory), once the store has written
+ * the slot: begin with ipo_py_store_init (it costs nothing), encode each
+ * value with ipo_py_store_value (numbers, None and bools inline, str as a
+ * leaf: no encoder for them), write the slots, then always end with
+ * ipo_py_store_finish(ok: the slots were written). Need access; a failed
+ * encode leaves nothing behind. */
+typedef struct ipo_store {
+    ipo_encoder_t enc;
+    int           used;   /* enc is initialised */
+} ipo_store_t;
+
+static inline void ipo_py_store_init(ipo_store_t *st)
+{
+    st->used = 0;
+}
+
+int ipo_py_store_value(ipo_store_t *st, RegionObject *self, PyObject *obj, ipo_value_t *slot);
+/* -1 when mapping an object in place failed (the store itself stands). */
+int ipo_py_store_finish(ipo_store_t *st, int ok);
+
+/* Inserts or replaces key (and value: NULL for sets) in a map block: a
+ * store of its own. */
+int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value);
+
+#endif /* IPO_PY_ENCODE_H */

@@ -1,0 +1,174 @@
+/* python/src/errors.c — the one map from IPO_E* codes to exceptions, the messages that explain them. */
+#include "errors.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+static PyObject *class_for(ipo_state *st, int rc)
+{
+    switch (rc < 0 ? -rc : rc) {
+    case IPO_EINVAL:    return PyExc_ValueError;
+    case IPO_ENOMEM:    return st->FreeMemoryChunkNotFoundError;
+    case IPO_ENOENT:    return st->RegionNotFoundError;
+    case IPO_EEXIST:    return st->RegionExistsError;
+    case IPO_EAGAIN:    return st->OperationTimedOutError;
+    case IPO_ETIMEDOUT: return st->OperationTimedOutError;
+    case IPO_ELAYOUT:   return st->IncompatibleRegionError;
+    case IPO_EPERM:     return st->RegionPermissionError;
+    case IPO_ENOSPC:    return st->NotEnoughSharedMemoryError;
+    case IPO_EFULL:     return st->RegionFullError;
+    case IPO_ENOTHELD:  return st->AccessNotHeldError;
+    case IPO_EEMPTY:    return st->NoMessagesInQueueError;
+    case IPO_EBADOBJ:   return st->InvalidOffsetError;
+    case IPO_ECORRUPT:  return st->RegionCorruptedError;
+    case IPO_ECLOSING:  return st->RegionClosingError;
+    case IPO_EBUSY:     return st->ObjectInUseError;
+    default:            return st->SharedMemoryError;
+    }
+}
+
+PyObject *ipo_py_raise(ipo_state *st, int rc, const char *fmt, ...)
+{
+    int saved_errno = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+    va_end(ap);
+    if (!msg)
+        return NULL;
+    if (rc == -IPO_ESYS || rc == IPO_ESYS) {
+        /* An OSError that keeps errno, with our context in front. */
+        PyObject *full = PyUnicode_FromFormat("%U: %s", msg, strerror(saved_errno));
+        Py_DECREF(msg);
+        if (!full)
+            return NULL;
+        PyObject *exc = PyObject_CallFunction(PyExc_OSError, "iO", saved_errno, full);
+        Py_DECREF(full);
+        if (exc) {
+            PyErr_SetObject(PyExc_OSError, exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
+    }
+    PyErr_SetObject(class_for(st, rc), msg);
+    Py_DECREF(msg);
+    return NULL;
+}
+
+PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested)
+{
+    ipo_alloc_stats_t s;
+    ipo_alloc_stats(&self->r.heap, &s);
+    PyObject *msg = PyUnicode_FromFormat(
+        "no free chunk of %llu bytes in region '%U' (largest free chunk: %llu bytes; "
+        "free in all: %llu of %llu bytes). Destroy objects that are no longer needed, "
+        "or create the region with a larger size",
+        (unsigned long long)requested, self->name, (unsigned long long)s.largest_free,
+        (unsigned long long)s.free_bytes, (unsigned long long)s.heap_size);
+    if (!msg)
+        return NULL;
+    PyObject *exc = PyObject_CallOneArg(self->st->FreeMemoryChunkNotFoundError, msg);
+    Py_DECREF(msg);
+    if (!exc)
+        return NULL;
+    /* The figures as attributes too, for programs that adapt to them. */
+    PyObject *req = PyLong_FromUnsignedLongLong(requested);
+    PyObject *largest = PyLong_FromUnsignedLongLong(s.largest_free);
+    if (req && largest && PyObject_SetAttrString(exc, "requested", req) == 0 &&
+        PyObject_SetAttrString(exc, "largest_free", largest) == 0)
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_XDECREF(req);
+    Py_XDECREF(largest);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+PyObject *ipo_py_raise_create_error(RegionObject *self, int rc)
+{
+    if (rc == -IPO_EEXIST)
+        return ipo_py_raise(self->st, rc,
+                            "a live region named '%U' exists, or /dev/shm holds an object of that "
+                            "name that is not a region: pick another name, or close the other "
+                            "creator first", self->name);
+    if (rc == -IPO_ENOSPC) {
+        struct statvfs vfs;
+        unsigned long long avail = 0;
+        if (statvfs("/dev/shm", &vfs) == 0)
+            avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+        return ipo_py_raise(self->st, rc,
+                            "/dev/shm cannot hold region '%U' of %llu bytes (%llu bytes available): "
+                            "ask for less, or free or enlarge /dev/shm",
+                            self->name, (unsigned long long)self->opts.size, avail);
+    }
+    return ipo_py_raise(self->st, rc, "cannot create region '%U'", self->name);
+}
+
+PyObject *ipo_py_raise_attach_error(RegionObject *self, int rc, double time_limit)
+{
+    switch (-rc) {
+    case IPO_ENOENT:
+        return ipo_py_raise(self->st, rc,
+                            "no region named '%U' appeared within %s: is its creator running, "
+                            "and under this name?",
+                            self->name, ipo_py_seconds_text(time_limit).text);
+    case IPO_EAGAIN:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' exists but did not become ready within %s",
+                            self->name, ipo_py_seconds_text(time_limit).text);
+    case IPO_ECLOSING:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' is closing: its creator is leaving", self->name);
+    case IPO_EPERM:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' belongs to another user or has another mode than %s: "
+                            "pass the creator's mode=... if it differs on purpose",
+                            self->name, ipo_py_octal_text(self->opts.mode).text);
+    case IPO_ELAYOUT:
+        return ipo_py_raise(self->st, rc,
+                            "the shared memory object '%U' is not a region of this version of "
+                            "ipc_py_objects (foreign object, other layout version, or damaged "
+                            "header)", self->name);
+    case IPO_EFULL:
+        return ipo_py_raise(self->st, rc,
+                            "every participant slot of region '%U' is taken: create it with more "
+                            "slots=...", self->name);
+    default:
+        return ipo_py_raise(self->st, rc, "cannot attach to region '%U'", self->name);
+    }
+}
+
+ipo_text_t ipo_py_seconds_text(double seconds)
+{
+    ipo_text_t t;
+    snprintf(t.text, sizeof(t.text), "%g s", seconds);
+    return t;
+}
+
+ipo_text_t ipo_py_octal_text(unsigned mode)
+{
+    ipo_text_t t;
+    snprintf(t.text, sizeof(t.text), "0o%o", mode);
+    return t;
+}
+
+int ipo_py_time_limit(PyObject *arg, double *out)
+{
+    if (arg == NULL || arg == Py_None) {
+        *out = -1.0;
+        return 0;
+    }
+    double v = PyFloat_AsDouble(arg);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Format(PyExc_TypeError, "time_limit must be None or a number of seconds, not '%.200s'",
+                     Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    if (!(v >= 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "time_limit must be None or a number of seconds >= 0");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

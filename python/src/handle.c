@@ -1,0 +1,48 @@
+/* python/src/handle.c — whether a Region handle may be used, and when its mapping may go. */
+#include "handle.h"
+
+int ipo_py_require_attached(RegionObject *self)
+{
+    /* closed is set when close() begins: nothing new starts on a closing region. */
+    if (!self->attached || self->closed) {
+        if (!self->name)
+            PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ was not called");
+        else if (self->closed)
+            PyErr_Format(self->st->RegionClosedError, "region '%U' is closed", self->name);
+        else
+            PyErr_Format(self->st->RegionClosedError,
+                         "region '%U' is not attached yet: call init_consumer() first, "
+                         "or use the SharedMemory as a context manager", self->name);
+        return -1;
+    }
+    if (ipo_region_inherited(&self->r)) {
+        PyErr_Format(self->st->RegionClosedError,
+                     "this handle on region '%U' was inherited across fork(): it belongs to "
+                     "the parent process. Create a new SharedMemory in the child", self->name);
+        return -1;
+    }
+    return 0;
+}
+
+int ipo_py_require_access(RegionObject *self)
+{
+    if (ipo_py_require_attached(self) < 0)
+        return -1;
+    /* holder_thread is set, under the GIL, only once a turn is granted: a
+     * thread of this process that holds access for an instant while it looks
+     * for messages (GIL released) gives nobody a turn. */
+    if (!ipo_access_held(&self->r) || !self->holder_thread) {
+        PyErr_Format(self->st->AccessNotHeldError,
+                     "this process does not hold access to region '%U': call this inside "
+                     "`with wait_my_turn(sm):`, or between sm.wait_my_turn() and sm.release()",
+                     self->name);
+        return -1;
+    }
+    return 0;
+}
+
+void ipo_py_maybe_unmap(RegionObject *self)
+{
+    if (self->closed && self->exports == 0 && self->waiters == 0)
+        ipo_region_unmap(&self->r);
+}

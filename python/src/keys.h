@@ -1,0 +1,18 @@
+/* python/src/keys.h — dict and set keys: the format's stable hash, and equality with stored keys. */
+#ifndef IPO_PY_KEYS_H
+#define IPO_PY_KEYS_H
+
+#include "decode.h"
+
+/* Imports the datetime C API for keys.c. */
+int ipo_py_keys_init(void);
+
+/* The stable hash of a key (the same in every process, whatever
+ * PYTHONHASHSEED); 0, or -1 with TypeError for a key the format cannot hash. */
+int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out);
+
+/* The entry of the map block whose key equals key (of that hash): its
+ * number, IPO_MAP_ABSENT, or IPO_MAP_ERROR with an exception set. */
+int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash);
+
+#endif /* IPO_PY_KEYS_H */

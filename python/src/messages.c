@@ -1,0 +1,258 @@
+/* python/src/messages.c — the Region's methods on what it holds: messages, objects, buffers, check. */
+#include "messages.h"
+
+/* ---- messages ------------------------------------------------------------------ */
+
+static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
+{
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    /* Room in the queue first: once the object is encoded, queueing it cannot
+     * fail, so a failed put leaves nothing behind. */
+    int rc = ipo_queue_reserve(&self->r);
+    if (rc)
+        return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+    ipo_off_t off;
+    ipo_encoder_t enc;
+    ipo_py_encoder_init(&enc, self, 1);
+    if (ipo_py_encode(&enc, obj, &off) < 0) {
+        ipo_py_encoder_finish(&enc, 0);
+        return NULL;
+    }
+    /* Cannot fail: the object is new and the ring has room. */
+    ipo_queue_put(&self->r, off);
+    /* Copies come back as they went in; live containers and objects as
+     * views of their blocks, and an object put in place as itself. */
+    PyObject *mapped;
+    uint8_t type = ((const ipo_obj_t *)(self->r.base + off))->type;
+    PyObject *adopted = ipo_py_encoder_adopted(&enc, off);
+    if (adopted)
+        mapped = Py_NewRef(adopted);
+    else if (ipo_py_type_is_live(type))
+        mapped = ipo_py_decode(self, off);
+    else
+        mapped = Py_NewRef(obj);
+    /* The message is queued: a failure from here on is reported, and the
+     * object stays queued for its receiver. */
+    if (ipo_py_encoder_finish(&enc, 1) < 0)
+        Py_CLEAR(mapped);
+    if (!mapped || !with_offset)
+        return mapped;
+    return Py_BuildValue("(NK)", mapped, (unsigned long long)off);
+}
+
+PyObject *ipo_py_region_put_message(RegionObject *self, PyObject *obj)
+{
+    return put(self, obj, 0);
+}
+
+PyObject *ipo_py_region_put_message_2(RegionObject *self, PyObject *obj)
+{
+    return put(self, obj, 1);
+}
+
+/* How a read ends: whether the message stays, and what an empty queue gives. */
+enum { READ_PEEK = 0, READ_TAKE = 1 };
+
+static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt)
+{
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    ipo_off_t off;
+    if (ipo_queue_peek(&self->r, &off)) {
+        if (dflt) {
+            if (!with_offset)
+                return Py_NewRef(dflt);
+            return Py_BuildValue("(OO)", dflt, Py_None);
+        }
+        PyErr_Format(self->st->NoMessagesInQueueError,
+                     "the message queue of region '%U' is empty", self->name);
+        return NULL;
+    }
+    PyObject *obj = ipo_py_decode(self, off);
+    if (!obj) {
+        /* A message whose object was destroyed would fail every read from now
+         * on: drop it, and say so. Other failures (out of memory) keep it. */
+        if (take && PyErr_ExceptionMatches(self->st->InvalidOffsetError))
+            ipo_queue_take(&self->r, &off);
+        return NULL;
+    }
+    if (take)
+        ipo_queue_take(&self->r, &off);
+    if (!with_offset)
+        return obj;
+    PyObject *pair = Py_BuildValue("(NK)", obj, (unsigned long long)off);
+    return pair;
+}
+
+PyObject *ipo_py_region_take_message(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get(self, READ_TAKE, 0, NULL);
+}
+
+PyObject *ipo_py_region_take_message_2(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get(self, READ_TAKE, 1, NULL);
+}
+
+PyObject *ipo_py_region_read_message(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get(self, READ_PEEK, 0, NULL);
+}
+
+PyObject *ipo_py_region_read_message_2(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get(self, READ_PEEK, 1, NULL);
+}
+
+PyObject *ipo_py_region_pop_message(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "pop_message() takes at most one argument (default)");
+        return NULL;
+    }
+    return get(self, READ_TAKE, 0, nargs ? args[0] : Py_None);
+}
+
+PyObject *ipo_py_region_pop_message_2(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "pop_message_2() takes at most one argument (default)");
+        return NULL;
+    }
+    return get(self, READ_TAKE, 1, nargs ? args[0] : Py_None);
+}
+
+PyObject *ipo_py_region_has_messages(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    return PyBool_FromLong(ipo_queue_length(&self->r) != 0);
+}
+
+/* ---- objects -------------------------------------------------------------------- */
+
+static int offset_arg(RegionObject *self, PyObject *arg, ipo_off_t *out)
+{
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "an object offset is an int, not '%.200s'", Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(arg);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(self->st->InvalidOffsetError, "offset %R does not name an object in region '%U'",
+                     arg, self->name);
+        return -1;
+    }
+    *out = (ipo_off_t)v;
+    return 0;
+}
+
+PyObject *ipo_py_region_destroy_obj(RegionObject *self, PyObject *arg)
+{
+    ipo_off_t off;
+    if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
+        return NULL;
+    int rc = ipo_obj_destroy(&self->r, off);
+    const ipo_obj_t *obj;
+    if (rc == -IPO_EBUSY && ipo_obj_get(&self->r, off, &obj) == 0) {
+        if (obj->flags & IPO_OBJ_QUEUED)
+            return ipo_py_raise(self->st, rc,
+                                "the object at offset %llu in region '%U' is still named by a "
+                                "queued message: take the message first",
+                                (unsigned long long)off, self->name);
+        return ipo_py_raise(self->st, rc,
+                            "the object at offset %llu in region '%U' has %u buffers from "
+                            "get_obj_buffer() in use (in this or another process): release "
+                            "those memoryviews first", (unsigned long long)off, self->name,
+                            /* Buffers are released without access, by any process:
+                             * pairs with the fetch-sub in ipo_obj_unpin(). */
+                            (unsigned)ipo_atomic_load_relaxed(&obj->pins));
+    }
+    if (rc)
+        return ipo_py_raise(self->st, -IPO_EBADOBJ,
+                            "offset %llu does not name a live object in region '%U' "
+                            "(never an object's offset, or destroyed already)",
+                            (unsigned long long)off, self->name);
+    Py_RETURN_NONE;
+}
+
+PyObject *ipo_py_region_get_obj_buffer(RegionObject *self, PyObject *arg)
+{
+    ipo_off_t off;
+    const ipo_obj_t *obj;
+    if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
+        return NULL;
+    if (ipo_obj_get(&self->r, off, &obj))
+        return ipo_py_raise(self->st, -IPO_EBADOBJ,
+                            "offset %llu does not name a live object in region '%U'",
+                            (unsigned long long)off, self->name);
+    /* An array's or a tensor's buffer is its data block's. */
+    if (obj->type == IPO_T_TENSOR || obj->type == IPO_T_NDARRAY) {
+        const ipo_value_t *parts = ipo_py_array_parts(self, obj);
+        if (!parts)
+            return NULL;
+        return ipo_py_obj_buffer(self, parts[IPO_NDARRAY_DATA].v.off, 0);
+    }
+    if (obj->type != IPO_T_BYTES && obj->type != IPO_T_BYTEARRAY && obj->type != IPO_T_STR) {
+        PyErr_Format(PyExc_TypeError,
+                     "the object at offset %llu has no data buffer: only bytes, bytearray, str, "
+                     "numpy arrays and torch tensors have one", (unsigned long long)off);
+        return NULL;
+    }
+    /* Writing into a str's bytes could leave invalid UTF-8 behind. */
+    return ipo_py_obj_buffer(self, off, obj->type == IPO_T_STR);
+}
+
+/* ---- tools ------------------------------------------------------------------------- */
+
+PyObject *ipo_py_region_stats(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    ipo_alloc_stats_t s;
+    ipo_alloc_stats(&self->r.heap, &s);
+    /* Sleepers register in the access word without holding access; figures
+     * for a tool, so relaxed: no order with anything else is needed. */
+    uint64_t word = ipo_atomic_load_relaxed(&self->r.hdr->access);
+    /* Consumers attach without access: pairs with the fetch-add in
+     * ipo_region_attach(), relaxed for the same reason. */
+    uint64_t attached = ipo_atomic_load_relaxed(&self->r.hdr->attach_count);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:K,s:K}",
+                         "size", (unsigned long long)self->r.size,
+                         "heap_size", (unsigned long long)s.heap_size,
+                         "free_bytes", (unsigned long long)s.free_bytes,
+                         "largest_free_chunk", (unsigned long long)s.largest_free,
+                         "used_blocks", (unsigned long long)s.used_blocks,
+                         "free_blocks", (unsigned long long)s.free_blocks,
+                         "messages", (unsigned long long)ipo_queue_length(&self->r),
+                         "slots", (unsigned)self->r.hdr->slot_count,
+                         "slot", (unsigned)self->r.slot,
+                         "consumers_attached", (unsigned long long)attached,
+                         "sleepers", (unsigned long long)((word & IPO_ACCESS_SLEEPER_MASK) >> 16));
+}
+
+PyObject *ipo_py_region_check(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "check() takes at most one argument (an object's offset)");
+        return NULL;
+    }
+    ipo_off_t off = 0;
+    if (ipo_py_require_access(self) < 0 || (nargs && args[0] != Py_None && offset_arg(self, args[0], &off) < 0))
+        return NULL;
+    char why[256] = "";
+    int rc = ipo_region_check(&self->r, why, sizeof(why));
+    if (rc == 0 && off)
+        rc = ipo_obj_check_tree(&self->r, off, 0, why, sizeof(why));
+    if (rc)
+        return ipo_py_raise(self->st, -IPO_ECORRUPT, "region '%U' is inconsistent: %s", self->name, why);
+    Py_RETURN_NONE;
+}

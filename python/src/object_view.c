@@ -1,0 +1,183 @@
+/* python/src/object_view.c — ObjectRef, an instance's link to its shared fields; Field, one field's descriptor. */
+#include "views.h"
+
+/* A static object's fields are a VALUES block of fixed length; instances of
+ * its generated class hold an ObjectRef (a view of that block), and each
+ * field is a data descriptor that reads and writes one slot. */
+static PyType_Slot object_ref_slots[] = {
+    IPO_VIEW_SLOTS,
+    { Py_tp_doc, (void *)"A reference from an instance to its shared fields." },
+    { 0, NULL }
+};
+
+PyType_Spec ipo_object_ref_spec = {
+    .name = "ipc_py_objects._ipo.ObjectRef",
+    .basicsize = sizeof(ViewObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = object_ref_slots,
+};
+
+typedef struct FieldObject {
+    PyObject_HEAD
+    Py_ssize_t    index;
+    Py_ssize_t    ref_offset;  /* where instances keep their ObjectRef; 0: in __dict__ */
+    PyObject     *name;
+    PyObject     *ref_key;     /* the __dict__ key when ref_offset is 0 */
+    PyTypeObject *ref_type;
+} FieldObject;
+
+static ViewObject *instance_ref(FieldObject *f, PyObject *inst)
+{
+    PyObject *ref = NULL;
+    if (f->ref_offset > 0) {
+        ref = *(PyObject **)((char *)inst + f->ref_offset);
+    } else {
+        PyObject *dict = PyObject_GenericGetDict(inst, NULL);
+        if (!dict)
+            return NULL;
+        ref = PyDict_GetItemWithError(dict, f->ref_key);
+        Py_DECREF(dict); /* the instance keeps it, and ref, alive */
+        if (!ref && PyErr_Occurred())
+            return NULL;
+    }
+    if (!ref || Py_TYPE(ref) != f->ref_type) {
+        PyErr_Format(PyExc_AttributeError,
+                     "'%.200s' object has no shared fields (it was not made by ipc_py_objects)",
+                     Py_TYPE(inst)->tp_name);
+        return NULL;
+    }
+    return (ViewObject *)ref;
+}
+
+static ipo_value_t *field_slot(FieldObject *f, PyObject *inst, RegionObject **region)
+{
+    ViewObject *ref = instance_ref(f, inst);
+    if (!ref)
+        return NULL;
+    ipo_obj_t *values = ipo_py_view_obj(ref);
+    if (!values)
+        return NULL;
+    if ((uint64_t)f->index >= values->v.len / sizeof(ipo_value_t)) {
+        ipo_py_raise(ref->region->st, -IPO_EBADOBJ, "a shared object has fewer fields than its class");
+        return NULL;
+    }
+    *region = ref->region;
+    return (ipo_value_t *)ipo_obj_data(values) + f->index;
+}
+
+static PyObject *Field_get(FieldObject *f, PyObject *inst, PyObject *owner)
+{
+    (void)owner;
+    if (!inst)
+        return Py_NewRef((PyObject *)f);
+    RegionObject *region;
+    ipo_value_t *slot = field_slot(f, inst, &region);
+    return slot ? ipo_py_decode_value(region, slot, 0) : NULL;
+}
+
+static int Field_set(FieldObject *f, PyObject *inst, PyObject *value)
+{
+    if (!value) {
+        PyErr_Format(PyExc_AttributeError,
+                     "cannot delete the shared field '%U': a static shared object has a fixed set "
+                     "of fields (put it with ForceGeneralObjectCopy/Inplace to allow that)", f->name);
+        return -1;
+    }
+    RegionObject *region;
+    ipo_value_t slot;
+    if (!field_slot(f, inst, &region))
+        return -1;
+    ipo_store_t st;
+    ipo_py_store_init(&st);
+    if (ipo_py_store_value(&st, region, value, &slot) < 0) {
+        ipo_py_store_finish(&st, 0);
+        return -1;
+    }
+    /* Encoding may run user code: find the slot again. */
+    ipo_value_t *target = field_slot(f, inst, &region);
+    if (!target) {
+        ipo_value_release(&region->r, &slot);
+        ipo_py_store_finish(&st, 0);
+        return -1;
+    }
+    ipo_value_t old = *target;
+    *target = slot;
+    ipo_value_release(&region->r, &old);
+    return ipo_py_store_finish(&st, 1);
+}
+
+static PyObject *Field_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "index", "name", "ref_offset", "ref_key", NULL };
+    Py_ssize_t index, ref_offset;
+    PyObject *name, *ref_key;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nUnU", kwlist, &index, &name, &ref_offset, &ref_key))
+        return NULL;
+    if (index < 0 || ref_offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "index and ref_offset are non-negative");
+        return NULL;
+    }
+    ipo_state *st = PyType_GetModuleState(type);
+    if (!st)
+        return NULL;
+    FieldObject *f = (FieldObject *)type->tp_alloc(type, 0);
+    if (!f)
+        return NULL;
+    f->index = index;
+    f->ref_offset = ref_offset;
+    f->name = Py_NewRef(name);
+    f->ref_key = Py_NewRef(ref_key);
+    f->ref_type = (PyTypeObject *)Py_NewRef((PyObject *)st->object_ref_type);
+    return (PyObject *)f;
+}
+
+static int Field_traverse(FieldObject *f, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(f));
+    Py_VISIT(f->name);
+    Py_VISIT(f->ref_key);
+    Py_VISIT(f->ref_type);
+    return 0;
+}
+
+static int Field_clear(FieldObject *f)
+{
+    Py_CLEAR(f->name);
+    Py_CLEAR(f->ref_key);
+    Py_CLEAR(f->ref_type);
+    return 0;
+}
+
+static void Field_dealloc(FieldObject *f)
+{
+    PyTypeObject *tp = Py_TYPE(f);
+    PyObject_GC_UnTrack(f);
+    Field_clear(f);
+    tp->tp_free(f);
+    Py_DECREF(tp);
+}
+
+static PyObject *Field_repr(FieldObject *f)
+{
+    return PyUnicode_FromFormat("<shared field %R #%zd>", f->name, f->index);
+}
+
+static PyType_Slot field_slots[] = {
+    { Py_tp_new, (void *)Field_new },
+    { Py_tp_descr_get, (void *)Field_get },
+    { Py_tp_descr_set, (void *)Field_set },
+    { Py_tp_traverse, (void *)Field_traverse },
+    { Py_tp_clear, (void *)Field_clear },
+    { Py_tp_dealloc, (void *)Field_dealloc },
+    { Py_tp_repr, (void *)Field_repr },
+    { Py_tp_doc, (void *)"Field(index, name, ref_offset, ref_key)\n--\n\n"
+                         "A data descriptor for one field of a static shared object." },
+    { 0, NULL }
+};
+
+PyType_Spec ipo_field_spec = {
+    .name = "ipc_py_objects._ipo.Field",
+    .basicsize = sizeof(FieldObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = field_slots,
+};
