@@ -62,8 +62,9 @@ PyObject *ipo_py_obj_buffer(RegionObject *self, ipo_off_t off, int readonly)
     if (ipo_obj_get(&self->r, off, &obj))
         return ipo_py_raise(self->st, -IPO_EBADOBJ, "offset %llu does not name a live object",
                             (unsigned long long)off);
-    if (ipo_obj_pin(&self->r, off))
-        return ipo_py_raise(self->st, -IPO_EBUSY,
+    int rc = ipo_obj_pin(&self->r, off);
+    if (rc)
+        return ipo_py_raise(self->st, rc,
                             "the object at offset %llu has 65535 buffers in use already",
                             (unsigned long long)off);
     ObjectBufferObject *exp = PyObject_GC_New(ObjectBufferObject, self->st->buffer_type);

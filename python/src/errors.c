@@ -13,6 +13,8 @@ static PyObject *class_for(ipo_state *st, int rc)
     case IPO_ENOMEM:    return st->FreeMemoryChunkNotFoundError;
     case IPO_ENOENT:    return st->RegionNotFoundError;
     case IPO_EEXIST:    return st->RegionExistsError;
+    /* "Not ready yet" reaches Python only once a wait for readiness has
+     * used up its time limit (init_consumer). */
     case IPO_EAGAIN:    return st->OperationTimedOutError;
     case IPO_ETIMEDOUT: return st->OperationTimedOutError;
     case IPO_ELAYOUT:   return st->IncompatibleRegionError;
@@ -25,6 +27,7 @@ static PyObject *class_for(ipo_state *st, int rc)
     case IPO_ECORRUPT:  return st->RegionCorruptedError;
     case IPO_ECLOSING:  return st->RegionClosingError;
     case IPO_EBUSY:     return st->ObjectInUseError;
+    case IPO_EOVERFLOW: return st->ObjectInUseError;  /* its 65535 buffers in use */
     default:            return st->SharedMemoryError;
     }
 }

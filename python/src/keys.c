@@ -62,8 +62,15 @@ static int hash_ints(const long *v, int n, uint64_t tag, uint64_t *out)
     return 0;
 }
 
-/* Tags keep a date from hashing as the tuple of its fields (they differ). */
-enum { TAG_DATE = 1, TAG_TIME, TAG_DATETIME, TAG_TIMEDELTA };
+/* Tags keep a date from hashing as the tuple of its fields (they differ):
+ * hash.h lists them with each type's fields, the contract with C. */
+enum {
+    TAG_TUPLE = IPO_HASH_TAG_TUPLE,
+    TAG_DATE = IPO_HASH_TAG_DATE,
+    TAG_TIME = IPO_HASH_TAG_TIME,
+    TAG_DATETIME = IPO_HASH_TAG_DATETIME,
+    TAG_TIMEDELTA = IPO_HASH_TAG_TIMEDELTA
+};
 
 /* An aware datetime or time equals any other of the same UTC instant:
  * hash the naive UTC fields. */
@@ -169,7 +176,7 @@ int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out)
         return 0;
     }
     if (type == &PyTuple_Type)
-        return hash_parts(self, &PyTuple_GET_ITEM(key, 0), PyTuple_GET_SIZE(key), 0, out);
+        return hash_parts(self, &PyTuple_GET_ITEM(key, 0), PyTuple_GET_SIZE(key), TAG_TUPLE, out);
     if (type == &PyFrozenSet_Type) {
         /* Order-free: a sum of spread element hashes. */
         uint64_t sum = 0;
