@@ -19,6 +19,11 @@ static void on_readable(uv_poll_t *poll, int status, int events)
     int step = ipo_waiter_readable(&h->waiter);
     if (step == IPO_WAIT_AGAIN && h->what)
         step = ipo_waiter_start(&h->waiter, h->what, 0, 0); /* a poke: begin the wait */
+    if (step < 0) { /* the waiter made its eventfd in ipo_uv_init: not expected */
+        ipo_uv_stop(h);
+        h->cb(h, step);
+        return;
+    }
     if (step != IPO_WAIT_HELD)
         return;
     h->cb(h, 0);
@@ -47,10 +52,10 @@ int ipo_uv_init(uv_loop_t *loop, ipo_uv_t *h, ipo_waker_t *waker)
     h->open_polls = 0;
     h->close_cb = NULL;
     h->data = NULL;
-    if (ipo_waiter_init(&h->waiter, waker))
-        return -IPO_ESYS;
+    ipo_waiter_init(&h->waiter, waker);
     int fds[IPO_WAITER_FDS];
-    ipo_waiter_fds(&h->waiter, fds);
+    if (ipo_waiter_fds(&h->waiter, fds))
+        return -IPO_ESYS;
     int rc = uv_poll_init(loop, &h->poll, fds[0]);
     if (rc == 0) {
         rc = uv_poll_init(loop, &h->wake_poll, fds[1]);

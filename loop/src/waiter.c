@@ -26,16 +26,33 @@
 
 #define KNOWN_BITS (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES | IPO_WAIT_FOR_RELEASE)
 
-int ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker)
+void ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker)
 {
     w->waker = waker;
     w->sleeper.next = NULL;
     w->sleeper.what = 0;
+    w->sleeper.efd = -1;
     w->since = 0;
     w->what = 0;
     w->in_line = 0;
+}
+
+/* The eventfd is made when first needed (to register, or for a driver to
+ * watch): a wait that ends while spinning makes no system call. */
+static int need_efd(ipo_waiter_t *w)
+{
+    if (w->sleeper.efd >= 0)
+        return 0;
     w->sleeper.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return w->sleeper.efd < 0 ? -IPO_ESYS : 0;
+}
+
+int ipo_waiter_fds(ipo_waiter_t *w, int fds[IPO_WAITER_FDS])
+{
+    int rc = need_efd(w);
+    fds[0] = ipo_notify_fd(&w->waker->bell);
+    fds[1] = w->sleeper.efd;
+    return rc;
 }
 
 void ipo_waiter_fini(ipo_waiter_t *w)
@@ -118,6 +135,13 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
             stop_sleeping(w);
             ipo__handoff_pass_on(w->waker);
         }
+        /* Other waiters of the process pass rings on through it. */
+        if (need_efd(w) < 0) {
+            int err = errno;
+            ipo_waiter_cancel(w);
+            errno = err;
+            return -IPO_ESYS;
+        }
         int new_ticket = !w->in_line;
         w->in_line = 1;
         if (ipo__sleeper_register(w->waker, &w->sleeper, w->what, w->since, new_ticket))
@@ -183,6 +207,8 @@ void ipo_waiter_cancel(ipo_waiter_t *w)
 void ipo_waiter_poke(ipo_waiter_t *w)
 {
     const uint64_t one = 1;
+    if (need_efd(w) < 0)
+        return; /* no eventfd, no driver watching it either */
     if (write(w->sleeper.efd, &one, sizeof(one)) < 0) {
         /* Only an overflowing count fails: readable then anyway. */
     }
@@ -216,7 +242,7 @@ int ipo_waiter_wait(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t dead
             break;
         struct pollfd pfd[IPO_WAITER_FDS];
         int fds[IPO_WAITER_FDS];
-        ipo_waiter_fds(w, fds);
+        ipo_waiter_fds(w, fds); /* the eventfd exists: step() registered */
         for (int i = 0; i < IPO_WAITER_FDS; i++)
             pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN, .revents = 0 };
         int n = poll(pfd, IPO_WAITER_FDS, timeout);
@@ -244,8 +270,7 @@ int ipo_handoff_acquire(ipo_waker_t *waker, uint32_t what, int64_t deadline_ns,
                         int64_t wake_by_ns, int64_t spin_ns)
 {
     ipo_waiter_t w;
-    if (ipo_waiter_init(&w, waker))
-        return -IPO_ESYS;
+    ipo_waiter_init(&w, waker);
     int rc = ipo_waiter_wait(&w, what, 0, deadline_ns, wake_by_ns, spin_ns);
     ipo_waiter_fini(&w); /* cancels a wait cut short */
     return rc;

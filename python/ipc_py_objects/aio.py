@@ -97,6 +97,7 @@ class ASharedMemoryManager:
         self._waiters: Deque[_Waiter] = collections.deque()
         self._holding = False
         self._since: Optional[int] = None  # the access count at our last release
+        self._last_existence = True  # what the last block to end left
         # The existence each context manager left at the end of its last block.
         self._existence: "weakref.WeakKeyDictionary[ASharedMemoryContextManager, bool]" = (
             weakref.WeakKeyDictionary()
@@ -175,6 +176,7 @@ class ASharedMemoryManager:
     def _release(self, cm: "ASharedMemoryContextManager", existence: Optional[bool]) -> None:
         if existence is not None:
             self._existence[cm] = existence
+            self._last_existence = existence
         self._holding = False
         sm = self.shared_memory
         if sm.attached:
@@ -193,7 +195,9 @@ class ASharedMemoryManager:
         """Every coroutine's last block set existence False, and no other
         process has taken access since our last turn. While we hold access,
         our own acquisition (one) is not another process's."""
-        if self._since is None or not self._existence:
+        # The last block to end said True: not every one said False (the
+        # common case, answered without looking at them all).
+        if self._since is None or self._last_existence or not self._existence:
             return False
         if any(self._existence.values()):
             return False
@@ -230,18 +234,25 @@ class ASharedMemoryManager:
     def _pump(self) -> None:
         """Has the waiter wait for what the first coroutine that could go
         needs (and the ones before it), and grants a turn it takes."""
-        sm = self.shared_memory
         waiter = self._waiter
         if waiter is None:
             return
-        while not self._holding and sm.attached:
-            self._waiters = collections.deque(w for w in self._waiters if not w.future.done())
-            if not self._waiters:
+        sm = self.shared_memory
+        waiters = self._waiters
+        while not self._holding:
+            # Granted and cancelled waiters leave the queue as they go; a
+            # future failed by __aexit__ may be left at its front.
+            while waiters and waiters[0].future.done():
+                waiters.popleft()
+            if not waiters:
                 waiter.cancel()
+                return
+            if not sm.attached:
                 return
             chosen, needs = self._choose(holding=False)
             spin = 0.0
             if chosen is not None:
+                ahead = needs
                 needs |= WAIT_FOR_MESSAGES if chosen.messages else WAIT_FOR_ACCESS
                 spin = SPIN_SECONDS
             since = self._since if self._since is not None else 0
@@ -249,16 +260,24 @@ class ASharedMemoryManager:
             if step == SLEEP:
                 return
             if step == HELD:
-                self._grant()
+                if chosen is not None and not ahead:
+                    # It waited for chosen's turn alone, and no Python code
+                    # ran since: the turn is chosen's.
+                    self._give(chosen)
+                else:
+                    self._grant()
             # AGAIN: another process took a turn; the gates may be open now.
+
+    def _give(self, chosen: _Waiter) -> None:
+        self._holding = True
+        self._waiters.remove(chosen)
+        chosen.future.set_result(None)
 
     def _grant(self) -> None:
         """We hold access: the first coroutine that can use it gets it."""
         chosen, _ = self._choose(holding=True)
         if chosen is not None:
-            self._holding = True
-            self._waiters.remove(chosen)
-            chosen.future.set_result(None)
+            self._give(chosen)
             return
         # Nobody can use it any more (its coroutine was cancelled): give it
         # back. Our own acquisition is no other process's turn.

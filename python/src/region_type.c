@@ -82,10 +82,7 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
      * signal check, so that signal handlers run (a signal also cuts it
      * short, through EINTR); the waiter keeps its place meanwhile. */
     ipo_waiter_t waiter;
-    if (ipo_waiter_init(&waiter, &self->waker)) {
-        ipo_py_raise(self->st, -IPO_ESYS, "cannot make an eventfd to wait on region '%U'", self->name);
-        return -1;
-    }
+    ipo_waiter_init(&waiter, &self->waker); /* no system call until it sleeps */
     uint32_t what = messages ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
     int64_t deadline = deadline_after(time_limit);
     int64_t spin_ns = self->spin_ns;

@@ -64,12 +64,15 @@ static PyObject *Waiter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     if (!self)
         return NULL;
     self->region = (RegionObject *)Py_NewRef(region);
-    if (ipo_waiter_init(&self->w, &r->waker)) {
+    ipo_waiter_init(&self->w, &r->waker);
+    self->ready = 1;
+    /* The event loop watches both descriptors from the start. */
+    int fds[IPO_WAITER_FDS];
+    if (ipo_waiter_fds(&self->w, fds)) {
         ipo_py_raise(st, -IPO_ESYS, "cannot make an eventfd for region '%U'", r->name);
         Py_DECREF(self);
         return NULL;
     }
-    self->ready = 1;
     return (PyObject *)self;
 }
 
@@ -79,7 +82,9 @@ static PyObject *Waiter_get_fds(WaiterObject *self, void *closure)
     if (require_usable(self) < 0)
         return NULL;
     int fds[IPO_WAITER_FDS];
-    ipo_waiter_fds(&self->w, fds);
+    if (ipo_waiter_fds(&self->w, fds))
+        return ipo_py_raise(self->region->st, -IPO_ESYS, "cannot make an eventfd for region '%U'",
+                            self->region->name);
     PyObject *t = PyTuple_New(IPO_WAITER_FDS);
     for (int i = 0; t && i < IPO_WAITER_FDS; i++) {
         PyObject *fd = PyLong_FromLong(fds[i]);

@@ -54,29 +54,29 @@ enum ipo_wait_step {
  * no better idea: a holder on another core usually releases within it. */
 #define IPO_SPIN_NS_DEFAULT 50000
 
-/* Makes the waiter's eventfd. 0 or -IPO_ESYS. */
-int ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker);
+/* An idle waiter on the waker; no system call (its eventfd is made when
+ * first needed). */
+void ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker);
 
 /* Cancels a wait under way and closes the eventfd. */
 void ipo_waiter_fini(ipo_waiter_t *w);
 
 /* The descriptors to poll for readability: the doorbell, and the eventfd
- * through which this process's other waiters pass rings on. */
-static inline void ipo_waiter_fds(const ipo_waiter_t *w, int fds[IPO_WAITER_FDS])
-{
-    fds[0] = ipo_notify_fd(&w->waker->bell);
-    fds[1] = w->sleeper.efd;
-}
+ * through which this process's other waiters pass rings on (made here if
+ * not yet). 0, or -IPO_ESYS when no eventfd can be made. */
+int ipo_waiter_fds(ipo_waiter_t *w, int fds[IPO_WAITER_FDS]);
 
 /* Starts waiting for `what` (or changes what an ongoing wait is for):
  * tries at once, spins up to spin_ns trying, then registers to sleep.
  * Calling it again with the same what and since, while asleep, only tries
- * again. An IPO_WAIT_* step, or -IPO_EINVAL for a `what` that is no set of
- * IPO_WAIT_FOR_* bits. */
+ * again. An IPO_WAIT_* step, -IPO_EINVAL for a `what` that is no set of
+ * IPO_WAIT_FOR_* bits, or -IPO_ESYS when it cannot make its eventfd (the
+ * wait is cancelled then). */
 int ipo_waiter_start(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t spin_ns);
 
 /* A descriptor of the waiter was readable (or the driver simply wants to
- * look): reads what woke it, then tries. An IPO_WAIT_* step. */
+ * look): reads what woke it, then tries. An IPO_WAIT_* step (or -IPO_ESYS,
+ * as ipo_waiter_start). */
 int ipo_waiter_readable(ipo_waiter_t *w);
 
 /* Stops waiting without a turn. A ring this waiter read, or one on its way
