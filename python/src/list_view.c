@@ -12,19 +12,22 @@ static void release_values(RegionObject *self, ipo_value_t *values, Py_ssize_t n
 }
 
 /* Encodes every item of a sequence into a new array of slots, for the
- * store st; on failure releases those made. The caller frees the array. */
+ * store st; on failure releases those made and ends the store. The caller
+ * frees the array. */
 static ipo_value_t *encode_all(RegionObject *self, ipo_store_t *st, PyObject *fast, Py_ssize_t *n)
 {
     *n = PySequence_Fast_GET_SIZE(fast);
     ipo_value_t *slots = PyMem_Malloc((size_t)(*n ? *n : 1) * sizeof(ipo_value_t));
     if (!slots) {
         PyErr_NoMemory();
+        ipo_py_store_finish(st, 0);
         return NULL;
     }
     for (Py_ssize_t i = 0; i < *n; i++)
         if (ipo_py_store_value(st, self, PySequence_Fast_GET_ITEM(fast, i), &slots[i]) < 0) {
             release_values(self, slots, i);
             PyMem_Free(slots);
+            ipo_py_store_finish(st, 0);
             return NULL;
         }
     return slots;
@@ -147,10 +150,8 @@ static int list_replace_range(ViewObject *v, Py_ssize_t start, Py_ssize_t stop, 
     ipo_py_store_init(&st);
     ipo_value_t *slots = encode_all(self, &st, fast, &n);
     Py_DECREF(fast);
-    if (!slots) {
-        ipo_py_store_finish(&st, 0);
+    if (!slots)
         return -1;
-    }
     ipo_obj_t *list;
     Py_ssize_t len;
     int rc = -1;
@@ -225,10 +226,8 @@ static int List_ass_slice(ViewObject *v, PyObject *slice, PyObject *value)
     ipo_py_store_init(&st);
     ipo_value_t *slots = encode_all(v->region, &st, fast, &m);
     Py_DECREF(fast);
-    if (!slots) {
-        ipo_py_store_finish(&st, 0);
+    if (!slots)
         return -1;
-    }
     ipo_value_t *items = list_items(v, &list, &len);
     int rc = -1;
     /* The list may have changed while the values were encoded: place the
@@ -372,10 +371,8 @@ static int list_insert_values(ViewObject *v, Py_ssize_t where, PyObject *fast)
     ipo_store_t st;
     ipo_py_store_init(&st);
     ipo_value_t *slots = encode_all(self, &st, fast, &n);
-    if (!slots) {
-        ipo_py_store_finish(&st, 0);
+    if (!slots)
         return -1;
-    }
     ipo_obj_t *list;
     Py_ssize_t len;
     int rc = -1;

@@ -63,4 +63,25 @@ static inline void wait_children(pid_t *pids, int n)
     }
 }
 
+/* Forks a child that attaches, takes one turn with a blocking wait (no
+ * wake-up but the doorbell's, no spinning), releases and exits 0; exits
+ * non-zero if its wait reaches WAIT_BOUND_NS. */
+static inline pid_t fork_one_turn(const char *name)
+{
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t c;
+        ipo_waker_t ck;
+        attach_or_exit(name, &c, &ck);
+        if (ipo_handoff_acquire(&ck, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+            _exit(3);
+        ipo_handoff_release(&ck);
+        ipo_waker_fini(&ck);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    return pid;
+}
+
 #endif /* IPO_TEST_PROCS_H */

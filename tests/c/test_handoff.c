@@ -153,19 +153,7 @@ static void test_waiting_for_a_release(void)
     /* Again, with the same wait: still asleep, registered once. */
     ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_RELEASE, since, 0), IPO_WAIT_SLEEP);
     ASSERT_UEQ((r.hdr->access & IPO_ACCESS_SLEEPER_MASK) / IPO_ACCESS_SLEEPER_ONE, 1);
-    pid_t pid = fork();
-    ASSERT(pid >= 0);
-    if (pid == 0) {
-        ipo_region_t c;
-        ipo_waker_t cw;
-        attach_or_exit(name, &c, &cw);
-        if (ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
-            _exit(3);
-        ipo_handoff_release(&cw);
-        ipo_waker_fini(&cw);
-        ipo_region_unmap(&c);
-        _exit(0);
-    }
+    pid_t pid = fork_one_turn(name);
     struct pollfd pfd = { .fd = ipo_notify_fd(&w.bell), .events = POLLIN, .revents = 0 };
     ASSERT_EQ(poll(&pfd, 1, 20000), 1);
     ASSERT_EQ(ipo_waiter_readable(&wt), IPO_WAIT_AGAIN);

@@ -83,18 +83,17 @@ static void test_steps_without_contention(void)
 }
 
 /* The event-loop case the design hinges on: a waiter for access is rung
- * (it is the oldest), then cancelled before it takes the turn, and its
- * process never waits again. The ring goes on: a younger sleeper, which
- * has no periodic wake, gets access. */
-static void test_rung_then_cancelled_passes_the_turn_on(void)
+ * (it is the oldest), then, instead of trying, does `then` in its child
+ * process, which never waits for access again. A younger sleeper, which has
+ * no periodic wake, must still get its turn: the ring was passed on. */
+static void rung_then(const char *what, void (*then)(ipo_region_t *, ipo_waiter_t *))
 {
     char name[64];
     ipo_region_t r;
-    create_region(&r, name, sizeof(name), "cancel");
+    create_region(&r, name, sizeof(name), what);
     ipo_waker_t k;
     ASSERT_OK(ipo_waker_init(&k, &r));
     ASSERT(ipo_access_try_acquire(&r));
-
     pid_t pids[2];
     /* The oldest waiter: an event loop, driven by hand. */
     pids[0] = fork();
@@ -109,7 +108,7 @@ static void test_rung_then_cancelled_passes_the_turn_on(void)
             _exit(2);
         if (!readable_within(&w, 20000)) /* rung */
             _exit(3);
-        ipo_waiter_cancel(&w); /* ... and cancelled instead of trying */
+        then(&c, &w);
         if (ipo_access_held(&c))
             _exit(4);
         ipo_waiter_fini(&w);
@@ -118,20 +117,7 @@ static void test_rung_then_cancelled_passes_the_turn_on(void)
         _exit(0);
     }
     wait_for_sleepers(&r, 1);
-    /* A younger waiter, blocking, with no wake-up but the doorbell's. */
-    pids[1] = fork();
-    ASSERT(pids[1] >= 0);
-    if (pids[1] == 0) {
-        ipo_region_t c;
-        ipo_waker_t ck;
-        attach_or_exit(name, &c, &ck);
-        if (ipo_handoff_acquire(&ck, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
-            _exit(3);
-        ipo_handoff_release(&ck);
-        ipo_waker_fini(&ck);
-        ipo_region_unmap(&c);
-        _exit(0);
-    }
+    pids[1] = fork_one_turn(name);
     wait_for_sleepers(&r, 2);
     ipo_handoff_release(&k);
     wait_children(pids, 2);
@@ -141,66 +127,36 @@ static void test_rung_then_cancelled_passes_the_turn_on(void)
     ipo_region_unmap(&r);
 }
 
-/* A waiter rung for access that then waits for something else (a release,
- * as the asyncio manager does when the coroutine that wanted the turn is
- * cancelled) passes the turn on too. */
+static void cancel(ipo_region_t *c, ipo_waiter_t *w)
+{
+    (void)c;
+    ipo_waiter_cancel(w); /* a coroutine cancelled, a watcher stopped */
+}
+
+/* Now only a release matters (as when the asyncio manager's coroutine
+ * that wanted the turn is cancelled while another waits for a change),
+ * counted from now, so that the younger process's turn ends this wait. */
+static void wait_for_a_release_instead(ipo_region_t *c, ipo_waiter_t *w)
+{
+    uint64_t since = ipo_access_count(c);
+    int step = ipo_waiter_start(w, IPO_WAIT_FOR_RELEASE, since, 0);
+    while (step == IPO_WAIT_SLEEP) {
+        if (!readable_within(w, 20000))
+            _exit(5);
+        step = ipo_waiter_readable(w);
+    }
+    if (step != IPO_WAIT_AGAIN || ipo_access_count(c) == since)
+        _exit(6);
+}
+
+static void test_rung_then_cancelled_passes_the_turn_on(void)
+{
+    rung_then("cancel", cancel);
+}
+
 static void test_changing_what_passes_the_turn_on(void)
 {
-    char name[64];
-    ipo_region_t r;
-    create_region(&r, name, sizeof(name), "change");
-    ipo_waker_t k;
-    ASSERT_OK(ipo_waker_init(&k, &r));
-    ASSERT(ipo_access_try_acquire(&r));
-    pid_t pids[2];
-    pids[0] = fork();
-    ASSERT(pids[0] >= 0);
-    if (pids[0] == 0) {
-        ipo_region_t c;
-        ipo_waker_t ck;
-        attach_or_exit(name, &c, &ck);
-        ipo_waiter_t w;
-        ipo_waiter_init(&w, &ck);
-        if (ipo_waiter_start(&w, IPO_WAIT_FOR_ACCESS, 0, 0) != IPO_WAIT_SLEEP)
-            _exit(2);
-        if (!readable_within(&w, 20000))
-            _exit(3);
-        /* Now only a release matters: since the current count, so that the
-         * other process's turn ends this wait too. */
-        uint64_t since = ipo_access_count(&c);
-        int step = ipo_waiter_start(&w, IPO_WAIT_FOR_RELEASE, since, 0);
-        while (step == IPO_WAIT_SLEEP) {
-            if (!readable_within(&w, 20000))
-                _exit(4);
-            step = ipo_waiter_readable(&w);
-        }
-        if (step != IPO_WAIT_AGAIN || ipo_access_count(&c) == since)
-            _exit(5);
-        ipo_waiter_fini(&w);
-        ipo_waker_fini(&ck);
-        ipo_region_unmap(&c);
-        _exit(0);
-    }
-    wait_for_sleepers(&r, 1);
-    pids[1] = fork();
-    ASSERT(pids[1] >= 0);
-    if (pids[1] == 0) {
-        ipo_region_t c;
-        ipo_waker_t ck;
-        attach_or_exit(name, &c, &ck);
-        if (ipo_handoff_acquire(&ck, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
-            _exit(3);
-        ipo_handoff_release(&ck);
-        ipo_waker_fini(&ck);
-        ipo_region_unmap(&c);
-        _exit(0);
-    }
-    wait_for_sleepers(&r, 2);
-    ipo_handoff_release(&k);
-    wait_children(pids, 2);
-    ASSERT_EQ(sleepers_in_word(&r), 0);
-    ipo_waker_fini(&k);
-    ipo_region_unmap(&r);
+    rung_then("change", wait_for_a_release_instead);
 }
 
 /* The blocking driver: cut short at wake_by (-IPO_EINTR) it keeps its
