@@ -144,7 +144,11 @@ static int handle_is_ours(const ipo_region_t *r)
 
 int ipo_region_inherited(const ipo_region_t *r)
 {
-    return !handle_is_ours(r);
+    /* On the hot path of every view operation: the counter itself, without
+     * the pthread_once of ipo__fork_generation(). Any handle that holds a
+     * generation got it from ipo__fork_generation(), so the fork handlers
+     * that move the counter are in place by then. */
+    return r->fork_gen != fork_gen;
 }
 
 uint64_t ipo__process_start_time(int pid)

@@ -701,10 +701,8 @@ int ipo_py_store_value(ipo_store_t *st, RegionObject *self, PyObject *obj, ipo_v
     return 0;
 }
 
-int ipo_py_store_finish(ipo_store_t *st, int ok)
+int ipo_py_store_end(ipo_store_t *st, int ok)
 {
-    if (!st->used)
-        return 0;
     st->used = 0;
     return ipo_py_encoder_finish(&st->enc, ok);
 }

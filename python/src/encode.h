@@ -65,8 +65,16 @@ static inline void ipo_py_store_init(ipo_store_t *st)
 }
 
 int ipo_py_store_value(ipo_store_t *st, RegionObject *self, PyObject *obj, ipo_value_t *slot);
-/* -1 when mapping an object in place failed (the store itself stands). */
-int ipo_py_store_finish(ipo_store_t *st, int ok);
+
+/* The end of a store that used an encoder (ipo_py_store_finish). */
+int ipo_py_store_end(ipo_store_t *st, int ok);
+
+/* -1 when mapping an object in place failed (the store itself stands).
+ * Inline: most stores (numbers, str) used no encoder and end here. */
+static inline int ipo_py_store_finish(ipo_store_t *st, int ok)
+{
+    return st->used ? ipo_py_store_end(st, ok) : 0;
+}
 
 /* Inserts or replaces key (and value: NULL for sets) in a map block: a
  * store of its own. */
