@@ -62,10 +62,17 @@ test-c-sanitize: $(VENV)/.deps
 	cd build/sanitize && $(abspath $(CTEST)) --output-on-failure
 
 # The waiter's model (tests/model/waiter.pml) under SPIN: mutual exclusion, and
-# no waiter left asleep for good (a lost wakeup), with waiters cancelled after
-# a ring and, in one configuration, two waiters sharing a process's doorbell.
-# A broken variant (a cancel that does not pass its ring on) must be caught.
-MODEL_CONFIGS := "-DN=2 -DROUNDS=2" "-DN=3 -DROUNDS=1" "-DN=2 -DROUNDS=1 -DTWO_IN_ONE"
+# no waiter left asleep for good (a lost wakeup). With budgets of cancels and
+# looks (event loops), without them (so that any stuck sleeper shows), with
+# two waiters sharing a process's doorbell, with an idle waiter for messages
+# that changes the word under the others' compare-and-swap. Two broken
+# variants must be caught: a cancel that does not pass its ring on, and a
+# try that takes a swap failed by a new sleeper for "held".
+MODEL_CONFIGS := "-DN=2 -DROUNDS=2" "-DN=3 -DROUNDS=1" "-DN=2 -DROUNDS=1 -DTWO_IN_ONE" \
+                 "-DN=2 -DROUNDS=3 -DCANCELS=0 -DLOOKS=0" \
+                 "-DN=2 -DROUNDS=1 -DTWO_IN_ONE -DCANCELS=0 -DLOOKS=0" \
+                 "-DN=3 -DROUNDS=1 -DIDLER -DCANCELS=0 -DLOOKS=0"
+MODEL_BROKEN  := "-DN=3 -DROUNDS=1 -DBROKEN" "-DN=2 -DROUNDS=2 -DIDLER -DCANCELS=0 -DLOOKS=0 -DBROKEN_TRY"
 test-model: system-deps
 	@mkdir -p build/model
 	@cd build/model && for cfg in $(MODEL_CONFIGS); do \
@@ -74,11 +81,12 @@ test-model: system-deps
 	    if grep -q "errors: 0" pan.log; then \
 	        echo "model $$cfg: $$(grep -o '[0-9]* states, stored' pan.log), no error"; \
 	    else cat pan.log; exit 1; fi; done
-	@cd build/model && spin -DN=3 -DROUNDS=1 -DBROKEN -a ../../tests/model/waiter.pml >/dev/null && \
+	@cd build/model && for cfg in $(MODEL_BROKEN); do \
+	    spin $$cfg -a ../../tests/model/waiter.pml >/dev/null && \
 	    cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000 > pan.log 2>&1; \
 	    if grep -q "invalid end state" pan.log; then \
-	        echo "model -DBROKEN: the lost wakeup is found, as it must be"; \
-	    else cat pan.log; echo "the broken model passed: the model no longer checks cancels"; exit 1; fi
+	        echo "model $$cfg: the lost wakeup is found, as it must be"; \
+	    else cat pan.log; echo "a broken model passed: the model no longer checks what $$cfg breaks"; exit 1; fi; done
 
 # The C service example (built by build-c) is part of the Python tests.
 test-python: $(VENV)/.built build-c

@@ -75,9 +75,13 @@ static void waker_release(ipo_waker_t *w, int ours)
     if (!w->peers)
         return;
     /* Waiters still registered (an event loop that never cancelled) would
-     * leave their count in the access word for good. */
+     * leave their count in the access word for good; and one of them may
+     * have been rung for a turn it will never take: pass it on. */
+    int had_sleepers = ours && w->sleepers;
     while (ours && w->sleepers)
         ipo__sleeper_unregister(w, w->sleepers);
+    if (had_sleepers)
+        ipo__handoff_pass_on(w);
     if (ours)
         ipo_notify_close(&w->bell);
     else if (w->bell.fd >= 0)
@@ -127,13 +131,14 @@ static int ring(ipo_waker_t *w, uint32_t i)
         peer->fd = ipo_notify_open_peer(w->r->inode, i, generation);
         peer->generation = generation;
         if (peer->fd < 0) {
-            /* Nobody reads that doorbell: the peer is gone, and its flag
-             * stays set (the slot's next occupant clears it). Any other
-             * failure (out of descriptors) must not silence the slot. */
-            if (errno == ENXIO || errno == ENOENT)
-                rc = GONE;
-            else /* publishes nothing: the flag is the only word here */
+            /* Not rung: the next oldest is, instead. Nobody reads that
+             * doorbell (ENXIO, ENOENT): the peer is gone, and its flag stays
+             * set (the slot's next occupant clears it). Any other failure
+             * (out of descriptors) must not silence the slot for good:
+             * clear the flag (it publishes nothing: it is the only word). */
+            if (errno != ENXIO && errno != ENOENT)
                 ipo_atomic_store_relaxed(&s->wake_pending, 0u);
+            rc = GONE;
         }
     }
     if (peer->fd >= 0 && ipo_notify_ring(peer->fd) < 0) {
@@ -153,7 +158,9 @@ static int ring(ipo_waker_t *w, uint32_t i)
 static void wake(ipo_waker_t *w, int released)
 {
     const ipo_region_t *r = w->r;
-    uint32_t n = r->hdr->slot_count;
+    /* The slot count as it was at attach, where it was checked against
+     * IPO_MAX_SLOTS: not the header's, which another process could change. */
+    uint32_t n = w->npeers;
     uint8_t skip[IPO_MAX_SLOTS];
     memset(skip, 0, n);
     if (released) {
@@ -227,6 +234,11 @@ int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
     ipo_region_t *r = w->r;
     ipo_slot_t *me = r->me;
     pthread_mutex_lock(&w->lock);
+    if (w->nsleepers >= IPO_WAITERS_MAX) {
+        pthread_mutex_unlock(&w->lock);
+        return -IPO_EFULL;
+    }
+    w->nsleepers++;
     s->what = what;
     s->next = w->sleepers;
     w->sleepers = s;
@@ -257,7 +269,7 @@ int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
      * one registration in the word, which costs releasers a scan, instead
      * of taking back somebody else's. */
     ipo_atomic_fetch_add_relaxed(&me->sleepers, 1u);
-    return !wait_over(r, what, word, since);
+    return wait_over(r, what, word, since) ? 0 : 1;
 }
 
 /* Reads every byte the doorbell holds; how many. */
@@ -283,6 +295,7 @@ void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
                 break;
             }
         }
+        w->nsleepers--;
         for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
             if ((what & bit) && --w->waiting[bit_index(bit)] == 0)
                 /* SYNC POINT waiting_for: pairs with the acquire loads in

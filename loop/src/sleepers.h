@@ -10,7 +10,8 @@
  * counts itself in the access word. 1 when the wait goes on (sleep until a
  * descriptor is readable), 0 when the word it registered against says the
  * wait is over already; either way s stays registered until
- * ipo__sleeper_unregister. */
+ * ipo__sleeper_unregister. -IPO_EFULL, not registered, when IPO_WAITERS_MAX
+ * waiters of this process are registered already. */
 int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
                           uint64_t since, int new_ticket);
 

@@ -19,16 +19,20 @@ static void on_readable(uv_poll_t *poll, int status, int events)
     int step = ipo_waiter_readable(&h->waiter);
     if (step == IPO_WAIT_AGAIN && h->what)
         step = ipo_waiter_start(&h->waiter, h->what, 0, 0); /* a poke: begin the wait */
-    if (step < 0) { /* the waiter made its eventfd in ipo_uv_init: not expected */
+    if (step < 0) { /* -IPO_EFULL: too many waiters in this process */
         ipo_uv_stop(h);
         h->cb(h, step);
         return;
     }
     if (step != IPO_WAIT_HELD)
         return;
-    h->cb(h, 0);
     ipo_region_t *r = h->waiter.waker->r;
-    if (ipo_access_held(r))
+    /* The turn is this callback's while the count stays: if the callback
+     * released access itself, another thread of the process may hold it
+     * by now, and that turn is not ours to end. */
+    uint64_t turn = ipo_access_count(r);
+    h->cb(h, 0);
+    if (ipo_access_held(r) && ipo_access_count(r) == turn)
         ipo_handoff_release(h->waiter.waker);
     if (!h->what)
         return; /* the callback stopped (or closed) the watcher */
@@ -39,9 +43,13 @@ static void on_readable(uv_poll_t *poll, int status, int events)
     /* Sleep until the next message. One that came meanwhile gives us a
      * turn here: give it back and take it from the loop, so that the
      * loop's other handles run between callbacks. */
-    if (ipo_waiter_start(&h->waiter, h->what, 0, 0) == IPO_WAIT_HELD) {
+    step = ipo_waiter_start(&h->waiter, h->what, 0, 0);
+    if (step == IPO_WAIT_HELD) {
         ipo_handoff_release(h->waiter.waker);
         ipo_waiter_poke(&h->waiter);
+    } else if (step < 0) {
+        ipo_uv_stop(h);
+        h->cb(h, step);
     }
 }
 
@@ -76,8 +84,8 @@ int ipo_uv_start(ipo_uv_t *h, uint32_t what, ipo_uv_cb cb)
     if (!cb || (what != IPO_WAIT_FOR_ACCESS && what != IPO_WAIT_FOR_MESSAGES))
         return UV_EINVAL;
     int rc = uv_poll_start(&h->poll, UV_READABLE, on_readable);
-    if (rc == 0)
-        rc = uv_poll_start(&h->wake_poll, UV_READABLE, on_readable);
+    if (rc == 0 && (rc = uv_poll_start(&h->wake_poll, UV_READABLE, on_readable)) != 0)
+        uv_poll_stop(&h->poll); /* all or nothing: a half-started watcher keeps the loop alive */
     if (rc)
         return rc;
     if (h->what && h->what != what)

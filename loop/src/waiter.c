@@ -142,18 +142,27 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
             errno = err;
             return -IPO_ESYS;
         }
-        int new_ticket = !w->in_line;
-        w->in_line = 1;
-        if (ipo__sleeper_register(w->waker, &w->sleeper, w->what, w->since, new_ticket))
+        /* A place in line (a ticket) is taken once per wait, by its first
+         * registration that wants a turn (not one for a release alone). */
+        int new_ticket = !w->in_line && (w->what & (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES));
+        int rc = ipo__sleeper_register(w->waker, &w->sleeper, w->what, w->since, new_ticket);
+        if (rc < 0) {
+            ipo_waiter_cancel(w);
+            return rc; /* -IPO_EFULL: too many waiters in this process */
+        }
+        if (new_ticket)
+            w->in_line = 1;
+        if (rc)
             return IPO_WAIT_SLEEP;
         /* Over as we registered: look again, awake. */
         if (try_take(w))
             return finish(w, IPO_WAIT_HELD);
         if (release_seen(w))
             return finish(w, IPO_WAIT_AGAIN);
-        /* Someone took the turn between our registration and our try: we
-         * are registered, and their release will ring. Sleep, unless the
-         * registration must change, which the loop's top handles. */
+        /* The word said "free" or "a message" when we registered, and the
+         * try found otherwise: someone took the turn (a try retries while
+         * access stays free), and their release will ring us, registered.
+         * Sleep, unless the registration must change (the loop's top). */
     }
 }
 
@@ -186,10 +195,10 @@ int ipo_waiter_readable(ipo_waiter_t *w)
         return finish(w, IPO_WAIT_HELD);
     if (release_seen(w))
         return finish(w, IPO_WAIT_AGAIN);
-    /* Rung (or looked) and not let in: someone else holds access, and will
-     * ring when it releases. The ring we read may have been a turn that a
-     * spinner took; if access has come free since, it goes on. */
-    ipo__handoff_pass_on(w->waker);
+    /* Rung (or looked) and not let in: someone else took the turn (a try
+     * retries while access stays free), and will ring when it releases;
+     * registering again for the same wait clears our pending ring, so the
+     * releaser can choose us again. Nothing to pass on. */
     return step(w, 0);
 }
 
@@ -259,6 +268,8 @@ int ipo_waiter_wait(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t dead
     }
     if (rc == IPO_WAIT_HELD || rc == IPO_WAIT_AGAIN)
         return 0;
+    if (rc < 0)
+        return rc; /* cancelled already */
     if (deadline_ns >= 0 && ipo_now_ns() >= deadline_ns) {
         ipo_waiter_cancel(w);
         return -IPO_ETIMEDOUT;

@@ -133,10 +133,7 @@ class ASharedMemoryManager:
     async def __aexit__(self, exc_type, exc, tb) -> bool:
         loop = self._loop
         sm = self.shared_memory
-        if loop is not None:
-            for fd in self._fds:
-                loop.remove_reader(fd)
-        self._fds = ()
+        self._unwatch()
         for waiter in self._waiters:
             if not waiter.future.done():
                 waiter.future.set_exception(SharedMemoryError("the manager was closed"))
@@ -152,11 +149,19 @@ class ASharedMemoryManager:
         self._loop = None
         return False
 
+    def _unwatch(self) -> None:
+        if self._loop is not None:
+            for fd in self._fds:
+                self._loop.remove_reader(fd)
+        self._fds = ()
+
     # ---- taking turns -----------------------------------------------------------
 
     async def _acquire(self, cm: "ASharedMemoryContextManager", messages: bool) -> None:
-        if self._loop is None:
-            raise SharedMemoryError("use the manager in `async with` before taking turns")
+        if self._loop is None or self._waiter is None:
+            raise SharedMemoryError(
+                "use the manager in `async with` before taking turns (and not after it closed)"
+            )
         future = self._loop.create_future()
         waiter = _Waiter(future, cm, messages)
         self._waiters.append(waiter)
@@ -254,7 +259,8 @@ class ASharedMemoryManager:
             if chosen is not None:
                 ahead = needs
                 needs |= WAIT_FOR_MESSAGES if chosen.messages else WAIT_FOR_ACCESS
-                spin = SPIN_SECONDS
+                # Spin only into a new wait: one already asleep spun before.
+                spin = 0.0 if waiter.registered else SPIN_SECONDS
             since = self._since if self._since is not None else 0
             step = waiter.start(needs, since, spin)
             if step == SLEEP:
@@ -292,7 +298,11 @@ class ASharedMemoryManager:
         # one on): the waiter reads it all, the descriptors being
         # level-triggered, and says what it means.
         waiter = self._waiter
-        if waiter is None or not self.shared_memory.attached:
+        sm = self.shared_memory
+        if waiter is None or not sm.attached or sm.closed:
+            # Closed under us (sm.close() outside the manager): its doorbell
+            # is going; stop watching it rather than fail on every ring.
+            self._unwatch()
             return
         step = waiter.readable()
         if step == HELD:

@@ -105,6 +105,11 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
                          self->name, seconds_text(time_limit).text);
             break;
         }
+        if (rc == -IPO_EFULL) {
+            ipo_py_raise(self->st, rc, "%u threads of this process wait on region '%U' already: "
+                         "no more can wait at once", IPO_WAITERS_MAX, self->name);
+            break;
+        }
         if (rc != -IPO_EINTR) { /* poll() itself failed: no point in trying again */
             ipo_py_raise(self->st, rc, "waiting for access to region '%U' failed", self->name);
             break;

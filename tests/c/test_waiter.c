@@ -149,9 +149,23 @@ static void wait_for_a_release_instead(ipo_region_t *c, ipo_waiter_t *w)
         _exit(6);
 }
 
+/* The process closes its doorbell (ipo_waker_fini) with the rung waiter
+ * still registered, as closing a region under an event loop does. */
+static void close_without_cancelling(ipo_region_t *c, ipo_waiter_t *w)
+{
+    ipo_waker_fini(w->waker);
+    ipo_region_detach(c);
+    _exit(0);
+}
+
 static void test_rung_then_cancelled_passes_the_turn_on(void)
 {
     rung_then("cancel", cancel);
+}
+
+static void test_rung_then_closed_passes_the_turn_on(void)
+{
+    rung_then("close", close_without_cancelling);
 }
 
 static void test_changing_what_passes_the_turn_on(void)
@@ -273,13 +287,44 @@ static void test_two_waiters_share_a_doorbell(void)
     ipo_region_unmap(&r);
 }
 
+/* The access word counts sleepers in 16 bits: a process may have at most
+ * IPO_WAITERS_MAX waiters registered, and one more is refused, cleanly. */
+static void test_waiters_of_one_process_are_bounded(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "many");
+    ipo_waker_t k;
+    ASSERT_OK(ipo_waker_init(&k, &r));
+    ASSERT(ipo_access_try_acquire(&r)); /* held: every waiter sleeps */
+    static ipo_waiter_t w[IPO_WAITERS_MAX + 1];
+    for (uint32_t i = 0; i < IPO_WAITERS_MAX; i++) {
+        ipo_waiter_init(&w[i], &k);
+        ASSERT_EQ(ipo_waiter_start(&w[i], IPO_WAIT_FOR_ACCESS, 0, 0), IPO_WAIT_SLEEP);
+    }
+    ASSERT_EQ(sleepers_in_word(&r), IPO_WAITERS_MAX);
+    ipo_waiter_t *extra = &w[IPO_WAITERS_MAX];
+    ipo_waiter_init(extra, &k);
+    ASSERT_EQ(ipo_waiter_start(extra, IPO_WAIT_FOR_ACCESS, 0, 0), -IPO_EFULL);
+    ASSERT_UEQ(extra->what, 0); /* cancelled, not half-registered */
+    ASSERT_EQ(sleepers_in_word(&r), IPO_WAITERS_MAX);
+    for (uint32_t i = 0; i <= IPO_WAITERS_MAX; i++)
+        ipo_waiter_fini(&w[i]);
+    ASSERT_EQ(sleepers_in_word(&r), 0);
+    ipo_handoff_release(&k);
+    ipo_waker_fini(&k);
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
     RUN(test_steps_without_contention);
     RUN(test_rung_then_cancelled_passes_the_turn_on);
+    RUN(test_rung_then_closed_passes_the_turn_on);
     RUN(test_changing_what_passes_the_turn_on);
     RUN(test_blocking_wait_in_slices);
     RUN(test_two_waiters_share_a_doorbell);
+    RUN(test_waiters_of_one_process_are_bounded);
     return 0;
 }

@@ -26,10 +26,15 @@
  * counts both, and a waiter that reads the doorbell passes what it read to
  * the other's eventfd (ipo__sleeper_unregister), which it also sleeps on.
  *
+ * With IDLER, one more participant sleeps for messages that never come: its
+ * registration changes the word while the others compare-and-swap it.
+ *
  * Checked: mutual exclusion (the assertion), and no lost wakeup: a waiter
  * blocked forever is an invalid end state, which SPIN reports. Built with
- * -DBROKEN, a cancelled waiter does not pass on, and SPIN must find the
- * lost wakeup that follows: `make test-model` runs both. */
+ * -DBROKEN, a cancelled waiter does not pass on; with -DBROKEN_TRY, a
+ * compare-and-swap that failed only because a sleeper came reads as
+ * "held"; SPIN must find the lost wakeup each leads to: `make test-model`
+ * runs the model and both broken variants. */
 
 #ifndef N
 #define N 3
@@ -122,24 +127,31 @@ inline pass_on()
     fi
 }
 
-/* ipo__handoff_pass_on as the waiter's other paths call it (never broken). */
-inline pass_on_always()
-{
-    atomic { free = (owner == 0); had = sleepers };
-    if
-    :: free && had > 0 -> wake()
-    :: else -> skip
-    fi
-}
-
+/* ipo_access_try_acquire: load the word, then compare-and-swap the whole
+ * word (owner and sleeper count), which fails if a sleeper came or went
+ * meanwhile; while the owner stays free, load again and retry. With
+ * BROKEN_TRY, a failed swap reads as "held" (what the code once did). */
 inline try_take()
 {
-    atomic {
+    atomic { seen_owner = owner; seen_sleepers = sleepers };
+    do
+    :: seen_owner != 0 -> took = false; break
+    :: else ->
+        atomic {
+            if
+            :: owner == seen_owner && sleepers == seen_sleepers -> owner = slot + 1; took = true
+            :: else -> seen_owner = owner; seen_sleepers = sleepers; took = false
+            fi
+        };
         if
-        :: owner == 0 -> owner = slot + 1; took = true
-        :: else -> took = false
+        :: took -> break
+#ifdef BROKEN_TRY
+        :: else -> break
+#else
+        :: else -> skip
+#endif
         fi
-    }
+    od
 }
 
 /* ipo__sleeper_register: publish, take a ticket if new, clear pending,
@@ -191,7 +203,7 @@ inline unregister()
 
 proctype waiter(byte me; byte slot; byte other)
 {
-    byte round = 0, had, best, j;
+    byte round = 0, had, best, j, seen_owner, seen_sleepers;
     bool in_line, over, took, rang, free, got;
     do
     :: round < ROUNDS ->
@@ -230,10 +242,8 @@ sleep:
         try_take();
         if
         :: took -> goto critical
-        :: else -> skip
+        :: else -> goto step
         fi;
-        pass_on_always();
-        goto step;
 cancel:
         /* ipo_waiter_cancel, and the participant gives up */
         unregister();
@@ -256,6 +266,21 @@ done:
     skip
 }
 
+#ifdef IDLER
+/* A participant of its own slot that waits for messages which never come
+ * (a service idle between requests): registered in the word for good. It
+ * is never rung (no message is put, and a pass-on rings only waiters for
+ * access), and staying asleep is a valid end for it; but its registration
+ * changes the word under the others' compare-and-swap. */
+chan idler_bell = [1] of { bit };
+proctype idler()
+{
+    atomic { sleepers++ };
+end_idle:
+    idler_bell?_
+}
+#endif
+
 init
 {
     byte k;
@@ -265,6 +290,9 @@ init
         }
 #ifdef TWO_IN_ONE
         run waiter(N, 0, 0)
+#endif
+#ifdef IDLER
+        run idler()
 #endif
     }
 }

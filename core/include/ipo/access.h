@@ -19,20 +19,25 @@ static inline int ipo_access_held(const ipo_region_t *r)
     return (ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == r->access_mine;
 }
 
-/* One compare-and-swap; 1 when access was taken, 0 when someone holds it. No
- * system call. SYNC POINT access word: the acquire of this compare-and-swap
- * pairs with the fetch-and in ipo_access_release(), so the previous
- * holder's writes are visible once this returns 1. */
+/* One compare-and-swap (more only while sleepers come and go); 1 when
+ * access was taken, 0 when someone holds it. No system call. SYNC POINT
+ * access word: the acquire of this compare-and-swap pairs with the
+ * fetch-and in ipo_access_release(), so the previous holder's writes are
+ * visible once this returns 1. */
 static inline int ipo_access_try_acquire(ipo_region_t *r)
 {
     uint64_t *word = &r->hdr->access;
     uint64_t cur = ipo_atomic_load_relaxed(word);
-    if (cur & IPO_ACCESS_OWNER_MASK)
-        return 0;
-    /* The sleeper count rides along: a sleeper registering meanwhile makes
-     * the compare fail, and we look again. */
-    uint64_t next = (cur + IPO_ACCESS_COUNT_ONE) | r->access_mine;
-    return ipo_atomic_cas_acquire(word, &cur, next);
+    /* The sleeper count rides along in the word: a sleeper registering or
+     * leaving meanwhile makes the compare fail with access still free, and
+     * that must not read as "held", or a waiter would go to sleep on a free
+     * word that nobody will release (a failed swap reloads cur). */
+    while (!(cur & IPO_ACCESS_OWNER_MASK)) {
+        uint64_t next = (cur + IPO_ACCESS_COUNT_ONE) | r->access_mine;
+        if (ipo_atomic_cas_acquire(word, &cur, next))
+            return 1;
+    }
+    return 0;
 }
 
 /* One atomic read-modify-write: clears the owner, publishing every write

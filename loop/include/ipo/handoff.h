@@ -42,8 +42,14 @@ typedef struct ipo_waker {
     uint32_t         npeers;
     pthread_mutex_t  lock;         /* guards the sleepers, the counts and the peer table */
     ipo_sleeper_t   *sleepers;     /* registered waiters of this process */
+    uint32_t         nsleepers;    /* how many */
     uint32_t         waiting[3];   /* of them, by IPO_WAIT_FOR_* bit */
 } ipo_waker_t;
+
+/* Waiters of one process registered at once, at most: the access word
+ * counts sleepers in 16 bits, which IPO_MAX_SLOTS processes times this
+ * cannot overflow (1024 x 63 < 65536). */
+#define IPO_WAITERS_MAX 63u
 
 /* Opens this participant's doorbell. 0 or a negative IPO_E* code. */
 int ipo_waker_init(ipo_waker_t *w, ipo_region_t *r);

@@ -13,8 +13,10 @@ extern "C" {
 typedef struct ipo_uv ipo_uv_t;
 
 /* Called on the loop's thread with access held: status 0. Access is
- * released (and whoever waits is rung) when the callback returns. A status
- * below 0 reports an error; the watcher is stopped then. The callback may
+ * released (and whoever waits is rung) when the callback returns, unless
+ * the callback released it itself. A status below 0 reports an error
+ * (-IPO_EFULL: IPO_WAITERS_MAX waiters of this process wait already); the
+ * watcher is stopped then. The callback may
  * stop or close the watcher, but must not free the waker or the region:
  * do that from close_cb, or once the loop has ended. */
 typedef void (*ipo_uv_cb)(ipo_uv_t *handle, int status);
@@ -36,7 +38,9 @@ struct ipo_uv {
     void         *data;        /* the user's */
 };
 
-/* 0 or a negative libuv error code (or -IPO_ESYS). */
+/* 0 or a negative libuv error code (or -IPO_ESYS). On a failure after the
+ * first poll handle was made, that handle is closing: run the loop once
+ * (its close completes) before freeing the ipo_uv_t. */
 int ipo_uv_init(uv_loop_t *loop, ipo_uv_t *handle, ipo_waker_t *waker);
 
 /* Starts (or restarts with another `what`). Never calls back from inside:

@@ -70,12 +70,13 @@ int ipo_waiter_fds(ipo_waiter_t *w, int fds[IPO_WAITER_FDS]);
  * tries at once, spins up to spin_ns trying, then registers to sleep.
  * Calling it again with the same what and since, while asleep, only tries
  * again. An IPO_WAIT_* step, -IPO_EINVAL for a `what` that is no set of
- * IPO_WAIT_FOR_* bits, or -IPO_ESYS when it cannot make its eventfd (the
- * wait is cancelled then). */
+ * IPO_WAIT_FOR_* bits, -IPO_ESYS when it cannot make its eventfd, or
+ * -IPO_EFULL when IPO_WAITERS_MAX waiters of this process sleep already
+ * (the wait is cancelled then). */
 int ipo_waiter_start(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t spin_ns);
 
 /* A descriptor of the waiter was readable (or the driver simply wants to
- * look): reads what woke it, then tries. An IPO_WAIT_* step (or -IPO_ESYS,
+ * look): reads what woke it, then tries. An IPO_WAIT_* step (or an error,
  * as ipo_waiter_start). */
 int ipo_waiter_readable(ipo_waiter_t *w);
 
