@@ -34,7 +34,16 @@
  * -DBROKEN, a cancelled waiter does not pass on; with -DBROKEN_TRY, a
  * compare-and-swap that failed only because a sleeper came reads as
  * "held"; SPIN must find the lost wakeup each leads to: `make test-model`
- * runs the model and both broken variants. */
+ * runs the model and both broken variants.
+ *
+ * Not modelled: waits for messages that come, and for a release (a waiter
+ * rung for those is one of all that are rung, and leaves by the same
+ * pass-on as a cancel when it then wants something else); a change of what
+ * a sleeping waiter wants (it unregisters and passes on, as a cancel does,
+ * then registers as a new sleeper); a peer gone (ring() reports it and the
+ * next oldest is rung); the acquisition count (a compare-and-swap it would
+ * fail reloads and retries like a sleeper's). A full N=3 x 2 turns without
+ * budgets exceeds 20 GB of states. */
 
 #ifndef N
 #define N 3
@@ -84,14 +93,27 @@ inline ring(j)
     fi
 }
 
-/* wake(): the oldest waiter for access that is not rung yet. */
+/* wake(): the oldest waiter for access that is not rung yet. Each slot's
+ * waiting_for, wake_pending and sleep_ticket are read one at a time, as
+ * the C loop does, and the oldest ticket seen is kept, not read again. */
 inline wake()
 {
     best = N; j = 0;
     do
     :: j < N ->
+        seen_waiting = waiting[j];
         if
-        :: waiting[j] > 0 && !pending[j] && (best == N || ticket[j] < ticket[best]) -> best = j
+        :: seen_waiting > 0 ->
+            seen_pending = pending[j];
+            if
+            :: !seen_pending ->
+                seen_ticket = ticket[j];
+                if
+                :: best == N || seen_ticket < best_ticket -> best = j; best_ticket = seen_ticket
+                :: else -> skip
+                fi
+            :: else -> skip
+            fi
         :: else -> skip
         fi;
         j++
@@ -203,8 +225,8 @@ inline unregister()
 
 proctype waiter(byte me; byte slot; byte other)
 {
-    byte round = 0, had, best, j, seen_owner, seen_sleepers;
-    bool in_line, over, took, rang, free, got;
+    byte round = 0, had, best, j, seen_owner, seen_sleepers, seen_waiting, seen_ticket, best_ticket;
+    bool in_line, over, took, rang, free, got, seen_pending;
     do
     :: round < ROUNDS ->
         /* ipo_waiter_start: a new wait, a new place in line */
