@@ -1,8 +1,9 @@
 """Type stubs of the C module ipc_py_objects._ipo."""
 
-from typing import Any, ContextManager, Dict, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, ContextManager, Dict, Optional, Tuple, TypeVar, Union
 
 _Default = TypeVar("_Default")
+_T = TypeVar("_T")
 _Seconds = Optional[float]
 
 class Region:
@@ -17,6 +18,8 @@ class Region:
         prefault: bool = ...,
         close_timeout: _Seconds = ...,
         spin_budget: _Seconds = ...,
+        strict: bool = ...,
+        turn_time_limit: _Seconds = ...,
     ) -> None: ...
     @property
     def name(self) -> str: ...
@@ -89,6 +92,7 @@ class _View:
     def _offset(self) -> int: ...
     @property
     def _region(self) -> Region: ...
+    def _in_turn(self, func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T: ...
 
 class ListView(_View):
     def _copy_out(self) -> Any: ...

@@ -26,6 +26,7 @@ from collections.abc import (
     Set,
     ValuesView,
 )
+import functools
 import reprlib
 
 from . import _ipo
@@ -33,6 +34,19 @@ from . import _ipo
 __all__ = ["SharedList", "SharedDict", "SharedMapping", "SharedSet"]
 
 _KEYS, _VALUES, _ITEMS = 0, 1, 2
+
+
+def _one_turn(method):
+    """Runs a method written here over several C operations in one turn of
+    the view's region: the turn in progress, or one taken for it (and given
+    back) when this process holds none. So outside a turn too, ``sort``,
+    ``==`` or ``update`` see and change the container in one step, as each
+    C operation does by itself."""
+
+    def in_one_turn(self, *args, **kwargs):
+        return self._in_turn(method, self, *args, **kwargs)
+
+    return functools.wraps(method)(in_one_turn)
 
 
 def _as_list(other):
@@ -46,11 +60,13 @@ class SharedList(_ipo.ListView):
 
     __slots__ = ()
 
+    @_one_turn
     def sort(self, *, key=None, reverse=False):
         values = list(self)
         pick = values.__getitem__ if key is None else (lambda i: key(values[i]))
         self._permute(sorted(range(len(values)), key=pick, reverse=reverse))
 
+    @_one_turn
     def copy(self):
         return list(self)
 
@@ -62,6 +78,7 @@ class SharedList(_ipo.ListView):
         self.extend(other)
         return self
 
+    @_one_turn
     def __imul__(self, n):
         try:
             n = n.__index__()
@@ -76,18 +93,21 @@ class SharedList(_ipo.ListView):
                 self.extend(items)
         return self
 
+    @_one_turn
     def __add__(self, other):
         other_list = _as_list(other)
         if other_list is None:
             return NotImplemented
         return list(self) + other_list
 
+    @_one_turn
     def __radd__(self, other):
         other_list = _as_list(other)
         if other_list is None:
             return NotImplemented
         return other_list + list(self)
 
+    @_one_turn
     def __mul__(self, n):
         try:
             return list(self) * n.__index__()
@@ -96,6 +116,7 @@ class SharedList(_ipo.ListView):
 
     __rmul__ = __mul__
 
+    @_one_turn
     def _compare(self, other, op):
         other_list = _as_list(other)
         if other_list is None:
@@ -122,6 +143,7 @@ class SharedList(_ipo.ListView):
 
     __hash__ = None
 
+    @_one_turn
     @reprlib.recursive_repr("[...]")
     def __repr__(self):
         return repr(list(self))
@@ -130,6 +152,7 @@ class SharedList(_ipo.ListView):
         # Pickled as what it holds: another process has no access to this view.
         return (list, (self._copy_out(),))
 
+    @_one_turn
     def __copy__(self):
         return list(self)
 
@@ -187,9 +210,11 @@ class _MappingBase(_ipo.DictView):
     def __reversed__(self):
         return self._iter(_KEYS, True)
 
+    @_one_turn
     def copy(self):
         return dict(self._iter(_ITEMS))
 
+    @_one_turn
     def __eq__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
@@ -199,6 +224,7 @@ class _MappingBase(_ipo.DictView):
         result = self.__eq__(other)
         return result if result is NotImplemented else not result
 
+    @_one_turn
     def __or__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
@@ -206,6 +232,7 @@ class _MappingBase(_ipo.DictView):
         merged.update(other)
         return merged
 
+    @_one_turn
     def __ror__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
@@ -215,6 +242,7 @@ class _MappingBase(_ipo.DictView):
 
     __hash__ = None
 
+    @_one_turn
     @reprlib.recursive_repr("{...}")
     def __repr__(self):
         return repr(dict(self._iter(_ITEMS)))
@@ -222,6 +250,7 @@ class _MappingBase(_ipo.DictView):
     def __reduce__(self):
         return (dict, (self._copy_out(),))
 
+    @_one_turn
     def __copy__(self):
         return self.copy()
 
@@ -235,6 +264,7 @@ class SharedDict(_MappingBase):
 
     __slots__ = ()
 
+    @_one_turn
     def update(self, other=(), /, **kwargs):
         if isinstance(other, Mapping):
             for key in other.keys():
@@ -274,10 +304,12 @@ class SharedSet(_ipo.SetView):
 
     __slots__ = ()
 
+    @_one_turn
     def copy(self):
         return set(self)
 
     # -- the operators: plain sets out, as set's own ---------------------------------
+    @_one_turn
     def _binary(self, other, op, reflected=False):
         other_set = _as_set(other)
         if other_set is None:
@@ -329,44 +361,55 @@ class SharedSet(_ipo.SetView):
     __hash__ = None
 
     # -- the named forms take any iterables, as set's do -----------------------------
+    @_one_turn
     def union(self, *others):
         return set(self).union(*others)
 
+    @_one_turn
     def intersection(self, *others):
         return set(self).intersection(*others)
 
+    @_one_turn
     def difference(self, *others):
         return set(self).difference(*others)
 
+    @_one_turn
     def symmetric_difference(self, other):
         return set(self).symmetric_difference(other)
 
+    @_one_turn
     def issubset(self, other):
         return set(self).issubset(other)
 
+    @_one_turn
     def issuperset(self, other):
         return set(self).issuperset(other)
 
+    @_one_turn
     def isdisjoint(self, other):
         return set(self).isdisjoint(other)
 
     # -- in place: changes made in shared memory --------------------------------------
+    @_one_turn
     def update(self, *others):
         for other in others:
             for item in list(other):
                 self.add(item)
 
+    @_one_turn
     def intersection_update(self, *others):
         keep = set(self).intersection(*others)
         for item in list(self):
             if item not in keep:
                 self.discard(item)
 
+    @_one_turn
     def difference_update(self, *others):
         for other in others:
             for item in list(other):
                 self.discard(item)
 
+    @_one_turn
     def symmetric_difference_update(self, other):
         other = set(other)
         for item in other:
@@ -405,12 +448,14 @@ class SharedSet(_ipo.SetView):
             self.symmetric_difference_update(other)
         return self
 
+    @_one_turn
     def __repr__(self):
         return repr(set(self))
 
     def __reduce__(self):
         return (set, (self._copy_out(),))
 
+    @_one_turn
     def __copy__(self):
         return set(self)
 

@@ -291,10 +291,14 @@ def _dataclass_eq(user_class):
     object and a plain one of the user's class compare by fields here."""
     names = [f.name for f in dataclasses.fields(user_class) if f.compare]
 
+    def fields_equal(self, other):
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
     def __eq__(self, other):
         if not _same_user_class(other, user_class):
             return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in names)
+        # All fields of one moment: one turn, even outside a block.
+        return _ref_of(self)._in_turn(fields_equal, self, other)
 
     return __eq__
 
@@ -335,8 +339,9 @@ def _static_class(user_class, names, inplace):
 
 
 def _reduce_mapped(self, protocol):
-    """A mapped object pickles as a plain instance of the user's class."""
-    cls, attributes = _attributes(self)
+    """A mapped object pickles as a plain instance of the user's class, with
+    its fields as they were at one moment (read in one turn)."""
+    cls, attributes = _ref_of(self)._in_turn(_attributes, self)
     return (_plain_instance, (cls, attributes))
 
 
@@ -372,7 +377,8 @@ class _GeneralMixin:
             raise AttributeError(name) from None
 
     def __dir__(self):
-        return sorted(set(object.__dir__(self)) | set(_ref_of(self).keys()))
+        ref = _ref_of(self)
+        return sorted(set(object.__dir__(self)) | set(ref._in_turn(list, ref)))
 
 
 def _general_class(user_class, inplace):

@@ -47,8 +47,12 @@ class SharedMemory(_ipo.Region):
     ``close_timeout`` (how long a closing creator waits for its consumers to
     detach, default 5 s).
 
-    Only one process holds access at a time; every call that touches shared
-    structures raises ``AccessNotHeldError`` when made without it.
+    Only one process holds access at a time; the calls of this class that
+    touch shared structures raise ``AccessNotHeldError`` when made without
+    it. A live object (list, dict, set, mapped object) used without it takes
+    a turn for that one operation, waiting at most ``turn_time_limit``
+    seconds (default None: as long as it takes); ``strict=True`` makes that
+    an ``AccessNotHeldError`` too.
     """
 
     def __init__(self, name, create=False, size=None, **options):

@@ -5,7 +5,8 @@
 /* The extension in layers, the bottom first. Each file calls only the
  * layers below its own, and includes the header of the layer just below,
  * which includes the ones under it (this one is under them all; it also
- * declares the access API of the top, which guard_type.c needs alone):
+ * declares the access API of the top, which guard_type.c needs, and
+ * view_base.c, whose views take a turn of their own when none is held):
  *
  *   errors.c       IPO_E* codes to exceptions, the messages that explain them
  *   handle.c       whether a Region handle may be used; when its mapping goes
@@ -108,6 +109,12 @@ typedef struct RegionObject {
     Py_ssize_t   exports;
     Py_ssize_t   waiters;
     unsigned long holder_thread; /* the thread that took access, 0 when none */
+    /* A live object used while no thread of this process holds access takes
+     * a turn for that one operation (view_base.h), waiting at most
+     * turn_time_limit seconds (-1: as long as it takes); with strict, it
+     * raises AccessNotHeldError instead. */
+    int          strict;
+    double       turn_time_limit;
     PyObject    *weakreflist;
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */
@@ -126,8 +133,9 @@ enum ipo_wait_mode {
 extern struct PyModuleDef ipo_module_def;
 
 /* region_type.c: taking access and giving it back, with which every use of
- * a region begins and ends, declared beside RegionObject. Only the top of
- * the map calls them (region_type.c, guard_type.c, module.c). */
+ * a region begins and ends, declared beside RegionObject. The top of the
+ * map calls them (region_type.c, guard_type.c, module.c), and the views'
+ * base, for the turn a live object takes when used outside one. */
 extern PyType_Spec ipo_region_spec;
 /* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);

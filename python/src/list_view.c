@@ -53,7 +53,7 @@ static inline ipo_value_t *list_items(ViewObject *v, ipo_obj_t **list, Py_ssize_
     return items ? items : (ipo_value_t *)ipo_obj_data(*list); /* never read when empty */
 }
 
-static Py_ssize_t List_len(ViewObject *v)
+static Py_ssize_t list_len(ViewObject *v)
 {
     ipo_obj_t *list;
     Py_ssize_t len;
@@ -66,7 +66,7 @@ static PyObject *index_error(const char *what)
     return NULL;
 }
 
-static PyObject *List_item(ViewObject *v, Py_ssize_t i)
+static PyObject *list_item(ViewObject *v, Py_ssize_t i)
 {
     ipo_obj_t *list;
     Py_ssize_t len;
@@ -114,7 +114,7 @@ static inline int index_of(PyObject *key, Py_ssize_t *i)
     return 0;
 }
 
-static PyObject *List_subscript(ViewObject *v, PyObject *key)
+static PyObject *list_subscript(ViewObject *v, PyObject *key)
 {
     if (PyLong_Check(key) || PyIndex_Check(key)) {
         Py_ssize_t i;
@@ -251,7 +251,7 @@ static int List_ass_slice(ViewObject *v, PyObject *slice, PyObject *value)
     return rc;
 }
 
-static int List_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
+static int list_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
 {
     if (PyLong_Check(key) || PyIndex_Check(key)) {
         Py_ssize_t i;
@@ -302,12 +302,12 @@ static int List_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
     return -1;
 }
 
-static int List_ass_item(ViewObject *v, Py_ssize_t i, PyObject *value)
+static int list_ass_item(ViewObject *v, Py_ssize_t i, PyObject *value)
 {
     PyObject *key = PyLong_FromSsize_t(i);
     if (!key)
         return -1;
-    int rc = List_ass_subscript(v, key, value);
+    int rc = list_ass_subscript(v, key, value);
     Py_DECREF(key);
     return rc;
 }
@@ -353,7 +353,7 @@ static Py_ssize_t list_find(ViewObject *v, PyObject *x, Py_ssize_t start, Py_ssi
     }
 }
 
-static int List_contains(ViewObject *v, PyObject *x)
+static int list_contains(ViewObject *v, PyObject *x)
 {
     Py_ssize_t i = list_find(v, x, 0, PY_SSIZE_T_MAX);
     return i == -2 ? -1 : i >= 0;
@@ -390,7 +390,7 @@ static int list_insert_values(ViewObject *v, Py_ssize_t where, PyObject *fast)
     return rc;
 }
 
-static PyObject *List_append(ViewObject *v, PyObject *x)
+static PyObject *list_append(ViewObject *v, PyObject *x)
 {
     RegionObject *self = v->region;
     ipo_value_t slot;
@@ -417,7 +417,7 @@ static PyObject *List_append(ViewObject *v, PyObject *x)
     Py_RETURN_NONE;
 }
 
-static PyObject *List_insert(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *list_insert(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "insert expected 2 arguments");
@@ -426,7 +426,7 @@ static PyObject *List_insert(ViewObject *v, PyObject *const *args, Py_ssize_t na
     Py_ssize_t i = PyNumber_AsSsize_t(args[0], PyExc_OverflowError);
     if (i == -1 && PyErr_Occurred())
         return NULL;
-    Py_ssize_t len = List_len(v);
+    Py_ssize_t len = list_len(v);
     if (len < 0)
         return NULL;
     /* As list.insert: clamped, never an IndexError. */
@@ -444,7 +444,7 @@ static PyObject *List_insert(ViewObject *v, PyObject *const *args, Py_ssize_t na
     Py_RETURN_NONE;
 }
 
-static PyObject *List_extend(ViewObject *v, PyObject *iterable)
+static PyObject *list_extend(ViewObject *v, PyObject *iterable)
 {
     /* A view of this very list is read whole first, as list.extend(self) does. */
     PyObject *fast = PySequence_Fast(iterable, "extend() argument must be iterable");
@@ -457,7 +457,7 @@ static PyObject *List_extend(ViewObject *v, PyObject *iterable)
     Py_RETURN_NONE;
 }
 
-static PyObject *List_pop(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *list_pop(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs > 1) {
         PyErr_SetString(PyExc_TypeError, "pop expected at most 1 argument");
@@ -488,7 +488,7 @@ static PyObject *List_pop(ViewObject *v, PyObject *const *args, Py_ssize_t nargs
     return item;
 }
 
-static PyObject *List_clear(ViewObject *v, PyObject *unused)
+static PyObject *list_clear(ViewObject *v, PyObject *unused)
 {
     (void)unused;
     ipo_obj_t *list;
@@ -518,13 +518,13 @@ static int bound_arg(PyObject *arg, Py_ssize_t len, Py_ssize_t *out)
     return 0;
 }
 
-static PyObject *List_index(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *list_index(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs < 1 || nargs > 3) {
         PyErr_SetString(PyExc_TypeError, "index expected 1 to 3 arguments");
         return NULL;
     }
-    Py_ssize_t len = List_len(v), start = 0, stop = PY_SSIZE_T_MAX;
+    Py_ssize_t len = list_len(v), start = 0, stop = PY_SSIZE_T_MAX;
     if (len < 0 || (nargs > 1 && bound_arg(args[1], len, &start) < 0) ||
         (nargs > 2 && bound_arg(args[2], len, &stop) < 0))
         return NULL;
@@ -538,7 +538,7 @@ static PyObject *List_index(ViewObject *v, PyObject *const *args, Py_ssize_t nar
     return PyLong_FromSsize_t(i);
 }
 
-static PyObject *List_count(ViewObject *v, PyObject *x)
+static PyObject *list_count(ViewObject *v, PyObject *x)
 {
     Py_ssize_t count = 0;
     for (Py_ssize_t i = 0;; i = i + 1) {
@@ -551,7 +551,7 @@ static PyObject *List_count(ViewObject *v, PyObject *x)
     }
 }
 
-static PyObject *List_remove(ViewObject *v, PyObject *x)
+static PyObject *list_remove(ViewObject *v, PyObject *x)
 {
     Py_ssize_t i = list_find(v, x, 0, PY_SSIZE_T_MAX);
     if (i == -2)
@@ -565,7 +565,7 @@ static PyObject *List_remove(ViewObject *v, PyObject *x)
     Py_RETURN_NONE;
 }
 
-static PyObject *List_reverse(ViewObject *v, PyObject *unused)
+static PyObject *list_reverse(ViewObject *v, PyObject *unused)
 {
     (void)unused;
     ipo_obj_t *list;
@@ -583,7 +583,7 @@ static PyObject *List_reverse(ViewObject *v, PyObject *unused)
 
 /* Reorders the items: new item k is old item order[k]. sort() computes the
  * order in Python (key and reverse as list.sort) and applies it here. */
-static PyObject *List_permute(ViewObject *v, PyObject *order)
+static PyObject *list_permute(ViewObject *v, PyObject *order)
 {
     PyObject *fast = PySequence_Fast(order, "an order is a sequence of indices");
     if (!fast)
@@ -626,6 +626,33 @@ fail:
     Py_DECREF(fast);
     return NULL;
 }
+
+/* ---- the operations, each in a turn (view_base.h) ---------------------------------- */
+
+IPO_IN_TURN(Py_ssize_t, -1, List_len, list_len, v, (ViewObject *v), (v))
+IPO_IN_TURN(PyObject *, NULL, List_item, list_item, v, (ViewObject *v, Py_ssize_t i), (v, i))
+IPO_IN_TURN(PyObject *, NULL, List_subscript, list_subscript, v, (ViewObject *v, PyObject *key), (v, key))
+IPO_IN_TURN(int, -1, List_ass_subscript, list_ass_subscript, v,
+            (ViewObject *v, PyObject *key, PyObject *value), (v, key, value))
+IPO_IN_TURN(int, -1, List_ass_item, list_ass_item, v, (ViewObject *v, Py_ssize_t i, PyObject *value),
+            (v, i, value))
+IPO_IN_TURN(int, -1, List_contains, list_contains, v, (ViewObject *v, PyObject *x), (v, x))
+IPO_IN_TURN(PyObject *, NULL, List_append, list_append, v, (ViewObject *v, PyObject *x), (v, x))
+IPO_IN_TURN(PyObject *, NULL, List_insert, list_insert, v,
+            (ViewObject *v, PyObject *const *args, Py_ssize_t n), (v, args, n))
+IPO_IN_TURN(PyObject *, NULL, List_extend, list_extend, v, (ViewObject *v, PyObject *it), (v, it))
+IPO_IN_TURN(PyObject *, NULL, List_pop, list_pop, v,
+            (ViewObject *v, PyObject *const *args, Py_ssize_t n), (v, args, n))
+IPO_IN_TURN(PyObject *, NULL, List_clear, list_clear, v, (ViewObject *v, PyObject *u), (v, u))
+IPO_IN_TURN(PyObject *, NULL, List_index, list_index, v,
+            (ViewObject *v, PyObject *const *args, Py_ssize_t n), (v, args, n))
+IPO_IN_TURN(PyObject *, NULL, List_count, list_count, v, (ViewObject *v, PyObject *x), (v, x))
+IPO_IN_TURN(PyObject *, NULL, List_remove, list_remove, v, (ViewObject *v, PyObject *x), (v, x))
+IPO_IN_TURN(PyObject *, NULL, List_reverse, list_reverse, v, (ViewObject *v, PyObject *u), (v, u))
+IPO_IN_TURN(PyObject *, NULL, List_permute, list_permute, v, (ViewObject *v, PyObject *order), (v, order))
+IPO_IN_TURN(PyObject *, NULL, List_copy_out, ipo_py_view_copy_out, v, (ViewObject *v, PyObject *u),
+            (v, u))
+
 static PyMethodDef List_methods[] = {
     { "append", (PyCFunction)List_append, METH_O, "Append object to the end of the list." },
     { "insert", (PyCFunction)(void (*)(void))List_insert, METH_FASTCALL, "Insert object before index." },
@@ -638,7 +665,8 @@ static PyMethodDef List_methods[] = {
     { "remove", (PyCFunction)List_remove, METH_O, "Remove first occurrence of value." },
     { "reverse", (PyCFunction)List_reverse, METH_NOARGS, "Reverse *IN PLACE*." },
     { "_permute", (PyCFunction)List_permute, METH_O, "Reorder: new item k is old item order[k]." },
-    { "_copy_out", (PyCFunction)ipo_py_view_copy_out, METH_NOARGS, "A plain deep copy." },
+    { "_copy_out", (PyCFunction)List_copy_out, METH_NOARGS, "A plain deep copy." },
+    IPO_VIEW_METHODS,
     { NULL, NULL, 0, NULL }
 };
 

@@ -18,7 +18,7 @@ static ipo_obj_t *map_obj(ViewObject *v, int for_writing)
     return map;
 }
 
-static Py_ssize_t Map_len(ViewObject *v)
+static Py_ssize_t map_len(ViewObject *v)
 {
     ipo_obj_t *map = map_obj(v, 0);
     if (!map)
@@ -43,7 +43,7 @@ static ipo_entry_t *entry_at(ViewObject *v, ipo_obj_t *map, int64_t e)
     return &ipo_table_entries(ipo_map_table(&v->region->r, map))[e];
 }
 
-static PyObject *Dict_subscript(ViewObject *v, PyObject *key)
+static PyObject *dict_subscript(ViewObject *v, PyObject *key)
 {
     ipo_obj_t *map = map_obj(v, 0);
     if (!map)
@@ -80,7 +80,7 @@ static int map_delete_key(ViewObject *v, ipo_obj_t *map, PyObject *key, int miss
     return 0;
 }
 
-static int Dict_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
+static int dict_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
 {
     ipo_obj_t *map = map_obj(v, 1);
     if (!map)
@@ -90,7 +90,7 @@ static int Dict_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
     return ipo_py_map_put(v->region, v->off, key, value);
 }
 
-static int Map_contains(ViewObject *v, PyObject *key)
+static int map_contains(ViewObject *v, PyObject *key)
 {
     ipo_obj_t *map = map_obj(v, 0);
     if (!map)
@@ -103,7 +103,7 @@ static int Map_contains(ViewObject *v, PyObject *key)
     return e >= 0;
 }
 
-static PyObject *Dict_get(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *dict_get(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs < 1 || nargs > 2) {
         PyErr_SetString(PyExc_TypeError, "get expected 1 or 2 arguments");
@@ -120,7 +120,7 @@ static PyObject *Dict_get(ViewObject *v, PyObject *const *args, Py_ssize_t nargs
     return ipo_py_decode_value(v->region, &entry_at(v, map, e)->value, 0);
 }
 
-static PyObject *Dict_setdefault(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *dict_setdefault(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs < 1 || nargs > 2) {
         PyErr_SetString(PyExc_TypeError, "setdefault expected 1 or 2 arguments");
@@ -143,7 +143,7 @@ static PyObject *Dict_setdefault(ViewObject *v, PyObject *const *args, Py_ssize_
 }
 
 /* dict.pop and set.remove/discard: the value leaves shared memory as a copy. */
-static PyObject *Dict_pop(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *dict_pop(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs < 1 || nargs > 2) {
         PyErr_SetString(PyExc_TypeError, "pop expected 1 or 2 arguments");
@@ -168,7 +168,7 @@ static PyObject *Dict_pop(ViewObject *v, PyObject *const *args, Py_ssize_t nargs
 }
 
 /* dict.popitem (last in, first out) and set.pop (any: the last). */
-static PyObject *Map_popitem(ViewObject *v, PyObject *unused)
+static PyObject *map_popitem(ViewObject *v, PyObject *unused)
 {
     (void)unused;
     ipo_obj_t *map = map_obj(v, 1);
@@ -200,7 +200,7 @@ static PyObject *Map_popitem(ViewObject *v, PyObject *unused)
     return result;
 }
 
-static PyObject *Map_clear(ViewObject *v, PyObject *unused)
+static PyObject *map_clear(ViewObject *v, PyObject *unused)
 {
     (void)unused;
     ipo_obj_t *map = map_obj(v, 1);
@@ -210,14 +210,14 @@ static PyObject *Map_clear(ViewObject *v, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyObject *Set_add(ViewObject *v, PyObject *key)
+static PyObject *set_add(ViewObject *v, PyObject *key)
 {
     if (!map_obj(v, 1) || ipo_py_map_put(v->region, v->off, key, NULL) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *Set_discard(ViewObject *v, PyObject *key)
+static PyObject *set_discard(ViewObject *v, PyObject *key)
 {
     ipo_obj_t *map = map_obj(v, 1);
     if (!map || map_delete_key(v, map, key, 1) < 0)
@@ -225,7 +225,7 @@ static PyObject *Set_discard(ViewObject *v, PyObject *key)
     Py_RETURN_NONE;
 }
 
-static PyObject *Set_remove(ViewObject *v, PyObject *key)
+static PyObject *set_remove(ViewObject *v, PyObject *key)
 {
     ipo_obj_t *map = map_obj(v, 1);
     if (!map || map_delete_key(v, map, key, 0) < 0)
@@ -268,7 +268,7 @@ static PyObject *map_iter_new(ViewObject *v, int kind, int reversed)
     return (PyObject *)it;
 }
 
-static PyObject *MapIter_next(MapIterObject *it)
+static PyObject *map_iter_next(MapIterObject *it)
 {
     if (!it->view)
         return NULL;
@@ -318,6 +318,21 @@ static PyObject *MapIter_next(MapIterObject *it)
     return NULL;
 }
 
+/* Each step is an operation of its own, in a turn: outside a block, a dict
+ * changed by another process between two steps is reported as any change
+ * during iteration is. */
+IPO_TAKING_A_TURN(PyObject *, NULL, map_iter_next_taking_a_turn, map_iter_next, it->view,
+                  (MapIterObject *it), (it))
+
+static PyObject *MapIter_next(MapIterObject *it)
+{
+    if (!it->view)
+        return NULL;
+    if (ipo_py_turn_held(it->view->region))
+        return map_iter_next(it);
+    return map_iter_next_taking_a_turn(it);
+}
+
 static int MapIter_traverse(MapIterObject *it, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(it));
@@ -349,12 +364,12 @@ PyType_Spec ipo_map_iter_spec = {
     .slots = map_iter_slots,
 };
 
-static PyObject *Map_iter(ViewObject *v)
+static PyObject *map_iter(ViewObject *v)
 {
     return map_iter_new(v, ITER_KEYS, 0);
 }
 
-static PyObject *Map_iter_kind(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *map_iter_kind(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
 {
     int kind = ITER_KEYS, reversed = 0;
     if (nargs > 2) {
@@ -372,6 +387,30 @@ static PyObject *Map_iter_kind(ViewObject *v, PyObject *const *args, Py_ssize_t 
     return map_iter_new(v, kind, reversed);
 }
 
+/* ---- the operations, each in a turn (view_base.h) ---------------------------------- */
+
+IPO_IN_TURN(Py_ssize_t, -1, Map_len, map_len, v, (ViewObject *v), (v))
+IPO_IN_TURN(PyObject *, NULL, Dict_subscript, dict_subscript, v, (ViewObject *v, PyObject *key), (v, key))
+IPO_IN_TURN(int, -1, Dict_ass_subscript, dict_ass_subscript, v,
+            (ViewObject *v, PyObject *key, PyObject *value), (v, key, value))
+IPO_IN_TURN(int, -1, Map_contains, map_contains, v, (ViewObject *v, PyObject *key), (v, key))
+IPO_IN_TURN(PyObject *, NULL, Dict_get, dict_get, v,
+            (ViewObject *v, PyObject *const *args, Py_ssize_t n), (v, args, n))
+IPO_IN_TURN(PyObject *, NULL, Dict_setdefault, dict_setdefault, v,
+            (ViewObject *v, PyObject *const *args, Py_ssize_t n), (v, args, n))
+IPO_IN_TURN(PyObject *, NULL, Dict_pop, dict_pop, v,
+            (ViewObject *v, PyObject *const *args, Py_ssize_t n), (v, args, n))
+IPO_IN_TURN(PyObject *, NULL, Map_popitem, map_popitem, v, (ViewObject *v, PyObject *u), (v, u))
+IPO_IN_TURN(PyObject *, NULL, Map_clear, map_clear, v, (ViewObject *v, PyObject *u), (v, u))
+IPO_IN_TURN(PyObject *, NULL, Set_add, set_add, v, (ViewObject *v, PyObject *key), (v, key))
+IPO_IN_TURN(PyObject *, NULL, Set_discard, set_discard, v, (ViewObject *v, PyObject *key), (v, key))
+IPO_IN_TURN(PyObject *, NULL, Set_remove, set_remove, v, (ViewObject *v, PyObject *key), (v, key))
+IPO_IN_TURN(PyObject *, NULL, Map_iter, map_iter, v, (ViewObject *v), (v))
+IPO_IN_TURN(PyObject *, NULL, Map_iter_kind, map_iter_kind, v,
+            (ViewObject *v, PyObject *const *args, Py_ssize_t n), (v, args, n))
+IPO_IN_TURN(PyObject *, NULL, Map_copy_out, ipo_py_view_copy_out, v, (ViewObject *v, PyObject *u),
+            (v, u))
+
 static PyMethodDef Dict_methods[] = {
     { "get", (PyCFunction)(void (*)(void))Dict_get, METH_FASTCALL,
       "Return the value for key if key is in the dictionary, else default." },
@@ -384,7 +423,8 @@ static PyMethodDef Dict_methods[] = {
     { "clear", (PyCFunction)Map_clear, METH_NOARGS, "Remove all items." },
     { "_iter", (PyCFunction)(void (*)(void))Map_iter_kind, METH_FASTCALL,
       "_iter(kind, reversed): an iterator over keys (0), values (1) or items (2)." },
-    { "_copy_out", (PyCFunction)ipo_py_view_copy_out, METH_NOARGS, "A plain deep copy." },
+    { "_copy_out", (PyCFunction)Map_copy_out, METH_NOARGS, "A plain deep copy." },
+    IPO_VIEW_METHODS,
     { NULL, NULL, 0, NULL }
 };
 
@@ -413,7 +453,8 @@ static PyMethodDef Set_methods[] = {
     { "remove", (PyCFunction)Set_remove, METH_O, "Remove an element; KeyError if absent." },
     { "pop", (PyCFunction)Map_popitem, METH_NOARGS, "Remove and return an element (a plain copy)." },
     { "clear", (PyCFunction)Map_clear, METH_NOARGS, "Remove all elements." },
-    { "_copy_out", (PyCFunction)ipo_py_view_copy_out, METH_NOARGS, "A plain copy." },
+    { "_copy_out", (PyCFunction)Map_copy_out, METH_NOARGS, "A plain copy." },
+    IPO_VIEW_METHODS,
     { NULL, NULL, 0, NULL }
 };
 

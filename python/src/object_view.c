@@ -4,8 +4,14 @@
 /* A static object's fields are a VALUES block of fixed length; instances of
  * its generated class hold an ObjectRef (a view of that block), and each
  * field is a data descriptor that reads and writes one slot. */
+static PyMethodDef object_ref_methods[] = {
+    IPO_VIEW_METHODS,
+    { NULL, NULL, 0, NULL }
+};
+
 static PyType_Slot object_ref_slots[] = {
     IPO_VIEW_SLOTS,
+    { Py_tp_methods, object_ref_methods },
     { Py_tp_doc, (void *)"A reference from an instance to its shared fields." },
     { 0, NULL }
 };
@@ -49,11 +55,9 @@ static ViewObject *instance_ref(FieldObject *f, PyObject *inst)
     return (ViewObject *)ref;
 }
 
-static ipo_value_t *field_slot(FieldObject *f, PyObject *inst, RegionObject **region)
+/* The slot of this field in the block of ref; needs access. */
+static ipo_value_t *field_slot(FieldObject *f, ViewObject *ref)
 {
-    ViewObject *ref = instance_ref(f, inst);
-    if (!ref)
-        return NULL;
     ipo_obj_t *values = ipo_py_view_obj(ref);
     if (!values)
         return NULL;
@@ -61,31 +65,39 @@ static ipo_value_t *field_slot(FieldObject *f, PyObject *inst, RegionObject **re
         ipo_py_raise(ref->region->st, -IPO_EBADOBJ, "a shared object has fewer fields than its class");
         return NULL;
     }
-    *region = ref->region;
     return (ipo_value_t *)ipo_obj_data(values) + f->index;
 }
+
+/* Reading and writing a field is one operation each, in the turn held or
+ * in one taken for it (view_base.h), of the region of the instance's block. */
+static PyObject *field_get(FieldObject *f, ViewObject *ref)
+{
+    RegionObject *region = ref->region;
+    ipo_value_t *slot = field_slot(f, ref);
+    return slot ? ipo_py_decode_value(region, slot, 0) : NULL;
+}
+
+IPO_TAKING_A_TURN(PyObject *, NULL, field_get_taking_a_turn, field_get, ref,
+                  (FieldObject *f, ViewObject *ref), (f, ref))
 
 static PyObject *Field_get(FieldObject *f, PyObject *inst, PyObject *owner)
 {
     (void)owner;
     if (!inst)
         return Py_NewRef((PyObject *)f);
-    RegionObject *region;
-    ipo_value_t *slot = field_slot(f, inst, &region);
-    return slot ? ipo_py_decode_value(region, slot, 0) : NULL;
+    ViewObject *ref = instance_ref(f, inst);
+    if (!ref)
+        return NULL;
+    if (ipo_py_turn_held(ref->region))
+        return field_get(f, ref);
+    return field_get_taking_a_turn(f, ref);
 }
 
-static int Field_set(FieldObject *f, PyObject *inst, PyObject *value)
+static int field_set(FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *value)
 {
-    if (!value) {
-        PyErr_Format(PyExc_AttributeError,
-                     "cannot delete the shared field '%U': a static shared object has a fixed set "
-                     "of fields (put it with ForceGeneralObjectCopy/Inplace to allow that)", f->name);
-        return -1;
-    }
-    RegionObject *region;
+    RegionObject *region = ref->region;
     ipo_value_t slot;
-    if (!field_slot(f, inst, &region))
+    if (!field_slot(f, ref))
         return -1;
     ipo_store_t st;
     ipo_py_store_init(&st);
@@ -93,8 +105,15 @@ static int Field_set(FieldObject *f, PyObject *inst, PyObject *value)
         ipo_py_store_finish(&st, 0);
         return -1;
     }
-    /* Encoding may run user code: find the slot again. */
-    ipo_value_t *target = field_slot(f, inst, &region);
+    /* Encoding may run user code: find the instance's block and the slot
+     * again, and write only into the region the value was encoded in. */
+    ref = instance_ref(f, inst);
+    ipo_value_t *target = NULL;
+    if (ref && ref->region != region)
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the object's shared fields moved to another region during the assignment");
+    else if (ref)
+        target = field_slot(f, ref);
     if (!target) {
         ipo_value_release(&region->r, &slot);
         ipo_py_store_finish(&st, 0);
@@ -104,6 +123,26 @@ static int Field_set(FieldObject *f, PyObject *inst, PyObject *value)
     *target = slot;
     ipo_value_release(&region->r, &old);
     return ipo_py_store_finish(&st, 1);
+}
+
+IPO_TAKING_A_TURN(int, -1, field_set_taking_a_turn, field_set, ref,
+                  (FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *value),
+                  (f, inst, ref, value))
+
+static int Field_set(FieldObject *f, PyObject *inst, PyObject *value)
+{
+    if (!value) {
+        PyErr_Format(PyExc_AttributeError,
+                     "cannot delete the shared field '%U': a static shared object has a fixed set "
+                     "of fields (put it with ForceGeneralObjectCopy/Inplace to allow that)", f->name);
+        return -1;
+    }
+    ViewObject *ref = instance_ref(f, inst);
+    if (!ref)
+        return -1;
+    if (ipo_py_turn_held(ref->region))
+        return field_set(f, inst, ref, value);
+    return field_set_taking_a_turn(f, inst, ref, value);
 }
 
 static PyObject *Field_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)

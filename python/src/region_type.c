@@ -230,7 +230,7 @@ static int start_waker(RegionObject *self)
     return -1;
 }
 
-static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
+static int region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
                               "close_timeout", "spin_budget", NULL };
@@ -309,6 +309,60 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
         return -1;
     self->attached = 1;
     return 0;
+}
+
+/* The options of live objects used outside a turn (view_base.h): `strict`
+ * (raise AccessNotHeldError instead of taking a turn) and `turn_time_limit`
+ * (how long such a turn is waited for; None: as long as it takes). Taken
+ * out of kwargs here, so that the other options are parsed as they were;
+ * *rest is kwargs without them (a new reference, or NULL). */
+static int take_turn_options(PyObject *kwargs, PyObject **rest, int *strict, double *limit)
+{
+    *strict = 0;
+    *limit = -1.0;
+    *rest = Py_XNewRef(kwargs);
+    if (!kwargs)
+        return 0;
+    PyObject *strict_arg = PyDict_GetItemString(kwargs, "strict");
+    PyObject *limit_arg = PyDict_GetItemString(kwargs, "turn_time_limit");
+    if (!strict_arg && !limit_arg)
+        return 0;
+    Py_SETREF(*rest, PyDict_Copy(kwargs));
+    if (!*rest)
+        return -1;
+    if (strict_arg && ((*strict = PyObject_IsTrue(strict_arg)) < 0 ||
+                       PyDict_DelItemString(*rest, "strict") < 0))
+        goto fail;
+    if (limit_arg && ipo_py_time_limit(limit_arg, limit) < 0) {
+        PyObject *kind = PyErr_ExceptionMatches(PyExc_TypeError) ? PyExc_TypeError : PyExc_ValueError;
+        PyErr_Clear();
+        PyErr_Format(kind, "turn_time_limit must be None or a number of seconds >= 0, not %R",
+                     limit_arg);
+        goto fail;
+    }
+    if (limit_arg && PyDict_DelItemString(*rest, "turn_time_limit") < 0)
+        goto fail;
+    return 0;
+fail:
+    Py_CLEAR(*rest);
+    return -1;
+}
+
+static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *rest;
+    int strict;
+    double limit;
+    if (take_turn_options(kwargs, &rest, &strict, &limit) < 0)
+        return -1;
+    int rc = region_init(self, args, rest);
+    Py_XDECREF(rest);
+    /* Set once the handle is made (no view of it can exist before). */
+    if (rc == 0) {
+        self->strict = strict;
+        self->turn_time_limit = limit;
+    }
+    return rc;
 }
 
 static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObject *kwargs)
@@ -618,7 +672,7 @@ static PyType_Slot region_slots[] = {
     { Py_tp_getset, Region_getset },
     { Py_tp_members, Region_members },
     { Py_tp_doc, (void *)"Region(name, create=False, size=None, *, slots=16, mode=0o600, "
-                         "prefault=True, close_timeout=5.0)\n--\n\n"
+                         "prefault=True, close_timeout=5.0, strict=False, turn_time_limit=None)\n--\n\n"
                          "A handle on a shared-memory region; SharedMemory builds on it." },
     { 0, NULL }
 };

@@ -30,6 +30,69 @@ ipo_obj_t *ipo_py_view_obj_slow(ViewObject *v)
     return obj;
 }
 
+int ipo_py_turn_take(RegionObject *self, ipo_own_turn_t *turn)
+{
+    /* A closed, detached or inherited handle says so rather than wait. */
+    if (ipo_py_require_attached(self) < 0)
+        return -1;
+    /* No thread of this process holds a turn: strict, that is the error. */
+    if (self->strict) {
+        PyErr_Format(self->st->AccessNotHeldError,
+                     "this process does not hold access to region '%U', which is strict "
+                     "(strict=True): use its live objects inside `with wait_my_turn(sm):`, or "
+                     "between sm.wait_my_turn() and sm.release()", self->name);
+        return -1;
+    }
+    if (ipo_py_acquire(self, IPO_WAIT_ACCESS, self->turn_time_limit) < 0) {
+        if (PyErr_ExceptionMatches(self->st->OperationTimedOutError)) {
+            PyErr_Clear();
+            PyErr_Format(self->st->OperationTimedOutError,
+                         "a live object of region '%U' was used outside a turn, and the turn it "
+                         "waited for was not granted within %s (the region's turn_time_limit)",
+                         self->name, ipo_py_seconds_text(self->turn_time_limit).text);
+        }
+        return -1;
+    }
+    /* The region stays alive until the turn is given back, whatever the
+     * operation drops meanwhile (an iterator its view, say). */
+    turn->region = (RegionObject *)Py_NewRef((PyObject *)self);
+    turn->count = ipo_access_count(&self->r);
+    return 0;
+}
+
+void ipo_py_turn_give_back(ipo_own_turn_t *turn)
+{
+    RegionObject *self = turn->region;
+    turn->region = NULL;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    /* The operation may have run Python code (an __eq__, a hook) that
+     * released this turn, and perhaps took another: give back only the turn
+     * taken here, and only while it is still this thread's. A newer turn has
+     * a newer acquisition count. */
+    if (self->attached && !self->closed && !ipo_region_inherited(&self->r) &&
+        ipo_access_held(&self->r) && self->holder_thread == PyThread_get_thread_ident() &&
+        ipo_access_count(&self->r) == turn->count && ipo_py_release(self) < 0)
+        PyErr_WriteUnraisable((PyObject *)self); /* not reached: every check passed */
+    Py_DECREF(self);
+    PyErr_Restore(type, value, tb);
+}
+
+PyObject *ipo_py_view_in_turn(ViewObject *v, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "_in_turn expected a function to call");
+        return NULL;
+    }
+    ipo_own_turn_t turn;
+    if (ipo_py_turn_begin(v->region, &turn) < 0)
+        return NULL;
+    PyObject *result = PyObject_Vectorcall(args[0], args + 1, (size_t)(nargs - 1), kwnames);
+    ipo_py_turn_end(&turn);
+    return result;
+}
+
 PyObject *ipo_py_new_view(RegionObject *self, PyObject *cls, ipo_off_t off)
 {
     PyTypeObject *tp = (PyTypeObject *)cls;

@@ -39,6 +39,87 @@ static inline ipo_obj_t *ipo_py_view_obj(ViewObject *v)
     return ipo_py_view_obj_slow(v);
 }
 
+/* ---- a turn for one operation ------------------------------------------------
+ *
+ * A live object used while no thread of this process holds access (after
+ * the last block, say, as the reference package's own example does) takes
+ * a turn for that one operation and gives it back: every view operation
+ * reads or writes the region only between ipo_py_turn_begin() and
+ * ipo_py_turn_end(), so it is exactly as safe as inside a block. The wait
+ * is wait_my_turn()'s (spin, then sleep on the doorbell, interruptible),
+ * bounded by the region's turn_time_limit. A strict region raises
+ * AccessNotHeldError instead. */
+typedef struct ipo_own_turn {
+    RegionObject *region;   /* a reference while a turn was taken here; NULL otherwise */
+    uint64_t      count;    /* the access word's acquisition count of that turn */
+} ipo_own_turn_t;
+
+/* The out-of-line halves: taking a turn (or raising: strict, closed), and
+ * giving it back if it is still the one taken, keeping any exception the
+ * operation raised. */
+int ipo_py_turn_take(RegionObject *self, ipo_own_turn_t *turn);
+void ipo_py_turn_give_back(ipo_own_turn_t *turn);
+
+/* Whether a thread of this process holds a turn (threads share access), so
+ * that an operation runs in it: one load of a field that the operation's
+ * own checks (ipo_py_view_obj) read next anyway. */
+static inline int ipo_py_turn_held(const RegionObject *self)
+{
+    return self->holder_thread != 0;
+}
+
+/* 0, or -1 with an exception set. */
+static inline int ipo_py_turn_begin(RegionObject *self, ipo_own_turn_t *turn)
+{
+    turn->region = NULL;
+    return ipo_py_turn_held(self) ? 0 : ipo_py_turn_take(self, turn);
+}
+
+static inline void ipo_py_turn_end(ipo_own_turn_t *turn)
+{
+    if (turn->region)
+        ipo_py_turn_give_back(turn);
+}
+
+/* Defines `name`, which runs impl(args) in a turn it takes of the region of
+ * `view`, out of line and marked cold: the caller runs impl itself when a
+ * turn is held, so that its hot path keeps no turn on its stack and ends in
+ * a tail call. `fail` is what the slot returns with an exception set. */
+#define IPO_TAKING_A_TURN(ret, fail, name, impl, view, params, args) \
+    static __attribute__((noinline, cold)) ret name params        \
+    {                                                             \
+        ipo_own_turn_t turn_;                                     \
+        if (ipo_py_turn_begin((view)->region, &turn_) < 0)        \
+            return fail;                                          \
+        ret result_ = impl args;                                  \
+        ipo_py_turn_end(&turn_);                                  \
+        return result_;                                           \
+    }
+
+/* Defines `name`, a view operation with parameters `params`: impl(args) in
+ * the turn held, or else in one taken for it. The slots and methods of the
+ * view types are all made this way, so none can forget. */
+#define IPO_IN_TURN(ret, fail, name, impl, view, params, args)            \
+    IPO_TAKING_A_TURN(ret, fail, name##_taking_a_turn, impl, view, params, args) \
+    static ret name params                                                \
+    {                                                                     \
+        if (ipo_py_turn_held((view)->region))                             \
+            return impl args;                                             \
+        return name##_taking_a_turn args;                                 \
+    }
+
+/* view._in_turn(func, *args, **kwargs): func(*args, **kwargs) in one turn of
+ * the view's region, for the operations that containers.py and objects.py
+ * write over several C ones (sort, ==, update, repr...), so that outside a
+ * turn they too see and change the object in one step. */
+PyObject *ipo_py_view_in_turn(ViewObject *v, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
+
+#define IPO_VIEW_METHODS                                                               \
+    { "_in_turn", (PyCFunction)(void (*)(void))ipo_py_view_in_turn,                     \
+      METH_FASTCALL | METH_KEYWORDS,                                                   \
+      "_in_turn(func, *args, **kwargs)\n--\n\nCalls func in one turn of the view's region." }
+
 /* A new view of type cls (a view type or a Python class over one) of the
  * block at off, which must be live. Needs access. */
 PyObject *ipo_py_new_view(RegionObject *self, PyObject *cls, ipo_off_t off);
