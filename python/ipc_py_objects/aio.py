@@ -14,15 +14,25 @@ coroutine that has not finished a block yet is not held back.
 ``if_has_messages()`` waits until a message is queued, whatever ``existence``
 says. Several coroutines of one process share the manager; one of them holds
 access at a time.
+
+``save_cpu_time``, as the original's: it trades latency for CPU time. The
+original's idle polling sleeps a minimal interval instead of yielding once;
+here every wait sleeps on the doorbell anyway, and ``save_cpu_time=True``
+drops the short spin before that sleep, so a wait never burns CPU, at the
+cost of a wakeup through the loop for a turn that a spin would have caught.
 """
+
+from __future__ import annotations
 
 import asyncio
 import collections
 import weakref
-from typing import Any, Deque, Optional
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
 
 from . import _ipo
-from .errors import SharedMemoryError
+from .errors import OperationTimedOutError, SharedMemoryError
 from .shared_memory import SharedMemory
 
 __all__ = [
@@ -32,6 +42,8 @@ __all__ = [
     "ASMCM",
     "ValueHolder",
 ]
+
+VT = TypeVar("VT")
 
 WAIT_FOR_ACCESS = _ipo.WAIT_FOR_ACCESS
 WAIT_FOR_MESSAGES = _ipo.WAIT_FOR_MESSAGES
@@ -48,18 +60,59 @@ SPIN_SECONDS = 20e-6
 COUNT_MASK = 0xFFFFFFFF
 
 
-class ValueHolder:
+class ValueHolder(Generic[VT], Sequence):
     """What ``async with cm as shared_memory`` gives: ``.value`` is the
-    SharedMemory, ``.existence`` is True at the start of each block."""
+    SharedMemory, ``.existence`` is True at the start of each block.
 
-    __slots__ = ("value", "existence")
+    The original's ValueHolder (from Cengal): ``ValueHolder(existence=False,
+    value=None)``, true exactly when ``existence`` is; setting ``value`` sets
+    ``existence`` True; it is also the pair ``(existence, value)``."""
 
-    def __init__(self, value: Any, existence: bool = True) -> None:
-        self.value = value
+    __slots__ = ("existence", "_value")
+
+    def __init__(self, existence: bool = False, value: Optional[VT] = None) -> None:
         self.existence = existence
+        self._value = value
+
+    @property
+    def value(self) -> VT:
+        return self._value  # type: ignore[return-value]
+
+    @value.setter
+    def value(self, value: VT) -> None:
+        self.existence = True
+        self._value = value
+
+    def __bool__(self) -> bool:
+        return bool(self.existence)
+
+    def __len__(self) -> int:
+        return 2
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Any: ...
+
+    def __getitem__(self, index: Any) -> Any:
+        return (self.existence, self._value)[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.existence, self._value))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ValueHolder):
+            return self.existence == other.existence and self._value == other._value
+        return bool(self.existence) and self._value == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"ValueHolder(value={self.value!r}, existence={self.existence!r})"
+        return f"ValueHolder({self.existence!r}, {self._value!r})"
 
 
 class _Waiter:
@@ -86,10 +139,18 @@ class ASharedMemoryManager:
     gating, and tells the waiter what they need.
     """
 
-    def __init__(self, shared_memory: SharedMemory, time_limit: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        shared_memory: SharedMemory,
+        save_cpu_time: bool = False,
+        time_limit: Optional[float] = None,
+    ) -> None:
         if not isinstance(shared_memory, _ipo.Region):
             raise TypeError(f"expected a SharedMemory, got {type(shared_memory).__name__!r}")
+        if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit >= 0):
+            raise ValueError(f"time_limit must be None or a number of seconds >= 0, not {time_limit!r}")
         self.shared_memory = shared_memory
+        self.save_cpu_time = save_cpu_time
         self._time_limit = time_limit
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._waiter: Optional[_ipo.Waiter] = None
@@ -103,8 +164,40 @@ class ASharedMemoryManager:
             weakref.WeakKeyDictionary()
         )
 
-    def __call__(self) -> "ASharedMemoryContextManager":
-        return ASharedMemoryContextManager(self)
+    def __call__(self, if_has_messages: Optional[bool] = None) -> "ASharedMemoryContextManager":
+        """A context manager for one coroutine; ``if_has_messages=True`` makes
+        its every block wait for a message first."""
+        return ASharedMemoryContextManager(self, if_has_messages)
+
+    @property
+    def time_limit(self) -> Optional[float]:
+        """How long ``async with`` waits for the consumer (or the region): None, for ever."""
+        return self._time_limit
+
+    @property
+    def save_cpu_time(self) -> bool:
+        """True: waits sleep at once instead of spinning first (less CPU, more latency)."""
+        return self._spin_seconds == 0.0
+
+    @save_cpu_time.setter
+    def save_cpu_time(self, value: bool) -> None:
+        self._spin_seconds = 0.0 if value else SPIN_SECONDS
+
+    def high_performance(self) -> "_SaveCPUTime":
+        """``with asmm.high_performance():`` save_cpu_time False for the block."""
+        return _SaveCPUTime(self, False)
+
+    def save_cpu(self) -> "_SaveCPUTime":
+        """``with asmm.save_cpu():`` save_cpu_time True for the block."""
+        return _SaveCPUTime(self, True)
+
+    async def has_messages(self) -> bool:
+        """Waits until a message is queued (taking no turn from the
+        coroutines, whose existence it leaves alone); True."""
+        cm = ASharedMemoryContextManager(self)
+        await self._acquire(cm, messages=True)
+        self._release(cm, None)
+        return True
 
     async def __aenter__(self) -> "ASharedMemoryManager":
         loop = asyncio.get_running_loop()
@@ -116,10 +209,18 @@ class ASharedMemoryManager:
         sm._async_manager = self
         try:
             # Both waits release the GIL in C: a worker thread keeps the loop free.
+            # They answer False when the time limit passes (as the original's
+            # do); entering the manager then fails, rather than go on unready.
             if sm.create:
-                await loop.run_in_executor(None, sm.wait_consumer_ready, self._time_limit)
+                ready = await loop.run_in_executor(None, sm.wait_consumer_ready, self._time_limit)
             else:
-                await loop.run_in_executor(None, sm.init_consumer, self._time_limit)
+                ready = await loop.run_in_executor(None, sm.init_consumer, self._time_limit)
+            if not ready:
+                raise OperationTimedOutError(
+                    f"no consumer attached to region {sm.name!r} within {self._time_limit} s"
+                    if sm.create else
+                    f"region {sm.name!r} did not appear, ready, within {self._time_limit} s"
+                )
             self._waiter = _ipo.Waiter(sm)
             self._fds = self._waiter.fds
         except BaseException:
@@ -259,8 +360,9 @@ class ASharedMemoryManager:
             if chosen is not None:
                 ahead = needs
                 needs |= WAIT_FOR_MESSAGES if chosen.messages else WAIT_FOR_ACCESS
-                # Spin only into a new wait: one already asleep spun before.
-                spin = 0.0 if waiter.registered else SPIN_SECONDS
+                # Spin only into a new wait: one already asleep spun before
+                # (and none at all to save CPU time).
+                spin = 0.0 if waiter.registered else self._spin_seconds
             since = self._since if self._since is not None else 0
             step = waiter.start(needs, since, spin)
             if step == SLEEP:
@@ -311,43 +413,103 @@ class ASharedMemoryManager:
             self._pump()
 
 
+class _SaveCPUTime:
+    """Sets a manager's save_cpu_time for a with-block, and restores it."""
+
+    __slots__ = ("manager", "value", "saved")
+
+    def __init__(self, manager: ASharedMemoryManager, value: bool) -> None:
+        self.manager = manager
+        self.value = value
+        self.saved = manager.save_cpu_time
+
+    def __enter__(self) -> bool:
+        self.saved = self.manager.save_cpu_time
+        self.manager.save_cpu_time = self.value
+        return self.saved
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.manager.save_cpu_time = self.saved
+
+
 class ASharedMemoryContextManager:
     """``async with cm as shared_memory`` holds access for the block;
     ``async with cm.if_has_messages() as shared_memory`` waits for a message
-    first. Create one per coroutine, and reuse it."""
+    first. Create one per coroutine (``asmm()``), and reuse it.
 
-    def __init__(self, manager: ASharedMemoryManager) -> None:
+    As in the original: ``if_has_messages(value=True)`` sets that for the
+    next block only and returns the context manager itself; a block ends
+    back at what the constructor's ``if_has_messages`` said (None: False)."""
+
+    def __init__(self, manager: ASharedMemoryManager, if_has_messages: Optional[bool] = None) -> None:
         self._manager = manager
-        self._holder = ValueHolder(manager.shared_memory, True)
+        self._if_has_messages_original = if_has_messages
+        self.if_has_messages_value = if_has_messages
+        self._holder: ValueHolder[SharedMemory] = ValueHolder(True, manager.shared_memory)
+        self._entered = False
 
-    async def __aenter__(self) -> ValueHolder:
-        await self._manager._acquire(self, messages=False)
+    @property
+    def if_has_messages_value(self) -> bool:
+        """Whether the next block waits for a message first."""
+        return self._if_has_messages
+
+    @if_has_messages_value.setter
+    def if_has_messages_value(self, value: Optional[bool]) -> None:
+        self._if_has_messages = bool(value)
+
+    @property
+    def shared_memory(self) -> SharedMemory:
+        return self._manager.shared_memory
+
+    @property
+    def save_cpu_time(self) -> bool:
+        """The manager's save_cpu_time (shared by its context managers)."""
+        return self._manager.save_cpu_time
+
+    @save_cpu_time.setter
+    def save_cpu_time(self, value: bool) -> None:
+        self._manager.save_cpu_time = value
+
+    def if_has_messages(self, value: bool = True) -> "ASharedMemoryContextManager":
+        """``async with cm.if_has_messages():`` the next block waits for a message first."""
+        self.if_has_messages_value = value
+        return self
+
+    def anyway(self) -> "ASharedMemoryContextManager":
+        """``async with cm.anyway():`` the next block does not wait for a message."""
+        self.if_has_messages_value = False
+        return self
+
+    async def has_messages(self) -> bool:
+        """Waits until a message is queued; True. Not inside a block: nobody
+        could queue one while this process holds the turn."""
+        if self._entered:
+            raise RuntimeError(
+                "cannot wait for has_messages() inside the block: nobody could queue a message "
+                "while this process holds the turn"
+            )
+        return await self._manager.has_messages()
+
+    async def __aenter__(self) -> ValueHolder[SharedMemory]:
+        messages = self._if_has_messages
+        try:
+            await self._manager._acquire(self, messages=messages)
+        except BaseException:
+            self.if_has_messages_value = self._if_has_messages_original
+            raise
         self._holder.existence = True
+        self._entered = True
         return self._holder
 
-    async def __aexit__(self, exc_type, exc, tb) -> bool:
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool:
+        self.if_has_messages_value = self._if_has_messages_original
+        self._entered = False
         self._manager._release(self, bool(self._holder.existence))
-        return False
-
-    def if_has_messages(self) -> "_IfHasMessages":
-        return _IfHasMessages(self)
-
-
-class _IfHasMessages:
-    __slots__ = ("_cm",)
-
-    def __init__(self, cm: ASharedMemoryContextManager) -> None:
-        self._cm = cm
-
-    async def __aenter__(self) -> ValueHolder:
-        cm = self._cm
-        await cm._manager._acquire(cm, messages=True)
-        cm._holder.existence = True
-        return cm._holder
-
-    async def __aexit__(self, exc_type, exc, tb) -> bool:
-        cm = self._cm
-        cm._manager._release(cm, bool(cm._holder.existence))
         return False
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "ObjectInUseError",
     "RegionCorruptedError",
     "UnknownClassError",
+    "WrongObjectTypeError",
 ]
 
 
@@ -100,3 +101,8 @@ class RegionCorruptedError(SharedMemoryError):
 
 class UnknownClassError(SharedMemoryError, TypeError):
     """A shared object's class cannot be imported in this process."""
+
+
+class WrongObjectTypeError(SharedMemoryError, TypeError):
+    """The object at an offset is not of a type the call works on (say,
+    get_obj_buffer() on a list, which has no data buffer)."""

@@ -37,6 +37,7 @@ __all__ = [
     "ForceGeneralObjectCopy",
     "ForceGeneralObjectInplace",
     "intenum_dict_to_list",
+    "intenum_list_to_dict",
     "list_to_intenum_dict",
 ]
 
@@ -109,17 +110,62 @@ _OBJECT_WRAPPERS = {
 }
 
 
+class ForceMapping(Mapping):
+    """A dict stored as a read-only ``Mapping``: built like a dict
+    (``ForceMapping(d)``, ``ForceMapping(a=1)``), read back as a read-only
+    live view. In the original package a dict subclass; here a Mapping over
+    a dict, since the codec refuses subclasses of the value types."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, *args, **kwargs):
+        self._data = dict(*args, **kwargs)
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __repr__(self):
+        return f"ForceMapping({self._data!r})"
+
+
+# The original package's other names for the wrappers.
+FStaticObjectCopy = forcestaticobjectcopy = fstaticobjectcopy = ForceStaticObjectCopy
+FStaticObjectInplace = forcestaticobjectinplace = fstaticobjectinplace = ForceStaticObjectInplace
+FGeneralObjectCopy = forcegeneralobjectcopy = fgeneralobjectcopy = ForceGeneralObjectCopy
+FGeneralObjectInplace = forcegeneralobjectinplace = fgeneralobjectinplace = ForceGeneralObjectInplace
+FMapping = forcemapping = fmapping = ForceMapping
+
+
 # ---- IntEnum-indexed lists -------------------------------------------------------------
 
 
-def intenum_dict_to_list(mapping, default=None):
+def _enum_size(enum_class):
+    """One place per member value: the largest value plus one."""
+    return max((int(member) for member in enum_class), default=-1) + 1
+
+
+def intenum_dict_to_list(mapping, int_enum_class=None, *, default=None):
     """``{Enum.b: 2, Enum.a: 1}`` -> ``[1, 2, default...]``: a list indexed by
-    the members of an IntEnum, as long as the enum's largest member plus one.
-    Members left out get ``default``."""
-    if not mapping:
-        return []
-    enum_class = type(next(iter(mapping)))
-    size = max(int(member) for member in enum_class) + 1 if isinstance(enum_class, enum.EnumMeta) else 0
+    the members of an IntEnum, one place per member (as long as the largest
+    member plus one; for the usual 0..n-1 members, ``len(int_enum_class)``,
+    as in the original package). The enum is ``int_enum_class``, or else the
+    class of the mapping's first key. Members left out get ``default``."""
+    if int_enum_class is not None and not (
+        isinstance(int_enum_class, enum.EnumMeta) and issubclass(int_enum_class, int)
+    ):
+        raise TypeError(f"int_enum_class must be an IntEnum class, not {int_enum_class!r}")
+    if int_enum_class is None:
+        if not mapping:
+            return []
+        first = type(next(iter(mapping)))
+        int_enum_class = first if isinstance(first, enum.EnumMeta) else None
+    size = _enum_size(int_enum_class) if int_enum_class is not None else 0
     size = max([size, *(int(key) + 1 for key in mapping)])
     values = [default] * size
     for key, value in mapping.items():
@@ -130,9 +176,29 @@ def intenum_dict_to_list(mapping, default=None):
     return values
 
 
+def intenum_list_to_dict(data_list, int_enum_class=None):
+    """The inverse of intenum_dict_to_list, as the original package has it:
+    ``{index: item}``, or ``{int_enum_class(index): item}`` with the enum.
+    A place that no member has (an enum with gaps) is left out while it
+    holds None, and a ValueError otherwise."""
+    if int_enum_class is None:
+        return dict(enumerate(data_list))
+    members = {int(member): member for member in int_enum_class}
+    result = {}
+    for index, item in enumerate(data_list):
+        member = members.get(index)
+        if member is not None:
+            result[member] = item
+        elif item is not None:
+            raise ValueError(f"{int_enum_class.__name__} has no member {index}, and place {index} "
+                             f"holds {item!r}")
+    return result
+
+
 def list_to_intenum_dict(values, enum_class):
-    """The inverse of intenum_dict_to_list: ``{member: values[member]}`` for
-    every member of ``enum_class`` that the list is long enough to hold."""
+    """``{member: values[member]}`` for every member of ``enum_class`` that
+    the list is long enough to hold (intenum_list_to_dict with the enum, but
+    a short list is no error)."""
     return {member: values[member] for member in enum_class if 0 <= int(member) < len(values)}
 
 

@@ -20,7 +20,7 @@
  *                  the live view types (views.h)
  *   messages.c     the Region's methods on messages, objects, buffers
  *   region_type.c  the Region type: its life, and access for the sync API
- *   guard_type.c   AccessGuard, the context manager over access
+ *   guard_type.c   the access guards (WaitMyTurn and friends), context managers over a turn
  *   waiter_type.c  Waiter: loop/'s waiter, for the asyncio manager to drive
  *   module.c       the module: state, init, type registration, functions
  */
@@ -40,7 +40,10 @@
  * reference, never through globals, so subinterpreters each get their own. */
 typedef struct ipo_state {
     PyTypeObject *region_type;
-    PyTypeObject *guard_type;
+    PyTypeObject *guard_type;          /* AccessGuard, the guards' base */
+    PyTypeObject *wait_turn_type;      /* WaitMyTurn */
+    PyTypeObject *wait_messages_type;  /* WaitMyTurnWhenHasMessages */
+    PyTypeObject *get_in_line_type;    /* GetInLine */
     PyTypeObject *buffer_type;
     PyTypeObject *waiter_type;
     /* Exception classes, defined in ipc_py_objects/errors.py. */
@@ -60,6 +63,7 @@ typedef struct ipo_state {
     PyObject *InvalidOffsetError;
     PyObject *ObjectInUseError;
     PyObject *RegionCorruptedError;
+    PyObject *WrongObjectTypeError;
     /* Types the codec meets by name, imported on first sight. */
     PyObject *DecimalType;
     PyObject *ZoneInfoType;
@@ -108,13 +112,14 @@ typedef struct RegionObject {
     Py_ssize_t   exports;
     Py_ssize_t   waiters;
     unsigned long holder_thread; /* the thread that took access, 0 when none */
+    int          queue_lifo;  /* the end reads take when given no queue_type: 1 the newest */
     PyObject    *weakreflist;
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */
     PyObject    *object_classes;
 } RegionObject;
 
-/* Wait modes of ipo_py_acquire and of AccessGuard. */
+/* Wait modes of ipo_py_acquire and of the access guards. */
 enum ipo_wait_mode {
     IPO_WAIT_ACCESS   = 0,
     IPO_TRY_ACCESS    = 1,
@@ -132,12 +137,19 @@ extern PyType_Spec ipo_region_spec;
 /* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
+/* 1 when this thread holds the region's turn now (so a guard entered here
+ * runs inside that turn), else 0; never raises. */
+int ipo_py_held_here(RegionObject *self);
 
 /* waiter_type.c: loop/'s waiter for event loops driven from Python. */
 extern PyType_Spec ipo_waiter_spec;
 
-/* guard_type.c */
+/* guard_type.c: AccessGuard and its three subclasses. */
 extern PyType_Spec ipo_guard_spec;
-PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
+extern PyType_Spec ipo_wait_my_turn_spec;
+extern PyType_Spec ipo_wait_messages_spec;
+extern PyType_Spec ipo_get_in_line_spec;
+/* Gives the three guard classes (made from the specs above) their fast calls. */
+int ipo_py_guard_types_ready(ipo_state *st);
 
 #endif /* IPO_PYTHON_H */

@@ -54,12 +54,25 @@ PyObject *ipo_py_region_put_message_2(RegionObject *self, PyObject *obj)
 /* How a read ends: whether the message stays, and what an empty queue gives. */
 enum { READ_PEEK = 0, READ_TAKE = 1 };
 
-static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt)
+/* The message at the reader's end of the queue: the oldest (FIFO) or the
+ * newest (LIFO). */
+static int peek_at(RegionObject *self, int lifo, ipo_off_t *off)
+{
+    return lifo ? ipo_queue_peek_newest(&self->r, off) : ipo_queue_peek(&self->r, off);
+}
+
+static void take_at(RegionObject *self, int lifo, ipo_off_t *off)
+{
+    /* Cannot fail: the caller has just peeked at that end, holding access. */
+    (void)(lifo ? ipo_queue_take_newest(&self->r, off) : ipo_queue_take(&self->r, off));
+}
+
+static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
 {
     if (ipo_py_require_access(self) < 0)
         return NULL;
     ipo_off_t off;
-    if (ipo_queue_peek(&self->r, &off)) {
+    if (peek_at(self, lifo, &off)) {
         if (dflt) {
             if (!with_offset)
                 return Py_NewRef(dflt);
@@ -74,58 +87,101 @@ static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *df
         /* A message whose object was destroyed would fail every read from now
          * on: drop it, and say so. Other failures (out of memory) keep it. */
         if (take && PyErr_ExceptionMatches(self->st->InvalidOffsetError))
-            ipo_queue_take(&self->r, &off);
+            take_at(self, lifo, &off);
         return NULL;
     }
     if (take)
-        ipo_queue_take(&self->r, &off);
+        take_at(self, lifo, &off);
     if (!with_offset)
         return obj;
     PyObject *pair = Py_BuildValue("(NK)", obj, (unsigned long long)off);
     return pair;
 }
 
-PyObject *ipo_py_region_take_message(RegionObject *self, PyObject *unused)
+/* The reads' arguments, as the original package has them: `queue_type`
+ * alone, or `default, queue_type` for the forms that give a default on an
+ * empty queue; by position or keyword. A read without arguments (the common
+ * case) parses nothing. queue_type is QueueType.fifo (0: the oldest message)
+ * or QueueType.lifo (1: the newest); None, or left out, means the region's
+ * own queue_type. */
+static int read_args(RegionObject *self, const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames, int has_default, PyObject **dflt, int *lifo)
 {
-    (void)unused;
-    return get(self, READ_TAKE, 0, NULL);
-}
-
-PyObject *ipo_py_region_take_message_2(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_TAKE, 1, NULL);
-}
-
-PyObject *ipo_py_region_read_message(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_PEEK, 0, NULL);
-}
-
-PyObject *ipo_py_region_read_message_2(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_PEEK, 1, NULL);
-}
-
-PyObject *ipo_py_region_pop_message(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "pop_message() takes at most one argument (default)");
-        return NULL;
+    static const char *const names[] = { "default", "queue_type" };
+    const char *const *accepted = has_default ? names : names + 1;
+    Py_ssize_t max = has_default ? 2 : 1;
+    PyObject *given[2] = { NULL, NULL };
+    if (nargs > max) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", fname, max, nargs);
+        return -1;
     }
-    return get(self, READ_TAKE, 0, nargs ? args[0] : Py_None);
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        given[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        Py_ssize_t at = -1;
+        for (Py_ssize_t i = 0; i < max; i++)
+            if (PyUnicode_CompareWithASCIIString(key, accepted[i]) == 0)
+                at = i;
+        if (at < 0) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, key);
+            return -1;
+        }
+        if (given[at]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, accepted[at]);
+            return -1;
+        }
+        given[at] = args[nargs + k];
+    }
+    if (has_default)
+        *dflt = given[0] ? given[0] : Py_None;
+    PyObject *queue_type = given[max - 1];
+    *lifo = self->queue_lifo;
+    if (!queue_type || queue_type == Py_None)
+        return 0;
+    if (!PyLong_Check(queue_type)) {
+        PyErr_Format(PyExc_TypeError, "%s(): queue_type must be a QueueType, not '%.200s'", fname,
+                     Py_TYPE(queue_type)->tp_name);
+        return -1;
+    }
+    long v = PyLong_AsLong(queue_type);
+    if (v != 0 && v != 1) {
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "%s(): queue_type must be QueueType.fifo (0) or "
+                         "QueueType.lifo (1), not %R", fname, queue_type);
+        }
+        return -1;
+    }
+    *lifo = (int)v;
+    return 0;
 }
 
-PyObject *ipo_py_region_pop_message_2(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "pop_message_2() takes at most one argument (default)");
-        return NULL;
+/* One method body per read: which end, then get(). */
+#define READ_METHOD(fn, pyname, take, with_offset, has_default)                                  \
+    PyObject *fn(RegionObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) \
+    {                                                                                            \
+        PyObject *dflt = NULL;                                                                   \
+        int lifo = self->queue_lifo;                                                             \
+        if ((nargs || kwnames) &&                                                                \
+            read_args(self, pyname, args, nargs, kwnames, has_default, &dflt, &lifo) < 0)        \
+            return NULL;                                                                         \
+        if ((has_default) && !dflt)                                                              \
+            dflt = Py_None;                                                                      \
+        return get(self, take, with_offset, dflt, lifo);                                         \
     }
-    return get(self, READ_TAKE, 1, nargs ? args[0] : Py_None);
-}
+
+READ_METHOD(ipo_py_region_take_message, "take_message", READ_TAKE, 0, 0)
+READ_METHOD(ipo_py_region_take_message_2, "take_message_2", READ_TAKE, 1, 0)
+READ_METHOD(ipo_py_region_read_message, "read_message", READ_PEEK, 0, 0)
+READ_METHOD(ipo_py_region_read_message_2, "read_message_2", READ_PEEK, 1, 0)
+READ_METHOD(ipo_py_region_pop_message, "pop_message", READ_TAKE, 0, 1)
+READ_METHOD(ipo_py_region_pop_message_2, "pop_message_2", READ_TAKE, 1, 1)
+READ_METHOD(ipo_py_region_get_message, "get_message", READ_PEEK, 0, 1)
+READ_METHOD(ipo_py_region_get_message_2, "get_message_2", READ_PEEK, 1, 1)
+
+#undef READ_METHOD
 
 PyObject *ipo_py_region_has_messages(RegionObject *self, PyObject *unused)
 {
@@ -201,7 +257,7 @@ PyObject *ipo_py_region_get_obj_buffer(RegionObject *self, PyObject *arg)
         return ipo_py_obj_buffer(self, parts[IPO_NDARRAY_DATA].v.off, 0);
     }
     if (obj->type != IPO_T_BYTES && obj->type != IPO_T_BYTEARRAY && obj->type != IPO_T_STR) {
-        PyErr_Format(PyExc_TypeError,
+        PyErr_Format(self->st->WrongObjectTypeError,
                      "the object at offset %llu has no data buffer: only bytes, bytearray, str, "
                      "numpy arrays and torch tensors have one", (unsigned long long)off);
         return NULL;

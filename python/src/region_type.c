@@ -135,9 +135,21 @@ int ipo_py_release(RegionObject *self)
     return 0;
 }
 
+/* This thread holds the region's turn already. As in the original package,
+ * asking for it again then answers True and leaves the turn as it is (one
+ * release() ends it): an error would break programs written for it, and
+ * nothing waits, so nothing can deadlock. */
+int ipo_py_held_here(RegionObject *self)
+{
+    return self->attached && !self->closed && ipo_access_held(&self->r) &&
+           self->holder_thread == PyThread_get_thread_ident();
+}
+
 static PyObject *Region_get_in_line(RegionObject *self, PyObject *unused)
 {
     (void)unused;
+    if (ipo_py_held_here(self))
+        Py_RETURN_TRUE;
     int got = ipo_py_acquire(self, IPO_TRY_ACCESS, -1.0);
     if (got < 0)
         return NULL;
@@ -152,9 +164,24 @@ static PyObject *Region_wait_my_turn(RegionObject *self, PyObject *args, PyObjec
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO", kwlist, &time_limit, &periodic) ||
         ipo_py_time_limit(time_limit, &limit) < 0)
         return NULL;
-    if (ipo_py_acquire(self, IPO_WAIT_ACCESS, limit) < 0)
+    if (ipo_py_held_here(self))
+        Py_RETURN_TRUE;
+    if (ipo_py_acquire(self, IPO_WAIT_ACCESS, limit) < 0) {
+        /* The original package answers False when the time limit passes;
+         * the guards (wait_my_turn(sm, time_limit)) raise instead. */
+        if (PyErr_ExceptionMatches(self->st->OperationTimedOutError)) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
         return NULL;
+    }
     Py_RETURN_TRUE;
+}
+
+static PyObject *Region_is_in_line(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(ipo_py_held_here(self));
 }
 
 static PyObject *Region_release(RegionObject *self, PyObject *unused)
@@ -233,12 +260,14 @@ static int start_waker(RegionObject *self)
 static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
-                              "close_timeout", "spin_budget", NULL };
+                              "close_timeout", "spin_budget", "replace_stale", "consumer_id", NULL };
     PyObject *name, *size = Py_None, *close_timeout = Py_None, *spin_budget = Py_None;
-    int create = 0, prefault = 1;
+    PyObject *consumer_id = Py_None;
+    int create = 0, prefault = 1, replace_stale = 1;
     unsigned int slots = IPO_DEFAULT_SLOTS, mode = 0600;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOO", kwlist, &name, &create, &size,
-                                     &slots, &mode, &prefault, &close_timeout, &spin_budget))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOOpO", kwlist, &name, &create, &size,
+                                     &slots, &mode, &prefault, &close_timeout, &spin_budget,
+                                     &replace_stale, &consumer_id))
         return -1;
     if (self->name) {
         PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ may be called only once");
@@ -270,6 +299,20 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     self->opts.slots = slots;
     self->opts.mode = mode;
     self->opts.prefault = prefault;
+    self->opts.keep_stale = !replace_stale;
+    /* The original package's consumer_id: the n-th consumer slot (0 is the
+     * first after the creator's), taken at attach or refused. */
+    if (consumer_id != Py_None) {
+        long id = PyLong_Check(consumer_id) ? PyLong_AsLong(consumer_id) : -2;
+        if (id == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        if (id < 0 || id >= IPO_MAX_SLOTS - 1) {
+            PyErr_Format(PyExc_ValueError, "consumer_id must be None or an int from 0 to %d, not %R",
+                         IPO_MAX_SLOTS - 2, consumer_id);
+            return -1;
+        }
+        self->opts.consumer_slot = (uint32_t)id + 1;
+    }
     self->create = create;
     if (!create)
         return 0; /* a consumer attaches in init_consumer() */
@@ -328,7 +371,7 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
         return NULL;
     }
     if (self->attached)
-        Py_RETURN_NONE; /* the creator, or a consumer already attached */
+        Py_RETURN_TRUE; /* the creator, or a consumer already attached */
 
     if (self->attaching) {
         PyErr_Format(self->st->SharedMemoryError,
@@ -366,10 +409,14 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
         if (start_waker(self) < 0)
             return NULL;
         self->attached = 1;
-        Py_RETURN_NONE;
+        Py_RETURN_TRUE;
     }
     if (rc == 1)
         return NULL;
+    /* Still missing, unformatted or closing when the time limit passed: the
+     * original package answers False. Anything else is an error. */
+    if (rc == -IPO_ENOENT || rc == -IPO_EAGAIN || rc == -IPO_ECLOSING)
+        Py_RETURN_FALSE;
     return ipo_py_raise_attach_error(self, rc, limit);
 }
 
@@ -392,10 +439,7 @@ static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, 
     /* Pairs with the fetch-add in ipo_region_attach(). */
     while (!ipo_atomic_load_acquire(&self->r.hdr->attach_count)) {
         if (deadline_passed(deadline)) {
-            PyErr_Format(self->st->OperationTimedOutError,
-                         "no consumer attached to region '%U' within %s", self->name,
-                         seconds_text(limit).text);
-            failed = 1;
+            failed = 2; /* the original package answers False */
             break;
         }
         if (nap(pause_ns) < 0) {
@@ -406,6 +450,8 @@ static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, 
             pause_ns *= 2;
     }
     self->waiters--;
+    if (failed == 2)
+        Py_RETURN_FALSE;
     if (failed)
         return NULL;
     Py_RETURN_TRUE;
@@ -493,6 +539,37 @@ static PyObject *Region_get_attached(RegionObject *self, void *closure)
     return PyBool_FromLong(self->attached);
 }
 
+static PyObject *Region_get_consumer_id(RegionObject *self, void *closure)
+{
+    (void)closure;
+    if (self->create)
+        Py_RETURN_NONE;
+    if (self->attached)
+        return PyLong_FromUnsignedLong((unsigned long)self->r.slot - 1);
+    if (self->opts.consumer_slot)
+        return PyLong_FromUnsignedLong((unsigned long)self->opts.consumer_slot - 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Region_get_queue_lifo(RegionObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->queue_lifo);
+}
+
+static int Region_set_queue_lifo(RegionObject *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    int lifo = value ? PyObject_IsTrue(value) : -1;
+    if (lifo < 0) {
+        if (!value)
+            PyErr_SetString(PyExc_AttributeError, "_queue_lifo cannot be deleted");
+        return -1;
+    }
+    self->queue_lifo = lifo;
+    return 0;
+}
+
 /* ---- type plumbing -------------------------------------------------------------------- */
 
 static PyObject *Region_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -544,35 +621,50 @@ static void Region_dealloc(RegionObject *self)
 static PyMethodDef Region_methods[] = {
     { "init_consumer", (PyCFunction)(void (*)(void))Region_init_consumer, METH_VARARGS | METH_KEYWORDS,
       "init_consumer(time_limit=None)\n--\n\n"
-      "Consumer: waits for the region to exist and be ready, then attaches. Idempotent." },
+      "Consumer: waits for the region to exist and be ready, then attaches; True, or False "
+      "when time_limit passed first. Idempotent." },
     { "wait_consumer_ready", (PyCFunction)(void (*)(void))Region_wait_consumer_ready,
       METH_VARARGS | METH_KEYWORDS,
-      "wait_consumer_ready(time_limit=None)\n--\n\nCreator: waits until a consumer has attached." },
+      "wait_consumer_ready(time_limit=None)\n--\n\n"
+      "Creator: waits until a consumer has attached; True, or False when time_limit passed first." },
     { "close", (PyCFunction)Region_close, METH_NOARGS,
       "close()\n--\n\nDetaches. The creator waits up to close_timeout for consumers to "
       "detach, then removes the region. Idempotent." },
     { "get_in_line", (PyCFunction)Region_get_in_line, METH_NOARGS,
-      "get_in_line()\n--\n\nOne attempt to take access: True when taken." },
+      "get_in_line()\n--\n\nOne attempt to take access: True when taken (or held by this "
+      "thread already)." },
     { "wait_my_turn", (PyCFunction)(void (*)(void))Region_wait_my_turn, METH_VARARGS | METH_KEYWORDS,
-      "wait_my_turn(time_limit=None)\n--\n\nWaits for access; True, or OperationTimedOutError." },
+      "wait_my_turn(time_limit=None, periodic_sleep_time=None)\n--\n\n"
+      "Waits for access: True once held (at once if this thread holds it already), "
+      "False when time_limit passed first." },
+    { "is_in_line", (PyCFunction)Region_is_in_line, METH_NOARGS,
+      "is_in_line()\n--\n\nWhether this thread holds access now." },
     { "release", (PyCFunction)Region_release, METH_NOARGS, "release()\n--\n\nReleases access." },
     { "put_message", (PyCFunction)ipo_py_region_put_message, METH_O,
       "put_message(obj)\n--\n\nStores obj and queues a message naming it; returns the mapped object." },
     { "put_message_2", (PyCFunction)ipo_py_region_put_message_2, METH_O,
       "put_message_2(obj)\n--\n\nAs put_message; returns (mapped object, offset)." },
-    { "take_message", (PyCFunction)ipo_py_region_take_message, METH_NOARGS,
-      "take_message()\n--\n\nRemoves the oldest message and returns its object. The object's "
+    { "take_message", (PyCFunction)(void (*)(void))ipo_py_region_take_message, METH_FASTCALL | METH_KEYWORDS,
+      "take_message(queue_type=None)\n--\n\nRemoves the oldest message (the newest with "
+      "QueueType.lifo; None: the region's queue_type) and returns its object. The object's "
       "block stays until destroy_obj()." },
-    { "take_message_2", (PyCFunction)ipo_py_region_take_message_2, METH_NOARGS,
-      "take_message_2()\n--\n\nAs take_message; returns (object, offset)." },
-    { "read_message", (PyCFunction)ipo_py_region_read_message, METH_NOARGS,
-      "read_message()\n--\n\nReturns the oldest message's object without removing the message." },
-    { "read_message_2", (PyCFunction)ipo_py_region_read_message_2, METH_NOARGS,
-      "read_message_2()\n--\n\nAs read_message; returns (object, offset)." },
-    { "pop_message", (PyCFunction)(void (*)(void))ipo_py_region_pop_message, METH_FASTCALL,
-      "pop_message(default=None)\n--\n\nAs take_message, but gives default when the queue is empty." },
-    { "pop_message_2", (PyCFunction)(void (*)(void))ipo_py_region_pop_message_2, METH_FASTCALL,
-      "pop_message_2(default=None)\n--\n\nAs take_message_2; (default, None) when empty." },
+    { "take_message_2", (PyCFunction)(void (*)(void))ipo_py_region_take_message_2, METH_FASTCALL | METH_KEYWORDS,
+      "take_message_2(queue_type=None)\n--\n\nAs take_message; returns (object, offset)." },
+    { "read_message", (PyCFunction)(void (*)(void))ipo_py_region_read_message, METH_FASTCALL | METH_KEYWORDS,
+      "read_message(queue_type=None)\n--\n\nReturns the object of the message take_message "
+      "would take, without removing the message." },
+    { "read_message_2", (PyCFunction)(void (*)(void))ipo_py_region_read_message_2, METH_FASTCALL | METH_KEYWORDS,
+      "read_message_2(queue_type=None)\n--\n\nAs read_message; returns (object, offset)." },
+    { "pop_message", (PyCFunction)(void (*)(void))ipo_py_region_pop_message, METH_FASTCALL | METH_KEYWORDS,
+      "pop_message(default=None, queue_type=None)\n--\n\n"
+      "As take_message, but gives default when the queue is empty." },
+    { "pop_message_2", (PyCFunction)(void (*)(void))ipo_py_region_pop_message_2, METH_FASTCALL | METH_KEYWORDS,
+      "pop_message_2(default=None, queue_type=None)\n--\n\nAs take_message_2; (default, None) when empty." },
+    { "get_message", (PyCFunction)(void (*)(void))ipo_py_region_get_message, METH_FASTCALL | METH_KEYWORDS,
+      "get_message(default=None, queue_type=None)\n--\n\n"
+      "As read_message, but gives default when the queue is empty." },
+    { "get_message_2", (PyCFunction)(void (*)(void))ipo_py_region_get_message_2, METH_FASTCALL | METH_KEYWORDS,
+      "get_message_2(default=None, queue_type=None)\n--\n\nAs read_message_2; (default, None) when empty." },
     { "has_messages", (PyCFunction)ipo_py_region_has_messages, METH_NOARGS,
       "has_messages()\n--\n\nWhether a message is queued." },
     { "destroy_obj", (PyCFunction)ipo_py_region_destroy_obj, METH_O,
@@ -601,6 +693,11 @@ static PyGetSetDef Region_getset[] = {
     { "create", (getter)Region_get_create, NULL, "True on the creator's side.", NULL },
     { "closed", (getter)Region_get_closed, NULL, "True once close() was called.", NULL },
     { "attached", (getter)Region_get_attached, NULL, "True while this handle holds a slot.", NULL },
+    { "consumer_id", (getter)Region_get_consumer_id, NULL,
+      "A consumer's number among the consumers (0 for the first slot after the creator's; "
+      "the one asked for until it attaches); None on the creator's side.", NULL },
+    { "_queue_lifo", (getter)Region_get_queue_lifo, (setter)Region_set_queue_lifo,
+      "Whether reads given no queue_type take the newest message (SharedMemory.queue_type).", NULL },
     { NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -72,8 +72,13 @@ async def ticks_until(condition, limit=2000):
 
 async def test_aliases_and_holder():
     assert ASMM is ASharedMemoryManager and ASMCM is ASharedMemoryContextManager
-    holder = ValueHolder("v")
-    assert holder.value == "v" and holder.existence is True
+    # The original's ValueHolder: (existence, value), true when existence is.
+    holder = ValueHolder(True, "v")
+    assert holder.value == "v" and holder.existence is True and holder
+    holder.existence = False
+    assert not holder and tuple(holder) == (False, "v") and holder[1] == "v"
+    holder.value = "w"  # a value set is a value that exists
+    assert holder and holder.existence is True
     with pytest.raises(TypeError, match="SharedMemory"):
         ASharedMemoryManager(object())
 

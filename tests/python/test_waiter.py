@@ -40,7 +40,7 @@ def test_a_wait_for_messages_sleeps_until_one_is_put(region_name):
         assert not readable(waiter, 0)
 
         def put():
-            with _ipo.wait_my_turn(sm):
+            with _ipo.WaitMyTurn(sm):
                 sm.put_message(1)
 
         thread = threading.Thread(target=put)  # another thread, the same process
@@ -59,7 +59,7 @@ def test_a_wait_for_a_release_ends_when_somebody_takes_a_turn(region_name):
         waiter = _ipo.Waiter(sm)
         since = sm._access_count()
         assert waiter.start(RELEASE, since, 0.0) == SLEEP
-        with _ipo.wait_my_turn(sm):  # a turn moves the count
+        with _ipo.WaitMyTurn(sm):  # a turn moves the count
             pass
         assert waiter.start(RELEASE, since, 0.0) == AGAIN
         assert not waiter.waiting and waiter.registered == 0
