@@ -31,24 +31,24 @@ static int mode_of(ipo_state *st, PyTypeObject *type)
     return IPO_WAIT_ACCESS;
 }
 
-static PyObject *make_guard(PyTypeObject *type, ipo_state *st, int mode, PyObject *sm,
-                            PyObject *time_limit, PyObject *periodic)
+/* Sets what a guard waits on; its arguments checked. */
+static int guard_setup(GuardObject *g, ipo_state *st, PyObject *sm, PyObject *time_limit, PyObject *periodic)
 {
     if (!PyObject_TypeCheck(sm, st->region_type)) {
         PyErr_Format(PyExc_TypeError, "expected a SharedMemory, got '%.200s'", Py_TYPE(sm)->tp_name);
-        return NULL;
+        return -1;
     }
     double limit = -1.0;
-    if (mode != IPO_TRY_ACCESS && ipo_py_time_limit(time_limit, &limit) < 0)
-        return NULL;
-    GuardObject *g = (GuardObject *)type->tp_alloc(type, 0);
-    if (!g)
-        return NULL;
-    g->region = (RegionObject *)Py_NewRef(sm);
-    g->periodic = Py_NewRef(periodic);
+    if (g->mode != IPO_TRY_ACCESS && ipo_py_time_limit(time_limit, &limit) < 0)
+        return -1;
+    if (g->entered) {
+        PyErr_SetString(PyExc_RuntimeError, "an entered access guard cannot be set up again");
+        return -1;
+    }
+    Py_XSETREF(g->region, (RegionObject *)Py_NewRef(sm));
+    Py_XSETREF(g->periodic, Py_NewRef(periodic));
     g->time_limit = limit;
-    g->mode = mode;
-    return (PyObject *)g;
+    return 0;
 }
 
 static ipo_state *guard_state(PyTypeObject *type)
@@ -57,10 +57,13 @@ static ipo_state *guard_state(PyTypeObject *type)
     return module ? PyModule_GetState(module) : NULL;
 }
 
+/* A guard not set up yet: __init__ (or the fast call) gives it its region,
+ * so that a subclass may have an __init__ of its own, as the original's
+ * Python classes allow. */
 static PyObject *Guard_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = { "shared_memory", "time_limit", "periodic_sleep_time", NULL };
-    static char *kwlist_try[] = { "shared_memory", NULL };
+    (void)args;
+    (void)kwargs;
     ipo_state *st = guard_state(type);
     if (!st)
         return NULL;
@@ -69,20 +72,35 @@ static PyObject *Guard_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                         "WaitMyTurnWhenHasMessages or GetInLine");
         return NULL;
     }
-    int mode = mode_of(st, type);
+    GuardObject *g = (GuardObject *)type->tp_alloc(type, 0);
+    if (!g)
+        return NULL;
+    g->mode = mode_of(st, type);
+    g->time_limit = -1.0;
+    g->periodic = Py_NewRef(Py_None);
+    return (PyObject *)g;
+}
+
+static int Guard_init(GuardObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "shared_memory", "time_limit", "periodic_sleep_time", NULL };
+    static char *kwlist_try[] = { "shared_memory", NULL };
+    ipo_state *st = guard_state(Py_TYPE(self));
+    if (!st)
+        return -1;
     PyObject *sm, *time_limit = Py_None, *periodic = Py_None;
     /* GetInLine makes one attempt: it takes no time limit, as in the original. */
-    if (mode == IPO_TRY_ACCESS
+    if (self->mode == IPO_TRY_ACCESS
             ? !PyArg_ParseTupleAndKeywords(args, kwargs, "O:GetInLine", kwlist_try, &sm)
             : !PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO", kwlist, &sm, &time_limit, &periodic))
-        return NULL;
-    return make_guard(type, st, mode, sm, time_limit, periodic);
+        return -1;
+    return guard_setup(self, st, sm, time_limit, periodic);
 }
 
 /* The three classes are called in loops that take turns at memory speed:
- * positional calls skip the argument tuple (tp_vectorcall, which
- * subclasses never inherit, so theirs go through Guard_new and __init__).
- * Keywords take the general way. */
+ * positional calls skip the argument tuple and the separate __init__ call
+ * (tp_vectorcall, which subclasses never inherit: theirs take the general
+ * way, their own __init__ included). Keywords take the general way too. */
 static PyObject *Guard_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                                   PyObject *kwnames)
 {
@@ -91,34 +109,35 @@ static PyObject *Guard_vectorcall(PyObject *callable, PyObject *const *args, siz
     ipo_state *st = guard_state(type);
     if (!st)
         return NULL;
-    int mode = mode_of(st, type);
-    Py_ssize_t max = mode == IPO_TRY_ACCESS ? 1 : 3;
+    Py_ssize_t max = mode_of(st, type) == IPO_TRY_ACCESS ? 1 : 3;
     if (kwnames || nargs < 1 || nargs > max) {
-        PyObject *tuple = PyTuple_New(nargs);
+        /* The general way: type.__call__ with a tuple and a dict (its errors
+         * name the arguments). */
+        PyObject *tuple = PyTuple_New(nargs), *kwargs = NULL, *guard = NULL;
         if (!tuple)
             return NULL;
         for (Py_ssize_t i = 0; i < nargs; i++)
             PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
-        PyObject *kwargs = NULL;
         Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-        if (nkw && !(kwargs = PyDict_New())) {
-            Py_DECREF(tuple);
-            return NULL;
-        }
-        for (Py_ssize_t k = 0; k < nkw; k++) {
-            if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, k), args[nargs + k]) < 0) {
-                Py_DECREF(tuple);
-                Py_DECREF(kwargs);
-                return NULL;
-            }
-        }
-        PyObject *guard = Guard_new(type, tuple, kwargs);
+        if (nkw && !(kwargs = PyDict_New()))
+            goto done;
+        for (Py_ssize_t k = 0; k < nkw; k++)
+            if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, k), args[nargs + k]) < 0)
+                goto done;
+        guard = PyType_Type.tp_call(callable, tuple, kwargs);
+    done:
         Py_DECREF(tuple);
         Py_XDECREF(kwargs);
         return guard;
     }
-    return make_guard(type, st, mode, args[0], nargs > 1 ? args[1] : Py_None,
-                      nargs > 2 ? args[2] : Py_None);
+    GuardObject *g = (GuardObject *)Guard_new(type, NULL, NULL);
+    if (!g)
+        return NULL;
+    if (guard_setup(g, st, args[0], nargs > 1 ? args[1] : Py_None, nargs > 2 ? args[2] : Py_None) < 0) {
+        Py_DECREF(g);
+        return NULL;
+    }
+    return (PyObject *)g;
 }
 
 int ipo_py_guard_types_ready(ipo_state *st)
@@ -132,6 +151,11 @@ int ipo_py_guard_types_ready(ipo_state *st)
 static PyObject *Guard_enter(GuardObject *self, PyObject *unused)
 {
     (void)unused;
+    if (!self->region) {
+        PyErr_Format(PyExc_TypeError, "%s.__init__ was not called: a subclass's __init__ "
+                     "must call super().__init__(shared_memory, ...)", Py_TYPE(self)->tp_name);
+        return NULL;
+    }
     if (self->entered) {
         PyErr_SetString(PyExc_RuntimeError, "this access guard is already entered");
         return NULL;
@@ -245,6 +269,7 @@ static PyGetSetDef Guard_getset[] = {
 
 static PyType_Slot guard_slots[] = {
     { Py_tp_new, (void *)Guard_new },
+    { Py_tp_init, (void *)Guard_init },
     { Py_tp_dealloc, (void *)Guard_dealloc },
     { Py_tp_traverse, (void *)Guard_traverse },
     { Py_tp_clear, (void *)Guard_clear },
