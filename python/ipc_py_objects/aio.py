@@ -231,7 +231,12 @@ class ASharedMemoryManager:
             loop.add_reader(fd, self._on_readable)
         return self
 
-    async def __aexit__(self, exc_type, exc, tb) -> bool:
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
         loop = self._loop
         sm = self.shared_memory
         self._unwatch()
@@ -248,7 +253,6 @@ class ASharedMemoryManager:
             # A creator waits for its consumers to leave: not on the loop's thread.
             await loop.run_in_executor(None, sm.close)
         self._loop = None
-        return False
 
     def _unwatch(self) -> None:
         if self._loop is not None:
@@ -506,11 +510,10 @@ class ASharedMemoryContextManager:
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
-    ) -> bool:
+    ) -> None:
         self.if_has_messages_value = self._if_has_messages_original
         self._entered = False
         self._manager._release(self, bool(self._holder.existence))
-        return False
 
 
 ASMM = ASharedMemoryManager

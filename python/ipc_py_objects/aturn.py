@@ -129,7 +129,6 @@ class await_my_turn:
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
-    ) -> bool:
+    ) -> None:
         if not self.is_in_line:
             release_turn(self.shared_memory)
-        return False

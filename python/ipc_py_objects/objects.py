@@ -23,7 +23,8 @@ import enum
 import functools
 import importlib
 import sys
-from collections.abc import Mapping, MutableMapping, MutableSequence, MutableSet, Set
+from collections.abc import Iterator, Mapping, MutableMapping, MutableSequence, MutableSet, Sequence, Set
+from typing import Any, Dict, List, Optional, Type
 
 from . import _ipo
 from .containers import SharedDict, SharedList, SharedMapping, SharedSet
@@ -53,10 +54,10 @@ _HEAPTYPE = 1 << 9
 class _Wrapper:
     __slots__ = ("value",)
 
-    def __init__(self, value):
+    def __init__(self, value: Any) -> None:
         self.value = value
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"
 
 
@@ -118,19 +119,19 @@ class ForceMapping(Mapping):
 
     __slots__ = ("_data",)
 
-    def __init__(self, *args, **kwargs):
-        self._data = dict(*args, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._data: Dict[Any, Any] = dict(*args, **kwargs)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:
         return self._data[key]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._data)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._data)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"ForceMapping({self._data!r})"
 
 
@@ -145,12 +146,14 @@ FMapping = forcemapping = fmapping = ForceMapping
 # ---- IntEnum-indexed lists -------------------------------------------------------------
 
 
-def _enum_size(enum_class):
+def _enum_size(enum_class: Type[enum.IntEnum]) -> int:
     """One place per member value: the largest value plus one."""
     return max((int(member) for member in enum_class), default=-1) + 1
 
 
-def intenum_dict_to_list(mapping, int_enum_class=None, *, default=None):
+def intenum_dict_to_list(
+    mapping: Mapping[Any, Any], int_enum_class: Optional[Type[enum.IntEnum]] = None, *, default: Any = None
+) -> List[Any]:
     """``{Enum.b: 2, Enum.a: 1}`` -> ``[1, 2, default...]``: a list indexed by
     the members of an IntEnum, one place per member (as long as the largest
     member plus one; for the usual 0..n-1 members, ``len(int_enum_class)``,
@@ -176,7 +179,9 @@ def intenum_dict_to_list(mapping, int_enum_class=None, *, default=None):
     return values
 
 
-def intenum_list_to_dict(data_list, int_enum_class=None):
+def intenum_list_to_dict(
+    data_list: Sequence[Any], int_enum_class: Optional[Type[enum.IntEnum]] = None
+) -> Dict[Any, Any]:
     """The inverse of intenum_dict_to_list, as the original package has it:
     ``{index: item}``, or ``{int_enum_class(index): item}`` with the enum.
     A place that no member has (an enum with gaps) is left out while it
@@ -184,7 +189,7 @@ def intenum_list_to_dict(data_list, int_enum_class=None):
     if int_enum_class is None:
         return dict(enumerate(data_list))
     members = {int(member): member for member in int_enum_class}
-    result = {}
+    result: Dict[Any, Any] = {}
     for index, item in enumerate(data_list):
         member = members.get(index)
         if member is not None:
@@ -195,7 +200,7 @@ def intenum_list_to_dict(data_list, int_enum_class=None):
     return result
 
 
-def list_to_intenum_dict(values, enum_class):
+def list_to_intenum_dict(values: Sequence[Any], enum_class: Type[enum.IntEnum]) -> Dict[Any, Any]:
     """``{member: values[member]}`` for every member of ``enum_class`` that
     the list is long enough to hold (intenum_list_to_dict with the enum, but
     a short list is no error)."""

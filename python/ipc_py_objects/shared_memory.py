@@ -94,6 +94,9 @@ class SharedMemory(_ipo.Region):
     structures raises ``AccessNotHeldError`` when made without it.
     """
 
+    # The ASharedMemoryManager using this region, if any (aio.py): one per region.
+    _async_manager: Any = None
+
     def __init__(
         self,
         name: str,
@@ -144,9 +147,8 @@ class SharedMemory(_ipo.Region):
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
-    ) -> bool:
+    ) -> None:
         self.close()
-        return False
 
     async def __aenter__(self) -> "SharedMemory":
         if not self.create:
@@ -158,10 +160,9 @@ class SharedMemory(_ipo.Region):
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
-    ) -> bool:
+    ) -> None:
         # A creator waits for its consumers to leave: not on the loop's thread.
         await asyncio.get_running_loop().run_in_executor(None, self.close)
-        return False
 
     # ---- the original's waits, sync and async ------------------------------------
 
