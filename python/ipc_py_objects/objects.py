@@ -57,6 +57,11 @@ class _Wrapper:
     def __init__(self, value: Any) -> None:
         self.value = value
 
+    @property
+    def obj(self) -> Any:
+        """The wrapped object, by the original package's name for it."""
+        return self.value
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"
 

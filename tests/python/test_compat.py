@@ -55,6 +55,8 @@ def test_the_wrappers_short_names_are_the_classes():
     assert ASMM is ASharedMemoryManager and ASMCM is ASharedMemoryContextManager
     assert Offset is int and Size is int
     assert (QueueType.fifo, QueueType.lifo) == (0, 1)
+    thing = object()
+    assert ForceGeneralObjectInplace(thing).obj is thing  # the original's attribute
 
 
 def test_force_mapping_is_stored_read_only(sm):
