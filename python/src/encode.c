@@ -678,6 +678,9 @@ int ipo_py_encoder_finish(ipo_encoder_t *enc, int ok)
 
 int ipo_py_store_value(ipo_store_t *st, RegionObject *self, PyObject *obj, ipo_value_t *slot)
 {
+    /* Whatever the caller stores the slot into is a write to a live object:
+     * this turn changed shared state (ipo_handoff_release counts it). */
+    ipo_region_mark_changed(&self->r);
     /* Numbers, None and bools need no encoder: the hot path of item and
      * attribute stores; nor does a str, the commonest of the others. */
     int stored = encode_inline(obj, slot);

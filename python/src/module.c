@@ -191,7 +191,7 @@ static int module_exec(PyObject *module)
     }
     if (PyModule_AddIntConstant(module, "WAIT_FOR_ACCESS", IPO_WAIT_FOR_ACCESS) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_FOR_MESSAGES", IPO_WAIT_FOR_MESSAGES) < 0 ||
-        PyModule_AddIntConstant(module, "WAIT_FOR_RELEASE", IPO_WAIT_FOR_RELEASE) < 0 ||
+        PyModule_AddIntConstant(module, "WAIT_FOR_CHANGE", IPO_WAIT_FOR_CHANGE) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_HELD", IPO_WAIT_HELD) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_SLEEP", IPO_WAIT_SLEEP) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_AGAIN", IPO_WAIT_AGAIN) < 0)

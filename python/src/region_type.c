@@ -126,12 +126,24 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     return -1;
 }
 
+/* Ends this process's turn. Writes through views and puts are counted by
+ * the encoder and the core; writes through buffers this process exports
+ * (memoryviews, numpy arrays and torch tensors over shared data) cannot be
+ * seen, so a turn while any is alive counts as a change too. Gives the
+ * change count as of the release. */
+static uint64_t release_turn(RegionObject *self)
+{
+    self->holder_thread = 0;
+    if (self->exports > 0)
+        ipo_region_mark_changed(&self->r);
+    return ipo_handoff_release(&self->waker);
+}
+
 int ipo_py_release(RegionObject *self)
 {
     if (ipo_py_require_access(self) < 0)
         return -1;
-    self->holder_thread = 0;
-    ipo_handoff_release(&self->waker);
+    release_turn(self);
     return 0;
 }
 
@@ -183,16 +195,31 @@ static PyObject *Region_queue_length(RegionObject *self, PyObject *unused)
     return PyLong_FromUnsignedLongLong(ipo_queue_length(&self->r));
 }
 
+/* The change count as of the release, or None when this thread held no
+ * turn: what the asyncio manager's existence gate waits to move. */
 static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
 {
     (void)unused;
     if (self->attached && !self->closed && ipo_access_held(&self->r) &&
-        self->holder_thread == PyThread_get_thread_ident()) {
-        self->holder_thread = 0;
-        ipo_handoff_release(&self->waker);
-        Py_RETURN_TRUE;
-    }
-    Py_RETURN_FALSE;
+        self->holder_thread == PyThread_get_thread_ident())
+        return PyLong_FromUnsignedLongLong(release_turn(self));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Region_change_count(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(ipo_change_count(&self->r));
+}
+
+static PyObject *Region_peers_alive(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyBool_FromLong(ipo_region_peers_alive(&self->r));
 }
 
 /* ---- life: init, consumer attach, consumer wait, close ---------------------------- */
@@ -586,7 +613,12 @@ static PyMethodDef Region_methods[] = {
     { "_queue_length", (PyCFunction)Region_queue_length, METH_NOARGS,
       "_queue_length()\n--\n\nMessages queued; a hint without access, exact with it." },
     { "_release_if_held", (PyCFunction)Region_release_if_held, METH_NOARGS,
-      "_release_if_held()\n--\n\nReleases access if this thread holds a turn." },
+      "_release_if_held()\n--\n\nReleases access if this thread holds a turn: the change count "
+      "as of the release, or None." },
+    { "_change_count", (PyCFunction)Region_change_count, METH_NOARGS,
+      "_change_count()\n--\n\nTurns that changed shared state, and participants that left." },
+    { "_peers_alive", (PyCFunction)Region_peers_alive, METH_NOARGS,
+      "_peers_alive()\n--\n\nWhether another participant is alive in the region." },
     { "stats", (PyCFunction)ipo_py_region_stats, METH_NOARGS,
       "stats()\n--\n\nAllocator and queue figures: free bytes, largest free chunk, blocks, messages." },
     { "check", (PyCFunction)(void (*)(void))ipo_py_region_check, METH_FASTCALL,
