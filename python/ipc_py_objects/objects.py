@@ -595,7 +595,14 @@ def _describe_ndarray(numpy, array):
 def _dtype(descr):
     import numpy
 
-    return numpy.lib.format.descr_to_dtype(ast.literal_eval(descr))
+    dtype = numpy.lib.format.descr_to_dtype(ast.literal_eval(descr))
+    if dtype.hasobject:
+        # Never put (describe refuses them), so the region was written by
+        # something else: an array of object pointers read from shared
+        # bytes would dereference whatever they say.
+        raise TypeError(f"a shared numpy array claims dtype {descr}, which holds Python objects: "
+                        f"refusing to read it")
+    return dtype
 
 
 def rebuild_ndarray(descr, shape, buffer, is_tensor, copy):

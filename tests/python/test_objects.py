@@ -352,6 +352,16 @@ def test_object_arrays_are_refused(held):
         held.put_message(np.array([object()]))
 
 
+def test_an_array_block_claiming_object_dtype_is_not_read():
+    """What a region says an array holds is checked before numpy reads its
+    bytes: pointers from shared memory would crash the reader."""
+    from ipc_py_objects import objects
+
+    for descr in ("'|O'", "[('a', '<i8'), ('b', '|O')]"):
+        with pytest.raises(TypeError, match="holds Python objects"):
+            objects.rebuild_ndarray(descr, (1,), bytes(16), False, False)
+
+
 def test_torch_tensors_over_shared_arrays(held):
     torch = pytest.importorskip("torch")
     tensor = torch.arange(6, dtype=torch.float64).reshape(2, 3)
