@@ -4,8 +4,8 @@
 /* ---- messages ------------------------------------------------------------------ */
 
 /* A put does everything that can fail (encoding, making the object that
- * put returns, mapping objects in place) before it queues the message,
- * which then cannot fail: a put that raises leaves no message and no block
+ * put returns, mapping objects in place) before it queues the message, for
+ * which room is reserved: a put that raises leaves no message and no block
  * behind, and every object as it was. */
 static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
 {
@@ -35,9 +35,23 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
         mapped = Py_NewRef(obj);
     if (mapped)
         result = with_offset ? Py_BuildValue("(OK)", mapped, (unsigned long long)off) : Py_NewRef(mapped);
+    /* Code of the user's ran since the room was reserved (a __reduce__, a
+     * Mapping's items, the hooks), and may have put messages of its own. */
+    if (result && ipo_queue_reserve(&self->r)) {
+        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        Py_CLEAR(result);
+    }
     /* Mapping in place last: the hook maps every object or none. */
     if (ipo_py_encoder_finish(&enc, result != NULL) < 0)
         Py_CLEAR(result);
+    /* Cannot fail now, but for a put made by code that mapping in place
+     * ran (an attribute's __del__): then the objects just mapped name a
+     * freed block, and raise InvalidOffsetError when used, as any view of
+     * a destroyed object does. */
+    if (result && ipo_queue_put(&self->r, off)) {
+        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        Py_CLEAR(result);
+    }
     if (!result) {
         /* The views made above go first, so that no buffer of theirs
          * (a numpy array's) holds the tree. */
@@ -46,8 +60,6 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
         return NULL;
     }
     Py_DECREF(mapped);
-    /* Cannot fail: the object is new and the ring has room. */
-    ipo_queue_put(&self->r, off);
     return result;
 }
 

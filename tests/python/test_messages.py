@@ -115,6 +115,27 @@ def test_a_failed_put_leaves_every_object_as_it_was(sm):
         assert mapped[0].v == 1 and type(first) is not Plain  # now it is mapped
 
 
+class PutsWhilePickled:
+    """A __reduce__ that puts messages of its own, more than the queue's
+    first ring holds, while the outer put is under way."""
+
+    def __init__(self, sm, count):
+        self.sm, self.count = sm, count
+
+    def __reduce__(self):
+        for i in range(self.count):
+            self.sm.put_message(i)
+        return (int, (-1,))
+
+
+def test_a_put_inside_a_put_keeps_both_whole(sm):
+    with wait_my_turn(sm):
+        sm.put_message(PutsWhilePickled(sm, 100))
+        assert [sm.take_message() for _ in range(101)] == [*range(100), -1]
+        assert not sm.has_messages()
+        sm.check()
+
+
 def test_mapping_in_place_is_all_or_nothing():
     """The adopt hook, given objects to map where a later one fails, leaves
     the earlier ones as they were (a store or put that fails that late

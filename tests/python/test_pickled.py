@@ -268,6 +268,13 @@ def test_an_untrusted_region_names_no_class_this_process_does_not_know(spawn, re
         shared.close()
 
 
+def test_another_process_of_this_user_reads_pickles(spawn, region_name):
+    with SharedMemory(region_name, create=True, size=4 * MiB) as sm:  # mode 0o600: trusted
+        with wait_my_turn(sm):
+            sm.put_message([Fraction(1, 3), Point(1, "two")])
+        assert run_taker(spawn, region_name, False) == ("ok", "[Fraction(1, 3), Point(x=1, y='two')]")
+
+
 def test_a_class_a_region_names_is_never_called_on_its_say_so(spawn, region_name):
     class Disguised(enum.Enum):
         member = "ls"
