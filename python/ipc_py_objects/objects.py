@@ -30,9 +30,9 @@ the module the region chose.
 from __future__ import annotations
 
 import ast
+import copyreg
 import dataclasses
 import enum
-import copyreg
 import functools
 import importlib
 import pickle
@@ -215,14 +215,14 @@ def _is_user_class(cls):
 
 
 def _rebuilds_itself(cls):
-    """Whether the class says how its instances are rebuilt (``__reduce__``,
-    ``__reduce_ex__``, or a copyreg entry, as Fraction and Decimal-like
-    classes do): projecting its attributes would bypass that, so it is
-    pickled instead."""
+    """Whether a user class says how its instances are rebuilt (its own
+    ``__reduce__`` or ``__reduce_ex__``, as Fraction has, or a copyreg
+    entry): projecting its attributes would bypass that, so it is pickled
+    instead."""
     if cls in copyreg.dispatch_table:
         return True
     return any("__reduce__" in klass.__dict__ or "__reduce_ex__" in klass.__dict__
-               for klass in cls.__mro__[:-1])
+               for klass in cls.__mro__ if klass not in _STATELESS_BASES)
 
 
 def _slot_names(cls):
@@ -450,8 +450,8 @@ def rebuild_object(key, names, state, copy, trusted):
     or, with `copy`, their plain values."""
     user_class = _resolve(key, trusted)
     if not _is_user_class(user_class) or isinstance(user_class, enum.EnumMeta):
-        # Only what describe() projects is rebuilt: a region that names any
-        # other class (a subprocess.Popen, say) gets no instance of it made.
+        # Only what describe() projects is rebuilt: a region that names a
+        # type written in C (a lock type, say) gets no instance of it made.
         raise UnknownClassError(
             f"a shared object names class '{user_class.__module__}.{user_class.__qualname__}', "
             f"which is not a class written in Python: refusing to make one"
@@ -673,7 +673,10 @@ def describe(obj):
         return ("dict", list(obj.items()), not isinstance(obj, MutableMapping))
     if isinstance(obj, Set):
         return ("set", list(obj), not isinstance(obj, MutableSet))
-    if _is_user_class(cls) and not isinstance(obj, type) and not _rebuilds_itself(cls):
+    # A mapped object's generated class pickles as a plain instance: what
+    # counts is whether the user's class rebuilds itself.
+    user_class = cls.__dict__.get("__ipo_user_class__", cls)
+    if _is_user_class(cls) and not isinstance(obj, type) and not _rebuilds_itself(user_class):
         # As the reference package: a plain put changes the object in place,
         # so the object the sender keeps is the shared one.
         return _describe_object(obj, False, None)

@@ -235,6 +235,7 @@ def test_a_mapped_object_put_again_is_copied(held):
     mapped, taken, offset = put(held, Employee("c", 1))
     holder, _, offset2 = put(held, [mapped])
     holder[0].years_of_employment = 9
+    assert holder[0].years_of_employment == 9  # a live copy: projected again, not pickled
     assert mapped.years_of_employment == 1
     assert pickle.loads(pickle.dumps(taken)) == Employee("c", 1)
     assert type(pickle.loads(pickle.dumps(taken))) is Employee
