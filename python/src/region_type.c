@@ -260,12 +260,12 @@ static int start_waker(RegionObject *self)
 static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
-                              "close_timeout", "spin_budget", NULL };
+                              "close_timeout", "spin_budget", "trust", NULL };
     PyObject *name, *size = Py_None, *close_timeout = Py_None, *spin_budget = Py_None;
-    int create = 0, prefault = 1;
+    int create = 0, prefault = 1, trust = 0;
     unsigned int slots = IPO_DEFAULT_SLOTS, mode = 0600;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOO", kwlist, &name, &create, &size,
-                                     &slots, &mode, &prefault, &close_timeout, &spin_budget))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOOp", kwlist, &name, &create, &size,
+                                     &slots, &mode, &prefault, &close_timeout, &spin_budget, &trust))
         return -1;
     if (self->name) {
         PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ may be called only once");
@@ -293,6 +293,8 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     if (spin_budget != Py_None && ipo_py_time_limit(spin_budget, &spin) < 0)
         return -1;
     self->spin_ns = (int64_t)(spin * 1e9);
+    /* trust=False leaves it to the region's file (decode.c). */
+    self->trust = trust ? IPO_TRUST_GIVEN : IPO_TRUST_UNKNOWN;
     memset(&self->opts, 0, sizeof(self->opts));
     self->opts.slots = slots;
     self->opts.mode = mode;
@@ -606,6 +608,9 @@ static PyMethodDef Region_methods[] = {
       "destroy_obj(offset)\n--\n\nFrees the object at offset and everything it owns." },
     { "destroy_object", (PyCFunction)ipo_py_region_destroy_obj, METH_O,
       "destroy_object(offset)\n--\n\nAn alias of destroy_obj." },
+    { "discard_message", (PyCFunction)ipo_py_region_discard_message, METH_NOARGS,
+      "discard_message()\n--\n\nRemoves the oldest message without reading it, and frees its "
+      "object; NoMessagesInQueueError when the queue is empty." },
     { "get_obj_buffer", (PyCFunction)ipo_py_region_get_obj_buffer, METH_O,
       "get_obj_buffer(offset)\n--\n\nA zero-copy memoryview of the object's data." },
     { "_access_count", (PyCFunction)Region_access_count, METH_NOARGS,
@@ -650,7 +655,7 @@ static PyType_Slot region_slots[] = {
     { Py_tp_getset, Region_getset },
     { Py_tp_members, Region_members },
     { Py_tp_doc, (void *)"Region(name, create=False, size=None, *, slots=16, mode=0o600, "
-                         "prefault=True, close_timeout=5.0)\n--\n\n"
+                         "prefault=True, close_timeout=5.0, trust=False)\n--\n\n"
                          "A handle on a shared-memory region; SharedMemory builds on it." },
     { 0, NULL }
 };
