@@ -93,6 +93,7 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
      * acquire load of tail in ipo_queue_length(), which waiters read
      * without holding access. */
     ipo_atomic_store_release(&q->tail, q->tail + 1);
+    ipo_region_mark_changed(r);
     return 0;
 }
 
@@ -126,6 +127,7 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
      * ipo_queue_length(): a waiter that reads the new head then reads a tail
      * at least as new, so the length it computes is never negative. */
     ipo_atomic_store_release(&q->head, q->head + 1);
+    ipo_region_mark_changed(r);
     return 0;
 }
 

@@ -52,6 +52,7 @@ uint32_t ipo_layout_hash(void)
         IPO_LAYOUT_VERSION,
         sizeof(ipo_header_t), offsetof(ipo_header_t, access), offsetof(ipo_header_t, queue),
         offsetof(ipo_header_t, attach_count), offsetof(ipo_header_t, next_gen),
+        offsetof(ipo_header_t, changes),
         sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for), offsetof(ipo_slot_t, sleepers),
         sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,
         sizeof(ipo_block_t), IPO_BLOCK_TAG_SHIFT,
@@ -809,6 +810,15 @@ fail:
 }
 
 /* ---- leaving --------------------------------------------------------------- */
+
+int ipo_region_peers_alive(const ipo_region_t *r)
+{
+    if (r->fd < 0 || !r->hdr)
+        return 1;
+    /* Our own open file description's lock does not conflict with itself,
+     * so one test over every slot's byte finds any other holder. */
+    return locks_held(r->fd, 0, r->hdr->slot_count);
+}
 
 unsigned ipo_region_consumers_alive(const ipo_region_t *r)
 {

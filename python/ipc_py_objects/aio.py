@@ -6,14 +6,24 @@ while another process holds access: a coroutine that waits for access awaits
 a future, which the doorbell's reader resolves once a releaser rings.
 
 ``existence``, as the seed defines it: each block starts with
-``shared_memory.existence`` True. If every coroutine's last block set it False,
-the manager does not take access again for them until another process has
-released access since our last turn (that release rings our doorbell): a
-process that loops over shared state costs nothing while nothing changes. A
-coroutine that has not finished a block yet is not held back.
-``if_has_messages()`` waits until a message is queued, whatever ``existence``
-says. Several coroutines of one process share the manager; one of them holds
-access at a time.
+``shared_memory.existence`` True; a coroutine sets it False to "release CPU
+for a small time portion before shared memory will be acquired next time".
+Here that portion lasts exactly as long as nothing happens: if every
+coroutine's last block set it False, the next block waits until a turn of
+another participant changed shared state (a put, a take, a destroy, a write
+to a shared object, or a turn while it held buffers of shared data), or a
+participant left, or no other participant is alive any more (a dead one is
+noticed within PEER_CHECK_SECONDS); then it proceeds. A change rings our
+doorbell, so two processes that both poll this way sleep while nothing
+changes, and see a change within a sleeping round trip. A coroutine that has
+not finished a block yet is not held back. ``if_has_messages()`` waits until
+a message is queued, whatever ``existence`` says. Several coroutines of one
+process share the manager; one of them holds access at a time.
+
+Every wait is a coroutine waiting on a future (or, while the manager gets
+ready, on a worker thread in short slices), so cancelling the task, as
+asyncio.run and uvloop.run do on Ctrl-C, ends it at once; a creator whose
+manager is interrupted before it is ready removes its region.
 
 ``save_cpu_time``, as the original's: it trades latency for CPU time. The
 original's idle polling sleeps a minimal interval instead of yielding once;
@@ -32,7 +42,7 @@ from types import TracebackType
 from typing import Any, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
 
 from . import _ipo
-from .errors import OperationTimedOutError, SharedMemoryError
+from .errors import OperationTimedOutError, RegionNotFoundError, SharedMemoryError
 from .shared_memory import SharedMemory
 
 __all__ = [
@@ -47,7 +57,7 @@ VT = TypeVar("VT")
 
 WAIT_FOR_ACCESS = _ipo.WAIT_FOR_ACCESS
 WAIT_FOR_MESSAGES = _ipo.WAIT_FOR_MESSAGES
-WAIT_FOR_RELEASE = _ipo.WAIT_FOR_RELEASE
+WAIT_FOR_CHANGE = _ipo.WAIT_FOR_CHANGE
 HELD = _ipo.WAIT_HELD
 SLEEP = _ipo.WAIT_SLEEP
 
@@ -56,8 +66,14 @@ SLEEP = _ipo.WAIT_SLEEP
 # starts without a round trip through the event loop.
 SPIN_SECONDS = 20e-6
 
-# The acquisition count is 32 bits wide (the access word's top half).
-COUNT_MASK = 0xFFFFFFFF
+# While a coroutine waits for another participant's change, the manager
+# looks this often whether any other participant is still alive: a dead one
+# will never ring (one system call a look).
+PEER_CHECK_SECONDS = 1.0
+
+# Waits for a consumer or for the region run on a worker thread in slices
+# this long, so that a cancelled wait (Ctrl-C) leaves within one slice.
+PREPARE_SLICE_SECONDS = 0.1
 
 
 class ValueHolder(Generic[VT], Sequence):
@@ -157,7 +173,9 @@ class ASharedMemoryManager:
         self._fds: tuple = ()
         self._waiters: Deque[_Waiter] = collections.deque()
         self._holding = False
-        self._since: Optional[int] = None  # the access count at our last release
+        self._since: Optional[int] = None  # the change count at our last release
+        self._peer_check: Optional[asyncio.TimerHandle] = None
+        self._preparing: Optional[asyncio.Future] = None  # a slice of _prepare's wait
         self._last_existence = True  # what the last block to end left
         # The existence each context manager left at the end of its last block.
         self._existence: "weakref.WeakKeyDictionary[ASharedMemoryContextManager, bool]" = (
@@ -208,28 +226,54 @@ class ASharedMemoryManager:
             )
         sm._async_manager = self
         try:
-            # Both waits release the GIL in C: a worker thread keeps the loop free.
-            # They answer False when the time limit passes (as the original's
-            # do); entering the manager then fails, rather than go on unready.
-            if sm.create:
-                ready = await loop.run_in_executor(None, sm.wait_consumer_ready, self._time_limit)
-            else:
-                ready = await loop.run_in_executor(None, sm.init_consumer, self._time_limit)
-            if not ready:
-                raise OperationTimedOutError(
-                    f"no consumer attached to region {sm.name!r} within {self._time_limit} s"
-                    if sm.create else
-                    f"region {sm.name!r} did not appear, ready, within {self._time_limit} s"
-                )
+            await self._prepare(loop, sm.wait_consumer_ready if sm.create else sm.init_consumer)
             self._waiter = _ipo.Waiter(sm)
             self._fds = self._waiter.fds
         except BaseException:
             sm._async_manager = None
+            if sm.create:
+                # Interrupted (Ctrl-C, a time limit) before any consumer came:
+                # the region goes with us rather than stay in /dev/shm, once
+                # the worker's slice of waiting is over (a region is not
+                # closed under a waiting thread).
+                if self._preparing is not None:
+                    await asyncio.wait([self._preparing])
+                sm.close()
             raise
+        finally:
+            self._preparing = None
         self._loop = loop
         for fd in self._fds:
             loop.add_reader(fd, self._on_readable)
         return self
+
+    async def _prepare(self, loop: asyncio.AbstractEventLoop, wait) -> None:
+        """Runs wait (wait_consumer_ready or init_consumer, which release the
+        GIL in C) on a worker thread, in slices, until it succeeds or the
+        manager's time limit passes: the loop stays free, and a cancelled
+        wait leaves its thread within a slice. A slice that ends without
+        success (no consumer yet, no region yet, not ready yet) is no error
+        until the time limit; then the last slice's error is raised."""
+        deadline = None if self._time_limit is None else loop.time() + self._time_limit
+        while True:
+            left = PREPARE_SLICE_SECONDS if deadline is None else deadline - loop.time()
+            step = max(0.0, min(PREPARE_SLICE_SECONDS, left))
+            # Shielded: a cancelled wait leaves the slice running, and
+            # __aenter__ waits for it before it closes the region.
+            self._preparing = loop.run_in_executor(None, wait, step)
+            try:
+                ready = await asyncio.shield(self._preparing)
+            except (OperationTimedOutError, RegionNotFoundError):
+                if deadline is not None and loop.time() >= deadline:
+                    raise
+                continue
+            if ready is not False:
+                return
+            if deadline is not None and loop.time() >= deadline:
+                what = "no consumer attached to" if self.shared_memory.create else "no ready region"
+                raise OperationTimedOutError(
+                    f"{what} {self.shared_memory.name!r} within {self._time_limit} s"
+                )
 
     async def __aexit__(
         self,
@@ -239,6 +283,7 @@ class ASharedMemoryManager:
     ) -> None:
         loop = self._loop
         sm = self.shared_memory
+        self._cancel_peer_check()
         self._unwatch()
         for waiter in self._waiters:
             if not waiter.future.done():
@@ -290,10 +335,11 @@ class ASharedMemoryManager:
         self._holding = False
         sm = self.shared_memory
         if sm.attached:
-            # The count is ours while we hold access: read it before letting go.
-            since = sm._access_count()
-            sm._release_if_held()
-            self._since = since
+            # The change count as of our release: our own change is counted
+            # in it, so it does not wake us.
+            since = sm._release_if_held()
+            if since is not None:
+                self._since = since
         self._pump()
 
     @property
@@ -301,32 +347,29 @@ class ASharedMemoryManager:
         """The WAIT_FOR_* bits the waiter sleeps on now (0: none)."""
         return self._waiter.registered if self._waiter is not None else 0
 
-    def _idle(self, holding: bool = False) -> bool:
-        """Every coroutine's last block set existence False, and no other
-        process has taken access since our last turn. While we hold access,
-        our own acquisition (one) is not another process's."""
+    def _idle(self) -> bool:
+        """Every coroutine's last block set existence False, no change came
+        since our last turn, and another participant is alive to make one."""
         # The last block to end said True: not every one said False (the
         # common case, answered without looking at them all).
         if self._since is None or self._last_existence or not self._existence:
             return False
         if any(self._existence.values()):
             return False
-        count = self.shared_memory._access_count()
-        if holding:
-            count = (count - 1) & COUNT_MASK
-        return count == self._since
+        sm = self.shared_memory
+        return sm._change_count() == self._since and sm._peers_alive()
 
     def _gated(self, cm: "ASharedMemoryContextManager", idle: bool) -> bool:
-        """Whether cm's next turn waits for another process's release: its
+        """Whether cm's next turn waits for another participant's change: its
         own last block said so, and so did everyone else's. A context manager
         that has not finished a block yet has said nothing."""
         return idle and self._existence.get(cm) is False
 
-    def _choose(self, holding: bool):
+    def _choose(self):
         """The first waiter that can have a turn now, and what the ones
         before it wait for (WAIT_FOR_* bits)."""
         sm = self.shared_memory
-        idle = self._idle(holding)
+        idle = self._idle()
         needs = 0
         for waiter in self._waiters:
             if waiter.future.done():
@@ -336,7 +379,7 @@ class ASharedMemoryManager:
                     needs |= WAIT_FOR_MESSAGES
                     continue
             elif self._gated(waiter.cm, idle):
-                needs |= WAIT_FOR_RELEASE
+                needs |= WAIT_FOR_CHANGE
                 continue
             return waiter, needs
         return None, needs
@@ -359,7 +402,7 @@ class ASharedMemoryManager:
                 return
             if not sm.attached:
                 return
-            chosen, needs = self._choose(holding=False)
+            chosen, needs = self._choose()
             spin = 0.0
             if chosen is not None:
                 ahead = needs
@@ -370,6 +413,8 @@ class ASharedMemoryManager:
             since = self._since if self._since is not None else 0
             step = waiter.start(needs, since, spin)
             if step == SLEEP:
+                if needs & WAIT_FOR_CHANGE:
+                    self._schedule_peer_check()
                 return
             if step == HELD:
                 if chosen is not None and not ahead:
@@ -378,7 +423,7 @@ class ASharedMemoryManager:
                     self._give(chosen)
                 else:
                     self._grant()
-            # AGAIN: another process took a turn; the gates may be open now.
+            # AGAIN: a change came; the gates may be open now.
 
     def _give(self, chosen: _Waiter) -> None:
         self._holding = True
@@ -387,17 +432,30 @@ class ASharedMemoryManager:
 
     def _grant(self) -> None:
         """We hold access: the first coroutine that can use it gets it."""
-        chosen, _ = self._choose(holding=True)
+        chosen, _ = self._choose()
         if chosen is not None:
             self._give(chosen)
             return
         # Nobody can use it any more (its coroutine was cancelled): give it
-        # back. Our own acquisition is no other process's turn.
-        sm = self.shared_memory
-        count = sm._access_count()
-        if self._since is not None and (count - 1) & COUNT_MASK == self._since:
-            self._since = count
-        sm._release_if_held()
+        # back. An unused turn changes nothing, and leaves the gate as it was.
+        self.shared_memory._release_if_held()
+
+    def _schedule_peer_check(self) -> None:
+        if self._peer_check is None and self._loop is not None:
+            self._peer_check = self._loop.call_later(PEER_CHECK_SECONDS, self._check_peers)
+
+    def _cancel_peer_check(self) -> None:
+        if self._peer_check is not None:
+            self._peer_check.cancel()
+            self._peer_check = None
+
+    def _check_peers(self) -> None:
+        # A participant that died never rings: look whether the gate should
+        # open (no other participant alive); the pump schedules the next look
+        # while the wait goes on.
+        self._peer_check = None
+        if self._waiter is not None and self.shared_memory.attached and not self.shared_memory.closed:
+            self._pump()
 
     def _on_readable(self) -> None:
         # A ring (from a releaser, or another waiter of this process passing

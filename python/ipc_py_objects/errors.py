@@ -12,6 +12,7 @@ __all__ = [
     "RegionNotFoundError",
     "RegionExistsError",
     "RegionPermissionError",
+    "UntrustedRegionError",
     "IncompatibleRegionError",
     "RegionClosingError",
     "RegionFullError",
@@ -61,6 +62,11 @@ class RegionExistsError(SharedMemoryError, FileExistsError):
 
 class RegionPermissionError(SharedMemoryError, PermissionError):
     """The region belongs to another user, or its mode is not the one expected."""
+
+
+class UntrustedRegionError(RegionPermissionError):
+    """Reading an object would unpickle data, or import a class, that a region
+    other users can write chose. Open the region with ``trust=True`` to allow it."""
 
 
 class IncompatibleRegionError(SharedMemoryError):

@@ -81,11 +81,12 @@ typedef struct ipo_state {
     PyObject *SharedSet;
     /* ipc_py_objects/objects.py: how objects of the other types are stored
      * (describe) and rebuilt (rebuild_object, rebuild_enum, rebuild_ndarray,
-     * adopt); registered at import. */
+     * rebuild_pickled, adopt); registered at import. */
     PyObject *describe;
     PyObject *rebuild_object;
     PyObject *rebuild_enum;
     PyObject *rebuild_ndarray;
+    PyObject *rebuild_pickled;
     PyObject *adopt;
     /* Static objects' generated classes by (class key, field names), and
      * the name of the attribute that gives their link's slot (class_cache.c). */
@@ -117,7 +118,18 @@ typedef struct RegionObject {
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */
     PyObject    *object_classes;
+    /* Whether what this region names may be unpickled or imported here
+     * (IPO_TRUST_*): given by the trust= option, else decided from the
+     * region's file on first need (decode.c). */
+    int          trust;
 } RegionObject;
+
+enum ipo_trust {
+    IPO_TRUST_UNKNOWN = 0,  /* not decided yet: the file decides */
+    IPO_TRUST_FILE    = 1,  /* owned by this user, and no other user may write it */
+    IPO_TRUST_GIVEN   = 2,  /* trust=True */
+    IPO_TRUST_NONE    = 3   /* another user can write it */
+};
 
 /* Wait modes of ipo_py_acquire and of the access guards. */
 enum ipo_wait_mode {

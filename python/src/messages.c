@@ -3,12 +3,15 @@
 
 /* ---- messages ------------------------------------------------------------------ */
 
+/* A put does everything that can fail (encoding, making the object that
+ * put returns, mapping objects in place) before it queues the message, for
+ * which room is reserved: a put that raises leaves no message and no block
+ * behind, and every object as it was. */
 static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
 {
     if (ipo_py_require_access(self) < 0)
         return NULL;
-    /* Room in the queue first: once the object is encoded, queueing it cannot
-     * fail, so a failed put leaves nothing behind. */
+    /* Room in the queue first, so that queueing the encoded object cannot fail. */
     int rc = ipo_queue_reserve(&self->r);
     if (rc)
         return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
@@ -19,11 +22,9 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
         ipo_py_encoder_finish(&enc, 0);
         return NULL;
     }
-    /* Cannot fail: the object is new and the ring has room. */
-    ipo_queue_put(&self->r, off);
     /* Copies come back as they went in; live containers and objects as
      * views of their blocks, and an object put in place as itself. */
-    PyObject *mapped;
+    PyObject *mapped, *result = NULL;
     uint8_t type = ((const ipo_obj_t *)(self->r.base + off))->type;
     PyObject *adopted = ipo_py_encoder_adopted(&enc, off);
     if (adopted)
@@ -32,13 +33,34 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
         mapped = ipo_py_decode(self, off);
     else
         mapped = Py_NewRef(obj);
-    /* The message is queued: a failure from here on is reported, and the
-     * object stays queued for its receiver. */
-    if (ipo_py_encoder_finish(&enc, 1) < 0)
-        Py_CLEAR(mapped);
-    if (!mapped || !with_offset)
-        return mapped;
-    return Py_BuildValue("(NK)", mapped, (unsigned long long)off);
+    if (mapped)
+        result = with_offset ? Py_BuildValue("(OK)", mapped, (unsigned long long)off) : Py_NewRef(mapped);
+    /* Code of the user's ran since the room was reserved (a __reduce__, a
+     * Mapping's items, the hooks), and may have put messages of its own. */
+    if (result && ipo_queue_reserve(&self->r)) {
+        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        Py_CLEAR(result);
+    }
+    /* Mapping in place last: the hook maps every object or none. */
+    if (ipo_py_encoder_finish(&enc, result != NULL) < 0)
+        Py_CLEAR(result);
+    /* Cannot fail now, but for a put made by code that mapping in place
+     * ran (an attribute's __del__): then the objects just mapped name a
+     * freed block, and raise InvalidOffsetError when used, as any view of
+     * a destroyed object does. */
+    if (result && ipo_queue_put(&self->r, off)) {
+        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        Py_CLEAR(result);
+    }
+    if (!result) {
+        /* The views made above go first, so that no buffer of theirs
+         * (a numpy array's) holds the tree. */
+        Py_XDECREF(mapped);
+        ipo_obj_destroy(&self->r, off);
+        return NULL;
+    }
+    Py_DECREF(mapped);
+    return result;
 }
 
 PyObject *ipo_py_region_put_message(RegionObject *self, PyObject *obj)
@@ -53,6 +75,33 @@ PyObject *ipo_py_region_put_message_2(RegionObject *self, PyObject *obj)
 
 /* How a read ends: whether the message stays, and what an empty queue gives. */
 enum { READ_PEEK = 0, READ_TAKE = 1 };
+
+/* Adds to the exception being raised that the message it concerns stays
+ * queued, and how to skip it. */
+static void note_message_stays(RegionObject *self, ipo_off_t off)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+#else
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+#endif
+    PyObject *note = PyUnicode_FromFormat(
+        "the message (object at offset %llu of region '%U') stays queued: discard_message() "
+        "removes it without reading it", (unsigned long long)off, self->name);
+    PyObject *r = note && exc ? PyObject_CallMethod(exc, "add_note", "O", note) : NULL;
+    if (!r)
+        PyErr_Clear(); /* a note is a courtesy: the error itself goes on */
+    Py_XDECREF(r);
+    Py_XDECREF(note);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(type, exc, tb);
+#endif
+}
+
 
 /* The message at the reader's end of the queue: the oldest (FIFO) or the
  * newest (LIFO). */
@@ -85,9 +134,13 @@ static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *df
     PyObject *obj = ipo_py_decode(self, off);
     if (!obj) {
         /* A message whose object was destroyed would fail every read from now
-         * on: drop it, and say so. Other failures (out of memory) keep it. */
+         * on: drop it, and say so. Other failures (a class that cannot be
+         * imported here, a region not trusted with a pickle, out of memory)
+         * keep it, for a process that can read it, or for discard_message(). */
         if (take && PyErr_ExceptionMatches(self->st->InvalidOffsetError))
             take_at(self, lifo, &off);
+        else
+            note_message_stays(self, off);
         return NULL;
     }
     if (take)
@@ -182,6 +235,36 @@ READ_METHOD(ipo_py_region_get_message, "get_message", READ_PEEK, 0, 1)
 READ_METHOD(ipo_py_region_get_message_2, "get_message_2", READ_PEEK, 1, 1)
 
 #undef READ_METHOD
+
+PyObject *ipo_py_region_discard_message(RegionObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                        PyObject *kwnames)
+{
+    /* It skips the message the reads would meet: at the end queue_type
+     * names, as theirs does (the oldest, unless LIFO is asked for). */
+    int lifo = self->queue_lifo;
+    if ((nargs || kwnames) && read_args(self, "discard_message", args, nargs, kwnames, 0, NULL, &lifo) < 0)
+        return NULL;
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    ipo_off_t off;
+    if (peek_at(self, lifo, &off)) {
+        PyErr_Format(self->st->NoMessagesInQueueError,
+                     "the message queue of region '%U' is empty: there is no message to discard",
+                     self->name);
+        return NULL;
+    }
+    take_at(self, lifo, &off);
+    /* Freed as a removed item is: the whole tree, but for blocks that a
+     * live buffer still shows (another process's numpy array over it),
+     * which stay rather than be freed under the buffer. Nothing is decoded,
+     * so no class is imported and nothing is unpickled. */
+    const ipo_obj_t *obj;
+    if (ipo_obj_get(&self->r, off, &obj) == 0) {
+        ipo_value_t value = { .type = obj->type, .v.off = off };
+        ipo_value_release(&self->r, &value);
+    }
+    Py_RETURN_NONE;
+}
 
 PyObject *ipo_py_region_has_messages(RegionObject *self, PyObject *unused)
 {

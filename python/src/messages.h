@@ -21,6 +21,10 @@ IPO_PY_READ(ipo_py_region_get_message);
 IPO_PY_READ(ipo_py_region_get_message_2);
 #undef IPO_PY_READ
 PyObject *ipo_py_region_has_messages(RegionObject *self, PyObject *unused);
+/* Removes the oldest message without decoding it, and frees its object. */
+/* discard_message(queue_type=None): takes queue_type as the reads do. */
+PyObject *ipo_py_region_discard_message(RegionObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                        PyObject *kwnames);
 PyObject *ipo_py_region_destroy_obj(RegionObject *self, PyObject *arg);
 PyObject *ipo_py_region_get_obj_buffer(RegionObject *self, PyObject *arg);
 PyObject *ipo_py_region_stats(RegionObject *self, PyObject *unused);

@@ -28,12 +28,12 @@ static PyObject *mod_layout(PyObject *module, PyObject *unused)
 #define STATE_TYPES(X) X(DecimalType) X(ZoneInfoType) \
     X(list_view_type) X(dict_view_type) X(set_view_type) X(object_ref_type) X(field_type) \
     X(map_iter_type) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
-    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(adopt) \
+    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(rebuild_pickled) X(adopt) \
     X(object_classes) X(str_ipo_ref_offset)
 
 /* The names _register() takes, in the state's order. */
 #define STATE_HOOKS(X) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
-    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(adopt)
+    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(rebuild_pickled) X(adopt)
 
 /* ipc_py_objects registers the Python classes over the views and the hooks
  * for the types described in Python, once, at import. */
@@ -81,6 +81,8 @@ static PyObject *mod_member_offset(PyObject *module, PyObject *descr)
 static PyMethodDef module_methods[] = {
     { "_member_offset", mod_member_offset, METH_O,
       "_member_offset(descriptor)\n--\n\nFor ipc_py_objects itself: a slot's offset in instances." },
+    { "_python_class", ipo_py_python_class, METH_O,
+      "_python_class(cls)\n--\n\nFor ipc_py_objects itself: whether cls was made by a class statement." },
     { "_register", (PyCFunction)(void (*)(void))mod_register, METH_VARARGS | METH_KEYWORDS,
       "_register(**hooks)\n--\n\nFor ipc_py_objects itself: the classes and hooks the codec uses." },
     { "layout", mod_layout, METH_NOARGS,
@@ -149,7 +151,7 @@ static int module_exec(PyObject *module)
     }
     if (PyModule_AddIntConstant(module, "WAIT_FOR_ACCESS", IPO_WAIT_FOR_ACCESS) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_FOR_MESSAGES", IPO_WAIT_FOR_MESSAGES) < 0 ||
-        PyModule_AddIntConstant(module, "WAIT_FOR_RELEASE", IPO_WAIT_FOR_RELEASE) < 0 ||
+        PyModule_AddIntConstant(module, "WAIT_FOR_CHANGE", IPO_WAIT_FOR_CHANGE) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_HELD", IPO_WAIT_HELD) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_SLEEP", IPO_WAIT_SLEEP) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_AGAIN", IPO_WAIT_AGAIN) < 0)

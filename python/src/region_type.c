@@ -126,12 +126,24 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     return -1;
 }
 
+/* Ends this process's turn. Writes through views and puts are counted by
+ * the encoder and the core; writes through buffers this process exports
+ * (memoryviews, numpy arrays and torch tensors over shared data) cannot be
+ * seen, so a turn while any is alive counts as a change too. Gives the
+ * change count as of the release. */
+static uint64_t release_turn(RegionObject *self)
+{
+    self->holder_thread = 0;
+    if (self->exports > 0)
+        ipo_region_mark_changed(&self->r);
+    return ipo_handoff_release(&self->waker);
+}
+
 int ipo_py_release(RegionObject *self)
 {
     if (ipo_py_require_access(self) < 0)
         return -1;
-    self->holder_thread = 0;
-    ipo_handoff_release(&self->waker);
+    release_turn(self);
     return 0;
 }
 
@@ -210,16 +222,31 @@ static PyObject *Region_queue_length(RegionObject *self, PyObject *unused)
     return PyLong_FromUnsignedLongLong(ipo_queue_length(&self->r));
 }
 
+/* The change count as of the release, or None when this thread held no
+ * turn: what the asyncio manager's existence gate waits to move. */
 static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
 {
     (void)unused;
     if (self->attached && !self->closed && ipo_access_held(&self->r) &&
-        self->holder_thread == PyThread_get_thread_ident()) {
-        self->holder_thread = 0;
-        ipo_handoff_release(&self->waker);
-        Py_RETURN_TRUE;
-    }
-    Py_RETURN_FALSE;
+        self->holder_thread == PyThread_get_thread_ident())
+        return PyLong_FromUnsignedLongLong(release_turn(self));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Region_change_count(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(ipo_change_count(&self->r));
+}
+
+static PyObject *Region_peers_alive(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyBool_FromLong(ipo_region_peers_alive(&self->r));
 }
 
 /* ---- life: init, consumer attach, consumer wait, close ---------------------------- */
@@ -260,13 +287,14 @@ static int start_waker(RegionObject *self)
 static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
-                              "close_timeout", "spin_budget", "replace_stale", "consumer_id", NULL };
+                              "close_timeout", "spin_budget", "trust", "replace_stale", "consumer_id",
+                              NULL };
     PyObject *name, *size = Py_None, *close_timeout = Py_None, *spin_budget = Py_None;
     PyObject *consumer_id = Py_None;
-    int create = 0, prefault = 1, replace_stale = 1;
+    int create = 0, prefault = 1, trust = 0, replace_stale = 1;
     unsigned int slots = IPO_DEFAULT_SLOTS, mode = 0600;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOOpO", kwlist, &name, &create, &size,
-                                     &slots, &mode, &prefault, &close_timeout, &spin_budget,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOOppO", kwlist, &name, &create, &size,
+                                     &slots, &mode, &prefault, &close_timeout, &spin_budget, &trust,
                                      &replace_stale, &consumer_id))
         return -1;
     if (self->name) {
@@ -295,6 +323,8 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     if (spin_budget != Py_None && ipo_py_time_limit(spin_budget, &spin) < 0)
         return -1;
     self->spin_ns = (int64_t)(spin * 1e9);
+    /* trust=False leaves it to the region's file (decode.c). */
+    self->trust = trust ? IPO_TRUST_GIVEN : IPO_TRUST_UNKNOWN;
     memset(&self->opts, 0, sizeof(self->opts));
     self->opts.slots = slots;
     self->opts.mode = mode;
@@ -671,6 +701,11 @@ static PyMethodDef Region_methods[] = {
       "destroy_obj(offset)\n--\n\nFrees the object at offset and everything it owns." },
     { "destroy_object", (PyCFunction)ipo_py_region_destroy_obj, METH_O,
       "destroy_object(offset)\n--\n\nAn alias of destroy_obj." },
+    { "discard_message", (PyCFunction)(void (*)(void))ipo_py_region_discard_message,
+      METH_FASTCALL | METH_KEYWORDS,
+      "discard_message(queue_type=None)\n--\n\nRemoves the message take_message() would take "
+      "(the oldest, or the newest with QueueType.lifo) without reading it, and frees its "
+      "object; NoMessagesInQueueError when the queue is empty." },
     { "get_obj_buffer", (PyCFunction)ipo_py_region_get_obj_buffer, METH_O,
       "get_obj_buffer(offset)\n--\n\nA zero-copy memoryview of the object's data." },
     { "_access_count", (PyCFunction)Region_access_count, METH_NOARGS,
@@ -678,7 +713,12 @@ static PyMethodDef Region_methods[] = {
     { "_queue_length", (PyCFunction)Region_queue_length, METH_NOARGS,
       "_queue_length()\n--\n\nMessages queued; a hint without access, exact with it." },
     { "_release_if_held", (PyCFunction)Region_release_if_held, METH_NOARGS,
-      "_release_if_held()\n--\n\nReleases access if this thread holds a turn." },
+      "_release_if_held()\n--\n\nReleases access if this thread holds a turn: the change count "
+      "as of the release, or None." },
+    { "_change_count", (PyCFunction)Region_change_count, METH_NOARGS,
+      "_change_count()\n--\n\nTurns that changed shared state, and participants that left." },
+    { "_peers_alive", (PyCFunction)Region_peers_alive, METH_NOARGS,
+      "_peers_alive()\n--\n\nWhether another participant is alive in the region." },
     { "stats", (PyCFunction)ipo_py_region_stats, METH_NOARGS,
       "stats()\n--\n\nAllocator and queue figures: free bytes, largest free chunk, blocks, messages." },
     { "check", (PyCFunction)(void (*)(void))ipo_py_region_check, METH_FASTCALL,
@@ -715,7 +755,8 @@ static PyType_Slot region_slots[] = {
     { Py_tp_getset, Region_getset },
     { Py_tp_members, Region_members },
     { Py_tp_doc, (void *)"Region(name, create=False, size=None, *, slots=16, mode=0o600, "
-                         "prefault=True, close_timeout=5.0)\n--\n\n"
+                         "prefault=True, close_timeout=5.0, spin_budget=None, trust=False, "
+                         "replace_stale=True, consumer_id=None)\n--\n\n"
                          "A handle on a shared-memory region; SharedMemory builds on it." },
     { 0, NULL }
 };

@@ -469,6 +469,6 @@ async def test_the_manager_raises_when_nobody_comes_in_time(region_name):
         await manager.__aenter__()
     manager.shared_memory.close()
     manager = ASharedMemoryManager(SharedMemory(f"{region_name}-missing"), False, 0.1)
-    with pytest.raises(OperationTimedOutError, match="did not appear"):
+    with pytest.raises(OperationTimedOutError, match="no ready region"):
         await manager.__aenter__()
     manager.shared_memory.close()

@@ -27,6 +27,7 @@ typedef struct ipo_region {
     int           fd;            /* -1 for a region in process memory */
     int           is_creator;
     int           joined;        /* holds a slot */
+    int           changed;       /* this turn changed shared state (ipo_region_mark_changed) */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
     struct ipo_region *registry_next; /* handles a fork() child must close */
     char          shm_name[IPO_NAME_MAX + 2]; /* as passed to shm_open: "/name" */
@@ -85,6 +86,20 @@ void ipo_region_leave(ipo_region_t *r);
 /* Verifies the header, the allocator and the queue. 0 or -IPO_ECORRUPT with
  * a description in why. Needs access (or a quiet region). */
 int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len);
+
+/* Notes that the turn this participant holds changed shared state (an
+ * object, a container, the queue): its release counts a change and rings
+ * whoever waits for one (IPO_WAIT_FOR_CHANGE). The core's own mutators
+ * call it; so must code that writes into a block itself. */
+static inline void ipo_region_mark_changed(ipo_region_t *r)
+{
+    r->changed = 1;
+}
+
+/* 1 when another participant is alive in the region (its liveness lock is
+ * held): one system call. A handle without a file (the in-process twin)
+ * answers 1. */
+int ipo_region_peers_alive(const ipo_region_t *r);
 
 /* 1 when this handle was inherited across fork(): it belongs to the
  * parent's slot, so the child must not use it (and must attach anew). */

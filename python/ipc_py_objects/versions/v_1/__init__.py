@@ -32,6 +32,7 @@ from ...errors import (
     RegionPermissionError,
     SharedMemoryError,
     UnknownClassError,
+    UntrustedRegionError,
     WrongObjectTypeError,
 )
 from ...objects import (
@@ -133,6 +134,7 @@ __all__ = [
     "RegionNotFoundError",
     "RegionExistsError",
     "RegionPermissionError",
+    "UntrustedRegionError",
     "IncompatibleRegionError",
     "RegionClosingError",
     "RegionFullError",
