@@ -95,7 +95,7 @@ test-python: $(VENV)/.built build-c
 bench: $(VENV)/.built build-c $(REF_VENV)/.deps
 	$(VPY) benchmarks/bench_transfer.py --c-limits build/c/copy_limits
 	$(VPY) benchmarks/bench_latency.py --c-dir build/c
-	$(VPY) benchmarks/bench_idle.py
+	$(VPY) benchmarks/bench_idle.py --reference $(REF_VENV)/bin/python
 	$(VPY) benchmarks/bench_objects.py --reference $(REF_VENV)/bin/python
 
 system-deps:

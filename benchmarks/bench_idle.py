@@ -9,7 +9,12 @@ idle creator, and prints the CPU seconds the consumer used per wall second:
   sync spin (contrast)        the same sync wait with a spin budget longer than the wait
 Target: under 0.001 (0.1% of a core) for every mode but the contrast.
 
-Usage: python benchmarks/bench_idle.py [--seconds S]
+Then both sides poll (benchmarks/both_poll.py): two processes, each looping
+over `async with cm` with existence False and nothing to do, as the seed's
+README advises desktop apps; the CPU of the busier one, for ours on asyncio
+and uvloop and, with --reference, for the reference package on asyncio.
+
+Usage: python benchmarks/bench_idle.py [--seconds S] [--reference PYTHON]
 """
 
 import argparse
@@ -17,6 +22,8 @@ import asyncio
 import multiprocessing as mp
 import os
 import resource
+import subprocess
+import sys
 import time
 import uuid
 
@@ -101,9 +108,31 @@ def run(target, args, seconds):
     return value
 
 
+def both_poll(python, loop_kind, seconds):
+    """The CPU share of the busier of two processes that both poll."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    name = f"ipo-poll-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    end = time.time() + 3.0 + seconds  # room for both to start and attach
+    procs = [subprocess.Popen([python, os.path.join(here, "both_poll.py"), name, role, str(end), loop_kind],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for role in ("creator", "consumer")]
+    shares = []
+    for p in procs:
+        out, err = p.communicate(timeout=seconds + 120)
+        if p.returncode != 0:
+            raise SystemExit(f"both_poll.py failed:\n{err}")
+        shares.append(float(out.split()[-1]))
+    try:
+        os.unlink(f"/dev/shm/{name}")
+    except FileNotFoundError:
+        pass
+    return max(shares)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--reference", help="the interpreter of the reference package's venv")
     args = parser.parse_args()
     s = args.seconds
     print(f"idle consumers, {s:g} s each: CPU seconds per wall second (target < 0.001)")
@@ -118,6 +147,14 @@ def main():
     for label, target, extra in modes:
         share = run(target, extra, s)
         verdict = "" if "contrast" in label else ("  ok" if share < 0.001 else "  over target")
+        print(f"  {label:28} {share:9.5f}{verdict}")
+    print(f"both sides poll with existence False, {s:g} s: CPU seconds per wall second of the busier")
+    rows = [("ours, asyncio", sys.executable, "asyncio"), ("ours, uvloop", sys.executable, "uvloop")]
+    if args.reference:
+        rows.append(("reference package, asyncio", args.reference, "asyncio"))
+    for label, python, loop_kind in rows:
+        share = both_poll(python, loop_kind, s)
+        verdict = "" if "reference" in label else ("  ok" if share <= 0.001 else "  over target")
         print(f"  {label:28} {share:9.5f}{verdict}")
 
 

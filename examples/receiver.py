@@ -10,7 +10,9 @@ REGION = sys.argv[1] if len(sys.argv) > 1 else "ipc_py_objects_demo"
 
 def main() -> None:
     sm = SharedMemory(REGION)
-    sm.init_consumer(time_limit=30)  # waits for the sender to create the region
+    # Waits for the sender to create the region; False if it did not in time.
+    if not sm.init_consumer(time_limit=30):
+        sys.exit(f"receiver: no region {REGION!r} appeared within 30 s: is the sender running?")
     with sm:  # closes (detaches) on leaving
         print(f"receiver: attached to {sm.name!r} ({sm.size // (1024 * 1024)} MiB)")
         bulk_count = bulk_bytes = 0

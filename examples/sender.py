@@ -29,7 +29,8 @@ BULK = bytes(range(256)) * 4096  # 1 MiB
 def main() -> None:
     with SharedMemory(REGION, create=True, size=64 * MiB) as sm:
         print(f"sender: created region {sm.name!r} of {sm.size // MiB} MiB; waiting for the receiver")
-        sm.wait_consumer_ready(time_limit=30)
+        if not sm.wait_consumer_ready(time_limit=30):
+            sys.exit("sender: no receiver attached within 30 s")
 
         with wait_my_turn(sm):
             for value in GREETINGS:

@@ -21,6 +21,7 @@ static inline ipo_obj_t *obj_at(const ipo_region_t *r, ipo_off_t off)
 
 void ipo_value_release(ipo_region_t *r, ipo_value_t *v)
 {
+    ipo_region_mark_changed(r);
     if (!ipo_value_is_inline(v->type))
         ipo__obj_release(r, v->v.off);
     v->type = IPO_T_NONE;
@@ -142,6 +143,7 @@ int ipo_list_reserve(ipo_region_t *r, ipo_obj_t *list, uint64_t capacity)
 int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
                     const ipo_value_t *values, uint64_t n)
 {
+    ipo_region_mark_changed(r);
     ipo_list_t *l = list_of(list);
     if (index > l->len || n > UINT64_MAX / 2 - l->len)
         return -IPO_EINVAL;
@@ -162,6 +164,7 @@ int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
 void ipo_list_remove(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t n,
                      ipo_value_t *out)
 {
+    ipo_region_mark_changed(r);
     ipo_list_t *l = list_of(list);
     uint64_t cap;
     ipo_value_t *items = list_array(r, list, &cap);
@@ -332,6 +335,7 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
 int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
                    const ipo_value_t *key, const ipo_value_t *value)
 {
+    ipo_region_mark_changed(r);
     ipo_table_t *t = ipo_map_table(r, map);
     if (!t)
         return -IPO_EBADOBJ;
@@ -358,6 +362,7 @@ int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
 void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
                     ipo_value_t *key, ipo_value_t *value)
 {
+    ipo_region_mark_changed(r);
     ipo_table_t *t = ipo_map_table(r, map);
     if (!t || entry >= t->nentries)
         return;
@@ -390,6 +395,7 @@ void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
 
 void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
 {
+    ipo_region_mark_changed(r);
     ipo_table_t *t = ipo_map_table(r, map);
     if (!t)
         return;

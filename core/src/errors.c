@@ -22,6 +22,7 @@ static const char *const descriptions[IPO_ERROR_COUNT_] = {
     [IPO_ESYS]      = "system error",
     [IPO_EINTR]     = "the wait ended early",
     [IPO_EOVERFLOW] = "a counter in the region is at its limit",
+    [IPO_ETAKEN]    = "the participant slot asked for is held by another participant",
 };
 
 const char *ipo_strerror(int code)

@@ -201,6 +201,7 @@ void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off)
 
 void ipo__obj_free_block(ipo_region_t *r, ipo_off_t off)
 {
+    ipo_region_mark_changed(r);
     /* A view still naming this block sees generation 0 and a bad type,
      * whatever the allocator writes over the rest. Plain: views compare the
      * generation and type only while their process holds access (see
@@ -285,6 +286,7 @@ static int tree_pinned(const ipo_region_t *r, const ipo_obj_t *obj)
 
 int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
 {
+    ipo_region_mark_changed(r);
     const ipo_obj_t *obj;
     int rc = ipo_obj_get(r, off, &obj);
     if (rc)
@@ -297,6 +299,7 @@ int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
 
 void ipo__obj_release(ipo_region_t *r, ipo_off_t off)
 {
+    ipo_region_mark_changed(r);
     const ipo_obj_t *obj;
     /* SYNC POINT object pins: pairs with the fetch-sub-release in
      * ipo_obj_unpin(). */

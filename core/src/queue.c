@@ -1,4 +1,4 @@
-/* core/src/queue.c — the message queue: a growable ring of object offsets. */
+/* core/src/queue.c — the message queue: a growable ring of object offsets, taken at either end. */
 /* Only holders of access write head, tail, ring and the entries, and only
  * holders read the entries and `ring`; waiters read head and tail without
  * access (ipo_queue_length()). So the holder's own reads stay plain, and
@@ -93,6 +93,7 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
      * acquire load of tail in ipo_queue_length(), which waiters read
      * without holding access. */
     ipo_atomic_store_release(&q->tail, q->tail + 1);
+    ipo_region_mark_changed(r);
     return 0;
 }
 
@@ -107,19 +108,53 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
     return 0;
 }
 
+/* The object leaves the queue: it may be destroyed (or queued again) now. */
+static void unflag(ipo_region_t *r, ipo_off_t obj)
+{
+    const ipo_obj_t *o;
+    if (ipo_obj_get(r, obj, &o) == 0)
+        ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
+}
+
 int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
 {
     int rc = ipo_queue_peek(r, obj);
     if (rc)
         return rc;
     ipo_queue_t *q = &r->hdr->queue;
-    const ipo_obj_t *o;
-    if (ipo_obj_get(r, *obj, &o) == 0)
-        ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
+    unflag(r, *obj);
     /* SYNC POINT queue head: pairs with the acquire load of head in
      * ipo_queue_length(): a waiter that reads the new head then reads a tail
      * at least as new, so the length it computes is never negative. */
     ipo_atomic_store_release(&q->head, q->head + 1);
+    ipo_region_mark_changed(r);
+    return 0;
+}
+
+int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj)
+{
+    /* Plain, as ipo_queue_peek(): only holders write the queue. */
+    const ipo_queue_t *q = &r->hdr->queue;
+    if (q->head == q->tail)
+        return -IPO_EEMPTY;
+    const ipo_ring_t *ring = ring_at(r, q->ring);
+    *obj = ring->entries[(q->tail - 1) & (ring->capacity - 1)];
+    return 0;
+}
+
+int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj)
+{
+    int rc = ipo_queue_peek_newest(r, obj);
+    if (rc)
+        return rc;
+    ipo_queue_t *q = &r->hdr->queue;
+    unflag(r, *obj);
+    /* The entry stays in the ring until a put overwrites it; below the new
+     * tail nobody reads it. Tail stays at or above head (a message was
+     * left between them), so a waiter's length is never negative. SYNC
+     * POINT queue tail: pairs with the acquire load of tail in
+     * ipo_queue_length(), as a put's store does. */
+    ipo_atomic_store_release(&q->tail, q->tail - 1);
     return 0;
 }
 

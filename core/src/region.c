@@ -52,6 +52,7 @@ uint32_t ipo_layout_hash(void)
         IPO_LAYOUT_VERSION,
         sizeof(ipo_header_t), offsetof(ipo_header_t, access), offsetof(ipo_header_t, queue),
         offsetof(ipo_header_t, attach_count), offsetof(ipo_header_t, next_gen),
+        offsetof(ipo_header_t, changes),
         sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for), offsetof(ipo_slot_t, sleepers),
         sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,
         sizeof(ipo_block_t), IPO_BLOCK_TAG_SHIFT,
@@ -553,7 +554,7 @@ static void sweep_abandoned_creations(void)
 
 /* Gives the formatted region at fd its name: link(2) fails on an existing
  * name atomically, so nobody ever sees the name on a half-made region. */
-static int publish_name(const char *tmp_name, const char *shm_name)
+static int publish_name(const char *tmp_name, const char *shm_name, int keep_stale)
 {
     char from[SHM_PATH_MAX], to[SHM_PATH_MAX];
     snprintf(from, sizeof(from), SHM_DIR "%s", tmp_name);
@@ -563,6 +564,8 @@ static int publish_name(const char *tmp_name, const char *shm_name)
             return 0;
         if (errno != EEXIST)
             return -IPO_ESYS;
+        if (keep_stale)
+            return -IPO_EEXIST;
         int rc = remove_if_stale(shm_name);
         if (rc)
             return rc;
@@ -650,7 +653,7 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
      * acquire load of state in ipo_region_attach(), so whoever finds the
      * name finds the region whole, slot 0 taken. */
     ipo_atomic_store_release(&r->hdr->state, (uint32_t)IPO_STATE_READY);
-    rc = publish_name(tmp_name, r->shm_name);
+    rc = publish_name(tmp_name, r->shm_name, opts->keep_stale);
     if (rc) {
         err = errno;
         r->joined = 0;
@@ -750,8 +753,20 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         goto fail;
     }
     bind_handle(r, mem, size);
+    /* Any free consumer slot, or the one asked for (the original package's
+     * consumer_id), which nobody else may hold. */
+    uint32_t first = 1, end = hdr->slot_count;
     rc = -IPO_EFULL;
-    for (uint32_t i = 1; i < hdr->slot_count; i++) {
+    if (opts && opts->consumer_slot) {
+        if (opts->consumer_slot >= hdr->slot_count) {
+            rc = -IPO_EINVAL;
+            goto fail;
+        }
+        first = opts->consumer_slot;
+        end = first + 1;
+        rc = -IPO_ETAKEN;
+    }
+    for (uint32_t i = first; i < end; i++) {
         /* Winning the lock is winning the slot: whoever held it before us
          * has left or died, whatever its state field still says. */
         if (slot_lock(fd, i) < 0)
@@ -795,6 +810,15 @@ fail:
 }
 
 /* ---- leaving --------------------------------------------------------------- */
+
+int ipo_region_peers_alive(const ipo_region_t *r)
+{
+    if (r->fd < 0 || !r->hdr)
+        return 1;
+    /* Our own open file description's lock does not conflict with itself,
+     * so one test over every slot's byte finds any other holder. */
+    return locks_held(r->fd, 0, r->hdr->slot_count);
+}
 
 unsigned ipo_region_consumers_alive(const ipo_region_t *r)
 {

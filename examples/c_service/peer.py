@@ -22,8 +22,9 @@ def ask(requests, replies, value, time_limit=10.0):
 def connect(name, time_limit=30.0):
     """The service's request and reply regions, once it has made them."""
     requests, replies = SharedMemory(f"{name}-in"), SharedMemory(f"{name}-out")
-    requests.init_consumer(time_limit=time_limit)
-    replies.init_consumer(time_limit=time_limit)
+    for region in (requests, replies):
+        if not region.init_consumer(time_limit=time_limit):
+            raise SystemExit(f"peer: no region {region.name!r} within {time_limit} s: is the service running?")
     return requests, replies
 
 

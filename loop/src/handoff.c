@@ -42,6 +42,8 @@ static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
     return (ipo_slot_t *)(r->base + r->hdr->slots_off) + i;
 }
 
+static void announce_leaving(ipo_waker_t *w);
+
 static unsigned bit_index(uint32_t bit)
 {
     return bit == IPO_WAIT_FOR_ACCESS ? 0 : bit == IPO_WAIT_FOR_MESSAGES ? 1 : 2;
@@ -82,6 +84,8 @@ static void waker_release(ipo_waker_t *w, int ours)
         ipo__sleeper_unregister(w, w->sleepers);
     if (had_sleepers)
         ipo__handoff_pass_on(w);
+    if (ours)
+        announce_leaving(w);
     if (ours)
         ipo_notify_close(&w->bell);
     else if (w->bell.fd >= 0)
@@ -150,12 +154,20 @@ static int ring(ipo_waker_t *w, uint32_t i)
     return rc;
 }
 
-/* Rings the sleepers a free access word lets go on. After a release: every
- * waiter for a release, every waiter for messages if there are messages,
- * and the oldest waiter for access that is not rung yet (the next oldest if
- * it is gone). When a ring is passed on, only that last one: no release
- * happened, and the others were all rung already. */
-static void wake(ipo_waker_t *w, int released)
+/* Why wake() rings. */
+enum wake_why {
+    WAKE_PASS_ON,    /* a ring passed on: the oldest waiter for access only */
+    WAKE_RELEASED,   /* a release: also every waiter for messages, if there are some */
+    WAKE_CHANGED,    /* a release after a change: also every waiter for a change */
+    WAKE_LEFT        /* a participant left: every waiter for a change, only */
+};
+
+/* Rings the sleepers an event lets go on: every waiter for a change after
+ * a change (or a leaving), every waiter for messages after a release that
+ * leaves messages queued, and the oldest waiter for access that is not rung
+ * yet (the next oldest if it is gone) whenever access is free. A ring
+ * passed on rings only that last one: the others were all rung already. */
+static void wake(ipo_waker_t *w, enum wake_why why)
 {
     const ipo_region_t *r = w->r;
     /* The slot count as it was at attach, where it was checked against
@@ -163,8 +175,9 @@ static void wake(ipo_waker_t *w, int released)
     uint32_t n = w->npeers;
     uint8_t skip[IPO_MAX_SLOTS];
     memset(skip, 0, n);
-    if (released) {
-        int messages = ipo_queue_length(r) != 0;
+    if (why != WAKE_PASS_ON) {
+        int messages = why != WAKE_LEFT && ipo_queue_length(r) != 0;
+        int changed = why == WAKE_CHANGED || why == WAKE_LEFT;
         for (uint32_t i = 0; i < n; i++) {
             const ipo_slot_t *s = slot_at(r, i);
             /* SYNC POINT waiting_for: pairs with the fetch-or in
@@ -172,11 +185,13 @@ static void wake(ipo_waker_t *w, int released)
              * ipo__sleeper_unregister()), carried by the acq_rel
              * read-modify-writes of the access word. */
             uint32_t what = ipo_atomic_load_acquire(&s->waiting_for);
-            if ((what & IPO_WAIT_FOR_RELEASE) || ((what & IPO_WAIT_FOR_MESSAGES) && messages)) {
+            if (((what & IPO_WAIT_FOR_CHANGE) && changed) || ((what & IPO_WAIT_FOR_MESSAGES) && messages)) {
                 ring(w, i);
                 skip[i] = 1;
             }
         }
+        if (why == WAKE_LEFT)
+            return; /* access was not released: nobody waits for it because of this */
     }
     for (;;) {
         uint32_t oldest = UINT32_MAX;
@@ -201,11 +216,24 @@ static void wake(ipo_waker_t *w, int released)
     }
 }
 
-void ipo_handoff_release(ipo_waker_t *w)
+uint64_t ipo_handoff_release(ipo_waker_t *w)
 {
-    uint64_t old = ipo_access_release(w->r);
+    ipo_region_t *r = w->r;
+    int changed = r->changed;
+    uint64_t changes;
+    if (changed) {
+        r->changed = 0;
+        /* SYNC POINT changes: published by the release of the access word
+         * below, to the acquire loads of ipo_change_count(). An atomic add,
+         * not a store: a participant leaving adds without holding access. */
+        changes = ipo_atomic_fetch_add_relaxed(&r->hdr->changes, 1) + 1;
+    } else {
+        changes = ipo_atomic_load_relaxed(&r->hdr->changes);
+    }
+    uint64_t old = ipo_access_release(r);
     if (old & IPO_ACCESS_SLEEPER_MASK)
-        wake(w, 1);
+        wake(w, changed ? WAKE_CHANGED : WAKE_RELEASED);
+    return changes;
 }
 
 void ipo__handoff_pass_on(ipo_waker_t *w)
@@ -214,14 +242,29 @@ void ipo__handoff_pass_on(ipo_waker_t *w)
      * word read here was released, and its sleepers' fields are visible. */
     uint64_t word = ipo_atomic_load_acquire(&w->r->hdr->access);
     if (!(word & IPO_ACCESS_OWNER_MASK) && (word & IPO_ACCESS_SLEEPER_MASK))
-        wake(w, 0);
+        wake(w, WAKE_PASS_ON);
+}
+
+/* This participant leaves: whoever waits for a change may be waiting for
+ * it, and must look again (a gate that waits for another process's change
+ * opens when no other process is left). */
+static void announce_leaving(ipo_waker_t *w)
+{
+    /* SYNC POINT changes: an atomic add without access; the acq_rel
+     * fetch-add on the access word below orders it before the rings. */
+    ipo_atomic_fetch_add_relaxed(&w->r->hdr->changes, 1);
+    uint64_t word = ipo_atomic_fetch_add_acq_rel(&w->r->hdr->access, 0);
+    if (word & IPO_ACCESS_SLEEPER_MASK)
+        wake(w, WAKE_LEFT);
 }
 
 /* ---- registering ---------------------------------------------------------------- */
 
 static int wait_over(const ipo_region_t *r, uint32_t what, uint64_t word, uint64_t since)
 {
-    if ((what & IPO_WAIT_FOR_RELEASE) && (word >> IPO_ACCESS_COUNT_SHIFT) != since)
+    /* The change count is read after the registration, which acquired what
+     * the last releaser published (the count included). */
+    if ((what & IPO_WAIT_FOR_CHANGE) && ipo_change_count(r) != since)
         return 1;
     if (word & IPO_ACCESS_OWNER_MASK)
         return 0;
@@ -242,7 +285,7 @@ int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
     s->what = what;
     s->next = w->sleepers;
     w->sleepers = s;
-    for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
+    for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_CHANGE; bit <<= 1)
         if ((what & bit) && w->waiting[bit_index(bit)]++ == 0)
             /* SYNC POINT waiting_for: pairs with the acquire loads in
              * wake(); the registration below carries it to the releaser. */
@@ -296,7 +339,7 @@ void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
             }
         }
         w->nsleepers--;
-        for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_RELEASE; bit <<= 1)
+        for (uint32_t bit = 1; bit <= IPO_WAIT_FOR_CHANGE; bit <<= 1)
             if ((what & bit) && --w->waiting[bit_index(bit)] == 0)
                 /* SYNC POINT waiting_for: pairs with the acquire loads in
                  * wake(). */

@@ -5,7 +5,7 @@
 #include "ipo/handoff.h"
 
 /* Registers s as a sleeper for `what` (with `since` for
- * IPO_WAIT_FOR_RELEASE): publishes what it waits for in the slot, takes a
+ * IPO_WAIT_FOR_CHANGE): publishes what it waits for in the slot, takes a
  * new place in line if new_ticket, clears the slot's pending ring, then
  * counts itself in the access word. 1 when the wait goes on (sleep until a
  * descriptor is readable), 0 when the word it registered against says the

@@ -12,7 +12,7 @@
 #include "sleepers.h"
 
 /* A wait goes: try; spin, trying; register and sleep; on a ring,
- * unregister and try; and so on until it takes access (HELD), the release
+ * unregister and try; and so on until it takes access (HELD), the change
  * it waits for comes (AGAIN), or its caller cancels. The rules that keep
  * wakeups from being lost (tests/model/waiter.pml checks them):
  *
@@ -24,7 +24,7 @@
  * - A waiter rung for a turn it then lost keeps its place in line: a new
  *   ticket is taken only when a wait starts. */
 
-#define KNOWN_BITS (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES | IPO_WAIT_FOR_RELEASE)
+#define KNOWN_BITS (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES | IPO_WAIT_FOR_CHANGE)
 
 void ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker)
 {
@@ -85,10 +85,10 @@ static int try_take(ipo_waiter_t *w)
     return 0;
 }
 
-/* Whether somebody took a turn since the count the wait started from. */
-static int release_seen(const ipo_waiter_t *w)
+/* Whether a change came since the count the wait started from. */
+static int change_seen(const ipo_waiter_t *w)
 {
-    return (w->what & IPO_WAIT_FOR_RELEASE) && ipo_access_count(w->waker->r) != w->since;
+    return (w->what & IPO_WAIT_FOR_CHANGE) && ipo_change_count(w->waker->r) != w->since;
 }
 
 /* The wait is over: with the turn, or without it (AGAIN), in which case a
@@ -109,7 +109,7 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
 {
     if (try_take(w))
         return finish(w, IPO_WAIT_HELD);
-    if (release_seen(w))
+    if (change_seen(w))
         return finish(w, IPO_WAIT_AGAIN);
     /* Spin: lowest latency while the holder runs on another core. Reading
      * the clock costs more than a pause, so look at it every 64 rounds. */
@@ -120,7 +120,7 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
             if (try_take(w))
                 return finish(w, IPO_WAIT_HELD);
             if (!(round & 63)) {
-                if (release_seen(w))
+                if (change_seen(w))
                     return finish(w, IPO_WAIT_AGAIN);
                 if (ipo_now_ns() >= spin_until)
                     break;
@@ -143,7 +143,7 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
             return -IPO_ESYS;
         }
         /* A place in line (a ticket) is taken once per wait, by its first
-         * registration that wants a turn (not one for a release alone). */
+         * registration that wants a turn (not one for a change alone). */
         int new_ticket = !w->in_line && (w->what & (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES));
         int rc = ipo__sleeper_register(w->waker, &w->sleeper, w->what, w->since, new_ticket);
         if (rc < 0) {
@@ -157,7 +157,7 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
         /* Over as we registered: look again, awake. */
         if (try_take(w))
             return finish(w, IPO_WAIT_HELD);
-        if (release_seen(w))
+        if (change_seen(w))
             return finish(w, IPO_WAIT_AGAIN);
         /* The word said "free" or "a message" when we registered, and the
          * try found otherwise: someone took the turn (a try retries while
@@ -172,7 +172,7 @@ int ipo_waiter_start(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t spi
         return -IPO_EINVAL;
     if (!w->what)
         w->in_line = 0; /* a new wait: a new place in line */
-    if (w->since != since && registered(w) && (w->sleeper.what & IPO_WAIT_FOR_RELEASE)) {
+    if (w->since != since && registered(w) && (w->sleeper.what & IPO_WAIT_FOR_CHANGE)) {
         /* The count we sleep against changed: register against the new one. */
         stop_sleeping(w);
         ipo__handoff_pass_on(w->waker);
@@ -193,7 +193,7 @@ int ipo_waiter_readable(ipo_waiter_t *w)
     stop_sleeping(w);
     if (try_take(w))
         return finish(w, IPO_WAIT_HELD);
-    if (release_seen(w))
+    if (change_seen(w))
         return finish(w, IPO_WAIT_AGAIN);
     /* Rung (or looked) and not let in: someone else took the turn (a try
      * retries while access stays free), and will ring when it releases;

@@ -5,6 +5,6 @@
 """
 
 from .versions.v_1 import *  # noqa: F401,F403
-from .versions.v_1 import __all__
+from .versions.v_1 import __all__ as __all__
 
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ __all__ = [
     "RegionNotFoundError",
     "RegionExistsError",
     "RegionPermissionError",
+    "UntrustedRegionError",
     "IncompatibleRegionError",
     "RegionClosingError",
     "RegionFullError",
@@ -22,6 +23,7 @@ __all__ = [
     "ObjectInUseError",
     "RegionCorruptedError",
     "UnknownClassError",
+    "WrongObjectTypeError",
 ]
 
 
@@ -62,6 +64,11 @@ class RegionPermissionError(SharedMemoryError, PermissionError):
     """The region belongs to another user, or its mode is not the one expected."""
 
 
+class UntrustedRegionError(RegionPermissionError):
+    """Reading an object would unpickle data, or import a class, that a region
+    other users can write chose. Open the region with ``trust=True`` to allow it."""
+
+
 class IncompatibleRegionError(SharedMemoryError):
     """The object under that name is not a region of this layout version."""
 
@@ -100,3 +107,8 @@ class RegionCorruptedError(SharedMemoryError):
 
 class UnknownClassError(SharedMemoryError, TypeError):
     """A shared object's class cannot be imported in this process."""
+
+
+class WrongObjectTypeError(SharedMemoryError, TypeError):
+    """The object at an offset is not of a type the call works on (say,
+    get_obj_buffer() on a list, which has no data buffer)."""

@@ -4,8 +4,8 @@ The C codec stores None, bool, numbers, str, bytes, the datetime types, tuple,
 list, dict, set and frozenset by itself. For anything else it asks
 ``describe(obj)`` here, which answers with the parts to store (see
 ``encode_described`` in python/src/encode.c), or raises ``TypeError``. Reading
-back, the codec calls ``rebuild_object``, ``rebuild_enum`` and
-``rebuild_ndarray``.
+back, the codec calls ``rebuild_object``, ``rebuild_enum``, ``rebuild_ndarray``
+and ``rebuild_pickled``.
 
 Custom class instances are projected onto shared fields. A *static* object
 (the default) stores its attributes as a fixed run of values; each process
@@ -13,21 +13,37 @@ reads it through one generated subclass of the user's class per set of
 field names, whose attributes are C data descriptors over those values. A
 *general* object (``ForceGeneralObjectCopy``/``Inplace``) stores its
 attributes in a shared dict, so attributes added later are shared too.
+
+What the format cannot describe but pickles (a namedtuple, an exception, a
+``Fraction``, an instance of a class that says how to rebuild itself with
+``__reduce__``) is stored pickled and read back as a copy.
+
+Trust: a region names classes (objects, enum members) and holds pickles, and
+a pickle runs whatever code it names. So the codec passes ``trusted`` to the
+rebuild hooks: whether no other user can write the region (or its handle was
+opened with ``trust=True``). An untrusted region is never unpickled, and the
+only classes it can name are those this process knows already (it put or
+read an object of that class before): looking one up by name would import
+the module the region chose.
 """
 
 from __future__ import annotations
 
 import ast
+import copyreg
 import dataclasses
 import enum
 import functools
 import importlib
+import pickle
 import sys
-from collections.abc import Mapping, MutableMapping, MutableSequence, MutableSet, Set
+import typing
+from collections.abc import Iterator, Mapping, MutableMapping, MutableSequence, MutableSet, Sequence, Set
+from typing import Any, Dict, List, Optional, Type
 
 from . import _ipo
 from .containers import SharedDict, SharedList, SharedMapping, SharedSet
-from .errors import UnknownClassError
+from .errors import UnknownClassError, UntrustedRegionError
 
 __all__ = [
     "FastLimitedSet",
@@ -37,13 +53,13 @@ __all__ = [
     "ForceGeneralObjectCopy",
     "ForceGeneralObjectInplace",
     "intenum_dict_to_list",
+    "intenum_list_to_dict",
     "list_to_intenum_dict",
 ]
 
 # Where a mapped instance keeps its reference to the shared block: a slot of
 # the generated class, or its __dict__ when the class changed in place.
 _REF = "_ipo_ref"
-_HEAPTYPE = 1 << 9
 
 
 # ---- wrappers ------------------------------------------------------------------------
@@ -52,10 +68,15 @@ _HEAPTYPE = 1 << 9
 class _Wrapper:
     __slots__ = ("value",)
 
-    def __init__(self, value):
+    def __init__(self, value: Any) -> None:
         self.value = value
 
-    def __repr__(self):
+    @property
+    def obj(self) -> Any:
+        """The wrapped object, by the original package's name for it."""
+        return self.value
+
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"
 
 
@@ -109,17 +130,64 @@ _OBJECT_WRAPPERS = {
 }
 
 
+class ForceMapping(Mapping):
+    """A dict stored as a read-only ``Mapping``: built like a dict
+    (``ForceMapping(d)``, ``ForceMapping(a=1)``), read back as a read-only
+    live view. In the original package a dict subclass; here a Mapping over
+    a dict, since the codec refuses subclasses of the value types."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._data: Dict[Any, Any] = dict(*args, **kwargs)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"ForceMapping({self._data!r})"
+
+
+# The original package's other names for the wrappers.
+FStaticObjectCopy = forcestaticobjectcopy = fstaticobjectcopy = ForceStaticObjectCopy
+FStaticObjectInplace = forcestaticobjectinplace = fstaticobjectinplace = ForceStaticObjectInplace
+FGeneralObjectCopy = forcegeneralobjectcopy = fgeneralobjectcopy = ForceGeneralObjectCopy
+FGeneralObjectInplace = forcegeneralobjectinplace = fgeneralobjectinplace = ForceGeneralObjectInplace
+FMapping = forcemapping = fmapping = ForceMapping
+
+
 # ---- IntEnum-indexed lists -------------------------------------------------------------
 
 
-def intenum_dict_to_list(mapping, default=None):
+def _enum_size(enum_class: Type[enum.IntEnum]) -> int:
+    """One place per member value: the largest value plus one."""
+    return max((int(member) for member in enum_class), default=-1) + 1
+
+
+def intenum_dict_to_list(
+    mapping: Mapping[Any, Any], int_enum_class: Optional[Type[enum.IntEnum]] = None, *, default: Any = None
+) -> List[Any]:
     """``{Enum.b: 2, Enum.a: 1}`` -> ``[1, 2, default...]``: a list indexed by
-    the members of an IntEnum, as long as the enum's largest member plus one.
-    Members left out get ``default``."""
-    if not mapping:
-        return []
-    enum_class = type(next(iter(mapping)))
-    size = max(int(member) for member in enum_class) + 1 if isinstance(enum_class, enum.EnumMeta) else 0
+    the members of an IntEnum, one place per member (as long as the largest
+    member plus one; for the usual 0..n-1 members, ``len(int_enum_class)``,
+    as in the original package). The enum is ``int_enum_class``, or else the
+    class of the mapping's first key. Members left out get ``default``."""
+    if int_enum_class is not None and not (
+        isinstance(int_enum_class, enum.EnumMeta) and issubclass(int_enum_class, int)
+    ):
+        raise TypeError(f"int_enum_class must be an IntEnum class, not {int_enum_class!r}")
+    if int_enum_class is None:
+        if not mapping:
+            return []
+        first = type(next(iter(mapping)))
+        int_enum_class = first if isinstance(first, enum.EnumMeta) else None
+    size = _enum_size(int_enum_class) if int_enum_class is not None else 0
     size = max([size, *(int(key) + 1 for key in mapping)])
     values = [default] * size
     for key, value in mapping.items():
@@ -130,16 +198,39 @@ def intenum_dict_to_list(mapping, default=None):
     return values
 
 
-def list_to_intenum_dict(values, enum_class):
-    """The inverse of intenum_dict_to_list: ``{member: values[member]}`` for
-    every member of ``enum_class`` that the list is long enough to hold."""
+def intenum_list_to_dict(
+    data_list: Sequence[Any], int_enum_class: Optional[Type[enum.IntEnum]] = None
+) -> Dict[Any, Any]:
+    """The inverse of intenum_dict_to_list, as the original package has it:
+    ``{index: item}``, or ``{int_enum_class(index): item}`` with the enum.
+    A place that no member has (an enum with gaps) is left out while it
+    holds None, and a ValueError otherwise."""
+    if int_enum_class is None:
+        return dict(enumerate(data_list))
+    members = {int(member): member for member in int_enum_class}
+    result: Dict[Any, Any] = {}
+    for index, item in enumerate(data_list):
+        member = members.get(index)
+        if member is not None:
+            result[member] = item
+        elif item is not None:
+            raise ValueError(f"{int_enum_class.__name__} has no member {index}, and place {index} "
+                             f"holds {item!r}")
+    return result
+
+
+def list_to_intenum_dict(values: Sequence[Any], enum_class: Type[enum.IntEnum]) -> Dict[Any, Any]:
+    """``{member: values[member]}`` for every member of ``enum_class`` that
+    the list is long enough to hold (intenum_list_to_dict with the enum, but
+    a short list is no error)."""
     return {member: values[member] for member in enum_class if 0 <= int(member) < len(values)}
 
 
 # ---- classes by name -------------------------------------------------------------------
 
-# Classes this process put, by key: the sender can read its own objects back
-# even when their class cannot be imported (defined in a function, say).
+# Classes this process put or read, by key: the sender can read its own
+# objects back even when their class cannot be imported (defined in a
+# function, say), and an untrusted region can name only these.
 _known_classes: dict[str, type] = {}
 
 
@@ -149,11 +240,22 @@ def _class_key(cls):
     return key
 
 
-def _resolve(key):
+def _untrusted(what):
+    return UntrustedRegionError(
+        f"refusing to {what}: other users can write this region (its mode lets the group or "
+        f"others write, or another user owns it), so what it holds could run their code in this "
+        f"process. Open it with SharedMemory(..., trust=True) if you trust every user who can "
+        f"write it"
+    )
+
+
+def _resolve(key, trusted):
     cls = _known_classes.get(key)
     if cls is not None:
         return cls
     module_name, _, qualname = key.partition(":")
+    if not trusted:
+        raise _untrusted(f"import class '{module_name}.{qualname}', which a shared object names")
     try:
         found = importlib.import_module(module_name)
         for part in qualname.split("."):
@@ -173,10 +275,30 @@ def _resolve(key):
 # ---- custom objects ----------------------------------------------------------------------
 
 
+# Bases that hold no state of their instances, whatever they are made of
+# (typing.Generic is written in C from Python 3.12).
+_STATELESS_BASES = frozenset({object, typing.Generic})
+
+
 def _is_user_class(cls):
-    """Classes written in Python all the way down to object: their instances
-    are made of attributes, which is what can be projected."""
-    return cls is not object and all(base.__flags__ & _HEAPTYPE for base in cls.__mro__[:-1])
+    """Classes made by a class statement all the way down to object: their
+    instances are made of attributes, which is what can be projected. A type
+    written in C (a lock, a compiled pattern, the region handle) holds state
+    of its own, even when it is a heap type that allows subclasses."""
+    return cls is not object and all(
+        base in _STATELESS_BASES or _ipo._python_class(base) for base in cls.__mro__
+    )
+
+
+def _rebuilds_itself(cls):
+    """Whether a user class says how its instances are rebuilt (its own
+    ``__reduce__`` or ``__reduce_ex__``, as Fraction has, or a copyreg
+    entry): projecting its attributes would bypass that, so it is pickled
+    instead."""
+    if cls in copyreg.dispatch_table:
+        return True
+    return any("__reduce__" in klass.__dict__ or "__reduce_ex__" in klass.__dict__
+               for klass in cls.__mro__ if klass not in _STATELESS_BASES)
 
 
 def _slot_names(cls):
@@ -241,6 +363,14 @@ def _describe_object(obj, general, inplace):
             inplace = True
     key = _class_key(cls)
     adopt = obj if inplace else None
+    if adopt is not None:
+        # The class the object will take, made now: whatever can fail in
+        # making it (a metaclass, __init_subclass__) fails the put before
+        # anything is queued.
+        if general:
+            _general_class(cls, True)
+        else:
+            _static_class(cls, tuple(attributes), True)
     if general:
         return ("object", key, None, list(attributes.items()), adopt)
     return ("object", key, tuple(attributes), tuple(attributes.values()), adopt)
@@ -396,11 +526,18 @@ def _general_class(user_class, inplace):
     return cls
 
 
-def rebuild_object(key, names, state, copy):
+def rebuild_object(key, names, state, copy, trusted):
     """The codec's hook for an OBJECT block. `state` is a view of the shared
     fields (an ObjectRef for a static object, a SharedDict for a general one),
     or, with `copy`, their plain values."""
-    user_class = _resolve(key)
+    user_class = _resolve(key, trusted)
+    if not _is_user_class(user_class) or isinstance(user_class, enum.EnumMeta):
+        # Only what describe() projects is rebuilt: a region that names a
+        # type written in C (a lock type, say) gets no instance of it made.
+        raise UnknownClassError(
+            f"a shared object names class '{user_class.__module__}.{user_class.__qualname__}', "
+            f"which is not a class written in Python: refusing to make one"
+        )
     if copy:
         attributes = dict(state) if names is None else dict(zip(names, state))
         return _plain_instance(user_class, attributes)
@@ -410,32 +547,109 @@ def rebuild_object(key, names, state, copy):
     return obj
 
 
-def adopt(obj, ref, names, root_offset):
-    """Turns an object put with ForceStatic/GeneralObjectInplace into the view
-    of its shared block (at root_offset): its class changes, its attributes
-    now live there."""
+def _adopt_one(obj, ref, names):
+    """Turns one object into the view of its shared fields (`ref`): its class
+    changes, its attributes now live there. Returns how to undo it, or None
+    when nothing changed."""
     user_class = type(obj)
     if "__ipo_user_class__" in user_class.__dict__:
-        return  # put twice in one message: it maps onto the first block; the second is a copy
+        return None  # put twice in one message: it maps onto the first block; the second is a copy
     instance_dict = getattr(obj, "__dict__", None)
     if names is None:
         cls = _general_class(user_class, True)
     else:
         cls = _static_class(user_class, names, True)
     if isinstance(instance_dict, dict):
+        saved = dict(instance_dict)
         instance_dict.clear()
         instance_dict[_REF] = ref
+
+        def undo():
+            instance_dict.clear()
+            instance_dict.update(saved)
     else:
-        _stash_slot(user_class, names).__set__(obj, ref)
-    # object's own setattr: a frozen dataclass refuses its instances' one.
-    object.__setattr__(obj, "__class__", cls)
+        slot = _stash_slot(user_class, names)
+        saved = slot.__get__(obj, user_class)  # a set slot: describe() made sure
+        slot.__set__(obj, ref)
+
+        def undo():
+            slot.__set__(obj, saved)
+    try:
+        # object's own setattr: a frozen dataclass refuses its instances' one.
+        object.__setattr__(obj, "__class__", cls)
+    except BaseException:
+        undo()
+        raise
+
+    def undo_all():
+        object.__setattr__(obj, "__class__", user_class)
+        undo()
+
+    return undo_all
+
+
+def adopt(adoptions):
+    """Maps the objects a put or store collected in place, each onto its
+    shared block: all of them, or (when one fails) none, so that a put that
+    fails leaves every object as it was. Each entry is (object, view of its
+    fields, field names or None for a general object, the root's offset)."""
+    done = []
+    try:
+        for obj, ref, names, _root in adoptions:
+            undo = _adopt_one(obj, ref, names)
+            if undo is not None:
+                done.append(undo)
+    except BaseException:
+        for undo in reversed(done):
+            undo()
+        raise
 
 
 # ---- enums -------------------------------------------------------------------------------
 
 
-def rebuild_enum(key, value):
-    return _resolve(key)(value)
+def rebuild_enum(key, value, trusted):
+    cls = _resolve(key, trusted)
+    if not isinstance(cls, enum.EnumMeta):
+        # The class is called with a value the region chose: only an enum's
+        # lookup of its own members may be.
+        raise UnknownClassError(
+            f"a shared enum member names class '{cls.__module__}.{cls.__qualname__}', "
+            f"which is not an enum: refusing to call it"
+        )
+    return cls(value)
+
+
+# ---- pickled objects ------------------------------------------------------------------------
+
+
+def _pickled(obj):
+    """What the format cannot describe, as a pickle; TypeError naming the
+    type when it does not pickle either."""
+    cls = type(obj)
+    try:
+        data = pickle.dumps(obj, protocol=5)
+    except Exception as exc:
+        raise TypeError(
+            f"cannot put an object of type '{cls.__module__}.{cls.__qualname__}' into shared "
+            f"memory: the format cannot describe it, and it cannot be pickled either "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    return ("pickle", data)
+
+
+def rebuild_pickled(data, trusted):
+    """The codec's hook for a PICKLE block: a copy of the object."""
+    if not trusted:
+        raise _untrusted("unpickle a shared object")
+    try:
+        return pickle.loads(data)
+    except (ImportError, AttributeError) as exc:
+        raise UnknownClassError(
+            f"cannot rebuild a pickled shared object: what it names cannot be found in this "
+            f"process ({type(exc).__name__}: {exc}). Define it at the top level of a module "
+            f"that every process imports"
+        ) from exc
 
 
 # ---- numpy and torch -----------------------------------------------------------------------
@@ -463,7 +677,14 @@ def _describe_ndarray(numpy, array):
 def _dtype(descr):
     import numpy
 
-    return numpy.lib.format.descr_to_dtype(ast.literal_eval(descr))
+    dtype = numpy.lib.format.descr_to_dtype(ast.literal_eval(descr))
+    if dtype.hasobject:
+        # Never put (describe refuses them), so the region was written by
+        # something else: an array of object pointers read from shared
+        # bytes would dereference whatever they say.
+        raise TypeError(f"a shared numpy array claims dtype {descr}, which holds Python objects: "
+                        f"refusing to read it")
+    return dtype
 
 
 def rebuild_ndarray(descr, shape, buffer, is_tensor, copy):
@@ -494,6 +715,11 @@ def _torch_tensor(obj):
 def describe(obj):
     """How to store an object the C codec does not know by its exact type."""
     cls = type(obj)
+    if isinstance(obj, _ipo.Region):
+        raise TypeError(
+            f"cannot put a '{cls.__qualname__}' (a region handle) into shared memory: give the "
+            f"other process its name, and it opens the region with SharedMemory(name)"
+        )
     if isinstance(obj, SharedList):
         return ("list", obj)
     if isinstance(obj, (SharedDict, SharedMapping)):
@@ -529,16 +755,16 @@ def describe(obj):
         return ("dict", list(obj.items()), not isinstance(obj, MutableMapping))
     if isinstance(obj, Set):
         return ("set", list(obj), not isinstance(obj, MutableSet))
-    if _is_user_class(cls) and not isinstance(obj, type):
+    # A mapped object's generated class pickles as a plain instance: what
+    # counts is whether the user's class rebuilds itself.
+    user_class = cls.__dict__.get("__ipo_user_class__", cls)
+    if _is_user_class(cls) and not isinstance(obj, type) and not _rebuilds_itself(user_class):
         # As the reference package: a plain put changes the object in place,
         # so the object the sender keeps is the shared one.
         return _describe_object(obj, False, None)
-    raise TypeError(
-        f"cannot put an object of type '{cls.__module__}.{cls.__qualname__}' into shared memory: "
-        f"stored are None, bool, int, float, complex, str, bytes, bytearray, Decimal, slice, "
-        f"the datetime types, tuple, list, dict, set, frozenset (and their abstract kinds), "
-        f"enum members, numpy arrays, torch CPU tensors and instances of classes written in Python"
-    )
+    # The rest (a namedtuple, an exception, a range, a class that pickles
+    # itself) as the seed's "pickable classes instances": a copy.
+    return _pickled(obj)
 
 
 _ipo._register(
@@ -550,5 +776,6 @@ _ipo._register(
     rebuild_object=rebuild_object,
     rebuild_enum=rebuild_enum,
     rebuild_ndarray=rebuild_ndarray,
+    rebuild_pickled=rebuild_pickled,
     adopt=adopt,
 )

@@ -4,6 +4,8 @@
 #include <datetime.h>
 
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* datetime.h's API pointer is per file: each file that uses it imports it. */
 int ipo_py_decode_init(void)
@@ -37,6 +39,25 @@ int ipo_py_type_is_live(uint8_t type)
 
 static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int copy);
 static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
+
+/* ---- trust ------------------------------------------------------------------------ */
+
+/* Whether this process may unpickle what the region holds and import the
+ * classes it names: both run code that whoever wrote the region chose. Yes
+ * when trust=True was given, or when the region's file belongs to this user
+ * and its mode lets no other user write it; the file is asked once, on
+ * first need (the header's own owner and mode fields are not asked: anyone
+ * who can write the region can write those). */
+static int region_trusted(RegionObject *self)
+{
+    if (self->trust == IPO_TRUST_UNKNOWN) {
+        struct stat st;
+        int mine = self->r.fd >= 0 && fstat(self->r.fd, &st) == 0 && st.st_uid == geteuid() &&
+                   !(st.st_mode & (S_IWGRP | S_IWOTH));
+        self->trust = mine ? IPO_TRUST_FILE : IPO_TRUST_NONE;
+    }
+    return self->trust != IPO_TRUST_NONE;
+}
 
 /* ---- values and immutable objects ------------------------------------------------- */
 
@@ -76,7 +97,8 @@ static PyObject *decode_values_tuple(RegionObject *self, const ipo_obj_t *obj, i
 
 static PyObject *decode_tzinfo(RegionObject *self, const ipo_value_t *slot)
 {
-    if (slot->type != IPO_T_NONE && slot->type != IPO_T_TIMEZONE && slot->type != IPO_T_ZONEINFO)
+    if (slot->type != IPO_T_NONE && slot->type != IPO_T_TIMEZONE && slot->type != IPO_T_ZONEINFO &&
+        slot->type != IPO_T_PICKLE)
         return ipo_py_raise(self->st, -IPO_EBADOBJ, "a time's zone has type code %u", (unsigned)slot->type);
     return decode_value(self, slot, 1);
 }
@@ -303,7 +325,8 @@ static PyObject *decode_object(RegionObject *self, const ipo_obj_t *obj, ipo_off
         ipo_py_raise(st, -IPO_EBADOBJ, "a shared object at offset %llu has no fields",
                      (unsigned long long)off);
     if (state)
-        result = PyObject_CallFunction(st->rebuild_object, "OOOi", cls, names, state, copy);
+        result = PyObject_CallFunction(st->rebuild_object, "OOOii", cls, names, state, copy,
+                                       region_trusted(self));
     if (result && viewed)
         ipo_py_class_cache_remember(self, block_key, class_key, obj->gen, Py_TYPE(result));
 done_parts:
@@ -345,9 +368,24 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
             Py_XDECREF(parts);
             return NULL;
         }
-        PyObject *member = PyObject_Call(st->rebuild_enum, parts, NULL);
+        PyObject *member = PyObject_CallFunction(st->rebuild_enum, "OOi",
+                                                 PyTuple_GET_ITEM(parts, IPO_ENUM_CLASS),
+                                                 PyTuple_GET_ITEM(parts, IPO_ENUM_VALUE),
+                                                 region_trusted(self));
         Py_DECREF(parts);
         return member;
+    }
+    case IPO_T_PICKLE: {
+        if (!call_hook(st->rebuild_pickled, "a pickled object"))
+            return NULL;
+        /* A copy of the bytes: unpickling runs code, which could change or
+         * free this very block. */
+        PyObject *data = PyBytes_FromStringAndSize(ipo_obj_data(obj), (Py_ssize_t)obj->v.len);
+        if (!data)
+            return NULL;
+        PyObject *value = PyObject_CallFunction(st->rebuild_pickled, "Oi", data, region_trusted(self));
+        Py_DECREF(data);
+        return value;
     }
     case IPO_T_NDARRAY:
     case IPO_T_TENSOR: {

@@ -7,11 +7,34 @@
 
 #include <string.h>
 
+/* Every class made by a class statement frees its instances with CPython's
+ * one deallocator for such classes; a type written in C has its own, even a
+ * heap type that allows subclasses. Read from a class made at import. */
+static destructor python_class_dealloc;
+
 /* datetime.h's API pointer is per file: each file that uses it imports it. */
 int ipo_py_encode_init(void)
 {
     PyDateTime_IMPORT;
-    return PyDateTimeAPI ? 0 : -1;
+    if (!PyDateTimeAPI)
+        return -1;
+    PyObject *probe = PyObject_CallFunction((PyObject *)&PyType_Type, "s(O){}", "_ipo_probe",
+                                            (PyObject *)&PyBaseObject_Type);
+    if (!probe)
+        return -1;
+    python_class_dealloc = ((PyTypeObject *)probe)->tp_dealloc;
+    Py_DECREF(probe);
+    return 0;
+}
+
+PyObject *ipo_py_python_class(PyObject *module, PyObject *cls)
+{
+    (void)module;
+    if (!PyType_Check(cls)) {
+        PyErr_Format(PyExc_TypeError, "expected a class, not '%.200s'", Py_TYPE(cls)->tp_name);
+        return NULL;
+    }
+    return PyBool_FromLong(((PyTypeObject *)cls)->tp_dealloc == python_class_dealloc);
 }
 
 /* ---- values inside containers --------------------------------------------------- */
@@ -77,7 +100,8 @@ static int encode_slice(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out)
     return encode_container(enc, IPO_T_SLICE, items, IPO_SLICE_PARTS, out);
 }
 
-/* A datetime's or time's tzinfo: None, a fixed offset, or a zoneinfo key. */
+/* A datetime's or time's tzinfo: None, a fixed offset, a zoneinfo key, or
+ * any other tzinfo pickled. */
 static int encode_tzinfo(ipo_encoder_t *enc, PyObject *tz, ipo_value_t *slot)
 {
     RegionObject *self = enc->region;
@@ -88,9 +112,16 @@ static int encode_tzinfo(ipo_encoder_t *enc, PyObject *tz, ipo_value_t *slot)
     if (tz == Py_None || type == Py_TYPE(PyDateTime_TimeZone_UTC) ||
         type == (PyTypeObject *)self->st->ZoneInfoType)
         return encode_value(enc, tz, slot);
+    /* A tzinfo written in Python is never projected (its base is C's
+     * tzinfo), so describe() pickles it; a reader takes nothing else there. */
+    if (encode_value(enc, tz, slot) < 0)
+        return -1;
+    if (slot->type == IPO_T_PICKLE)
+        return 0;
+    ipo_value_release(&self->r, slot);
     PyErr_Format(PyExc_TypeError,
-                 "cannot put a time zone of type '%.200s' into shared memory: datetime.timezone "
-                 "and zoneinfo.ZoneInfo are stored", Py_TYPE(tz)->tp_name);
+                 "cannot put a time zone of type '%.200s' into shared memory: it is neither a "
+                 "datetime.timezone, a zoneinfo.ZoneInfo nor a tzinfo that pickles", type->tp_name);
     return -1;
 }
 
@@ -388,9 +419,9 @@ static int encode_ndarray(ipo_encoder_t *enc, PyObject *const *parts, ipo_off_t 
     return rc;
 }
 
-/* The arguments of the adopt hook (objects.py), in its order, for an object
- * to map in place onto its block once the put has succeeded. Private to
- * this file: ipo_py_encoder_adopted() is how others find one. */
+/* The fields of an entry of the adopt hook's list (objects.py), in order,
+ * for an object to map in place onto its block once the put has succeeded.
+ * Private to this file: ipo_py_encoder_adopted() is how others find one. */
 enum { ADOPT_OBJECT, ADOPT_REF, ADOPT_NAMES, ADOPT_ROOT };
 
 static int remember_adoption(ipo_encoder_t *enc, PyObject *obj, PyObject *names, ipo_off_t state_off,
@@ -415,7 +446,8 @@ static int remember_adoption(ipo_encoder_t *enc, PyObject *obj, PyObject *names,
  *   ('list', seq) ('dict', pairs, readonly) ('set', keys, frozen)
  *   ('fldict', flat key-value seq) ('flset', keys)
  *   ('ndarray', descr, shape, data) ('tensor', ndarray) ('enum', class, value)
- *   ('object', class, names or None, values seq or attribute pairs, adopt or None) */
+ *   ('object', class, names or None, values seq or attribute pairs, adopt or None)
+ *   ('pickle', bytes) */
 static int encode_described(ipo_encoder_t *enc, PyObject *desc, ipo_off_t *out)
 {
     RegionObject *self = enc->region;
@@ -450,6 +482,9 @@ static int encode_described(ipo_encoder_t *enc, PyObject *desc, ipo_off_t *out)
         return encode_container(enc, IPO_T_TENSOR, a, IPO_TENSOR_PARTS, out);
     if (strcmp(kind, "enum") == 0 && na == IPO_ENUM_PARTS)
         return encode_container(enc, IPO_T_ENUM, a, IPO_ENUM_PARTS, out);
+    if (strcmp(kind, "pickle") == 0 && na == 1 && PyBytes_Check(a[0]))
+        return ipo_py_encode_bytes(self, IPO_T_PICKLE, PyBytes_AS_STRING(a[0]), PyBytes_GET_SIZE(a[0]),
+                                   0, out);
     if (strcmp(kind, "object") == 0 && na == 4) {
         /* class, names, state: VALUES for a static object, DICT for a general one. */
         PyObject *names = a[1], *state = a[2], *adopt = a[3];
@@ -665,11 +700,12 @@ int ipo_py_encoder_finish(ipo_encoder_t *enc, int ok)
     enc->adoptions = NULL;
     if (!adoptions)
         return 0;
+    /* One call for them all: the hook maps every object or, when one
+     * fails, none (a put that fails then leaves each as it was). */
     int rc = 0;
-    for (Py_ssize_t i = 0; ok && rc == 0 && i < PyList_GET_SIZE(adoptions); i++) {
-        PyObject *r = PyObject_Call(enc->region->st->adopt, PyList_GET_ITEM(adoptions, i), NULL);
-        if (!r)
-            rc = -1;
+    if (ok) {
+        PyObject *r = PyObject_CallOneArg(enc->region->st->adopt, adoptions);
+        rc = r ? 0 : -1;
         Py_XDECREF(r);
     }
     Py_DECREF(adoptions);
@@ -678,6 +714,9 @@ int ipo_py_encoder_finish(ipo_encoder_t *enc, int ok)
 
 int ipo_py_store_value(ipo_store_t *st, RegionObject *self, PyObject *obj, ipo_value_t *slot)
 {
+    /* Whatever the caller stores the slot into is a write to a live object:
+     * this turn changed shared state (ipo_handoff_release counts it). */
+    ipo_region_mark_changed(&self->r);
     /* Numbers, None and bools need no encoder: the hot path of item and
      * attribute stores; nor does a str, the commonest of the others. */
     int stored = encode_inline(obj, slot);

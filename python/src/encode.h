@@ -4,8 +4,14 @@
 
 #include "encode_leaf.h"
 
-/* Imports the datetime C API for encode.c. */
+/* Imports the datetime C API for encode.c, and learns how classes made by
+ * a class statement look. */
 int ipo_py_encode_init(void);
+
+/* _ipo._python_class(cls): whether cls was made by a class statement (so
+ * its instances are attributes only), not written in C. objects.py decides
+ * with it what to project onto shared fields. */
+PyObject *ipo_py_python_class(PyObject *module, PyObject *cls);
 
 /* How deep the path of containers being encoded goes before it moves from
  * the encoder itself to the heap. */
@@ -43,7 +49,8 @@ int ipo_py_encode(ipo_encoder_t *enc, PyObject *obj, ipo_off_t *out);
 PyObject *ipo_py_encoder_adopted(const ipo_encoder_t *enc, ipo_off_t root);
 
 /* Ends a put: with ok, maps the collected objects in place (which runs
- * Python code, and may fail: -1), else drops them; frees the path. */
+ * Python code, and may fail: -1, with every object left as it was), else
+ * drops them; frees the path. */
 int ipo_py_encoder_finish(ipo_encoder_t *enc, int ok);
 
 /* A store into a live view (an item, a field, a key) is an encode of its

@@ -21,6 +21,7 @@ static PyObject *class_for(ipo_state *st, int rc)
     case IPO_EPERM:     return st->RegionPermissionError;
     case IPO_ENOSPC:    return st->NotEnoughSharedMemoryError;
     case IPO_EFULL:     return st->RegionFullError;
+    case IPO_ETAKEN:    return st->RegionFullError;   /* the one slot asked for */
     case IPO_ENOTHELD:  return st->AccessNotHeldError;
     case IPO_EEMPTY:    return st->NoMessagesInQueueError;
     case IPO_EBADOBJ:   return st->InvalidOffsetError;
@@ -90,6 +91,11 @@ PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested)
 
 PyObject *ipo_py_raise_create_error(RegionObject *self, int rc)
 {
+    if (rc == -IPO_EEXIST && self->opts.keep_stale)
+        return ipo_py_raise(self->st, rc,
+                            "/dev/shm holds an object named '%U' already, and unlink_old=False "
+                            "keeps it: pick another name, or let a region whose participants "
+                            "all died be replaced (unlink_old=True)", self->name);
     if (rc == -IPO_EEXIST)
         return ipo_py_raise(self->st, rc,
                             "a live region named '%U' exists, or /dev/shm holds an object of that "
@@ -137,6 +143,18 @@ PyObject *ipo_py_raise_attach_error(RegionObject *self, int rc, double time_limi
         return ipo_py_raise(self->st, rc,
                             "every participant slot of region '%U' is taken: create it with more "
                             "slots=...", self->name);
+    case IPO_ETAKEN:
+        return ipo_py_raise(self->st, rc,
+                            "consumer_id %u of region '%U' is taken by another consumer: pick "
+                            "another, or None for any free one",
+                            (unsigned)self->opts.consumer_slot - 1, self->name);
+    case IPO_EINVAL:
+        if (self->opts.consumer_slot)
+            return ipo_py_raise(self->st, rc,
+                                "consumer_id %u is past the consumer slots of region '%U': its "
+                                "creator made fewer slots=...",
+                                (unsigned)self->opts.consumer_slot - 1, self->name);
+        return ipo_py_raise(self->st, rc, "cannot attach to region '%U'", self->name);
     default:
         return ipo_py_raise(self->st, rc, "cannot attach to region '%U'", self->name);
     }

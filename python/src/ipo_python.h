@@ -21,7 +21,7 @@
  *                  the live view types (views.h)
  *   messages.c     the Region's methods on messages, objects, buffers
  *   region_type.c  the Region type: its life, and access for the sync API
- *   guard_type.c   AccessGuard, the context manager over access
+ *   guard_type.c   the access guards (WaitMyTurn and friends), context managers over a turn
  *   waiter_type.c  Waiter: loop/'s waiter, for the asyncio manager to drive
  *   module.c       the module: state, init, type registration, functions
  */
@@ -41,7 +41,10 @@
  * reference, never through globals, so subinterpreters each get their own. */
 typedef struct ipo_state {
     PyTypeObject *region_type;
-    PyTypeObject *guard_type;
+    PyTypeObject *guard_type;          /* AccessGuard, the guards' base */
+    PyTypeObject *wait_turn_type;      /* WaitMyTurn */
+    PyTypeObject *wait_messages_type;  /* WaitMyTurnWhenHasMessages */
+    PyTypeObject *get_in_line_type;    /* GetInLine */
     PyTypeObject *buffer_type;
     PyTypeObject *waiter_type;
     /* Exception classes, defined in ipc_py_objects/errors.py. */
@@ -61,6 +64,7 @@ typedef struct ipo_state {
     PyObject *InvalidOffsetError;
     PyObject *ObjectInUseError;
     PyObject *RegionCorruptedError;
+    PyObject *WrongObjectTypeError;
     /* Types the codec meets by name, imported on first sight. */
     PyObject *DecimalType;
     PyObject *ZoneInfoType;
@@ -78,11 +82,12 @@ typedef struct ipo_state {
     PyObject *SharedSet;
     /* ipc_py_objects/objects.py: how objects of the other types are stored
      * (describe) and rebuilt (rebuild_object, rebuild_enum, rebuild_ndarray,
-     * adopt); registered at import. */
+     * rebuild_pickled, adopt); registered at import. */
     PyObject *describe;
     PyObject *rebuild_object;
     PyObject *rebuild_enum;
     PyObject *rebuild_ndarray;
+    PyObject *rebuild_pickled;
     PyObject *adopt;
     /* Static objects' generated classes by (class key, field names), and
      * the name of the attribute that gives their link's slot (class_cache.c). */
@@ -115,13 +120,25 @@ typedef struct RegionObject {
      * raises AccessNotHeldError instead. */
     int          strict;
     double       turn_time_limit;
+    int          queue_lifo;  /* the end reads take when given no queue_type: 1 the newest */
     PyObject    *weakreflist;
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */
     PyObject    *object_classes;
+    /* Whether what this region names may be unpickled or imported here
+     * (IPO_TRUST_*): given by the trust= option, else decided from the
+     * region's file on first need (decode.c). */
+    int          trust;
 } RegionObject;
 
-/* Wait modes of ipo_py_acquire and of AccessGuard. */
+enum ipo_trust {
+    IPO_TRUST_UNKNOWN = 0,  /* not decided yet: the file decides */
+    IPO_TRUST_FILE    = 1,  /* owned by this user, and no other user may write it */
+    IPO_TRUST_GIVEN   = 2,  /* trust=True */
+    IPO_TRUST_NONE    = 3   /* another user can write it */
+};
+
+/* Wait modes of ipo_py_acquire and of the access guards. */
 enum ipo_wait_mode {
     IPO_WAIT_ACCESS   = 0,
     IPO_TRY_ACCESS    = 1,
@@ -140,12 +157,19 @@ extern PyType_Spec ipo_region_spec;
 /* 1 acquired, 0 not (IPO_TRY_ACCESS only), -1 with an exception set. */
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
+/* 1 when this thread holds the region's turn now (so a guard entered here
+ * runs inside that turn), else 0; never raises. */
+int ipo_py_held_here(RegionObject *self);
 
 /* waiter_type.c: loop/'s waiter for event loops driven from Python. */
 extern PyType_Spec ipo_waiter_spec;
 
-/* guard_type.c */
+/* guard_type.c: AccessGuard and its three subclasses. */
 extern PyType_Spec ipo_guard_spec;
-PyObject *ipo_py_new_guard(RegionObject *region, int mode, double time_limit);
+extern PyType_Spec ipo_wait_my_turn_spec;
+extern PyType_Spec ipo_wait_messages_spec;
+extern PyType_Spec ipo_get_in_line_spec;
+/* Gives the three guard classes (made from the specs above) their fast calls. */
+int ipo_py_guard_types_ready(ipo_state *st);
 
 #endif /* IPO_PYTHON_H */

@@ -3,12 +3,15 @@
 
 /* ---- messages ------------------------------------------------------------------ */
 
+/* A put does everything that can fail (encoding, making the object that
+ * put returns, mapping objects in place) before it queues the message, for
+ * which room is reserved: a put that raises leaves no message and no block
+ * behind, and every object as it was. */
 static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
 {
     if (ipo_py_require_access(self) < 0)
         return NULL;
-    /* Room in the queue first: once the object is encoded, queueing it cannot
-     * fail, so a failed put leaves nothing behind. */
+    /* Room in the queue first, so that queueing the encoded object cannot fail. */
     int rc = ipo_queue_reserve(&self->r);
     if (rc)
         return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
@@ -19,11 +22,9 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
         ipo_py_encoder_finish(&enc, 0);
         return NULL;
     }
-    /* Cannot fail: the object is new and the ring has room. */
-    ipo_queue_put(&self->r, off);
     /* Copies come back as they went in; live containers and objects as
      * views of their blocks, and an object put in place as itself. */
-    PyObject *mapped;
+    PyObject *mapped, *result = NULL;
     uint8_t type = ((const ipo_obj_t *)(self->r.base + off))->type;
     PyObject *adopted = ipo_py_encoder_adopted(&enc, off);
     if (adopted)
@@ -32,13 +33,34 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
         mapped = ipo_py_decode(self, off);
     else
         mapped = Py_NewRef(obj);
-    /* The message is queued: a failure from here on is reported, and the
-     * object stays queued for its receiver. */
-    if (ipo_py_encoder_finish(&enc, 1) < 0)
-        Py_CLEAR(mapped);
-    if (!mapped || !with_offset)
-        return mapped;
-    return Py_BuildValue("(NK)", mapped, (unsigned long long)off);
+    if (mapped)
+        result = with_offset ? Py_BuildValue("(OK)", mapped, (unsigned long long)off) : Py_NewRef(mapped);
+    /* Code of the user's ran since the room was reserved (a __reduce__, a
+     * Mapping's items, the hooks), and may have put messages of its own. */
+    if (result && ipo_queue_reserve(&self->r)) {
+        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        Py_CLEAR(result);
+    }
+    /* Mapping in place last: the hook maps every object or none. */
+    if (ipo_py_encoder_finish(&enc, result != NULL) < 0)
+        Py_CLEAR(result);
+    /* Cannot fail now, but for a put made by code that mapping in place
+     * ran (an attribute's __del__): then the objects just mapped name a
+     * freed block, and raise InvalidOffsetError when used, as any view of
+     * a destroyed object does. */
+    if (result && ipo_queue_put(&self->r, off)) {
+        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        Py_CLEAR(result);
+    }
+    if (!result) {
+        /* The views made above go first, so that no buffer of theirs
+         * (a numpy array's) holds the tree. */
+        Py_XDECREF(mapped);
+        ipo_obj_destroy(&self->r, off);
+        return NULL;
+    }
+    Py_DECREF(mapped);
+    return result;
 }
 
 PyObject *ipo_py_region_put_message(RegionObject *self, PyObject *obj)
@@ -54,12 +76,52 @@ PyObject *ipo_py_region_put_message_2(RegionObject *self, PyObject *obj)
 /* How a read ends: whether the message stays, and what an empty queue gives. */
 enum { READ_PEEK = 0, READ_TAKE = 1 };
 
-static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt)
+/* Adds to the exception being raised that the message it concerns stays
+ * queued, and how to skip it. */
+static void note_message_stays(RegionObject *self, ipo_off_t off)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+#else
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+#endif
+    PyObject *note = PyUnicode_FromFormat(
+        "the message (object at offset %llu of region '%U') stays queued: discard_message() "
+        "removes it without reading it", (unsigned long long)off, self->name);
+    PyObject *r = note && exc ? PyObject_CallMethod(exc, "add_note", "O", note) : NULL;
+    if (!r)
+        PyErr_Clear(); /* a note is a courtesy: the error itself goes on */
+    Py_XDECREF(r);
+    Py_XDECREF(note);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(type, exc, tb);
+#endif
+}
+
+
+/* The message at the reader's end of the queue: the oldest (FIFO) or the
+ * newest (LIFO). */
+static int peek_at(RegionObject *self, int lifo, ipo_off_t *off)
+{
+    return lifo ? ipo_queue_peek_newest(&self->r, off) : ipo_queue_peek(&self->r, off);
+}
+
+static void take_at(RegionObject *self, int lifo, ipo_off_t *off)
+{
+    /* Cannot fail: the caller has just peeked at that end, holding access. */
+    (void)(lifo ? ipo_queue_take_newest(&self->r, off) : ipo_queue_take(&self->r, off));
+}
+
+static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
 {
     if (ipo_py_require_access(self) < 0)
         return NULL;
     ipo_off_t off;
-    if (ipo_queue_peek(&self->r, &off)) {
+    if (peek_at(self, lifo, &off)) {
         if (dflt) {
             if (!with_offset)
                 return Py_NewRef(dflt);
@@ -72,59 +134,136 @@ static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *df
     PyObject *obj = ipo_py_decode(self, off);
     if (!obj) {
         /* A message whose object was destroyed would fail every read from now
-         * on: drop it, and say so. Other failures (out of memory) keep it. */
+         * on: drop it, and say so. Other failures (a class that cannot be
+         * imported here, a region not trusted with a pickle, out of memory)
+         * keep it, for a process that can read it, or for discard_message(). */
         if (take && PyErr_ExceptionMatches(self->st->InvalidOffsetError))
-            ipo_queue_take(&self->r, &off);
+            take_at(self, lifo, &off);
+        else
+            note_message_stays(self, off);
         return NULL;
     }
     if (take)
-        ipo_queue_take(&self->r, &off);
+        take_at(self, lifo, &off);
     if (!with_offset)
         return obj;
     PyObject *pair = Py_BuildValue("(NK)", obj, (unsigned long long)off);
     return pair;
 }
 
-PyObject *ipo_py_region_take_message(RegionObject *self, PyObject *unused)
+/* The reads' arguments, as the original package has them: `queue_type`
+ * alone, or `default, queue_type` for the forms that give a default on an
+ * empty queue; by position or keyword. A read without arguments (the common
+ * case) parses nothing. queue_type is QueueType.fifo (0: the oldest message)
+ * or QueueType.lifo (1: the newest); None, or left out, means the region's
+ * own queue_type. */
+static int read_args(RegionObject *self, const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames, int has_default, PyObject **dflt, int *lifo)
 {
-    (void)unused;
-    return get(self, READ_TAKE, 0, NULL);
+    static const char *const names[] = { "default", "queue_type" };
+    const char *const *accepted = has_default ? names : names + 1;
+    Py_ssize_t max = has_default ? 2 : 1;
+    PyObject *given[2] = { NULL, NULL };
+    if (nargs > max) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", fname, max, nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        given[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        Py_ssize_t at = -1;
+        for (Py_ssize_t i = 0; i < max; i++)
+            if (PyUnicode_CompareWithASCIIString(key, accepted[i]) == 0)
+                at = i;
+        if (at < 0) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, key);
+            return -1;
+        }
+        if (given[at]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, accepted[at]);
+            return -1;
+        }
+        given[at] = args[nargs + k];
+    }
+    if (has_default)
+        *dflt = given[0] ? given[0] : Py_None;
+    PyObject *queue_type = given[max - 1];
+    *lifo = self->queue_lifo;
+    if (!queue_type || queue_type == Py_None)
+        return 0;
+    if (!PyLong_Check(queue_type)) {
+        PyErr_Format(PyExc_TypeError, "%s(): queue_type must be a QueueType, not '%.200s'", fname,
+                     Py_TYPE(queue_type)->tp_name);
+        return -1;
+    }
+    long v = PyLong_AsLong(queue_type);
+    if (v != 0 && v != 1) {
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "%s(): queue_type must be QueueType.fifo (0) or "
+                         "QueueType.lifo (1), not %R", fname, queue_type);
+        }
+        return -1;
+    }
+    *lifo = (int)v;
+    return 0;
 }
 
-PyObject *ipo_py_region_take_message_2(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_TAKE, 1, NULL);
-}
+/* One method body per read: which end, then get(). */
+#define READ_METHOD(fn, pyname, take, with_offset, has_default)                                  \
+    PyObject *fn(RegionObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) \
+    {                                                                                            \
+        PyObject *dflt = NULL;                                                                   \
+        int lifo = self->queue_lifo;                                                             \
+        if ((nargs || kwnames) &&                                                                \
+            read_args(self, pyname, args, nargs, kwnames, has_default, &dflt, &lifo) < 0)        \
+            return NULL;                                                                         \
+        if ((has_default) && !dflt)                                                              \
+            dflt = Py_None;                                                                      \
+        return get(self, take, with_offset, dflt, lifo);                                         \
+    }
 
-PyObject *ipo_py_region_read_message(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_PEEK, 0, NULL);
-}
+READ_METHOD(ipo_py_region_take_message, "take_message", READ_TAKE, 0, 0)
+READ_METHOD(ipo_py_region_take_message_2, "take_message_2", READ_TAKE, 1, 0)
+READ_METHOD(ipo_py_region_read_message, "read_message", READ_PEEK, 0, 0)
+READ_METHOD(ipo_py_region_read_message_2, "read_message_2", READ_PEEK, 1, 0)
+READ_METHOD(ipo_py_region_pop_message, "pop_message", READ_TAKE, 0, 1)
+READ_METHOD(ipo_py_region_pop_message_2, "pop_message_2", READ_TAKE, 1, 1)
+READ_METHOD(ipo_py_region_get_message, "get_message", READ_PEEK, 0, 1)
+READ_METHOD(ipo_py_region_get_message_2, "get_message_2", READ_PEEK, 1, 1)
 
-PyObject *ipo_py_region_read_message_2(RegionObject *self, PyObject *unused)
-{
-    (void)unused;
-    return get(self, READ_PEEK, 1, NULL);
-}
+#undef READ_METHOD
 
-PyObject *ipo_py_region_pop_message(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
+PyObject *ipo_py_region_discard_message(RegionObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                        PyObject *kwnames)
 {
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "pop_message() takes at most one argument (default)");
+    /* It skips the message the reads would meet: at the end queue_type
+     * names, as theirs does (the oldest, unless LIFO is asked for). */
+    int lifo = self->queue_lifo;
+    if ((nargs || kwnames) && read_args(self, "discard_message", args, nargs, kwnames, 0, NULL, &lifo) < 0)
+        return NULL;
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    ipo_off_t off;
+    if (peek_at(self, lifo, &off)) {
+        PyErr_Format(self->st->NoMessagesInQueueError,
+                     "the message queue of region '%U' is empty: there is no message to discard",
+                     self->name);
         return NULL;
     }
-    return get(self, READ_TAKE, 0, nargs ? args[0] : Py_None);
-}
-
-PyObject *ipo_py_region_pop_message_2(RegionObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "pop_message_2() takes at most one argument (default)");
-        return NULL;
+    take_at(self, lifo, &off);
+    /* Freed as a removed item is: the whole tree, but for blocks that a
+     * live buffer still shows (another process's numpy array over it),
+     * which stay rather than be freed under the buffer. Nothing is decoded,
+     * so no class is imported and nothing is unpickled. */
+    const ipo_obj_t *obj;
+    if (ipo_obj_get(&self->r, off, &obj) == 0) {
+        ipo_value_t value = { .type = obj->type, .v.off = off };
+        ipo_value_release(&self->r, &value);
     }
-    return get(self, READ_TAKE, 1, nargs ? args[0] : Py_None);
+    Py_RETURN_NONE;
 }
 
 PyObject *ipo_py_region_has_messages(RegionObject *self, PyObject *unused)
@@ -201,7 +340,7 @@ PyObject *ipo_py_region_get_obj_buffer(RegionObject *self, PyObject *arg)
         return ipo_py_obj_buffer(self, parts[IPO_NDARRAY_DATA].v.off, 0);
     }
     if (obj->type != IPO_T_BYTES && obj->type != IPO_T_BYTEARRAY && obj->type != IPO_T_STR) {
-        PyErr_Format(PyExc_TypeError,
+        PyErr_Format(self->st->WrongObjectTypeError,
                      "the object at offset %llu has no data buffer: only bytes, bytearray, str, "
                      "numpy arrays and torch tensors have one", (unsigned long long)off);
         return NULL;

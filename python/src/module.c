@@ -5,50 +5,6 @@
 
 #include <string.h>
 
-/* ---- module-level context managers ------------------------------------------ */
-
-static int region_arg(PyObject *module, PyObject *arg, RegionObject **out)
-{
-    ipo_state *st = PyModule_GetState(module);
-    if (!PyObject_TypeCheck(arg, st->region_type)) {
-        PyErr_Format(PyExc_TypeError, "expected a SharedMemory, got '%.200s'", Py_TYPE(arg)->tp_name);
-        return -1;
-    }
-    *out = (RegionObject *)arg;
-    return 0;
-}
-
-static PyObject *guard_factory(PyObject *module, PyObject *args, PyObject *kwargs, int mode)
-{
-    static char *kwlist[] = { "shared_memory", "time_limit", "periodic_sleep_time", NULL };
-    PyObject *sm, *time_limit = Py_None, *periodic = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO", kwlist, &sm, &time_limit, &periodic))
-        return NULL;
-    RegionObject *region;
-    double limit;
-    if (region_arg(module, sm, &region) < 0 || ipo_py_time_limit(time_limit, &limit) < 0)
-        return NULL;
-    return ipo_py_new_guard(region, mode, limit);
-}
-
-static PyObject *mod_wait_my_turn(PyObject *module, PyObject *args, PyObject *kwargs)
-{
-    return guard_factory(module, args, kwargs, IPO_WAIT_ACCESS);
-}
-
-static PyObject *mod_wait_my_turn_when_has_messages(PyObject *module, PyObject *args, PyObject *kwargs)
-{
-    return guard_factory(module, args, kwargs, IPO_WAIT_MESSAGES);
-}
-
-static PyObject *mod_get_in_line(PyObject *module, PyObject *sm)
-{
-    RegionObject *region;
-    if (region_arg(module, sm, &region) < 0)
-        return NULL;
-    return ipo_py_new_guard(region, IPO_TRY_ACCESS, -1.0);
-}
-
 static PyObject *mod_layout(PyObject *module, PyObject *unused)
 {
     (void)module;
@@ -72,12 +28,12 @@ static PyObject *mod_layout(PyObject *module, PyObject *unused)
 #define STATE_TYPES(X) X(DecimalType) X(ZoneInfoType) \
     X(list_view_type) X(dict_view_type) X(set_view_type) X(object_ref_type) X(field_type) \
     X(map_iter_type) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
-    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(adopt) \
+    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(rebuild_pickled) X(adopt) \
     X(object_classes) X(str_ipo_ref_offset)
 
 /* The names _register() takes, in the state's order. */
 #define STATE_HOOKS(X) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
-    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(adopt)
+    X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(rebuild_pickled) X(adopt)
 
 /* ipc_py_objects registers the Python classes over the views and the hooks
  * for the types described in Python, once, at import. */
@@ -125,18 +81,10 @@ static PyObject *mod_member_offset(PyObject *module, PyObject *descr)
 static PyMethodDef module_methods[] = {
     { "_member_offset", mod_member_offset, METH_O,
       "_member_offset(descriptor)\n--\n\nFor ipc_py_objects itself: a slot's offset in instances." },
+    { "_python_class", ipo_py_python_class, METH_O,
+      "_python_class(cls)\n--\n\nFor ipc_py_objects itself: whether cls was made by a class statement." },
     { "_register", (PyCFunction)(void (*)(void))mod_register, METH_VARARGS | METH_KEYWORDS,
       "_register(**hooks)\n--\n\nFor ipc_py_objects itself: the classes and hooks the codec uses." },
-    { "wait_my_turn", (PyCFunction)(void (*)(void))mod_wait_my_turn, METH_VARARGS | METH_KEYWORDS,
-      "wait_my_turn(shared_memory, time_limit=None)\n--\n\n"
-      "Context manager: waits for access on entry, releases it on exit." },
-    { "wait_my_turn_when_has_messages",
-      (PyCFunction)(void (*)(void))mod_wait_my_turn_when_has_messages, METH_VARARGS | METH_KEYWORDS,
-      "wait_my_turn_when_has_messages(shared_memory, time_limit=None)\n--\n\n"
-      "Context manager: waits until a message is queued and access is held." },
-    { "get_in_line", mod_get_in_line, METH_O,
-      "get_in_line(shared_memory)\n--\n\n"
-      "Context manager: one attempt to take access; `as` gives whether it was taken." },
     { "layout", mod_layout, METH_NOARGS,
       "layout()\n--\n\nOffsets and constants of the shared layout, for tools and tests." },
     { NULL, NULL, 0, NULL }
@@ -149,7 +97,8 @@ static PyMethodDef module_methods[] = {
     X(OperationTimedOutError) X(RegionNotFoundError) X(RegionExistsError) \
     X(RegionPermissionError) X(IncompatibleRegionError) X(RegionClosingError) \
     X(RegionFullError) X(NotEnoughSharedMemoryError) X(AccessNotHeldError) \
-    X(RegionClosedError) X(InvalidOffsetError) X(ObjectInUseError) X(RegionCorruptedError)
+    X(RegionClosedError) X(InvalidOffsetError) X(ObjectInUseError) X(RegionCorruptedError) \
+    X(WrongObjectTypeError)
 
 static int module_exec(PyObject *module)
 {
@@ -171,7 +120,18 @@ static int module_exec(PyObject *module)
     st->waiter_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_waiter_spec, NULL);
     if (!st->region_type || !st->guard_type || !st->buffer_type || !st->waiter_type)
         return -1;
+    /* The guards proper: subclasses of AccessGuard, which holds their behaviour. */
+    PyObject *guard_base = (PyObject *)st->guard_type;
+    st->wait_turn_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_wait_my_turn_spec, guard_base);
+    st->wait_messages_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_wait_messages_spec, guard_base);
+    st->get_in_line_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_get_in_line_spec, guard_base);
+    if (!st->wait_turn_type || !st->wait_messages_type || !st->get_in_line_type ||
+        ipo_py_guard_types_ready(st) < 0)
+        return -1;
     if (PyModule_AddType(module, st->region_type) < 0 || PyModule_AddType(module, st->guard_type) < 0 ||
+        PyModule_AddType(module, st->wait_turn_type) < 0 ||
+        PyModule_AddType(module, st->wait_messages_type) < 0 ||
+        PyModule_AddType(module, st->get_in_line_type) < 0 ||
         PyModule_AddType(module, st->waiter_type) < 0)
         return -1;
     struct { PyTypeObject **slot; PyType_Spec *spec; } views[] = {
@@ -191,7 +151,7 @@ static int module_exec(PyObject *module)
     }
     if (PyModule_AddIntConstant(module, "WAIT_FOR_ACCESS", IPO_WAIT_FOR_ACCESS) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_FOR_MESSAGES", IPO_WAIT_FOR_MESSAGES) < 0 ||
-        PyModule_AddIntConstant(module, "WAIT_FOR_RELEASE", IPO_WAIT_FOR_RELEASE) < 0 ||
+        PyModule_AddIntConstant(module, "WAIT_FOR_CHANGE", IPO_WAIT_FOR_CHANGE) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_HELD", IPO_WAIT_HELD) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_SLEEP", IPO_WAIT_SLEEP) < 0 ||
         PyModule_AddIntConstant(module, "WAIT_AGAIN", IPO_WAIT_AGAIN) < 0)
@@ -204,6 +164,9 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     ipo_state *st = PyModule_GetState(module);
     Py_VISIT(st->region_type);
     Py_VISIT(st->guard_type);
+    Py_VISIT(st->wait_turn_type);
+    Py_VISIT(st->wait_messages_type);
+    Py_VISIT(st->get_in_line_type);
     Py_VISIT(st->buffer_type);
     Py_VISIT(st->waiter_type);
 #define VISIT(name) Py_VISIT(st->name);
@@ -218,6 +181,9 @@ static int module_clear(PyObject *module)
     ipo_state *st = PyModule_GetState(module);
     Py_CLEAR(st->region_type);
     Py_CLEAR(st->guard_type);
+    Py_CLEAR(st->wait_turn_type);
+    Py_CLEAR(st->wait_messages_type);
+    Py_CLEAR(st->get_in_line_type);
     Py_CLEAR(st->buffer_type);
     Py_CLEAR(st->waiter_type);
 #define CLEAR(name) Py_CLEAR(st->name);

@@ -126,18 +126,42 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     return -1;
 }
 
+/* Ends this process's turn. Writes through views and puts are counted by
+ * the encoder and the core; writes through buffers this process exports
+ * (memoryviews, numpy arrays and torch tensors over shared data) cannot be
+ * seen, so a turn while any is alive counts as a change too. Gives the
+ * change count as of the release. */
+static uint64_t release_turn(RegionObject *self)
+{
+    self->holder_thread = 0;
+    if (self->exports > 0)
+        ipo_region_mark_changed(&self->r);
+    return ipo_handoff_release(&self->waker);
+}
+
 int ipo_py_release(RegionObject *self)
 {
     if (ipo_py_require_access(self) < 0)
         return -1;
-    self->holder_thread = 0;
-    ipo_handoff_release(&self->waker);
+    release_turn(self);
     return 0;
+}
+
+/* This thread holds the region's turn already. As in the original package,
+ * asking for it again then answers True and leaves the turn as it is (one
+ * release() ends it): an error would break programs written for it, and
+ * nothing waits, so nothing can deadlock. */
+int ipo_py_held_here(RegionObject *self)
+{
+    return self->attached && !self->closed && ipo_access_held(&self->r) &&
+           self->holder_thread == PyThread_get_thread_ident();
 }
 
 static PyObject *Region_get_in_line(RegionObject *self, PyObject *unused)
 {
     (void)unused;
+    if (ipo_py_held_here(self))
+        Py_RETURN_TRUE;
     int got = ipo_py_acquire(self, IPO_TRY_ACCESS, -1.0);
     if (got < 0)
         return NULL;
@@ -152,9 +176,24 @@ static PyObject *Region_wait_my_turn(RegionObject *self, PyObject *args, PyObjec
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO", kwlist, &time_limit, &periodic) ||
         ipo_py_time_limit(time_limit, &limit) < 0)
         return NULL;
-    if (ipo_py_acquire(self, IPO_WAIT_ACCESS, limit) < 0)
+    if (ipo_py_held_here(self))
+        Py_RETURN_TRUE;
+    if (ipo_py_acquire(self, IPO_WAIT_ACCESS, limit) < 0) {
+        /* The original package answers False when the time limit passes;
+         * the guards (wait_my_turn(sm, time_limit)) raise instead. */
+        if (PyErr_ExceptionMatches(self->st->OperationTimedOutError)) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
         return NULL;
+    }
     Py_RETURN_TRUE;
+}
+
+static PyObject *Region_is_in_line(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(ipo_py_held_here(self));
 }
 
 static PyObject *Region_release(RegionObject *self, PyObject *unused)
@@ -183,16 +222,31 @@ static PyObject *Region_queue_length(RegionObject *self, PyObject *unused)
     return PyLong_FromUnsignedLongLong(ipo_queue_length(&self->r));
 }
 
+/* The change count as of the release, or None when this thread held no
+ * turn: what the asyncio manager's existence gate waits to move. */
 static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
 {
     (void)unused;
     if (self->attached && !self->closed && ipo_access_held(&self->r) &&
-        self->holder_thread == PyThread_get_thread_ident()) {
-        self->holder_thread = 0;
-        ipo_handoff_release(&self->waker);
-        Py_RETURN_TRUE;
-    }
-    Py_RETURN_FALSE;
+        self->holder_thread == PyThread_get_thread_ident())
+        return PyLong_FromUnsignedLongLong(release_turn(self));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Region_change_count(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(ipo_change_count(&self->r));
+}
+
+static PyObject *Region_peers_alive(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0)
+        return NULL;
+    return PyBool_FromLong(ipo_region_peers_alive(&self->r));
 }
 
 /* ---- life: init, consumer attach, consumer wait, close ---------------------------- */
@@ -230,15 +284,18 @@ static int start_waker(RegionObject *self)
     return -1;
 }
 
-static int region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
+static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
-                              "close_timeout", "spin_budget", NULL };
+                              "close_timeout", "spin_budget", "trust", "replace_stale", "consumer_id",
+                              "strict", "turn_time_limit", NULL };
     PyObject *name, *size = Py_None, *close_timeout = Py_None, *spin_budget = Py_None;
-    int create = 0, prefault = 1;
+    PyObject *consumer_id = Py_None, *turn_time_limit = Py_None;
+    int create = 0, prefault = 1, trust = 0, replace_stale = 1, strict = 0;
     unsigned int slots = IPO_DEFAULT_SLOTS, mode = 0600;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOO", kwlist, &name, &create, &size,
-                                     &slots, &mode, &prefault, &close_timeout, &spin_budget))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOOppOpO", kwlist, &name, &create, &size,
+                                     &slots, &mode, &prefault, &close_timeout, &spin_budget, &trust,
+                                     &replace_stale, &consumer_id, &strict, &turn_time_limit))
         return -1;
     if (self->name) {
         PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ may be called only once");
@@ -266,10 +323,38 @@ static int region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     if (spin_budget != Py_None && ipo_py_time_limit(spin_budget, &spin) < 0)
         return -1;
     self->spin_ns = (int64_t)(spin * 1e9);
+    /* A live object used outside a turn takes one (view_base.h), waiting
+     * at most turn_time_limit (None: as long as it takes); strict raises
+     * AccessNotHeldError instead. */
+    self->turn_time_limit = -1.0;
+    if (turn_time_limit != Py_None && ipo_py_time_limit(turn_time_limit, &self->turn_time_limit) < 0) {
+        PyObject *kind = PyErr_ExceptionMatches(PyExc_TypeError) ? PyExc_TypeError : PyExc_ValueError;
+        PyErr_Clear();
+        PyErr_Format(kind, "turn_time_limit must be None or a number of seconds >= 0, not %R",
+                     turn_time_limit);
+        return -1;
+    }
+    self->strict = strict;
+    /* trust=False leaves it to the region's file (decode.c). */
+    self->trust = trust ? IPO_TRUST_GIVEN : IPO_TRUST_UNKNOWN;
     memset(&self->opts, 0, sizeof(self->opts));
     self->opts.slots = slots;
     self->opts.mode = mode;
     self->opts.prefault = prefault;
+    self->opts.keep_stale = !replace_stale;
+    /* The original package's consumer_id: the n-th consumer slot (0 is the
+     * first after the creator's), taken at attach or refused. */
+    if (consumer_id != Py_None) {
+        long id = PyLong_Check(consumer_id) ? PyLong_AsLong(consumer_id) : -2;
+        if (id == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        if (id < 0 || id >= IPO_MAX_SLOTS - 1) {
+            PyErr_Format(PyExc_ValueError, "consumer_id must be None or an int from 0 to %d, not %R",
+                         IPO_MAX_SLOTS - 2, consumer_id);
+            return -1;
+        }
+        self->opts.consumer_slot = (uint32_t)id + 1;
+    }
     self->create = create;
     if (!create)
         return 0; /* a consumer attaches in init_consumer() */
@@ -311,60 +396,6 @@ static int region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
-/* The options of live objects used outside a turn (view_base.h): `strict`
- * (raise AccessNotHeldError instead of taking a turn) and `turn_time_limit`
- * (how long such a turn is waited for; None: as long as it takes). Taken
- * out of kwargs here, so that the other options are parsed as they were;
- * *rest is kwargs without them (a new reference, or NULL). */
-static int take_turn_options(PyObject *kwargs, PyObject **rest, int *strict, double *limit)
-{
-    *strict = 0;
-    *limit = -1.0;
-    *rest = Py_XNewRef(kwargs);
-    if (!kwargs)
-        return 0;
-    PyObject *strict_arg = PyDict_GetItemString(kwargs, "strict");
-    PyObject *limit_arg = PyDict_GetItemString(kwargs, "turn_time_limit");
-    if (!strict_arg && !limit_arg)
-        return 0;
-    Py_SETREF(*rest, PyDict_Copy(kwargs));
-    if (!*rest)
-        return -1;
-    if (strict_arg && ((*strict = PyObject_IsTrue(strict_arg)) < 0 ||
-                       PyDict_DelItemString(*rest, "strict") < 0))
-        goto fail;
-    if (limit_arg && ipo_py_time_limit(limit_arg, limit) < 0) {
-        PyObject *kind = PyErr_ExceptionMatches(PyExc_TypeError) ? PyExc_TypeError : PyExc_ValueError;
-        PyErr_Clear();
-        PyErr_Format(kind, "turn_time_limit must be None or a number of seconds >= 0, not %R",
-                     limit_arg);
-        goto fail;
-    }
-    if (limit_arg && PyDict_DelItemString(*rest, "turn_time_limit") < 0)
-        goto fail;
-    return 0;
-fail:
-    Py_CLEAR(*rest);
-    return -1;
-}
-
-static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
-{
-    PyObject *rest;
-    int strict;
-    double limit;
-    if (take_turn_options(kwargs, &rest, &strict, &limit) < 0)
-        return -1;
-    int rc = region_init(self, args, rest);
-    Py_XDECREF(rest);
-    /* Set once the handle is made (no view of it can exist before). */
-    if (rc == 0) {
-        self->strict = strict;
-        self->turn_time_limit = limit;
-    }
-    return rc;
-}
-
 static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "time_limit", "periodic_sleep_time", NULL };
@@ -382,7 +413,7 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
         return NULL;
     }
     if (self->attached)
-        Py_RETURN_NONE; /* the creator, or a consumer already attached */
+        Py_RETURN_TRUE; /* the creator, or a consumer already attached */
 
     if (self->attaching) {
         PyErr_Format(self->st->SharedMemoryError,
@@ -420,10 +451,14 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
         if (start_waker(self) < 0)
             return NULL;
         self->attached = 1;
-        Py_RETURN_NONE;
+        Py_RETURN_TRUE;
     }
     if (rc == 1)
         return NULL;
+    /* Still missing, unformatted or closing when the time limit passed: the
+     * original package answers False. Anything else is an error. */
+    if (rc == -IPO_ENOENT || rc == -IPO_EAGAIN || rc == -IPO_ECLOSING)
+        Py_RETURN_FALSE;
     return ipo_py_raise_attach_error(self, rc, limit);
 }
 
@@ -446,10 +481,7 @@ static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, 
     /* Pairs with the fetch-add in ipo_region_attach(). */
     while (!ipo_atomic_load_acquire(&self->r.hdr->attach_count)) {
         if (deadline_passed(deadline)) {
-            PyErr_Format(self->st->OperationTimedOutError,
-                         "no consumer attached to region '%U' within %s", self->name,
-                         seconds_text(limit).text);
-            failed = 1;
+            failed = 2; /* the original package answers False */
             break;
         }
         if (nap(pause_ns) < 0) {
@@ -460,6 +492,8 @@ static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, 
             pause_ns *= 2;
     }
     self->waiters--;
+    if (failed == 2)
+        Py_RETURN_FALSE;
     if (failed)
         return NULL;
     Py_RETURN_TRUE;
@@ -547,6 +581,37 @@ static PyObject *Region_get_attached(RegionObject *self, void *closure)
     return PyBool_FromLong(self->attached);
 }
 
+static PyObject *Region_get_consumer_id(RegionObject *self, void *closure)
+{
+    (void)closure;
+    if (self->create)
+        Py_RETURN_NONE;
+    if (self->attached)
+        return PyLong_FromUnsignedLong((unsigned long)self->r.slot - 1);
+    if (self->opts.consumer_slot)
+        return PyLong_FromUnsignedLong((unsigned long)self->opts.consumer_slot - 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Region_get_queue_lifo(RegionObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->queue_lifo);
+}
+
+static int Region_set_queue_lifo(RegionObject *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    int lifo = value ? PyObject_IsTrue(value) : -1;
+    if (lifo < 0) {
+        if (!value)
+            PyErr_SetString(PyExc_AttributeError, "_queue_lifo cannot be deleted");
+        return -1;
+    }
+    self->queue_lifo = lifo;
+    return 0;
+}
+
 /* ---- type plumbing -------------------------------------------------------------------- */
 
 static PyObject *Region_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -598,41 +663,61 @@ static void Region_dealloc(RegionObject *self)
 static PyMethodDef Region_methods[] = {
     { "init_consumer", (PyCFunction)(void (*)(void))Region_init_consumer, METH_VARARGS | METH_KEYWORDS,
       "init_consumer(time_limit=None)\n--\n\n"
-      "Consumer: waits for the region to exist and be ready, then attaches. Idempotent." },
+      "Consumer: waits for the region to exist and be ready, then attaches; True, or False "
+      "when time_limit passed first. Idempotent." },
     { "wait_consumer_ready", (PyCFunction)(void (*)(void))Region_wait_consumer_ready,
       METH_VARARGS | METH_KEYWORDS,
-      "wait_consumer_ready(time_limit=None)\n--\n\nCreator: waits until a consumer has attached." },
+      "wait_consumer_ready(time_limit=None)\n--\n\n"
+      "Creator: waits until a consumer has attached; True, or False when time_limit passed first." },
     { "close", (PyCFunction)Region_close, METH_NOARGS,
       "close()\n--\n\nDetaches. The creator waits up to close_timeout for consumers to "
       "detach, then removes the region. Idempotent." },
     { "get_in_line", (PyCFunction)Region_get_in_line, METH_NOARGS,
-      "get_in_line()\n--\n\nOne attempt to take access: True when taken." },
+      "get_in_line()\n--\n\nOne attempt to take access: True when taken (or held by this "
+      "thread already)." },
     { "wait_my_turn", (PyCFunction)(void (*)(void))Region_wait_my_turn, METH_VARARGS | METH_KEYWORDS,
-      "wait_my_turn(time_limit=None)\n--\n\nWaits for access; True, or OperationTimedOutError." },
+      "wait_my_turn(time_limit=None, periodic_sleep_time=None)\n--\n\n"
+      "Waits for access: True once held (at once if this thread holds it already), "
+      "False when time_limit passed first." },
+    { "is_in_line", (PyCFunction)Region_is_in_line, METH_NOARGS,
+      "is_in_line()\n--\n\nWhether this thread holds access now." },
     { "release", (PyCFunction)Region_release, METH_NOARGS, "release()\n--\n\nReleases access." },
     { "put_message", (PyCFunction)ipo_py_region_put_message, METH_O,
       "put_message(obj)\n--\n\nStores obj and queues a message naming it; returns the mapped object." },
     { "put_message_2", (PyCFunction)ipo_py_region_put_message_2, METH_O,
       "put_message_2(obj)\n--\n\nAs put_message; returns (mapped object, offset)." },
-    { "take_message", (PyCFunction)ipo_py_region_take_message, METH_NOARGS,
-      "take_message()\n--\n\nRemoves the oldest message and returns its object. The object's "
+    { "take_message", (PyCFunction)(void (*)(void))ipo_py_region_take_message, METH_FASTCALL | METH_KEYWORDS,
+      "take_message(queue_type=None)\n--\n\nRemoves the oldest message (the newest with "
+      "QueueType.lifo; None: the region's queue_type) and returns its object. The object's "
       "block stays until destroy_obj()." },
-    { "take_message_2", (PyCFunction)ipo_py_region_take_message_2, METH_NOARGS,
-      "take_message_2()\n--\n\nAs take_message; returns (object, offset)." },
-    { "read_message", (PyCFunction)ipo_py_region_read_message, METH_NOARGS,
-      "read_message()\n--\n\nReturns the oldest message's object without removing the message." },
-    { "read_message_2", (PyCFunction)ipo_py_region_read_message_2, METH_NOARGS,
-      "read_message_2()\n--\n\nAs read_message; returns (object, offset)." },
-    { "pop_message", (PyCFunction)(void (*)(void))ipo_py_region_pop_message, METH_FASTCALL,
-      "pop_message(default=None)\n--\n\nAs take_message, but gives default when the queue is empty." },
-    { "pop_message_2", (PyCFunction)(void (*)(void))ipo_py_region_pop_message_2, METH_FASTCALL,
-      "pop_message_2(default=None)\n--\n\nAs take_message_2; (default, None) when empty." },
+    { "take_message_2", (PyCFunction)(void (*)(void))ipo_py_region_take_message_2, METH_FASTCALL | METH_KEYWORDS,
+      "take_message_2(queue_type=None)\n--\n\nAs take_message; returns (object, offset)." },
+    { "read_message", (PyCFunction)(void (*)(void))ipo_py_region_read_message, METH_FASTCALL | METH_KEYWORDS,
+      "read_message(queue_type=None)\n--\n\nReturns the object of the message take_message "
+      "would take, without removing the message." },
+    { "read_message_2", (PyCFunction)(void (*)(void))ipo_py_region_read_message_2, METH_FASTCALL | METH_KEYWORDS,
+      "read_message_2(queue_type=None)\n--\n\nAs read_message; returns (object, offset)." },
+    { "pop_message", (PyCFunction)(void (*)(void))ipo_py_region_pop_message, METH_FASTCALL | METH_KEYWORDS,
+      "pop_message(default=None, queue_type=None)\n--\n\n"
+      "As take_message, but gives default when the queue is empty." },
+    { "pop_message_2", (PyCFunction)(void (*)(void))ipo_py_region_pop_message_2, METH_FASTCALL | METH_KEYWORDS,
+      "pop_message_2(default=None, queue_type=None)\n--\n\nAs take_message_2; (default, None) when empty." },
+    { "get_message", (PyCFunction)(void (*)(void))ipo_py_region_get_message, METH_FASTCALL | METH_KEYWORDS,
+      "get_message(default=None, queue_type=None)\n--\n\n"
+      "As read_message, but gives default when the queue is empty." },
+    { "get_message_2", (PyCFunction)(void (*)(void))ipo_py_region_get_message_2, METH_FASTCALL | METH_KEYWORDS,
+      "get_message_2(default=None, queue_type=None)\n--\n\nAs read_message_2; (default, None) when empty." },
     { "has_messages", (PyCFunction)ipo_py_region_has_messages, METH_NOARGS,
       "has_messages()\n--\n\nWhether a message is queued." },
     { "destroy_obj", (PyCFunction)ipo_py_region_destroy_obj, METH_O,
       "destroy_obj(offset)\n--\n\nFrees the object at offset and everything it owns." },
     { "destroy_object", (PyCFunction)ipo_py_region_destroy_obj, METH_O,
       "destroy_object(offset)\n--\n\nAn alias of destroy_obj." },
+    { "discard_message", (PyCFunction)(void (*)(void))ipo_py_region_discard_message,
+      METH_FASTCALL | METH_KEYWORDS,
+      "discard_message(queue_type=None)\n--\n\nRemoves the message take_message() would take "
+      "(the oldest, or the newest with QueueType.lifo) without reading it, and frees its "
+      "object; NoMessagesInQueueError when the queue is empty." },
     { "get_obj_buffer", (PyCFunction)ipo_py_region_get_obj_buffer, METH_O,
       "get_obj_buffer(offset)\n--\n\nA zero-copy memoryview of the object's data." },
     { "_access_count", (PyCFunction)Region_access_count, METH_NOARGS,
@@ -640,7 +725,12 @@ static PyMethodDef Region_methods[] = {
     { "_queue_length", (PyCFunction)Region_queue_length, METH_NOARGS,
       "_queue_length()\n--\n\nMessages queued; a hint without access, exact with it." },
     { "_release_if_held", (PyCFunction)Region_release_if_held, METH_NOARGS,
-      "_release_if_held()\n--\n\nReleases access if this thread holds a turn." },
+      "_release_if_held()\n--\n\nReleases access if this thread holds a turn: the change count "
+      "as of the release, or None." },
+    { "_change_count", (PyCFunction)Region_change_count, METH_NOARGS,
+      "_change_count()\n--\n\nTurns that changed shared state, and participants that left." },
+    { "_peers_alive", (PyCFunction)Region_peers_alive, METH_NOARGS,
+      "_peers_alive()\n--\n\nWhether another participant is alive in the region." },
     { "stats", (PyCFunction)ipo_py_region_stats, METH_NOARGS,
       "stats()\n--\n\nAllocator and queue figures: free bytes, largest free chunk, blocks, messages." },
     { "check", (PyCFunction)(void (*)(void))ipo_py_region_check, METH_FASTCALL,
@@ -655,6 +745,11 @@ static PyGetSetDef Region_getset[] = {
     { "create", (getter)Region_get_create, NULL, "True on the creator's side.", NULL },
     { "closed", (getter)Region_get_closed, NULL, "True once close() was called.", NULL },
     { "attached", (getter)Region_get_attached, NULL, "True while this handle holds a slot.", NULL },
+    { "consumer_id", (getter)Region_get_consumer_id, NULL,
+      "A consumer's number among the consumers (0 for the first slot after the creator's; "
+      "the one asked for until it attaches); None on the creator's side.", NULL },
+    { "_queue_lifo", (getter)Region_get_queue_lifo, (setter)Region_set_queue_lifo,
+      "Whether reads given no queue_type take the newest message (SharedMemory.queue_type).", NULL },
     { NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -672,7 +767,8 @@ static PyType_Slot region_slots[] = {
     { Py_tp_getset, Region_getset },
     { Py_tp_members, Region_members },
     { Py_tp_doc, (void *)"Region(name, create=False, size=None, *, slots=16, mode=0o600, "
-                         "prefault=True, close_timeout=5.0, strict=False, turn_time_limit=None)\n--\n\n"
+                         "prefault=True, close_timeout=5.0, spin_budget=None, trust=False, "
+                         "replace_stale=True, consumer_id=None, strict=False, turn_time_limit=None)\n--\n\n"
                          "A handle on a shared-memory region; SharedMemory builds on it." },
     { 0, NULL }
 };

@@ -141,10 +141,45 @@ static void test_pins(void)
     free(mem);
 }
 
+/* A pickle is bytes to the format: any length, no values, refused by the
+ * type check only past the last code the format knows. */
+static void test_pickle_blocks(void)
+{
+    uint64_t size = 1 << 20;
+    ipo_region_t r;
+    void *mem = region_twin_new(size, &r);
+
+    ipo_off_t off, empty, scalar;
+    void *data;
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_PICKLE, 7, &off, &data));
+    memcpy(data, "\x80\x05N.\0\0\0", 7);
+    ASSERT_OK(ipo_obj_new(&r, IPO_T_PICKLE, 0, &empty, &data));
+    ASSERT_EQ(ipo_type_has_payload(IPO_T_PICKLE), 1);
+    ASSERT_ERR(ipo_obj_new_scalar(&r, IPO_T_PICKLE, 0, &scalar), IPO_EINVAL);
+    ASSERT_ERR(ipo_obj_new(&r, IPO_T_PICKLE + 1, 8, &scalar, &data), IPO_EINVAL);
+
+    const ipo_obj_t *obj;
+    ipo_value_t *values;
+    ASSERT_OK(ipo_obj_get(&r, off, &obj));
+    ASSERT_EQ(obj->type, IPO_T_PICKLE);
+    ASSERT_UEQ(obj->v.len, 7);
+    ASSERT_EQ(memcmp(ipo_obj_data(obj), "\x80\x05N.", 4), 0);
+    ASSERT_UEQ(ipo_obj_values(obj, &values), 0);
+    /* A block whose type byte says a later code is no object. */
+    ((ipo_obj_t *)obj)->type = IPO_T_PICKLE + 1;
+    ASSERT_ERR(ipo_obj_get(&r, off, &obj), IPO_EBADOBJ);
+    ((ipo_obj_t *)((uint8_t *)mem + off))->type = IPO_T_PICKLE;
+    ASSERT_OK(ipo_obj_destroy(&r, off));
+    ASSERT_OK(ipo_obj_destroy(&r, empty));
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    region_twin_free(mem, &r);
+}
+
 int main(void)
 {
     RUN(test_objects);
     RUN(test_pins);
     RUN(test_containers_free_their_tree);
+    RUN(test_pickle_blocks);
     return 0;
 }

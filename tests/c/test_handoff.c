@@ -138,31 +138,80 @@ static void test_waiting_for_messages(void)
     ipo_region_unmap(&r);
 }
 
-/* A waiter for a release sleeps until somebody else takes a turn. */
-static void test_waiting_for_a_release(void)
+/* A waiter for a change sleeps through turns that change nothing, and
+ * wakes for one that does (a message put), and for a participant leaving. */
+static void test_waiting_for_a_change(void)
 {
     char name[64];
     ipo_region_t r;
-    create_region(&r, name, sizeof(name), "release");
+    create_region(&r, name, sizeof(name), "change");
     ipo_waker_t w;
     ASSERT_OK(ipo_waker_init(&w, &r));
-    uint64_t since = ipo_access_count(&r);
+    int go[2], done[2];
+    ASSERT_EQ(pipe(go), 0);
+    ASSERT_EQ(pipe(done), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t c;
+        ipo_waker_t cw;
+        attach_or_exit(name, &c, &cw);
+        char byte = 0;
+        /* A turn that changes nothing, then one that puts a message. */
+        if (read(go[0], &byte, 1) != 1 ||
+            ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+            _exit(2);
+        ipo_handoff_release(&cw);
+        if (write(done[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1 ||
+            ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+            _exit(3);
+        ipo_off_t off;
+        if (ipo_obj_new_scalar(&c, IPO_T_INT64, 1, &off) || ipo_queue_put(&c, off))
+            _exit(4);
+        ipo_handoff_release(&cw);
+        /* Then leave, when told. */
+        if (read(go[0], &byte, 1) != 1)
+            _exit(5);
+        ipo_waker_fini(&cw);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    uint64_t since = ipo_change_count(&r);
     ipo_waiter_t wt;
     ipo_waiter_init(&wt, &w);
-    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_RELEASE, since, 0), IPO_WAIT_SLEEP);
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_CHANGE, since, 0), IPO_WAIT_SLEEP);
     /* Again, with the same wait: still asleep, registered once. */
-    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_RELEASE, since, 0), IPO_WAIT_SLEEP);
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_CHANGE, since, 0), IPO_WAIT_SLEEP);
     ASSERT_UEQ((r.hdr->access & IPO_ACCESS_SLEEPER_MASK) / IPO_ACCESS_SLEEPER_ONE, 1);
-    pid_t pid = fork_one_turn(name);
     struct pollfd pfd = { .fd = ipo_notify_fd(&w.bell), .events = POLLIN, .revents = 0 };
+    char byte = 1;
+    uint64_t turns = ipo_access_count(&r);
+    ASSERT_EQ(write(go[1], &byte, 1), 1);
+    ASSERT_EQ(read(done[0], &byte, 1), 1);
+    /* The turn was taken, and rang nobody waiting for a change. */
+    ASSERT(ipo_access_count(&r) != turns);
+    ASSERT_UEQ(ipo_change_count(&r), since);
+    ASSERT_EQ(poll(&pfd, 1, 0), 0);
+    ASSERT_EQ(write(go[1], &byte, 1), 1);
     ASSERT_EQ(poll(&pfd, 1, 20000), 1);
     ASSERT_EQ(ipo_waiter_readable(&wt), IPO_WAIT_AGAIN);
-    ASSERT(ipo_access_count(&r) != since);
+    ASSERT(ipo_change_count(&r) != since);
     ASSERT(!ipo_access_held(&r));
-    wait_children(&pid, 1);
     /* Nothing to wait for once the count moved. */
-    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_RELEASE, since, 0), IPO_WAIT_AGAIN);
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_CHANGE, since, 0), IPO_WAIT_AGAIN);
+    /* From the new count: the peer's leaving ends the wait. */
+    since = ipo_change_count(&r);
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_CHANGE, since, 0), IPO_WAIT_SLEEP);
+    ASSERT_EQ(write(go[1], &byte, 1), 1);
+    ASSERT_EQ(poll(&pfd, 1, 20000), 1);
+    ASSERT_EQ(ipo_waiter_readable(&wt), IPO_WAIT_AGAIN);
+    wait_children(&pid, 1);
+    ASSERT(!ipo_region_peers_alive(&r));
     ASSERT_UEQ(r.hdr->access & IPO_ACCESS_SLEEPER_MASK, 0);
+    for (int i = 0; i < 2; i++) {
+        close(go[i]);
+        close(done[i]);
+    }
     ipo_waiter_fini(&wt);
     ipo_waker_fini(&w);
     ipo_region_unmap(&r);
@@ -222,7 +271,7 @@ static void test_oldest_sleeper_goes_first(void)
 int main(void)
 {
     srand((unsigned)getpid());
-    RUN(test_waiting_for_a_release);
+    RUN(test_waiting_for_a_change);
     RUN(test_oldest_sleeper_goes_first);
     RUN(test_waiting_for_messages);
     RUN(test_million_handoffs);

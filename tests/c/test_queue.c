@@ -1,4 +1,4 @@
-/* tests/c/test_queue.c — FIFO order, peeking, ring growth, and growth under exhaustion. */
+/* tests/c/test_queue.c — FIFO and LIFO order, peeking, ring growth, and growth under exhaustion. */
 #include "ipo/format.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
@@ -61,6 +61,87 @@ static void test_growth_keeps_order(void)
     region_twin_free(mem, &r);
 }
 
+/* The newest end: a LIFO reader sees the last put first, and a put after a
+ * take from that end reuses the freed place. */
+static void test_lifo_and_peek_newest(void)
+{
+    ipo_region_t r;
+    void *mem = region_twin_new(1 << 20, &r);
+    ipo_off_t got;
+    ASSERT_ERR(ipo_queue_peek_newest(&r, &got), IPO_EEMPTY);
+    ASSERT_ERR(ipo_queue_take_newest(&r, &got), IPO_EEMPTY);
+    ipo_off_t objs[10];
+    for (int i = 0; i < 10; i++) {
+        ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, (uint64_t)i, &objs[i]));
+        ASSERT_OK(ipo_queue_put(&r, objs[i]));
+    }
+    ASSERT_OK(ipo_queue_peek_newest(&r, &got));
+    ASSERT_UEQ(got, objs[9]);
+    ASSERT_OK(ipo_queue_peek(&r, &got));
+    ASSERT_UEQ(got, objs[0]);
+    /* Taken objects are no longer queued: they can be destroyed. */
+    for (int i = 9; i >= 5; i--) {
+        ASSERT_OK(ipo_queue_take_newest(&r, &got));
+        ASSERT_UEQ(got, objs[i]);
+        ASSERT_OK(ipo_obj_destroy(&r, got));
+    }
+    ASSERT_UEQ(ipo_queue_length(&r), 5);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    /* A new message goes where the taken ones were, and is the newest. */
+    ipo_off_t late;
+    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, 99, &late));
+    ASSERT_OK(ipo_queue_put(&r, late));
+    ASSERT_OK(ipo_queue_take_newest(&r, &got));
+    ASSERT_UEQ(got, late);
+    ASSERT_OK(ipo_obj_destroy(&r, late));
+    /* The oldest end is untouched. */
+    for (int i = 0; i < 5; i++) {
+        ASSERT_OK(ipo_queue_take(&r, &got));
+        ASSERT_UEQ(got, objs[i]);
+        ASSERT_OK(ipo_obj_destroy(&r, got));
+    }
+    ASSERT_ERR(ipo_queue_take_newest(&r, &got), IPO_EEMPTY);
+    ASSERT_UEQ(ipo_queue_length(&r), 0);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    region_twin_free(mem, &r);
+}
+
+/* Puts, takes at both ends and growth, checked against a model deque: the
+ * ring wraps and doubles many times, and both ends keep their order. */
+static void test_both_ends_against_a_model(void)
+{
+    enum { MODEL = 1 << 14 };
+    static uint64_t model[MODEL];
+    size_t first = MODEL / 2, last = MODEL / 2; /* model[first..last) is queued */
+    ipo_region_t r;
+    void *mem = region_twin_new(1 << 22, &r);
+    uint64_t next = 0, seed = 7;
+    for (int round = 0; round < 3000; round++) {
+        /* One more put than take a round, on average: the queue grows. */
+        int puts = (int)(test_rand(&seed) % 10), takes = (int)(test_rand(&seed) % 8);
+        for (int i = 0; i < puts && last < MODEL; i++) {
+            ipo_off_t off;
+            ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, next, &off));
+            ASSERT_OK(ipo_queue_put(&r, off));
+            model[last++] = next++;
+        }
+        for (int i = 0; i < takes && first < last; i++) {
+            int newest = (int)(test_rand(&seed) & 1);
+            ipo_off_t off;
+            const ipo_obj_t *obj;
+            ASSERT_OK(newest ? ipo_queue_take_newest(&r, &off) : ipo_queue_take(&r, &off));
+            ASSERT_OK(ipo_obj_get(&r, off, &obj));
+            ASSERT_UEQ(obj->v.u64, newest ? model[--last] : model[first++]);
+            ASSERT_OK(ipo_obj_destroy(&r, off));
+        }
+        ASSERT_UEQ(ipo_queue_length(&r), last - first);
+    }
+    const ipo_ring_t *ring = (const ipo_ring_t *)(r.base + r.hdr->queue.ring);
+    ASSERT_GE(ring->capacity, IPO_QUEUE_INITIAL_CAPACITY * 8);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    region_twin_free(mem, &r);
+}
+
 /* When the ring cannot grow, put fails cleanly and the queue is intact. */
 static void test_put_when_ring_cannot_grow(void)
 {
@@ -118,6 +199,8 @@ int main(void)
 {
     RUN(test_fifo_and_peek);
     RUN(test_growth_keeps_order);
+    RUN(test_lifo_and_peek_newest);
+    RUN(test_both_ends_against_a_model);
     RUN(test_put_when_ring_cannot_grow);
     RUN(test_queued_objects_are_protected);
     return 0;

@@ -200,6 +200,35 @@ static void test_slot_table_full(void)
     ipo_region_unmap(&r);
 }
 
+/* A consumer may ask for its slot by number (the original package's
+ * consumer_id): it gets that one or an error, never another. */
+static void test_consumer_slot_by_number(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "byslot");
+    ipo_region_t r, a, b, any;
+    ipo_region_options_t o = opts_of(1 << 20);
+    o.slots = 4;
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    ipo_region_options_t want = opts_of(0);
+    want.consumer_slot = 2;
+    ASSERT_OK(ipo_region_attach(&a, name, &want));
+    ASSERT_EQ(a.slot, 2);
+    ASSERT_ERR(ipo_region_attach(&b, name, &want), IPO_ETAKEN);
+    want.consumer_slot = 4; /* slots 0..3 */
+    ASSERT_ERR(ipo_region_attach(&b, name, &want), IPO_EINVAL);
+    /* Without a number, the first free slot, passing the one taken. */
+    ASSERT_OK(ipo_region_attach(&any, name, NULL));
+    ASSERT_EQ(any.slot, 1);
+    ipo_region_unmap(&a);
+    want.consumer_slot = 2;
+    ASSERT_OK(ipo_region_attach(&b, name, &want));
+    ASSERT_EQ(b.slot, 2);
+    ipo_region_unmap(&b);
+    ipo_region_unmap(&any);
+    ipo_region_unmap(&r);
+}
+
 /* A child attaches and is killed without detaching: the kernel drops its
  * lock, so its slot is free for the next consumer and the creator counts no
  * live consumer. */
@@ -260,6 +289,13 @@ static void test_stale_region_is_replaced(void)
     ASSERT_EQ(WEXITSTATUS(status), 0);
     ipo_region_t r;
     ipo_region_options_t o = opts_of(1 << 20);
+    /* Asked to keep what is there, the creator leaves even a dead region. */
+    o.keep_stale = 1;
+    ASSERT_ERR(ipo_region_create(&r, name, &o), IPO_EEXIST);
+    char path[96];
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    ASSERT_EQ(access(path, F_OK), 0);
+    o.keep_stale = 0;
     ASSERT_OK(ipo_region_create(&r, name, &o));
     ASSERT_EQ(r.hdr->creator_pid, getpid());
     ipo_region_unmap(&r);
@@ -448,6 +484,7 @@ int main(void)
     RUN(test_layout_mismatch_is_refused);
     RUN(test_closing_region_takes_nobody);
     RUN(test_slot_table_full);
+    RUN(test_consumer_slot_by_number);
     RUN(test_dead_consumer_frees_its_slot);
     RUN(test_stale_region_is_replaced);
     RUN(test_abandoned_creation_is_swept);

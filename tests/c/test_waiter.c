@@ -133,19 +133,19 @@ static void cancel(ipo_region_t *c, ipo_waiter_t *w)
     ipo_waiter_cancel(w); /* a coroutine cancelled, a watcher stopped */
 }
 
-/* Now only a release matters (as when the asyncio manager's coroutine
- * that wanted the turn is cancelled while another waits for a change),
- * counted from now, so that the younger process's turn ends this wait. */
-static void wait_for_a_release_instead(ipo_region_t *c, ipo_waiter_t *w)
+/* Now only a change matters (as when the asyncio manager's coroutine that
+ * wanted the turn is cancelled while another waits for a change), counted
+ * from now: the younger process's leaving, after its turn, ends it. */
+static void wait_for_a_change_instead(ipo_region_t *c, ipo_waiter_t *w)
 {
-    uint64_t since = ipo_access_count(c);
-    int step = ipo_waiter_start(w, IPO_WAIT_FOR_RELEASE, since, 0);
+    uint64_t since = ipo_change_count(c);
+    int step = ipo_waiter_start(w, IPO_WAIT_FOR_CHANGE, since, 0);
     while (step == IPO_WAIT_SLEEP) {
         if (!readable_within(w, 20000))
             _exit(5);
         step = ipo_waiter_readable(w);
     }
-    if (step != IPO_WAIT_AGAIN || ipo_access_count(c) == since)
+    if (step != IPO_WAIT_AGAIN || ipo_change_count(c) == since)
         _exit(6);
 }
 
@@ -170,7 +170,7 @@ static void test_rung_then_closed_passes_the_turn_on(void)
 
 static void test_changing_what_passes_the_turn_on(void)
 {
-    rung_then("change", wait_for_a_release_instead);
+    rung_then("change", wait_for_a_change_instead);
 }
 
 /* The blocking driver: cut short at wake_by (-IPO_EINTR) it keeps its

@@ -9,6 +9,7 @@ import pytest
 
 import workers
 from conftest import join_all
+from ipc_py_objects import _ipo
 from ipc_py_objects import (
     ASMCM,
     wait_my_turn,
@@ -21,6 +22,7 @@ from ipc_py_objects import (
 )
 
 MiB = 1024 * 1024
+WAIT_FOR_CHANGE = _ipo.WAIT_FOR_CHANGE
 pytestmark = pytest.mark.asyncio
 
 
@@ -72,8 +74,13 @@ async def ticks_until(condition, limit=2000):
 
 async def test_aliases_and_holder():
     assert ASMM is ASharedMemoryManager and ASMCM is ASharedMemoryContextManager
-    holder = ValueHolder("v")
-    assert holder.value == "v" and holder.existence is True
+    # The original's ValueHolder: (existence, value), true when existence is.
+    holder = ValueHolder(True, "v")
+    assert holder.value == "v" and holder.existence is True and holder
+    holder.existence = False
+    assert not holder and tuple(holder) == (False, "v") and holder[1] == "v"
+    holder.value = "w"  # a value set is a value that exists
+    assert holder and holder.existence is True
     with pytest.raises(TypeError, match="SharedMemory"):
         ASharedMemoryManager(object())
 
@@ -129,7 +136,7 @@ async def test_existence_true_takes_the_next_turn_at_once(spawn, region_name):
         await manager.__aexit__(None, None, None)
 
 
-async def test_existence_false_waits_for_another_process_to_release(spawn, region_name):
+async def test_existence_false_waits_for_another_process_to_change_something(spawn, region_name):
     manager, peer = await started(spawn, region_name)
     try:
         cm = manager()
@@ -141,15 +148,58 @@ async def test_existence_false_waits_for_another_process_to_release(spawn, regio
         for _ in range(50):
             await asyncio.sleep(0.001)
         assert not task.done()
-        assert await peer.do("turn") == "turned"  # its release rings us
+        assert manager._registered == WAIT_FOR_CHANGE
+        # A turn that changes nothing does not wake it either.
+        assert await peer.do("turn") == "turned"
+        for _ in range(50):
+            await asyncio.sleep(0.001)
+        assert not task.done()
+        assert await peer.do(("put", "news")) == "put"  # a change rings us
         holder = await asyncio.wait_for(task, 10)
         assert holder.existence is True
+        assert holder.value.take_message() == "news"
         await cm.__aexit__(None, None, None)
         # Left True, the next turn comes at once again.
         await asyncio.wait_for(cm.__aenter__(), 5)
         await cm.__aexit__(None, None, None)
     finally:
         peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_existence_false_proceeds_when_the_peer_leaves(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        cm = manager()
+        async with cm as shared_memory:
+            shared_memory.existence = False
+        task = asyncio.create_task(cm.__aenter__())
+        await ticks_until(lambda: manager._registered == WAIT_FOR_CHANGE)
+        peer.stop()  # it detaches: nobody is left to change anything
+        await asyncio.wait_for(task, 10)
+        await cm.__aexit__(None, None, None)
+        # Alone, a block that sets existence False never waits.
+        async with cm as shared_memory:
+            shared_memory.existence = False
+        await asyncio.wait_for(cm.__aenter__(), 5)
+        await cm.__aexit__(None, None, None)
+    finally:
+        await manager.__aexit__(None, None, None)
+
+
+async def test_existence_false_proceeds_when_the_peer_dies(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        cm = manager()
+        async with cm as shared_memory:
+            shared_memory.existence = False
+        task = asyncio.create_task(cm.__aenter__())
+        await ticks_until(lambda: manager._registered == WAIT_FOR_CHANGE)
+        peer.process.kill()  # it can ring nobody any more
+        await asyncio.wait_for(task, 10)
+        await cm.__aexit__(None, None, None)
+    finally:
+        peer.process.join(30)
         await manager.__aexit__(None, None, None)
 
 

@@ -235,6 +235,7 @@ def test_a_mapped_object_put_again_is_copied(held):
     mapped, taken, offset = put(held, Employee("c", 1))
     holder, _, offset2 = put(held, [mapped])
     holder[0].years_of_employment = 9
+    assert holder[0].years_of_employment == 9  # a live copy: projected again, not pickled
     assert mapped.years_of_employment == 1
     assert pickle.loads(pickle.dumps(taken)) == Employee("c", 1)
     assert type(pickle.loads(pickle.dumps(taken))) is Employee
@@ -350,6 +351,16 @@ def test_arrays_inside_containers_and_objects(held):
 def test_object_arrays_are_refused(held):
     with pytest.raises(TypeError, match="dtype object"):
         held.put_message(np.array([object()]))
+
+
+def test_an_array_block_claiming_object_dtype_is_not_read():
+    """What a region says an array holds is checked before numpy reads its
+    bytes: pointers from shared memory would crash the reader."""
+    from ipc_py_objects import objects
+
+    for descr in ("'|O'", "[('a', '<i8'), ('b', '|O')]"):
+        with pytest.raises(TypeError, match="holds Python objects"):
+            objects.rebuild_ndarray(descr, (1,), bytes(16), False, False)
 
 
 def test_torch_tensors_over_shared_arrays(held):

@@ -10,7 +10,7 @@ import pytest
 from ipc_py_objects import AccessNotHeldError, RegionClosedError, SharedMemory, _ipo
 
 MiB = 1024 * 1024
-ACCESS, MESSAGES, RELEASE = _ipo.WAIT_FOR_ACCESS, _ipo.WAIT_FOR_MESSAGES, _ipo.WAIT_FOR_RELEASE
+ACCESS, MESSAGES, CHANGE = _ipo.WAIT_FOR_ACCESS, _ipo.WAIT_FOR_MESSAGES, _ipo.WAIT_FOR_CHANGE
 HELD, SLEEP, AGAIN = _ipo.WAIT_HELD, _ipo.WAIT_SLEEP, _ipo.WAIT_AGAIN
 
 
@@ -40,7 +40,7 @@ def test_a_wait_for_messages_sleeps_until_one_is_put(region_name):
         assert not readable(waiter, 0)
 
         def put():
-            with _ipo.wait_my_turn(sm):
+            with _ipo.WaitMyTurn(sm):
                 sm.put_message(1)
 
         thread = threading.Thread(target=put)  # another thread, the same process
@@ -54,15 +54,22 @@ def test_a_wait_for_messages_sleeps_until_one_is_put(region_name):
         assert waiter.readable() == AGAIN
 
 
-def test_a_wait_for_a_release_ends_when_somebody_takes_a_turn(region_name):
+def test_a_wait_for_a_change_ends_with_a_turn_that_changed_something(region_name):
     with SharedMemory(region_name, create=True, size=MiB) as sm:
         waiter = _ipo.Waiter(sm)
-        since = sm._access_count()
-        assert waiter.start(RELEASE, since, 0.0) == SLEEP
-        with _ipo.wait_my_turn(sm):  # a turn moves the count
-            pass
-        assert waiter.start(RELEASE, since, 0.0) == AGAIN
+        since = sm._change_count()
+        assert waiter.start(CHANGE, since, 0.0) == SLEEP
+        with _ipo.WaitMyTurn(sm):  # a turn that only looks changes nothing
+            sm.has_messages()
+        assert sm._change_count() == since
+        assert waiter.start(CHANGE, since, 0.0) == SLEEP
+        with _ipo.WaitMyTurn(sm):  # a put does
+            sm.put_message(1)
+        assert sm._change_count() != since
+        assert waiter.start(CHANGE, since, 0.0) == AGAIN
         assert not waiter.waiting and waiter.registered == 0
+        with _ipo.WaitMyTurn(sm):
+            sm.take_message()
 
 
 def test_bad_input_is_refused(region_name):

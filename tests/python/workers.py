@@ -79,8 +79,9 @@ def attach_outcome(name, time_limit, options, results):
     start = time.monotonic()
     sm = SharedMemory(name, **options)
     try:
-        sm.init_consumer(time_limit=time_limit)
-        outcome = (None, "", time.monotonic() - start)
+        # False: the time limit passed first (as the original package answers).
+        attached = sm.init_consumer(time_limit=time_limit)
+        outcome = (None if attached else "False", "", time.monotonic() - start)
     except SharedMemoryError as e:
         outcome = (type(e).__name__, str(e), time.monotonic() - start)
     finally:

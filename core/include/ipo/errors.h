@@ -35,6 +35,7 @@ enum ipo_error {
     IPO_ESYS,        /* another system error; see errno */
     IPO_EINTR,       /* a wait ended early (a signal, or the caller's wake-up time): call again */
     IPO_EOVERFLOW,   /* a counter in the region is at its limit (an object's 65535 pins) */
+    IPO_ETAKEN,      /* the participant slot asked for by number is held by another */
     IPO_ERROR_COUNT_
 };
 

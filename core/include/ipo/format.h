@@ -52,7 +52,10 @@ enum ipo_type {
     IPO_T_OBJECT    = 29, /* 3 ipo_value_t: class (STR "module:qualname"), field names
                              (TUPLE of STR) and VALUES, or NONE and a DICT of attributes */
     IPO_T_ENUM      = 30, /* 2 ipo_value_t: class (STR "module:qualname"), the member's value */
-    IPO_T_LAST_BUILTIN_ = IPO_T_ENUM
+    /* A language's own serialization, for what the parts above cannot describe. */
+    IPO_T_PICKLE    = 31, /* v.len bytes: a Python pickle (protocol 5); read back as a copy,
+                             only from a region that no other user can write */
+    IPO_T_LAST_BUILTIN_ = IPO_T_PICKLE
 };
 
 /* Flags of any type (high bits) and of one type (low bits). */
@@ -158,7 +161,7 @@ typedef struct ipo_datetime {
     uint8_t     month, day;
     uint32_t    reserved;
     ipo_clock_t clock;
-    ipo_value_t tzinfo;      /* None, IPO_T_TIMEZONE or IPO_T_ZONEINFO */
+    ipo_value_t tzinfo;      /* None, IPO_T_TIMEZONE, IPO_T_ZONEINFO or IPO_T_PICKLE */
 } ipo_datetime_t;
 
 typedef struct ipo_time {

@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   3u
+#define IPO_LAYOUT_VERSION   4u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -73,7 +73,7 @@ enum ipo_role {
 enum ipo_wait_for {
     IPO_WAIT_FOR_ACCESS   = 1,  /* access is free: the longest such waiter is rung */
     IPO_WAIT_FOR_MESSAGES = 2,  /* the queue holds a message: all are rung */
-    IPO_WAIT_FOR_RELEASE  = 4   /* anyone released access: all are rung */
+    IPO_WAIT_FOR_CHANGE   = 4   /* a turn changed shared state, or a participant left: all are rung */
 };
 
 typedef struct ipo_slot {
@@ -149,9 +149,9 @@ typedef struct ipo_ring {
 
 /* Who touches what. Identity fields and the table offsets are written once,
  * before the magic (release) and READY (release), and only read after: they
- * stay plain. state, access, attach_count, sleep_tickets and the queue's
- * head and tail are read or written by processes that do not hold access,
- * so they go through ipo/atomics.h. next_gen, queue.ring and the allocator
+ * stay plain. state, access, attach_count, sleep_tickets, changes and the
+ * queue's head and tail are read or written by processes that do not hold
+ * access, so they go through ipo/atomics.h. next_gen, queue.ring and the allocator
  * root are read and written only under access: plain. */
 typedef struct ipo_header {
     /* Identity, written once by the creator; attachers check all of it before
@@ -172,7 +172,8 @@ typedef struct ipo_header {
     uint64_t  attach_count;      /* consumers that ever attached */
     uint64_t  next_gen;          /* generation stamped on each new object */
     uint64_t  sleep_tickets;     /* the next slot->sleep_ticket */
-    uint64_t  reserved1[3];
+    uint64_t  changes;           /* turns that changed shared state, and participants that left */
+    uint64_t  reserved1[2];
 
     /* The access word sits alone on its cache line: it is the one word every
      * handoff contends on, and sharing its line would slow the handoff. */
@@ -199,6 +200,7 @@ _Static_assert(offsetof(ipo_header_t, state) == 24, "header layout");
 _Static_assert(offsetof(ipo_header_t, mode) == 36, "header layout");
 _Static_assert(offsetof(ipo_header_t, slots_off) == 48, "header layout");
 _Static_assert(offsetof(ipo_header_t, hash_key) == 64, "header layout");
+_Static_assert(offsetof(ipo_header_t, changes) == 104, "header layout");
 _Static_assert(offsetof(ipo_header_t, access) == 128, "header layout");
 _Static_assert(offsetof(ipo_header_t, queue) == 192, "header layout");
 _Static_assert(sizeof(ipo_header_t) == 256, "header layout");

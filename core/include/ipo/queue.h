@@ -1,4 +1,4 @@
-/* core/include/ipo/queue.h — the FIFO of messages, each naming one object. */
+/* core/include/ipo/queue.h — the queue of messages, each naming one object, taken oldest (FIFO) or newest (LIFO) first. */
 #ifndef IPO_QUEUE_H
 #define IPO_QUEUE_H
 
@@ -33,9 +33,15 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj);
  * Needs access. */
 int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj);
 
-/* Messages queued. Safe without access, as a hint: head is read before tail
- * and both only grow, so the difference is never negative. Exact for a
- * holder. */
+/* The same at the other end, for a LIFO reader: the newest message. A take
+ * there frees the newest sequence number, which the next put reuses. */
+int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj);
+int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj);
+
+/* Messages queued. Safe without access, as a hint: head is read before tail,
+ * head only grows, and tail never falls below the head of its time (a LIFO
+ * take lowers it, but only while a message is left between them), so the
+ * difference is never negative. Exact for a holder. */
 static inline uint64_t ipo_queue_length(const ipo_region_t *r)
 {
     /* SYNC POINT queue head: pairs with the store-release of head in

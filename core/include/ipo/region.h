@@ -27,6 +27,7 @@ typedef struct ipo_region {
     int           fd;            /* -1 for a region in process memory */
     int           is_creator;
     int           joined;        /* holds a slot */
+    int           changed;       /* this turn changed shared state (ipo_region_mark_changed) */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
     struct ipo_region *registry_next; /* handles a fork() child must close */
     char          shm_name[IPO_NAME_MAX + 2]; /* as passed to shm_open: "/name" */
@@ -37,6 +38,9 @@ typedef struct ipo_region_options {
     uint32_t slots;      /* participant slots; 0 means IPO_DEFAULT_SLOTS */
     uint32_t mode;       /* file mode bits; 0 means 0600. Set whatever the umask */
     int      prefault;   /* map with page tables populated, so no fault on first touch */
+    int      keep_stale; /* create: a name held by a region whose participants all died is
+                            -IPO_EEXIST too, instead of being replaced */
+    uint32_t consumer_slot; /* attach: 0 takes any free slot; else that slot only */
 } ipo_region_options_t;
 
 /* 0 when name is usable: an optional leading '/', then 1 to IPO_NAME_MAX bytes
@@ -47,13 +51,16 @@ int ipo_region_name_check(const char *name);
  * its memory (a full /dev/shm is -IPO_ENOSPC here, never a SIGBUS later),
  * formats it, claims slot 0, and publishes it READY. A name held by a live
  * region, or by something that is not a region, is -IPO_EEXIST; a region
- * whose participants are all dead is removed and replaced. */
+ * whose participants are all dead is removed and replaced (unless
+ * opts->keep_stale: then it is -IPO_EEXIST too). */
 int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_options_t *opts);
 
 /* One attempt to attach as a consumer: -IPO_ENOENT when there is no such
  * region, -IPO_EAGAIN while its creator is still formatting it, -IPO_EPERM
  * on another owner or mode (opts->mode, default 0600), -IPO_ELAYOUT on a
- * foreign or incompatible layout, -IPO_ECLOSING, -IPO_EFULL. */
+ * foreign or incompatible layout, -IPO_ECLOSING, -IPO_EFULL. With
+ * opts->consumer_slot, only that slot: -IPO_EINVAL past the region's
+ * slots, -IPO_ETAKEN while another participant holds it. */
 int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_options_t *opts);
 
 /* Consumers currently alive in the participant table. */
@@ -79,6 +86,20 @@ void ipo_region_leave(ipo_region_t *r);
 /* Verifies the header, the allocator and the queue. 0 or -IPO_ECORRUPT with
  * a description in why. Needs access (or a quiet region). */
 int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len);
+
+/* Notes that the turn this participant holds changed shared state (an
+ * object, a container, the queue): its release counts a change and rings
+ * whoever waits for one (IPO_WAIT_FOR_CHANGE). The core's own mutators
+ * call it; so must code that writes into a block itself. */
+static inline void ipo_region_mark_changed(ipo_region_t *r)
+{
+    r->changed = 1;
+}
+
+/* 1 when another participant is alive in the region (its liveness lock is
+ * held): one system call. A handle without a file (the in-process twin)
+ * answers 1. */
+int ipo_region_peers_alive(const ipo_region_t *r);
 
 /* 1 when this handle was inherited across fork(): it belongs to the
  * parent's slot, so the child must not use it (and must attach anew). */

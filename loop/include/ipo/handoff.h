@@ -54,7 +54,10 @@ typedef struct ipo_waker {
 /* Opens this participant's doorbell. 0 or a negative IPO_E* code. */
 int ipo_waker_init(ipo_waker_t *w, ipo_region_t *r);
 
-/* Unregisters whatever waiters are left, closes and removes the doorbell. */
+/* Unregisters whatever waiters are left (passing on a ring they had),
+ * counts this participant's leaving as a change and rings the waiters for
+ * one (they may wait for somebody who is no longer there), closes and
+ * removes the doorbell. */
 void ipo_waker_fini(ipo_waker_t *w);
 
 /* For a copy inherited across fork(): closes descriptors, removes nothing
@@ -63,8 +66,10 @@ void ipo_waker_abandon(ipo_waker_t *w);
 
 /* Releases access and rings whoever it lets go on: the longest waiter for
  * access not rung yet, every waiter for messages when the queue holds some,
- * every waiter for a release. The caller must hold access. */
-void ipo_handoff_release(ipo_waker_t *w);
+ * and, if this turn changed shared state (ipo_region_mark_changed), every
+ * waiter for a change, after counting the change in the header. The
+ * caller must hold access. Gives the change count as of this release. */
+uint64_t ipo_handoff_release(ipo_waker_t *w);
 
 /* One attempt to take access, with no system call: for any turn
  * (messages == 0), or only while a message is queued (messages != 0).
@@ -88,12 +93,22 @@ static inline int ipo_handoff_try(ipo_waker_t *w, int messages)
     return 1;
 }
 
-/* The access word's acquisition count, for IPO_WAIT_FOR_RELEASE. */
+/* The access word's acquisition count: it moves with every turn. */
 static inline uint64_t ipo_access_count(const ipo_region_t *r)
 {
     /* SYNC POINT access word: pairs with the fetch-and in
      * ipo_access_release(): a count read here is one a holder published. */
     return ipo_atomic_load_acquire(&r->hdr->access) >> IPO_ACCESS_COUNT_SHIFT;
+}
+
+/* The count of changes (turns that changed shared state, participants
+ * that left), for IPO_WAIT_FOR_CHANGE. */
+static inline uint64_t ipo_change_count(const ipo_region_t *r)
+{
+    /* SYNC POINT changes: pairs with the fetch-adds in
+     * ipo_handoff_release() and waker_release(), published by the release
+     * of the access word (or made atomically by a leaver). */
+    return ipo_atomic_load_acquire(&r->hdr->changes);
 }
 
 #ifdef __cplusplus

@@ -1,4 +1,4 @@
-/* loop/include/ipo/waiter.h — the one way to wait for access, for messages or for a release. */
+/* loop/include/ipo/waiter.h — the one way to wait for access, for messages or for a change. */
 #ifndef IPO_WAITER_H
 #define IPO_WAITER_H
 
@@ -19,14 +19,15 @@ extern "C" {
  *
  *   IPO_WAIT_HELD   this participant holds access now (the wait is over);
  *   IPO_WAIT_SLEEP  keep polling the descriptors;
- *   IPO_WAIT_AGAIN  the wait is over without a turn (another process
- *                   released, for IPO_WAIT_FOR_RELEASE; or the waiter was
- *                   not waiting): look again at what you want.
+ *   IPO_WAIT_AGAIN  the wait is over without a turn (a change came, for
+ *                   IPO_WAIT_FOR_CHANGE; or the waiter was not waiting):
+ *                   look again at what you want.
  *
  * What it waits for is a set of IPO_WAIT_FOR_* bits: ACCESS, take access;
- * MESSAGES, take access while a message is queued; RELEASE, answer AGAIN
- * once the access word's acquisition count differs from `since` (somebody
- * took a turn). With several bits the first that holds ends the wait.
+ * MESSAGES, take access while a message is queued; CHANGE, answer AGAIN
+ * once the change count (ipo_change_count) differs from `since`: a turn
+ * changed shared state, or a participant left. With several bits the first
+ * that holds ends the wait.
  *
  * One waiter per thread or event loop that waits; several may wait at once
  * on one waker (the process's doorbell), each with its own eventfd. A
@@ -36,7 +37,7 @@ extern "C" {
 typedef struct ipo_waiter {
     ipo_waker_t  *waker;
     ipo_sleeper_t sleeper;   /* its registration, and the eventfd other waiters ring */
-    uint64_t      since;     /* IPO_WAIT_FOR_RELEASE: the count to move away from */
+    uint64_t      since;     /* IPO_WAIT_FOR_CHANGE: the change count to move away from */
     uint32_t      what;      /* IPO_WAIT_FOR_* of the wait under way; 0 when idle */
     int           in_line;   /* holds a place in the line for access (a ticket) */
 } ipo_waiter_t;
@@ -93,8 +94,8 @@ void ipo_waiter_poke(ipo_waiter_t *w);
  * ipo_waiter_start) with poll() until deadline_ns (ipo_now_ns() time;
  * negative: none), spinning spin_ns first. Each sleep
  * ends no later than wake_by_ns (negative: deadline only), so that a caller
- * can run signal handlers. 0 when access is held (or, for RELEASE alone,
- * when somebody took a turn); -IPO_ETIMEDOUT at the deadline (the waiter
+ * can run signal handlers. 0 when access is held (or, for CHANGE alone,
+ * when a change came); -IPO_ETIMEDOUT at the deadline (the waiter
  * is cancelled); -IPO_EINTR at wake_by_ns or on a signal (the waiter still
  * waits: call again with the same `what`, or cancel); -IPO_EINVAL; -IPO_ESYS
  * when poll() fails (errno tells why; the waiter is cancelled). */

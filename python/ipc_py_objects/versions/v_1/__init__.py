@@ -1,4 +1,8 @@
-"""The seed-compatible API, version 1: ``from ipc_py_objects.versions.v_1 import *``."""
+"""The seed-compatible API, version 1: ``from ipc_py_objects.versions.v_1 import *``.
+
+``__all__`` is spelled out name by name, so that type checkers see every
+name of a star import (a list built with ``*others`` hides them).
+"""
 
 from ...aio import (
     ASMCM,
@@ -7,39 +11,138 @@ from ...aio import (
     ASharedMemoryManager,
     ValueHolder,
 )
+from ...aturn import await_my_turn
+from ...compat import Offset, Size, ensure_adjusted_pythonhashseed
 from ...containers import SharedDict, SharedList, SharedMapping, SharedSet
-from ...containers import __all__ as _containers_all
-from ...errors import *  # noqa: F401,F403
-from ...errors import __all__ as _errors_all
-from ...objects import __all__ as _objects_all
+from ...errors import (
+    AccessNotHeldError,
+    FreeMemoryChunkNotFoundError,
+    IncompatibleRegionError,
+    InvalidOffsetError,
+    NoMessagesInQueueError,
+    NotEnoughSharedMemoryError,
+    ObjectInUseError,
+    OperationTimedOutError,
+    RegionClosedError,
+    RegionClosingError,
+    RegionCorruptedError,
+    RegionExistsError,
+    RegionFullError,
+    RegionNotFoundError,
+    RegionPermissionError,
+    SharedMemoryError,
+    UnknownClassError,
+    UntrustedRegionError,
+    WrongObjectTypeError,
+)
 from ...objects import (
     FastLimitedDict,
     FastLimitedSet,
+    FGeneralObjectCopy,
+    FGeneralObjectInplace,
+    FMapping,
     ForceGeneralObjectCopy,
     ForceGeneralObjectInplace,
+    ForceMapping,
     ForceStaticObjectCopy,
     ForceStaticObjectInplace,
+    FStaticObjectCopy,
+    FStaticObjectInplace,
+    fgeneralobjectcopy,
+    fgeneralobjectinplace,
+    fmapping,
+    forcegeneralobjectcopy,
+    forcegeneralobjectinplace,
+    forcemapping,
+    forcestaticobjectcopy,
+    forcestaticobjectinplace,
+    fstaticobjectcopy,
+    fstaticobjectinplace,
     intenum_dict_to_list,
+    intenum_list_to_dict,
     list_to_intenum_dict,
 )
 from ...shared_memory import (
+    GetInLine,
+    QueueType,
     SharedMemory,
+    WaitMyTurn,
+    WaitMyTurnWhenHasMessages,
     get_in_line,
     wait_my_turn,
     wait_my_turn_when_has_messages,
 )
 
 __all__ = [
+    # the region and its turns
+    "SharedMemory",
+    "QueueType",
+    "WaitMyTurn",
+    "WaitMyTurnWhenHasMessages",
+    "GetInLine",
+    "wait_my_turn",
+    "wait_my_turn_when_has_messages",
+    "get_in_line",
+    "await_my_turn",
+    # asyncio
     "ASharedMemoryManager",
     "ASharedMemoryContextManager",
     "ASMM",
     "ASMCM",
     "ValueHolder",
-    "SharedMemory",
-    "get_in_line",
-    "wait_my_turn",
-    "wait_my_turn_when_has_messages",
-    *_objects_all,
-    *_containers_all,
-    *_errors_all,
+    # wrappers and helpers for what is stored
+    "FastLimitedSet",
+    "FastLimitedDict",
+    "ForceStaticObjectCopy",
+    "ForceStaticObjectInplace",
+    "ForceGeneralObjectCopy",
+    "ForceGeneralObjectInplace",
+    "ForceMapping",
+    "FStaticObjectCopy",
+    "FStaticObjectInplace",
+    "FGeneralObjectCopy",
+    "FGeneralObjectInplace",
+    "FMapping",
+    "forcestaticobjectcopy",
+    "forcestaticobjectinplace",
+    "forcegeneralobjectcopy",
+    "forcegeneralobjectinplace",
+    "forcemapping",
+    "fstaticobjectcopy",
+    "fstaticobjectinplace",
+    "fgeneralobjectcopy",
+    "fgeneralobjectinplace",
+    "fmapping",
+    "intenum_dict_to_list",
+    "intenum_list_to_dict",
+    "list_to_intenum_dict",
+    # live views
+    "SharedList",
+    "SharedDict",
+    "SharedMapping",
+    "SharedSet",
+    # for the original's programs
+    "ensure_adjusted_pythonhashseed",
+    "Offset",
+    "Size",
+    # exceptions
+    "SharedMemoryError",
+    "FreeMemoryChunkNotFoundError",
+    "NoMessagesInQueueError",
+    "OperationTimedOutError",
+    "WrongObjectTypeError",
+    "RegionNotFoundError",
+    "RegionExistsError",
+    "RegionPermissionError",
+    "UntrustedRegionError",
+    "IncompatibleRegionError",
+    "RegionClosingError",
+    "RegionFullError",
+    "NotEnoughSharedMemoryError",
+    "AccessNotHeldError",
+    "RegionClosedError",
+    "InvalidOffsetError",
+    "ObjectInUseError",
+    "RegionCorruptedError",
+    "UnknownClassError",
 ]

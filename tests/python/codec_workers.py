@@ -1,0 +1,69 @@
+"""Code that the codec's tests (pickled types, trust, messages that cannot be read) run in spawned processes."""
+
+import os
+import sys
+import textwrap
+
+from ipc_py_objects import SharedMemory, wait_my_turn
+
+
+def _put_all(name, mode, values):
+    sm = SharedMemory(name, mode=mode)
+    sm.init_consumer(30)
+    with wait_my_turn(sm, 30):
+        for value in values:
+            sm.put_message(value)
+    sm.close()
+
+
+def put_foreign(name, mode, results):
+    """Puts a dataclass and an enum member of classes the test process has
+    not met, then a plain message."""
+    from foreign_types import Gadget, Shade
+
+    _put_all(name, mode, [Gadget("lamp", 1.5), Shade.dark, "after"])
+    results.put("done")
+
+
+def put_unreadable(name, module_dir, results):
+    """Puts objects whose classes live in a module that only this process
+    can import (written into module_dir), one whose class is local to a
+    function, then a plain message."""
+    module = f"ipo_child_only_{os.getpid()}"
+    with open(os.path.join(module_dir, module + ".py"), "w") as f:
+        f.write(textwrap.dedent("""
+            import collections
+            import dataclasses
+
+            Reading = collections.namedtuple("Reading", "sensor value")
+
+            @dataclasses.dataclass
+            class Probe:
+                depth: int
+        """))
+    sys.path.insert(0, module_dir)
+    child_only = __import__(module)
+
+    class Local:
+        def __init__(self):
+            self.x = 1
+
+    values = [child_only.Probe(3), child_only.Reading("t", 21.5), Local(), [child_only.Reading("u", 1.0)],
+              "after"]
+    _put_all(name, 0o600, values)
+    results.put(module)
+
+
+def take_one(name, trust, results):
+    """Takes the oldest message and reports what came: its repr, or the
+    error's class and text."""
+    sm = SharedMemory(name, trust=trust)
+    sm.init_consumer(30)
+    try:
+        with wait_my_turn(sm, 30):
+            try:
+                results.put(("ok", repr(sm.take_message())))
+            except Exception as exc:
+                results.put((type(exc).__name__, str(exc)))
+    finally:
+        sm.close()
