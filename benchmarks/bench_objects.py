@@ -37,13 +37,13 @@ def main():
     plain = run(sys.executable, "--plain")
     reference = run(args.reference) if args.reference else {}
 
-    print(f"{'operation':40} {'ours/s':>12} {'reference/s':>12} {'ratio':>7} {'plain/s':>12} {'ours/plain':>10}")
+    print(f"{'operation':50} {'ours/s':>12} {'reference/s':>12} {'ratio':>7} {'plain/s':>12} {'ours/plain':>10}")
     missed = []
     for op, rate in ours.items():
         ref = reference.get(op)
         base = plain.get(op)
         ratio = rate / ref if ref else None
-        line = f"{op:40} {rate:12,.0f} {ref or 0:12,.0f} {ratio or 0:7.1f} {base or 0:12,.0f} " \
+        line = f"{op:50} {rate:12,.0f} {ref or 0:12,.0f} {ratio or 0:7.1f} {base or 0:12,.0f} " \
                f"{(rate / base) if base else 0:10.2f}"
         print(line)
         if ratio is not None and ratio < TARGET and not op.startswith("ndarray"):
