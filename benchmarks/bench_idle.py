@@ -13,6 +13,9 @@ Then both sides poll (benchmarks/both_poll.py): two processes, each looping
 over `async with cm` with existence False and nothing to do, as the seed's
 README advises desktop apps; the CPU of the busier one, for ours on asyncio
 and uvloop and, with --reference, for the reference package on asyncio.
+Last, the same pollers hand a message back and forth
+(benchmarks/poll_ping_pong.py): how soon a change by one wakes the other,
+as a round trip, beside the sleeping round trips of bench_latency.py.
 
 Usage: python benchmarks/bench_idle.py [--seconds S] [--reference PYTHON]
 """
@@ -54,7 +57,29 @@ def sync_consumer(name, seconds, spin, results):
 
 
 def async_consumer(name, seconds, loop_kind, gate, results):
-    async def main():
+    async def ping_pong(python, loop_kind, count):
+    """Median and 99th percentile round trip (µs) of two pollers that hand a
+    message back and forth (benchmarks/poll_ping_pong.py)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    name = f"ipo-pingpong-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    procs = [subprocess.Popen([python, os.path.join(here, "poll_ping_pong.py"), name, role, str(count), loop_kind],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for role in ("creator", "consumer")]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        if p.returncode != 0:
+            raise SystemExit(f"poll_ping_pong.py failed:\n{err}")
+        outs.append(out)
+    try:
+        os.unlink(f"/dev/shm/{name}")
+    except FileNotFoundError:
+        pass
+    median, p99 = (float(x) for x in outs[0].split())
+    return median, p99
+
+
+def main():
         async with ASharedMemoryManager(SharedMemory(name), time_limit=30) as asmm:
             cm = asmm()
 
@@ -156,6 +181,12 @@ def main():
         share = both_poll(python, loop_kind, s)
         verdict = "" if "reference" in label else ("  ok" if share <= 0.001 else "  over target")
         print(f"  {label:28} {share:9.5f}{verdict}")
+    count = 2000
+    print(f"both sides poll with existence False and hand a message back and forth, {count} times: "
+          "round trip in µs (a change wakes the other poller)")
+    for label, python, loop_kind in rows:
+        median, p99 = ping_pong(python, loop_kind, count)
+        print(f"  {label:28} median {median:9.1f}   p99 {p99:9.1f}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,39 @@ def _one_turn(method):
     return functools.wraps(method)(in_one_turn)
 
 
+def _one_turn_if(accepts):
+    """_one_turn for an operator whose answer is NotImplemented when the
+    other operand is not one it works with: that answer is given without a
+    turn, so ``shared == None`` neither waits for one nor fails in a strict
+    region."""
+
+    def decorate(method):
+        def in_one_turn(self, other, *args):
+            if not accepts(other):
+                return NotImplemented
+            return self._in_turn(method, self, other, *args)
+
+        return functools.wraps(method)(in_one_turn)
+
+    return decorate
+
+
+def _is_list(other):
+    return isinstance(other, (list, SharedList))
+
+
+def _is_index(other):
+    return hasattr(type(other), "__index__")
+
+
+def _is_mapping(other):
+    return isinstance(other, Mapping)
+
+
+def _is_set(other):
+    return isinstance(other, (set, frozenset, Set))
+
+
 def _as_list(other):
     if isinstance(other, (list, SharedList)):
         return list(other)
@@ -78,7 +111,7 @@ class SharedList(_ipo.ListView):
         self.extend(other)
         return self
 
-    @_one_turn
+    @_one_turn_if(_is_index)
     def __imul__(self, n):
         try:
             n = n.__index__()
@@ -93,21 +126,21 @@ class SharedList(_ipo.ListView):
                 self.extend(items)
         return self
 
-    @_one_turn
+    @_one_turn_if(_is_list)
     def __add__(self, other):
         other_list = _as_list(other)
         if other_list is None:
             return NotImplemented
         return list(self) + other_list
 
-    @_one_turn
+    @_one_turn_if(_is_list)
     def __radd__(self, other):
         other_list = _as_list(other)
         if other_list is None:
             return NotImplemented
         return other_list + list(self)
 
-    @_one_turn
+    @_one_turn_if(_is_index)
     def __mul__(self, n):
         try:
             return list(self) * n.__index__()
@@ -116,7 +149,7 @@ class SharedList(_ipo.ListView):
 
     __rmul__ = __mul__
 
-    @_one_turn
+    @_one_turn_if(_is_list)
     def _compare(self, other, op):
         other_list = _as_list(other)
         if other_list is None:
@@ -214,7 +247,7 @@ class _MappingBase(_ipo.DictView):
     def copy(self):
         return dict(self._iter(_ITEMS))
 
-    @_one_turn
+    @_one_turn_if(_is_mapping)
     def __eq__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
@@ -224,7 +257,7 @@ class _MappingBase(_ipo.DictView):
         result = self.__eq__(other)
         return result if result is NotImplemented else not result
 
-    @_one_turn
+    @_one_turn_if(_is_mapping)
     def __or__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
@@ -232,7 +265,7 @@ class _MappingBase(_ipo.DictView):
         merged.update(other)
         return merged
 
-    @_one_turn
+    @_one_turn_if(_is_mapping)
     def __ror__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
@@ -309,7 +342,7 @@ class SharedSet(_ipo.SetView):
         return set(self)
 
     # -- the operators: plain sets out, as set's own ---------------------------------
-    @_one_turn
+    @_one_turn_if(_is_set)
     def _binary(self, other, op, reflected=False):
         other_set = _as_set(other)
         if other_set is None:

@@ -87,8 +87,10 @@ class SharedMemory(_ipo.Region):
     Our keyword options: ``slots`` (participants, default 16), ``mode`` (file
     mode, default 0o600, set whatever the umask), ``prefault`` (map pages up
     front, default True), ``close_timeout`` (the same as
-    creator_destroy_timeout) and ``spin_budget`` (seconds a waiter spins
-    before it sleeps).
+    creator_destroy_timeout), ``spin_budget`` (seconds a waiter spins
+    before it sleeps), ``trust`` (unpickle and import what this region
+    names even though another user may write it), ``strict`` and
+    ``turn_time_limit`` (below).
 
     Only one process holds access at a time; the calls of this class that
     touch shared structures raise ``AccessNotHeldError`` when made without
@@ -111,7 +113,15 @@ class SharedMemory(_ipo.Region):
         consumer_id: Optional[int] = None,
         creator_destroy_timeout: Optional[float] = 5.0,
         unlink_old: bool = True,
-        **options: Any,
+        *,
+        slots: int = 16,
+        mode: int = 0o600,
+        prefault: bool = True,
+        close_timeout: Optional[float] = None,
+        spin_budget: Optional[float] = None,
+        trust: bool = False,
+        strict: bool = False,
+        turn_time_limit: Optional[float] = None,
     ) -> None:
         try:
             lifo = QueueType(queue_type) is QueueType.lifo
@@ -119,15 +129,17 @@ class SharedMemory(_ipo.Region):
             raise ValueError(
                 f"queue_type must be QueueType.fifo or QueueType.lifo, not {queue_type!r}"
             ) from None
-        if "close_timeout" in options:
+        if close_timeout is not None:
             if creator_destroy_timeout != 5.0:
                 raise TypeError(
                     "creator_destroy_timeout and close_timeout are the same setting: give one"
                 )
         else:
-            options["close_timeout"] = creator_destroy_timeout
+            close_timeout = creator_destroy_timeout
         super().__init__(
-            name, create, size, replace_stale=bool(unlink_old), consumer_id=consumer_id, **options
+            name, create, size, replace_stale=bool(unlink_old), consumer_id=consumer_id,
+            slots=slots, mode=mode, prefault=prefault, close_timeout=close_timeout,
+            spin_budget=spin_budget, trust=trust, strict=strict, turn_time_limit=turn_time_limit,
         )
         self._queue_lifo = lifo
         _open_regions.add(self)

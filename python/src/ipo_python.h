@@ -28,6 +28,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 
 #include "ipo/access.h"
 #include "ipo/containers.h"
@@ -113,7 +114,10 @@ typedef struct RegionObject {
      * released both use the mapping: unmapping waits until both are zero. */
     Py_ssize_t   exports;
     Py_ssize_t   waiters;
-    unsigned long holder_thread; /* the thread that took access, 0 when none */
+    unsigned long holder_thread; /* the thread that took access (ipo_py_thread_ident), 0 when none */
+    /* Operations on this region's live objects and messages in progress
+     * (view_base.h): release() and close() refuse while any runs. */
+    Py_ssize_t   running;
     /* A live object used while no thread of this process holds access takes
      * a turn for that one operation (view_base.h), waiting at most
      * turn_time_limit seconds (-1: as long as it takes); with strict, it
@@ -137,6 +141,23 @@ enum ipo_trust {
     IPO_TRUST_GIVEN   = 2,  /* trust=True */
     IPO_TRUST_NONE    = 3   /* another user can write it */
 };
+
+/* The calling thread, as holder_thread records it (and nothing else
+ * does): the thread pointer, one register read where the compiler has it,
+ * for the check every view operation makes; pthread_self() otherwise. Both
+ * are unique among live threads. */
+static inline unsigned long ipo_py_thread_ident(void)
+{
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_thread_pointer)
+#define IPO_PY_THREAD_POINTER 1
+    return (unsigned long)(uintptr_t)__builtin_thread_pointer();
+#endif
+#endif
+#ifndef IPO_PY_THREAD_POINTER
+    return (unsigned long)pthread_self();
+#endif
+}
 
 /* Wait modes of ipo_py_acquire and of the access guards. */
 enum ipo_wait_mode {

@@ -321,16 +321,20 @@ static PyObject *map_iter_next(MapIterObject *it)
 /* Each step is an operation of its own, in a turn: outside a block, a dict
  * changed by another process between two steps is reported as any change
  * during iteration is. */
-IPO_TAKING_A_TURN(PyObject *, NULL, map_iter_next_taking_a_turn, map_iter_next, it->view,
-                  (MapIterObject *it), (it))
-
 static PyObject *MapIter_next(MapIterObject *it)
 {
     if (!it->view)
         return NULL;
-    if (ipo_py_turn_held(it->view->region))
-        return map_iter_next(it);
-    return map_iter_next_taking_a_turn(it);
+    /* The step may drop it->view (at the end): held until the turn ends. */
+    ViewObject *view = (ViewObject *)Py_NewRef((PyObject *)it->view);
+    ipo_own_turn_t turn;
+    PyObject *item = NULL;
+    if (ipo_py_turn_begin(view->region, &turn) == 0) {
+        item = map_iter_next(it);
+        ipo_py_turn_end(&turn);
+    }
+    Py_DECREF(view);
+    return item;
 }
 
 static int MapIter_traverse(MapIterObject *it, visitproc visit, void *arg)

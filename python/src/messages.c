@@ -7,10 +7,8 @@
  * put returns, mapping objects in place) before it queues the message, for
  * which room is reserved: a put that raises leaves no message and no block
  * behind, and every object as it was. */
-static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
+static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
 {
-    if (ipo_py_require_access(self) < 0)
-        return NULL;
     /* Room in the queue first, so that queueing the encoded object cannot fail. */
     int rc = ipo_queue_reserve(&self->r);
     if (rc)
@@ -60,6 +58,19 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
         return NULL;
     }
     Py_DECREF(mapped);
+    return result;
+}
+
+/* A put and a read run code of the user's (encoding's and decoding's
+ * hooks): counted as running, so that it cannot release or close the region
+ * under them (view_base.h). */
+static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
+{
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    self->running++;
+    PyObject *result = put_running(self, obj, with_offset);
+    self->running--;
     return result;
 }
 
@@ -116,10 +127,8 @@ static void take_at(RegionObject *self, int lifo, ipo_off_t *off)
     (void)(lifo ? ipo_queue_take_newest(&self->r, off) : ipo_queue_take(&self->r, off));
 }
 
-static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
+static PyObject *get_running(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
 {
-    if (ipo_py_require_access(self) < 0)
-        return NULL;
     ipo_off_t off;
     if (peek_at(self, lifo, &off)) {
         if (dflt) {
@@ -149,6 +158,16 @@ static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *df
         return obj;
     PyObject *pair = Py_BuildValue("(NK)", obj, (unsigned long long)off);
     return pair;
+}
+
+static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
+{
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
+    self->running++;
+    PyObject *result = get_running(self, take, with_offset, dflt, lifo);
+    self->running--;
+    return result;
 }
 
 /* The reads' arguments, as the original package has them: `queue_type`

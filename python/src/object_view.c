@@ -77,8 +77,21 @@ static PyObject *field_get(FieldObject *f, ViewObject *ref)
     return slot ? ipo_py_decode_value(region, slot, 0) : NULL;
 }
 
-IPO_TAKING_A_TURN(PyObject *, NULL, field_get_taking_a_turn, field_get, ref,
-                  (FieldObject *f, ViewObject *ref), (f, ref))
+/* Outside a turn, out of line: the wait lets other threads run, so the
+ * instance's reference to its block, borrowed, is held meanwhile (one of
+ * them could replace it). */
+static __attribute__((noinline, cold)) PyObject *field_get_taking_a_turn(FieldObject *f, ViewObject *ref)
+{
+    Py_INCREF(ref);
+    ipo_own_turn_t turn;
+    PyObject *value = NULL;
+    if (ipo_py_turn_take(ref->region, &turn) == 0) {
+        value = field_get(f, ref);
+        ipo_py_turn_end(&turn);
+    }
+    Py_DECREF(ref);
+    return value;
+}
 
 static PyObject *Field_get(FieldObject *f, PyObject *inst, PyObject *owner)
 {
@@ -88,9 +101,14 @@ static PyObject *Field_get(FieldObject *f, PyObject *inst, PyObject *owner)
     ViewObject *ref = instance_ref(f, inst);
     if (!ref)
         return NULL;
-    if (ipo_py_turn_held(ref->region))
-        return field_get(f, ref);
-    return field_get_taking_a_turn(f, ref);
+    RegionObject *region = ref->region;
+    if (!ipo_py_turn_held(region))
+        return field_get_taking_a_turn(f, ref);
+    /* The instance keeps ref, and ref the region, for the read. */
+    region->running++;
+    PyObject *value = field_get(f, ref);
+    region->running--;
+    return value;
 }
 
 static int field_set(FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *value)
@@ -125,9 +143,19 @@ static int field_set(FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *
     return ipo_py_store_finish(&st, 1);
 }
 
-IPO_TAKING_A_TURN(int, -1, field_set_taking_a_turn, field_set, ref,
-                  (FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *value),
-                  (f, inst, ref, value))
+static __attribute__((noinline, cold)) int field_set_taking_a_turn(FieldObject *f, PyObject *inst,
+                                                                  ViewObject *ref, PyObject *value)
+{
+    Py_INCREF(ref); /* borrowed from the instance, as in field_get_taking_a_turn */
+    ipo_own_turn_t turn;
+    int rc = -1;
+    if (ipo_py_turn_take(ref->region, &turn) == 0) {
+        rc = field_set(f, inst, ref, value);
+        ipo_py_turn_end(&turn);
+    }
+    Py_DECREF(ref);
+    return rc;
+}
 
 static int Field_set(FieldObject *f, PyObject *inst, PyObject *value)
 {
@@ -140,9 +168,13 @@ static int Field_set(FieldObject *f, PyObject *inst, PyObject *value)
     ViewObject *ref = instance_ref(f, inst);
     if (!ref)
         return -1;
-    if (ipo_py_turn_held(ref->region))
-        return field_set(f, inst, ref, value);
-    return field_set_taking_a_turn(f, inst, ref, value);
+    RegionObject *region = ref->region;
+    if (!ipo_py_turn_held(region))
+        return field_set_taking_a_turn(f, inst, ref, value);
+    region->running++;
+    int rc = field_set(f, inst, ref, value);
+    region->running--;
+    return rc;
 }
 
 static PyObject *Field_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)

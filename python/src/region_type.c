@@ -59,7 +59,7 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
 {
     if (require_attached(self) < 0)
         return -1;
-    unsigned long me = PyThread_get_thread_ident();
+    unsigned long me = ipo_py_thread_ident();
     if (ipo_access_held(&self->r) && self->holder_thread == me) {
         if (mode == IPO_TRY_ACCESS || mode == IPO_TRY_MESSAGES)
             return 0;
@@ -139,10 +139,33 @@ static uint64_t release_turn(RegionObject *self)
     return ipo_handoff_release(&self->waker);
 }
 
+/* Why release() or close() cannot happen now: an operation on one of the
+ * region's live objects or messages is running (this is Python code it
+ * called: an __eq__, a __hash__, a class's hook), and it would go on
+ * without access, or over an unmapped region. -1 with the error set. */
+static int refuse_while_running(RegionObject *self, const char *what)
+{
+    PyErr_Format(PyExc_RuntimeError,
+                 "cannot %s region '%U' while an operation on one of its shared objects or "
+                 "messages is running (from code that operation called: an __eq__, a __hash__, "
+                 "a key function, a class's hook)", what, self->name);
+    return -1;
+}
+
 int ipo_py_release(RegionObject *self)
 {
     if (ipo_py_require_access(self) < 0)
         return -1;
+    /* A turn is a thread's: another thread's release would pull it from
+     * under the block or operation that holds it. */
+    if (self->holder_thread != ipo_py_thread_ident()) {
+        PyErr_Format(self->st->AccessNotHeldError,
+                     "this thread does not hold access to region '%U': another thread of this "
+                     "process does, and only it can release it", self->name);
+        return -1;
+    }
+    if (self->running)
+        return refuse_while_running(self, "release");
     release_turn(self);
     return 0;
 }
@@ -154,7 +177,7 @@ int ipo_py_release(RegionObject *self)
 int ipo_py_held_here(RegionObject *self)
 {
     return self->attached && !self->closed && ipo_access_held(&self->r) &&
-           self->holder_thread == PyThread_get_thread_ident();
+           self->holder_thread == ipo_py_thread_ident();
 }
 
 static PyObject *Region_get_in_line(RegionObject *self, PyObject *unused)
@@ -228,8 +251,13 @@ static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
 {
     (void)unused;
     if (self->attached && !self->closed && ipo_access_held(&self->r) &&
-        self->holder_thread == PyThread_get_thread_ident())
+        self->holder_thread == ipo_py_thread_ident()) {
+        if (self->running) {
+            refuse_while_running(self, "release");
+            return NULL;
+        }
         return PyLong_FromUnsignedLongLong(release_turn(self));
+    }
     Py_RETURN_NONE;
 }
 
@@ -510,6 +538,8 @@ static int close_region(RegionObject *self, int wait)
                      "region '%U' cannot be closed while another thread waits on it", self->name);
         return -1;
     }
+    if (self->running)
+        return refuse_while_running(self, "close");
     self->closed = 1;
     if (self->attached && ipo_region_inherited(&self->r)) {
         ipo_waker_abandon(&self->waker); /* the parent's doorbell stays */

@@ -35,10 +35,10 @@ int ipo_py_turn_take(RegionObject *self, ipo_own_turn_t *turn)
     /* A closed, detached or inherited handle says so rather than wait. */
     if (ipo_py_require_attached(self) < 0)
         return -1;
-    /* No thread of this process holds a turn: strict, that is the error. */
+    /* This thread holds no turn: strict, that is the error. */
     if (self->strict) {
         PyErr_Format(self->st->AccessNotHeldError,
-                     "this process does not hold access to region '%U', which is strict "
+                     "this thread does not hold access to region '%U', which is strict "
                      "(strict=True): use its live objects inside `with wait_my_turn(sm):`, or "
                      "between sm.wait_my_turn() and sm.release()", self->name);
         return -1;
@@ -57,6 +57,8 @@ int ipo_py_turn_take(RegionObject *self, ipo_own_turn_t *turn)
      * operation drops meanwhile (an iterator its view, say). */
     turn->region = (RegionObject *)Py_NewRef((PyObject *)self);
     turn->count = ipo_access_count(&self->r);
+    turn->taken = 1;
+    self->running++;
     return 0;
 }
 
@@ -64,14 +66,15 @@ void ipo_py_turn_give_back(ipo_own_turn_t *turn)
 {
     RegionObject *self = turn->region;
     turn->region = NULL;
+    self->running--;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    /* The operation may have run Python code (an __eq__, a hook) that
-     * released this turn, and perhaps took another: give back only the turn
-     * taken here, and only while it is still this thread's. A newer turn has
-     * a newer acquisition count. */
+    /* Nothing could release the turn while the operation ran (release()
+     * and close() refuse then); still, give back only the turn taken here,
+     * while it is this thread's: a newer turn has a newer acquisition
+     * count. */
     if (self->attached && !self->closed && !ipo_region_inherited(&self->r) &&
-        ipo_access_held(&self->r) && self->holder_thread == PyThread_get_thread_ident() &&
+        ipo_access_held(&self->r) && ipo_py_turn_held(self) &&
         ipo_access_count(&self->r) == turn->count && ipo_py_release(self) < 0)
         PyErr_WriteUnraisable((PyObject *)self); /* not reached: every check passed */
     Py_DECREF(self);

@@ -41,71 +41,75 @@ static inline ipo_obj_t *ipo_py_view_obj(ViewObject *v)
 
 /* ---- a turn for one operation ------------------------------------------------
  *
- * A live object used while no thread of this process holds access (after
+ * A live object used while this thread holds no turn of its region (after
  * the last block, say, as the reference package's own example does) takes
  * a turn for that one operation and gives it back: every view operation
  * reads or writes the region only between ipo_py_turn_begin() and
  * ipo_py_turn_end(), so it is exactly as safe as inside a block. The wait
  * is wait_my_turn()'s (spin, then sleep on the doorbell, interruptible),
  * bounded by the region's turn_time_limit. A strict region raises
- * AccessNotHeldError instead. */
+ * AccessNotHeldError instead.
+ *
+ * Turns are a thread's, as the guards' are: an operation in a thread while
+ * another thread of the process holds the turn waits for its own, so a
+ * block excludes the other threads' operations as it excludes other
+ * processes'. While an operation runs (region->running), release() and
+ * close() refuse: Python code that the operation calls (an __eq__, a hook)
+ * cannot leave it reading without access, or reading an unmapped region. */
 typedef struct ipo_own_turn {
-    RegionObject *region;   /* a reference while a turn was taken here; NULL otherwise */
-    uint64_t      count;    /* the access word's acquisition count of that turn */
+    RegionObject *region;   /* the region; a reference of its own when a turn was taken */
+    uint64_t      count;    /* the acquisition count of a turn taken here */
+    int           taken;    /* a turn was taken for this operation */
 } ipo_own_turn_t;
 
-/* The out-of-line halves: taking a turn (or raising: strict, closed), and
- * giving it back if it is still the one taken, keeping any exception the
- * operation raised. */
+/* The out-of-line halves: taking a turn (or raising: strict, closed) and
+ * counting the operation, and giving that turn back, keeping any exception
+ * the operation raised. */
 int ipo_py_turn_take(RegionObject *self, ipo_own_turn_t *turn);
 void ipo_py_turn_give_back(ipo_own_turn_t *turn);
 
-/* Whether a thread of this process holds a turn (threads share access), so
- * that an operation runs in it: one load of a field that the operation's
- * own checks (ipo_py_view_obj) read next anyway. */
+/* Whether this thread holds a turn of the region, so that an operation runs
+ * in it: a load of a field that the operation's own checks read next anyway,
+ * and pthread_self(), which is PyThread_get_thread_ident() without its call. */
 static inline int ipo_py_turn_held(const RegionObject *self)
 {
-    return self->holder_thread != 0;
+    return self->holder_thread == ipo_py_thread_ident();
 }
 
-/* 0, or -1 with an exception set. */
+/* 0, or -1 with an exception set. The caller keeps the region alive until
+ * ipo_py_turn_end() (a view it holds a reference to does): the held path
+ * takes no reference, to cost no more than the count. */
 static inline int ipo_py_turn_begin(RegionObject *self, ipo_own_turn_t *turn)
 {
-    turn->region = NULL;
-    return ipo_py_turn_held(self) ? 0 : ipo_py_turn_take(self, turn);
+    if (!ipo_py_turn_held(self))
+        return ipo_py_turn_take(self, turn);
+    turn->region = self;
+    turn->taken = 0;
+    self->running++;
+    return 0;
 }
 
 static inline void ipo_py_turn_end(ipo_own_turn_t *turn)
 {
-    if (turn->region)
+    if (turn->taken)
         ipo_py_turn_give_back(turn);
+    else
+        turn->region->running--;
 }
-
-/* Defines `name`, which runs impl(args) in a turn it takes of the region of
- * `view`, out of line and marked cold: the caller runs impl itself when a
- * turn is held, so that its hot path keeps no turn on its stack and ends in
- * a tail call. `fail` is what the slot returns with an exception set. */
-#define IPO_TAKING_A_TURN(ret, fail, name, impl, view, params, args) \
-    static __attribute__((noinline, cold)) ret name params        \
-    {                                                             \
-        ipo_own_turn_t turn_;                                     \
-        if (ipo_py_turn_begin((view)->region, &turn_) < 0)        \
-            return fail;                                          \
-        ret result_ = impl args;                                  \
-        ipo_py_turn_end(&turn_);                                  \
-        return result_;                                           \
-    }
 
 /* Defines `name`, a view operation with parameters `params`: impl(args) in
  * the turn held, or else in one taken for it. The slots and methods of the
- * view types are all made this way, so none can forget. */
-#define IPO_IN_TURN(ret, fail, name, impl, view, params, args)            \
-    IPO_TAKING_A_TURN(ret, fail, name##_taking_a_turn, impl, view, params, args) \
-    static ret name params                                                \
-    {                                                                     \
-        if (ipo_py_turn_held((view)->region))                             \
-            return impl args;                                             \
-        return name##_taking_a_turn args;                                 \
+ * view types are all made this way, so none can forget. `fail` is what the
+ * slot returns with an exception set. */
+#define IPO_IN_TURN(ret, fail, name, impl, view, params, args) \
+    static ret name params                                     \
+    {                                                          \
+        ipo_own_turn_t turn_;                                  \
+        if (ipo_py_turn_begin((view)->region, &turn_) < 0)     \
+            return fail;                                       \
+        ret result_ = impl args;                               \
+        ipo_py_turn_end(&turn_);                               \
+        return result_;                                        \
     }
 
 /* view._in_turn(func, *args, **kwargs): func(*args, **kwargs) in one turn of

@@ -37,7 +37,7 @@ static PyObject *step_result(WaiterObject *self, int step)
     if (step < 0)
         return ipo_py_raise(self->region->st, step, "bad wait for region '%U'", self->region->name);
     if (step == IPO_WAIT_HELD)
-        self->region->holder_thread = PyThread_get_thread_ident();
+        self->region->holder_thread = ipo_py_thread_ident();
     return PyLong_FromLong(step);
 }
 

@@ -220,6 +220,13 @@ def test_a_strict_region_raises_outside_a_turn(region_name):
             with pytest.raises(AccessNotHeldError, match="strict"):
                 action()
         assert sm._access_count() == before  # nothing took a turn
+        # Comparing with what is not a container of the kind answers without
+        # looking at the region, so it needs no turn, strict or not.
+        assert values["list"] != None and values["dict"] != 5 and values["set"] != "x"  # noqa: E711
+        assert values["list"] not in [None, 5] and values["dict"] != [("a", 1)]
+        with pytest.raises(TypeError):
+            values["list"] + 5
+        assert sm._access_count() == before
         with wait_my_turn(sm):
             assert values["list"][0] == 3 and company.employees == 10 and general.a == 1
 
@@ -246,46 +253,94 @@ def test_a_view_of_a_closed_region_raises_instead_of_waiting(region_name):
         values["company"].employees
 
 
-class Releases:
-    """Compares by releasing the turn it runs in (and taking a new one)."""
+class Calls:
+    """Compares (and hashes, and pickles) by calling what it was given:
+    code of the user's that an operation runs."""
 
-    def __init__(self, sm, take_again):
-        self.sm, self.take_again = sm, take_again
+    def __init__(self, call):
+        self.call = call
 
     def __eq__(self, other):
-        self.sm.release()
-        if self.take_again:
-            self.sm.wait_my_turn()
+        self.call()
         return False
 
+    __hash__ = object.__hash__
 
-def test_an_operation_never_gives_back_a_turn_that_is_not_its_own(pair):
+    def __reduce__(self):
+        self.call()
+        return (int, (0,))
+
+
+def test_release_or_close_from_inside_an_operation_is_refused(pair):
     sm, other = pair
-    shared = put_values(sm)["list"]
-    # The operation's own turn was released by the comparison: it stops at
-    # the next look at the list, which needs access, and releases nothing.
-    with pytest.raises(AccessNotHeldError):
-        Releases(sm, take_again=False) in shared
+    values = put_values(sm)
+    shared = values["list"]
+    # Outside a turn: the operation's own turn is not released under it, and
+    # is given back when the refused operation ends.
+    with pytest.raises(RuntimeError, match="cannot release"):
+        Calls(sm.release) in shared
     assert access_is_free(other)
-    # The comparison took a new turn: the operation ends in it, and leaves
-    # it to whoever took it.
-    assert Releases(sm, take_again=True) not in shared
-    assert not access_is_free(other)
-    sm.release()
+    with pytest.raises(RuntimeError, match="cannot close"):
+        Calls(sm.close) in shared
+    assert not sm.closed and access_is_free(other)
+    with pytest.raises(RuntimeError, match="cannot release"):
+        shared.sort(key=lambda item: sm.release())
+    assert access_is_free(other)
+    # Inside a block: the block keeps its turn, and nothing was queued by
+    # the put whose encoding tried to release.
+    with wait_my_turn(sm):
+        with pytest.raises(RuntimeError, match="cannot release"):
+            Calls(sm.release) in shared
+        with pytest.raises(TypeError, match="cannot release"):  # pickling it failed
+            sm.put_message(Calls(sm.release))
+        assert sm.is_in_line() and not sm.has_messages()
+        assert shared[0] == 3
     assert access_is_free(other)
 
 
-def test_threads_share_a_turn(pair):
-    """A turn is the process's: another thread's operation runs in it."""
+def test_a_block_keeps_other_threads_operations_out(pair):
+    """A turn is a thread's: another thread's operation waits for a turn of
+    its own, so it sees the block's last write and never one in between."""
     sm, other = pair
     shared = put_values(sm)["list"]
     results = []
     with wait_my_turn(sm):
-        before = sm._access_count()
+        shared[0] = "first write"
         t = threading.Thread(target=lambda: results.append(shared[0]))
         t.start()
-        t.join(30)
-        assert results == [3] and sm._access_count() == before
+        t.join(0.2)  # bounded: a thread that shared this turn would be done
+        assert t.is_alive() and results == []
+        shared[0] = "last write"
+    t.join(30)
+    assert results == ["last write"]
+    assert access_is_free(other)
+
+
+def test_a_turn_taken_for_an_operation_is_not_shared_with_other_threads(pair):
+    """Thread A's operation (outside a block) runs code of the user's in the
+    turn it took; thread B's operation meanwhile waits for its own turn
+    instead of running in A's and losing it when A's ends."""
+    sm, other = pair
+    shared = put_values(sm)["list"]
+    inside, go_on = threading.Event(), threading.Event()
+
+    def wait_inside():
+        inside.set()
+        assert go_on.wait(30)
+
+    results = []
+    a = threading.Thread(target=lambda: results.append(("a", Calls(wait_inside) in shared)))
+    a.start()
+    assert inside.wait(30)
+    b = threading.Thread(target=lambda: results.append(("b", shared[0])))
+    b.start()
+    b.join(0.2)  # bounded: B running in A's turn would be done
+    assert b.is_alive() and results == []
+    go_on.set()
+    a.join(30)
+    b.join(30)
+    assert sorted(results) == [("a", False), ("b", 3)]
+    assert access_is_free(other)
 
 
 def test_an_operation_waits_for_the_holder_and_sees_its_last_write(spawn, region_name):

@@ -50,6 +50,8 @@ def test_every_name_of_the_star_import_is_visible(tmp_path):
 WRONG_CALLS = {
     "SharedMemory(1)": "SharedMemory",
     "SharedMemory('r', True, 'big')": "SharedMemory",
+    "SharedMemory('r', strcit=True)": "SharedMemory",
+    "SharedMemory('r', turn_time_limit='soon')": "SharedMemory",
     "SharedMemory('r').take_message(queue_type='lifo')": "take_message",
     "ASharedMemoryManager(SharedMemory('r'), True, 'soon')": "ASharedMemoryManager",
     "ASharedMemoryManager(SharedMemory('r'))(if_has_messages='yes')": "__call__",
