@@ -57,29 +57,7 @@ def sync_consumer(name, seconds, spin, results):
 
 
 def async_consumer(name, seconds, loop_kind, gate, results):
-    async def ping_pong(python, loop_kind, count):
-    """Median and 99th percentile round trip (µs) of two pollers that hand a
-    message back and forth (benchmarks/poll_ping_pong.py)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    name = f"ipo-pingpong-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    procs = [subprocess.Popen([python, os.path.join(here, "poll_ping_pong.py"), name, role, str(count), loop_kind],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for role in ("creator", "consumer")]
-    outs = []
-    for p in procs:
-        out, err = p.communicate(timeout=300)
-        if p.returncode != 0:
-            raise SystemExit(f"poll_ping_pong.py failed:\n{err}")
-        outs.append(out)
-    try:
-        os.unlink(f"/dev/shm/{name}")
-    except FileNotFoundError:
-        pass
-    median, p99 = (float(x) for x in outs[0].split())
-    return median, p99
-
-
-def main():
+    async def main():
         async with ASharedMemoryManager(SharedMemory(name), time_limit=30) as asmm:
             cm = asmm()
 
@@ -152,6 +130,28 @@ def both_poll(python, loop_kind, seconds):
     except FileNotFoundError:
         pass
     return max(shares)
+
+
+def ping_pong(python, loop_kind, count):
+    """Median and 99th percentile round trip (µs) of two pollers that hand a
+    message back and forth (benchmarks/poll_ping_pong.py)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    name = f"ipo-pingpong-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    procs = [subprocess.Popen([python, os.path.join(here, "poll_ping_pong.py"), name, role, str(count), loop_kind],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for role in ("creator", "consumer")]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        if p.returncode != 0:
+            raise SystemExit(f"poll_ping_pong.py failed:\n{err}")
+        outs.append(out)
+    try:
+        os.unlink(f"/dev/shm/{name}")
+    except FileNotFoundError:
+        pass
+    median, p99 = (float(x) for x in outs[0].split())
+    return median, p99
 
 
 def main():
