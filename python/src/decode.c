@@ -118,7 +118,9 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj, ipo_of
         PyObject *text = PyUnicode_DecodeASCII((const char *)data, (Py_ssize_t)obj->v.len, "strict");
         if (!text)
             return NULL;
+        self->running++; /* code run here cannot release or close the region (view_base.h) */
         PyObject *value = PyObject_CallOneArg(self->st->DecimalType, text);
+        self->running--;
         Py_DECREF(text);
         return value;
     }
@@ -187,7 +189,9 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj, ipo_of
         PyObject *key = PyUnicode_DecodeUTF8((const char *)data, (Py_ssize_t)obj->v.len, "strict");
         if (!key)
             return NULL;
+        self->running++;
         PyObject *value = PyObject_CallOneArg(self->st->ZoneInfoType, key);
+        self->running--;
         Py_DECREF(key);
         return value;
     }
@@ -324,9 +328,12 @@ static PyObject *decode_object(RegionObject *self, const ipo_obj_t *obj, ipo_off
     else
         ipo_py_raise(st, -IPO_EBADOBJ, "a shared object at offset %llu has no fields",
                      (unsigned long long)off);
-    if (state)
+    if (state) {
+        self->running++;
         result = PyObject_CallFunction(st->rebuild_object, "OOOii", cls, names, state, copy,
                                        region_trusted(self));
+        self->running--;
+    }
     if (result && viewed)
         ipo_py_class_cache_remember(self, block_key, class_key, obj->gen, Py_TYPE(result));
 done_parts:
@@ -368,10 +375,12 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
             Py_XDECREF(parts);
             return NULL;
         }
+        self->running++;
         PyObject *member = PyObject_CallFunction(st->rebuild_enum, "OOi",
                                                  PyTuple_GET_ITEM(parts, IPO_ENUM_CLASS),
                                                  PyTuple_GET_ITEM(parts, IPO_ENUM_VALUE),
                                                  region_trusted(self));
+        self->running--;
         Py_DECREF(parts);
         return member;
     }
@@ -383,7 +392,9 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
         PyObject *data = PyBytes_FromStringAndSize(ipo_obj_data(obj), (Py_ssize_t)obj->v.len);
         if (!data)
             return NULL;
+        self->running++;
         PyObject *value = PyObject_CallFunction(st->rebuild_pickled, "Oi", data, region_trusted(self));
+        self->running--;
         Py_DECREF(data);
         return value;
     }
@@ -398,9 +409,12 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
         PyObject *shape = descr ? decode_value(self, &v[IPO_NDARRAY_SHAPE], 1) : NULL;
         PyObject *buffer = shape ? ipo_py_obj_buffer(self, v[IPO_NDARRAY_DATA].v.off, 0) : NULL;
         PyObject *result = NULL;
-        if (buffer)
+        if (buffer) {
+            self->running++;
             result = PyObject_CallFunction(st->rebuild_ndarray, "OOOii", descr, shape, buffer,
                                            obj->type == IPO_T_TENSOR, copy);
+            self->running--;
+        }
         Py_XDECREF(descr);
         Py_XDECREF(shape);
         Py_XDECREF(buffer);
