@@ -17,11 +17,21 @@ void ipo__obj_release(struct ipo_region *r, ipo_off_t off);
  * elsewhere): for containers that replace an internal array. */
 void ipo__obj_free_block(struct ipo_region *r, ipo_off_t off);
 
-/* region.c: the process's start time in clock ticks since boot, 0 if unknown. */
+/* process.c: the process's start time in clock ticks since boot, 0 if unknown. */
 uint64_t ipo__process_start_time(int pid);
 
-/* region.c: incremented in every child after fork(): handles from before
+/* process.c: incremented in every child after fork(): handles from before
  * the fork belong to the parent, and the child must attach anew. */
 unsigned ipo__fork_generation(void);
+
+/* process.c: the handles with an open region file, which a child of fork()
+ * closes. A handle is added from the moment its file is open, and removed
+ * when it closes the file. */
+void ipo__registry_add(struct ipo_region *r, int fd);
+void ipo__registry_remove(struct ipo_region *r);
+
+/* process.c: whether this handle was made in this process, not inherited
+ * across fork(). */
+int ipo__handle_is_ours(const struct ipo_region *r);
 
 #endif /* IPO_INTERNAL_H */
