@@ -39,7 +39,7 @@ _KEYS, _VALUES, _ITEMS = 0, 1, 2
 def _one_turn(method):
     """Runs a method written here over several C operations in one turn of
     the view's region: the turn in progress, or one taken for it (and given
-    back) when this process holds none. So outside a turn too, ``sort``,
+    back) when this thread holds none. So outside a turn too, ``sort``,
     ``==`` or ``update`` see and change the container in one step, as each
     C operation does by itself."""
 
@@ -82,12 +82,6 @@ def _is_set(other):
     return isinstance(other, (set, frozenset, Set))
 
 
-def _as_list(other):
-    if isinstance(other, (list, SharedList)):
-        return list(other)
-    return None
-
-
 class SharedList(_ipo.ListView):
     """A list in shared memory: every process that holds access sees every change."""
 
@@ -113,10 +107,7 @@ class SharedList(_ipo.ListView):
 
     @_one_turn_if(_is_index)
     def __imul__(self, n):
-        try:
-            n = n.__index__()
-        except AttributeError:
-            return NotImplemented
+        n = n.__index__()
         if n <= 0:
             self.clear()
         else:
@@ -128,33 +119,21 @@ class SharedList(_ipo.ListView):
 
     @_one_turn_if(_is_list)
     def __add__(self, other):
-        other_list = _as_list(other)
-        if other_list is None:
-            return NotImplemented
-        return list(self) + other_list
+        return list(self) + list(other)
 
     @_one_turn_if(_is_list)
     def __radd__(self, other):
-        other_list = _as_list(other)
-        if other_list is None:
-            return NotImplemented
-        return other_list + list(self)
+        return list(other) + list(self)
 
     @_one_turn_if(_is_index)
     def __mul__(self, n):
-        try:
-            return list(self) * n.__index__()
-        except AttributeError:
-            return NotImplemented
+        return list(self) * n.__index__()
 
     __rmul__ = __mul__
 
     @_one_turn_if(_is_list)
     def _compare(self, other, op):
-        other_list = _as_list(other)
-        if other_list is None:
-            return NotImplemented
-        return op(list(self), other_list)
+        return op(list(self), list(other))
 
     def __eq__(self, other):
         return self._compare(other, list.__eq__)
@@ -249,8 +228,6 @@ class _MappingBase(_ipo.DictView):
 
     @_one_turn_if(_is_mapping)
     def __eq__(self, other):
-        if not isinstance(other, Mapping):
-            return NotImplemented
         return dict(self._iter(_ITEMS)) == dict(other.items())
 
     def __ne__(self, other):
@@ -259,16 +236,12 @@ class _MappingBase(_ipo.DictView):
 
     @_one_turn_if(_is_mapping)
     def __or__(self, other):
-        if not isinstance(other, Mapping):
-            return NotImplemented
         merged = dict(self._iter(_ITEMS))
         merged.update(other)
         return merged
 
     @_one_turn_if(_is_mapping)
     def __ror__(self, other):
-        if not isinstance(other, Mapping):
-            return NotImplemented
         merged = dict(other)
         merged.update(self._iter(_ITEMS))
         return merged
@@ -326,12 +299,6 @@ MutableMapping.register(SharedDict)
 Mapping.register(SharedMapping)
 
 
-def _as_set(other):
-    if isinstance(other, (set, frozenset, Set)):
-        return set(other)
-    return None
-
-
 class SharedSet(_ipo.SetView):
     """A set in shared memory, with the stable hash of SharedDict's keys."""
 
@@ -344,9 +311,7 @@ class SharedSet(_ipo.SetView):
     # -- the operators: plain sets out, as set's own ---------------------------------
     @_one_turn_if(_is_set)
     def _binary(self, other, op, reflected=False):
-        other_set = _as_set(other)
-        if other_set is None:
-            return NotImplemented
+        other_set = set(other)
         return op(other_set, set(self)) if reflected else op(set(self), other_set)
 
     def __or__(self, other):
@@ -452,19 +417,19 @@ class SharedSet(_ipo.SetView):
                 self.add(item)
 
     def __ior__(self, other):
-        if _as_set(other) is None:
+        if not _is_set(other):
             return NotImplemented
         self.update(other)
         return self
 
     def __iand__(self, other):
-        if _as_set(other) is None:
+        if not _is_set(other):
             return NotImplemented
         self.intersection_update(other)
         return self
 
     def __isub__(self, other):
-        if _as_set(other) is None:
+        if not _is_set(other):
             return NotImplemented
         if other is self:
             self.clear()
@@ -473,7 +438,7 @@ class SharedSet(_ipo.SetView):
         return self
 
     def __ixor__(self, other):
-        if _as_set(other) is None:
+        if not _is_set(other):
             return NotImplemented
         if other is self:
             self.clear()

@@ -61,9 +61,9 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
     return result;
 }
 
-/* A put and a read run code of the user's (encoding's and decoding's
- * hooks): counted as running, so that it cannot release or close the region
- * under them (view_base.h). */
+/* A put runs code of the user's (encoding's hooks, a __reduce__, a
+ * Mapping's items): counted as running, so that it cannot release or close
+ * the region under the put (view_base.h). */
 static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
 {
     if (ipo_py_require_access(self) < 0)
@@ -127,8 +127,12 @@ static void take_at(RegionObject *self, int lifo, ipo_off_t *off)
     (void)(lifo ? ipo_queue_take_newest(&self->r, off) : ipo_queue_take(&self->r, off));
 }
 
-static PyObject *get_running(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
+/* The only code of the user's a read runs is decoding's hooks, which
+ * decode.c counts as running (view_base.h). */
+static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
 {
+    if (ipo_py_require_access(self) < 0)
+        return NULL;
     ipo_off_t off;
     if (peek_at(self, lifo, &off)) {
         if (dflt) {
@@ -158,16 +162,6 @@ static PyObject *get_running(RegionObject *self, int take, int with_offset, PyOb
         return obj;
     PyObject *pair = Py_BuildValue("(NK)", obj, (unsigned long long)off);
     return pair;
-}
-
-static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
-{
-    if (ipo_py_require_access(self) < 0)
-        return NULL;
-    self->running++;
-    PyObject *result = get_running(self, take, with_offset, dflt, lifo);
-    self->running--;
-    return result;
 }
 
 /* The reads' arguments, as the original package has them: `queue_type`

@@ -152,7 +152,9 @@ static int refuse_while_running(RegionObject *self, const char *what)
     return -1;
 }
 
-int ipo_py_release(RegionObject *self)
+/* release_turn() once every check passed; *changes is the change count as
+ * of the release. */
+static int release_checked(RegionObject *self, uint64_t *changes)
 {
     if (ipo_py_require_access(self) < 0)
         return -1;
@@ -166,8 +168,14 @@ int ipo_py_release(RegionObject *self)
     }
     if (self->running)
         return refuse_while_running(self, "release");
-    release_turn(self);
+    *changes = release_turn(self);
     return 0;
+}
+
+int ipo_py_release(RegionObject *self)
+{
+    uint64_t changes;
+    return release_checked(self, &changes);
 }
 
 /* This thread holds the region's turn already. As in the original package,
@@ -250,15 +258,12 @@ static PyObject *Region_queue_length(RegionObject *self, PyObject *unused)
 static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->attached && !self->closed && ipo_access_held(&self->r) &&
-        self->holder_thread == ipo_py_thread_ident()) {
-        if (self->running) {
-            refuse_while_running(self, "release");
-            return NULL;
-        }
-        return PyLong_FromUnsignedLongLong(release_turn(self));
-    }
-    Py_RETURN_NONE;
+    if (!ipo_py_held_here(self))
+        Py_RETURN_NONE;
+    uint64_t changes;
+    if (release_checked(self, &changes) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(changes);
 }
 
 static PyObject *Region_change_count(RegionObject *self, PyObject *unused)

@@ -56,7 +56,6 @@ int ipo_py_turn_take(RegionObject *self, ipo_own_turn_t *turn)
     /* The region stays alive until the turn is given back, whatever the
      * operation drops meanwhile (an iterator its view, say). */
     turn->region = (RegionObject *)Py_NewRef((PyObject *)self);
-    turn->count = ipo_access_count(&self->r);
     turn->taken = 1;
     self->running++;
     return 0;
@@ -69,13 +68,10 @@ void ipo_py_turn_give_back(ipo_own_turn_t *turn)
     self->running--;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    /* Nothing could release the turn while the operation ran (release()
-     * and close() refuse then); still, give back only the turn taken here,
-     * while it is this thread's: a newer turn has a newer acquisition
-     * count. */
-    if (self->attached && !self->closed && !ipo_region_inherited(&self->r) &&
-        ipo_access_held(&self->r) && ipo_py_turn_held(self) &&
-        ipo_access_count(&self->r) == turn->count && ipo_py_release(self) < 0)
+    /* Nothing releases or closes the region while an operation runs
+     * (release() and close() refuse then), so the turn is still the one
+     * taken here; a child forked meanwhile holds none. */
+    if (ipo_py_held_here(self) && !ipo_region_inherited(&self->r) && ipo_py_release(self) < 0)
         PyErr_WriteUnraisable((PyObject *)self); /* not reached: every check passed */
     Py_DECREF(self);
     PyErr_Restore(type, value, tb);

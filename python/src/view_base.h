@@ -58,7 +58,6 @@ static inline ipo_obj_t *ipo_py_view_obj(ViewObject *v)
  * cannot leave it reading without access, or reading an unmapped region. */
 typedef struct ipo_own_turn {
     RegionObject *region;   /* the region; a reference of its own when a turn was taken */
-    uint64_t      count;    /* the acquisition count of a turn taken here */
     int           taken;    /* a turn was taken for this operation */
 } ipo_own_turn_t;
 
