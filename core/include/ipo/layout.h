@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   4u
+#define IPO_LAYOUT_VERSION   5u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -173,7 +173,8 @@ typedef struct ipo_header {
     uint64_t  next_gen;          /* generation stamped on each new object */
     uint64_t  sleep_tickets;     /* the next slot->sleep_ticket */
     uint64_t  changes;           /* turns that changed shared state, and participants that left */
-    uint64_t  reserved1[2];
+    uint64_t  takeovers;         /* turns taken over from a holder that died in them */
+    uint64_t  hash_key_check;    /* a digest of hash_key: check() tells a changed key */
 
     /* The access word sits alone on its cache line: it is the one word every
      * handoff contends on, and sharing its line would slow the handoff. */
@@ -201,6 +202,8 @@ _Static_assert(offsetof(ipo_header_t, mode) == 36, "header layout");
 _Static_assert(offsetof(ipo_header_t, slots_off) == 48, "header layout");
 _Static_assert(offsetof(ipo_header_t, hash_key) == 64, "header layout");
 _Static_assert(offsetof(ipo_header_t, changes) == 104, "header layout");
+_Static_assert(offsetof(ipo_header_t, takeovers) == 112, "header layout");
+_Static_assert(offsetof(ipo_header_t, hash_key_check) == 120, "header layout");
 _Static_assert(offsetof(ipo_header_t, access) == 128, "header layout");
 _Static_assert(offsetof(ipo_header_t, queue) == 192, "header layout");
 _Static_assert(sizeof(ipo_header_t) == 256, "header layout");
