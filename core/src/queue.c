@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "crash_point.h"
 #include "ipo/errors.h"
 
 static inline ipo_ring_t *ring_at(const ipo_region_t *r, ipo_off_t off)
@@ -24,6 +25,7 @@ static int ring_new(ipo_region_t *r, uint64_t capacity, ipo_off_t *out)
     if (rc)
         return rc;
     ipo_ring_t *ring = ring_at(r, off);
+    IPO_CRASH_POINT();
     ring->capacity = capacity;
     ring->reserved = 0;
     *out = off;
@@ -61,6 +63,7 @@ int ipo_queue_reserve(ipo_region_t *r)
         return rc;
     ipo_ring_t *ring = ring_at(r, grown);
     uint64_t old_mask = capacity - 1, new_mask = capacity * 2 - 1;
+    IPO_CRASH_POINT();
     for (uint64_t i = q->head; i != q->tail; i++)
         ring->entries[i & new_mask] = old->entries[i & old_mask];
     ipo_off_t old_off = q->ring;
@@ -69,6 +72,7 @@ int ipo_queue_reserve(ipo_region_t *r)
      * ahead of this store (a plain store could be moved before them), so a
      * holder killed here leaves the old ring or the new one, never a
      * half-copied one. No load pairs with it. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->ring, grown);
     ipo_alloc_free(&r->heap, old_off);
     return 0;
@@ -84,14 +88,17 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
     int rc = ipo_queue_reserve(r);
     if (rc)
         return rc;
+    IPO_CRASH_POINT();
     ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
     ipo_queue_t *q = &r->hdr->queue;
     ipo_ring_t *ring = ring_at(r, q->ring);
+    IPO_CRASH_POINT();
     ring->entries[q->tail & (ring->capacity - 1)] = obj;
     /* Publish the entry before the new tail: a holder killed here leaves
      * the message out or in, whole. SYNC POINT queue tail: pairs with the
      * acquire load of tail in ipo_queue_length(), which waiters read
      * without holding access. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->tail, q->tail + 1);
     ipo_region_mark_changed(r);
     return 0;
@@ -112,8 +119,10 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
 static void unflag(ipo_region_t *r, ipo_off_t obj)
 {
     const ipo_obj_t *o;
-    if (ipo_obj_get(r, obj, &o) == 0)
+    if (ipo_obj_get(r, obj, &o) == 0) {
+        IPO_CRASH_POINT();
         ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
+    }
 }
 
 int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
@@ -126,6 +135,7 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
     /* SYNC POINT queue head: pairs with the acquire load of head in
      * ipo_queue_length(): a waiter that reads the new head then reads a tail
      * at least as new, so the length it computes is never negative. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->head, q->head + 1);
     ipo_region_mark_changed(r);
     return 0;
@@ -154,6 +164,7 @@ int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj)
      * left between them), so a waiter's length is never negative. SYNC
      * POINT queue tail: pairs with the acquire load of tail in
      * ipo_queue_length(), as a put's store does. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->tail, q->tail - 1);
     return 0;
 }
