@@ -2,6 +2,7 @@
 over at once (told by the kernel, not by a time-out), repairs what the dead
 turn left, and nothing released is lost. Real processes, real kills."""
 
+import asyncio
 import os
 import random
 import signal
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from ipc_py_objects import SharedMemory, wait_my_turn
+from ipc_py_objects import ASharedMemoryManager, SharedMemory, wait_my_turn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MiB = 1024 * 1024
@@ -168,3 +169,28 @@ def test_kills_at_random_moments_lose_nothing_released(sm, kills):
     print(f"\n{kills} kills, {len(recoveries)} inside a turn: recovery p50 {p50 * 1e3:.2f} ms, "
           f"p99 {p99 * 1e3:.2f} ms")
     assert p99 < 1.0
+
+
+@pytest.mark.asyncio
+async def test_an_event_loop_waiter_takes_a_dead_holders_turn_over(region_name):
+    """The manager's waiter watches the death watch with add_reader, as it
+    watches the doorbell: asyncio and uvloop alike (the fixture runs both)."""
+    manager = ASharedMemoryManager(SharedMemory(region_name, create=True, size=4 * MiB),
+                                   time_limit=30)
+    holder = start("hold", region_name)
+    async with manager as asmm:
+        expect(holder, "held")
+        turn = asyncio.ensure_future(asmm().__aenter__())
+        deadline = time.monotonic() + 10
+        # The turn's waiter is registered, asleep in the loop, before the kill.
+        while manager._waiter is None or not manager._waiter.registered:
+            assert time.monotonic() < deadline, "the manager's waiter never slept"
+            await asyncio.sleep(0.001)
+        killed = time.monotonic()
+        holder.kill()
+        shared = await asyncio.wait_for(turn, 10)
+        assert time.monotonic() - killed < 1.0
+        assert shared.value.turn_cut_short
+        assert shared.value.take_message() == ["held", 1, 2, 3]
+        shared.value.release()
+    holder.wait(30)
