@@ -554,9 +554,10 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
  * only after the merged header covers it). So the walk is the truth, and
  * everything else is derived from it here: adjacent free blocks are merged,
  * each block's PREV_FREE flag and boundary tag set, the lists, bitmaps and
- * counters filled anew. A free flag is kept as the walk finds it: a block
- * handed out by an allocation the kill cut short stays allocated, and
- * leaks (nothing names it). */
+ * counters filled anew. A free flag is kept as the walk finds it, but for
+ * a block without its allocation tag, which ipo_alloc had not handed out
+ * yet: free. A block handed out in a turn the kill cut short, and not yet
+ * linked into anything, stays allocated and leaks (nothing names it). */
 int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len)
 {
     ipo_alloc_root_t *root = h->root;
@@ -590,6 +591,10 @@ int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len)
     for (b = root->heap_start; b < root->heap_end;) {
         ipo_block_t *blk = block_at(h, b);
         uint64_t size = block_size(blk);
+        /* ipo_alloc gives a block its tag in its last store: a block split
+         * off but without its tag yet was never handed out. It is free. */
+        if (!(blk->size_tag & IPO_BLOCK_FREE) && (blk->size_tag >> IPO_BLOCK_TAG_SHIFT) != tag_for(h, b))
+            blk->size_tag |= IPO_BLOCK_FREE;
         if (blk->size_tag & IPO_BLOCK_FREE) {
             if (free_run) {
                 /* Two free neighbours (a merge the kill cut short): one block. */

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "ipo/access.h"
+#include "ipo/containers.h"
 #include "ipo/errors.h"
 #include "ipo/queue.h"
 
@@ -88,5 +89,14 @@ int ipo_region_repair(ipo_region_t *r, char *why, size_t why_len)
     int rc = ipo_alloc_rebuild(&r->heap, why, why_len);
     if (rc)
         return rc;
-    return ipo_queue_repair(r, why, why_len);
+    rc = ipo_queue_repair(r, why, why_len);
+    if (rc)
+        return rc;
+    /* After the allocator: the container repair may free a block. */
+    if (ipo_containers_repair(r)) {
+        if (why)
+            snprintf(why, why_len, "the turn note names no container it could repair");
+        return -IPO_ECORRUPT;
+    }
+    return 0;
 }

@@ -52,7 +52,7 @@ uint32_t ipo_layout_hash(void)
         sizeof(ipo_header_t), offsetof(ipo_header_t, access), offsetof(ipo_header_t, queue),
         offsetof(ipo_header_t, attach_count), offsetof(ipo_header_t, next_gen),
         offsetof(ipo_header_t, changes), offsetof(ipo_header_t, takeovers),
-        offsetof(ipo_header_t, hash_key_check),
+        offsetof(ipo_header_t, hash_key_check), offsetof(ipo_header_t, note),
         sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for), offsetof(ipo_slot_t, sleepers),
         sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,
         sizeof(ipo_block_t), IPO_BLOCK_TAG_SHIFT,
