@@ -10,6 +10,7 @@
 #include "ipo/atomics.h"
 #include "ipo/errors.h"
 #include "ipo/region.h"
+#include "crash_point.h"
 #include "internal.h"
 
 #include <string.h>
@@ -24,13 +25,17 @@ void ipo_value_release(ipo_region_t *r, ipo_value_t *v)
     ipo_region_mark_changed(r);
     if (!ipo_value_is_inline(v->type))
         ipo__obj_release(r, v->v.off);
+    IPO_CRASH_POINT();
     v->type = IPO_T_NONE;
+    IPO_CRASH_POINT();
     v->v.u64 = 0;
 }
 
 static void fill_none(ipo_value_t *v, uint64_t n)
 {
+    IPO_CRASH_POINT();
     memset(v, 0, (size_t)n * sizeof(*v));
+    IPO_CRASH_POINT();
     for (uint64_t i = 0; i < n; i++)
         v[i].type = IPO_T_NONE;
 }
@@ -42,16 +47,19 @@ static void fill_none(ipo_value_t *v, uint64_t n)
 static void note_set(ipo_region_t *r, uint64_t kind, ipo_off_t target, uint64_t a, uint64_t b)
 {
     ipo_turn_note_t *n = &r->hdr->note;
+    IPO_CRASH_POINT();
     n->target = target;
     n->a = a;
     n->b = b;
     /* Release for a kill, as the stores below: no load pairs with these. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&n->kind, kind);
     ipo_atomic_fence_release();
 }
 
 static void note_clear(ipo_region_t *r)
 {
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&r->hdr->note.kind, (uint64_t)IPO_NOTE_NONE);
 }
 
@@ -134,6 +142,7 @@ static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
         return rc;
     ipo_value_t *fresh = data;
     uint64_t keep = l->len < cap ? l->len : cap;
+    IPO_CRASH_POINT();
     if (keep)
         memcpy(fresh, old, (size_t)keep * sizeof(ipo_value_t));
     fill_none(fresh + keep, cap - keep);
@@ -142,7 +151,9 @@ static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
      * VALUES already), so it is the one that must come after the copies.
      * A first array also needs its type, stored after the offset: a kill
      * between them leaves an empty list and an unreachable array. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->items.v.off, off);
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->items.type, (uint8_t)IPO_T_VALUES);
     if (old_off && old)
         ipo__obj_free_block(r, old_off);
@@ -185,6 +196,7 @@ static int list_rebuild(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64
     if (rc)
         return rc;
     ipo_value_t *fresh = data;
+    IPO_CRASH_POINT();
     memcpy(fresh, old, (size_t)index * sizeof(ipo_value_t));
     if (added)
         memcpy(fresh + index, values, (size_t)added * sizeof(ipo_value_t));
@@ -193,7 +205,9 @@ static int list_rebuild(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64
     fill_none(fresh + new_len, cap - new_len);
     ipo_off_t old_off = l->items.v.off;
     note_set(r, IPO_NOTE_LIST, (ipo_off_t)((uint8_t *)list - r->base), old_off, new_len);
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->items.v.off, off);
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->len, new_len);
     note_clear(r);
     /* The old array is unreachable now; the children removed from it are
@@ -226,9 +240,17 @@ int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
     items = list_array(r, list, &cap);
     if (!items)
         return n ? -IPO_EBADOBJ : 0;
+    /* The items go past the end first, where the list does not count
+     * them, but where they must not stay: the slots past the end hold NONE
+     * (a destroyed list releases every slot of its array). The note lets a
+     * repair clear them if a kill stops us before the length counts them. */
+    note_set(r, IPO_NOTE_LIST, (ipo_off_t)((uint8_t *)list - r->base), l->items.v.off, l->len + n);
+    IPO_CRASH_POINT();
     memcpy(items + index, values, (size_t)n * sizeof(ipo_value_t));
     /* Release for a kill: the items are in place before len counts them. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->len, l->len + n);
+    note_clear(r);
     return 0;
 }
 
@@ -261,18 +283,26 @@ void ipo_list_remove(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t 
         if (!out)
             for (uint64_t i = 0; i < n; i++)
                 ipo_value_release(r, &items[index + i]);
+        IPO_CRASH_POINT();
         memmove(items + index, items + index + n, (size_t)(l->len - index - n) * sizeof(ipo_value_t));
         fill_none(items + l->len - n, n);
+        IPO_CRASH_POINT();
         ipo_atomic_store_release(&l->len, l->len - n);
         return;
     }
-    /* At the end: the length stops counting them first, then they go. */
+    /* At the end: the length stops counting them first, then they go,
+     * under the note: a kill before they are all NONE leaves slots past the
+     * end naming children (some perhaps freed already), which the repair
+     * clears (leaking what was not released yet). */
     uint64_t len = l->len;
+    note_set(r, IPO_NOTE_LIST, (ipo_off_t)((uint8_t *)list - r->base), l->items.v.off, len - n);
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->len, len - n);
     if (!out)
         for (uint64_t i = 0; i < n; i++)
             ipo_value_release(r, &items[index + i]);
     fill_none(items + index, n);
+    note_clear(r);
 }
 
 void ipo_list_trim(ipo_region_t *r, ipo_obj_t *list)
@@ -410,6 +440,7 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     ipo_entry_t *from = ipo_table_entries(old), *to = ipo_table_entries(t);
     uint32_t *index = ipo_table_index(t);
     uint64_t k = 0;
+    IPO_CRASH_POINT();
     for (uint64_t j = 0; j < old->nentries && k < t->entry_cap; j++) {
         if (!from[j].live)
             continue;
@@ -420,6 +451,7 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     t->nentries = t->used = k;
     ipo_off_t old_off = m->table.v.off;
     /* Release for a kill: the new table is whole before the map names it. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&m->table.v.off, off);
     ipo__obj_free_block(r, old_off);
     return 0;
@@ -451,13 +483,17 @@ int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
      * state). */
     note_set(r, IPO_NOTE_MAP, off_of(r, map), 0, 0);
     ipo_entry_t *e = &ipo_table_entries(t)[t->nentries];
+    IPO_CRASH_POINT();
     e->hash = hash;
     e->live = 1;
     e->key = *key;
     e->value = value ? *value : (ipo_value_t){ .type = IPO_T_NONE };
     /* Release for a kill: the entry is whole before an index slot names it. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&ipo_table_index(t)[free_slot(t, hash)], (uint32_t)(t->nentries + 1));
+    IPO_CRASH_POINT();
     t->nentries++;
+    IPO_CRASH_POINT();
     t->used++;
     note_clear(r);
     return 0;
@@ -481,12 +517,14 @@ void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
     uint64_t mask = t->index_size - 1, perturb = e->hash, i = e->hash & mask;
     for (uint64_t probes = 0; probes <= t->index_size + 64; probes++, PROBE_NEXT(i, perturb, mask)) {
         if (index[i] == entry + 1) {
+            IPO_CRASH_POINT();
             index[i] = IPO_TABLE_DUMMY;
             break;
         }
         if (index[i] == 0)
             break;
     }
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&e->live, UINT64_C(0));
     if (key)
         *key = e->key;
@@ -498,6 +536,7 @@ void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
         ipo_value_release(r, &e->value);
     fill_none(&e->key, 1);
     fill_none(&e->value, 1);
+    IPO_CRASH_POINT();
     t->used--;
     note_clear(r);
 }
@@ -515,6 +554,7 @@ void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
     if (table_new(r, 0, &new_off, &fresh) == 0) {
         /* An empty table, published with one store; then the old entries'
          * children go with the old table (a kill meanwhile leaks them). */
+        IPO_CRASH_POINT();
         ipo_atomic_store_release(&m->table.v.off, new_off);
         for (uint64_t j = 0; j < t->nentries; j++) {
             if (!entries[j].live)
@@ -532,12 +572,16 @@ void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
     for (uint64_t j = 0; j < t->nentries; j++) {
         if (!entries[j].live)
             continue;
+        IPO_CRASH_POINT();
         ipo_atomic_store_release(&entries[j].live, UINT64_C(0));
         ipo_value_release(r, &entries[j].key);
         ipo_value_release(r, &entries[j].value);
     }
+    IPO_CRASH_POINT();
     t->used = 0;
+    IPO_CRASH_POINT();
     memset(ipo_table_index(t), 0, (size_t)t->index_size * sizeof(uint32_t));
+    IPO_CRASH_POINT();
     t->nentries = 0;
     note_clear(r);
 }
@@ -558,11 +602,22 @@ int ipo_containers_repair(ipo_region_t *r)
          * (it is freed after the note is cleared, never before). */
         ipo_list_t *l = list_of((ipo_obj_t *)obj);
         uint64_t cap;
-        if (l->items.v.off != n->a && list_array(r, (ipo_obj_t *)obj, &cap) && n->b <= cap) {
+        ipo_value_t *items = list_array(r, (ipo_obj_t *)obj, &cap);
+        if (l->items.v.off != n->a && items && n->b <= cap) {
             ipo_atomic_store_release(&l->len, n->b);
             const ipo_obj_t *old;
             if (ipo_obj_get(r, n->a, &old) == 0 && old->type == IPO_T_VALUES)
                 ipo__obj_free_block(r, n->a);
+        } else if (items && l->len <= cap) {
+            /* The same array: a change at the end (or a move that did not
+             * publish). Slots past the end hold NONE, as destroying the
+             * list releases every slot: values an append had put there
+             * before its length counted them, or that a remove at the end
+             * had not cleared yet (perhaps freed already), are forgotten.
+             * Their children leak; none is freed twice. */
+            for (uint64_t i = l->len; i < cap; i++)
+                if (items[i].type != IPO_T_NONE)
+                    fill_none(&items[i], 1);
         }
     } else if (!bad && kind == IPO_NOTE_MAP &&
                (obj->type == IPO_T_DICT || obj->type == IPO_T_SET || obj->type == IPO_T_FROZENSET)) {
@@ -574,8 +629,17 @@ int ipo_containers_repair(ipo_region_t *r)
             memset(index, 0, (size_t)t->index_size * sizeof(uint32_t));
             uint64_t used = 0;
             for (uint64_t j = 0; j < t->nentries; j++) {
-                if (!entries[j].live)
+                if (!entries[j].live) {
+                    /* A delete or clear cut short between the live flag
+                     * and its values' release: a deleted entry holds NONE.
+                     * What was not released yet leaks (it may be half
+                     * released: it is never released twice). */
+                    if (entries[j].key.type != IPO_T_NONE)
+                        fill_none(&entries[j].key, 1);
+                    if (entries[j].value.type != IPO_T_NONE)
+                        fill_none(&entries[j].value, 1);
                     continue;
+                }
                 index[free_slot(t, entries[j].hash)] = (uint32_t)(j + 1);
                 used++;
             }

@@ -19,10 +19,10 @@
  * (a kill happens only at a crash point, inside an operation).
  *
  *   test_crash [--seed S] [--seeds K] [--turns T] [--mode writer|reader|both] [--every M]
- *              [--at N]
+ *              [--at N] [--list]
  *
  * --every M kills at every M-th point only; --at N at point N only (to
- * replay a failure).
+ * replay a failure); --list prints every site killed at, with its count.
  * make test runs the defaults; make stress runs more seeds, longer. */
 #define _GNU_SOURCE /* F_SETPIPE_SZ */
 #include <errno.h>
@@ -197,6 +197,45 @@ static int read_value(const ipo_region_t *r, const ipo_value_t *v, int64_t *out)
     return boxed(*out) && obj->v.len == 8 * (1 + (uint64_t)(*out % 4)) ? 0 : -1;
 }
 
+/* A message: sequence number s as an INT64 object, or for every fourth a
+ * TUPLE of s and a BYTES child holding s, so that destroying a taken
+ * message frees a tree. */
+static int make_message(ipo_region_t *r, int64_t s, ipo_off_t *out)
+{
+    if (s % 4)
+        return ipo_obj_new_scalar(r, IPO_T_INT64, (uint64_t)s, out);
+    void *data;
+    ipo_value_t child;
+    int rc = ipo_obj_new(r, IPO_T_TUPLE, 2 * sizeof(ipo_value_t), out, &data);
+    if (!rc && (rc = make_value(r, s * 3, &child)) != 0)
+        ipo_obj_destroy(r, *out);
+    if (rc)
+        return rc;
+    ipo_value_t *v = data;
+    v[0] = (ipo_value_t){ .type = IPO_T_INT64, .v.i64 = s };
+    v[1] = child;
+    return 0;
+}
+
+/* A message's sequence number; -1 when it is not a message the workload made. */
+static int read_message(const ipo_region_t *r, ipo_off_t off, int64_t *s)
+{
+    const ipo_obj_t *obj;
+    if (ipo_obj_get(r, off, &obj))
+        return -1;
+    if (obj->type == IPO_T_INT64) {
+        *s = obj->v.i64;
+        return *s % 4 ? 0 : -1;
+    }
+    ipo_value_t *v;
+    int64_t boxed_s;
+    if (obj->type != IPO_T_TUPLE || ipo_obj_values(obj, &v) != 2 || v[0].type != IPO_T_INT64 ||
+        read_value(r, &v[1], &boxed_s) || boxed_s != v[0].v.i64 * 3)
+        return -1;
+    *s = v[0].v.i64;
+    return *s % 4 ? -1 : 0;
+}
+
 static int int_key_eq(void *ctx, const ipo_value_t *stored)
 {
     return stored->type == IPO_T_INT64 && stored->v.i64 == *(const int64_t *)ctx;
@@ -261,7 +300,7 @@ static void do_put(child_t *c)
     int64_t seq = c->next_seq++;
     emit(c, OP_PUT, 0, seq, 0);
     ipo_off_t off;
-    if (ipo_obj_new_scalar(&c->r, IPO_T_INT64, (uint64_t)seq, &off) || ipo_queue_put(&c->r, off))
+    if (make_message(&c->r, seq, &off) || ipo_queue_put(&c->r, off))
         child_die(30);
 }
 
@@ -270,11 +309,11 @@ static void do_take(child_t *c, int newest)
     if (!c->m.qlen)
         return;
     ipo_off_t off;
-    const ipo_obj_t *obj;
+    int64_t seq;
     if ((newest ? ipo_queue_peek_newest(&c->r, &off) : ipo_queue_peek(&c->r, &off)) ||
-        ipo_obj_get(&c->r, off, &obj))
+        read_message(&c->r, off, &seq))
         child_die(31);
-    emit(c, newest ? OP_TAKE_NEWEST : OP_TAKE, 0, obj->v.i64, 0);
+    emit(c, newest ? OP_TAKE_NEWEST : OP_TAKE, 0, seq, 0);
     if ((newest ? ipo_queue_take_newest(&c->r, &off) : ipo_queue_take(&c->r, &off)))
         child_die(32);
     emit(c, OP_DESTROY, 0, 0, 0);
@@ -487,12 +526,14 @@ static int read_queue(const ipo_region_t *r, int64_t *out, uint32_t *n, failure_
     for (uint64_t i = q->head; i != q->tail; i++) {
         const ipo_obj_t *obj;
         ipo_off_t off = ring->entries[i & (ring->capacity - 1)];
-        if (ipo_obj_get(r, off, &obj) || obj->type != IPO_T_INT64)
-            return NOTE(f, "message %llu names no INT64 object", (unsigned long long)(i - q->head));
+        int64_t seq;
+        if (ipo_obj_get(r, off, &obj) || read_message(r, off, &seq))
+            return NOTE(f, "message %llu names no message the workload made",
+                        (unsigned long long)(i - q->head));
         if (!(obj->flags & IPO_OBJ_QUEUED))
             return NOTE(f, "message %llu (seq %lld) is not flagged queued",
-                        (unsigned long long)(i - q->head), (long long)obj->v.i64);
-        out[(*n)++] = obj->v.i64;
+                        (unsigned long long)(i - q->head), (long long)seq);
+        out[(*n)++] = seq;
     }
     return 0;
 }
@@ -583,8 +624,8 @@ static int carry_on(ipo_region_t *r, shared_roots_t roots, const int64_t *expect
 {
     for (uint32_t i = 0; i < nexpect; i++) {
         ipo_off_t off;
-        const ipo_obj_t *obj;
-        if (ipo_queue_take(r, &off) || ipo_obj_get(r, off, &obj) || obj->v.i64 != expect[i])
+        int64_t seq;
+        if (ipo_queue_take(r, &off) || read_message(r, off, &seq) || seq != expect[i])
             return NOTE(f, "taking message %u after recovery failed", i);
         int rc = ipo_obj_destroy(r, off);
         if (rc)
@@ -668,7 +709,7 @@ static int run_once(const workload_t *wl, uint64_t at, run_result_t *res, failur
     memset(&m0, 0, sizeof(m0));
     for (int i = 1; i <= wl->prefill; i++) {
         ipo_off_t off;
-        ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, (uint64_t)i, &off));
+        ASSERT_OK(make_message(&r, i, &off));
         ASSERT_OK(ipo_queue_put(&r, off));
         m0.q[m0.qlen++] = i;
     }
@@ -885,7 +926,7 @@ static uint64_t run_workload(const workload_t *wl, uint64_t every, uint64_t only
 int main(int argc, char **argv)
 {
     uint64_t seed = 1, seeds = 1, every = 1, only = 0;
-    int turns = 8, modes = 3;
+    int turns = 8, modes = 3, list_sites = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--seed") && v)
@@ -894,6 +935,8 @@ int main(int argc, char **argv)
             seeds = strtoull(v, NULL, 10), i++;
         else if (!strcmp(argv[i], "--turns") && v)
             turns = atoi(v), i++;
+        else if (!strcmp(argv[i], "--list"))
+            list_sites = 1;
         else if (!strcmp(argv[i], "--at") && v)
             only = strtoull(v, NULL, 10), i++;
         else if (!strcmp(argv[i], "--every") && v)
@@ -901,7 +944,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mode") && v)
             modes = !strcmp(v, "writer") ? 1 : !strcmp(v, "reader") ? 2 : 3, i++;
         else {
-            fprintf(stderr, "usage: %s [--seed S] [--seeds K] [--turns T] [--every M] [--at N] "
+            fprintf(stderr, "usage: %s [--seed S] [--seeds K] [--turns T] [--every M] [--at N] [--list] "
                             "[--mode writer|reader|both]\n", argv[0]);
             return 2;
         }
@@ -927,18 +970,19 @@ int main(int argc, char **argv)
         kills += sites[i].kills + sites[i].failures;
     fprintf(stderr, "    %llu kills at %d sites, %llu failed\n", (unsigned long long)kills, nsites,
             (unsigned long long)failures);
-    if (failures) {
+    if (failures || list_sites) {
         for (int i = 0; i < nsites; i++)
-            if (sites[i].failures)
+            if (sites[i].failures || list_sites)
                 fprintf(stderr, "      %s: %llu of %llu kills failed\n", sites[i].where,
                         (unsigned long long)sites[i].failures,
                         (unsigned long long)(sites[i].failures + sites[i].kills));
     }
     if (ntimes) {
         qsort(times, ntimes, sizeof(*times), cmp_i64);
-        fprintf(stderr, "    recovery (kill to takeover): p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-                (double)times[ntimes / 2] / 1e6, (double)times[ntimes * 99 / 100] / 1e6,
-                (double)times[ntimes - 1] / 1e6);
+        fprintf(stderr, "    recovery (kill to takeover, %llu runs): p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
+                        "max %.3f ms\n", (unsigned long long)ntimes,
+                (double)times[ntimes / 2] / 1e6, (double)times[ntimes * 9 / 10] / 1e6,
+                (double)times[ntimes * 99 / 100] / 1e6, (double)times[ntimes - 1] / 1e6);
     }
     free(times);
     return failures ? 1 : 0;
