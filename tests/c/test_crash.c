@@ -18,7 +18,7 @@
  * the parent knows which operation was in flight: all before it completed
  * (a kill happens only at a crash point, inside an operation).
  *
- *   test_crash [--seed S] [--seeds K] [--turns T] [--mode writer|reader|both] [--every M]
+ *   test_crash [--seed S] [--seeds K] [--turns T] [--mode writer|reader|relay|all] [--every M]
  *              [--at N] [--list]
  *
  * --every M kills at every M-th point only; --at N at point N only (to
@@ -243,8 +243,11 @@ static int int_key_eq(void *ctx, const ipo_value_t *stored)
 
 /* ---- the workload, run by a child --------------------------------------------- */
 
-enum mode { WRITER = 0, READER = 1 };
-static const char *const mode_names[] = { "writer", "reader" };
+/* RELAY: the writer's workload, and a second participant that takes the
+ * dead writer's turn over is killed in turn during its repair; the parent
+ * takes over from it and repairs again (a repair cut short is restartable). */
+enum mode { WRITER = 0, READER = 1, RELAY = 2, MODES_ };
+static const char *const mode_names[] = { "writer", "reader", "relay" };
 
 typedef struct shared_roots {
     ipo_off_t list, map;
@@ -477,7 +480,7 @@ static void child_main(const char *name, const workload_t *wl, const model_t *m0
                                 IPO_SPIN_NS_DEFAULT))
             child_die(3);
         emit(&c, OP_BEGIN, 0, t, 0);
-        const weights_t *wt = &weight_table[wl->mode][t >= wl->turns / 2];
+        const weights_t *wt = &weight_table[wl->mode == READER][t >= wl->turns / 2];
         int ops = 3 + (int)pick(&c, 8);
         for (int i = 0; i < ops; i++)
             one_op(&c, wt);
@@ -489,6 +492,38 @@ static void child_main(const char *name, const workload_t *wl, const model_t *m0
     ipo_waker_fini(&c.w);
     ipo_region_detach(&c.r);
     ipo_region_unmap(&c.r);
+    _exit(0);
+}
+
+/* The relay's taker: waits for access beside the writer and the parent;
+ * the writer's death hands it the turn by takeover, and the repair that
+ * runs then passes its crash points (IPO_CRASH_AT names one of them, or
+ * one past them: it survives then). A survivor says how many points the
+ * repair passed, releases and leaves. */
+static void taker_main(const char *name, int ready_fd, int where_fd)
+{
+    ipo_region_t r;
+    ipo_waker_t w;
+    if (ipo_region_attach(&r, name, NULL) || ipo_waker_init(&w, &r))
+        child_die(2);
+    if (write(ready_fd, "r", 1) != 1)
+        child_die(4);
+    int64_t deadline = ipo_now_ns() + TAKEOVER_BOUND_NS;
+    for (;;) {
+        if (ipo_handoff_acquire(&w, IPO_WAIT_FOR_ACCESS, deadline, -1, 0))
+            child_die(3);
+        if (ipo_access_cut_short(&r))
+            break;
+        ipo_handoff_release(&w);
+    }
+    char line[64];
+    int len = snprintf(line, sizeof(line), "survived %llu\n", (unsigned long long)ipo__crash_points_passed());
+    if (write(where_fd, line, (size_t)len) != len)
+        child_die(5);
+    ipo_handoff_release(&w);
+    ipo_waker_fini(&w);
+    ipo_region_detach(&r);
+    ipo_region_unmap(&r);
     _exit(0);
 }
 
@@ -680,10 +715,69 @@ static int read_op(int fd, op_t *op, int timeout_ms)
 
 typedef struct run_result {
     uint64_t count;          /* counting run: crash points passed */
+    int      relay_killed;   /* relay: the taker was killed in its repair */
+    uint64_t repair_points;  /* relay: points a surviving taker's repair passed */
     int64_t  recovery_ns;    /* kill to takeover */
     char     where[128];     /* file:line of the point the child died at */
     const char *cut_op;      /* the operation the kill cut short */
 } run_result_t;
+
+/* The relay's middle: a taker joins while the writer is in its turn, and
+ * is killed at a crash point of its repair (one derived from `at`), or
+ * survives it. The
+ * parent waits for it to end before it waits for access itself, so that
+ * the taker, not the parent, takes the writer's turn over. */
+static int relay(const char *name, uint64_t at, ipo_region_t *r, run_result_t *res, failure_note_t *f)
+{
+    (void)r;
+    int ready[2], where[2];
+    ASSERT_EQ(pipe(ready), 0);
+    ASSERT_EQ(pipe(where), 0);
+    /* Points spread over the repair (some 10 to 60 for these heaps), and
+     * some past its end. */
+    uint64_t m = 1 + (at * UINT64_C(2654435761)) % 72;
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(where[0]);
+        char num[32];
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)m);
+        setenv("IPO_CRASH_AT", num, 1);
+        snprintf(num, sizeof(num), "%d", where[1]);
+        setenv("IPO_CRASH_WHERE_FD", num, 1);
+        taker_main(name, ready[1], where[1]);
+    }
+    close(ready[1]);
+    close(where[1]);
+    int rc = 0, status = 0;
+    char line[256];
+    struct pollfd p = { .fd = ready[0], .events = POLLIN, .revents = 0 };
+    if (poll(&p, 1, 20000) != 1 || read(ready[0], line, 1) != 1) {
+        kill(pid, SIGKILL);
+        rc = NOTE(f, "the taker did not attach");
+    }
+    if (waitpid(pid, &status, 0) != pid) {
+        rc = rc ? rc : NOTE(f, "waitpid of the taker failed");
+    } else if (!rc) {
+        ssize_t n = read(where[0], line, sizeof(line) - 1);
+        unsigned long long v = 0;
+        char site[128];
+        line[n > 0 ? n : 0] = 0;
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+            sscanf(line, "%llu %127s", &v, site) == 2 && v == m) {
+            res->relay_killed = 1;
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && sscanf(line, "survived %llu", &v) == 1) {
+            res->repair_points = v;
+        } else {
+            rc = NOTE(f, "the taker (crash point %llu) ended with status 0x%x: %s",
+                      (unsigned long long)m, status, line);
+        }
+    }
+    close(ready[0]);
+    close(where[0]);
+    return rc;
+}
 
 /* One run: a fresh region, a child running the workload (killed at its
  * at-th crash point, or never when at is 0), and the checks. 0, or -1 with
@@ -751,8 +845,12 @@ static int run_once(const workload_t *wl, uint64_t at, run_result_t *res, failur
             rc = NOTE(f, "the child did not begin its first turn");
             goto out;
         }
+        if (wl->mode == RELAY && (rc = relay(name, at, &r, res, f)))
+            goto out;
         int64_t deadline = ipo_now_ns() + TAKEOVER_BOUND_NS;
         for (;;) {
+            if (wl->mode == RELAY && !res->relay_killed)
+                break; /* the taker repaired and released: any turn will do */
             int wrc = ipo_handoff_acquire(&w, IPO_WAIT_FOR_ACCESS, deadline, -1, 0);
             if (wrc) {
                 char why[256] = "";
@@ -764,6 +862,13 @@ static int run_once(const workload_t *wl, uint64_t at, run_result_t *res, failur
             if (ipo_access_cut_short(&r))
                 break;
             ipo_handoff_release(&w);
+        }
+        if (wl->mode == RELAY && !res->relay_killed) {
+            int wrc = ipo_handoff_acquire(&w, IPO_WAIT_FOR_ACCESS, deadline, -1, 0);
+            if (wrc) {
+                rc = NOTE(f, "no turn after the taker left: %s", ipo_strerror(wrc));
+                goto out;
+            }
         }
         taken_at = ipo_now_ns();
         if (waitpid(pid, &status, 0) != pid) {
@@ -784,7 +889,8 @@ static int run_once(const workload_t *wl, uint64_t at, run_result_t *res, failur
             rc = NOTE(f, "the child did not say where it died");
             goto out;
         }
-        res->recovery_ns = taken_at - killed_at;
+        /* A relay's recovery went through the taker: not timed. */
+        res->recovery_ns = wl->mode == RELAY ? -1 : taken_at - killed_at;
         if (!ipo_region_takeovers(&r)) {
             rc = NOTE(f, "the header counts no takeover");
             goto out;
@@ -897,7 +1003,7 @@ static uint64_t run_workload(const workload_t *wl, uint64_t every, uint64_t only
                 mode_names[wl->mode], (unsigned long long)wl->seed, f.text);
         return 1;
     }
-    uint64_t count = res.count, failures = 0, printed = 0, tried = 0;
+    uint64_t count = res.count, failures = 0, printed = 0, tried = 0, relay_kills = 0, repair_max = 0;
     *times = realloc(*times, (*ntimes + count) * sizeof(int64_t));
     ASSERT(*times);
     int64_t start = ipo_now_ns();
@@ -913,9 +1019,16 @@ static uint64_t run_workload(const workload_t *wl, uint64_t every, uint64_t only
                         res.where[0] ? res.where : "?", res.cut_op, f.text);
         } else {
             site_of(res.where)->kills++;
-            (*times)[(*ntimes)++] = res.recovery_ns;
+            if (res.recovery_ns >= 0)
+                (*times)[(*ntimes)++] = res.recovery_ns;
+            relay_kills += (uint64_t)res.relay_killed;
+            if (!res.relay_killed && res.repair_points > repair_max)
+                repair_max = res.repair_points;
         }
     }
+    if (wl->mode == RELAY)
+        fprintf(stderr, "    relay: the taker was killed in %llu repairs (a surviving repair passed up to %llu points)\n",
+                (unsigned long long)relay_kills, (unsigned long long)repair_max);
     fprintf(stderr, "    %s, seed %llu: %llu points, %llu killed at, %llu failed, %.1f s\n",
             mode_names[wl->mode], (unsigned long long)wl->seed, (unsigned long long)count,
             (unsigned long long)tried, (unsigned long long)failures,
@@ -926,7 +1039,7 @@ static uint64_t run_workload(const workload_t *wl, uint64_t every, uint64_t only
 int main(int argc, char **argv)
 {
     uint64_t seed = 1, seeds = 1, every = 1, only = 0;
-    int turns = 8, modes = 3, list_sites = 0;
+    int turns = 8, modes = 7, list_sites = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--seed") && v)
@@ -942,10 +1055,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--every") && v)
             every = strtoull(v, NULL, 10), i++;
         else if (!strcmp(argv[i], "--mode") && v)
-            modes = !strcmp(v, "writer") ? 1 : !strcmp(v, "reader") ? 2 : 3, i++;
+            modes = !strcmp(v, "writer") ? 1 : !strcmp(v, "reader") ? 2 : !strcmp(v, "relay") ? 4 : 7, i++;
         else {
             fprintf(stderr, "usage: %s [--seed S] [--seeds K] [--turns T] [--every M] [--at N] [--list] "
-                            "[--mode writer|reader|both]\n", argv[0]);
+                            "[--mode writer|reader|relay|all]\n", argv[0]);
             return 2;
         }
     }
@@ -958,10 +1071,10 @@ int main(int argc, char **argv)
     int64_t *times = NULL;
     uint64_t ntimes = 0, failures = 0;
     for (uint64_t s = seed; s < seed + seeds; s++) {
-        for (int mode = WRITER; mode <= READER; mode++) {
+        for (int mode = WRITER; mode < MODES_; mode++) {
             if (!(modes & (1 << mode)))
                 continue;
-            workload_t wl = { (enum mode)mode, s, turns, mode == WRITER ? 56 : 140 };
+            workload_t wl = { (enum mode)mode, s, turns, mode == READER ? 140 : 56 };
             failures += run_workload(&wl, every, only, &times, &ntimes);
         }
     }
