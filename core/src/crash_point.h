@@ -27,9 +27,9 @@
  *
  * A point is a function call in test builds, so the compiler keeps the
  * stores before it ahead of it there: what the test proves is the order of
- * the source. In a normal build plain stores may be reordered by the
- * compiler; the orders that must survive that are kept by release stores
- * (each one says so), not by these points. */
+ * the source. In a normal build the compiler may move plain stores past
+ * each other; the orders that must survive that are kept by release
+ * stores and fences (each one says so), never by these points. */
 
 #ifdef IPO_CRASH_POINTS
 
