@@ -229,7 +229,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         return -IPO_EINVAL;
     uint64_t heap_size = root->heap_end - root->heap_start;
     if (size > heap_size || align > heap_size)
-        return -IPO_ENOMEM;
+        return ipo_alloc_refuse(h, size, align);
 
     uint64_t need = round_up(size, GRANULE) + HDR;
     if (need < MIN_BLOCK)
@@ -263,7 +263,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
                 b = 0;
         }
         if (!b)
-            return -IPO_ENOMEM;
+            return ipo_alloc_refuse(h, size, align);
     }
 
     list_remove(h, b);
@@ -439,6 +439,59 @@ void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st)
             largest = s;
     }
     st->largest_free = largest - HDR;
+}
+
+/* ---- reports of a request that found no room ------------------------------------ */
+
+/* The first size past every block of class (fl, sl). */
+static uint64_t class_limit(unsigned fl, unsigned sl)
+{
+    if (fl == 0)
+        return (uint64_t)(sl + 1) * GRANULE;
+    /* The inverse of class_of(): the class's blocks have their top bit at
+     * msb and the next SL_LOG2 bits equal to sl. */
+    unsigned msb = fl + SL_LOG2 + 3;
+    return (uint64_t)(SL_COUNT + sl + 1) << (msb - SL_LOG2);
+}
+
+uint64_t ipo_alloc_largest_fit(const ipo_heap_t *h, uint64_t align)
+{
+    const ipo_alloc_root_t *root = h->root;
+    if (align < GRANULE)
+        align = GRANULE;
+    uint64_t best = 0, budget = root->free_blocks;
+    /* From the largest class down, until a class's largest possible block
+     * could not beat what was found: a block of a higher class always holds
+     * more, but an alignment gap can make a lower one the better fit. */
+    for (unsigned c = IPO_ALLOC_FL_COUNT * SL_COUNT; c-- > 0;) {
+        unsigned fl = c / SL_COUNT, sl = c % SL_COUNT;
+        if (class_limit(fl, sl) <= best + HDR)
+            break;
+        if (!(root->sl_bitmap[fl] & (UINT32_C(1) << sl)))
+            continue;
+        ipo_off_t head = root->free_heads[fl][sl];
+        for (ipo_off_t b = link_ok(h, head) ? head : 0; b; b = next_free(h, b, &budget)) {
+            uint64_t size = block_size(block_at(h, b));
+            if (size > root->heap_end - b)
+                continue; /* a damaged block: ipo_alloc_check says more */
+            uint64_t gap = align > GRANULE ? round_up(b + HDR, align) - HDR - b : 0;
+            if (gap && gap < MIN_BLOCK)
+                gap += align;
+            if (size >= gap + MIN_BLOCK && size - gap - HDR > best)
+                best = size - gap - HDR;
+        }
+    }
+    return best;
+}
+
+int ipo_alloc_refuse(ipo_heap_t *h, uint64_t size, uint64_t align)
+{
+    h->refused.size = size > UINT64_MAX - GRANULE ? size : round_up(size, GRANULE);
+    h->refused.align = align < GRANULE ? GRANULE : align;
+    h->refused.fit = ipo_alloc_largest_fit(h, h->refused.align);
+    h->refused.largest = h->refused.align > GRANULE ? ipo_alloc_largest_fit(h, GRANULE) : h->refused.fit;
+    h->refused.free_bytes = h->root->free_bytes;
+    return -IPO_ENOMEM;
 }
 
 #define FAIL(...) do { if (why) snprintf(why, why_len, __VA_ARGS__); return -IPO_ECORRUPT; } while (0)

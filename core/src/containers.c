@@ -133,8 +133,10 @@ static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
     ipo_list_t *l = list_of(list);
     uint64_t old_cap;
     ipo_value_t *old = list_array(r, list, &old_cap);
-    if (cap > (UINT64_MAX - 64) / sizeof(ipo_value_t))
+    if (cap > (UINT64_MAX - 64) / sizeof(ipo_value_t)) {
+        (void)ipo_alloc_refuse(&r->heap, UINT64_MAX, IPO_OBJ_BIG_ALIGN); /* for the report */
         return -IPO_ENOMEM;
+    }
     ipo_off_t off;
     void *data;
     int rc = ipo_obj_new(r, IPO_T_VALUES, cap * sizeof(ipo_value_t), &off, &data);
@@ -168,7 +170,13 @@ int ipo_list_reserve(ipo_region_t *r, ipo_obj_t *list, uint64_t capacity)
         return 0;
     /* Grow by half again, as growing by one each time would copy O(n^2). */
     uint64_t grown = cap + cap / 2 + 4;
-    return list_move(r, list, capacity > grown ? capacity : grown);
+    if (capacity >= grown)
+        return list_move(r, list, capacity);
+    /* Half again is a policy, not a need: when there is no room for it,
+     * exactly what is asked may still fit, and the report of a failure is
+     * then that smallest size (the last one refused). */
+    int rc = list_move(r, list, grown);
+    return rc == -IPO_ENOMEM ? list_move(r, list, capacity) : rc;
 }
 
 /* A change in the middle of a list moves items, and a holder killed in
@@ -326,8 +334,10 @@ static uint64_t table_bytes(uint64_t index_size, uint64_t entry_cap)
  * so probes end soon and always find an empty slot. */
 static int table_new(ipo_region_t *r, uint64_t n, ipo_off_t *out, ipo_table_t **table)
 {
-    if (n > (uint64_t)UINT32_MAX / 2)
+    if (n > (uint64_t)UINT32_MAX / 2) {
+        (void)ipo_alloc_refuse(&r->heap, UINT64_MAX, IPO_OBJ_BIG_ALIGN); /* for the report */
         return -IPO_ENOMEM;
+    }
     uint64_t size = 8;
     while (size * 2 / 3 < n)
         size *= 2;
@@ -473,6 +483,11 @@ int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
         /* Full of entries: double when most are live, else compact in place. */
         uint64_t want = t->used + 1 > t->entry_cap / 2 ? t->used * 2 + 1 : t->used + 1;
         int rc = map_resize(r, map, want);
+        /* Doubling is a policy: without room for it, the smallest table
+         * that holds one more entry may still fit (and is what a failure
+         * then reports). */
+        if (rc == -IPO_ENOMEM && want > t->used + 1)
+            rc = map_resize(r, map, t->used + 1);
         if (rc)
             return rc;
         t = ipo_map_table(r, map);

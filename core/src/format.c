@@ -116,11 +116,24 @@ int ipo_obj_new_aligned(ipo_region_t *r, uint8_t type, uint64_t len, int align64
         rel = align = IPO_OBJ_BIG_ALIGN;
         flags = IPO_OBJ_PAYLOAD_64;
     }
-    if (len > r->size)
+    if (len > r->size) {
+        /* Refused before asking: recorded for the report all the same. */
+        (void)ipo_alloc_refuse(&r->heap, len > UINT64_MAX - rel ? UINT64_MAX : rel + len, align);
         return -IPO_ENOMEM;
+    }
 
     ipo_off_t off;
     int rc = ipo_alloc(&r->heap, rel + len, align, &off);
+    if (rc == -IPO_ENOMEM && flags && !align64) {
+        /* A large payload starts on a cache line for speed, not by need:
+         * when no chunk holds it there, one that holds it 16 bytes after
+         * the header will do (readers follow the flag, not the size), and
+         * a failure then reports that smaller request. */
+        rel = sizeof(ipo_obj_t);
+        align = IPO_ALLOC_GRANULE;
+        flags = 0;
+        rc = ipo_alloc(&r->heap, rel + len, align, &off);
+    }
     if (rc)
         return rc;
     ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);

@@ -17,11 +17,20 @@ static inline ipo_ring_t *ring_at(const ipo_region_t *r, ipo_off_t off)
     return (ipo_ring_t *)(r->base + off);
 }
 
-static int ring_new(ipo_region_t *r, uint64_t capacity, ipo_off_t *out)
+/* Where message i lives: i mod capacity. A capacity is a power of two but
+ * in a ring that grew by less than double when the region was short of
+ * memory, so the mask is the usual way and the division the rare one. A
+ * zero capacity (a damaged ring, which check() reports) divides nothing. */
+static inline uint64_t ring_slot(const ipo_ring_t *ring, uint64_t i)
+{
+    uint64_t cap = ring->capacity;
+    return (cap & (cap - 1)) ? i % cap : i & (cap - 1);
+}
+
+static int ring_new(ipo_region_t *r, uint64_t capacity, uint64_t align, ipo_off_t *out)
 {
     ipo_off_t off;
-    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * sizeof(ipo_off_t),
-                       IPO_CACHE_LINE, &off);
+    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * sizeof(ipo_off_t), align, &off);
     if (rc)
         return rc;
     ipo_ring_t *ring = ring_at(r, off);
@@ -36,7 +45,7 @@ int ipo_queue_init(ipo_region_t *r)
 {
     ipo_queue_t *q = &r->hdr->queue;
     ipo_off_t ring;
-    int rc = ring_new(r, IPO_QUEUE_INITIAL_CAPACITY, &ring);
+    int rc = ring_new(r, IPO_QUEUE_INITIAL_CAPACITY, IPO_CACHE_LINE, &ring);
     if (rc)
         return rc;
     /* Plain: the region is not READY yet; the store-release of READY
@@ -58,14 +67,18 @@ int ipo_queue_reserve(ipo_region_t *r)
     /* Build the bigger ring aside, then publish it with one store: a crash
      * at any point leaves either the old ring or the new one, both whole. */
     ipo_off_t grown;
-    int rc = ring_new(r, capacity * 2, &grown);
+    int rc = ring_new(r, capacity * 2, IPO_CACHE_LINE, &grown);
+    /* Doubling, on a cache line, is a policy, not a need: without room for
+     * it, a ring of one more entry anywhere may still fit (and is the
+     * request a failure then reports). */
+    if (rc == -IPO_ENOMEM)
+        rc = ring_new(r, capacity + 1, IPO_ALLOC_GRANULE, &grown);
     if (rc)
         return rc;
     ipo_ring_t *ring = ring_at(r, grown);
-    uint64_t old_mask = capacity - 1, new_mask = capacity * 2 - 1;
     IPO_CRASH_POINT();
     for (uint64_t i = q->head; i != q->tail; i++)
-        ring->entries[i & new_mask] = old->entries[i & old_mask];
+        ring->entries[ring_slot(ring, i)] = old->entries[ring_slot(old, i)];
     ipo_off_t old_off = q->ring;
     /* Release, not for readers (every reader of `ring` holds access, which
      * orders it after this turn) but for a kill: it keeps the copies above
@@ -93,7 +106,7 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
     ipo_queue_t *q = &r->hdr->queue;
     ipo_ring_t *ring = ring_at(r, q->ring);
     IPO_CRASH_POINT();
-    ring->entries[q->tail & (ring->capacity - 1)] = obj;
+    ring->entries[ring_slot(ring, q->tail)] = obj;
     /* Publish the entry before the new tail: a holder killed here leaves
      * the message out or in, whole. SYNC POINT queue tail: pairs with the
      * acquire load of tail in ipo_queue_length(), which waiters read
@@ -111,7 +124,7 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
     if (q->head == q->tail)
         return -IPO_EEMPTY;
     const ipo_ring_t *ring = ring_at(r, q->ring);
-    *obj = ring->entries[q->head & (ring->capacity - 1)];
+    *obj = ring->entries[ring_slot(ring, q->head)];
     return 0;
 }
 
@@ -148,7 +161,7 @@ int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj)
     if (q->head == q->tail)
         return -IPO_EEMPTY;
     const ipo_ring_t *ring = ring_at(r, q->ring);
-    *obj = ring->entries[(q->tail - 1) & (ring->capacity - 1)];
+    *obj = ring->entries[ring_slot(ring, q->tail - 1)];
     return 0;
 }
 
@@ -180,7 +193,7 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
     }
     const ipo_ring_t *ring = ring_at(r, q->ring);
     uint64_t cap = ring->capacity;
-    if (!cap || (cap & (cap - 1)) ||
+    if (!cap ||
         sizeof(ipo_ring_t) + cap * sizeof(ipo_off_t) > ipo_alloc_usable_size(&r->heap, q->ring)) {
         if (why)
             snprintf(why, why_len, "the queue's ring has an impossible capacity %llu",
@@ -194,7 +207,7 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
         return -IPO_ECORRUPT;
     }
     for (uint64_t i = q->head; i != q->tail; i++) {
-        ipo_off_t obj = ring->entries[i & (cap - 1)];
+        ipo_off_t obj = ring->entries[ring_slot(ring, i)];
         const ipo_obj_t *o;
         if (ipo_obj_get(r, obj, &o) || !(o->flags & IPO_OBJ_QUEUED)) {
             if (why)
@@ -221,7 +234,7 @@ int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len)
     }
     const ipo_ring_t *ring = ring_at(r, q->ring);
     uint64_t cap = ring->capacity;
-    if (!cap || (cap & (cap - 1)) ||
+    if (!cap || cap > ipo_alloc_usable_size(&r->heap, q->ring) / sizeof(ipo_off_t) ||
         sizeof(ipo_ring_t) + cap * sizeof(ipo_off_t) > ipo_alloc_usable_size(&r->heap, q->ring) ||
         q->tail - q->head > cap) {
         if (why)
@@ -234,7 +247,7 @@ int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len)
      * still queued, so it is flagged again and the next take delivers it. */
     for (uint64_t i = q->head; i != q->tail; i++) {
         const ipo_obj_t *o;
-        if (ipo_obj_get(r, ring->entries[i & (cap - 1)], &o) == 0)
+        if (ipo_obj_get(r, ring->entries[ring_slot(ring, i)], &o) == 0)
             ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
     }
     return 0;

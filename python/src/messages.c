@@ -12,7 +12,7 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
     /* Room in the queue first, so that queueing the encoded object cannot fail. */
     int rc = ipo_queue_reserve(&self->r);
     if (rc)
-        return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        return ipo_py_raise_no_memory(self);
     ipo_off_t off;
     ipo_encoder_t enc;
     ipo_py_encoder_init(&enc, self, 1);
@@ -36,7 +36,7 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
     /* Code of the user's ran since the room was reserved (a __reduce__, a
      * Mapping's items, the hooks), and may have put messages of its own. */
     if (result && ipo_queue_reserve(&self->r)) {
-        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        ipo_py_raise_no_memory(self);
         Py_CLEAR(result);
     }
     /* Mapping in place last: the hook maps every object or none. */
@@ -47,7 +47,7 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
      * freed block, and raise InvalidOffsetError when used, as any view of
      * a destroyed object does. */
     if (result && ipo_queue_put(&self->r, off)) {
-        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        ipo_py_raise_no_memory(self);
         Py_CLEAR(result);
     }
     if (!result) {
