@@ -24,11 +24,7 @@ uint64_t ipo_py_object_bytes(uint64_t len)
 
 int ipo_py_fail_alloc(RegionObject *self, int rc, uint64_t requested)
 {
-    if (rc == -IPO_ENOMEM)
-        ipo_py_raise_no_memory(self, requested);
-    else
-        ipo_py_raise(self->st, rc, "cannot allocate an object of %llu bytes",
-                     (unsigned long long)requested);
+    ipo_py_raise_alloc_failure(self, rc, requested);
     return -1;
 }
 

@@ -292,5 +292,9 @@ int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key,
     }
     int64_t e = ipo_map_find(&self->r, map, hash, probe_eq, &p);
     Py_XDECREF(owner);
+    if (e == IPO_MAP_DAMAGED) {
+        ipo_py_raise_damaged(self, "a shared dict's or set's table does not check out");
+        return IPO_MAP_ERROR;
+    }
     return e;
 }
