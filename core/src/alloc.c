@@ -167,7 +167,12 @@ static void list_remove(ipo_heap_t *h, ipo_off_t b)
     root->free_bytes -= block_size(block_at(h, b));
 }
 
-/* A free block from the first non-empty class at or above (fl, sl), or 0. */
+/* What find_free() gives for a class whose bitmap bit is set but whose list
+ * is empty: a damaged root, never a real offset (not a granule). */
+#define DAMAGED_CLASS (~(ipo_off_t)0)
+
+/* A free block from the first non-empty class at or above (fl, sl), 0, or
+ * DAMAGED_CLASS. */
 static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
 {
     const ipo_alloc_root_t *root = h->root;
@@ -182,9 +187,12 @@ static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
             return 0;
         fl = (unsigned)__builtin_ctzll(flmap);
         slmap = root->sl_bitmap[fl];
+        if (!slmap)
+            return DAMAGED_CLASS; /* the two levels disagree */
     }
     sl = (unsigned)__builtin_ctz(slmap);
-    return root->free_heads[fl][sl];
+    ipo_off_t b = root->free_heads[fl][sl];
+    return b ? b : DAMAGED_CLASS;
 }
 
 /* Writes a free block's header and tells its physical successor about it. */
@@ -249,6 +257,8 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     unsigned fl, sl;
     class_at_least(search, &fl, &sl);
     ipo_off_t b = find_free(h, fl, sl);
+    if (b == DAMAGED_CLASS)
+        return -IPO_ECORRUPT;
     if (!b) {
         /* Rounding up to a class boundary skips the blocks of the request's
          * own class, some of which may fit (an aligned request may fit with a

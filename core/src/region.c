@@ -165,6 +165,8 @@ static void bind_handle(ipo_region_t *r, void *mem, uint64_t size)
     r->heap.span = size;
     r->slots = (ipo_slot_t *)((uint8_t *)mem + r->hdr->slots_off);
     r->slot_count = r->hdr->slot_count;
+    r->hash_key[0] = r->hdr->hash_key[0];
+    r->hash_key[1] = r->hdr->hash_key[1];
     r->fork_gen = ipo__fork_generation();
 }
 
@@ -840,16 +842,32 @@ int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len)
             snprintf(why, why_len, "the header's identity fields are damaged");
         return -IPO_ECORRUPT;
     }
+    /* A participant sees the region ready, or closing. Relaxed: the
+     * creator's store of CLOSING publishes nothing. */
+    uint32_t state = ipo_atomic_load_relaxed(&hdr->state);
+    if (state != IPO_STATE_READY && state != IPO_STATE_CLOSING) {
+        if (why)
+            snprintf(why, why_len, "the region's state %u is neither ready nor closing", state);
+        return -IPO_ECORRUPT;
+    }
     /* What an attacher checks; then what this handle took from the header
      * when it attached must still be what the header says. */
     int rc = ipo__region_validate(hdr, r->size, why, why_len);
     if (rc)
         return rc;
-    if (hdr->slot_count != r->slot_count || r->base + hdr->slots_off != (uint8_t *)r->slots ||
-        r->base + hdr->alloc_off != (uint8_t *)r->heap.root) {
+    struct stat st;
+    if (r->fd >= 0 && fstat(r->fd, &st) == 0 && st.st_uid != hdr->owner_uid) {
         if (why)
-            snprintf(why, why_len, "the header's slot table or allocator root moved since this "
-                     "participant attached");
+            snprintf(why, why_len, "the header names uid %u as its owner, the file's is %u",
+                     hdr->owner_uid, (unsigned)st.st_uid);
+        return -IPO_ECORRUPT;
+    }
+    if (hdr->slot_count != r->slot_count || r->base + hdr->slots_off != (uint8_t *)r->slots ||
+        r->base + hdr->alloc_off != (uint8_t *)r->heap.root ||
+        hdr->hash_key[0] != r->hash_key[0] || hdr->hash_key[1] != r->hash_key[1]) {
+        if (why)
+            snprintf(why, why_len, "the header's slot table, allocator root or hash key changed "
+                     "since this participant attached");
         return -IPO_ECORRUPT;
     }
     rc = ipo_alloc_check(&r->heap, why, why_len);

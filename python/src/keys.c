@@ -16,7 +16,9 @@ int ipo_py_keys_init(void)
 
 static uint64_t hash_utf8(RegionObject *self, const char *data, Py_ssize_t len)
 {
-    return ipo_hash_bytes(self->r.hdr->hash_key, data, (size_t)len);
+    /* The key as validated at attach: a stray write to the header's copy
+     * cannot lose this process's keys (check() reports it). */
+    return ipo_hash_bytes(self->r.hash_key, data, (size_t)len);
 }
 
 /* A str's bytes as the format stores them: UTF-8, lone surrogates as in

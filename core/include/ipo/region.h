@@ -23,6 +23,8 @@ typedef struct ipo_region {
     ipo_slot_t   *slots;         /* the participant table, as validated at attach */
     uint32_t      slot_count;    /* its length, as validated at attach: later changes to the
                                     header's fields cannot send the handle outside the table */
+    uint64_t      hash_key[2];   /* the header's hash key as validated at attach (against its
+                                    digest): what this participant hashes keys with */
     ipo_heap_t    heap;
     uint32_t      slot;
     uint64_t      access_mine;   /* the owner field value that means "this participant" */
