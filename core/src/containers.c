@@ -123,13 +123,15 @@ static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
         return -IPO_ECORRUPT;
     if (cap > (UINT64_MAX - 64) / sizeof(ipo_value_t))
         return -IPO_ENOMEM;
+    /* Taken before allocating: in a damaged heap the new block may overlap
+     * the list, and the copy must stay inside the old array. */
+    uint64_t keep = l->len < cap ? l->len : cap;
     ipo_off_t off;
     void *data;
     int rc = ipo_obj_new(r, IPO_T_VALUES, cap * sizeof(ipo_value_t), &off, &data);
     if (rc)
         return rc;
     ipo_value_t *fresh = data;
-    uint64_t keep = l->len < cap ? l->len : cap;
     if (keep)
         memcpy(fresh, old, (size_t)keep * sizeof(ipo_value_t));
     fill_none(fresh + keep, cap - keep);
@@ -170,8 +172,9 @@ int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
     int rc = ipo_list_reserve(r, list, l->len + n);
     if (rc)
         return rc;
+    /* Read again: in a damaged heap, growing may have written over the list. */
     items = list_array(r, list, &cap);
-    if (!items || l->len + n > cap)
+    if (!items || l->len > cap || n > cap - l->len || index > l->len)
         return n ? -IPO_ECORRUPT : 0;
     memmove(items + index + n, items + index, (size_t)(l->len - index) * sizeof(ipo_value_t));
     memcpy(items + index, values, (size_t)n * sizeof(ipo_value_t));
@@ -242,19 +245,23 @@ static int table_new(ipo_region_t *r, uint64_t n, ipo_off_t *out, ipo_table_t **
     return 0;
 }
 
-ipo_table_t *ipo_map_table(const ipo_region_t *r, const ipo_obj_t *map)
+ipo_table_t *ipo__table_of(const ipo_obj_t *obj)
 {
-    const ipo_map_t *m = ipo_obj_data(map);
-    ipo_obj_t *obj = child_block(r, &m->table, IPO_T_TABLE);
-    if (!obj)
-        return NULL;
     ipo_table_t *t = ipo_obj_data(obj);
+    /* index_size is bounded first, so that table_bytes cannot overflow. */
     if (obj->v.len < sizeof(ipo_table_t) || t->index_size < 8 ||
         (t->index_size & (t->index_size - 1)) || t->index_size > ((uint64_t)1 << 33) ||
         t->entry_cap >= t->index_size || table_bytes(t->index_size, t->entry_cap) > obj->v.len ||
         t->nentries > t->entry_cap || t->used > t->nentries)
         return NULL;
     return t;
+}
+
+ipo_table_t *ipo_map_table(const ipo_region_t *r, const ipo_obj_t *map)
+{
+    const ipo_map_t *m = ipo_obj_data(map);
+    ipo_obj_t *obj = child_block(r, &m->table, IPO_T_TABLE);
+    return obj ? ipo__table_of(obj) : NULL;
 }
 
 int ipo_map_new(ipo_region_t *r, uint8_t type, uint64_t n, ipo_off_t *out)
@@ -336,15 +343,19 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     ipo_table_t *old = ipo_map_table(r, map);
     if (!old)
         return -IPO_EBADOBJ;
+    /* Taken before allocating: in a damaged heap the new block may overlap
+     * the old table, and the copy must stay inside the old block. */
+    uint64_t old_entries = old->nentries;
+    ipo_entry_t *from = ipo_table_entries(old);
     ipo_off_t off;
     ipo_table_t *t;
     int rc = table_new(r, n, &off, &t);
     if (rc)
         return rc;
-    ipo_entry_t *from = ipo_table_entries(old), *to = ipo_table_entries(t);
+    ipo_entry_t *to = ipo_table_entries(t);
     uint32_t *index = ipo_table_index(t);
     uint64_t k = 0;
-    for (uint64_t j = 0; j < old->nentries && k < t->entry_cap; j++) {
+    for (uint64_t j = 0; j < old_entries && k < t->entry_cap; j++) {
         if (!from[j].live)
             continue;
         to[k] = from[j];

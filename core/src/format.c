@@ -247,9 +247,8 @@ static void destroy_tree(ipo_region_t *r, const ipo_obj_t *obj, ipo_off_t off, u
     if (depth > IPO_MAX_NESTING)
         return;
     if (obj->type == IPO_T_TABLE) {
-        ipo_table_t *t = ipo_obj_data(obj);
-        if (obj->v.len >= sizeof(ipo_table_t) && t->nentries <= t->entry_cap &&
-            (uint8_t *)(ipo_table_entries(t) + t->entry_cap) <= (uint8_t *)t + obj->v.len) {
+        ipo_table_t *t = ipo__table_of(obj);
+        if (t) {
             ipo_entry_t *e = ipo_table_entries(t);
             destroy_values(r, &e->key, (size_t)t->nentries, sizeof(ipo_entry_t), depth);
             destroy_values(r, &e->value, (size_t)t->nentries, sizeof(ipo_entry_t), depth);
@@ -280,9 +279,8 @@ static int tree_pinned(const ipo_region_t *r, const ipo_obj_t *obj, unsigned dep
     size_t n = ipo_obj_values(obj, &values);
     ipo_entry_t *entries = NULL;
     if (obj->type == IPO_T_TABLE) {
-        ipo_table_t *t = ipo_obj_data(obj);
-        if (obj->v.len < sizeof(ipo_table_t) || t->nentries > t->entry_cap ||
-            (uint8_t *)(ipo_table_entries(t) + t->entry_cap) > (uint8_t *)t + obj->v.len)
+        ipo_table_t *t = ipo__table_of(obj);
+        if (!t)
             return 0;
         entries = ipo_table_entries(t);
         n = (size_t)t->nentries * 2;

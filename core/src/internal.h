@@ -35,6 +35,13 @@ void ipo__registry_remove(struct ipo_region *r);
  * across fork(). */
 int ipo__handle_is_ours(const struct ipo_region *r);
 
+struct ipo_table;
+struct ipo_obj;
+
+/* containers.c: a TABLE block's table when its sizes fit its block (the
+ * index a power of two, the entries within the payload), else NULL. */
+struct ipo_table *ipo__table_of(const struct ipo_obj *obj);
+
 /* validate.c: checks every offset and size the header holds against a
  * mapping of size bytes (the identity fields are the caller's to check
  * first), without holding access: 0, or -IPO_ECORRUPT with a reason in why
