@@ -238,12 +238,20 @@ typedef struct queued_count {
     uint64_t            queued;
 } queued_count_t;
 
+/* The object at a block of a heap walk, if it is flagged as queued; else
+ * NULL. The ring is the one allocated block that is not an object. */
+static ipo_obj_t *flagged_queued(const ipo_region_t *r, ipo_off_t ring, ipo_off_t payload)
+{
+    const ipo_obj_t *o;
+    if (payload == ring || ipo_obj_get(r, payload, &o) || !(o->flags & IPO_OBJ_QUEUED))
+        return NULL;
+    return (ipo_obj_t *)o;
+}
+
 static int count_queued(void *ctx, ipo_off_t payload)
 {
     queued_count_t *c = ctx;
-    const ipo_obj_t *o;
-    /* The ring is the one allocated block that is not an object. */
-    if (payload != c->ring && ipo_obj_get(c->r, payload, &o) == 0 && (o->flags & IPO_OBJ_QUEUED))
+    if (flagged_queued(c->r, c->ring, payload))
         c->queued++;
     return 0;
 }
@@ -252,6 +260,25 @@ static int offset_order(const void *a, const void *b)
 {
     ipo_off_t x = *(const ipo_off_t *)a, y = *(const ipo_off_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* The offsets the messages name, head to tail, sorted (malloc'd, for the
+ * caller to free); NULL, with why, when there is no memory for them. */
+static ipo_off_t *sorted_entries(const ipo_region_t *r, char *why, size_t why_len)
+{
+    const ipo_queue_t *q = &r->hdr->queue;
+    const ipo_ring_t *ring = ring_at(r, q->ring);
+    uint64_t n = q->tail - q->head;
+    ipo_off_t *entries = malloc((size_t)(n ? n : 1) * sizeof(*entries));
+    if (!entries) {
+        if (why)
+            snprintf(why, why_len, "no memory for the %llu messages of the queue", (unsigned long long)n);
+        return NULL;
+    }
+    for (uint64_t i = q->head; i != q->tail; i++)
+        entries[i - q->head] = ring->entries[ring_slot(ring, i)];
+    qsort(entries, (size_t)n, sizeof(*entries), offset_order);
+    return entries;
 }
 
 /* The messages are sequence numbers head to tail - 1; each names an object
@@ -268,12 +295,6 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
         return rc;
     const ipo_ring_t *ring = ring_at(r, q->ring);
     uint64_t n = q->tail - q->head;
-    ipo_off_t *seen = malloc((size_t)(n ? n : 1) * sizeof(*seen));
-    if (!seen) {
-        if (why)
-            snprintf(why, why_len, "no memory to check %llu messages", (unsigned long long)n);
-        return -IPO_ECORRUPT;
-    }
     for (uint64_t i = q->head; i != q->tail; i++) {
         ipo_off_t obj = ring->entries[ring_slot(ring, i)];
         const ipo_obj_t *o;
@@ -281,16 +302,16 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
             if (why)
                 snprintf(why, why_len, "message %llu names offset %llu, which is not a queued object",
                          (unsigned long long)i, (unsigned long long)obj);
-            rc = -IPO_ECORRUPT;
-            goto out;
+            return -IPO_ECORRUPT;
         }
-        seen[i - q->head] = obj;
         /* And everything the message's object owns, containers included. */
         rc = ipo_obj_check_tree(r, obj, 0, why, why_len);
         if (rc)
-            goto out;
+            return rc;
     }
-    qsort(seen, (size_t)n, sizeof(*seen), offset_order);
+    ipo_off_t *seen = sorted_entries(r, why, why_len);
+    if (!seen)
+        return -IPO_ECORRUPT;
     for (uint64_t i = 1; i < n; i++)
         if (seen[i] == seen[i - 1]) {
             if (why)
@@ -331,11 +352,9 @@ typedef struct unflag_strays {
 static int unflag_stray(void *ctx, ipo_off_t payload)
 {
     unflag_strays_t *u = ctx;
-    const ipo_obj_t *o;
-    if (payload == u->ring || ipo_obj_get(u->r, payload, &o) || !(o->flags & IPO_OBJ_QUEUED))
-        return 0;
-    if (!bsearch(&payload, u->queued, (size_t)u->n, sizeof(*u->queued), offset_order))
-        ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
+    ipo_obj_t *o = flagged_queued(u->r, u->ring, payload);
+    if (o && !bsearch(&payload, u->queued, (size_t)u->n, sizeof(*u->queued), offset_order))
+        o->flags &= (uint8_t)~IPO_OBJ_QUEUED;
     return 0;
 }
 
@@ -346,13 +365,6 @@ int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len)
     if (rc)
         return rc;
     const ipo_ring_t *ring = ring_at(r, q->ring);
-    uint64_t n = q->tail - q->head;
-    ipo_off_t *queued = malloc((size_t)(n ? n : 1) * sizeof(*queued));
-    if (!queued) {
-        if (why)
-            snprintf(why, why_len, "no memory to repair a queue of %llu messages", (unsigned long long)n);
-        return -IPO_ECORRUPT;
-    }
     /* A take unflags its object before it moves the head (or the tail, for
      * the newest): a kill between leaves a queued message unflagged. It is
      * still queued, so it is flagged again and the next take delivers it.
@@ -360,13 +372,13 @@ int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len)
      * leaves a flag that no message backs, which goes. */
     for (uint64_t i = q->head; i != q->tail; i++) {
         const ipo_obj_t *o;
-        ipo_off_t obj = ring->entries[ring_slot(ring, i)];
-        queued[i - q->head] = obj;
-        if (ipo_obj_get(r, obj, &o) == 0)
+        if (ipo_obj_get(r, ring->entries[ring_slot(ring, i)], &o) == 0)
             ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
     }
-    qsort(queued, (size_t)n, sizeof(*queued), offset_order);
-    unflag_strays_t u = { .r = r, .ring = q->ring, .queued = queued, .n = n };
+    ipo_off_t *queued = sorted_entries(r, why, why_len);
+    if (!queued)
+        return -IPO_ECORRUPT;
+    unflag_strays_t u = { .r = r, .ring = q->ring, .queued = queued, .n = q->tail - q->head };
     rc = ipo_alloc_for_each(&r->heap, unflag_stray, &u);
     free(queued);
     if (rc && why)

@@ -36,7 +36,7 @@ int ipo_region_slot_alive(const ipo_region_t *r, uint32_t slot)
  * the access word, and let the next attacher have it. */
 static void free_dead_slot(ipo_region_t *r, uint32_t i)
 {
-    ipo_slot_t *s = (ipo_slot_t *)(r->base + r->hdr->slots_off) + i;
+    ipo_slot_t *s = r->slots + i;
     /* Relaxed: the occupant is dead, and a releaser that still reads the old
      * waiting_for rings a doorbell nobody reads and passes it over. */
     ipo_atomic_store_relaxed(&s->waiting_for, 0u);
@@ -55,7 +55,7 @@ int ipo_access_take_over(ipo_region_t *r, char *why, size_t why_len)
      * ipo_access_release(): an owner read here is current as of a release. */
     uint64_t cur = ipo_atomic_load_acquire(word);
     uint64_t owner = cur & IPO_ACCESS_OWNER_MASK;
-    if (!owner || owner == r->access_mine || owner > r->hdr->slot_count)
+    if (!owner || owner == r->access_mine || owner > r->slot_count)
         return 0;
     if (ipo_region_slot_alive(r, (uint32_t)(owner - 1)))
         return 0;

@@ -24,7 +24,7 @@ static int pidfd_open_(int pid)
 
 int ipo_deathwatch_init(ipo_deathwatch_t *dw, const ipo_region_t *r)
 {
-    dw->n = r->hdr->slot_count;
+    dw->n = r->slot_count;
     dw->attaches = 0;
     dw->synced = 0;
     dw->slots = calloc(dw->n, sizeof(*dw->slots));
@@ -71,7 +71,7 @@ static void mark_dead(ipo_deathwatch_t *dw, uint32_t i, uint32_t generation)
 /* Starts watching slot i's occupant; 1 when it is dead already. */
 static int watch(ipo_deathwatch_t *dw, const ipo_region_t *r, uint32_t i, uint32_t generation)
 {
-    const ipo_slot_t *s = (const ipo_slot_t *)(r->base + r->hdr->slots_off) + i;
+    const ipo_slot_t *s = r->slots + i;
     /* Relaxed: read after the acquire load of generation in the caller,
      * which pairs with occupy_slot()'s store-release of it, so they are the
      * occupant's of that generation (or a later one's, which the generation
@@ -126,7 +126,7 @@ int ipo_deathwatch_sync(ipo_deathwatch_t *dw, const ipo_region_t *r)
     for (uint32_t i = 0; i < dw->n; i++) {
         if (i == r->slot)
             continue;
-        const ipo_slot_t *s = (const ipo_slot_t *)(r->base + r->hdr->slots_off) + i;
+        const ipo_slot_t *s = r->slots + i;
         /* SYNC POINT slot generation: as in watch(). */
         uint32_t generation = ipo_atomic_load_acquire(&s->generation);
         if (ipo_atomic_load_relaxed(&s->state) != IPO_SLOT_ACTIVE) {

@@ -126,6 +126,23 @@ static int finish(ipo_waiter_t *w, int step)
     return step;
 }
 
+/* Looks at the death watch (with collect, also reads what it reported) and,
+ * if a participant died, takes its turn over when it held one: HELD (the
+ * wait is over), a negative code (cancelled), or SLEEP: go on waiting. */
+static int after_deaths(ipo_waiter_t *w, int collect)
+{
+    if (!ipo__handoff_deaths(w->waker, collect))
+        return IPO_WAIT_SLEEP;
+    int rec = recover(w);
+    if (rec == 1)
+        return finish(w, IPO_WAIT_HELD);
+    if (rec < 0) {
+        ipo_waiter_cancel(w);
+        return rec;
+    }
+    return IPO_WAIT_SLEEP;
+}
+
 /* Looks, spins for spin_ns, then sleeps: the body of start and readable. */
 static int step(ipo_waiter_t *w, int64_t spin_ns)
 {
@@ -167,15 +184,9 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
         /* A participant found dead as the watch takes in newcomers may be
          * the holder: no ring will come from it. Cheap unless participants
          * came; deaths later make the watch's descriptor readable. */
-        if (ipo__handoff_deaths(w->waker, 0)) {
-            int rec = recover(w);
-            if (rec == 1)
-                return finish(w, IPO_WAIT_HELD);
-            if (rec < 0) {
-                ipo_waiter_cancel(w);
-                return rec;
-            }
-        }
+        int dead = after_deaths(w, 0);
+        if (dead != IPO_WAIT_SLEEP)
+            return dead;
         /* A place in line (a ticket) is taken once per wait, by its first
          * registration that wants a turn (not one for a change alone). */
         int new_ticket = !w->in_line && (w->what & (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES));
@@ -233,15 +244,9 @@ int ipo_waiter_readable(ipo_waiter_t *w)
      * plain ring costs no extra system call). A dead holder's turn is taken
      * over; a releaser that died before ringing us is covered by the look
      * above and by registering again, which clears our pending ring. */
-    if (ipo__handoff_deaths(w->waker, 1)) {
-        int rec = recover(w);
-        if (rec == 1)
-            return finish(w, IPO_WAIT_HELD);
-        if (rec < 0) {
-            ipo_waiter_cancel(w);
-            return rec;
-        }
-    }
+    int dead = after_deaths(w, 1);
+    if (dead != IPO_WAIT_SLEEP)
+        return dead;
     /* Rung (or looked) and not let in: someone else took the turn (a try
      * retries while access stays free), and will ring when it releases;
      * registering again for the same wait clears our pending ring, so the
