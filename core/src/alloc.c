@@ -288,7 +288,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
      * the heap, linked both ways. A few compares; a damaged heap is
      * -IPO_ECORRUPT (the lists can be rebuilt from a walk), never a write
      * outside it. */
-    if (!free_neighbour_ok(h, b, block_size(block_at(h, b))))
+    if (!link_ok(h, b) || !free_neighbour_ok(h, b, block_size(block_at(h, b))))
         return -IPO_ECORRUPT;
 
     list_remove(h, b);
