@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crash_point.h"
 #include "ipo/errors.h"
 
 #define GRANULE     ((uint64_t)IPO_ALLOC_GRANULE)
@@ -130,14 +131,23 @@ static void list_insert(ipo_heap_t *h, ipo_off_t b)
     if (!link_ok(h, head))
         head = 0;
     ipo_free_links_t *l = links_at(h, b);
+    IPO_CRASH_POINT();
     l->next = head;
+    IPO_CRASH_POINT();
     l->prev = 0;
-    if (head)
+    if (head) {
+        IPO_CRASH_POINT();
         links_at(h, head)->prev = b;
+    }
+    IPO_CRASH_POINT();
     root->free_heads[fl][sl] = b;
+    IPO_CRASH_POINT();
     root->sl_bitmap[fl] |= UINT32_C(1) << sl;
+    IPO_CRASH_POINT();
     root->fl_bitmap |= UINT64_C(1) << fl;
+    IPO_CRASH_POINT();
     root->free_blocks++;
+    IPO_CRASH_POINT();
     root->free_bytes += block_size(block_at(h, b));
 }
 
@@ -147,19 +157,28 @@ static void list_remove(ipo_heap_t *h, ipo_off_t b)
     unsigned fl, sl;
     class_of(block_size(block_at(h, b)), &fl, &sl);
     ipo_free_links_t *l = links_at(h, b);
-    if (l->next)
+    if (l->next) {
+        IPO_CRASH_POINT();
         links_at(h, l->next)->prev = l->prev;
+    }
     if (l->prev) {
+        IPO_CRASH_POINT();
         links_at(h, l->prev)->next = l->next;
     } else {
+        IPO_CRASH_POINT();
         root->free_heads[fl][sl] = l->next;
         if (!l->next) {
+            IPO_CRASH_POINT();
             root->sl_bitmap[fl] &= ~(UINT32_C(1) << sl);
-            if (!root->sl_bitmap[fl])
+            if (!root->sl_bitmap[fl]) {
+                IPO_CRASH_POINT();
                 root->fl_bitmap &= ~(UINT64_C(1) << fl);
+            }
         }
     }
+    IPO_CRASH_POINT();
     root->free_blocks--;
+    IPO_CRASH_POINT();
     root->free_bytes -= block_size(block_at(h, b));
 }
 
@@ -194,9 +213,12 @@ static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
 /* Writes a free block's header and tells its physical successor about it. */
 static void mark_free(ipo_heap_t *h, ipo_off_t b, uint64_t size, uint64_t prev_free_flag)
 {
+    IPO_CRASH_POINT();
     block_at(h, b)->size_tag = size | IPO_BLOCK_FREE | prev_free_flag;
     ipo_block_t *next = block_at(h, b + size);
+    IPO_CRASH_POINT();
     next->prev_size = size;
+    IPO_CRASH_POINT();
     next->size_tag |= IPO_BLOCK_PREV_FREE;
 }
 
@@ -241,7 +263,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         return -IPO_EINVAL;
     uint64_t heap_size = root->heap_end - root->heap_start;
     if (size > heap_size || align > heap_size)
-        return -IPO_ENOMEM;
+        return ipo_alloc_refuse(h, size, align);
 
     uint64_t need = round_up(size, GRANULE) + HDR;
     if (need < MIN_BLOCK)
@@ -277,7 +299,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
                 b = 0;
         }
         if (!b)
-            return -IPO_ENOMEM;
+            return ipo_alloc_refuse(h, size, align);
     }
     /* The block came from a shared list: before the list surgery and the
      * split write through it, it must be a free block of its size, inside
@@ -296,10 +318,17 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         if (gap && gap < MIN_BLOCK)
             gap += align;
         if (gap) {
-            block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
+            /* The new block's header first, inside b's payload where a
+             * walk does not look; then shrinking b publishes it. A holder
+             * killed between the two leaves b whole (see the walk rule at
+             * ipo_alloc_rebuild). */
             ipo_off_t nb = b + gap;
+            IPO_CRASH_POINT();
             block_at(h, nb)->prev_size = gap;
+            IPO_CRASH_POINT();
             block_at(h, nb)->size_tag = (bsize - gap) | IPO_BLOCK_PREV_FREE;
+            IPO_CRASH_POINT();
+            block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
             list_insert(h, b);
             b = nb;
             bsize -= gap;
@@ -309,14 +338,18 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     uint64_t prev_flag = block_at(h, b)->size_tag & IPO_BLOCK_PREV_FREE;
     if (bsize - need >= MIN_BLOCK) {
         ipo_off_t rest = b + need;
+        IPO_CRASH_POINT();
         block_at(h, rest)->prev_size = 0;
         mark_free(h, rest, bsize - need, 0);
         list_insert(h, rest);
         bsize = need;
     } else {
+        IPO_CRASH_POINT();
         block_at(h, b + bsize)->size_tag &= ~IPO_BLOCK_PREV_FREE;
     }
+    IPO_CRASH_POINT();
     block_at(h, b)->size_tag = bsize | prev_flag | (tag_for(h, b) << IPO_BLOCK_TAG_SHIFT);
+    IPO_CRASH_POINT();
     root->used_blocks++;
     *out = b + HDR;
     return 0;
@@ -386,22 +419,32 @@ int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
     if (merge_next && !free_neighbour_ok(h, next, block_size(nblk)))
         return -IPO_EBADOBJ;
 
+    /* The merged block's header is written before the headers it absorbs
+     * are cleared: a walk then always steps from a whole header to a whole
+     * header, whichever store a kill stops at (ipo_alloc_rebuild). */
+    ipo_off_t start = b;
     if (prev_flag) {
-        ipo_off_t prev = b - blk->prev_size;
-        list_remove(h, prev);
+        start = b - blk->prev_size;
+        list_remove(h, start);
         size += blk->prev_size;
-        blk->size_tag = 0; /* absorbed: never valid again */
-        b = prev;
         /* The predecessor was free, so its own predecessor is not. */
         prev_flag = 0;
     }
     if (merge_next) {
         list_remove(h, next);
         size += block_size(nblk);
+    }
+    mark_free(h, start, size, prev_flag);
+    if (start != b) {
+        IPO_CRASH_POINT();
+        blk->size_tag = 0; /* absorbed: never valid again */
+    }
+    if (merge_next) {
+        IPO_CRASH_POINT();
         nblk->size_tag = 0;
     }
-    mark_free(h, b, size, prev_flag);
-    list_insert(h, b);
+    list_insert(h, start);
+    IPO_CRASH_POINT();
     root->used_blocks--;
     return 0;
 }
@@ -433,6 +476,59 @@ void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st)
             largest = s;
     }
     st->largest_free = largest > HDR ? largest - HDR : 0;
+}
+
+/* ---- reports of a request that found no room ------------------------------------ */
+
+/* The first size past every block of class (fl, sl). */
+static uint64_t class_limit(unsigned fl, unsigned sl)
+{
+    if (fl == 0)
+        return (uint64_t)(sl + 1) * GRANULE;
+    /* The inverse of class_of(): the class's blocks have their top bit at
+     * msb and the next SL_LOG2 bits equal to sl. */
+    unsigned msb = fl + SL_LOG2 + 3;
+    return (uint64_t)(SL_COUNT + sl + 1) << (msb - SL_LOG2);
+}
+
+uint64_t ipo_alloc_largest_fit(const ipo_heap_t *h, uint64_t align)
+{
+    const ipo_alloc_root_t *root = h->root;
+    if (align < GRANULE)
+        align = GRANULE;
+    uint64_t best = 0, budget = root->free_blocks;
+    /* From the largest class down, until a class's largest possible block
+     * could not beat what was found: a block of a higher class always holds
+     * more, but an alignment gap can make a lower one the better fit. */
+    for (unsigned c = IPO_ALLOC_FL_COUNT * SL_COUNT; c-- > 0;) {
+        unsigned fl = c / SL_COUNT, sl = c % SL_COUNT;
+        if (class_limit(fl, sl) <= best + HDR)
+            break;
+        if (!(root->sl_bitmap[fl] & (UINT32_C(1) << sl)))
+            continue;
+        ipo_off_t head = root->free_heads[fl][sl];
+        for (ipo_off_t b = link_ok(h, head) ? head : 0; b; b = next_free(h, b, &budget)) {
+            uint64_t size = block_size(block_at(h, b));
+            if (size > root->heap_end - b)
+                continue; /* a damaged block: ipo_alloc_check says more */
+            uint64_t gap = align > GRANULE ? round_up(b + HDR, align) - HDR - b : 0;
+            if (gap && gap < MIN_BLOCK)
+                gap += align;
+            if (size >= gap + MIN_BLOCK && size - gap - HDR > best)
+                best = size - gap - HDR;
+        }
+    }
+    return best;
+}
+
+int ipo_alloc_refuse(ipo_heap_t *h, uint64_t size, uint64_t align)
+{
+    h->refused.size = size > UINT64_MAX - GRANULE ? size : round_up(size, GRANULE);
+    h->refused.align = align < GRANULE ? GRANULE : align;
+    h->refused.fit = ipo_alloc_largest_fit(h, h->refused.align);
+    h->refused.largest = h->refused.align > GRANULE ? ipo_alloc_largest_fit(h, GRANULE) : h->refused.fit;
+    h->refused.free_bytes = h->root->free_bytes;
+    return -IPO_ENOMEM;
 }
 
 #define FAIL(...) do { if (why) snprintf(why, why_len, __VA_ARGS__); return -IPO_ECORRUPT; } while (0)
@@ -535,6 +631,93 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
              (unsigned long long)root->free_blocks, (unsigned long long)free_count,
              (unsigned long long)root->used_blocks, (unsigned long long)used_count,
              (unsigned long long)root->free_bytes, (unsigned long long)free_bytes);
+    return 0;
+}
+
+/* ---- rebuilding after a holder died ---------------------------------------------- */
+
+/* A holder killed in the middle of ipo_alloc or ipo_alloc_free leaves the
+ * lists, bitmaps and counters half-changed, but never the chain of block
+ * sizes: every store that changes a size makes the walk step from a whole
+ * header to a whole header (a new header is written inside a block before
+ * the store that makes it a block boundary; an absorbed header is cleared
+ * only after the merged header covers it). So the walk is the truth, and
+ * everything else is derived from it here: adjacent free blocks are merged,
+ * each block's PREV_FREE flag and boundary tag set, the lists, bitmaps and
+ * counters filled anew. A free flag is kept as the walk finds it, but for
+ * a block without its allocation tag, which ipo_alloc had not handed out
+ * yet: free. A block handed out in a turn the kill cut short, and not yet
+ * linked into anything, stays allocated and leaks (nothing names it). */
+int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len)
+{
+    ipo_alloc_root_t *root = h->root;
+    if ((root->heap_start & (GRANULE - 1)) || (root->heap_end & (GRANULE - 1)) ||
+        root->heap_end <= root->heap_start || root->heap_start == 0 ||
+        root->heap_end + HDR > h->span)
+        FAIL("heap bounds [%llu, %llu) are invalid: the heap cannot be rebuilt",
+             (unsigned long long)root->heap_start, (unsigned long long)root->heap_end);
+    /* First a walk that changes nothing, so that a heap that cannot be
+     * walked is reported, not half rebuilt. */
+    ipo_off_t b = root->heap_start;
+    while (b < root->heap_end) {
+        uint64_t size = block_size(block_at(h, b));
+        if (size < MIN_BLOCK || size > root->heap_end - b)
+            FAIL("block at %llu has size %llu: the heap cannot be rebuilt",
+                 (unsigned long long)b, (unsigned long long)size);
+        b += size;
+    }
+    if (b != root->heap_end)
+        FAIL("block walk ends at %llu, not at the sentinel %llu",
+             (unsigned long long)b, (unsigned long long)root->heap_end);
+
+    root->fl_bitmap = 0;
+    memset(root->sl_bitmap, 0, sizeof(root->sl_bitmap));
+    memset(root->free_heads, 0, sizeof(root->free_heads));
+    root->free_blocks = 0;
+    root->free_bytes = 0;
+    root->used_blocks = 0;
+    ipo_off_t free_run = 0; /* the free block being grown, or 0 */
+    uint64_t prev_flag = 0;
+    for (b = root->heap_start; b < root->heap_end;) {
+        ipo_block_t *blk = block_at(h, b);
+        uint64_t size = block_size(blk);
+        /* ipo_alloc gives a block its tag in its last store: a block split
+         * off but without its tag yet was never handed out. It is free. */
+        if (!(blk->size_tag & IPO_BLOCK_FREE) && (blk->size_tag >> IPO_BLOCK_TAG_SHIFT) != tag_for(h, b))
+            blk->size_tag |= IPO_BLOCK_FREE;
+        if (blk->size_tag & IPO_BLOCK_FREE) {
+            if (free_run) {
+                /* Two free neighbours (a merge the kill cut short): one block. */
+                uint64_t grown = block_size(block_at(h, free_run)) + size;
+                block_at(h, free_run)->size_tag = grown | IPO_BLOCK_FREE | prev_flag;
+                blk->size_tag = 0;
+            } else {
+                free_run = b;
+                blk->size_tag = size | IPO_BLOCK_FREE | prev_flag;
+            }
+        } else {
+            if (free_run) {
+                mark_free(h, free_run, block_size(block_at(h, free_run)),
+                          block_at(h, free_run)->size_tag & IPO_BLOCK_PREV_FREE);
+                list_insert(h, free_run);
+                free_run = 0;
+                prev_flag = IPO_BLOCK_PREV_FREE;
+            } else {
+                prev_flag = 0;
+            }
+            blk->size_tag = (blk->size_tag & ~IPO_BLOCK_PREV_FREE) | prev_flag;
+            root->used_blocks++;
+            prev_flag = 0;
+        }
+        b += size;
+    }
+    ipo_block_t *sentinel = block_at(h, root->heap_end);
+    sentinel->size_tag = 0;
+    if (free_run) {
+        mark_free(h, free_run, block_size(block_at(h, free_run)),
+                  block_at(h, free_run)->size_tag & IPO_BLOCK_PREV_FREE);
+        list_insert(h, free_run);
+    }
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "ipo/atomics.h"
 #include "ipo/errors.h"
 #include "ipo/region.h"
+#include "crash_point.h"
 #include "internal.h"
 
 int ipo_type_has_payload(uint8_t type)
@@ -115,14 +116,28 @@ int ipo_obj_new_aligned(ipo_region_t *r, uint8_t type, uint64_t len, int align64
         rel = align = IPO_OBJ_BIG_ALIGN;
         flags = IPO_OBJ_PAYLOAD_64;
     }
-    if (len > r->size)
+    if (len > r->size) {
+        /* Refused before asking: recorded for the report all the same. */
+        (void)ipo_alloc_refuse(&r->heap, len > UINT64_MAX - rel ? UINT64_MAX : rel + len, align);
         return -IPO_ENOMEM;
+    }
 
     ipo_off_t off;
     int rc = ipo_alloc(&r->heap, rel + len, align, &off);
+    if (rc == -IPO_ENOMEM && flags && !align64) {
+        /* A large payload starts on a cache line for speed, not by need:
+         * when no chunk holds it there, one that holds it 16 bytes after
+         * the header will do (readers follow the flag, not the size), and
+         * a failure then reports that smaller request. */
+        rel = sizeof(ipo_obj_t);
+        align = IPO_ALLOC_GRANULE;
+        flags = 0;
+        rc = ipo_alloc(&r->heap, rel + len, align, &off);
+    }
     if (rc)
         return rc;
     ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
+    IPO_CRASH_POINT();
     obj->type = type;
     obj->flags = flags;
     obj->pins = 0; /* plain: a fresh block, which no buffer can name yet */
@@ -130,9 +145,12 @@ int ipo_obj_new_aligned(ipo_region_t *r, uint8_t type, uint64_t len, int align64
      * wraps after 2^32 objects is enough to tell a reused block apart.
      * Plain: only holders of access stamp generations, and views compare
      * them only while holding access. */
+    IPO_CRASH_POINT();
     uint32_t gen = (uint32_t)++r->hdr->next_gen;
-    if (gen == 0) /* 0 marks a destroyed block */
+    if (gen == 0) { /* 0 marks a destroyed block */
+        IPO_CRASH_POINT();
         gen = (uint32_t)++r->hdr->next_gen;
+    }
     obj->gen = gen;
     obj->v.len = len;
     *out = off;
@@ -211,7 +229,9 @@ void ipo__obj_free_block(ipo_region_t *r, ipo_off_t off)
      * generation and type only while their process holds access (see
      * ipo_py_view_obj()), which orders them after this turn. */
     ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
+    IPO_CRASH_POINT();
     obj->gen = 0;
+    IPO_CRASH_POINT();
     obj->type = 0;
     ipo_alloc_free(&r->heap, off);
 }
@@ -225,6 +245,7 @@ static void destroy_values(ipo_region_t *r, ipo_value_t *values, size_t n, size_
         const ipo_obj_t *child;
         if (ipo_value_is_inline(v->type) || ipo_obj_get(r, v->v.off, &child))
             continue;
+        IPO_CRASH_POINT();
         v->type = IPO_T_NONE; /* the parent never names freed memory */
         /* A child whose payload a live buffer still shows (a numpy array
          * over it) is left in place: leaking it is better than letting

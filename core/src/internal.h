@@ -35,6 +35,14 @@ void ipo__registry_remove(struct ipo_region *r);
  * across fork(). */
 int ipo__handle_is_ours(const struct ipo_region *r);
 
+/* region.c: whether another open file description holds slot's liveness
+ * lock (1 also when the kernel cannot tell). */
+int ipo__slot_lock_held(int fd, uint32_t slot);
+
+/* region.c: takes back the registrations a dead occupant of s left in the
+ * access word. */
+void ipo__take_back_sleepers(struct ipo_region *r, ipo_slot_t *s);
+
 struct ipo_table;
 struct ipo_obj;
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "crash_point.h"
 #include "ipo/errors.h"
 
 static inline ipo_ring_t *ring_at(const ipo_region_t *r, ipo_off_t off)
@@ -17,14 +18,24 @@ static inline ipo_ring_t *ring_at(const ipo_region_t *r, ipo_off_t off)
     return (ipo_ring_t *)(r->base + off);
 }
 
-static int ring_new(ipo_region_t *r, uint64_t capacity, ipo_off_t *out)
+/* Where message i lives: i mod capacity. A capacity is a power of two but
+ * in a ring that grew by less than double when the region was short of
+ * memory, so the mask is the usual way and the division the rare one. A
+ * zero capacity (a damaged ring, which check() reports) divides nothing. */
+static inline uint64_t ring_slot(const ipo_ring_t *ring, uint64_t i)
+{
+    uint64_t cap = ring->capacity;
+    return (cap & (cap - 1)) ? i % cap : i & (cap - 1);
+}
+
+static int ring_new(ipo_region_t *r, uint64_t capacity, uint64_t align, ipo_off_t *out)
 {
     ipo_off_t off;
-    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * sizeof(ipo_off_t),
-                       IPO_CACHE_LINE, &off);
+    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * sizeof(ipo_off_t), align, &off);
     if (rc)
         return rc;
     ipo_ring_t *ring = ring_at(r, off);
+    IPO_CRASH_POINT();
     ring->capacity = capacity;
     ring->reserved = 0;
     *out = off;
@@ -34,8 +45,7 @@ static int ring_new(ipo_region_t *r, uint64_t capacity, ipo_off_t *out)
 /* Nothing read from the region is trusted: the ring offset, its capacity
  * and the counters are checked before each operation follows them, at the
  * cost of a few compares (the ring's block is a live allocation, its
- * capacity a power of two that fits the block, and tail - head at most the
- * capacity). A damaged queue is -IPO_ECORRUPT, never a read or write
+ * capacity fits the block, and tail - head is at most the capacity). A damaged queue is -IPO_ECORRUPT, never a read or write
  * outside the ring, nor a copy loop of 2^64 steps. */
 int ipo_queue_check_ring(const ipo_heap_t *h, const ipo_queue_t *q, char *why, size_t why_len)
 {
@@ -48,7 +58,7 @@ int ipo_queue_check_ring(const ipo_heap_t *h, const ipo_queue_t *q, char *why, s
     }
     uint64_t cap = ((const ipo_ring_t *)(h->base + off))->capacity;
     uint64_t room = (ipo_alloc_usable_size(h, off) - sizeof(ipo_ring_t)) / sizeof(ipo_off_t);
-    if (!cap || (cap & (cap - 1)) || cap > room) {
+    if (!cap || cap > room) {
         if (why)
             snprintf(why, why_len, "the queue's ring at %llu has an impossible capacity %llu",
                      (unsigned long long)off, (unsigned long long)cap);
@@ -66,10 +76,10 @@ int ipo_queue_check_ring(const ipo_heap_t *h, const ipo_queue_t *q, char *why, s
 
 /* The ring as every operation checks it: compares only, no call. The ring
  * and every entry it has lie inside the heap (whose end attach found inside
- * the mapping, and the allocator checks again), its capacity is a power of
- * two, and the counters hold at most that many messages; whether the ring
- * is the live block it should be is check()'s question (above). NULL when
- * the queue is damaged. */
+ * the mapping, and the allocator checks again), its capacity is not 0, and
+ * the counters hold at most that many messages; whether the ring is the
+ * live block it should be is check()'s question (above). NULL when the
+ * queue is damaged. */
 static inline ipo_ring_t *ring_checked(const ipo_region_t *r)
 {
     const ipo_queue_t *q = &r->hdr->queue;
@@ -81,7 +91,7 @@ static inline ipo_ring_t *ring_checked(const ipo_region_t *r)
         return NULL;
     ipo_ring_t *ring = ring_at(r, off);
     uint64_t cap = ring->capacity;
-    if (!cap || (cap & (cap - 1)) || cap > (end - off - sizeof(ipo_ring_t)) / sizeof(ipo_off_t) ||
+    if (!cap || cap > (end - off - sizeof(ipo_ring_t)) / sizeof(ipo_off_t) ||
         q->tail - q->head > cap)
         return NULL;
     return ring;
@@ -91,7 +101,7 @@ int ipo_queue_init(ipo_region_t *r)
 {
     ipo_queue_t *q = &r->hdr->queue;
     ipo_off_t ring;
-    int rc = ring_new(r, IPO_QUEUE_INITIAL_CAPACITY, &ring);
+    int rc = ring_new(r, IPO_QUEUE_INITIAL_CAPACITY, IPO_CACHE_LINE, &ring);
     if (rc)
         return rc;
     /* Plain: the region is not READY yet; the store-release of READY
@@ -115,19 +125,25 @@ int ipo_queue_reserve(ipo_region_t *r)
     /* Build the bigger ring aside, then publish it with one store: a crash
      * at any point leaves either the old ring or the new one, both whole. */
     ipo_off_t grown;
-    int rc = ring_new(r, capacity * 2, &grown);
+    int rc = ring_new(r, capacity * 2, IPO_CACHE_LINE, &grown);
+    /* Doubling, on a cache line, is a policy, not a need: without room for
+     * it, a ring of one more entry anywhere may still fit (and is the
+     * request a failure then reports). */
+    if (rc == -IPO_ENOMEM)
+        rc = ring_new(r, capacity + 1, IPO_ALLOC_GRANULE, &grown);
     if (rc)
         return rc;
     ipo_ring_t *ring = ring_at(r, grown);
-    uint64_t old_mask = capacity - 1, new_mask = capacity * 2 - 1;
+    IPO_CRASH_POINT();
     for (uint64_t i = q->head; i != q->tail; i++)
-        ring->entries[i & new_mask] = old->entries[i & old_mask];
+        ring->entries[ring_slot(ring, i)] = old->entries[ring_slot(old, i)];
     ipo_off_t old_off = q->ring;
     /* Release, not for readers (every reader of `ring` holds access, which
      * orders it after this turn) but for a kill: it keeps the copies above
      * ahead of this store (a plain store could be moved before them), so a
      * holder killed here leaves the old ring or the new one, never a
      * half-copied one. No load pairs with it. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->ring, grown);
     ipo_alloc_free(&r->heap, old_off);
     return 0;
@@ -143,15 +159,18 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
     int rc = ipo_queue_reserve(r);
     if (rc)
         return rc;
+    IPO_CRASH_POINT();
     ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
     ipo_queue_t *q = &r->hdr->queue;
     /* Reserve checked the ring and left room in it. */
     ipo_ring_t *ring = ring_at(r, q->ring);
-    ring->entries[q->tail & (ring->capacity - 1)] = obj;
+    IPO_CRASH_POINT();
+    ring->entries[ring_slot(ring, q->tail)] = obj;
     /* Publish the entry before the new tail: a holder killed here leaves
      * the message out or in, whole. SYNC POINT queue tail: pairs with the
      * acquire load of tail in ipo_queue_length(), which waiters read
      * without holding access. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->tail, q->tail + 1);
     ipo_region_mark_changed(r);
     return 0;
@@ -166,7 +185,7 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
         return -IPO_ECORRUPT;
     if (q->head == q->tail)
         return -IPO_EEMPTY;
-    *obj = ring->entries[q->head & (ring->capacity - 1)];
+    *obj = ring->entries[ring_slot(ring, q->head)];
     return 0;
 }
 
@@ -174,8 +193,10 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
 static void unflag(ipo_region_t *r, ipo_off_t obj)
 {
     const ipo_obj_t *o;
-    if (ipo_obj_get(r, obj, &o) == 0)
+    if (ipo_obj_get(r, obj, &o) == 0) {
+        IPO_CRASH_POINT();
         ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
+    }
 }
 
 int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
@@ -188,6 +209,7 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
     /* SYNC POINT queue head: pairs with the acquire load of head in
      * ipo_queue_length(): a waiter that reads the new head then reads a tail
      * at least as new, so the length it computes is never negative. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->head, q->head + 1);
     ipo_region_mark_changed(r);
     return 0;
@@ -202,7 +224,7 @@ int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj)
         return -IPO_ECORRUPT;
     if (q->head == q->tail)
         return -IPO_EEMPTY;
-    *obj = ring->entries[(q->tail - 1) & (ring->capacity - 1)];
+    *obj = ring->entries[ring_slot(ring, q->tail - 1)];
     return 0;
 }
 
@@ -218,6 +240,7 @@ int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj)
      * left between them), so a waiter's length is never negative. SYNC
      * POINT queue tail: pairs with the acquire load of tail in
      * ipo_queue_length(), as a put's store does. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->tail, q->tail - 1);
     return 0;
 }
@@ -258,7 +281,7 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
     if (rc)
         return rc;
     const ipo_ring_t *ring = ring_at(r, q->ring);
-    uint64_t cap = ring->capacity, n = q->tail - q->head;
+    uint64_t n = q->tail - q->head;
     ipo_off_t *seen = malloc((size_t)(n ? n : 1) * sizeof(*seen));
     if (!seen) {
         if (why)
@@ -266,7 +289,7 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
         return -IPO_ECORRUPT;
     }
     for (uint64_t i = q->head; i != q->tail; i++) {
-        ipo_off_t obj = ring->entries[i & (cap - 1)];
+        ipo_off_t obj = ring->entries[ring_slot(ring, i)];
         const ipo_obj_t *o;
         if (ipo_obj_get(r, obj, &o) || !(o->flags & IPO_OBJ_QUEUED)) {
             if (why)
@@ -308,4 +331,59 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
 out:
     free(seen);
     return rc;
+}
+
+typedef struct unflag_strays {
+    ipo_region_t    *r;
+    ipo_off_t        ring;
+    const ipo_off_t *queued;   /* sorted */
+    uint64_t         n;
+} unflag_strays_t;
+
+/* An object flagged as queued that no message names: a put cut short
+ * between flagging it and moving the tail. */
+static int unflag_stray(void *ctx, ipo_off_t payload)
+{
+    unflag_strays_t *u = ctx;
+    const ipo_obj_t *o;
+    if (payload == u->ring || ipo_obj_get(u->r, payload, &o) || !(o->flags & IPO_OBJ_QUEUED))
+        return 0;
+    if (!bsearch(&payload, u->queued, (size_t)u->n, sizeof(*u->queued), offset_order))
+        ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
+    return 0;
+}
+
+int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len)
+{
+    const ipo_queue_t *q = &r->hdr->queue;
+    int rc = ipo_queue_check_ring(&r->heap, q, why, why_len);
+    if (rc)
+        return rc;
+    const ipo_ring_t *ring = ring_at(r, q->ring);
+    uint64_t n = q->tail - q->head;
+    ipo_off_t *queued = malloc((size_t)(n ? n : 1) * sizeof(*queued));
+    if (!queued) {
+        if (why)
+            snprintf(why, why_len, "no memory to repair a queue of %llu messages", (unsigned long long)n);
+        return -IPO_ECORRUPT;
+    }
+    /* A take unflags its object before it moves the head (or the tail, for
+     * the newest): a kill between leaves a queued message unflagged. It is
+     * still queued, so it is flagged again and the next take delivers it.
+     * A put flags its object before it moves the tail: a kill between
+     * leaves a flag that no message backs, which goes. */
+    for (uint64_t i = q->head; i != q->tail; i++) {
+        const ipo_obj_t *o;
+        ipo_off_t obj = ring->entries[ring_slot(ring, i)];
+        queued[i - q->head] = obj;
+        if (ipo_obj_get(r, obj, &o) == 0)
+            ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
+    }
+    qsort(queued, (size_t)n, sizeof(*queued), offset_order);
+    unflag_strays_t u = { .r = r, .ring = q->ring, .queued = queued, .n = n };
+    rc = ipo_alloc_for_each(&r->heap, unflag_stray, &u);
+    free(queued);
+    if (rc && why)
+        snprintf(why, why_len, "the heap's blocks cannot be walked");
+    return rc ? -IPO_ECORRUPT : 0;
 }

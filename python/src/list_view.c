@@ -33,9 +33,9 @@ static ipo_value_t *encode_all(RegionObject *self, ipo_store_t *st, PyObject *fa
     return slots;
 }
 
-static int no_room(RegionObject *self, int rc, uint64_t bytes)
+static int no_room(RegionObject *self, int rc)
 {
-    ipo_py_raise_alloc_failure(self, rc, bytes);
+    ipo_py_raise_alloc_failure(self, rc, self->r.heap.refused.size);
     return -1;
 }
 
@@ -173,7 +173,7 @@ static int list_replace_range(ViewObject *v, Py_ssize_t start, Py_ssize_t stop, 
             stop = len;
         int arc = ipo_list_reserve(&self->r, list, (uint64_t)(len - (stop - start) + n));
         if (arc) {
-            no_room(self, arc, (uint64_t)(len + n) * sizeof(ipo_value_t));
+            no_room(self, arc);
         } else {
             ipo_list_remove(&self->r, list, (uint64_t)start, (uint64_t)(stop - start), NULL);
             ipo_list_insert(&self->r, list, (uint64_t)start, slots, (uint64_t)n);
@@ -388,7 +388,7 @@ static int list_insert_values(ViewObject *v, Py_ssize_t where, PyObject *fast)
         if (where < 0 || where > len)
             where = len;
         int irc = ipo_list_insert(&self->r, list, (uint64_t)where, slots, (uint64_t)n);
-        rc = irc ? no_room(self, irc, (uint64_t)(len + n) * sizeof(ipo_value_t)) : 0;
+        rc = irc ? no_room(self, irc) : 0;
     }
     if (rc < 0)
         release_values(self, slots, n);
@@ -416,7 +416,7 @@ static PyObject *list_append(ViewObject *v, PyObject *x)
     if (list_items(v, &list, &len)) {
         rc = ipo_list_insert(&self->r, list, (uint64_t)len, &slot, 1);
         if (rc)
-            no_room(self, rc, (uint64_t)(len + 1) * sizeof(ipo_value_t));
+            no_room(self, rc);
     }
     if (rc)
         ipo_value_release(&self->r, &slot);

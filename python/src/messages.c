@@ -17,7 +17,7 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
     /* Room in the queue first, so that queueing the encoded object cannot fail. */
     int rc = ipo_queue_reserve(&self->r);
     if (rc)
-        return rc == -IPO_ECORRUPT ? queue_damaged(self) : ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        return rc == -IPO_ECORRUPT ? queue_damaged(self) : ipo_py_raise_no_memory(self);
     ipo_off_t off;
     ipo_encoder_t enc;
     ipo_py_encoder_init(&enc, self, 1);
@@ -44,7 +44,7 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
         if (rc == -IPO_ECORRUPT)
             queue_damaged(self);
         else
-            ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+            ipo_py_raise_no_memory(self);
         Py_CLEAR(result);
     }
     /* Mapping in place last: the hook maps every object or none. */
@@ -58,7 +58,7 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
         if (rc == -IPO_ECORRUPT)
             queue_damaged(self);
         else
-            ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+            ipo_py_raise_no_memory(self);
         Py_CLEAR(result);
     }
     if (!result) {

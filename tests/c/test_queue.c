@@ -227,7 +227,7 @@ static void test_damaged_queue_is_refused(void)
     q->tail = tail;
 
     uint64_t cap = ring->capacity;
-    ring->capacity = cap - 1; /* not a power of two */
+    ring->capacity = 0; /* no room at all */
     ASSERT_ERR(ipo_queue_take(&r, &got), IPO_ECORRUPT);
     ring->capacity = cap << 20; /* past the heap */
     ASSERT_ERR(ipo_queue_peek_newest(&r, &got), IPO_ECORRUPT);
@@ -237,8 +237,10 @@ static void test_damaged_queue_is_refused(void)
     ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
     ring->capacity = cap;
     ipo_off_t saved_ring = q->ring;
-    q->ring += 16; /* no block there */
+    q->ring = r.heap.root->heap_end + 64; /* past the heap */
     ASSERT_ERR(ipo_queue_peek(&r, &got), IPO_ECORRUPT);
+    q->ring = saved_ring + 16; /* inside the heap, but no block: check() says so */
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
     q->ring = saved_ring;
 
     /* A moved head or tail: check() counts the objects flagged as queued. */

@@ -63,7 +63,9 @@ enum ipo_type {
  * at a time, and cannot be destroyed while it is. */
 #define IPO_OBJ_QUEUED     0x80
 /* The payload starts 64 bytes after the header, on a 64-byte boundary
- * (payloads of IPO_OBJ_ALIGN_THRESHOLD bytes and more); else 16 bytes after. */
+ * (payloads of IPO_OBJ_ALIGN_THRESHOLD bytes and more, when the region has
+ * such a chunk free; always for an ndarray's data); else 16 bytes after.
+ * Readers follow the flag, never the payload's size. */
 #define IPO_OBJ_PAYLOAD_64 0x40
 /* IPO_T_STR: every byte is ASCII, so readers may skip UTF-8 decoding. */
 #define IPO_OBJ_ASCII      0x01

@@ -58,6 +58,11 @@ static inline uint64_t ipo_queue_length(const ipo_region_t *r)
  * queued (one walk of the heap); part of ipo_region_check. */
 int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len);
 
+/* After a holder died in its turn: verifies the ring and flags every
+ * queued object as queued again (a take cut short unflags first). 0 or
+ * -IPO_ECORRUPT with why. Needs access. */
+int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len);
+
 /* What every operation checks before it follows the queue (a few
  * compares): the ring is a live block, its capacity a power of two that
  * fits it, tail - head at most that capacity. 0 or -IPO_ECORRUPT with a
