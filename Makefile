@@ -8,7 +8,7 @@ REF_VENV     := .venv-ref
 VPY          := $(VENV)/bin/python
 CMAKE        := $(VENV)/bin/cmake
 CTEST        := $(VENV)/bin/ctest
-DEB_PACKAGES := gcc libc6-dev libasan8 libubsan1 libuv1-dev pkg-config spin
+DEB_PACKAGES := gcc libc6-dev libasan8 libubsan1 libuv1-dev pkg-config spin clang libclang-rt-14-dev
 # The extension is built with warnings as errors, as the C tests are.
 BUILD_FLAGS  := -Ccmake.define.IPO_WERROR=ON
 # Everything the extension's build reads (the core, loop/ and python/, the
@@ -18,7 +18,8 @@ SOURCES      := $(shell find core loop python -name '*.[ch]' -o -name '*.py' -o 
                     -o -name py.typed) \
                 CMakeLists.txt pyproject.toml README.md
 
-.PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench stress clean system-deps
+.PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench stress clean system-deps \
+        build-fuzz test-fuzz stress-fuzz
 
 demo: $(VENV)/.built
 	@echo "== receiver and sender, two processes =="
@@ -43,7 +44,10 @@ demo-c: $(VENV)/.built build-c
 	 wait $$service; service=$$?; \
 	 test $$peer -eq 0 && test $$service -eq 0
 
-test: test-c test-c-sanitize test-model test-python
+test: test-c test-c-sanitize test-model test-python test-fuzz
+
+# `make stress` (below) also fuzzes afresh: stress-fuzz.
+stress: stress-fuzz
 
 # The C tests (and the benchmarks' C baselines), warnings as errors.
 build-c: $(VENV)/.deps
@@ -60,6 +64,38 @@ test-c-sanitize: $(VENV)/.deps
 	    -DIPO_SANITIZE=ON -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
 	$(CMAKE) --build build/sanitize
 	cd build/sanitize && $(abspath $(CTEST)) --output-on-failure
+
+# The libFuzzer targets (tests/fuzz), with clang, under AddressSanitizer and
+# UndefinedBehaviorSanitizer: fuzz_region (a damaged region image joined,
+# checked, read and changed in C) and fuzz_decode (the Python extension's
+# decoder, with the interpreter embedded). `make test` replays their saved
+# corpora; `make stress` fuzzes afresh from them for FUZZ_SECONDS each and
+# leaves what it found under build/fuzz/found-*.
+FUZZ_SECONDS ?= 120
+FUZZ_ENV     := UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+build-fuzz: $(VENV)/.deps
+	CC=clang $(CMAKE) -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIPO_WERROR=ON \
+	    -DIPO_SANITIZE=ON -DIPO_FUZZ=ON -DIPO_BUILD_TESTS=OFF -DIPO_BUILD_BENCHMARKS=OFF \
+	    -DPython_EXECUTABLE=$(abspath $(VPY)) -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
+	$(CMAKE) --build build/fuzz
+
+test-fuzz: build-fuzz
+	@cd build/fuzz && $(FUZZ_ENV) ./tests/fuzz/fuzz_region ../../tests/fuzz/corpus/region/* 2>fuzz_region.log \
+	    && echo "fuzz_region: $$(ls ../../tests/fuzz/corpus/region | wc -l) saved inputs replayed, no finding" \
+	    || { tail -40 fuzz_region.log; exit 1; }
+	@cd build/fuzz && $(FUZZ_ENV) ASAN_OPTIONS=detect_leaks=0 ./tests/fuzz/fuzz_decode ../../tests/fuzz/corpus/decode/* 2>fuzz_decode.log \
+	    && echo "fuzz_decode: $$(ls ../../tests/fuzz/corpus/decode | wc -l) saved inputs replayed, no finding" \
+	    || { tail -40 fuzz_decode.log; exit 1; }
+
+stress-fuzz: build-fuzz
+	@cd build/fuzz && for t in region decode; do \
+	    mkdir -p found-$$t && rm -f crash-* timeout-* oom-*; \
+	    leaks=$$([ $$t = decode ] && echo detect_leaks=0 || echo detect_leaks=1); \
+	    $(FUZZ_ENV) ASAN_OPTIONS=$$leaks ./tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+	        -rss_limit_mb=4096 -print_final_stats=1 found-$$t ../../tests/fuzz/corpus/$$t > fuzz_$$t.log 2>&1 \
+	        || { grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse)' fuzz_$$t.log | tail -40; exit 1; }; \
+	    echo "fuzz_$$t: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' fuzz_$$t.log | grep -o '[0-9]*$$') inputs in $(FUZZ_SECONDS) s, no finding"; \
+	done
 
 # The waiter's model (tests/model/waiter.pml) under SPIN: mutual exclusion, and
 # no waiter left asleep for good (a lost wakeup). With budgets of cancels and

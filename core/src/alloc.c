@@ -45,13 +45,9 @@ static inline unsigned msb64(uint64_t v)
     return 63u - (unsigned)__builtin_clzll(v);
 }
 
-/* The tag an allocated block at offset b carries: a mix of the offset and
- * the region's random key, never zero, so that a stray offset into data or
- * into a freed block fails validation (but for a 1 in 65535 chance). */
 static inline uint64_t tag_for(const ipo_heap_t *h, ipo_off_t b)
 {
-    uint64_t t = ((b ^ h->root->tag_key) * UINT64_C(0x9E3779B97F4A7C15)) >> IPO_BLOCK_TAG_SHIFT;
-    return t ? t : 1;
+    return ipo_alloc_tag(h, b);
 }
 
 /* Whether n can be a free-list link: none (0), or a granule inside the heap. */
@@ -310,7 +306,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
      * the heap, linked both ways. A few compares; a damaged heap is
      * -IPO_ECORRUPT (the lists can be rebuilt from a walk), never a write
      * outside it. */
-    if (!free_neighbour_ok(h, b, block_size(block_at(h, b))))
+    if (!link_ok(h, b) || !free_neighbour_ok(h, b, block_size(block_at(h, b))))
         return -IPO_ECORRUPT;
 
     list_remove(h, b);
@@ -361,18 +357,8 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
 
 int ipo_alloc_validate(const ipo_heap_t *h, ipo_off_t off)
 {
-    const ipo_alloc_root_t *root = h->root;
-    if (off < root->heap_start + HDR || off >= root->heap_end || (off & (GRANULE - 1)) ||
-        root->heap_end > h->span - HDR)
-        return -IPO_EBADOBJ;
-    ipo_off_t b = off - HDR;
-    uint64_t st = block_at(h, b)->size_tag;
-    uint64_t size = st & IPO_BLOCK_SIZE_MASK;
-    if ((st & IPO_BLOCK_FREE) || size < MIN_BLOCK || size > root->heap_end - b)
-        return -IPO_EBADOBJ;
-    if ((st >> IPO_BLOCK_TAG_SHIFT) != tag_for(h, b))
-        return -IPO_EBADOBJ;
-    return 0;
+    uint64_t usable;
+    return ipo_alloc_live(h, off, &usable) ? 0 : -IPO_EBADOBJ;
 }
 
 uint64_t ipo_alloc_usable_size(const ipo_heap_t *h, ipo_off_t off)

@@ -63,19 +63,21 @@ static void note_clear(ipo_region_t *r)
     ipo_atomic_store_release(&r->hdr->note.kind, (uint64_t)IPO_NOTE_NONE);
 }
 
-/* A container's internal array (a list's VALUES, a map's TABLE), checked
- * enough that a damaged region cannot send a read or write outside the
- * mapping: NULL when it does not check out. Cheaper than ipo_obj_get (which
- * also asks the allocator), as it runs on every item access; check() walks
- * the rest. */
+/* A container's internal array (a list's VALUES, a map's TABLE): a live
+ * block of that type whose payload fits it (ipo_alloc_live, inline: the
+ * allocator's bounds, alignment, allocated flag and tag; compares and a
+ * multiply, no call), so that a damaged region can send a read or write neither
+ * outside the mapping nor into another block. NULL when it does not check
+ * out. It runs on every item access; check() walks the rest. */
 static ipo_obj_t *child_block(const ipo_region_t *r, const ipo_value_t *slot, uint8_t type)
 {
     ipo_off_t off = slot->v.off;
-    if (slot->type != type || off % 16 || off < sizeof(ipo_obj_t) ||
-        off > r->size - IPO_OBJ_BIG_ALIGN)
+    uint64_t usable;
+    if (slot->type != type || !ipo_alloc_live(&r->heap, off, &usable))
         return NULL;
     ipo_obj_t *obj = (ipo_obj_t *)(r->base + off);
-    if (obj->type != type || obj->v.len > r->size - off - ipo_obj_data_rel(obj))
+    uint64_t rel = ipo_obj_data_rel(obj);
+    if (obj->type != type || rel > usable || obj->v.len > usable - rel)
         return NULL;
     return obj;
 }

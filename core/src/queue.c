@@ -74,13 +74,27 @@ int ipo_queue_check_ring(const ipo_heap_t *h, const ipo_queue_t *q, char *why, s
     return 0;
 }
 
-/* The ring, checked as above; NULL when the queue is damaged. */
+/* The ring as every operation checks it: compares only, no call. The ring
+ * and every entry it has lie inside the heap (whose end attach found inside
+ * the mapping, and the allocator checks again), its capacity is not 0, and
+ * the counters hold at most that many messages; whether the ring is the
+ * live block it should be is check()'s question (above). NULL when the
+ * queue is damaged. */
 static inline ipo_ring_t *ring_checked(const ipo_region_t *r)
 {
     const ipo_queue_t *q = &r->hdr->queue;
-    if (ipo_queue_check_ring(&r->heap, q, NULL, 0))
+    const ipo_alloc_root_t *root = r->heap.root;
+    ipo_off_t off = q->ring;
+    uint64_t end = root->heap_end;
+    if (off < root->heap_start || off >= end || (off & 15) || end > r->size - sizeof(ipo_block_t) ||
+        end - off < sizeof(ipo_ring_t))
         return NULL;
-    return ring_at(r, q->ring);
+    ipo_ring_t *ring = ring_at(r, off);
+    uint64_t cap = ring->capacity;
+    if (!cap || cap > (end - off - sizeof(ipo_ring_t)) / sizeof(ipo_off_t) ||
+        q->tail - q->head > cap)
+        return NULL;
+    return ring;
 }
 
 int ipo_queue_init(ipo_region_t *r)

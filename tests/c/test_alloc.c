@@ -377,6 +377,58 @@ static void test_check_detects_damage(void)
     arena_free(&a);
 }
 
+/* A damaged root or free list is -IPO_ECORRUPT when an allocation would
+ * follow it, never a write through it nor an endless scan. */
+static void test_damaged_lists_are_not_followed(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 16);
+    ipo_off_t x, y;
+    ASSERT_OK(ipo_alloc(&a.heap, 100, 0, &x));
+    ASSERT_OK(ipo_alloc(&a.heap, 100, 0, &y));
+    ASSERT_OK(ipo_alloc_free(&a.heap, x));
+    ipo_alloc_root_t *root = a.heap.root;
+    unsigned fl = 0, sl = 0;
+    for (fl = 0; fl < IPO_ALLOC_FL_COUNT && !root->sl_bitmap[fl]; fl++)
+        ;
+    ASSERT(fl < IPO_ALLOC_FL_COUNT);
+    sl = (unsigned)__builtin_ctz(root->sl_bitmap[fl]);
+    ipo_off_t head = root->free_heads[fl][sl];
+
+    /* The head names an allocated block. */
+    root->free_heads[fl][sl] = y - 16;
+    ipo_off_t z;
+    ASSERT_ERR(ipo_alloc(&a.heap, 100, 0, &z), IPO_ECORRUPT);
+    /* The head lies past the mapping. */
+    root->free_heads[fl][sl] = a.heap.span * 4;
+    ASSERT_ERR(ipo_alloc(&a.heap, 100, 0, &z), IPO_ECORRUPT);
+    /* A bit set over an empty list. */
+    root->free_heads[fl][sl] = 0;
+    ASSERT_ERR(ipo_alloc(&a.heap, 100, 0, &z), IPO_ECORRUPT);
+    root->free_heads[fl][sl] = head;
+    /* A list that is a cycle, with a count that would scan for ever. */
+    ipo_free_links_t *links = (ipo_free_links_t *)(a.heap.base + head + 16);
+    ipo_off_t next = links->next;
+    uint64_t count = root->free_blocks;
+    links->next = head;
+    root->free_blocks = UINT64_MAX;
+    ipo_alloc_stats_t st;
+    ipo_alloc_stats(&a.heap, &st);
+    char note[256];
+    ASSERT_ERR(ipo_alloc_check(&a.heap, note, sizeof(note)), IPO_ECORRUPT);
+    links->next = next;
+    root->free_blocks = count;
+    /* Heap bounds past the mapping. */
+    uint64_t end = root->heap_end;
+    root->heap_end = UINT64_MAX - 15;
+    ASSERT_ERR(ipo_alloc(&a.heap, 100, 0, &z), IPO_ECORRUPT);
+    ASSERT_ERR(ipo_alloc_check(&a.heap, note, sizeof(note)), IPO_ECORRUPT);
+    root->heap_end = end;
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    ASSERT_OK(ipo_alloc(&a.heap, 100, 0, &z));
+    arena_free(&a);
+}
+
 int main(void)
 {
     RUN(test_init_rejects_tiny_heaps);
@@ -389,5 +441,6 @@ int main(void)
     RUN(test_random_against_model);
     RUN(test_refusal_names_the_aligned_room);
     RUN(test_check_detects_damage);
+    RUN(test_damaged_lists_are_not_followed);
     return 0;
 }

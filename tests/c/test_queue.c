@@ -1,4 +1,5 @@
 /* tests/c/test_queue.c — FIFO and LIFO order, peeking, ring growth, and growth under exhaustion. */
+#include "ipo/access.h"
 #include "ipo/format.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
@@ -195,6 +196,75 @@ static void test_queued_objects_are_protected(void)
     region_twin_free(mem, &r);
 }
 
+/* Damaged counters or ring: every operation says -IPO_ECORRUPT at once
+ * (no copy loop of 2^64 steps), check() tells a moved head or tail, and the
+ * queue works again once restored. */
+static void test_damaged_queue_is_refused(void)
+{
+    ipo_region_t r;
+    void *mem = region_twin_new(1 << 20, &r);
+    ASSERT(ipo_access_try_acquire(&r));
+    ipo_off_t objs[3], got;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, (uint64_t)i, &objs[i]));
+        ASSERT_OK(ipo_queue_put(&r, objs[i]));
+    }
+    ipo_queue_t *q = &r.hdr->queue;
+    ipo_ring_t *ring = (ipo_ring_t *)(r.base + q->ring);
+    char note[256];
+
+    uint64_t head = q->head, tail = q->tail;
+    q->head = tail + 5; /* tail below head */
+    ASSERT_ERR(ipo_queue_reserve(&r), IPO_ECORRUPT);
+    ASSERT_ERR(ipo_queue_peek(&r, &got), IPO_ECORRUPT);
+    ASSERT_ERR(ipo_queue_take_newest(&r, &got), IPO_ECORRUPT);
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+    q->head = head;
+    q->tail = head + ring->capacity + 1; /* more than the ring holds */
+    ipo_off_t fresh;
+    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, 99, &fresh));
+    ASSERT_ERR(ipo_queue_put(&r, fresh), IPO_ECORRUPT);
+    q->tail = tail;
+
+    uint64_t cap = ring->capacity;
+    ring->capacity = 0; /* no room at all */
+    ASSERT_ERR(ipo_queue_take(&r, &got), IPO_ECORRUPT);
+    ring->capacity = cap << 20; /* past the heap */
+    ASSERT_ERR(ipo_queue_peek_newest(&r, &got), IPO_ECORRUPT);
+    /* Past its block but inside the heap: the operations stay inside the
+     * heap (compares only); check() finds the ring is not that large. */
+    ring->capacity = cap * 64;
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+    ring->capacity = cap;
+    ipo_off_t saved_ring = q->ring;
+    q->ring = r.heap.root->heap_end + 64; /* past the heap */
+    ASSERT_ERR(ipo_queue_peek(&r, &got), IPO_ECORRUPT);
+    q->ring = saved_ring + 16; /* inside the heap, but no block: check() says so */
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+    q->ring = saved_ring;
+
+    /* A moved head or tail: check() counts the objects flagged as queued. */
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    q->head = head + 1;
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+    q->head = head;
+    q->tail = tail - 1;
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+    q->tail = tail;
+    /* Two messages naming one object. */
+    ipo_off_t second = ring->entries[(head + 1) & (cap - 1)];
+    ring->entries[(head + 1) & (cap - 1)] = objs[0];
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+    ring->entries[(head + 1) & (cap - 1)] = second;
+
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ASSERT_OK(ipo_queue_take(&r, &got));
+    ASSERT_UEQ(got, objs[0]);
+    ASSERT_OK(ipo_queue_put(&r, fresh));
+    ipo_access_release(&r);
+    region_twin_free(mem, &r);
+}
+
 int main(void)
 {
     RUN(test_fifo_and_peek);
@@ -203,5 +273,6 @@ int main(void)
     RUN(test_both_ends_against_a_model);
     RUN(test_put_when_ring_cannot_grow);
     RUN(test_queued_objects_are_protected);
+    RUN(test_damaged_queue_is_refused);
     return 0;
 }

@@ -406,6 +406,86 @@ static void test_join_waits_for_ready(void)
     free(mem);
 }
 
+/* Each header field that points somewhere, set past the mapping or out of
+ * its range, makes join refuse the region with -IPO_ECORRUPT and a reason,
+ * before anything is followed; the region joins again once restored. The
+ * same fields, damaged under a joined handle, make check() say so. */
+static void test_damaged_header_is_refused(void)
+{
+    uint64_t size = 1 << 20;
+    void *mem = aligned_alloc(4096, size);
+    ASSERT(mem != NULL);
+    memset(mem, 0, size);
+    ipo_region_options_t o = opts_of(size);
+    ASSERT_OK(ipo_region_format(mem, size, &o));
+    ipo_header_t *hdr = mem;
+    ipo_alloc_root_t *root = (ipo_alloc_root_t *)((uint8_t *)mem + hdr->alloc_off);
+    struct { void *field; unsigned width; uint64_t value; } damage[] = {
+        { &hdr->slot_count, 4, 1 },
+        { &hdr->slot_count, 4, IPO_MAX_SLOTS + 1 },
+        { &hdr->slots_off, 8, size },
+        { &hdr->slots_off, 8, UINT64_MAX - 63 },
+        { &hdr->slots_off, 8, 264 },              /* not a cache line */
+        { &hdr->alloc_off, 8, 0 },
+        { &hdr->alloc_off, 8, size - 64 },
+        { &hdr->alloc_off, 8, UINT64_MAX - 63 },
+        { &hdr->hash_key[1], 8, 12345 },
+        { &hdr->hash_key_check, 8, 0 },
+        { &hdr->access, 8, 0xffff },
+        { &hdr->queue.ring, 8, size + 4096 },
+        { &hdr->queue.ring, 8, 8 },
+        { &root->heap_start, 8, 0 },
+        { &root->heap_end, 8, size },
+        { &root->heap_end, 8, UINT64_MAX - 15 },
+        { &root->free_bytes, 8, size },
+        { &root->free_blocks, 8, UINT64_MAX },
+        { &root->fl_bitmap, 8, UINT64_C(1) << 45 },
+        { &root->free_heads[3][7], 8, size * 2 },
+    };
+    ipo_region_t r;
+    for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+        uint64_t saved = 0;
+        memcpy(&saved, damage[i].field, damage[i].width);
+        memcpy(damage[i].field, &damage[i].value, damage[i].width);
+        ASSERT_ERR(ipo_region_join(&r, mem, size), IPO_ECORRUPT);
+        ASSERT(strlen(ipo_region_corrupt_reason()) > 0);
+        memcpy(damage[i].field, &saved, damage[i].width);
+    }
+    /* A state that is none of the region's states. */
+    hdr->state = 77;
+    ASSERT_ERR(ipo_region_join(&r, mem, size), IPO_ECORRUPT);
+    hdr->state = IPO_STATE_READY;
+
+    /* Joined, the handle keeps the table it validated; check() tells. */
+    ASSERT_OK(ipo_region_join(&r, mem, size));
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+        if (damage[i].field == &hdr->access)
+            continue; /* our own slot then holds nothing: covered by join above */
+        uint64_t saved = 0;
+        memcpy(&saved, damage[i].field, damage[i].width);
+        memcpy(damage[i].field, &damage[i].value, damage[i].width);
+        char note[256] = "";
+        ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+        ASSERT(note[0] != 0);
+        memcpy(damage[i].field, &saved, damage[i].width);
+    }
+    /* A changed hash key: this handle still hashes with the key it
+     * validated, and check() reports the change. */
+    uint64_t key = hdr->hash_key[0], digest = hdr->hash_key_check;
+    hdr->hash_key[0] ^= 1;
+    ASSERT_UEQ(r.hash_key[0], key);
+    char note[256] = "";
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+    hdr->hash_key[0] = key;
+    hdr->hash_key_check ^= 1; /* the key as it was, its digest changed */
+    ASSERT_ERR(ipo_region_check(&r, note, sizeof(note)), IPO_ECORRUPT);
+    hdr->hash_key_check = digest;
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_leave(&r);
+    free(mem);
+}
+
 static uint64_t sleepers_in(const ipo_header_t *hdr)
 {
     return (hdr->access & IPO_ACCESS_SLEEPER_MASK) / IPO_ACCESS_SLEEPER_ONE;
@@ -490,6 +570,7 @@ int main(void)
     RUN(test_abandoned_creation_is_swept);
     RUN(test_cross_process_queue);
     RUN(test_join_waits_for_ready);
+    RUN(test_damaged_header_is_refused);
     RUN(test_reclaimed_slot_starts_clean);
     return 0;
 }

@@ -74,6 +74,37 @@ int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off);
  * alignment, the allocated flag and the block's tag. */
 int ipo_alloc_validate(const ipo_heap_t *h, ipo_off_t off);
 
+/* The tag an allocated block at offset b carries: a mix of the offset and
+ * the region's random key, never zero, so that a stray offset into data or
+ * into a freed block fails validation (but for a 1 in 65535 chance). */
+static inline uint64_t ipo_alloc_tag(const ipo_heap_t *h, ipo_off_t b)
+{
+    uint64_t t = ((b ^ h->root->tag_key) * UINT64_C(0x9E3779B97F4A7C15)) >> IPO_BLOCK_TAG_SHIFT;
+    return t ? t : 1;
+}
+
+/* ipo_alloc_validate inline, for the hot paths that follow an offset read
+ * from the region (a container's array, on every item access): 1 when off
+ * is a live allocation, with its payload bytes in *usable; compares, a
+ * multiply, no call. The root's fields are read each time: another process
+ * may have written them, so nothing here trusts more than one compare. */
+static inline int ipo_alloc_live(const ipo_heap_t *h, ipo_off_t off, uint64_t *usable)
+{
+    const ipo_alloc_root_t *root = h->root;
+    uint64_t end = root->heap_end;
+    if (off < root->heap_start + sizeof(ipo_block_t) || off >= end || (off & (IPO_ALLOC_GRANULE - 1)) ||
+        end > h->span - sizeof(ipo_block_t))
+        return 0;
+    ipo_off_t b = off - sizeof(ipo_block_t);
+    uint64_t st = ((const ipo_block_t *)(h->base + b))->size_tag;
+    uint64_t size = st & IPO_BLOCK_SIZE_MASK;
+    if ((st & IPO_BLOCK_FREE) || size < 2 * sizeof(ipo_block_t) || size > end - b ||
+        (st >> IPO_BLOCK_TAG_SHIFT) != ipo_alloc_tag(h, b))
+        return 0;
+    *usable = size - sizeof(ipo_block_t);
+    return 1;
+}
+
 /* Payload bytes usable at a live allocation (at least what was asked). */
 uint64_t ipo_alloc_usable_size(const ipo_heap_t *h, ipo_off_t off);
 
