@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crash_point.h"
 #include "ipo/errors.h"
 
 #define GRANULE     ((uint64_t)IPO_ALLOC_GRANULE)
@@ -60,6 +61,26 @@ static int link_ok(const ipo_heap_t *h, ipo_off_t n)
     return n == 0 || (n >= root->heap_start && n < root->heap_end && !(n & (GRANULE - 1)));
 }
 
+/* Whether the root's heap bounds lie inside the mapping, as attach found
+ * them: one compare before an operation follows anything in the heap (every
+ * block it reaches ends at or before heap_end, whose sentinel header must
+ * be mapped). */
+static inline int heap_ok(const ipo_heap_t *h)
+{
+    const ipo_alloc_root_t *root = h->root;
+    return root->heap_start < root->heap_end && root->heap_end <= h->span - HDR;
+}
+
+/* How many steps a scan of free lists may take: no more than the blocks the
+ * heap can hold, whatever the (shared, so untrusted) count says, so that a
+ * cycle in a damaged list cannot hold access for 2^64 steps. */
+static uint64_t scan_budget(const ipo_heap_t *h)
+{
+    const ipo_alloc_root_t *root = h->root;
+    uint64_t most = (root->heap_end - root->heap_start) / MIN_BLOCK;
+    return root->free_blocks < most ? root->free_blocks : most;
+}
+
 /* The next block of a free list, or 0 at its end or at a damaged link. A
  * scan also stops after `*budget` steps, so a cycle cannot hang it. */
 static ipo_off_t next_free(const ipo_heap_t *h, ipo_off_t b, uint64_t *budget)
@@ -109,15 +130,28 @@ static void list_insert(ipo_heap_t *h, ipo_off_t b)
     unsigned fl, sl;
     class_of(block_size(block_at(h, b)), &fl, &sl);
     ipo_off_t head = root->free_heads[fl][sl];
+    /* A head outside the heap (a damaged root) is not followed: the list
+     * restarts at b, and check() reports the blocks it lost. */
+    if (!link_ok(h, head))
+        head = 0;
     ipo_free_links_t *l = links_at(h, b);
+    IPO_CRASH_POINT();
     l->next = head;
+    IPO_CRASH_POINT();
     l->prev = 0;
-    if (head)
+    if (head) {
+        IPO_CRASH_POINT();
         links_at(h, head)->prev = b;
+    }
+    IPO_CRASH_POINT();
     root->free_heads[fl][sl] = b;
+    IPO_CRASH_POINT();
     root->sl_bitmap[fl] |= UINT32_C(1) << sl;
+    IPO_CRASH_POINT();
     root->fl_bitmap |= UINT64_C(1) << fl;
+    IPO_CRASH_POINT();
     root->free_blocks++;
+    IPO_CRASH_POINT();
     root->free_bytes += block_size(block_at(h, b));
 }
 
@@ -127,23 +161,37 @@ static void list_remove(ipo_heap_t *h, ipo_off_t b)
     unsigned fl, sl;
     class_of(block_size(block_at(h, b)), &fl, &sl);
     ipo_free_links_t *l = links_at(h, b);
-    if (l->next)
+    if (l->next) {
+        IPO_CRASH_POINT();
         links_at(h, l->next)->prev = l->prev;
+    }
     if (l->prev) {
+        IPO_CRASH_POINT();
         links_at(h, l->prev)->next = l->next;
     } else {
+        IPO_CRASH_POINT();
         root->free_heads[fl][sl] = l->next;
         if (!l->next) {
+            IPO_CRASH_POINT();
             root->sl_bitmap[fl] &= ~(UINT32_C(1) << sl);
-            if (!root->sl_bitmap[fl])
+            if (!root->sl_bitmap[fl]) {
+                IPO_CRASH_POINT();
                 root->fl_bitmap &= ~(UINT64_C(1) << fl);
+            }
         }
     }
+    IPO_CRASH_POINT();
     root->free_blocks--;
+    IPO_CRASH_POINT();
     root->free_bytes -= block_size(block_at(h, b));
 }
 
-/* A free block from the first non-empty class at or above (fl, sl), or 0. */
+/* What find_free() gives for a class whose bitmap bit is set but whose list
+ * is empty: a damaged root, never a real offset (not a granule). */
+#define DAMAGED_CLASS (~(ipo_off_t)0)
+
+/* A free block from the first non-empty class at or above (fl, sl), 0, or
+ * DAMAGED_CLASS. */
 static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
 {
     const ipo_alloc_root_t *root = h->root;
@@ -151,22 +199,30 @@ static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
         return 0;
     uint32_t slmap = root->sl_bitmap[fl] & (~UINT32_C(0) << sl);
     if (!slmap) {
-        uint64_t flmap = fl + 1 < 64 ? root->fl_bitmap & (~UINT64_C(0) << (fl + 1)) : 0;
+        /* Only classes that exist: a damaged bitmap must not index past them. */
+        uint64_t valid = (UINT64_C(1) << IPO_ALLOC_FL_COUNT) - 1;
+        uint64_t flmap = root->fl_bitmap & valid & (~UINT64_C(0) << (fl + 1));
         if (!flmap)
             return 0;
         fl = (unsigned)__builtin_ctzll(flmap);
         slmap = root->sl_bitmap[fl];
+        if (!slmap)
+            return DAMAGED_CLASS; /* the two levels disagree */
     }
     sl = (unsigned)__builtin_ctz(slmap);
-    return root->free_heads[fl][sl];
+    ipo_off_t b = root->free_heads[fl][sl];
+    return b ? b : DAMAGED_CLASS;
 }
 
 /* Writes a free block's header and tells its physical successor about it. */
 static void mark_free(ipo_heap_t *h, ipo_off_t b, uint64_t size, uint64_t prev_free_flag)
 {
+    IPO_CRASH_POINT();
     block_at(h, b)->size_tag = size | IPO_BLOCK_FREE | prev_free_flag;
     ipo_block_t *next = block_at(h, b + size);
+    IPO_CRASH_POINT();
     next->prev_size = size;
+    IPO_CRASH_POINT();
     next->size_tag |= IPO_BLOCK_PREV_FREE;
 }
 
@@ -198,9 +254,13 @@ int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size, uint64_t tag_k
     return 0;
 }
 
+static int free_neighbour_ok(const ipo_heap_t *h, ipo_off_t n, uint64_t size);
+
 int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
 {
     ipo_alloc_root_t *root = h->root;
+    if (!heap_ok(h))
+        return -IPO_ECORRUPT;
     if (align < GRANULE)
         align = GRANULE;
     if (align & (align - 1))
@@ -219,6 +279,8 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     unsigned fl, sl;
     class_at_least(search, &fl, &sl);
     ipo_off_t b = find_free(h, fl, sl);
+    if (b == DAMAGED_CLASS)
+        return -IPO_ECORRUPT;
     if (!b) {
         /* Rounding up to a class boundary skips the blocks of the request's
          * own class, some of which may fit (an aligned request may fit with a
@@ -228,7 +290,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         class_of(need, &lo_fl, &lo_sl);
         unsigned first = lo_fl * SL_COUNT + lo_sl;
         unsigned last = fl * SL_COUNT + sl; /* exclusive: searched already */
-        uint64_t budget = root->free_blocks;
+        uint64_t budget = scan_budget(h);
         for (unsigned c = first; !b && c < last && c < IPO_ALLOC_FL_COUNT * SL_COUNT; c++) {
             unsigned f = c / SL_COUNT, s = c % SL_COUNT;
             if (!(root->sl_bitmap[f] & (UINT32_C(1) << s)))
@@ -243,6 +305,13 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         if (!b)
             return ipo_alloc_refuse(h, size, align);
     }
+    /* The block came from a shared list: before the list surgery and the
+     * split write through it, it must be a free block of its size, inside
+     * the heap, linked both ways. A few compares; a damaged heap is
+     * -IPO_ECORRUPT (the lists can be rebuilt from a walk), never a write
+     * outside it. */
+    if (!free_neighbour_ok(h, b, block_size(block_at(h, b))))
+        return -IPO_ECORRUPT;
 
     list_remove(h, b);
     uint64_t bsize = block_size(block_at(h, b));
@@ -253,10 +322,17 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         if (gap && gap < MIN_BLOCK)
             gap += align;
         if (gap) {
-            block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
+            /* The new block's header first, inside b's payload where a
+             * walk does not look; then shrinking b publishes it. A holder
+             * killed between the two leaves b whole (see the walk rule at
+             * ipo_alloc_rebuild). */
             ipo_off_t nb = b + gap;
+            IPO_CRASH_POINT();
             block_at(h, nb)->prev_size = gap;
+            IPO_CRASH_POINT();
             block_at(h, nb)->size_tag = (bsize - gap) | IPO_BLOCK_PREV_FREE;
+            IPO_CRASH_POINT();
+            block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
             list_insert(h, b);
             b = nb;
             bsize -= gap;
@@ -266,14 +342,18 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     uint64_t prev_flag = block_at(h, b)->size_tag & IPO_BLOCK_PREV_FREE;
     if (bsize - need >= MIN_BLOCK) {
         ipo_off_t rest = b + need;
+        IPO_CRASH_POINT();
         block_at(h, rest)->prev_size = 0;
         mark_free(h, rest, bsize - need, 0);
         list_insert(h, rest);
         bsize = need;
     } else {
+        IPO_CRASH_POINT();
         block_at(h, b + bsize)->size_tag &= ~IPO_BLOCK_PREV_FREE;
     }
+    IPO_CRASH_POINT();
     block_at(h, b)->size_tag = bsize | prev_flag | (tag_for(h, b) << IPO_BLOCK_TAG_SHIFT);
+    IPO_CRASH_POINT();
     root->used_blocks++;
     *out = b + HDR;
     return 0;
@@ -283,7 +363,7 @@ int ipo_alloc_validate(const ipo_heap_t *h, ipo_off_t off)
 {
     const ipo_alloc_root_t *root = h->root;
     if (off < root->heap_start + HDR || off >= root->heap_end || (off & (GRANULE - 1)) ||
-        root->heap_end + HDR > h->span)
+        root->heap_end > h->span - HDR)
         return -IPO_EBADOBJ;
     ipo_off_t b = off - HDR;
     uint64_t st = block_at(h, b)->size_tag;
@@ -330,6 +410,8 @@ static int free_neighbour_ok(const ipo_heap_t *h, ipo_off_t n, uint64_t size)
 
 int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
 {
+    if (!heap_ok(h))
+        return -IPO_EBADOBJ;
     int rc = ipo_alloc_validate(h, off);
     if (rc)
         return rc;
@@ -351,22 +433,32 @@ int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
     if (merge_next && !free_neighbour_ok(h, next, block_size(nblk)))
         return -IPO_EBADOBJ;
 
+    /* The merged block's header is written before the headers it absorbs
+     * are cleared: a walk then always steps from a whole header to a whole
+     * header, whichever store a kill stops at (ipo_alloc_rebuild). */
+    ipo_off_t start = b;
     if (prev_flag) {
-        ipo_off_t prev = b - blk->prev_size;
-        list_remove(h, prev);
+        start = b - blk->prev_size;
+        list_remove(h, start);
         size += blk->prev_size;
-        blk->size_tag = 0; /* absorbed: never valid again */
-        b = prev;
         /* The predecessor was free, so its own predecessor is not. */
         prev_flag = 0;
     }
     if (merge_next) {
         list_remove(h, next);
         size += block_size(nblk);
+    }
+    mark_free(h, start, size, prev_flag);
+    if (start != b) {
+        IPO_CRASH_POINT();
+        blk->size_tag = 0; /* absorbed: never valid again */
+    }
+    if (merge_next) {
+        IPO_CRASH_POINT();
         nblk->size_tag = 0;
     }
-    mark_free(h, b, size, prev_flag);
-    list_insert(h, b);
+    list_insert(h, start);
+    IPO_CRASH_POINT();
     root->used_blocks--;
     return 0;
 }
@@ -388,14 +480,16 @@ void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st)
     if (fl >= IPO_ALLOC_FL_COUNT || !root->sl_bitmap[fl])
         return; /* inconsistent bitmaps: ipo_alloc_check says more */
     unsigned sl = 31u - (unsigned)__builtin_clz(root->sl_bitmap[fl]);
-    uint64_t largest = 0, budget = root->free_blocks;
+    if (!heap_ok(h))
+        return;
+    uint64_t largest = 0, budget = scan_budget(h);
     ipo_off_t head = root->free_heads[fl][sl];
     for (ipo_off_t b = link_ok(h, head) ? head : 0; b; b = next_free(h, b, &budget)) {
         uint64_t s = block_size(block_at(h, b));
         if (s > largest)
             largest = s;
     }
-    st->largest_free = largest - HDR;
+    st->largest_free = largest > HDR ? largest - HDR : 0;
 }
 
 /* ---- reports of a request that found no room ------------------------------------ */
@@ -458,7 +552,7 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
     const ipo_alloc_root_t *root = h->root;
     if ((root->heap_start & (GRANULE - 1)) || (root->heap_end & (GRANULE - 1)) ||
         root->heap_end <= root->heap_start || root->heap_start == 0 ||
-        root->heap_end + HDR > h->span)
+        root->heap_end > h->span - HDR)
         FAIL("heap bounds [%llu, %llu) are invalid",
              (unsigned long long)root->heap_start, (unsigned long long)root->heap_end);
 
@@ -551,5 +645,112 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
              (unsigned long long)root->free_blocks, (unsigned long long)free_count,
              (unsigned long long)root->used_blocks, (unsigned long long)used_count,
              (unsigned long long)root->free_bytes, (unsigned long long)free_bytes);
+    return 0;
+}
+
+/* ---- rebuilding after a holder died ---------------------------------------------- */
+
+/* A holder killed in the middle of ipo_alloc or ipo_alloc_free leaves the
+ * lists, bitmaps and counters half-changed, but never the chain of block
+ * sizes: every store that changes a size makes the walk step from a whole
+ * header to a whole header (a new header is written inside a block before
+ * the store that makes it a block boundary; an absorbed header is cleared
+ * only after the merged header covers it). So the walk is the truth, and
+ * everything else is derived from it here: adjacent free blocks are merged,
+ * each block's PREV_FREE flag and boundary tag set, the lists, bitmaps and
+ * counters filled anew. A free flag is kept as the walk finds it, but for
+ * a block without its allocation tag, which ipo_alloc had not handed out
+ * yet: free. A block handed out in a turn the kill cut short, and not yet
+ * linked into anything, stays allocated and leaks (nothing names it). */
+int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len)
+{
+    ipo_alloc_root_t *root = h->root;
+    if ((root->heap_start & (GRANULE - 1)) || (root->heap_end & (GRANULE - 1)) ||
+        root->heap_end <= root->heap_start || root->heap_start == 0 ||
+        root->heap_end + HDR > h->span)
+        FAIL("heap bounds [%llu, %llu) are invalid: the heap cannot be rebuilt",
+             (unsigned long long)root->heap_start, (unsigned long long)root->heap_end);
+    /* First a walk that changes nothing, so that a heap that cannot be
+     * walked is reported, not half rebuilt. */
+    ipo_off_t b = root->heap_start;
+    while (b < root->heap_end) {
+        uint64_t size = block_size(block_at(h, b));
+        if (size < MIN_BLOCK || size > root->heap_end - b)
+            FAIL("block at %llu has size %llu: the heap cannot be rebuilt",
+                 (unsigned long long)b, (unsigned long long)size);
+        b += size;
+    }
+    if (b != root->heap_end)
+        FAIL("block walk ends at %llu, not at the sentinel %llu",
+             (unsigned long long)b, (unsigned long long)root->heap_end);
+
+    root->fl_bitmap = 0;
+    memset(root->sl_bitmap, 0, sizeof(root->sl_bitmap));
+    memset(root->free_heads, 0, sizeof(root->free_heads));
+    root->free_blocks = 0;
+    root->free_bytes = 0;
+    root->used_blocks = 0;
+    ipo_off_t free_run = 0; /* the free block being grown, or 0 */
+    uint64_t prev_flag = 0;
+    for (b = root->heap_start; b < root->heap_end;) {
+        ipo_block_t *blk = block_at(h, b);
+        uint64_t size = block_size(blk);
+        /* ipo_alloc gives a block its tag in its last store: a block split
+         * off but without its tag yet was never handed out. It is free. */
+        if (!(blk->size_tag & IPO_BLOCK_FREE) && (blk->size_tag >> IPO_BLOCK_TAG_SHIFT) != tag_for(h, b))
+            blk->size_tag |= IPO_BLOCK_FREE;
+        if (blk->size_tag & IPO_BLOCK_FREE) {
+            if (free_run) {
+                /* Two free neighbours (a merge the kill cut short): one block. */
+                uint64_t grown = block_size(block_at(h, free_run)) + size;
+                block_at(h, free_run)->size_tag = grown | IPO_BLOCK_FREE | prev_flag;
+                blk->size_tag = 0;
+            } else {
+                free_run = b;
+                blk->size_tag = size | IPO_BLOCK_FREE | prev_flag;
+            }
+        } else {
+            if (free_run) {
+                mark_free(h, free_run, block_size(block_at(h, free_run)),
+                          block_at(h, free_run)->size_tag & IPO_BLOCK_PREV_FREE);
+                list_insert(h, free_run);
+                free_run = 0;
+                prev_flag = IPO_BLOCK_PREV_FREE;
+            } else {
+                prev_flag = 0;
+            }
+            blk->size_tag = (blk->size_tag & ~IPO_BLOCK_PREV_FREE) | prev_flag;
+            root->used_blocks++;
+            prev_flag = 0;
+        }
+        b += size;
+    }
+    ipo_block_t *sentinel = block_at(h, root->heap_end);
+    sentinel->size_tag = 0;
+    if (free_run) {
+        mark_free(h, free_run, block_size(block_at(h, free_run)),
+                  block_at(h, free_run)->size_tag & IPO_BLOCK_PREV_FREE);
+        list_insert(h, free_run);
+    }
+    return 0;
+}
+
+int ipo_alloc_for_each(const ipo_heap_t *h, int (*fn)(void *ctx, ipo_off_t payload), void *ctx)
+{
+    if (!heap_ok(h))
+        return -IPO_ECORRUPT;
+    const ipo_alloc_root_t *root = h->root;
+    for (ipo_off_t b = root->heap_start; b < root->heap_end;) {
+        const ipo_block_t *blk = block_at(h, b);
+        uint64_t size = block_size(blk);
+        if (size < MIN_BLOCK || size > root->heap_end - b)
+            return -IPO_ECORRUPT;
+        if (!(blk->size_tag & IPO_BLOCK_FREE)) {
+            int rc = fn(ctx, b + HDR);
+            if (rc)
+                return rc;
+        }
+        b += size;
+    }
     return 0;
 }

@@ -310,7 +310,15 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
     if (value && encode_slot(self, enc, st, value, &vslot) < 0)
         return -1;
     if (e >= 0) {
-        ipo_entry_t *entry = &ipo_table_entries(ipo_map_table(&self->r, map))[e];
+        /* Encoding the value ran Python code (hooks), which may have
+         * changed the table the lookup found. */
+        ipo_table_t *t = ipo_map_table(&self->r, map);
+        if (!t || (uint64_t)e >= t->nentries) {
+            ipo_value_release(&self->r, &vslot);
+            PyErr_SetString(PyExc_RuntimeError, "shared dictionary changed during a store");
+            return -1;
+        }
+        ipo_entry_t *entry = &ipo_table_entries(t)[e];
         ipo_value_t old = entry->value;
         entry->value = vslot;
         ipo_value_release(&self->r, &old);

@@ -19,10 +19,8 @@ static int bigint_to_bytes(PyObject *v, unsigned char *buf, size_t n)
 
 int ipo_py_fail_alloc(RegionObject *self, int rc)
 {
-    if (rc == -IPO_ENOMEM)
-        ipo_py_raise_no_memory(self);
-    else
-        ipo_py_raise(self->st, rc, "cannot make a shared object in region '%U'", self->name);
+    /* The allocator keeps the size it refused, for the report. */
+    ipo_py_raise_alloc_failure(self, rc, self->r.heap.refused.size);
     return -1;
 }
 

@@ -113,6 +113,24 @@ PyObject *ipo_py_raise_no_memory(RegionObject *self)
     return NULL;
 }
 
+PyObject *ipo_py_raise_damaged(RegionObject *self, const char *what)
+{
+    char why[256] = "";
+    if (ipo_region_check(&self->r, why, sizeof(why)) == 0)
+        snprintf(why, sizeof(why), "check() finds nothing else");
+    return ipo_py_raise(self->st, -IPO_ECORRUPT, "region '%U' is damaged: %s (%s)", self->name, what, why);
+}
+
+PyObject *ipo_py_raise_alloc_failure(RegionObject *self, int rc, uint64_t requested)
+{
+    if (rc == -IPO_ENOMEM)
+        return ipo_py_raise_no_memory(self);
+    if (rc == -IPO_ECORRUPT)
+        return ipo_py_raise_damaged(self, "its heap's free lists");
+    return ipo_py_raise(self->st, rc, "cannot allocate %llu bytes in region '%U'",
+                        (unsigned long long)requested, self->name);
+}
+
 PyObject *ipo_py_raise_create_error(RegionObject *self, int rc)
 {
     if (rc == -IPO_EEXIST && self->opts.keep_stale)
@@ -163,6 +181,10 @@ PyObject *ipo_py_raise_attach_error(RegionObject *self, int rc, double time_limi
                             "the shared memory object '%U' is not a region of this version of "
                             "ipc_py_objects (foreign object, other layout version, or damaged "
                             "header)", self->name);
+    case IPO_ECORRUPT:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' is damaged and was not attached: %s", self->name,
+                            ipo_region_corrupt_reason());
     case IPO_EFULL:
         return ipo_py_raise(self->st, rc,
                             "every participant slot of region '%U' is taken: create it with more "

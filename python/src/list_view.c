@@ -35,11 +35,15 @@ static ipo_value_t *encode_all(RegionObject *self, ipo_store_t *st, PyObject *fa
 
 static int no_room(RegionObject *self, int rc)
 {
-    if (rc == -IPO_ENOMEM)
-        ipo_py_raise_no_memory(self);
-    else
-        ipo_py_raise(self->st, rc, "the shared container is damaged");
+    ipo_py_raise_alloc_failure(self, rc, self->r.heap.refused.size);
     return -1;
+}
+
+static __attribute__((noinline, cold)) ipo_value_t *damaged_list(ViewObject *v)
+{
+    ipo_py_raise_damaged(v->region, "a shared list's length exceeds its array, or its array "
+                                    "does not check out");
+    return NULL;
 }
 
 static inline ipo_value_t *list_items(ViewObject *v, ipo_obj_t **list, Py_ssize_t *len)
@@ -48,7 +52,11 @@ static inline ipo_value_t *list_items(ViewObject *v, ipo_obj_t **list, Py_ssize_
     if (!*list)
         return NULL;
     uint64_t n;
-    ipo_value_t *items = ipo_list_items(&v->region->r, *list, &n);
+    ipo_value_t *items;
+    if (ipo_list_get(&v->region->r, *list, &items, &n)) {
+        *len = 0;
+        return damaged_list(v);
+    }
     *len = (Py_ssize_t)n;
     return items ? items : (ipo_value_t *)ipo_obj_data(*list); /* never read when empty */
 }

@@ -1,5 +1,6 @@
 /* python/src/region_type.c — the Region heap type: a region handle with the sync API. */
 #include "messages.h"
+#include "ipo/recover.h"
 
 #include <string.h>
 #include <time.h>
@@ -108,6 +109,11 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
         if (rc == -IPO_EFULL) {
             ipo_py_raise(self->st, rc, "%u threads of this process wait on region '%U' already: "
                          "no more can wait at once", IPO_WAITERS_MAX, self->name);
+            break;
+        }
+        if (rc == -IPO_ECORRUPT) {
+            ipo_py_raise(self->st, rc, "a participant died holding access to region '%U', and "
+                         "what it left cannot be repaired", self->name);
             break;
         }
         if (rc != -IPO_EINTR) { /* poll() itself failed: no point in trying again */
@@ -628,6 +634,22 @@ static PyObject *Region_get_consumer_id(RegionObject *self, void *closure)
     Py_RETURN_NONE;
 }
 
+static PyObject *Region_get_turn_cut_short(RegionObject *self, void *closure)
+{
+    (void)closure;
+    if (!self->attached || self->closed || ipo_region_inherited(&self->r))
+        Py_RETURN_FALSE;
+    return PyBool_FromLong(ipo_access_cut_short(&self->r));
+}
+
+static PyObject *Region_get_takeovers(RegionObject *self, void *closure)
+{
+    (void)closure;
+    if (!self->attached || self->closed || ipo_region_inherited(&self->r))
+        return PyLong_FromLong(0);
+    return PyLong_FromUnsignedLongLong(ipo_region_takeovers(&self->r));
+}
+
 static PyObject *Region_get_queue_lifo(RegionObject *self, void *closure)
 {
     (void)closure;
@@ -783,6 +805,12 @@ static PyGetSetDef Region_getset[] = {
     { "consumer_id", (getter)Region_get_consumer_id, NULL,
       "A consumer's number among the consumers (0 for the first slot after the creator's; "
       "the one asked for until it attaches); None on the creator's side.", NULL },
+    { "turn_cut_short", (getter)Region_get_turn_cut_short, NULL,
+      "True while this process holds a turn it took over from a participant that died "
+      "holding access: that participant's turn was cut short, so a change it made of "
+      "several (a message and the object it names, two fields) may be there in part.", NULL },
+    { "takeovers", (getter)Region_get_takeovers, NULL,
+      "How many turns were taken over in this region from participants that died in them.", NULL },
     { "_queue_lifo", (getter)Region_get_queue_lifo, (setter)Region_set_queue_lifo,
       "Whether reads given no queue_type take the newest message (SharedMemory.queue_type).", NULL },
     { NULL, NULL, NULL, NULL, NULL }

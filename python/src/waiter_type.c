@@ -85,8 +85,14 @@ static PyObject *Waiter_get_fds(WaiterObject *self, void *closure)
     if (ipo_waiter_fds(&self->w, fds))
         return ipo_py_raise(self->region->st, -IPO_ESYS, "cannot make an eventfd for region '%U'",
                             self->region->name);
-    PyObject *t = PyTuple_New(IPO_WAITER_FDS);
-    for (int i = 0; t && i < IPO_WAITER_FDS; i++) {
+    /* Only the descriptors there are: the death watch is -1 on a kernel
+     * without pidfds, and a loop cannot watch -1. */
+    int n = 0;
+    for (int i = 0; i < IPO_WAITER_FDS; i++)
+        if (fds[i] >= 0)
+            fds[n++] = fds[i];
+    PyObject *t = PyTuple_New(n);
+    for (int i = 0; t && i < n; i++) {
         PyObject *fd = PyLong_FromLong(fds[i]);
         if (!fd) {
             Py_CLEAR(t);

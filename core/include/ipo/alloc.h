@@ -45,8 +45,10 @@ typedef struct ipo_alloc_stats {
 int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size, uint64_t tag_key);
 
 /* Allocates `size` payload bytes whose offset is a multiple of `align` (a
- * power of two; 16 or less means 16). 0 or -IPO_ENOMEM / -IPO_EINVAL; on
- * failure the heap is unchanged. */
+ * power of two; 16 or less means 16). 0 or -IPO_ENOMEM / -IPO_EINVAL, or
+ * -IPO_ECORRUPT when the block a free list gives is not a free block (a
+ * damaged heap: nothing is written through it); on failure the heap is
+ * unchanged. */
 int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out);
 
 /* Records a request that cannot be met in h->refused and returns
@@ -82,6 +84,17 @@ void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st);
 /* Walks every block and free list and verifies every invariant. 0 or
  * -IPO_ECORRUPT with a description in why (may be NULL). */
 int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len);
+
+/* After a holder died in its turn: rebuilds the free lists, bitmaps,
+ * boundary tags and counters from a walk of the blocks (merging free
+ * neighbours). 0, or -IPO_ECORRUPT (with why) when the blocks themselves
+ * cannot be walked; nothing is changed then. */
+int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len);
+
+/* Calls fn(ctx, payload offset) for each allocated block, in address order,
+ * and stops at the first non-zero return, which it gives back; or
+ * -IPO_ECORRUPT where a block's size breaks the walk. Needs access. */
+int ipo_alloc_for_each(const ipo_heap_t *h, int (*fn)(void *ctx, ipo_off_t payload), void *ctx);
 
 #ifdef __cplusplus
 }

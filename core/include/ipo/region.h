@@ -20,6 +20,11 @@ typedef struct ipo_region {
     uint64_t      size;
     ipo_header_t *hdr;
     ipo_slot_t   *me;            /* this participant's slot */
+    ipo_slot_t   *slots;         /* the participant table, as validated at attach */
+    uint32_t      slot_count;    /* its length, as validated at attach: later changes to the
+                                    header's fields cannot send the handle outside the table */
+    uint64_t      hash_key[2];   /* the header's hash key as validated at attach (against its
+                                    digest): what this participant hashes keys with */
     ipo_heap_t    heap;
     uint32_t      slot;
     uint64_t      access_mine;   /* the owner field value that means "this participant" */
@@ -28,6 +33,7 @@ typedef struct ipo_region {
     int           is_creator;
     int           joined;        /* holds a slot */
     int           changed;       /* this turn changed shared state (ipo_region_mark_changed) */
+    uint64_t      taken_over_at; /* the acquisition count of the last turn taken over, or 0 */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
     struct ipo_region *registry_next; /* handles a fork() child must close */
     char          shm_name[IPO_NAME_MAX + 2]; /* as passed to shm_open: "/name" */
@@ -58,10 +64,16 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
 /* One attempt to attach as a consumer: -IPO_ENOENT when there is no such
  * region, -IPO_EAGAIN while its creator is still formatting it, -IPO_EPERM
  * on another owner or mode (opts->mode, default 0600), -IPO_ELAYOUT on a
- * foreign or incompatible layout, -IPO_ECLOSING, -IPO_EFULL. With
+ * foreign or incompatible layout, -IPO_ECORRUPT when an offset or size in
+ * its header does not fit the mapping (ipo_region_corrupt_reason() says
+ * which), -IPO_ECLOSING, -IPO_EFULL. With
  * opts->consumer_slot, only that slot: -IPO_EINVAL past the region's
  * slots, -IPO_ETAKEN while another participant holds it. */
 int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_options_t *opts);
+
+/* Why the calling thread's last ipo_region_attach or ipo_region_join
+ * returned -IPO_ECORRUPT: which field of the header did not fit. */
+const char *ipo_region_corrupt_reason(void);
 
 /* Consumers currently alive in the participant table. */
 unsigned ipo_region_consumers_alive(const ipo_region_t *r);
@@ -78,13 +90,19 @@ void ipo_region_detach(ipo_region_t *r);
 void ipo_region_unmap(ipo_region_t *r);
 
 /* The in-process twin: format caller-owned memory as a region, then join it
- * from any number of handles (threads standing in for processes). */
+ * from any number of handles (threads standing in for processes). Join
+ * checks what attach checks: -IPO_EAGAIN, -IPO_ELAYOUT, -IPO_ECORRUPT,
+ * -IPO_EFULL. */
 int ipo_region_format(void *mem, uint64_t size, const ipo_region_options_t *opts);
 int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size);
 void ipo_region_leave(ipo_region_t *r);
 
-/* Verifies the header, the allocator and the queue. 0 or -IPO_ECORRUPT with
- * a description in why. Needs access (or a quiet region). */
+/* Verifies the header (every offset and size, the hash key against its
+ * digest), the allocator (a walk of every block and list) and the queue
+ * (its ring, and that the messages between head and tail are exactly the
+ * objects flagged as queued: a moved head or tail shows). 0 or
+ * -IPO_ECORRUPT with a description in why. Needs access (or a quiet
+ * region). */
 int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len);
 
 /* Notes that the turn this participant holds changed shared state (an
