@@ -496,7 +496,9 @@ uint64_t ipo_alloc_largest_fit(const ipo_heap_t *h, uint64_t align)
     const ipo_alloc_root_t *root = h->root;
     if (align < GRANULE)
         align = GRANULE;
-    uint64_t best = 0, budget = root->free_blocks;
+    if (!heap_ok(h))
+        return 0;
+    uint64_t best = 0, budget = scan_budget(h);
     /* From the largest class down, until a class's largest possible block
      * could not beat what was found: a block of a higher class always holds
      * more, but an alignment gap can make a lower one the better fit. */

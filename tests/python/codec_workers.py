@@ -54,6 +54,41 @@ def put_unreadable(name, module_dir, results):
     results.put(module)
 
 
+GADGET_MODULE = """
+import dataclasses
+import enum
+
+
+@dataclasses.dataclass
+class Gizmo:
+    name: str
+    weight: float
+
+
+class Hue(enum.Enum):
+    light = 1
+    dark = 2
+"""
+
+
+def write_gadget_module(module_dir):
+    """Writes a module of a dataclass and an enum under a name no process
+    has met, into module_dir; returns the name."""
+    module = f"ipo_gadgets_{os.getpid()}_{os.urandom(4).hex()}"
+    with open(os.path.join(module_dir, module + ".py"), "w") as f:
+        f.write(GADGET_MODULE)
+    return module
+
+
+def put_gadgets(name, module_dir, module, results):
+    """Puts a Gizmo and a Hue member of the module written by
+    write_gadget_module, then a plain message, into a region of mode 0660."""
+    sys.path.insert(0, module_dir)
+    types = __import__(module)
+    _put_all(name, 0o660, [types.Gizmo("gear", 2.5), types.Hue.dark, "after"])
+    results.put("done")
+
+
 def take_one(name, trust, results):
     """Takes the oldest message and reports what came: its repr, or the
     error's class and text."""

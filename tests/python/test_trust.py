@@ -82,11 +82,16 @@ def as_me(*args):
 
 @pytest.fixture(autouse=True)
 def known_classes_restored():
-    """Classes become known to the process (put, read, registered): each
-    test starts from the same set and leaves it as it was."""
+    """Classes become known to the process (put, read, registered) and stay
+    known: each test here leaves the set as it found it, and starts without
+    the names its hostile writers use, which other tests of this process
+    may have made known on purpose (test_pickled puts an enum that calls
+    itself subprocess.Popen)."""
     from ipc_py_objects import objects
 
     saved = dict(objects._known_classes)
+    for name in ("subprocess:Popen", "os:system"):
+        objects._known_classes.pop(name, None)
     yield
     objects._known_classes.clear()
     objects._known_classes.update(saved)
@@ -282,16 +287,23 @@ def test_an_enum_member_is_found_by_the_enum_machinery_not_a_metaclass_call(mine
 # ---- register_class --------------------------------------------------------------------------
 
 
-def test_register_class_lets_a_region_others_write_name_a_class(spawn, region_name):
+def test_register_class_lets_a_region_others_write_name_a_class(spawn, region_name, tmp_path):
+    import importlib
+
     import codec_workers
     from conftest import join_all
-    import foreign_types
 
+    # A module of its own, which no other test of this process has met (a
+    # class read before is known already, and the codec remembers it).
+    module = codec_workers.write_gadget_module(str(tmp_path))
     shared = SharedMemory(region_name, create=True, size=4 * MiB, mode=0o660)
     try:
+        sys.path.insert(0, str(tmp_path))
+        types = importlib.import_module(module)
         results = spawn.Queue()
         for registered in (False, True):
-            child = spawn.Process(target=codec_workers.put_foreign, args=(region_name, 0o660, results))
+            child = spawn.Process(target=codec_workers.put_gadgets,
+                                  args=(region_name, str(tmp_path), module, results))
             child.start()
             assert results.get(timeout=60) == "done"
             join_all([child], 60)
@@ -306,14 +318,15 @@ def test_register_class_lets_a_region_others_write_name_a_class(spawn, region_na
                         shared.take_message()
                     shared.discard_message()
                     assert shared.take_message() == "after"
-                    assert register_class(foreign_types.Gadget) is foreign_types.Gadget
-                    register_class(foreign_types.Shade)
+                    assert register_class(types.Gizmo) is types.Gizmo
+                    register_class(types.Hue)
                 else:
-                    gadget = shared.take_message()
-                    assert isinstance(gadget, foreign_types.Gadget) and gadget.weight == 1.5
-                    assert shared.take_message() is foreign_types.Shade.dark
+                    gizmo = shared.take_message()
+                    assert isinstance(gizmo, types.Gizmo) and gizmo.weight == 2.5
+                    assert shared.take_message() is types.Hue.dark
                     assert shared.take_message() == "after"
     finally:
+        sys.path.remove(str(tmp_path))
         shared.close()
 
 
