@@ -45,22 +45,20 @@ int ipo_queue_init(ipo_region_t *r)
     return 0;
 }
 
-int ipo_queue_reserve(ipo_region_t *r)
+/* Moves the queue to a new ring of `capacity` (a power of two that holds
+ * every message). Built aside, then published with one store: a crash at
+ * any point leaves either the old ring or the new one, both whole (and at
+ * worst the new one unreachable, or the old one not freed yet). */
+static int ring_replace(ipo_region_t *r, uint64_t capacity)
 {
     ipo_queue_t *q = &r->hdr->queue;
     const ipo_ring_t *old = ring_at(r, q->ring);
-    uint64_t capacity = old->capacity;
-    if (q->tail - q->head < capacity)
-        return 0;
-
-    /* Build the bigger ring aside, then publish it with one store: a crash
-     * at any point leaves either the old ring or the new one, both whole. */
-    ipo_off_t grown;
-    int rc = ring_new(r, capacity * 2, &grown);
+    ipo_off_t moved;
+    int rc = ring_new(r, capacity, &moved);
     if (rc)
         return rc;
-    ipo_ring_t *ring = ring_at(r, grown);
-    uint64_t old_mask = capacity - 1, new_mask = capacity * 2 - 1;
+    ipo_ring_t *ring = ring_at(r, moved);
+    uint64_t old_mask = old->capacity - 1, new_mask = capacity - 1;
     for (uint64_t i = q->head; i != q->tail; i++)
         ring->entries[i & new_mask] = old->entries[i & old_mask];
     ipo_off_t old_off = q->ring;
@@ -69,9 +67,32 @@ int ipo_queue_reserve(ipo_region_t *r)
      * ahead of this store (a plain store could be moved before them), so a
      * holder killed here leaves the old ring or the new one, never a
      * half-copied one. No load pairs with it. */
-    ipo_atomic_store_release(&q->ring, grown);
+    ipo_atomic_store_release(&q->ring, moved);
     ipo_alloc_free(&r->heap, old_off);
     return 0;
+}
+
+int ipo_queue_reserve(ipo_region_t *r)
+{
+    ipo_queue_t *q = &r->hdr->queue;
+    uint64_t capacity = ring_at(r, q->ring)->capacity;
+    if (q->tail - q->head < capacity)
+        return 0;
+    return ring_replace(r, capacity * 2);
+}
+
+/* A ring that grew for a burst shrinks back as the queue drains: to half
+ * its capacity once the messages fill less than a quarter of it, never
+ * below the first ring's. Between the two thresholds a queue must double
+ * its length to grow again, or halve it to shrink, so no ring is made and
+ * freed at every other put and take. Shrinking is a courtesy: when no
+ * block can be had for the smaller ring, the larger one stays. */
+static void maybe_shrink(ipo_region_t *r)
+{
+    ipo_queue_t *q = &r->hdr->queue;
+    uint64_t capacity = ring_at(r, q->ring)->capacity;
+    if (capacity > IPO_QUEUE_INITIAL_CAPACITY && q->tail - q->head < capacity / 4)
+        (void)ring_replace(r, capacity / 2);
 }
 
 int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
@@ -128,6 +149,7 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
      * at least as new, so the length it computes is never negative. */
     ipo_atomic_store_release(&q->head, q->head + 1);
     ipo_region_mark_changed(r);
+    maybe_shrink(r);
     return 0;
 }
 
@@ -155,6 +177,7 @@ int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj)
      * POINT queue tail: pairs with the acquire load of tail in
      * ipo_queue_length(), as a put's store does. */
     ipo_atomic_store_release(&q->tail, q->tail - 1);
+    maybe_shrink(r);
     return 0;
 }
 
