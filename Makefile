@@ -18,7 +18,7 @@ SOURCES      := $(shell find core loop python -name '*.[ch]' -o -name '*.py' -o 
                     -o -name py.typed) \
                 CMakeLists.txt pyproject.toml README.md
 
-.PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench clean system-deps
+.PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench stress clean system-deps
 
 demo: $(VENV)/.built
 	@echo "== receiver and sender, two processes =="
@@ -97,6 +97,11 @@ bench: $(VENV)/.built build-c $(REF_VENV)/.deps
 	$(VPY) benchmarks/bench_latency.py --c-dir build/c
 	$(VPY) benchmarks/bench_idle.py --reference $(REF_VENV)/bin/python
 	$(VPY) benchmarks/bench_objects.py --reference $(REF_VENV)/bin/python
+	$(VPY) benchmarks/bench_recovery.py
+
+# Longer runs than make test: 1,000 kills of a busy holder at random moments.
+stress: $(VENV)/.built
+	IPO_TAKEOVER_KILLS=1000 $(VPY) -m pytest -q -s tests/python/test_takeover.py -k kills
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -253,10 +253,14 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         if (gap && gap < MIN_BLOCK)
             gap += align;
         if (gap) {
-            block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
+            /* The new block's header first, inside b's payload where a
+             * walk does not look; then shrinking b publishes it. A holder
+             * killed between the two leaves b whole (see the walk rule at
+             * ipo_alloc_rebuild). */
             ipo_off_t nb = b + gap;
             block_at(h, nb)->prev_size = gap;
             block_at(h, nb)->size_tag = (bsize - gap) | IPO_BLOCK_PREV_FREE;
+            block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
             list_insert(h, b);
             b = nb;
             bsize -= gap;
@@ -351,22 +355,27 @@ int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
     if (merge_next && !free_neighbour_ok(h, next, block_size(nblk)))
         return -IPO_EBADOBJ;
 
+    /* The merged block's header is written before the headers it absorbs
+     * are cleared: a walk then always steps from a whole header to a whole
+     * header, whichever store a kill stops at (ipo_alloc_rebuild). */
+    ipo_off_t start = b;
     if (prev_flag) {
-        ipo_off_t prev = b - blk->prev_size;
-        list_remove(h, prev);
+        start = b - blk->prev_size;
+        list_remove(h, start);
         size += blk->prev_size;
-        blk->size_tag = 0; /* absorbed: never valid again */
-        b = prev;
         /* The predecessor was free, so its own predecessor is not. */
         prev_flag = 0;
     }
     if (merge_next) {
         list_remove(h, next);
         size += block_size(nblk);
-        nblk->size_tag = 0;
     }
-    mark_free(h, b, size, prev_flag);
-    list_insert(h, b);
+    mark_free(h, start, size, prev_flag);
+    if (start != b)
+        blk->size_tag = 0; /* absorbed: never valid again */
+    if (merge_next)
+        nblk->size_tag = 0;
+    list_insert(h, start);
     root->used_blocks--;
     return 0;
 }
@@ -498,5 +507,92 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
              (unsigned long long)root->free_blocks, (unsigned long long)free_count,
              (unsigned long long)root->used_blocks, (unsigned long long)used_count,
              (unsigned long long)root->free_bytes, (unsigned long long)free_bytes);
+    return 0;
+}
+
+/* ---- rebuilding after a holder died ---------------------------------------------- */
+
+/* A holder killed in the middle of ipo_alloc or ipo_alloc_free leaves the
+ * lists, bitmaps and counters half-changed, but never the chain of block
+ * sizes: every store that changes a size makes the walk step from a whole
+ * header to a whole header (a new header is written inside a block before
+ * the store that makes it a block boundary; an absorbed header is cleared
+ * only after the merged header covers it). So the walk is the truth, and
+ * everything else is derived from it here: adjacent free blocks are merged,
+ * each block's PREV_FREE flag and boundary tag set, the lists, bitmaps and
+ * counters filled anew. A free flag is kept as the walk finds it, but for
+ * a block without its allocation tag, which ipo_alloc had not handed out
+ * yet: free. A block handed out in a turn the kill cut short, and not yet
+ * linked into anything, stays allocated and leaks (nothing names it). */
+int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len)
+{
+    ipo_alloc_root_t *root = h->root;
+    if ((root->heap_start & (GRANULE - 1)) || (root->heap_end & (GRANULE - 1)) ||
+        root->heap_end <= root->heap_start || root->heap_start == 0 ||
+        root->heap_end + HDR > h->span)
+        FAIL("heap bounds [%llu, %llu) are invalid: the heap cannot be rebuilt",
+             (unsigned long long)root->heap_start, (unsigned long long)root->heap_end);
+    /* First a walk that changes nothing, so that a heap that cannot be
+     * walked is reported, not half rebuilt. */
+    ipo_off_t b = root->heap_start;
+    while (b < root->heap_end) {
+        uint64_t size = block_size(block_at(h, b));
+        if (size < MIN_BLOCK || size > root->heap_end - b)
+            FAIL("block at %llu has size %llu: the heap cannot be rebuilt",
+                 (unsigned long long)b, (unsigned long long)size);
+        b += size;
+    }
+    if (b != root->heap_end)
+        FAIL("block walk ends at %llu, not at the sentinel %llu",
+             (unsigned long long)b, (unsigned long long)root->heap_end);
+
+    root->fl_bitmap = 0;
+    memset(root->sl_bitmap, 0, sizeof(root->sl_bitmap));
+    memset(root->free_heads, 0, sizeof(root->free_heads));
+    root->free_blocks = 0;
+    root->free_bytes = 0;
+    root->used_blocks = 0;
+    ipo_off_t free_run = 0; /* the free block being grown, or 0 */
+    uint64_t prev_flag = 0;
+    for (b = root->heap_start; b < root->heap_end;) {
+        ipo_block_t *blk = block_at(h, b);
+        uint64_t size = block_size(blk);
+        /* ipo_alloc gives a block its tag in its last store: a block split
+         * off but without its tag yet was never handed out. It is free. */
+        if (!(blk->size_tag & IPO_BLOCK_FREE) && (blk->size_tag >> IPO_BLOCK_TAG_SHIFT) != tag_for(h, b))
+            blk->size_tag |= IPO_BLOCK_FREE;
+        if (blk->size_tag & IPO_BLOCK_FREE) {
+            if (free_run) {
+                /* Two free neighbours (a merge the kill cut short): one block. */
+                uint64_t grown = block_size(block_at(h, free_run)) + size;
+                block_at(h, free_run)->size_tag = grown | IPO_BLOCK_FREE | prev_flag;
+                blk->size_tag = 0;
+            } else {
+                free_run = b;
+                blk->size_tag = size | IPO_BLOCK_FREE | prev_flag;
+            }
+        } else {
+            if (free_run) {
+                mark_free(h, free_run, block_size(block_at(h, free_run)),
+                          block_at(h, free_run)->size_tag & IPO_BLOCK_PREV_FREE);
+                list_insert(h, free_run);
+                free_run = 0;
+                prev_flag = IPO_BLOCK_PREV_FREE;
+            } else {
+                prev_flag = 0;
+            }
+            blk->size_tag = (blk->size_tag & ~IPO_BLOCK_PREV_FREE) | prev_flag;
+            root->used_blocks++;
+            prev_flag = 0;
+        }
+        b += size;
+    }
+    ipo_block_t *sentinel = block_at(h, root->heap_end);
+    sentinel->size_tag = 0;
+    if (free_run) {
+        mark_free(h, free_run, block_size(block_at(h, free_run)),
+                  block_at(h, free_run)->size_tag & IPO_BLOCK_PREV_FREE);
+        list_insert(h, free_run);
+    }
     return 0;
 }

@@ -35,6 +35,26 @@ static void fill_none(ipo_value_t *v, uint64_t n)
         v[i].type = IPO_T_NONE;
 }
 
+/* The turn note (layout.h): set before a change no one store publishes,
+ * cleared after it, so that a takeover's repair knows what to finish. The
+ * fence keeps the note ahead of the change's stores; clearing is a release
+ * store, after them. */
+static void note_set(ipo_region_t *r, uint64_t kind, ipo_off_t target, uint64_t a, uint64_t b)
+{
+    ipo_turn_note_t *n = &r->hdr->note;
+    n->target = target;
+    n->a = a;
+    n->b = b;
+    /* Release for a kill, as the stores below: no load pairs with these. */
+    ipo_atomic_store_release(&n->kind, kind);
+    ipo_atomic_fence_release();
+}
+
+static void note_clear(ipo_region_t *r)
+{
+    ipo_atomic_store_release(&r->hdr->note.kind, (uint64_t)IPO_NOTE_NONE);
+}
+
 /* A container's internal array (a list's VALUES, a map's TABLE), checked
  * enough that a damaged region cannot send a read or write outside the
  * mapping: NULL when it does not check out. Cheaper than ipo_obj_get (which
@@ -140,6 +160,47 @@ int ipo_list_reserve(ipo_region_t *r, ipo_obj_t *list, uint64_t capacity)
     return list_move(r, list, capacity > grown ? capacity : grown);
 }
 
+/* A change in the middle of a list moves items, and a holder killed in
+ * the middle of a memmove would leave some of them twice and others lost
+ * (a block named twice is later freed twice). So such a change is built on
+ * a new array, copy on write: the list moves to it with the two stores of
+ * its array and its length, which the turn note covers (the repair sets
+ * the new length if the new array was published). At the end of a list
+ * nothing moves, and the length is the one store that publishes. */
+static int list_rebuild(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t removed,
+                        const ipo_value_t *values, uint64_t added)
+{
+    ipo_list_t *l = list_of(list);
+    uint64_t old_cap;
+    ipo_value_t *old = list_array(r, list, &old_cap);
+    uint64_t len = l->len, new_len = len - removed + added;
+    uint64_t cap = old_cap >= new_len ? old_cap : new_len + new_len / 2 + 4;
+    if (cap > (UINT64_MAX - 64) / sizeof(ipo_value_t))
+        return -IPO_ENOMEM;
+    ipo_off_t off;
+    void *data;
+    int rc = ipo_obj_new(r, IPO_T_VALUES, cap * sizeof(ipo_value_t), &off, &data);
+    if (rc && cap > new_len) /* the smallest array that works, before failing */
+        rc = ipo_obj_new(r, IPO_T_VALUES, (cap = new_len) * sizeof(ipo_value_t), &off, &data);
+    if (rc)
+        return rc;
+    ipo_value_t *fresh = data;
+    memcpy(fresh, old, (size_t)index * sizeof(ipo_value_t));
+    if (added)
+        memcpy(fresh + index, values, (size_t)added * sizeof(ipo_value_t));
+    memcpy(fresh + index + added, old + index + removed,
+           (size_t)(len - index - removed) * sizeof(ipo_value_t));
+    fill_none(fresh + new_len, cap - new_len);
+    ipo_off_t old_off = l->items.v.off;
+    note_set(r, IPO_NOTE_LIST, (ipo_off_t)((uint8_t *)list - r->base), old_off, new_len);
+    ipo_atomic_store_release(&l->items.v.off, off);
+    ipo_atomic_store_release(&l->len, new_len);
+    note_clear(r);
+    /* The old array is unreachable now; the children removed from it are
+     * the caller's to release (they are named by the old array only). */
+    return 0;
+}
+
 int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
                     const ipo_value_t *values, uint64_t n)
 {
@@ -147,14 +208,24 @@ int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
     ipo_list_t *l = list_of(list);
     if (index > l->len || n > UINT64_MAX / 2 - l->len)
         return -IPO_EINVAL;
+    uint64_t cap;
+    ipo_value_t *items = list_array(r, list, &cap);
+    if (index < l->len && n) {
+        if (!items)
+            return -IPO_EBADOBJ;
+        ipo_off_t old_off = l->items.v.off;
+        int rc = list_rebuild(r, list, index, 0, values, n);
+        if (rc)
+            return rc;
+        ipo__obj_free_block(r, old_off);
+        return 0;
+    }
     int rc = ipo_list_reserve(r, list, l->len + n);
     if (rc)
         return rc;
-    uint64_t cap;
-    ipo_value_t *items = list_array(r, list, &cap);
+    items = list_array(r, list, &cap);
     if (!items)
         return n ? -IPO_EBADOBJ : 0;
-    memmove(items + index + n, items + index, (size_t)(l->len - index) * sizeof(ipo_value_t));
     memcpy(items + index, values, (size_t)n * sizeof(ipo_value_t));
     /* Release for a kill: the items are in place before len counts them. */
     ipo_atomic_store_release(&l->len, l->len + n);
@@ -168,18 +239,40 @@ void ipo_list_remove(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t 
     ipo_list_t *l = list_of(list);
     uint64_t cap;
     ipo_value_t *items = list_array(r, list, &cap);
-    if (!items || index > l->len || n > l->len - index)
+    if (!items || index > l->len || n > l->len - index || !n)
         return;
     if (out)
         memcpy(out, items + index, (size_t)n * sizeof(ipo_value_t));
-    else
+    if (index + n < l->len) {
+        ipo_off_t old_off = l->items.v.off;
+        if (list_rebuild(r, list, index, n, NULL, 0) == 0) {
+            /* Published: the removed children are named by the old array
+             * only, and go with it (a kill before this leaks them, never
+             * leaves them named by the list and freed). */
+            if (!out)
+                for (uint64_t i = 0; i < n; i++)
+                    ipo_value_release(r, &items[index + i]);
+            ipo__obj_free_block(r, old_off);
+            return;
+        }
+        /* No room for a new array (the region is full): move in place, as
+         * a plain list would. A holder killed in this memmove leaves the
+         * list damaged, the one case where a kill can (documented). */
+        if (!out)
+            for (uint64_t i = 0; i < n; i++)
+                ipo_value_release(r, &items[index + i]);
+        memmove(items + index, items + index + n, (size_t)(l->len - index - n) * sizeof(ipo_value_t));
+        fill_none(items + l->len - n, n);
+        ipo_atomic_store_release(&l->len, l->len - n);
+        return;
+    }
+    /* At the end: the length stops counting them first, then they go. */
+    uint64_t len = l->len;
+    ipo_atomic_store_release(&l->len, len - n);
+    if (!out)
         for (uint64_t i = 0; i < n; i++)
             ipo_value_release(r, &items[index + i]);
-    memmove(items + index, items + index + n, (size_t)(l->len - index - n) * sizeof(ipo_value_t));
-    fill_none(items + l->len - n, n);
-    /* Release for a kill: the slots past the new end hold NONE before len
-     * stops counting them. */
-    ipo_atomic_store_release(&l->len, l->len - n);
+    fill_none(items + index, n);
 }
 
 void ipo_list_trim(ipo_region_t *r, ipo_obj_t *list)
@@ -332,6 +425,11 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     return 0;
 }
 
+static ipo_off_t off_of(const ipo_region_t *r, const ipo_obj_t *obj)
+{
+    return (ipo_off_t)((const uint8_t *)obj - r->base);
+}
+
 int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
                    const ipo_value_t *key, const ipo_value_t *value)
 {
@@ -347,6 +445,11 @@ int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
             return rc;
         t = ipo_map_table(r, map);
     }
+    /* An entry, an index slot and two counts: the note lets a repair
+     * rebuild the index and counts from the entries if a kill stops us
+     * between them (the entry past nentries is then not there: the old
+     * state). */
+    note_set(r, IPO_NOTE_MAP, off_of(r, map), 0, 0);
     ipo_entry_t *e = &ipo_table_entries(t)[t->nentries];
     e->hash = hash;
     e->live = 1;
@@ -356,6 +459,7 @@ int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
     ipo_atomic_store_release(&ipo_table_index(t)[free_slot(t, hash)], (uint32_t)(t->nentries + 1));
     t->nentries++;
     t->used++;
+    note_clear(r);
     return 0;
 }
 
@@ -369,6 +473,10 @@ void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
     ipo_entry_t *e = &ipo_table_entries(t)[entry];
     if (!e->live)
         return;
+    /* The entry stops being live before its children are released, so a
+     * kill in between leaks them rather than leaving them named; the note
+     * lets a repair make the index and count agree with the live flags. */
+    note_set(r, IPO_NOTE_MAP, off_of(r, map), 0, 0);
     uint32_t *index = ipo_table_index(t);
     uint64_t mask = t->index_size - 1, perturb = e->hash, i = e->hash & mask;
     for (uint64_t probes = 0; probes <= t->index_size + 64; probes++, PROBE_NEXT(i, perturb, mask)) {
@@ -379,7 +487,7 @@ void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
         if (index[i] == 0)
             break;
     }
-    e->live = 0;
+    ipo_atomic_store_release(&e->live, UINT64_C(0));
     if (key)
         *key = e->key;
     else
@@ -391,6 +499,7 @@ void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
     fill_none(&e->key, 1);
     fill_none(&e->value, 1);
     t->used--;
+    note_clear(r);
 }
 
 void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
@@ -399,18 +508,86 @@ void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
     ipo_table_t *t = ipo_map_table(r, map);
     if (!t)
         return;
+    ipo_map_t *m = ipo_obj_data(map);
     ipo_entry_t *entries = ipo_table_entries(t);
+    ipo_off_t new_off, old_off = m->table.v.off;
+    ipo_table_t *fresh;
+    if (table_new(r, 0, &new_off, &fresh) == 0) {
+        /* An empty table, published with one store; then the old entries'
+         * children go with the old table (a kill meanwhile leaks them). */
+        ipo_atomic_store_release(&m->table.v.off, new_off);
+        for (uint64_t j = 0; j < t->nentries; j++) {
+            if (!entries[j].live)
+                continue; /* released when deleted */
+            ipo_value_release(r, &entries[j].key);
+            ipo_value_release(r, &entries[j].value);
+        }
+        ipo__obj_free_block(r, old_off);
+        return;
+    }
+    /* The region is full: empty this table in place, each entry dead
+     * before its children go, under the note (a repair rebuilds the index
+     * from whatever entries are still live). */
+    note_set(r, IPO_NOTE_MAP, off_of(r, map), 0, 0);
     for (uint64_t j = 0; j < t->nentries; j++) {
+        if (!entries[j].live)
+            continue;
+        ipo_atomic_store_release(&entries[j].live, UINT64_C(0));
         ipo_value_release(r, &entries[j].key);
         ipo_value_release(r, &entries[j].value);
-        entries[j].live = 0;
     }
     t->used = 0;
-    /* A small table again if one can be had; else this one, emptied. */
-    if (t->index_size <= 8 || map_resize(r, map, 0)) {
-        memset(ipo_table_index(t), 0, (size_t)t->index_size * sizeof(uint32_t));
-        t->nentries = 0;
+    memset(ipo_table_index(t), 0, (size_t)t->index_size * sizeof(uint32_t));
+    t->nentries = 0;
+    note_clear(r);
+}
+
+/* ---- repair after a takeover ---------------------------------------------------- */
+
+int ipo_containers_repair(ipo_region_t *r)
+{
+    ipo_turn_note_t *n = &r->hdr->note;
+    uint64_t kind = n->kind;
+    const ipo_obj_t *obj;
+    if (kind == IPO_NOTE_NONE)
+        return 0;
+    int bad = ipo_obj_get(r, n->target, &obj) != 0;
+    if (!bad && kind == IPO_NOTE_LIST && obj->type == IPO_T_LIST) {
+        /* Published the new array but not its length: finish the move. The
+         * old array is unreachable either way; free it if it still is one
+         * (it is freed after the note is cleared, never before). */
+        ipo_list_t *l = list_of((ipo_obj_t *)obj);
+        uint64_t cap;
+        if (l->items.v.off != n->a && list_array(r, (ipo_obj_t *)obj, &cap) && n->b <= cap) {
+            ipo_atomic_store_release(&l->len, n->b);
+            const ipo_obj_t *old;
+            if (ipo_obj_get(r, n->a, &old) == 0 && old->type == IPO_T_VALUES)
+                ipo__obj_free_block(r, n->a);
+        }
+    } else if (!bad && kind == IPO_NOTE_MAP &&
+               (obj->type == IPO_T_DICT || obj->type == IPO_T_SET || obj->type == IPO_T_FROZENSET)) {
+        /* The entries' live flags are the truth: index and count follow. */
+        ipo_table_t *t = ipo_map_table(r, obj);
+        if (t) {
+            ipo_entry_t *entries = ipo_table_entries(t);
+            uint32_t *index = ipo_table_index(t);
+            memset(index, 0, (size_t)t->index_size * sizeof(uint32_t));
+            uint64_t used = 0;
+            for (uint64_t j = 0; j < t->nentries; j++) {
+                if (!entries[j].live)
+                    continue;
+                index[free_slot(t, entries[j].hash)] = (uint32_t)(j + 1);
+                used++;
+            }
+            t->used = used;
+        } else {
+            bad = 1;
+        }
+    } else {
+        bad = 1;
     }
+    note_clear(r);
+    return bad ? -IPO_ECORRUPT : 0;
 }
 
 /* ---- checking ------------------------------------------------------------------ */

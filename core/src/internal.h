@@ -60,4 +60,12 @@ int ipo__remove_if_nobody(const char *shm_name, int fd, int wait, int dry_run);
 int ipo__sweep_creations(int dry_run, void (*report)(void *ctx, int kind, const char *path),
                          void *ctx);
 
+/* region.c: whether another open file description holds slot's liveness
+ * lock (1 also when the kernel cannot tell). */
+int ipo__slot_lock_held(int fd, uint32_t slot);
+
+/* region.c: takes back the registrations a dead occupant of s left in the
+ * access word. */
+void ipo__take_back_sleepers(struct ipo_region *r, ipo_slot_t *s);
+
 #endif /* IPO_INTERNAL_H */

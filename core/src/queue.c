@@ -221,3 +221,33 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
     }
     return 0;
 }
+
+int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len)
+{
+    const ipo_queue_t *q = &r->hdr->queue;
+    if (ipo_alloc_validate(&r->heap, q->ring)) {
+        if (why)
+            snprintf(why, why_len, "the queue's ring offset %llu is not a live block",
+                     (unsigned long long)q->ring);
+        return -IPO_ECORRUPT;
+    }
+    const ipo_ring_t *ring = ring_at(r, q->ring);
+    uint64_t cap = ring->capacity;
+    if (!cap || (cap & (cap - 1)) ||
+        sizeof(ipo_ring_t) + cap * sizeof(ipo_off_t) > ipo_alloc_usable_size(&r->heap, q->ring) ||
+        q->tail - q->head > cap) {
+        if (why)
+            snprintf(why, why_len, "the queue's ring (capacity %llu, %llu messages) is damaged",
+                     (unsigned long long)cap, (unsigned long long)(q->tail - q->head));
+        return -IPO_ECORRUPT;
+    }
+    /* A take unflags its object before it moves the head (or the tail, for
+     * the newest): a kill between leaves a queued message unflagged. It is
+     * still queued, so it is flagged again and the next take delivers it. */
+    for (uint64_t i = q->head; i != q->tail; i++) {
+        const ipo_obj_t *o;
+        if (ipo_obj_get(r, ring->entries[i & (cap - 1)], &o) == 0)
+            ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
+    }
+    return 0;
+}

@@ -52,7 +52,7 @@ uint32_t ipo_layout_hash(void)
         sizeof(ipo_header_t), offsetof(ipo_header_t, access), offsetof(ipo_header_t, queue),
         offsetof(ipo_header_t, attach_count), offsetof(ipo_header_t, next_gen),
         offsetof(ipo_header_t, changes), offsetof(ipo_header_t, takeovers),
-        offsetof(ipo_header_t, hash_key_check),
+        offsetof(ipo_header_t, hash_key_check), offsetof(ipo_header_t, note),
         sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for), offsetof(ipo_slot_t, sleepers),
         sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,
         sizeof(ipo_block_t), IPO_BLOCK_TAG_SHIFT,
@@ -131,6 +131,11 @@ static int locks_held(int fd, uint32_t first, uint32_t n)
 int ipo__liveness_held(int fd, uint32_t first, uint32_t n)
 {
     return locks_held(fd, first, n);
+}
+
+int ipo__slot_lock_held(int fd, uint32_t slot)
+{
+    return locks_held(fd, slot, 1);
 }
 
 /* ---- formatting ---------------------------------------------------------- */
@@ -218,7 +223,7 @@ static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
  * a registration in the slot before it adds it to the word, so a
  * predecessor killed between the two left one more in its slot than in the
  * word, and subtracting that one would borrow from the acquisition count. */
-static void take_back_sleepers(ipo_region_t *r, ipo_slot_t *s)
+void ipo__take_back_sleepers(ipo_region_t *r, ipo_slot_t *s)
 {
     /* Relaxed: the predecessor is gone (we won its lock or its
      * compare-and-swap), so nobody else writes this field now. */
@@ -251,7 +256,7 @@ static void occupy_slot(ipo_region_t *r, uint32_t i, uint32_t role)
      * doorbell, finds nobody reading it, and passes over this slot. */
     ipo_atomic_store_relaxed(&s->waiting_for, 0u);
     ipo_atomic_store_relaxed(&s->sleep_ticket, UINT64_C(0));
-    take_back_sleepers(r, s);
+    ipo__take_back_sleepers(r, s);
     uint32_t pid = (uint32_t)getpid();
     ipo_atomic_store_relaxed(&s->pid, pid);
     ipo_atomic_store_relaxed(&s->role, role);
@@ -716,6 +721,12 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         rc = -IPO_ETAKEN;
     }
     for (uint32_t i = first; i < end; i++) {
+        /* A slot the access word names is not looked at, not even locked
+         * for a moment: its occupant died holding access, and a waiter's
+         * takeover (core/src/recover.c) tests its lock to tell that it is
+         * dead. Relaxed: a hint; the look after locking decides. */
+        if ((ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == (uint64_t)i + 1)
+            continue;
         /* Winning the lock is winning the slot: whoever held it before us
          * has left or died, whatever its state field still says. */
         if (slot_lock(fd, i) < 0)

@@ -63,7 +63,12 @@ int ipo_waker_init(ipo_waker_t *w, ipo_region_t *r)
     for (uint32_t i = 0; i < w->npeers; i++)
         w->peers[i].fd = -1;
     pthread_mutex_init(&w->lock, NULL);
-    int rc = ipo_notify_open(&w->bell, r->inode, r->slot, r->me->generation);
+    int rc = ipo_deathwatch_init(&w->watch, r);
+    if (rc == 0) {
+        rc = ipo_notify_open(&w->bell, r->inode, r->slot, r->me->generation);
+        if (rc)
+            ipo_deathwatch_fini(&w->watch);
+    }
     if (rc) {
         free(w->peers);
         w->peers = NULL;
@@ -97,6 +102,7 @@ static void waker_release(ipo_waker_t *w, int ours)
     free(w->peers);
     w->peers = NULL;
     w->sleepers = NULL;
+    ipo_deathwatch_fini(&w->watch);
     pthread_mutex_destroy(&w->lock);
 }
 
@@ -256,6 +262,18 @@ static void announce_leaving(ipo_waker_t *w)
     uint64_t word = ipo_atomic_fetch_add_acq_rel(&w->r->hdr->access, 0);
     if (word & IPO_ACCESS_SLEEPER_MASK)
         wake(w, WAKE_LEFT);
+}
+
+/* ---- deaths ------------------------------------------------------------------------ */
+
+int ipo__handoff_deaths(ipo_waker_t *w, int collect)
+{
+    pthread_mutex_lock(&w->lock);
+    int died = ipo_deathwatch_sync(&w->watch, w->r);
+    if (collect)
+        died |= ipo_deathwatch_collect(&w->watch);
+    pthread_mutex_unlock(&w->lock);
+    return died;
 }
 
 /* ---- registering ---------------------------------------------------------------- */

@@ -24,4 +24,11 @@ void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s);
  * waiter that leaves without the turn a ring may have given it. */
 void ipo__handoff_pass_on(ipo_waker_t *w);
 
+/* Brings the death watch up to date with the slot table (cheap unless
+ * participants came), and with collect also reads what it reported (a
+ * system call). 1 when a participant was found dead since the last look:
+ * the holder may be dead (a takeover is due), or a releaser that died
+ * between marking our ring pending and ringing. */
+int ipo__handoff_deaths(ipo_waker_t *w, int collect);
+
 #endif /* IPO_SLEEPERS_H */

@@ -3,7 +3,7 @@
 
 #include "ipo/errors.h"
 
-/* Both descriptors of the waiter are watched; whichever is readable, the
+/* Every descriptor of the waiter is watched; whichever is readable, the
  * waiter decides what it means. A look the adapter schedules for itself
  * (the first callback, the next turn of a busy watcher) is a poke of the
  * waiter's eventfd, so every callback comes from the loop. */
@@ -64,18 +64,26 @@ int ipo_uv_init(uv_loop_t *loop, ipo_uv_t *h, ipo_waker_t *waker)
     int fds[IPO_WAITER_FDS];
     if (ipo_waiter_fds(&h->waiter, fds))
         return -IPO_ESYS;
+    h->has_death_poll = fds[2] >= 0;
     int rc = uv_poll_init(loop, &h->poll, fds[0]);
     if (rc == 0) {
         rc = uv_poll_init(loop, &h->wake_poll, fds[1]);
         if (rc)
             uv_close((uv_handle_t *)&h->poll, NULL);
     }
+    if (rc == 0 && h->has_death_poll) {
+        rc = uv_poll_init(loop, &h->death_poll, fds[2]);
+        if (rc) {
+            uv_close((uv_handle_t *)&h->poll, NULL);
+            uv_close((uv_handle_t *)&h->wake_poll, NULL);
+        }
+    }
     if (rc) {
         ipo_waiter_fini(&h->waiter);
         return rc;
     }
-    h->poll.data = h->wake_poll.data = h;
-    h->open_polls = 2;
+    h->poll.data = h->wake_poll.data = h->death_poll.data = h;
+    h->open_polls = h->has_death_poll ? 3 : 2;
     return 0;
 }
 
@@ -86,6 +94,11 @@ int ipo_uv_start(ipo_uv_t *h, uint32_t what, ipo_uv_cb cb)
     int rc = uv_poll_start(&h->poll, UV_READABLE, on_readable);
     if (rc == 0 && (rc = uv_poll_start(&h->wake_poll, UV_READABLE, on_readable)) != 0)
         uv_poll_stop(&h->poll); /* all or nothing: a half-started watcher keeps the loop alive */
+    if (rc == 0 && h->has_death_poll &&
+        (rc = uv_poll_start(&h->death_poll, UV_READABLE, on_readable)) != 0) {
+        uv_poll_stop(&h->poll);
+        uv_poll_stop(&h->wake_poll);
+    }
     if (rc)
         return rc;
     if (h->what && h->what != what)
@@ -101,6 +114,8 @@ int ipo_uv_stop(ipo_uv_t *h)
     h->what = 0;
     ipo_waiter_cancel(&h->waiter);
     uv_poll_stop(&h->wake_poll);
+    if (h->has_death_poll)
+        uv_poll_stop(&h->death_poll);
     return uv_poll_stop(&h->poll);
 }
 
@@ -120,4 +135,6 @@ void ipo_uv_close(ipo_uv_t *h, uv_close_cb close_cb)
     h->close_cb = close_cb;
     uv_close((uv_handle_t *)&h->poll, on_closed);
     uv_close((uv_handle_t *)&h->wake_poll, on_closed);
+    if (h->has_death_poll)
+        uv_close((uv_handle_t *)&h->death_poll, on_closed);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ipo/errors.h"
+#include "ipo/recover.h"
 #include "sleepers.h"
 
 /* A wait goes: try; spin, trying; register and sleep; on a ring,
@@ -52,6 +53,7 @@ int ipo_waiter_fds(ipo_waiter_t *w, int fds[IPO_WAITER_FDS])
     int rc = need_efd(w);
     fds[0] = ipo_notify_fd(&w->waker->bell);
     fds[1] = w->sleeper.efd;
+    fds[2] = ipo_deathwatch_fd(&w->waker->watch);
     return rc;
 }
 
@@ -89,6 +91,26 @@ static int try_take(ipo_waiter_t *w)
 static int change_seen(const ipo_waiter_t *w)
 {
     return (w->what & IPO_WAIT_FOR_CHANGE) && ipo_change_count(w->waker->r) != w->since;
+}
+
+/* A participant died: if it held access, take the turn over (and repair
+ * what it left). 1 when this waiter holds access now, 0 when not, or
+ * -IPO_ECORRUPT when the region could not be repaired (the turn is given
+ * back then). A waiter for messages gives back a turn taken over from an
+ * empty queue, as ipo_handoff_try() does. */
+static int recover(ipo_waiter_t *w)
+{
+    if (!(w->what & (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES)))
+        return 0; /* a waiter for a change only never takes a turn */
+    ipo_region_t *r = w->waker->r;
+    int rc = ipo_access_take_over(r, NULL, 0);
+    if (rc == 1 && !(w->what & IPO_WAIT_FOR_ACCESS) && !ipo_queue_length(r)) {
+        ipo_handoff_release(w->waker);
+        return 0;
+    }
+    if (rc < 0)
+        ipo_handoff_release(w->waker);
+    return rc;
 }
 
 /* The wait is over: with the turn, or without it (AGAIN), in which case a
@@ -141,6 +163,18 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
             ipo_waiter_cancel(w);
             errno = err;
             return -IPO_ESYS;
+        }
+        /* A participant found dead as the watch takes in newcomers may be
+         * the holder: no ring will come from it. Cheap unless participants
+         * came; deaths later make the watch's descriptor readable. */
+        if (ipo__handoff_deaths(w->waker, 0)) {
+            int rec = recover(w);
+            if (rec == 1)
+                return finish(w, IPO_WAIT_HELD);
+            if (rec < 0) {
+                ipo_waiter_cancel(w);
+                return rec;
+            }
         }
         /* A place in line (a ticket) is taken once per wait, by its first
          * registration that wants a turn (not one for a change alone). */
@@ -195,6 +229,19 @@ int ipo_waiter_readable(ipo_waiter_t *w)
         return finish(w, IPO_WAIT_HELD);
     if (change_seen(w))
         return finish(w, IPO_WAIT_AGAIN);
+    /* Not let in: perhaps the death watch woke us (read only now, so that a
+     * plain ring costs no extra system call). A dead holder's turn is taken
+     * over; a releaser that died before ringing us is covered by the look
+     * above and by registering again, which clears our pending ring. */
+    if (ipo__handoff_deaths(w->waker, 1)) {
+        int rec = recover(w);
+        if (rec == 1)
+            return finish(w, IPO_WAIT_HELD);
+        if (rec < 0) {
+            ipo_waiter_cancel(w);
+            return rec;
+        }
+    }
     /* Rung (or looked) and not let in: someone else took the turn (a try
      * retries while access stays free), and will ring when it releases;
      * registering again for the same wait clears our pending ring, so the

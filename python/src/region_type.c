@@ -1,5 +1,6 @@
 /* python/src/region_type.c — the Region heap type: a region handle with the sync API. */
 #include "messages.h"
+#include "ipo/recover.h"
 
 #include <string.h>
 #include <time.h>
@@ -124,6 +125,11 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
                          "no more can wait at once", IPO_WAITERS_MAX, self->name);
             break;
         }
+        if (rc == -IPO_ECORRUPT) {
+            ipo_py_raise(self->st, rc, "a participant died holding access to region '%U', and "
+                         "what it left cannot be repaired", self->name);
+            break;
+        }
         if (rc != -IPO_EINTR) { /* poll() itself failed: no point in trying again */
             ipo_py_raise(self->st, rc, "waiting for access to region '%U' failed", self->name);
             break;
@@ -131,6 +137,12 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     }
     ipo_waiter_fini(&waiter); /* a wait given up passes its ring on */
     self->waiters--;
+    /* A turn taken over from a holder that died in it: if that holder was
+     * the creator, the region went with it, and the turn goes back. */
+    if (rc == 0 && ipo_access_cut_short(&self->r) && ipo_py_require_creator(self) < 0) {
+        ipo_handoff_release(&self->waker);
+        rc = -1;
+    }
     if (rc == 0) {
         self->holder_thread = me;
         maybe_unmap(self);
@@ -660,6 +672,22 @@ static PyObject *Region_get_consumer_id(RegionObject *self, void *closure)
     Py_RETURN_NONE;
 }
 
+static PyObject *Region_get_turn_cut_short(RegionObject *self, void *closure)
+{
+    (void)closure;
+    if (!self->attached || self->closed || ipo_region_inherited(&self->r))
+        Py_RETURN_FALSE;
+    return PyBool_FromLong(ipo_access_cut_short(&self->r));
+}
+
+static PyObject *Region_get_takeovers(RegionObject *self, void *closure)
+{
+    (void)closure;
+    if (!self->attached || self->closed || ipo_region_inherited(&self->r))
+        return PyLong_FromLong(0);
+    return PyLong_FromUnsignedLongLong(ipo_region_takeovers(&self->r));
+}
+
 static PyObject *Region_get_queue_lifo(RegionObject *self, void *closure)
 {
     (void)closure;
@@ -817,6 +845,12 @@ static PyGetSetDef Region_getset[] = {
     { "consumer_id", (getter)Region_get_consumer_id, NULL,
       "A consumer's number among the consumers (0 for the first slot after the creator's; "
       "the one asked for until it attaches); None on the creator's side.", NULL },
+    { "turn_cut_short", (getter)Region_get_turn_cut_short, NULL,
+      "True while this process holds a turn it took over from a participant that died "
+      "holding access: that participant's turn was cut short, so a change it made of "
+      "several (a message and the object it names, two fields) may be there in part.", NULL },
+    { "takeovers", (getter)Region_get_takeovers, NULL,
+      "How many turns were taken over in this region from participants that died in them.", NULL },
     { "_queue_lifo", (getter)Region_get_queue_lifo, (setter)Region_set_queue_lifo,
       "Whether reads given no queue_type take the newest message (SharedMemory.queue_type).", NULL },
     { NULL, NULL, NULL, NULL, NULL }

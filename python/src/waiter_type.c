@@ -1,5 +1,6 @@
 /* python/src/waiter_type.c — Waiter: loop/'s waiter for an event loop that Python drives (aio.py). */
 #include "handle.h"
+#include "ipo/recover.h"
 
 /* The asyncio manager (aio.py) watches fds with loop.add_reader and calls
  * readable() when one is; the whole protocol (try, spin, register, pass a
@@ -41,6 +42,12 @@ static PyObject *step_result(WaiterObject *self, int step)
     if (step < 0)
         return ipo_py_raise(self->region->st, step, "bad wait for region '%U'", self->region->name);
     if (step == IPO_WAIT_HELD) {
+        /* Taken over from a holder that died in its turn: if that was the
+         * creator, the region went with it, and the turn goes back. */
+        if (ipo_access_cut_short(&self->region->r) && ipo_py_require_creator(self->region) < 0) {
+            ipo_handoff_release(&self->region->waker);
+            return NULL;
+        }
         self->region->holder_thread = ipo_py_thread_ident();
     } else if (ipo_py_require_creator(self->region) < 0) {
         ipo_waiter_cancel(&self->w);
@@ -93,8 +100,14 @@ static PyObject *Waiter_get_fds(WaiterObject *self, void *closure)
     if (ipo_waiter_fds(&self->w, fds))
         return ipo_py_raise(self->region->st, -IPO_ESYS, "cannot make an eventfd for region '%U'",
                             self->region->name);
-    PyObject *t = PyTuple_New(IPO_WAITER_FDS);
-    for (int i = 0; t && i < IPO_WAITER_FDS; i++) {
+    /* Only the descriptors there are: the death watch is -1 on a kernel
+     * without pidfds, and a loop cannot watch -1. */
+    int n = 0;
+    for (int i = 0; i < IPO_WAITER_FDS; i++)
+        if (fds[i] >= 0)
+            fds[n++] = fds[i];
+    PyObject *t = PyTuple_New(n);
+    for (int i = 0; t && i < n; i++) {
         PyObject *fd = PyLong_FromLong(fds[i]);
         if (!fd) {
             Py_CLEAR(t);

@@ -60,6 +60,12 @@ void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st);
  * -IPO_ECORRUPT with a description in why (may be NULL). */
 int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len);
 
+/* After a holder died in its turn: rebuilds the free lists, bitmaps,
+ * boundary tags and counters from a walk of the blocks (merging free
+ * neighbours). 0, or -IPO_ECORRUPT (with why) when the blocks themselves
+ * cannot be walked; nothing is changed then. */
+int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len);
+
 #ifdef __cplusplus
 }
 #endif

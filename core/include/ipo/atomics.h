@@ -31,6 +31,12 @@
 #define ipo_atomic_exchange_relaxed(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_RELAXED)
 #define ipo_atomic_exchange_acq_rel(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 
+/* Orders every load and store before it ahead of every store after it: for
+ * a note that must reach memory before the changes it describes (a kill
+ * stops a process between any two of its stores, and the stores that it
+ * made stay). */
+#define ipo_atomic_fence_release()         __atomic_thread_fence(__ATOMIC_RELEASE)
+
 /* Compare-and-swap: 1 when *p held *expected and now holds desired; else 0
  * and *expected holds what *p held. A failed swap orders nothing. */
 #define ipo_atomic_cas_acquire(p, expected, desired) \

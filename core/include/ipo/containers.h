@@ -142,6 +142,11 @@ int ipo_obj_check_tree(const struct ipo_region *r, ipo_off_t off, unsigned depth
 /* Destroys the value's child object, if it has one, and leaves NONE. */
 void ipo_value_release(struct ipo_region *r, ipo_value_t *v);
 
+/* After a takeover: finishes or undoes the container change the header's
+ * turn note names (layout.h), and clears the note. 0, or -IPO_ECORRUPT when
+ * the note names no such container. Needs access. */
+int ipo_containers_repair(struct ipo_region *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -147,6 +147,23 @@ typedef struct ipo_ring {
     ipo_off_t entries[];
 } ipo_ring_t;
 
+/* What a holder is in the middle of, for whoever takes its turn over if it
+ * dies: a change that no single store can publish notes itself here first
+ * (kind, then a fence, then the change), and clears the note after. The
+ * repair (core/src/recover.c) finishes or undoes the change it names. */
+enum ipo_note_kind {
+    IPO_NOTE_NONE = 0,
+    IPO_NOTE_LIST = 1,   /* target: a list moving to a new array; a: the old array; b: its new length */
+    IPO_NOTE_MAP  = 2    /* target: a dict or set whose table is changed in place: rebuild its index */
+};
+
+typedef struct ipo_turn_note {
+    uint64_t  kind;          /* ipo_note_kind; stored last when set, first when cleared */
+    ipo_off_t target;
+    uint64_t  a;
+    uint64_t  b;
+} ipo_turn_note_t;
+
 /* Who touches what. Identity fields and the table offsets are written once,
  * before the magic (release) and READY (release), and only read after: they
  * stay plain. state, access, attach_count, sleep_tickets, changes and the
@@ -181,6 +198,7 @@ typedef struct ipo_header {
     _Alignas(IPO_CACHE_LINE) uint64_t access;
 
     _Alignas(IPO_CACHE_LINE) ipo_queue_t queue;
+    ipo_turn_note_t note;        /* written only under access */
 } ipo_header_t;
 
 /* The layout is an ABI: these assertions fail the build of any change that
@@ -206,6 +224,8 @@ _Static_assert(offsetof(ipo_header_t, takeovers) == 112, "header layout");
 _Static_assert(offsetof(ipo_header_t, hash_key_check) == 120, "header layout");
 _Static_assert(offsetof(ipo_header_t, access) == 128, "header layout");
 _Static_assert(offsetof(ipo_header_t, queue) == 192, "header layout");
+_Static_assert(offsetof(ipo_header_t, note) == 224, "header layout");
+_Static_assert(sizeof(ipo_turn_note_t) == 32, "turn note layout");
 _Static_assert(sizeof(ipo_header_t) == 256, "header layout");
 
 /* A digest of the sizes and field offsets above, stored in each header. */

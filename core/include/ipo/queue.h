@@ -56,6 +56,11 @@ static inline uint64_t ipo_queue_length(const ipo_region_t *r)
 /* The ring's invariants; part of ipo_region_check. */
 int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len);
 
+/* After a holder died in its turn: verifies the ring and flags every
+ * queued object as queued again (a take cut short unflags first). 0 or
+ * -IPO_ECORRUPT with why. Needs access. */
+int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ipo/access.h"
+#include "ipo/deathwatch.h"
 #include "ipo/notify.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
@@ -44,6 +45,7 @@ typedef struct ipo_waker {
     ipo_sleeper_t   *sleepers;     /* registered waiters of this process */
     uint32_t         nsleepers;    /* how many */
     uint32_t         waiting[3];   /* of them, by IPO_WAIT_FOR_* bit */
+    ipo_deathwatch_t watch;        /* the other participants' pidfds, under `lock` */
 } ipo_waker_t;
 
 /* Waiters of one process registered at once, at most: the access word

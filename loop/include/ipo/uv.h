@@ -30,6 +30,8 @@ typedef void (*ipo_uv_cb)(ipo_uv_t *handle, int status);
 struct ipo_uv {
     uv_poll_t     poll;        /* first: a ipo_uv_t is a uv_poll_t for libuv; the doorbell */
     uv_poll_t     wake_poll;   /* the waiter's eventfd */
+    uv_poll_t     death_poll;  /* the death watch (a holder that dies is taken over) */
+    int           has_death_poll; /* 0 when the kernel has no pidfds */
     ipo_waiter_t  waiter;      /* the wait itself: this adapter only drives it */
     ipo_uv_cb     cb;
     uint32_t      what;        /* IPO_WAIT_FOR_* while started, 0 when stopped */

@@ -48,8 +48,10 @@ enum ipo_wait_step {
     IPO_WAIT_AGAIN = 2
 };
 
-/* How many descriptors a waiter's driver polls (ipo_waiter_fds). */
-#define IPO_WAITER_FDS 2
+/* How many descriptors a waiter's driver polls (ipo_waiter_fds): the
+ * doorbell, the waiter's eventfd, and the death watch (deathwatch.h; -1
+ * when the kernel has no pidfds: a driver skips negative descriptors). */
+#define IPO_WAITER_FDS 3
 
 /* The spin budget of a sync waiter before it sleeps, when its caller has
  * no better idea: a holder on another core usually releases within it. */
@@ -62,9 +64,11 @@ void ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker);
 /* Cancels a wait under way and closes the eventfd. */
 void ipo_waiter_fini(ipo_waiter_t *w);
 
-/* The descriptors to poll for readability: the doorbell, and the eventfd
+/* The descriptors to poll for readability: the doorbell, the eventfd
  * through which this process's other waiters pass rings on (made here if
- * not yet). 0, or -IPO_ESYS when no eventfd can be made. */
+ * not yet), and the death watch, readable when another participant dies
+ * (-1 if unavailable; poll() ignores it then, other drivers skip it). 0, or
+ * -IPO_ESYS when no eventfd can be made. */
 int ipo_waiter_fds(ipo_waiter_t *w, int fds[IPO_WAITER_FDS]);
 
 /* Starts waiting for `what` (or changes what an ongoing wait is for):
@@ -73,7 +77,10 @@ int ipo_waiter_fds(ipo_waiter_t *w, int fds[IPO_WAITER_FDS]);
  * again. An IPO_WAIT_* step, -IPO_EINVAL for a `what` that is no set of
  * IPO_WAIT_FOR_* bits, -IPO_ESYS when it cannot make its eventfd, or
  * -IPO_EFULL when IPO_WAITERS_MAX waiters of this process sleep already
- * (the wait is cancelled then). */
+ * (the wait is cancelled then). A participant that died holding access has
+ * its turn taken over (recover.h) by a waiter for access or messages: that
+ * is HELD, with ipo_access_cut_short() true; -IPO_ECORRUPT when what it
+ * left cannot be repaired (the wait is cancelled, the turn given back). */
 int ipo_waiter_start(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t spin_ns);
 
 /* A descriptor of the waiter was readable (or the driver simply wants to

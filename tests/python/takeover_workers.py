@@ -1,0 +1,54 @@
+"""Processes that the takeover tests kill: each attaches to the region named
+on its command line and reports on stdout what it has done, line by line,
+so that the test knows what a kill may have cut short."""
+
+import sys
+
+from ipc_py_objects import SharedMemory
+
+
+def hold(name: str) -> None:
+    """Takes a turn, puts a message, says so, and keeps the turn until told
+    (a line on stdin) to release, or until killed."""
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    assert sm.wait_my_turn(30)
+    sm.put_message(["held", 1, 2, 3])
+    print("held", flush=True)
+    sys.stdin.readline()
+    sm.release()
+    print("released", flush=True)
+    sys.stdin.readline()
+    sm.close()
+
+
+def churn(name: str) -> None:
+    """Turn after turn of puts and of changes to a shared list and dict (the
+    state message, which the test put and each turn puts back last),
+    reporting each released turn's last sequence number: every message of a
+    released turn must survive a kill."""
+    worker = int(sys.argv[3])
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    seq = 0
+    print("ready", flush=True)
+    while True:
+        assert sm.wait_my_turn(30)
+        state, old = sm.take_message_2(1)  # the newest: the state, put back last
+        for _ in range(8):
+            seq += 1
+            sm.put_message({"worker": worker, "seq": seq, "pad": list(range(seq % 40))})
+            state["list"].insert(len(state["list"]) // 2, [seq])
+            if len(state["list"]) > 50:
+                del state["list"][:25]
+            state["dict"][f"k{seq % 64}"] = [seq] * (seq % 7)
+            if seq % 3 == 0:
+                state["dict"].pop(f"k{(seq * 7) % 64}", None)
+        sm.put_message(state)  # a copy (a view is stored by value) ...
+        sm.destroy_obj(old)  # ... so the old one goes
+        sm.release()
+        print(f"released {seq}", flush=True)
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]](sys.argv[2])
