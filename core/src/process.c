@@ -114,8 +114,11 @@ uint64_t ipo__process_start_time(int pid)
     char *p = strrchr(buf, ')');
     if (!p)
         return 0;
-    p++;
-    for (int field = 2; field < 22 && p; field++)
+    p++; /* the space before field 3 */
+    /* Each step moves to the space before the next field, so 19 steps
+     * reach the one before field 22 (counting from 2 read field 23, the
+     * virtual memory size, which changes as the process runs). */
+    for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     return p ? strtoull(p + 1, NULL, 10) : 0;
 }

@@ -689,6 +689,39 @@ static void test_writable_by_others_needs_trust(void)
     ipo_region_unmap(&r);
 }
 
+/* A slot's start time is the process's starttime (field 22 of
+ * /proc/<pid>/stat), which never changes while it lives: the death watch
+ * and takeovers compare it against pid reuse. (It once read field 23, the
+ * virtual memory size, which changes as the process grows.) */
+static void test_slot_start_time_is_the_process_start(void)
+{
+    char name[64], buf[1024];
+    test_region_name(name, sizeof(name), "start");
+    ipo_region_t r;
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    FILE *f = fopen("/proc/self/stat", "r");
+    ASSERT(f != NULL);
+    ASSERT(fgets(buf, sizeof(buf), f) != NULL);
+    fclose(f);
+    char *p = strrchr(buf, ')');
+    ASSERT(p != NULL);
+    unsigned long long start = 0;
+    /* Fields 3 to 21, then starttime. */
+    ASSERT_EQ(sscanf(p + 2, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                            "%*s %*s %llu", &start), 1);
+    ASSERT_UEQ(r.me->start_time, start);
+    /* Growing the process's memory changes nothing. */
+    void *more = mmap(NULL, 64 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT(more != MAP_FAILED);
+    ipo_region_t c;
+    ASSERT_OK(ipo_region_attach(&c, name, NULL));
+    ASSERT_UEQ(c.me->start_time, start);
+    munmap(more, 64 << 20);
+    ipo_region_unmap(&c);
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
@@ -714,5 +747,6 @@ int main(void)
     RUN(test_consumers_leaving_at_once_remove_it);
     RUN(test_create_under_a_umask_of_0777);
     RUN(test_writable_by_others_needs_trust);
+    RUN(test_slot_start_time_is_the_process_start);
     return 0;
 }

@@ -13,13 +13,16 @@ from ipc_py_objects import (
 )
 
 
-def create_and_stay(name, ready, size=1024 * 1024, put=()):
+def create_and_stay(name, ready, size=1024 * 1024, put=(), hold=False):
     """Creates the region, puts each of `put` as a message, says so, and
-    stays until killed (it never closes: a kill -9 is its end)."""
+    stays until killed (it never closes: a kill -9 is its end), holding
+    access if `hold`."""
     sm = SharedMemory(name, create=True, size=size)
     with wait_my_turn(sm):
         for value in put:
             sm.put_message(value)
+    if hold:
+        sm.wait_my_turn()
     ready.put(os.getpid())
     while True:
         signal.pause()
@@ -64,6 +67,17 @@ def _run(coro, loop):
 
         return uvloop.run(coro)
     return asyncio.run(coro)
+
+
+def wait_for_a_turn_then_report(name, started, results):
+    """Attaches, then waits for a turn (asleep: the creator holds it); sends
+    what the wait ended with and when."""
+    sm = SharedMemory(name)
+    sm.init_consumer(30)
+    started.put("waiting")
+    outcome = _outcome(lambda: sm.wait_my_turn(60))
+    results.put((outcome, time.monotonic()))
+    sm.close()
 
 
 def manager_waits_then_report(name, started, results, messages, loop):

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -106,6 +107,60 @@ def test_a_sleeping_consumer_learns_within_a_bound(spawn, region_name):
     # A sleeper wakes once a second to look, if nothing else wakes it.
     assert ended_at - killed_at < 5
     assert not exists(region_name)
+
+
+def test_a_turn_taken_over_from_the_creator_raises(spawn, region_name):
+    """The creator dies holding access: the consumer waiting for it takes the
+    turn over (crash recovery), and gives it back with CreatorGoneError
+    instead of holding a turn of a region that is gone."""
+    creator = started_creator(spawn, region_name, hold=True)
+    started, results = spawn.Queue(), spawn.Queue()
+    consumer = start(spawn, lifecycle_workers.wait_for_a_turn_then_report, region_name, started, results)
+    assert get(started) == "waiting"
+    killed_at = time.monotonic()
+    kill(creator)
+    (kind, message), ended_at = get(results)
+    join_all([consumer], 30)
+    assert kind == "CreatorGoneError", message
+    assert ended_at - killed_at < 5
+    assert not exists(region_name)
+
+
+def asleep(tid):
+    """Whether thread tid of this process is blocked in poll() (its wait's sleep)."""
+    with open(f"/proc/self/task/{tid}/syscall") as f:
+        return f.read().split()[0] in ("7", "271")  # poll, ppoll on x86-64
+
+
+def test_a_sleeper_is_told_by_the_kernel_not_by_its_periodic_wake(spawn, region_name):
+    """The death watch (a pidfd of each participant) wakes a sleeping wait
+    when the creator dies: it raises well before its periodic wake (1 s)."""
+    creator = started_creator(spawn, region_name)
+    sm = SharedMemory(region_name)
+    sm.init_consumer(10)
+    got = {}
+
+    def wait():
+        got["tid"] = threading.get_native_id()
+        try:
+            with wait_my_turn_when_has_messages(sm, 30):
+                got["outcome"] = "a message"
+        except CreatorGoneError:
+            got["outcome"] = "CreatorGoneError"
+        got["at"] = time.monotonic()
+
+    t = threading.Thread(target=wait)
+    t.start()
+    deadline = time.monotonic() + 10
+    while "tid" not in got or not asleep(got["tid"]):
+        assert time.monotonic() < deadline, "the wait never went to sleep"
+        time.sleep(0.001)
+    killed = time.monotonic()
+    kill(creator)
+    t.join(15)
+    sm.close()
+    assert got["outcome"] == "CreatorGoneError"
+    assert got["at"] - killed < 0.5, f"told {got['at'] - killed:.3f} s after the kill"
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
