@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crash_point.h"
 #include "ipo/errors.h"
 
 #define GRANULE     ((uint64_t)IPO_ALLOC_GRANULE)
@@ -60,6 +61,26 @@ static int link_ok(const ipo_heap_t *h, ipo_off_t n)
     return n == 0 || (n >= root->heap_start && n < root->heap_end && !(n & (GRANULE - 1)));
 }
 
+/* Whether the root's heap bounds lie inside the mapping, as attach found
+ * them: one compare before an operation follows anything in the heap (every
+ * block it reaches ends at or before heap_end, whose sentinel header must
+ * be mapped). */
+static inline int heap_ok(const ipo_heap_t *h)
+{
+    const ipo_alloc_root_t *root = h->root;
+    return root->heap_start < root->heap_end && root->heap_end <= h->span - HDR;
+}
+
+/* How many steps a scan of free lists may take: no more than the blocks the
+ * heap can hold, whatever the (shared, so untrusted) count says, so that a
+ * cycle in a damaged list cannot hold access for 2^64 steps. */
+static uint64_t scan_budget(const ipo_heap_t *h)
+{
+    const ipo_alloc_root_t *root = h->root;
+    uint64_t most = (root->heap_end - root->heap_start) / MIN_BLOCK;
+    return root->free_blocks < most ? root->free_blocks : most;
+}
+
 /* The next block of a free list, or 0 at its end or at a damaged link. A
  * scan also stops after `*budget` steps, so a cycle cannot hang it. */
 static ipo_off_t next_free(const ipo_heap_t *h, ipo_off_t b, uint64_t *budget)
@@ -109,15 +130,28 @@ static void list_insert(ipo_heap_t *h, ipo_off_t b)
     unsigned fl, sl;
     class_of(block_size(block_at(h, b)), &fl, &sl);
     ipo_off_t head = root->free_heads[fl][sl];
+    /* A head outside the heap (a damaged root) is not followed: the list
+     * restarts at b, and check() reports the blocks it lost. */
+    if (!link_ok(h, head))
+        head = 0;
     ipo_free_links_t *l = links_at(h, b);
+    IPO_CRASH_POINT();
     l->next = head;
+    IPO_CRASH_POINT();
     l->prev = 0;
-    if (head)
+    if (head) {
+        IPO_CRASH_POINT();
         links_at(h, head)->prev = b;
+    }
+    IPO_CRASH_POINT();
     root->free_heads[fl][sl] = b;
+    IPO_CRASH_POINT();
     root->sl_bitmap[fl] |= UINT32_C(1) << sl;
+    IPO_CRASH_POINT();
     root->fl_bitmap |= UINT64_C(1) << fl;
+    IPO_CRASH_POINT();
     root->free_blocks++;
+    IPO_CRASH_POINT();
     root->free_bytes += block_size(block_at(h, b));
 }
 
@@ -127,23 +161,37 @@ static void list_remove(ipo_heap_t *h, ipo_off_t b)
     unsigned fl, sl;
     class_of(block_size(block_at(h, b)), &fl, &sl);
     ipo_free_links_t *l = links_at(h, b);
-    if (l->next)
+    if (l->next) {
+        IPO_CRASH_POINT();
         links_at(h, l->next)->prev = l->prev;
+    }
     if (l->prev) {
+        IPO_CRASH_POINT();
         links_at(h, l->prev)->next = l->next;
     } else {
+        IPO_CRASH_POINT();
         root->free_heads[fl][sl] = l->next;
         if (!l->next) {
+            IPO_CRASH_POINT();
             root->sl_bitmap[fl] &= ~(UINT32_C(1) << sl);
-            if (!root->sl_bitmap[fl])
+            if (!root->sl_bitmap[fl]) {
+                IPO_CRASH_POINT();
                 root->fl_bitmap &= ~(UINT64_C(1) << fl);
+            }
         }
     }
+    IPO_CRASH_POINT();
     root->free_blocks--;
+    IPO_CRASH_POINT();
     root->free_bytes -= block_size(block_at(h, b));
 }
 
-/* A free block from the first non-empty class at or above (fl, sl), or 0. */
+/* What find_free() gives for a class whose bitmap bit is set but whose list
+ * is empty: a damaged root, never a real offset (not a granule). */
+#define DAMAGED_CLASS (~(ipo_off_t)0)
+
+/* A free block from the first non-empty class at or above (fl, sl), 0, or
+ * DAMAGED_CLASS. */
 static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
 {
     const ipo_alloc_root_t *root = h->root;
@@ -151,22 +199,30 @@ static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
         return 0;
     uint32_t slmap = root->sl_bitmap[fl] & (~UINT32_C(0) << sl);
     if (!slmap) {
-        uint64_t flmap = fl + 1 < 64 ? root->fl_bitmap & (~UINT64_C(0) << (fl + 1)) : 0;
+        /* Only classes that exist: a damaged bitmap must not index past them. */
+        uint64_t valid = (UINT64_C(1) << IPO_ALLOC_FL_COUNT) - 1;
+        uint64_t flmap = root->fl_bitmap & valid & (~UINT64_C(0) << (fl + 1));
         if (!flmap)
             return 0;
         fl = (unsigned)__builtin_ctzll(flmap);
         slmap = root->sl_bitmap[fl];
+        if (!slmap)
+            return DAMAGED_CLASS; /* the two levels disagree */
     }
     sl = (unsigned)__builtin_ctz(slmap);
-    return root->free_heads[fl][sl];
+    ipo_off_t b = root->free_heads[fl][sl];
+    return b ? b : DAMAGED_CLASS;
 }
 
 /* Writes a free block's header and tells its physical successor about it. */
 static void mark_free(ipo_heap_t *h, ipo_off_t b, uint64_t size, uint64_t prev_free_flag)
 {
+    IPO_CRASH_POINT();
     block_at(h, b)->size_tag = size | IPO_BLOCK_FREE | prev_free_flag;
     ipo_block_t *next = block_at(h, b + size);
+    IPO_CRASH_POINT();
     next->prev_size = size;
+    IPO_CRASH_POINT();
     next->size_tag |= IPO_BLOCK_PREV_FREE;
 }
 
@@ -198,16 +254,20 @@ int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size, uint64_t tag_k
     return 0;
 }
 
+static int free_neighbour_ok(const ipo_heap_t *h, ipo_off_t n, uint64_t size);
+
 int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
 {
     ipo_alloc_root_t *root = h->root;
+    if (!heap_ok(h))
+        return -IPO_ECORRUPT;
     if (align < GRANULE)
         align = GRANULE;
     if (align & (align - 1))
         return -IPO_EINVAL;
     uint64_t heap_size = root->heap_end - root->heap_start;
     if (size > heap_size || align > heap_size)
-        return -IPO_ENOMEM;
+        return ipo_alloc_refuse(h, size, align);
 
     uint64_t need = round_up(size, GRANULE) + HDR;
     if (need < MIN_BLOCK)
@@ -219,6 +279,8 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     unsigned fl, sl;
     class_at_least(search, &fl, &sl);
     ipo_off_t b = find_free(h, fl, sl);
+    if (b == DAMAGED_CLASS)
+        return -IPO_ECORRUPT;
     if (!b) {
         /* Rounding up to a class boundary skips the blocks of the request's
          * own class, some of which may fit (an aligned request may fit with a
@@ -228,7 +290,7 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         class_of(need, &lo_fl, &lo_sl);
         unsigned first = lo_fl * SL_COUNT + lo_sl;
         unsigned last = fl * SL_COUNT + sl; /* exclusive: searched already */
-        uint64_t budget = root->free_blocks;
+        uint64_t budget = scan_budget(h);
         for (unsigned c = first; !b && c < last && c < IPO_ALLOC_FL_COUNT * SL_COUNT; c++) {
             unsigned f = c / SL_COUNT, s = c % SL_COUNT;
             if (!(root->sl_bitmap[f] & (UINT32_C(1) << s)))
@@ -241,8 +303,15 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
                 b = 0;
         }
         if (!b)
-            return -IPO_ENOMEM;
+            return ipo_alloc_refuse(h, size, align);
     }
+    /* The block came from a shared list: before the list surgery and the
+     * split write through it, it must be a free block of its size, inside
+     * the heap, linked both ways. A few compares; a damaged heap is
+     * -IPO_ECORRUPT (the lists can be rebuilt from a walk), never a write
+     * outside it. */
+    if (!free_neighbour_ok(h, b, block_size(block_at(h, b))))
+        return -IPO_ECORRUPT;
 
     list_remove(h, b);
     uint64_t bsize = block_size(block_at(h, b));
@@ -258,8 +327,11 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
              * killed between the two leaves b whole (see the walk rule at
              * ipo_alloc_rebuild). */
             ipo_off_t nb = b + gap;
+            IPO_CRASH_POINT();
             block_at(h, nb)->prev_size = gap;
+            IPO_CRASH_POINT();
             block_at(h, nb)->size_tag = (bsize - gap) | IPO_BLOCK_PREV_FREE;
+            IPO_CRASH_POINT();
             block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
             list_insert(h, b);
             b = nb;
@@ -270,14 +342,18 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     uint64_t prev_flag = block_at(h, b)->size_tag & IPO_BLOCK_PREV_FREE;
     if (bsize - need >= MIN_BLOCK) {
         ipo_off_t rest = b + need;
+        IPO_CRASH_POINT();
         block_at(h, rest)->prev_size = 0;
         mark_free(h, rest, bsize - need, 0);
         list_insert(h, rest);
         bsize = need;
     } else {
+        IPO_CRASH_POINT();
         block_at(h, b + bsize)->size_tag &= ~IPO_BLOCK_PREV_FREE;
     }
+    IPO_CRASH_POINT();
     block_at(h, b)->size_tag = bsize | prev_flag | (tag_for(h, b) << IPO_BLOCK_TAG_SHIFT);
+    IPO_CRASH_POINT();
     root->used_blocks++;
     *out = b + HDR;
     return 0;
@@ -287,7 +363,7 @@ int ipo_alloc_validate(const ipo_heap_t *h, ipo_off_t off)
 {
     const ipo_alloc_root_t *root = h->root;
     if (off < root->heap_start + HDR || off >= root->heap_end || (off & (GRANULE - 1)) ||
-        root->heap_end + HDR > h->span)
+        root->heap_end > h->span - HDR)
         return -IPO_EBADOBJ;
     ipo_off_t b = off - HDR;
     uint64_t st = block_at(h, b)->size_tag;
@@ -334,6 +410,8 @@ static int free_neighbour_ok(const ipo_heap_t *h, ipo_off_t n, uint64_t size)
 
 int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
 {
+    if (!heap_ok(h))
+        return -IPO_EBADOBJ;
     int rc = ipo_alloc_validate(h, off);
     if (rc)
         return rc;
@@ -371,11 +449,16 @@ int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
         size += block_size(nblk);
     }
     mark_free(h, start, size, prev_flag);
-    if (start != b)
+    if (start != b) {
+        IPO_CRASH_POINT();
         blk->size_tag = 0; /* absorbed: never valid again */
-    if (merge_next)
+    }
+    if (merge_next) {
+        IPO_CRASH_POINT();
         nblk->size_tag = 0;
+    }
     list_insert(h, start);
+    IPO_CRASH_POINT();
     root->used_blocks--;
     return 0;
 }
@@ -397,14 +480,69 @@ void ipo_alloc_stats(const ipo_heap_t *h, ipo_alloc_stats_t *st)
     if (fl >= IPO_ALLOC_FL_COUNT || !root->sl_bitmap[fl])
         return; /* inconsistent bitmaps: ipo_alloc_check says more */
     unsigned sl = 31u - (unsigned)__builtin_clz(root->sl_bitmap[fl]);
-    uint64_t largest = 0, budget = root->free_blocks;
+    if (!heap_ok(h))
+        return;
+    uint64_t largest = 0, budget = scan_budget(h);
     ipo_off_t head = root->free_heads[fl][sl];
     for (ipo_off_t b = link_ok(h, head) ? head : 0; b; b = next_free(h, b, &budget)) {
         uint64_t s = block_size(block_at(h, b));
         if (s > largest)
             largest = s;
     }
-    st->largest_free = largest - HDR;
+    st->largest_free = largest > HDR ? largest - HDR : 0;
+}
+
+/* ---- reports of a request that found no room ------------------------------------ */
+
+/* The first size past every block of class (fl, sl). */
+static uint64_t class_limit(unsigned fl, unsigned sl)
+{
+    if (fl == 0)
+        return (uint64_t)(sl + 1) * GRANULE;
+    /* The inverse of class_of(): the class's blocks have their top bit at
+     * msb and the next SL_LOG2 bits equal to sl. */
+    unsigned msb = fl + SL_LOG2 + 3;
+    return (uint64_t)(SL_COUNT + sl + 1) << (msb - SL_LOG2);
+}
+
+uint64_t ipo_alloc_largest_fit(const ipo_heap_t *h, uint64_t align)
+{
+    const ipo_alloc_root_t *root = h->root;
+    if (align < GRANULE)
+        align = GRANULE;
+    uint64_t best = 0, budget = root->free_blocks;
+    /* From the largest class down, until a class's largest possible block
+     * could not beat what was found: a block of a higher class always holds
+     * more, but an alignment gap can make a lower one the better fit. */
+    for (unsigned c = IPO_ALLOC_FL_COUNT * SL_COUNT; c-- > 0;) {
+        unsigned fl = c / SL_COUNT, sl = c % SL_COUNT;
+        if (class_limit(fl, sl) <= best + HDR)
+            break;
+        if (!(root->sl_bitmap[fl] & (UINT32_C(1) << sl)))
+            continue;
+        ipo_off_t head = root->free_heads[fl][sl];
+        for (ipo_off_t b = link_ok(h, head) ? head : 0; b; b = next_free(h, b, &budget)) {
+            uint64_t size = block_size(block_at(h, b));
+            if (size > root->heap_end - b)
+                continue; /* a damaged block: ipo_alloc_check says more */
+            uint64_t gap = align > GRANULE ? round_up(b + HDR, align) - HDR - b : 0;
+            if (gap && gap < MIN_BLOCK)
+                gap += align;
+            if (size >= gap + MIN_BLOCK && size - gap - HDR > best)
+                best = size - gap - HDR;
+        }
+    }
+    return best;
+}
+
+int ipo_alloc_refuse(ipo_heap_t *h, uint64_t size, uint64_t align)
+{
+    h->refused.size = size > UINT64_MAX - GRANULE ? size : round_up(size, GRANULE);
+    h->refused.align = align < GRANULE ? GRANULE : align;
+    h->refused.fit = ipo_alloc_largest_fit(h, h->refused.align);
+    h->refused.largest = h->refused.align > GRANULE ? ipo_alloc_largest_fit(h, GRANULE) : h->refused.fit;
+    h->refused.free_bytes = h->root->free_bytes;
+    return -IPO_ENOMEM;
 }
 
 #define FAIL(...) do { if (why) snprintf(why, why_len, __VA_ARGS__); return -IPO_ECORRUPT; } while (0)
@@ -414,7 +552,7 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len)
     const ipo_alloc_root_t *root = h->root;
     if ((root->heap_start & (GRANULE - 1)) || (root->heap_end & (GRANULE - 1)) ||
         root->heap_end <= root->heap_start || root->heap_start == 0 ||
-        root->heap_end + HDR > h->span)
+        root->heap_end > h->span - HDR)
         FAIL("heap bounds [%llu, %llu) are invalid",
              (unsigned long long)root->heap_start, (unsigned long long)root->heap_end);
 
@@ -593,6 +731,26 @@ int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len)
         mark_free(h, free_run, block_size(block_at(h, free_run)),
                   block_at(h, free_run)->size_tag & IPO_BLOCK_PREV_FREE);
         list_insert(h, free_run);
+    }
+    return 0;
+}
+
+int ipo_alloc_for_each(const ipo_heap_t *h, int (*fn)(void *ctx, ipo_off_t payload), void *ctx)
+{
+    if (!heap_ok(h))
+        return -IPO_ECORRUPT;
+    const ipo_alloc_root_t *root = h->root;
+    for (ipo_off_t b = root->heap_start; b < root->heap_end;) {
+        const ipo_block_t *blk = block_at(h, b);
+        uint64_t size = block_size(blk);
+        if (size < MIN_BLOCK || size > root->heap_end - b)
+            return -IPO_ECORRUPT;
+        if (!(blk->size_tag & IPO_BLOCK_FREE)) {
+            int rc = fn(ctx, b + HDR);
+            if (rc)
+                return rc;
+        }
+        b += size;
     }
     return 0;
 }

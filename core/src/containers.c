@@ -10,6 +10,7 @@
 #include "ipo/atomics.h"
 #include "ipo/errors.h"
 #include "ipo/region.h"
+#include "crash_point.h"
 #include "internal.h"
 
 #include <string.h>
@@ -24,13 +25,17 @@ void ipo_value_release(ipo_region_t *r, ipo_value_t *v)
     ipo_region_mark_changed(r);
     if (!ipo_value_is_inline(v->type))
         ipo__obj_release(r, v->v.off);
+    IPO_CRASH_POINT();
     v->type = IPO_T_NONE;
+    IPO_CRASH_POINT();
     v->v.u64 = 0;
 }
 
 static void fill_none(ipo_value_t *v, uint64_t n)
 {
+    IPO_CRASH_POINT();
     memset(v, 0, (size_t)n * sizeof(*v));
+    IPO_CRASH_POINT();
     for (uint64_t i = 0; i < n; i++)
         v[i].type = IPO_T_NONE;
 }
@@ -42,16 +47,19 @@ static void fill_none(ipo_value_t *v, uint64_t n)
 static void note_set(ipo_region_t *r, uint64_t kind, ipo_off_t target, uint64_t a, uint64_t b)
 {
     ipo_turn_note_t *n = &r->hdr->note;
+    IPO_CRASH_POINT();
     n->target = target;
     n->a = a;
     n->b = b;
     /* Release for a kill, as the stores below: no load pairs with these. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&n->kind, kind);
     ipo_atomic_fence_release();
 }
 
 static void note_clear(ipo_region_t *r)
 {
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&r->hdr->note.kind, (uint64_t)IPO_NOTE_NONE);
 }
 
@@ -103,6 +111,19 @@ ipo_value_t *ipo_list_items(const ipo_region_t *r, const ipo_obj_t *list, uint64
     return items;
 }
 
+int ipo_list_get(const ipo_region_t *r, const ipo_obj_t *list, ipo_value_t **items, uint64_t *len)
+{
+    const ipo_list_t *l = list_of((ipo_obj_t *)list);
+    uint64_t cap;
+    *items = list_array(r, (ipo_obj_t *)list, &cap);
+    *len = l->len;
+    /* One compare on every item access: a length past the array, or an
+     * array that does not check out, is a damaged list. */
+    if (*len > cap || (!*items && l->items.type != IPO_T_NONE))
+        return -IPO_ECORRUPT;
+    return 0;
+}
+
 int ipo_list_new(ipo_region_t *r, uint64_t capacity, ipo_off_t *out)
 {
     void *data;
@@ -125,15 +146,23 @@ static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
     ipo_list_t *l = list_of(list);
     uint64_t old_cap;
     ipo_value_t *old = list_array(r, list, &old_cap);
-    if (cap > (UINT64_MAX - 64) / sizeof(ipo_value_t))
+    /* The copy below reads len slots of the old array. */
+    if (l->len > old_cap || (!old && l->items.type != IPO_T_NONE))
+        return -IPO_ECORRUPT;
+    if (cap > (UINT64_MAX - 64) / sizeof(ipo_value_t)) {
+        (void)ipo_alloc_refuse(&r->heap, UINT64_MAX, IPO_OBJ_BIG_ALIGN); /* for the report */
         return -IPO_ENOMEM;
+    }
+    /* Taken before allocating: in a damaged heap the new block may overlap
+     * the list, and the copy must stay inside the old array. */
+    uint64_t keep = l->len < cap ? l->len : cap;
     ipo_off_t off;
     void *data;
     int rc = ipo_obj_new(r, IPO_T_VALUES, cap * sizeof(ipo_value_t), &off, &data);
     if (rc)
         return rc;
     ipo_value_t *fresh = data;
-    uint64_t keep = l->len < cap ? l->len : cap;
+    IPO_CRASH_POINT();
     if (keep)
         memcpy(fresh, old, (size_t)keep * sizeof(ipo_value_t));
     fill_none(fresh + keep, cap - keep);
@@ -142,7 +171,9 @@ static int list_move(ipo_region_t *r, ipo_obj_t *list, uint64_t cap)
      * VALUES already), so it is the one that must come after the copies.
      * A first array also needs its type, stored after the offset: a kill
      * between them leaves an empty list and an unreachable array. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->items.v.off, off);
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->items.type, (uint8_t)IPO_T_VALUES);
     if (old_off && old)
         ipo__obj_free_block(r, old_off);
@@ -157,7 +188,13 @@ int ipo_list_reserve(ipo_region_t *r, ipo_obj_t *list, uint64_t capacity)
         return 0;
     /* Grow by half again, as growing by one each time would copy O(n^2). */
     uint64_t grown = cap + cap / 2 + 4;
-    return list_move(r, list, capacity > grown ? capacity : grown);
+    if (capacity >= grown)
+        return list_move(r, list, capacity);
+    /* Half again is a policy, not a need: when there is no room for it,
+     * exactly what is asked may still fit, and the report of a failure is
+     * then that smallest size (the last one refused). */
+    int rc = list_move(r, list, grown);
+    return rc == -IPO_ENOMEM ? list_move(r, list, capacity) : rc;
 }
 
 /* A change in the middle of a list moves items, and a holder killed in
@@ -185,6 +222,7 @@ static int list_rebuild(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64
     if (rc)
         return rc;
     ipo_value_t *fresh = data;
+    IPO_CRASH_POINT();
     memcpy(fresh, old, (size_t)index * sizeof(ipo_value_t));
     if (added)
         memcpy(fresh + index, values, (size_t)added * sizeof(ipo_value_t));
@@ -193,7 +231,9 @@ static int list_rebuild(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64
     fill_none(fresh + new_len, cap - new_len);
     ipo_off_t old_off = l->items.v.off;
     note_set(r, IPO_NOTE_LIST, (ipo_off_t)((uint8_t *)list - r->base), old_off, new_len);
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->items.v.off, off);
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->len, new_len);
     note_clear(r);
     /* The old array is unreachable now; the children removed from it are
@@ -206,10 +246,12 @@ int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
 {
     ipo_region_mark_changed(r);
     ipo_list_t *l = list_of(list);
+    uint64_t cap;
+    ipo_value_t *items;
+    if (ipo_list_get(r, list, &items, &cap))
+        return -IPO_ECORRUPT;
     if (index > l->len || n > UINT64_MAX / 2 - l->len)
         return -IPO_EINVAL;
-    uint64_t cap;
-    ipo_value_t *items = list_array(r, list, &cap);
     if (index < l->len && n) {
         if (!items)
             return -IPO_EBADOBJ;
@@ -223,12 +265,21 @@ int ipo_list_insert(ipo_region_t *r, ipo_obj_t *list, uint64_t index,
     int rc = ipo_list_reserve(r, list, l->len + n);
     if (rc)
         return rc;
+    /* Read again: in a damaged heap, growing may have written over the list. */
     items = list_array(r, list, &cap);
-    if (!items)
-        return n ? -IPO_EBADOBJ : 0;
+    if (!items || l->len > cap || n > cap - l->len || index > l->len)
+        return n ? -IPO_ECORRUPT : 0;
+    /* The items go past the end first, where the list does not count
+     * them, but where they must not stay: the slots past the end hold NONE
+     * (a destroyed list releases every slot of its array). The note lets a
+     * repair clear them if a kill stops us before the length counts them. */
+    note_set(r, IPO_NOTE_LIST, (ipo_off_t)((uint8_t *)list - r->base), l->items.v.off, l->len + n);
+    IPO_CRASH_POINT();
     memcpy(items + index, values, (size_t)n * sizeof(ipo_value_t));
     /* Release for a kill: the items are in place before len counts them. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->len, l->len + n);
+    note_clear(r);
     return 0;
 }
 
@@ -239,7 +290,7 @@ void ipo_list_remove(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t 
     ipo_list_t *l = list_of(list);
     uint64_t cap;
     ipo_value_t *items = list_array(r, list, &cap);
-    if (!items || index > l->len || n > l->len - index || !n)
+    if (!items || l->len > cap || index > l->len || n > l->len - index || !n)
         return;
     if (out)
         memcpy(out, items + index, (size_t)n * sizeof(ipo_value_t));
@@ -261,18 +312,26 @@ void ipo_list_remove(ipo_region_t *r, ipo_obj_t *list, uint64_t index, uint64_t 
         if (!out)
             for (uint64_t i = 0; i < n; i++)
                 ipo_value_release(r, &items[index + i]);
+        IPO_CRASH_POINT();
         memmove(items + index, items + index + n, (size_t)(l->len - index - n) * sizeof(ipo_value_t));
         fill_none(items + l->len - n, n);
+        IPO_CRASH_POINT();
         ipo_atomic_store_release(&l->len, l->len - n);
         return;
     }
-    /* At the end: the length stops counting them first, then they go. */
+    /* At the end: the length stops counting them first, then they go,
+     * under the note: a kill before they are all NONE leaves slots past the
+     * end naming children (some perhaps freed already), which the repair
+     * clears (leaking what was not released yet). */
     uint64_t len = l->len;
+    note_set(r, IPO_NOTE_LIST, (ipo_off_t)((uint8_t *)list - r->base), l->items.v.off, len - n);
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&l->len, len - n);
     if (!out)
         for (uint64_t i = 0; i < n; i++)
             ipo_value_release(r, &items[index + i]);
     fill_none(items + index, n);
+    note_clear(r);
 }
 
 void ipo_list_trim(ipo_region_t *r, ipo_obj_t *list)
@@ -296,8 +355,10 @@ static uint64_t table_bytes(uint64_t index_size, uint64_t entry_cap)
  * so probes end soon and always find an empty slot. */
 static int table_new(ipo_region_t *r, uint64_t n, ipo_off_t *out, ipo_table_t **table)
 {
-    if (n > (uint64_t)UINT32_MAX / 2)
+    if (n > (uint64_t)UINT32_MAX / 2) {
+        (void)ipo_alloc_refuse(&r->heap, UINT64_MAX, IPO_OBJ_BIG_ALIGN); /* for the report */
         return -IPO_ENOMEM;
+    }
     uint64_t size = 8;
     while (size * 2 / 3 < n)
         size *= 2;
@@ -316,19 +377,23 @@ static int table_new(ipo_region_t *r, uint64_t n, ipo_off_t *out, ipo_table_t **
     return 0;
 }
 
-ipo_table_t *ipo_map_table(const ipo_region_t *r, const ipo_obj_t *map)
+ipo_table_t *ipo__table_of(const ipo_obj_t *obj)
 {
-    const ipo_map_t *m = ipo_obj_data(map);
-    ipo_obj_t *obj = child_block(r, &m->table, IPO_T_TABLE);
-    if (!obj)
-        return NULL;
     ipo_table_t *t = ipo_obj_data(obj);
+    /* index_size is bounded first, so that table_bytes cannot overflow. */
     if (obj->v.len < sizeof(ipo_table_t) || t->index_size < 8 ||
         (t->index_size & (t->index_size - 1)) || t->index_size > ((uint64_t)1 << 33) ||
         t->entry_cap >= t->index_size || table_bytes(t->index_size, t->entry_cap) > obj->v.len ||
         t->nentries > t->entry_cap || t->used > t->nentries)
         return NULL;
     return t;
+}
+
+ipo_table_t *ipo_map_table(const ipo_region_t *r, const ipo_obj_t *map)
+{
+    const ipo_map_t *m = ipo_obj_data(map);
+    ipo_obj_t *obj = child_block(r, &m->table, IPO_T_TABLE);
+    return obj ? ipo__table_of(obj) : NULL;
 }
 
 int ipo_map_new(ipo_region_t *r, uint8_t type, uint64_t n, ipo_off_t *out)
@@ -362,7 +427,7 @@ int64_t ipo_map_find(const ipo_region_t *r, const ipo_obj_t *map, uint64_t hash,
 {
     ipo_table_t *t = ipo_map_table(r, map);
     if (!t)
-        return IPO_MAP_ABSENT;
+        return IPO_MAP_DAMAGED;
     uint32_t *index = ipo_table_index(t);
     ipo_entry_t *entries = ipo_table_entries(t);
     uint64_t mask = t->index_size - 1, perturb = hash, i = hash & mask;
@@ -384,13 +449,21 @@ int64_t ipo_map_find(const ipo_region_t *r, const ipo_obj_t *map, uint64_t hash,
     return IPO_MAP_ABSENT;
 }
 
-/* An index slot for a hash whose key is absent: the first empty or dummy one. */
+/* The probes that reach every slot of an index: the perturbed steps (at
+ * most 13 before perturb is 0), then the full period of 5i + 1. A loop over
+ * a damaged index stops there rather than spin for ever holding access. */
+#define PROBES_MAX(index_size) ((index_size) + 64)
+
+/* An index slot for a hash whose key is absent: the first empty or dummy
+ * one; index_size when there is none (a damaged index: a sound one is at
+ * most two thirds full). */
 static uint64_t free_slot(ipo_table_t *t, uint64_t hash)
 {
     uint32_t *index = ipo_table_index(t);
     uint64_t mask = t->index_size - 1, perturb = hash, i = hash & mask;
-    while (index[i] != 0 && index[i] != IPO_TABLE_DUMMY)
-        PROBE_NEXT(i, perturb, mask);
+    for (uint64_t probes = 0; index[i] != 0 && index[i] != IPO_TABLE_DUMMY; PROBE_NEXT(i, perturb, mask))
+        if (++probes > PROBES_MAX(t->index_size))
+            return t->index_size;
     return i;
 }
 
@@ -402,15 +475,20 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     ipo_table_t *old = ipo_map_table(r, map);
     if (!old)
         return -IPO_EBADOBJ;
+    /* Taken before allocating: in a damaged heap the new block may overlap
+     * the old table, and the copy must stay inside the old block. */
+    uint64_t old_entries = old->nentries;
+    ipo_entry_t *from = ipo_table_entries(old);
     ipo_off_t off;
     ipo_table_t *t;
     int rc = table_new(r, n, &off, &t);
     if (rc)
         return rc;
-    ipo_entry_t *from = ipo_table_entries(old), *to = ipo_table_entries(t);
+    ipo_entry_t *to = ipo_table_entries(t);
     uint32_t *index = ipo_table_index(t);
     uint64_t k = 0;
-    for (uint64_t j = 0; j < old->nentries && k < t->entry_cap; j++) {
+    IPO_CRASH_POINT();
+    for (uint64_t j = 0; j < old_entries && k < t->entry_cap; j++) {
         if (!from[j].live)
             continue;
         to[k] = from[j];
@@ -420,6 +498,7 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     t->nentries = t->used = k;
     ipo_off_t old_off = m->table.v.off;
     /* Release for a kill: the new table is whole before the map names it. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&m->table.v.off, off);
     ipo__obj_free_block(r, old_off);
     return 0;
@@ -441,23 +520,35 @@ int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
         /* Full of entries: double when most are live, else compact in place. */
         uint64_t want = t->used + 1 > t->entry_cap / 2 ? t->used * 2 + 1 : t->used + 1;
         int rc = map_resize(r, map, want);
+        /* Doubling is a policy: without room for it, the smallest table
+         * that holds one more entry may still fit (and is what a failure
+         * then reports). */
+        if (rc == -IPO_ENOMEM && want > t->used + 1)
+            rc = map_resize(r, map, t->used + 1);
         if (rc)
             return rc;
         t = ipo_map_table(r, map);
     }
+    uint64_t slot = free_slot(t, hash);
+    if (slot == t->index_size)
+        return -IPO_ECORRUPT;
     /* An entry, an index slot and two counts: the note lets a repair
      * rebuild the index and counts from the entries if a kill stops us
      * between them (the entry past nentries is then not there: the old
      * state). */
     note_set(r, IPO_NOTE_MAP, off_of(r, map), 0, 0);
     ipo_entry_t *e = &ipo_table_entries(t)[t->nentries];
+    IPO_CRASH_POINT();
     e->hash = hash;
     e->live = 1;
     e->key = *key;
     e->value = value ? *value : (ipo_value_t){ .type = IPO_T_NONE };
     /* Release for a kill: the entry is whole before an index slot names it. */
-    ipo_atomic_store_release(&ipo_table_index(t)[free_slot(t, hash)], (uint32_t)(t->nentries + 1));
+    IPO_CRASH_POINT();
+    ipo_atomic_store_release(&ipo_table_index(t)[slot], (uint32_t)(t->nentries + 1));
+    IPO_CRASH_POINT();
     t->nentries++;
+    IPO_CRASH_POINT();
     t->used++;
     note_clear(r);
     return 0;
@@ -481,12 +572,14 @@ void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
     uint64_t mask = t->index_size - 1, perturb = e->hash, i = e->hash & mask;
     for (uint64_t probes = 0; probes <= t->index_size + 64; probes++, PROBE_NEXT(i, perturb, mask)) {
         if (index[i] == entry + 1) {
+            IPO_CRASH_POINT();
             index[i] = IPO_TABLE_DUMMY;
             break;
         }
         if (index[i] == 0)
             break;
     }
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&e->live, UINT64_C(0));
     if (key)
         *key = e->key;
@@ -498,6 +591,7 @@ void ipo_map_delete(ipo_region_t *r, ipo_obj_t *map, uint64_t entry,
         ipo_value_release(r, &e->value);
     fill_none(&e->key, 1);
     fill_none(&e->value, 1);
+    IPO_CRASH_POINT();
     t->used--;
     note_clear(r);
 }
@@ -515,6 +609,7 @@ void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
     if (table_new(r, 0, &new_off, &fresh) == 0) {
         /* An empty table, published with one store; then the old entries'
          * children go with the old table (a kill meanwhile leaks them). */
+        IPO_CRASH_POINT();
         ipo_atomic_store_release(&m->table.v.off, new_off);
         for (uint64_t j = 0; j < t->nentries; j++) {
             if (!entries[j].live)
@@ -532,12 +627,16 @@ void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
     for (uint64_t j = 0; j < t->nentries; j++) {
         if (!entries[j].live)
             continue;
+        IPO_CRASH_POINT();
         ipo_atomic_store_release(&entries[j].live, UINT64_C(0));
         ipo_value_release(r, &entries[j].key);
         ipo_value_release(r, &entries[j].value);
     }
+    IPO_CRASH_POINT();
     t->used = 0;
+    IPO_CRASH_POINT();
     memset(ipo_table_index(t), 0, (size_t)t->index_size * sizeof(uint32_t));
+    IPO_CRASH_POINT();
     t->nentries = 0;
     note_clear(r);
 }
@@ -558,11 +657,22 @@ int ipo_containers_repair(ipo_region_t *r)
          * (it is freed after the note is cleared, never before). */
         ipo_list_t *l = list_of((ipo_obj_t *)obj);
         uint64_t cap;
-        if (l->items.v.off != n->a && list_array(r, (ipo_obj_t *)obj, &cap) && n->b <= cap) {
+        ipo_value_t *items = list_array(r, (ipo_obj_t *)obj, &cap);
+        if (l->items.v.off != n->a && items && n->b <= cap) {
             ipo_atomic_store_release(&l->len, n->b);
             const ipo_obj_t *old;
             if (ipo_obj_get(r, n->a, &old) == 0 && old->type == IPO_T_VALUES)
                 ipo__obj_free_block(r, n->a);
+        } else if (items && l->len <= cap) {
+            /* The same array: a change at the end (or a move that did not
+             * publish). Slots past the end hold NONE, as destroying the
+             * list releases every slot: values an append had put there
+             * before its length counted them, or that a remove at the end
+             * had not cleared yet (perhaps freed already), are forgotten.
+             * Their children leak; none is freed twice. */
+            for (uint64_t i = l->len; i < cap; i++)
+                if (items[i].type != IPO_T_NONE)
+                    fill_none(&items[i], 1);
         }
     } else if (!bad && kind == IPO_NOTE_MAP &&
                (obj->type == IPO_T_DICT || obj->type == IPO_T_SET || obj->type == IPO_T_FROZENSET)) {
@@ -574,8 +684,17 @@ int ipo_containers_repair(ipo_region_t *r)
             memset(index, 0, (size_t)t->index_size * sizeof(uint32_t));
             uint64_t used = 0;
             for (uint64_t j = 0; j < t->nentries; j++) {
-                if (!entries[j].live)
+                if (!entries[j].live) {
+                    /* A delete or clear cut short between the live flag
+                     * and its values' release: a deleted entry holds NONE.
+                     * What was not released yet leaks (it may be half
+                     * released: it is never released twice). */
+                    if (entries[j].key.type != IPO_T_NONE)
+                        fill_none(&entries[j].key, 1);
+                    if (entries[j].value.type != IPO_T_NONE)
+                        fill_none(&entries[j].value, 1);
                     continue;
+                }
                 index[free_slot(t, entries[j].hash)] = (uint32_t)(j + 1);
                 used++;
             }
@@ -601,8 +720,11 @@ int ipo_containers_repair(ipo_region_t *r)
         return -IPO_ECORRUPT;                             \
     } while (0)
 
+static int check_tree(const ipo_region_t *r, ipo_off_t off, unsigned depth, uint64_t *budget,
+                      char *why, size_t why_len);
+
 static int check_values(const ipo_region_t *r, const ipo_value_t *v, uint64_t n, unsigned depth,
-                        char *why, size_t why_len)
+                        uint64_t *budget, char *why, size_t why_len)
 {
     for (uint64_t i = 0; i < n; i++) {
         if (ipo_value_is_inline(v[i].type))
@@ -611,7 +733,7 @@ static int check_values(const ipo_region_t *r, const ipo_value_t *v, uint64_t n,
         if (ipo_obj_get(r, v[i].v.off, &child) || child->type != v[i].type)
             CHECK_FAIL("a value names offset %llu as a type %u object, which it is not",
                        (unsigned long long)v[i].v.off, (unsigned)v[i].type);
-        int rc = ipo_obj_check_tree(r, v[i].v.off, depth + 1, why, why_len);
+        int rc = check_tree(r, v[i].v.off, depth + 1, budget, why, why_len);
         if (rc)
             return rc;
     }
@@ -619,7 +741,7 @@ static int check_values(const ipo_region_t *r, const ipo_value_t *v, uint64_t n,
 }
 
 static int check_table(const ipo_region_t *r, const ipo_obj_t *map, unsigned depth,
-                       char *why, size_t why_len)
+                       uint64_t *budget, char *why, size_t why_len)
 {
     ipo_table_t *t = ipo_map_table(r, map);
     if (!t)
@@ -646,13 +768,13 @@ static int check_table(const ipo_region_t *r, const ipo_obj_t *map, unsigned dep
         /* Every live entry is where a lookup of its hash goes. */
         uint64_t mask = t->index_size - 1, perturb = e[j].hash, i = e[j].hash & mask, probes = 0;
         while (index[i] != j + 1) {
-            if (index[i] == 0 || ++probes > t->index_size + 64)
+            if (index[i] == 0 || ++probes > PROBES_MAX(t->index_size))
                 CHECK_FAIL("a table's entry %llu cannot be found from its hash", (unsigned long long)j);
             PROBE_NEXT(i, perturb, mask);
         }
-        int rc = check_values(r, &e[j].key, 1, depth, why, why_len);
+        int rc = check_values(r, &e[j].key, 1, depth, budget, why, why_len);
         if (!rc)
-            rc = check_values(r, &e[j].value, 1, depth, why, why_len);
+            rc = check_values(r, &e[j].value, 1, depth, budget, why, why_len);
         if (rc)
             return rc;
     }
@@ -662,11 +784,19 @@ static int check_table(const ipo_region_t *r, const ipo_obj_t *map, unsigned dep
     return 0;
 }
 
-int ipo_obj_check_tree(const ipo_region_t *r, ipo_off_t off, unsigned depth, char *why, size_t why_len)
+/* Each object has one parent, so a walk of a tree reaches each of its
+ * blocks once: more visits than the heap has blocks (*budget) mean blocks
+ * that share a child or a cycle, which the walk reports rather than
+ * follow for 2^depth steps; and no tree is deeper than IPO_MAX_NESTING. */
+static int check_tree(const ipo_region_t *r, ipo_off_t off, unsigned depth, uint64_t *budget,
+                      char *why, size_t why_len)
 {
     const ipo_obj_t *obj;
-    if (depth > 100000)
-        CHECK_FAIL("objects nest deeper than 100000 levels: a cycle?");
+    if (depth > IPO_MAX_NESTING)
+        CHECK_FAIL("objects nest deeper than %u levels: a cycle?", IPO_MAX_NESTING);
+    if (*budget == 0)
+        CHECK_FAIL("a tree reaches more blocks than the heap holds: blocks share a child, or a cycle");
+    --*budget;
     if (ipo_obj_get(r, off, &obj))
         CHECK_FAIL("offset %llu is not a live object", (unsigned long long)off);
     switch (obj->type) {
@@ -682,16 +812,23 @@ int ipo_obj_check_tree(const ipo_region_t *r, ipo_off_t off, unsigned depth, cha
         for (uint64_t i = l->len; i < cap; i++)
             if (items[i].type != IPO_T_NONE)
                 CHECK_FAIL("a list at %llu has a value past its end", (unsigned long long)off);
-        return items ? check_values(r, items, l->len, depth, why, why_len) : 0;
+        return items ? check_values(r, items, l->len, depth, budget, why, why_len) : 0;
     }
     case IPO_T_DICT:
     case IPO_T_SET:
     case IPO_T_FROZENSET:
-        return check_table(r, obj, depth, why, why_len);
+        return check_table(r, obj, depth, budget, why, why_len);
     default: {
         ipo_value_t *values;
         size_t n = ipo_obj_values(obj, &values);
-        return check_values(r, values, n, depth, why, why_len);
+        return check_values(r, values, n, depth, budget, why, why_len);
     }
     }
+}
+
+int ipo_obj_check_tree(const ipo_region_t *r, ipo_off_t off, unsigned depth, char *why, size_t why_len)
+{
+    uint64_t used = r->heap.root->used_blocks, most = r->size / (2 * sizeof(ipo_block_t));
+    uint64_t budget = used < most ? used : most;
+    return check_tree(r, off, depth, &budget, why, why_len);
 }

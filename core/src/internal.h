@@ -2,6 +2,7 @@
 #ifndef IPO_INTERNAL_H
 #define IPO_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ipo/layout.h"
@@ -67,5 +68,24 @@ int ipo__slot_lock_held(int fd, uint32_t slot);
 /* region.c: takes back the registrations a dead occupant of s left in the
  * access word. */
 void ipo__take_back_sleepers(struct ipo_region *r, ipo_slot_t *s);
+
+struct ipo_table;
+struct ipo_obj;
+
+/* containers.c: a TABLE block's table when its sizes fit its block (the
+ * index a power of two, the entries within the payload), else NULL. */
+struct ipo_table *ipo__table_of(const struct ipo_obj *obj);
+
+/* validate.c: checks every offset and size the header holds against a
+ * mapping of size bytes (the identity fields are the caller's to check
+ * first), without holding access: 0, or -IPO_ECORRUPT with a reason in why
+ * (may be NULL). Fields that change under access are checked only for what
+ * no value a live holder stores can break; the queue and the allocator
+ * check the rest where they follow it. */
+int ipo__region_validate(const ipo_header_t *hdr, uint64_t size, char *why, size_t why_len);
+
+/* validate.c: the header's hash_key_check for a hash_key: SipHash-1-3 of
+ * the 16 ASCII bytes "ipo hash key chk" under that key (docs/format.md). */
+uint64_t ipo__hash_key_digest(const uint64_t key[2]);
 
 #endif /* IPO_INTERNAL_H */

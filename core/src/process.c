@@ -110,14 +110,15 @@ uint64_t ipo__process_start_time(int pid)
         return 0;
     buf[n] = '\0';
     /* The command name may hold spaces and parentheses: count fields from
-     * the last ')'. starttime is field 22; the state after ')' is field 3. */
+     * the last ')'. starttime is field 22; the state after ')' is field 3.
+     * p starts at the space before field 3, and each step moves it to the
+     * space before the next field. (Starting the count at 2 read field 23,
+     * the virtual memory size, which changes as the process runs and is 0
+     * once it is exiting: the death watch took live processes for dead.) */
     char *p = strrchr(buf, ')');
     if (!p)
         return 0;
-    p++; /* the space before field 3 */
-    /* Each step moves to the space before the next field, so 19 steps
-     * reach the one before field 22 (counting from 2 read field 23, the
-     * virtual memory size, which changes as the process runs). */
+    p++;
     for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     return p ? strtoull(p + 1, NULL, 10) : 0;

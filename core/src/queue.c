@@ -8,7 +8,9 @@
 #include "ipo/containers.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "crash_point.h"
 #include "ipo/errors.h"
 
 static inline ipo_ring_t *ring_at(const ipo_region_t *r, ipo_off_t off)
@@ -16,25 +18,76 @@ static inline ipo_ring_t *ring_at(const ipo_region_t *r, ipo_off_t off)
     return (ipo_ring_t *)(r->base + off);
 }
 
-static int ring_new(ipo_region_t *r, uint64_t capacity, ipo_off_t *out)
+/* Where message i lives: i mod capacity. A capacity is a power of two but
+ * in a ring that grew by less than double when the region was short of
+ * memory, so the mask is the usual way and the division the rare one. A
+ * zero capacity (a damaged ring, which check() reports) divides nothing. */
+static inline uint64_t ring_slot(const ipo_ring_t *ring, uint64_t i)
+{
+    uint64_t cap = ring->capacity;
+    return (cap & (cap - 1)) ? i % cap : i & (cap - 1);
+}
+
+static int ring_new(ipo_region_t *r, uint64_t capacity, uint64_t align, ipo_off_t *out)
 {
     ipo_off_t off;
-    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * sizeof(ipo_off_t),
-                       IPO_CACHE_LINE, &off);
+    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * sizeof(ipo_off_t), align, &off);
     if (rc)
         return rc;
     ipo_ring_t *ring = ring_at(r, off);
+    IPO_CRASH_POINT();
     ring->capacity = capacity;
     ring->reserved = 0;
     *out = off;
     return 0;
 }
 
+/* Nothing read from the region is trusted: the ring offset, its capacity
+ * and the counters are checked before each operation follows them, at the
+ * cost of a few compares (the ring's block is a live allocation, its
+ * capacity fits the block, and tail - head is at most the capacity). A damaged queue is -IPO_ECORRUPT, never a read or write
+ * outside the ring, nor a copy loop of 2^64 steps. */
+int ipo_queue_check_ring(const ipo_heap_t *h, const ipo_queue_t *q, char *why, size_t why_len)
+{
+    ipo_off_t off = q->ring;
+    if (ipo_alloc_validate(h, off)) {
+        if (why)
+            snprintf(why, why_len, "the queue's ring offset %llu is not a live block",
+                     (unsigned long long)off);
+        return -IPO_ECORRUPT;
+    }
+    uint64_t cap = ((const ipo_ring_t *)(h->base + off))->capacity;
+    uint64_t room = (ipo_alloc_usable_size(h, off) - sizeof(ipo_ring_t)) / sizeof(ipo_off_t);
+    if (!cap || cap > room) {
+        if (why)
+            snprintf(why, why_len, "the queue's ring at %llu has an impossible capacity %llu",
+                     (unsigned long long)off, (unsigned long long)cap);
+        return -IPO_ECORRUPT;
+    }
+    if (q->tail - q->head > cap) {
+        if (why)
+            snprintf(why, why_len, "the queue's head %llu and tail %llu hold %llu messages in a ring of %llu",
+                     (unsigned long long)q->head, (unsigned long long)q->tail,
+                     (unsigned long long)(q->tail - q->head), (unsigned long long)cap);
+        return -IPO_ECORRUPT;
+    }
+    return 0;
+}
+
+/* The ring, checked as above; NULL when the queue is damaged. */
+static inline ipo_ring_t *ring_checked(const ipo_region_t *r)
+{
+    const ipo_queue_t *q = &r->hdr->queue;
+    if (ipo_queue_check_ring(&r->heap, q, NULL, 0))
+        return NULL;
+    return ring_at(r, q->ring);
+}
+
 int ipo_queue_init(ipo_region_t *r)
 {
     ipo_queue_t *q = &r->hdr->queue;
     ipo_off_t ring;
-    int rc = ring_new(r, IPO_QUEUE_INITIAL_CAPACITY, &ring);
+    int rc = ring_new(r, IPO_QUEUE_INITIAL_CAPACITY, IPO_CACHE_LINE, &ring);
     if (rc)
         return rc;
     /* Plain: the region is not READY yet; the store-release of READY
@@ -45,40 +98,49 @@ int ipo_queue_init(ipo_region_t *r)
     return 0;
 }
 
-/* Moves the queue to a new ring of `capacity` (a power of two that holds
- * every message). Built aside, then published with one store: a crash at
- * any point leaves either the old ring or the new one, both whole (and at
- * worst the new one unreachable, or the old one not freed yet). */
-static int ring_replace(ipo_region_t *r, uint64_t capacity)
+/* Moves the queue from its ring `old` to the new ring at `moved` (which
+ * holds every message). Built aside, then published with one store: a
+ * crash at any point leaves either the old ring or the new one, both whole
+ * (and at worst the new one unreachable, or the old one not freed yet). */
+static void ring_move(ipo_region_t *r, const ipo_ring_t *old, ipo_off_t moved)
 {
     ipo_queue_t *q = &r->hdr->queue;
-    const ipo_ring_t *old = ring_at(r, q->ring);
-    ipo_off_t moved;
-    int rc = ring_new(r, capacity, &moved);
-    if (rc)
-        return rc;
     ipo_ring_t *ring = ring_at(r, moved);
-    uint64_t old_mask = old->capacity - 1, new_mask = capacity - 1;
+    IPO_CRASH_POINT();
     for (uint64_t i = q->head; i != q->tail; i++)
-        ring->entries[i & new_mask] = old->entries[i & old_mask];
+        ring->entries[ring_slot(ring, i)] = old->entries[ring_slot(old, i)];
     ipo_off_t old_off = q->ring;
     /* Release, not for readers (every reader of `ring` holds access, which
      * orders it after this turn) but for a kill: it keeps the copies above
      * ahead of this store (a plain store could be moved before them), so a
      * holder killed here leaves the old ring or the new one, never a
      * half-copied one. No load pairs with it. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->ring, moved);
     ipo_alloc_free(&r->heap, old_off);
-    return 0;
 }
 
 int ipo_queue_reserve(ipo_region_t *r)
 {
     ipo_queue_t *q = &r->hdr->queue;
-    uint64_t capacity = ring_at(r, q->ring)->capacity;
+    const ipo_ring_t *old = ring_checked(r);
+    if (!old)
+        return -IPO_ECORRUPT;
+    uint64_t capacity = old->capacity;
     if (q->tail - q->head < capacity)
         return 0;
-    return ring_replace(r, capacity * 2);
+
+    ipo_off_t grown;
+    int rc = ring_new(r, capacity * 2, IPO_CACHE_LINE, &grown);
+    /* Doubling, on a cache line, is a policy, not a need: without room for
+     * it, a ring of one more entry anywhere may still fit (and is the
+     * request a failure then reports). */
+    if (rc == -IPO_ENOMEM)
+        rc = ring_new(r, capacity + 1, IPO_ALLOC_GRANULE, &grown);
+    if (rc)
+        return rc;
+    ring_move(r, old, grown);
+    return 0;
 }
 
 /* A ring that grew for a burst shrinks back as the queue drains: to half
@@ -86,13 +148,23 @@ int ipo_queue_reserve(ipo_region_t *r)
  * below the first ring's. Between the two thresholds a queue must double
  * its length to grow again, or halve it to shrink, so no ring is made and
  * freed at every other put and take. Shrinking is a courtesy: when no
- * block can be had for the smaller ring, the larger one stays. */
+ * block can be had for the smaller ring, the larger one stays. Called by a
+ * take, whose peek checked the ring in this turn (ring_checked), so the
+ * ring is followed without checking it again. */
 static void maybe_shrink(ipo_region_t *r)
 {
     ipo_queue_t *q = &r->hdr->queue;
-    uint64_t capacity = ring_at(r, q->ring)->capacity;
-    if (capacity > IPO_QUEUE_INITIAL_CAPACITY && q->tail - q->head < capacity / 4)
-        (void)ring_replace(r, capacity / 2);
+    const ipo_ring_t *old = ring_at(r, q->ring);
+    uint64_t capacity = old->capacity;
+    if (capacity <= IPO_QUEUE_INITIAL_CAPACITY || q->tail - q->head >= capacity / 4)
+        return;
+    /* A ring that grew by one entry when memory was short may be no power
+     * of two: halving it never goes below the first ring. */
+    uint64_t smaller = capacity / 2 < IPO_QUEUE_INITIAL_CAPACITY ? IPO_QUEUE_INITIAL_CAPACITY
+                                                                 : capacity / 2;
+    ipo_off_t moved;
+    if (ring_new(r, smaller, IPO_CACHE_LINE, &moved) == 0)
+        ring_move(r, old, moved);
 }
 
 int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
@@ -105,14 +177,18 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
     int rc = ipo_queue_reserve(r);
     if (rc)
         return rc;
+    IPO_CRASH_POINT();
     ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
     ipo_queue_t *q = &r->hdr->queue;
+    /* Reserve checked the ring and left room in it. */
     ipo_ring_t *ring = ring_at(r, q->ring);
-    ring->entries[q->tail & (ring->capacity - 1)] = obj;
+    IPO_CRASH_POINT();
+    ring->entries[ring_slot(ring, q->tail)] = obj;
     /* Publish the entry before the new tail: a holder killed here leaves
      * the message out or in, whole. SYNC POINT queue tail: pairs with the
      * acquire load of tail in ipo_queue_length(), which waiters read
      * without holding access. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->tail, q->tail + 1);
     ipo_region_mark_changed(r);
     return 0;
@@ -122,10 +198,12 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
 {
     /* Plain: we hold access, and only holders write head, tail and ring. */
     const ipo_queue_t *q = &r->hdr->queue;
+    const ipo_ring_t *ring = ring_checked(r);
+    if (!ring)
+        return -IPO_ECORRUPT;
     if (q->head == q->tail)
         return -IPO_EEMPTY;
-    const ipo_ring_t *ring = ring_at(r, q->ring);
-    *obj = ring->entries[q->head & (ring->capacity - 1)];
+    *obj = ring->entries[ring_slot(ring, q->head)];
     return 0;
 }
 
@@ -133,8 +211,10 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj)
 static void unflag(ipo_region_t *r, ipo_off_t obj)
 {
     const ipo_obj_t *o;
-    if (ipo_obj_get(r, obj, &o) == 0)
+    if (ipo_obj_get(r, obj, &o) == 0) {
+        IPO_CRASH_POINT();
         ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
+    }
 }
 
 int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
@@ -147,6 +227,7 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
     /* SYNC POINT queue head: pairs with the acquire load of head in
      * ipo_queue_length(): a waiter that reads the new head then reads a tail
      * at least as new, so the length it computes is never negative. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->head, q->head + 1);
     ipo_region_mark_changed(r);
     maybe_shrink(r);
@@ -157,10 +238,12 @@ int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj)
 {
     /* Plain, as ipo_queue_peek(): only holders write the queue. */
     const ipo_queue_t *q = &r->hdr->queue;
+    const ipo_ring_t *ring = ring_checked(r);
+    if (!ring)
+        return -IPO_ECORRUPT;
     if (q->head == q->tail)
         return -IPO_EEMPTY;
-    const ipo_ring_t *ring = ring_at(r, q->ring);
-    *obj = ring->entries[(q->tail - 1) & (ring->capacity - 1)];
+    *obj = ring->entries[ring_slot(ring, q->tail - 1)];
     return 0;
 }
 
@@ -176,78 +259,151 @@ int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj)
      * left between them), so a waiter's length is never negative. SYNC
      * POINT queue tail: pairs with the acquire load of tail in
      * ipo_queue_length(), as a put's store does. */
+    IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->tail, q->tail - 1);
     maybe_shrink(r);
     return 0;
 }
 
+/* check() counts the objects flagged as queued in one walk of the heap. */
+typedef struct queued_count {
+    const ipo_region_t *r;
+    ipo_off_t           ring;
+    uint64_t            queued;
+} queued_count_t;
+
+static int count_queued(void *ctx, ipo_off_t payload)
+{
+    queued_count_t *c = ctx;
+    const ipo_obj_t *o;
+    /* The ring is the one allocated block that is not an object. */
+    if (payload != c->ring && ipo_obj_get(c->r, payload, &o) == 0 && (o->flags & IPO_OBJ_QUEUED))
+        c->queued++;
+    return 0;
+}
+
+static int offset_order(const void *a, const void *b)
+{
+    ipo_off_t x = *(const ipo_off_t *)a, y = *(const ipo_off_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The messages are sequence numbers head to tail - 1; each names an object
+ * flagged as queued, and a flag is set exactly while one message names the
+ * object. So the entries between head and tail must be distinct queued
+ * objects, and no other object may carry the flag: a head or tail moved by
+ * a stray write either brings in an entry that is no queued object (or
+ * one twice), or leaves a flagged object outside, and the counts differ. */
 int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
 {
     const ipo_queue_t *q = &r->hdr->queue;
-    if (ipo_alloc_validate(&r->heap, q->ring)) {
-        if (why)
-            snprintf(why, why_len, "the queue's ring offset %llu is not a live block",
-                     (unsigned long long)q->ring);
-        return -IPO_ECORRUPT;
-    }
+    int rc = ipo_queue_check_ring(&r->heap, q, why, why_len);
+    if (rc)
+        return rc;
     const ipo_ring_t *ring = ring_at(r, q->ring);
-    uint64_t cap = ring->capacity;
-    if (!cap || (cap & (cap - 1)) ||
-        sizeof(ipo_ring_t) + cap * sizeof(ipo_off_t) > ipo_alloc_usable_size(&r->heap, q->ring)) {
+    uint64_t n = q->tail - q->head;
+    ipo_off_t *seen = malloc((size_t)(n ? n : 1) * sizeof(*seen));
+    if (!seen) {
         if (why)
-            snprintf(why, why_len, "the queue's ring has an impossible capacity %llu",
-                     (unsigned long long)cap);
-        return -IPO_ECORRUPT;
-    }
-    if (q->tail - q->head > cap) {
-        if (why)
-            snprintf(why, why_len, "the queue holds %llu messages in a ring of %llu",
-                     (unsigned long long)(q->tail - q->head), (unsigned long long)cap);
+            snprintf(why, why_len, "no memory to check %llu messages", (unsigned long long)n);
         return -IPO_ECORRUPT;
     }
     for (uint64_t i = q->head; i != q->tail; i++) {
-        ipo_off_t obj = ring->entries[i & (cap - 1)];
+        ipo_off_t obj = ring->entries[ring_slot(ring, i)];
         const ipo_obj_t *o;
         if (ipo_obj_get(r, obj, &o) || !(o->flags & IPO_OBJ_QUEUED)) {
             if (why)
                 snprintf(why, why_len, "message %llu names offset %llu, which is not a queued object",
                          (unsigned long long)i, (unsigned long long)obj);
-            return -IPO_ECORRUPT;
+            rc = -IPO_ECORRUPT;
+            goto out;
         }
+        seen[i - q->head] = obj;
         /* And everything the message's object owns, containers included. */
-        int rc = ipo_obj_check_tree(r, obj, 0, why, why_len);
+        rc = ipo_obj_check_tree(r, obj, 0, why, why_len);
         if (rc)
-            return rc;
+            goto out;
     }
+    qsort(seen, (size_t)n, sizeof(*seen), offset_order);
+    for (uint64_t i = 1; i < n; i++)
+        if (seen[i] == seen[i - 1]) {
+            if (why)
+                snprintf(why, why_len, "two messages name the object at offset %llu",
+                         (unsigned long long)seen[i]);
+            rc = -IPO_ECORRUPT;
+            goto out;
+        }
+    queued_count_t count = { .r = r, .ring = q->ring, .queued = 0 };
+    rc = ipo_alloc_for_each(&r->heap, count_queued, &count);
+    if (rc) {
+        if (why)
+            snprintf(why, why_len, "the heap's blocks cannot be walked");
+        goto out;
+    }
+    if (count.queued != n) {
+        if (why)
+            snprintf(why, why_len, "%llu objects are flagged as queued, but the queue's head %llu "
+                     "and tail %llu hold %llu messages: a moved head or tail?",
+                     (unsigned long long)count.queued, (unsigned long long)q->head,
+                     (unsigned long long)q->tail, (unsigned long long)n);
+        rc = -IPO_ECORRUPT;
+    }
+out:
+    free(seen);
+    return rc;
+}
+
+typedef struct unflag_strays {
+    ipo_region_t    *r;
+    ipo_off_t        ring;
+    const ipo_off_t *queued;   /* sorted */
+    uint64_t         n;
+} unflag_strays_t;
+
+/* An object flagged as queued that no message names: a put cut short
+ * between flagging it and moving the tail. */
+static int unflag_stray(void *ctx, ipo_off_t payload)
+{
+    unflag_strays_t *u = ctx;
+    const ipo_obj_t *o;
+    if (payload == u->ring || ipo_obj_get(u->r, payload, &o) || !(o->flags & IPO_OBJ_QUEUED))
+        return 0;
+    if (!bsearch(&payload, u->queued, (size_t)u->n, sizeof(*u->queued), offset_order))
+        ((ipo_obj_t *)o)->flags &= (uint8_t)~IPO_OBJ_QUEUED;
     return 0;
 }
 
 int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len)
 {
     const ipo_queue_t *q = &r->hdr->queue;
-    if (ipo_alloc_validate(&r->heap, q->ring)) {
-        if (why)
-            snprintf(why, why_len, "the queue's ring offset %llu is not a live block",
-                     (unsigned long long)q->ring);
-        return -IPO_ECORRUPT;
-    }
+    int rc = ipo_queue_check_ring(&r->heap, q, why, why_len);
+    if (rc)
+        return rc;
     const ipo_ring_t *ring = ring_at(r, q->ring);
-    uint64_t cap = ring->capacity;
-    if (!cap || (cap & (cap - 1)) ||
-        sizeof(ipo_ring_t) + cap * sizeof(ipo_off_t) > ipo_alloc_usable_size(&r->heap, q->ring) ||
-        q->tail - q->head > cap) {
+    uint64_t n = q->tail - q->head;
+    ipo_off_t *queued = malloc((size_t)(n ? n : 1) * sizeof(*queued));
+    if (!queued) {
         if (why)
-            snprintf(why, why_len, "the queue's ring (capacity %llu, %llu messages) is damaged",
-                     (unsigned long long)cap, (unsigned long long)(q->tail - q->head));
+            snprintf(why, why_len, "no memory to repair a queue of %llu messages", (unsigned long long)n);
         return -IPO_ECORRUPT;
     }
     /* A take unflags its object before it moves the head (or the tail, for
      * the newest): a kill between leaves a queued message unflagged. It is
-     * still queued, so it is flagged again and the next take delivers it. */
+     * still queued, so it is flagged again and the next take delivers it.
+     * A put flags its object before it moves the tail: a kill between
+     * leaves a flag that no message backs, which goes. */
     for (uint64_t i = q->head; i != q->tail; i++) {
         const ipo_obj_t *o;
-        if (ipo_obj_get(r, ring->entries[i & (cap - 1)], &o) == 0)
+        ipo_off_t obj = ring->entries[ring_slot(ring, i)];
+        queued[i - q->head] = obj;
+        if (ipo_obj_get(r, obj, &o) == 0)
             ((ipo_obj_t *)o)->flags |= IPO_OBJ_QUEUED;
     }
-    return 0;
+    qsort(queued, (size_t)n, sizeof(*queued), offset_order);
+    unflag_strays_t u = { .r = r, .ring = q->ring, .queued = queued, .n = n };
+    rc = ipo_alloc_for_each(&r->heap, unflag_stray, &u);
+    free(queued);
+    if (rc && why)
+        snprintf(why, why_len, "the heap's blocks cannot be walked");
+    return rc ? -IPO_ECORRUPT : 0;
 }

@@ -161,6 +161,10 @@ static int plan_layout(const ipo_region_options_t *opts, uint64_t size, layout_p
     return 0;
 }
 
+/* Points the handle at a region whose header offsets were validated (or
+ * just written, by format). The slot table's place and length are taken
+ * once, here, as the allocator root's is: a later write to those header
+ * fields cannot send this handle outside the mapping. */
 static void bind_handle(ipo_region_t *r, void *mem, uint64_t size)
 {
     r->base = mem;
@@ -169,7 +173,29 @@ static void bind_handle(ipo_region_t *r, void *mem, uint64_t size)
     r->heap.base = mem;
     r->heap.root = (ipo_alloc_root_t *)((uint8_t *)mem + r->hdr->alloc_off);
     r->heap.span = size;
+    r->slots = (ipo_slot_t *)((uint8_t *)mem + r->hdr->slots_off);
+    r->slot_count = r->hdr->slot_count;
+    r->hash_key[0] = r->hdr->hash_key[0];
+    r->hash_key[1] = r->hdr->hash_key[1];
     r->fork_gen = ipo__fork_generation();
+}
+
+/* Why the last attach or join of this thread found the region damaged. */
+static _Thread_local char corrupt_reason[256];
+
+const char *ipo_region_corrupt_reason(void)
+{
+    return corrupt_reason;
+}
+
+/* The identity fields (the caller has read the magic, with acquire), then
+ * every offset and size the header holds: 0, -IPO_ELAYOUT, -IPO_ECORRUPT. */
+static int header_usable(const ipo_header_t *hdr, uint64_t size)
+{
+    if (hdr->layout_version != IPO_LAYOUT_VERSION || hdr->layout_hash != ipo_layout_hash() ||
+        hdr->total_size != size)
+        return -IPO_ELAYOUT;
+    return ipo__region_validate(hdr, size, corrupt_reason, sizeof(corrupt_reason));
 }
 
 /* Writes everything but the final READY state. The magic comes last among
@@ -193,6 +219,7 @@ static int format_memory(void *mem, const layout_plan_t *p, uint32_t mode)
         hdr->hash_key[0] = UINT64_C(0x736f6d6570736575);
         hdr->hash_key[1] = UINT64_C(0x646f72616e646f6d);
     }
+    hdr->hash_key_check = ipo__hash_key_digest(hdr->hash_key);
 
     ipo_region_t tmp;
     handle_reset(&tmp);
@@ -214,7 +241,7 @@ static int format_memory(void *mem, const layout_plan_t *p, uint32_t mode)
 
 static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
 {
-    return (ipo_slot_t *)(r->base + r->hdr->slots_off) + i;
+    return r->slots + i;
 }
 
 /* Takes back the registrations a predecessor that died asleep left in the
@@ -308,18 +335,28 @@ int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size)
     uint64_t magic = ipo_atomic_load_acquire(&hdr->magic);
     if (magic == 0)
         return -IPO_EAGAIN; /* not formatted yet */
-    if (magic != IPO_MAGIC || hdr->total_size != size)
+    if (magic != IPO_MAGIC || size < sizeof(ipo_header_t))
         return -IPO_ELAYOUT;
     /* SYNC POINT region ready: pairs with the store-release of READY in
      * ipo_region_format(). */
-    if (ipo_atomic_load_acquire(&hdr->state) != IPO_STATE_READY)
+    uint32_t state = ipo_atomic_load_acquire(&hdr->state);
+    if (state == IPO_STATE_INIT)
         return -IPO_EAGAIN;
+    int rc = header_usable(hdr, size);
+    if (rc)
+        return rc;
+    if (state != IPO_STATE_READY) {
+        if (state == IPO_STATE_CLOSING)
+            return -IPO_ECLOSING;
+        snprintf(corrupt_reason, sizeof(corrupt_reason), "the region's state %u is none of its states", state);
+        return -IPO_ECORRUPT;
+    }
     bind_handle(r, mem, size);
     /* No file, no locks: threads claim slots with a compare-and-swap.
      * SYNC POINT slot claim: its acquire pairs with the store-release of
      * FREE in ipo_region_leave(), so the new occupant sees everything the
      * last one wrote to the slot. */
-    for (uint32_t i = 0; i < hdr->slot_count; i++) {
+    for (uint32_t i = 0; i < r->slot_count; i++) {
         uint32_t expected = IPO_SLOT_FREE;
         if (ipo_atomic_cas_acquire(&slot_at(r, i)->state, &expected, (uint32_t)IPO_SLOT_ACTIVE)) {
             occupy_slot(r, i, i == 0 ? IPO_ROLE_CREATOR : IPO_ROLE_CONSUMER);
@@ -686,10 +723,7 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         rc = -IPO_EPERM;
         goto fail;
     }
-    if (magic != IPO_MAGIC || hdr->layout_version != IPO_LAYOUT_VERSION ||
-        hdr->layout_hash != ipo_layout_hash() || hdr->total_size != size ||
-        hdr->owner_uid != (uint32_t)st.st_uid || hdr->slot_count < 2 ||
-        hdr->slot_count > IPO_MAX_SLOTS) {
+    if (magic != IPO_MAGIC || hdr->owner_uid != (uint32_t)st.st_uid) {
         rc = -IPO_ELAYOUT;
         goto fail;
     }
@@ -702,17 +736,31 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
     /* SYNC POINT region ready: pairs with the store-release of READY in
      * ipo_region_create(); everything the creator formatted is visible. */
     uint32_t state = ipo_atomic_load_acquire(&hdr->state);
+    if (state == IPO_STATE_INIT) {
+        rc = -IPO_EAGAIN;
+        goto fail;
+    }
+    /* Nothing the header points to is followed before it is checked. */
+    rc = header_usable(hdr, size);
+    if (rc)
+        goto fail;
     if (state != IPO_STATE_READY) {
-        rc = state == IPO_STATE_CLOSING ? -IPO_ECLOSING : -IPO_EAGAIN;
+        if (state == IPO_STATE_CLOSING) {
+            rc = -IPO_ECLOSING;
+        } else {
+            snprintf(corrupt_reason, sizeof(corrupt_reason),
+                     "the region's state %u is none of its states", state);
+            rc = -IPO_ECORRUPT;
+        }
         goto fail;
     }
     bind_handle(r, mem, size);
     /* Any free consumer slot, or the one asked for (the original package's
      * consumer_id), which nobody else may hold. */
-    uint32_t first = 1, end = hdr->slot_count;
+    uint32_t first = 1, end = r->slot_count;
     rc = -IPO_EFULL;
     if (opts && opts->consumer_slot) {
-        if (opts->consumer_slot >= hdr->slot_count) {
+        if (opts->consumer_slot >= r->slot_count) {
             rc = -IPO_EINVAL;
             goto fail;
         }
@@ -777,7 +825,7 @@ int ipo_region_peers_alive(const ipo_region_t *r)
         return 1;
     /* Our own open file description's lock does not conflict with itself,
      * so one test over every slot's byte finds any other holder. */
-    return locks_held(r->fd, 0, r->hdr->slot_count);
+    return locks_held(r->fd, 0, r->slot_count);
 }
 
 unsigned ipo_region_consumers_alive(const ipo_region_t *r)
@@ -785,7 +833,7 @@ unsigned ipo_region_consumers_alive(const ipo_region_t *r)
     unsigned alive = 0;
     if (r->fd < 0 || !r->hdr)
         return 0;
-    for (uint32_t i = 1; i < r->hdr->slot_count; i++)
+    for (uint32_t i = 1; i < r->slot_count; i++)
         alive += locks_held(r->fd, i, 1) ? 1u : 0u;
     return alive;
 }
@@ -894,23 +942,35 @@ int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len)
             snprintf(why, why_len, "the header's identity fields are damaged");
         return -IPO_ECORRUPT;
     }
-    if (hdr->slot_count < 2 || hdr->slot_count > IPO_MAX_SLOTS ||
-        hdr->slots_off + (uint64_t)hdr->slot_count * sizeof(ipo_slot_t) > hdr->alloc_off ||
-        hdr->alloc_off + sizeof(ipo_alloc_root_t) > r->heap.root->heap_start) {
+    /* A participant sees the region ready, or closing. Relaxed: the
+     * creator's store of CLOSING publishes nothing. */
+    uint32_t state = ipo_atomic_load_relaxed(&hdr->state);
+    if (state != IPO_STATE_READY && state != IPO_STATE_CLOSING) {
         if (why)
-            snprintf(why, why_len, "the header's table offsets overlap");
+            snprintf(why, why_len, "the region's state %u is neither ready nor closing", state);
         return -IPO_ECORRUPT;
     }
-    /* Relaxed, and atomic even under access: sleepers register in the word
-     * without holding access. Only its owner field is checked. */
-    uint64_t owner = ipo_atomic_load_relaxed(&hdr->access) & IPO_ACCESS_OWNER_MASK;
-    if (owner > hdr->slot_count) {
+    /* What an attacher checks; then what this handle took from the header
+     * when it attached must still be what the header says. */
+    int rc = ipo__region_validate(hdr, r->size, why, why_len);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (r->fd >= 0 && fstat(r->fd, &st) == 0 && st.st_uid != hdr->owner_uid) {
         if (why)
-            snprintf(why, why_len, "the access word names slot %llu of %u",
-                     (unsigned long long)owner - 1, hdr->slot_count);
+            snprintf(why, why_len, "the header names uid %u as its owner, the file's is %u",
+                     hdr->owner_uid, (unsigned)st.st_uid);
         return -IPO_ECORRUPT;
     }
-    int rc = ipo_alloc_check(&r->heap, why, why_len);
+    if (hdr->slot_count != r->slot_count || r->base + hdr->slots_off != (uint8_t *)r->slots ||
+        r->base + hdr->alloc_off != (uint8_t *)r->heap.root ||
+        hdr->hash_key[0] != r->hash_key[0] || hdr->hash_key[1] != r->hash_key[1]) {
+        if (why)
+            snprintf(why, why_len, "the header's slot table, allocator root or hash key changed "
+                     "since this participant attached");
+        return -IPO_ECORRUPT;
+    }
+    rc = ipo_alloc_check(&r->heap, why, why_len);
     if (rc)
         return rc;
     return ipo_queue_check(r, why, why_len);

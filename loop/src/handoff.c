@@ -39,7 +39,7 @@
 
 static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
 {
-    return (ipo_slot_t *)(r->base + r->hdr->slots_off) + i;
+    return r->slots + i;
 }
 
 static void announce_leaving(ipo_waker_t *w);
@@ -54,7 +54,7 @@ int ipo_waker_init(ipo_waker_t *w, ipo_region_t *r)
     memset(w, 0, sizeof(*w));
     w->r = r;
     w->bell.fd = -1;
-    w->npeers = r->hdr->slot_count;
+    w->npeers = r->slot_count; /* validated at attach, unlike the header's field now */
     w->peers = calloc(w->npeers, sizeof(*w->peers));
     if (!w->peers) {
         errno = ENOMEM;

@@ -35,14 +35,27 @@ class SharedMemoryError(Exception):
 class FreeMemoryChunkNotFoundError(SharedMemoryError):
     """No free chunk of the region is large enough for the object being stored.
 
-    The region stays fully usable. ``requested`` and ``largest_free`` give the
-    size asked for and the largest chunk there was, in bytes. Destroy objects
-    that are no longer needed, or create the region larger: fragmentation
-    means the largest chunk can be much smaller than the free total.
+    The region stays fully usable. The figures are the allocator's, taken
+    when it refused: ``requested`` is the size it looked for (the block's
+    payload: the object with its 16- or 64-byte header, rounded up to 16
+    bytes), ``alignment`` the boundary that payload had to start on (16, or
+    64 for payloads of 256 bytes and more and for array data), and
+    ``largest_free`` the most a chunk could hold at that alignment, always
+    less than ``requested``. ``largest_free_chunk`` is the largest free
+    chunk at any alignment (it can exceed ``requested`` when no large chunk
+    starts at a usable boundary), ``free_bytes`` the free total. A container
+    that grows (a list, a dict's table, the message queue) asks for the
+    smallest growth that does when its usual one does not fit, so these are
+    that smallest request's figures. Destroy objects that are no longer
+    needed, or create the region larger: fragmentation means the largest
+    chunk can be much smaller than the free total.
     """
 
     requested: int = 0
+    alignment: int = 16
     largest_free: int = 0
+    largest_free_chunk: int = 0
+    free_bytes: int = 0
 
 
 class NoMessagesInQueueError(SharedMemoryError):

@@ -23,8 +23,12 @@ a pickle runs whatever code it names. So the codec passes ``trusted`` to the
 rebuild hooks: whether no other user can write the region (or its handle was
 opened with ``trust=True``). An untrusted region is never unpickled, and the
 only classes it can name are those this process knows already (it put or
-read an object of that class before): looking one up by name would import
-the module the region chose.
+read an object of that class before, or registered it with
+``register_class``): looking one up by name would import the module the
+region chose. Whatever the trust, a class is only looked up, never called
+on the region's say-so: an object is made without ``__init__`` and only for
+a class written in Python, an enum member only by the enum machinery's own
+lookup, and field names of Python's own form (``__del__``) are refused.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from typing import Any, Dict, List, Optional, Type
 
 from . import _ipo
 from .containers import SharedDict, SharedList, SharedMapping, SharedSet
-from .errors import UnknownClassError, UntrustedRegionError
+from .errors import RegionCorruptedError, UnknownClassError, UntrustedRegionError
 
 __all__ = [
     "FastLimitedSet",
@@ -55,6 +59,7 @@ __all__ = [
     "intenum_dict_to_list",
     "intenum_list_to_dict",
     "list_to_intenum_dict",
+    "register_class",
 ]
 
 # Where a mapped instance keeps its reference to the shared block: a slot of
@@ -228,9 +233,9 @@ def list_to_intenum_dict(values: Sequence[Any], enum_class: Type[enum.IntEnum]) 
 
 # ---- classes by name -------------------------------------------------------------------
 
-# Classes this process put or read, by key: the sender can read its own
-# objects back even when their class cannot be imported (defined in a
-# function, say), and an untrusted region can name only these.
+# Classes this process put, read or registered, by key: the sender can read
+# its own objects back even when their class cannot be imported (defined in
+# a function, say), and an untrusted region can name only these.
 _known_classes: dict[str, type] = {}
 
 
@@ -240,26 +245,69 @@ def _class_key(cls):
     return key
 
 
+_T = typing.TypeVar("_T", bound=type)
+
+
+def register_class(cls: _T) -> _T:
+    """Lets any region name ``cls``: objects and enum members of it are read
+    from regions other users can write too (by default such a region can
+    name only the classes this process put or read before), without
+    importing anything. Returns ``cls``, so it serves as a decorator.
+
+    Only classes written in Python and enums can be registered (the kinds a
+    region can hold); a class is known by ``module:qualname``, and another
+    class already known by that name is a ``ValueError``."""
+    if not isinstance(cls, type):
+        raise TypeError(f"register_class() takes a class, not {type(cls).__name__!r}")
+    if not (isinstance(cls, enum.EnumMeta) or _is_user_class(cls)):
+        raise TypeError(
+            f"cannot register '{cls.__module__}.{cls.__qualname__}': only classes written in Python "
+            f"and enums are stored by name in a region"
+        )
+    key = f"{cls.__module__}:{cls.__qualname__}"
+    known = _known_classes.setdefault(key, cls)
+    if known is not cls:
+        raise ValueError(f"another class is known by the name '{key}' already: {known!r}")
+    return cls
+
+
 def _untrusted(what):
     return UntrustedRegionError(
         f"refusing to {what}: other users can write this region (its mode lets the group or "
         f"others write, or another user owns it), so what it holds could run their code in this "
         f"process. Open it with SharedMemory(..., trust=True) if you trust every user who can "
-        f"write it"
+        f"write it, or register the classes it may name with ipc_py_objects.register_class()"
     )
 
 
+def _split_key(key):
+    """(module, qualname) of a stored class name, or RegionCorruptedError:
+    our writers store `module:qualname`, so anything else was written by
+    another hand."""
+    if not isinstance(key, str) or key.count(":") != 1:
+        raise RegionCorruptedError(f"a shared object names its class by {key!r}, which is not "
+                                   f"'module:qualname'")
+    module_name, _, qualname = key.partition(":")
+    if not module_name or not qualname:
+        raise RegionCorruptedError(f"a shared object names its class by {key!r}, which is not "
+                                   f"'module:qualname'")
+    return module_name, qualname
+
+
 def _resolve(key, trusted):
+    module_name, qualname = _split_key(key)
     cls = _known_classes.get(key)
     if cls is not None:
         return cls
-    module_name, _, qualname = key.partition(":")
     if not trusted:
         raise _untrusted(f"import class '{module_name}.{qualname}', which a shared object names")
     try:
         found = importlib.import_module(module_name)
+        # Looked up in the namespaces themselves: getattr would run a
+        # module's __getattr__ or a metaclass's descriptors on names the
+        # region chose.
         for part in qualname.split("."):
-            found = getattr(found, part)
+            found = vars(found)[part]
     except Exception as exc:
         raise UnknownClassError(
             f"cannot rebuild a shared object of class '{module_name}.{qualname}': that class "
@@ -268,8 +316,37 @@ def _resolve(key, trusted):
         ) from exc
     if not isinstance(found, type):
         raise UnknownClassError(f"'{module_name}.{qualname}' names a {type(found).__name__}, not a class")
-    _known_classes[key] = found
+    # Not known yet: the caller makes it known once it has checked that it
+    # is a class of the kind the block holds. Else a trusted region naming
+    # subprocess.Popen as an enum would let every region name it.
     return found
+
+
+def _known(key, cls):
+    """Remembers a class a trusted region named, after its checks."""
+    _known_classes.setdefault(key, cls)
+
+
+def _is_own_name(name):
+    """Names of Python's own form (__del__, __class__, __reduce_ex__):
+    Python looks many of them up on the type and calls what it finds."""
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+def _check_field_names(names):
+    """The field names of a shared object, as read from a region: str, none
+    of Python's own form nor the link's, none twice. Our writers store no
+    other (a put refuses such attributes), and a generated class makes each
+    name a descriptor on the type: `__del__` there would be called."""
+    if not isinstance(names, tuple):
+        raise RegionCorruptedError(f"a shared object's field names are a {type(names).__name__}, not a tuple")
+    for name in names:
+        if not isinstance(name, str) or _is_own_name(name) or name == _REF:
+            raise RegionCorruptedError(f"a shared object has a field named {name!r}: refusing it "
+                                       f"(a region names no fields of Python's own form)")
+    if len(set(names)) != len(names):
+        raise RegionCorruptedError(f"a shared object names a field twice: {names!r}")
+    return names
 
 
 # ---- custom objects ----------------------------------------------------------------------
@@ -361,6 +438,12 @@ def _describe_object(obj, general, inplace):
             inplace = False
         elif inplace is None:
             inplace = True
+    for name in attributes:
+        if _is_own_name(name) or name == _REF:
+            raise TypeError(
+                f"cannot share attribute {name!r} of a '{cls.__qualname__}' object: names of "
+                f"Python's own form are not stored (a reader would refuse them)"
+            )
     key = _class_key(cls)
     adopt = obj if inplace else None
     if adopt is not None:
@@ -531,6 +614,8 @@ def rebuild_object(key, names, state, copy, trusted):
     fields (an ObjectRef for a static object, a SharedDict for a general one),
     or, with `copy`, their plain values."""
     user_class = _resolve(key, trusted)
+    if names is not None:
+        _check_field_names(names)
     if not _is_user_class(user_class) or isinstance(user_class, enum.EnumMeta):
         # Only what describe() projects is rebuilt: a region that names a
         # type written in C (a lock type, say) gets no instance of it made.
@@ -538,8 +623,13 @@ def rebuild_object(key, names, state, copy, trusted):
             f"a shared object names class '{user_class.__module__}.{user_class.__qualname__}', "
             f"which is not a class written in Python: refusing to make one"
         )
+    _known(key, user_class)
     if copy:
-        attributes = dict(state) if names is None else dict(zip(names, state))
+        if names is None:
+            attributes = dict(state)
+            _check_field_names(tuple(attributes))
+        else:
+            attributes = dict(zip(names, state))
         return _plain_instance(user_class, attributes)
     cls = _general_class(user_class, False) if names is None else _static_class(user_class, names, False)
     obj = object.__new__(cls)
@@ -610,14 +700,17 @@ def adopt(adoptions):
 
 def rebuild_enum(key, value, trusted):
     cls = _resolve(key, trusted)
-    if not isinstance(cls, enum.EnumMeta):
-        # The class is called with a value the region chose: only an enum's
-        # lookup of its own members may be.
+    if not (isinstance(cls, enum.EnumMeta) and issubclass(cls, enum.Enum)):
+        # The value is one the region chose: only an enum's lookup of its
+        # own members may be given it.
         raise UnknownClassError(
             f"a shared enum member names class '{cls.__module__}.{cls.__qualname__}', "
             f"which is not an enum: refusing to call it"
         )
-    return cls(value)
+    _known(key, cls)
+    # The enum machinery's own lookup (by value, then the class's
+    # _missing_), not whatever __call__ a metaclass of the enum's defines.
+    return enum.EnumMeta.__call__(cls, value)
 
 
 # ---- pickled objects ------------------------------------------------------------------------

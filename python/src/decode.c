@@ -40,6 +40,29 @@ int ipo_py_type_is_live(uint8_t type)
 static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int copy);
 static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
 
+/* ---- calling out ------------------------------------------------------------------- */
+
+/* Around code of the user's that a read calls (a class's hook, Decimal,
+ * ZoneInfo, unpickling): it counts as running, so it cannot release or
+ * close the region under the read (view_base.h), and a read it makes
+ * itself is a read of its own, with its own budget of blocks. */
+typedef struct { uint64_t left; unsigned depth; } decode_saved_t;
+
+static inline decode_saved_t call_out_begin(RegionObject *self)
+{
+    decode_saved_t saved = { self->decode_left, self->decode_depth };
+    self->running++;
+    self->decode_depth = 0;
+    return saved;
+}
+
+static inline void call_out_end(RegionObject *self, decode_saved_t saved)
+{
+    self->running--;
+    self->decode_left = saved.left;
+    self->decode_depth = saved.depth;
+}
+
 /* ---- trust ------------------------------------------------------------------------ */
 
 /* Whether this process may unpickle what the region holds and import the
@@ -118,9 +141,9 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj, ipo_of
         PyObject *text = PyUnicode_DecodeASCII((const char *)data, (Py_ssize_t)obj->v.len, "strict");
         if (!text)
             return NULL;
-        self->running++; /* code run here cannot release or close the region (view_base.h) */
+        decode_saved_t saved = call_out_begin(self);
         PyObject *value = PyObject_CallOneArg(self->st->DecimalType, text);
-        self->running--;
+        call_out_end(self, saved);
         Py_DECREF(text);
         return value;
     }
@@ -189,9 +212,9 @@ static PyObject *decode_special(RegionObject *self, const ipo_obj_t *obj, ipo_of
         PyObject *key = PyUnicode_DecodeUTF8((const char *)data, (Py_ssize_t)obj->v.len, "strict");
         if (!key)
             return NULL;
-        self->running++;
+        decode_saved_t saved = call_out_begin(self);
         PyObject *value = PyObject_CallOneArg(self->st->ZoneInfoType, key);
-        self->running--;
+        call_out_end(self, saved);
         Py_DECREF(key);
         return value;
     }
@@ -245,7 +268,10 @@ static PyObject *map_copy(RegionObject *self, const ipo_obj_t *obj, int copy)
 static PyObject *list_copy(RegionObject *self, const ipo_obj_t *obj, int copy)
 {
     uint64_t len;
-    ipo_value_t *items = ipo_list_items(&self->r, obj, &len);
+    ipo_value_t *items;
+    if (ipo_list_get(&self->r, obj, &items, &len))
+        return ipo_py_raise_damaged(self, "a shared list's length exceeds its array, or its array "
+                                          "does not check out");
     PyObject *out = PyList_New((Py_ssize_t)len);
     if (!out)
         return NULL;
@@ -329,10 +355,10 @@ static PyObject *decode_object(RegionObject *self, const ipo_obj_t *obj, ipo_off
         ipo_py_raise(st, -IPO_EBADOBJ, "a shared object at offset %llu has no fields",
                      (unsigned long long)off);
     if (state) {
-        self->running++;
+        decode_saved_t saved = call_out_begin(self);
         result = PyObject_CallFunction(st->rebuild_object, "OOOii", cls, names, state, copy,
                                        region_trusted(self));
-        self->running--;
+        call_out_end(self, saved);
     }
     if (result && viewed)
         ipo_py_class_cache_remember(self, block_key, class_key, obj->gen, Py_TYPE(result));
@@ -375,12 +401,12 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
             Py_XDECREF(parts);
             return NULL;
         }
-        self->running++;
+        decode_saved_t saved = call_out_begin(self);
         PyObject *member = PyObject_CallFunction(st->rebuild_enum, "OOi",
                                                  PyTuple_GET_ITEM(parts, IPO_ENUM_CLASS),
                                                  PyTuple_GET_ITEM(parts, IPO_ENUM_VALUE),
                                                  region_trusted(self));
-        self->running--;
+        call_out_end(self, saved);
         Py_DECREF(parts);
         return member;
     }
@@ -392,9 +418,9 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
         PyObject *data = PyBytes_FromStringAndSize(ipo_obj_data(obj), (Py_ssize_t)obj->v.len);
         if (!data)
             return NULL;
-        self->running++;
+        decode_saved_t saved = call_out_begin(self);
         PyObject *value = PyObject_CallFunction(st->rebuild_pickled, "Oi", data, region_trusted(self));
-        self->running--;
+        call_out_end(self, saved);
         Py_DECREF(data);
         return value;
     }
@@ -410,10 +436,10 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
         PyObject *buffer = shape ? ipo_py_obj_buffer(self, v[IPO_NDARRAY_DATA].v.off, 0) : NULL;
         PyObject *result = NULL;
         if (buffer) {
-            self->running++;
+            decode_saved_t saved = call_out_begin(self);
             result = PyObject_CallFunction(st->rebuild_ndarray, "OOOii", descr, shape, buffer,
                                            obj->type == IPO_T_TENSOR, copy);
-            self->running--;
+            call_out_end(self, saved);
         }
         Py_XDECREF(descr);
         Py_XDECREF(shape);
@@ -461,7 +487,33 @@ PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off)
     return ipo_py_decode_obj(self, off, 0);
 }
 
+static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy);
+
+/* Every block a read decodes comes through here: a budget of blocks (see
+ * decode_left in ipo_python.h) and Python's recursion limit bound the read
+ * of any region, damaged or not, however its blocks name each other. */
 PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy)
+{
+    if (self->decode_depth == 0) {
+        /* Plain: the root is written only under access, which this read holds. */
+        const ipo_alloc_root_t *root = self->r.heap.root;
+        uint64_t most = self->r.size / (2 * sizeof(ipo_block_t));
+        self->decode_left = root->used_blocks < most ? root->used_blocks : most;
+    }
+    if (self->decode_left == 0)
+        return ipo_py_raise_damaged(self, "a read reached more blocks than the region holds: "
+                                          "blocks share a child, or name each other in a cycle");
+    if (Py_EnterRecursiveCall(" while reading from shared memory"))
+        return NULL;
+    self->decode_left--;
+    self->decode_depth++;
+    PyObject *value = decode_obj(self, off, copy);
+    self->decode_depth--;
+    Py_LeaveRecursiveCall();
+    return value;
+}
+
+static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy)
 {
     const ipo_obj_t *obj;
     if (ipo_obj_get(&self->r, off, &obj))

@@ -47,7 +47,7 @@ static int new_container(RegionObject *self, uint8_t type, uint64_t len, ipo_off
 {
     int rc = ipo_obj_new(&self->r, type, len, out, data);
     if (rc)
-        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(len));
+        return ipo_py_fail_alloc(self, rc);
     memset(*data, 0, (size_t)len);
     ipo_value_t *values;
     size_t n = ipo_obj_values((const ipo_obj_t *)(self->r.base + *out), &values);
@@ -265,8 +265,7 @@ static int encode_list(ipo_encoder_t *enc, PyObject *seq, ipo_off_t *out)
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     int rc = ipo_list_new(&self->r, (uint64_t)n, out);
     if (rc)
-        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(sizeof(ipo_list_t)) +
-                                               ipo_py_object_bytes((uint64_t)n * 16));
+        return ipo_py_fail_alloc(self, rc);
     ipo_obj_t *list = (ipo_obj_t *)(self->r.base + *out);
     ipo_list_t *l = ipo_obj_data(list);
     uint64_t len;
@@ -311,7 +310,15 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
     if (value && encode_slot(self, enc, st, value, &vslot) < 0)
         return -1;
     if (e >= 0) {
-        ipo_entry_t *entry = &ipo_table_entries(ipo_map_table(&self->r, map))[e];
+        /* Encoding the value ran Python code (hooks), which may have
+         * changed the table the lookup found. */
+        ipo_table_t *t = ipo_map_table(&self->r, map);
+        if (!t || (uint64_t)e >= t->nentries) {
+            ipo_value_release(&self->r, &vslot);
+            PyErr_SetString(PyExc_RuntimeError, "shared dictionary changed during a store");
+            return -1;
+        }
+        ipo_entry_t *entry = &ipo_table_entries(t)[e];
         ipo_value_t old = entry->value;
         entry->value = vslot;
         ipo_value_release(&self->r, &old);
@@ -326,7 +333,7 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
     if (rc) {
         ipo_value_release(&self->r, &kslot);
         ipo_value_release(&self->r, &vslot);
-        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(48 * 8));
+        return ipo_py_fail_alloc(self, rc);
     }
     return 0;
 }
@@ -352,8 +359,7 @@ static int encode_map(ipo_encoder_t *enc, uint8_t type, PyObject *source, int pa
         return -1;
     int rc = ipo_map_new(&self->r, type, (uint64_t)hint, out);
     if (rc)
-        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(16) +
-                                               ipo_py_object_bytes(32 + 48 * (uint64_t)hint * 2));
+        return ipo_py_fail_alloc(self, rc);
     if (readonly)
         ((ipo_obj_t *)(self->r.base + *out))->flags |= IPO_OBJ_READONLY;
     PyObject *it = PyObject_GetIter(source), *item;
@@ -406,7 +412,7 @@ static int encode_ndarray(ipo_encoder_t *enc, PyObject *const *parts, ipo_off_t 
         void *data;
         int arc = ipo_obj_new_aligned(&self->r, IPO_T_BYTES, (uint64_t)view.len, 1, &data_off, &data);
         if (arc) {
-            ipo_py_fail_alloc(self, arc, ipo_py_object_bytes((uint64_t)view.len) + IPO_OBJ_BIG_ALIGN);
+            ipo_py_fail_alloc(self, arc);
             rc = fail_container(self, *out);
         } else {
             if (view.len)

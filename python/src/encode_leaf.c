@@ -17,25 +17,17 @@ static int bigint_to_bytes(PyObject *v, unsigned char *buf, size_t n)
 #endif
 }
 
-uint64_t ipo_py_object_bytes(uint64_t len)
+int ipo_py_fail_alloc(RegionObject *self, int rc)
 {
-    return len + (len >= IPO_OBJ_ALIGN_THRESHOLD ? IPO_OBJ_BIG_ALIGN : sizeof(ipo_obj_t));
-}
-
-int ipo_py_fail_alloc(RegionObject *self, int rc, uint64_t requested)
-{
-    if (rc == -IPO_ENOMEM)
-        ipo_py_raise_no_memory(self, requested);
-    else
-        ipo_py_raise(self->st, rc, "cannot allocate an object of %llu bytes",
-                     (unsigned long long)requested);
+    /* The allocator keeps the size it refused, for the report. */
+    ipo_py_raise_alloc_failure(self, rc, self->r.heap.refused.size);
     return -1;
 }
 
 int ipo_py_encode_scalar(RegionObject *self, uint8_t type, uint64_t bits, ipo_off_t *out)
 {
     int rc = ipo_obj_new_scalar(&self->r, type, bits, out);
-    return rc ? ipo_py_fail_alloc(self, rc, sizeof(ipo_obj_t)) : 0;
+    return rc ? ipo_py_fail_alloc(self, rc) : 0;
 }
 
 int ipo_py_encode_bytes(RegionObject *self, uint8_t type, const void *src, Py_ssize_t len,
@@ -44,7 +36,7 @@ int ipo_py_encode_bytes(RegionObject *self, uint8_t type, const void *src, Py_ss
     void *data;
     int rc = ipo_obj_new(&self->r, type, (uint64_t)len, out, &data);
     if (rc)
-        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes((uint64_t)len));
+        return ipo_py_fail_alloc(self, rc);
     if (len)
         ipo_copy_in(data, src, (size_t)len);
     ((ipo_obj_t *)(self->r.base + *out))->flags |= flags;
@@ -97,7 +89,7 @@ int ipo_py_encode_int(RegionObject *self, PyObject *obj, ipo_off_t *out)
     void *data;
     int rc = ipo_obj_new(&self->r, IPO_T_BIGINT, n, out, &data);
     if (rc)
-        return ipo_py_fail_alloc(self, rc, ipo_py_object_bytes(n));
+        return ipo_py_fail_alloc(self, rc);
     if (bigint_to_bytes(obj, data, n) < 0) {
         ipo_obj_destroy(&self->r, *out);
         return -1;

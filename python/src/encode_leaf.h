@@ -9,13 +9,10 @@
  * Each needs access; 0 and the block's offset in *out, or -1 with an
  * exception set and nothing left behind. */
 
-/* The bytes a block of `len` payload bytes takes: header, padding, payload
- * (what an allocation failure reports as asked for). */
-uint64_t ipo_py_object_bytes(uint64_t len);
-
-/* Raises for a failed allocation of `requested` bytes (rc from the core):
- * FreeMemoryChunkNotFoundError for -IPO_ENOMEM. -1. */
-int ipo_py_fail_alloc(RegionObject *self, int rc, uint64_t requested);
+/* Raises for a failed allocation (rc from the core): for -IPO_ENOMEM,
+ * FreeMemoryChunkNotFoundError with the allocator's record of what it
+ * refused. -1. */
+int ipo_py_fail_alloc(RegionObject *self, int rc);
 
 /* A block without payload: None, bool, int64, float64, date (bits in v). */
 int ipo_py_encode_scalar(RegionObject *self, uint8_t type, uint64_t bits, ipo_off_t *out);

@@ -64,16 +64,42 @@ PyObject *ipo_py_raise(ipo_state *st, int rc, const char *fmt, ...)
     return NULL;
 }
 
-PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested)
+static int set_figure(PyObject *exc, const char *name, uint64_t value)
 {
+    PyObject *v = PyLong_FromUnsignedLongLong(value);
+    int rc = v ? PyObject_SetAttrString(exc, name, v) : -1;
+    Py_XDECREF(v);
+    return rc;
+}
+
+PyObject *ipo_py_raise_no_memory(RegionObject *self)
+{
+    /* The allocator's own record of the request it refused, with the
+     * figures of that moment: what a caller could say instead (the size it
+     * meant to store, the room after it cleaned up) would not be what was
+     * looked for, nor the room there was when it was looked for. */
+    ipo_heap_t *h = &self->r.heap;
+    uint64_t requested = h->refused.size, align = h->refused.align, fit = h->refused.fit;
     ipo_alloc_stats_t s;
-    ipo_alloc_stats(&self->r.heap, &s);
-    PyObject *msg = PyUnicode_FromFormat(
-        "no free chunk of %llu bytes in region '%U' (largest free chunk: %llu bytes; "
-        "free in all: %llu of %llu bytes). Destroy objects that are no longer needed, "
-        "or create the region with a larger size",
-        (unsigned long long)requested, self->name, (unsigned long long)s.largest_free,
-        (unsigned long long)s.free_bytes, (unsigned long long)s.heap_size);
+    ipo_alloc_stats(h, &s);
+    PyObject *msg;
+    if (align > IPO_ALLOC_GRANULE)
+        msg = PyUnicode_FromFormat(
+            "no free chunk of region '%U' can hold %llu bytes starting on a %llu-byte boundary "
+            "(the object with its header, as asked of the allocator): the most one can is %llu "
+            "bytes (largest free chunk: %llu bytes; free in all: %llu of %llu bytes). Destroy "
+            "objects that are no longer needed, or create the region with a larger size",
+            self->name, (unsigned long long)requested, (unsigned long long)align,
+            (unsigned long long)fit, (unsigned long long)h->refused.largest,
+            (unsigned long long)h->refused.free_bytes, (unsigned long long)s.heap_size);
+    else
+        msg = PyUnicode_FromFormat(
+            "no free chunk of region '%U' can hold %llu bytes (the object with its header, as "
+            "asked of the allocator): the largest free chunk holds %llu bytes (free in all: "
+            "%llu of %llu bytes). Destroy objects that are no longer needed, or create the "
+            "region with a larger size",
+            self->name, (unsigned long long)requested, (unsigned long long)fit,
+            (unsigned long long)h->refused.free_bytes, (unsigned long long)s.heap_size);
     if (!msg)
         return NULL;
     PyObject *exc = PyObject_CallOneArg(self->st->FreeMemoryChunkNotFoundError, msg);
@@ -81,15 +107,31 @@ PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested)
     if (!exc)
         return NULL;
     /* The figures as attributes too, for programs that adapt to them. */
-    PyObject *req = PyLong_FromUnsignedLongLong(requested);
-    PyObject *largest = PyLong_FromUnsignedLongLong(s.largest_free);
-    if (req && largest && PyObject_SetAttrString(exc, "requested", req) == 0 &&
-        PyObject_SetAttrString(exc, "largest_free", largest) == 0)
+    if (set_figure(exc, "requested", requested) == 0 && set_figure(exc, "alignment", align) == 0 &&
+        set_figure(exc, "largest_free", fit) == 0 &&
+        set_figure(exc, "largest_free_chunk", h->refused.largest) == 0 &&
+        set_figure(exc, "free_bytes", h->refused.free_bytes) == 0)
         PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-    Py_XDECREF(req);
-    Py_XDECREF(largest);
     Py_DECREF(exc);
     return NULL;
+}
+
+PyObject *ipo_py_raise_damaged(RegionObject *self, const char *what)
+{
+    char why[256] = "";
+    if (ipo_region_check(&self->r, why, sizeof(why)) == 0)
+        snprintf(why, sizeof(why), "check() finds nothing else");
+    return ipo_py_raise(self->st, -IPO_ECORRUPT, "region '%U' is damaged: %s (%s)", self->name, what, why);
+}
+
+PyObject *ipo_py_raise_alloc_failure(RegionObject *self, int rc, uint64_t requested)
+{
+    if (rc == -IPO_ENOMEM)
+        return ipo_py_raise_no_memory(self);
+    if (rc == -IPO_ECORRUPT)
+        return ipo_py_raise_damaged(self, "its heap's free lists");
+    return ipo_py_raise(self->st, rc, "cannot allocate %llu bytes in region '%U'",
+                        (unsigned long long)requested, self->name);
 }
 
 PyObject *ipo_py_raise_create_error(RegionObject *self, int rc)
@@ -178,6 +220,10 @@ PyObject *ipo_py_raise_attach_error(RegionObject *self, int rc, double time_limi
                             "the shared memory object '%U' is not a region of this version of "
                             "ipc_py_objects (foreign object, other layout version, or damaged "
                             "header)", self->name);
+    case IPO_ECORRUPT:
+        return ipo_py_raise(self->st, rc,
+                            "region '%U' is damaged and was not attached: %s", self->name,
+                            ipo_region_corrupt_reason());
     case IPO_EFULL:
         return ipo_py_raise(self->st, rc,
                             "every participant slot of region '%U' is taken: create it with more "

@@ -9,9 +9,19 @@
  * becomes an OSError that keeps errno. Always returns NULL. */
 PyObject *ipo_py_raise(ipo_state *st, int rc, const char *fmt, ...);
 
-/* FreeMemoryChunkNotFoundError for an allocation of `requested` bytes,
- * with the allocator's figures in the message and as attributes. NULL. */
-PyObject *ipo_py_raise_no_memory(RegionObject *self, uint64_t requested);
+/* FreeMemoryChunkNotFoundError for the core's last -IPO_ENOMEM: the
+ * request the allocator refused and the room there was then (its record,
+ * ipo_heap_t.refused), in the message and as attributes. NULL. */
+PyObject *ipo_py_raise_no_memory(RegionObject *self);
+
+/* RegionCorruptedError: `what` the operation found damaged in the region,
+ * and what check() finds (the caller holds access), so the message says
+ * which invariant broke. NULL. */
+PyObject *ipo_py_raise_damaged(RegionObject *self, const char *what);
+
+/* The exception an allocation's failure stands for: out of memory (with
+ * the figures), or a damaged heap. NULL. */
+PyObject *ipo_py_raise_alloc_failure(RegionObject *self, int rc, uint64_t requested);
 
 /* The message of a failed ipo_region_create() or ipo_region_attach(): what
  * went wrong, in the terms of the arguments the caller gave (name, size,

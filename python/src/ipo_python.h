@@ -119,6 +119,13 @@ typedef struct RegionObject {
     /* Operations on this region's live objects and messages in progress
      * (view_base.h): release() and close() refuse while any runs. */
     Py_ssize_t   running;
+    /* A read of shared blocks (decode.c) visits each block of a tree once;
+     * blocks that a damaged region makes share children (a chain of
+     * diamonds doubles at each level) would otherwise cost 2^depth. So a
+     * read may decode at most as many blocks as the heap holds: what is
+     * left of that, and how deep the read is (0: no read runs). */
+    uint64_t     decode_left;
+    unsigned     decode_depth;
     /* A live object used while no thread of this process holds access takes
      * a turn for that one operation (view_base.h), waiting at most
      * turn_time_limit seconds (-1: as long as it takes); with strict, it

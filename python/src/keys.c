@@ -16,7 +16,9 @@ int ipo_py_keys_init(void)
 
 static uint64_t hash_utf8(RegionObject *self, const char *data, Py_ssize_t len)
 {
-    return ipo_hash_bytes(self->r.hdr->hash_key, data, (size_t)len);
+    /* The key as validated at attach: a stray write to the header's copy
+     * cannot lose this process's keys (check() reports it). */
+    return ipo_hash_bytes(self->r.hash_key, data, (size_t)len);
 }
 
 /* A str's bytes as the format stores them: UTF-8, lone surrogates as in
@@ -292,5 +294,9 @@ int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key,
     }
     int64_t e = ipo_map_find(&self->r, map, hash, probe_eq, &p);
     Py_XDECREF(owner);
+    if (e == IPO_MAP_DAMAGED) {
+        ipo_py_raise_damaged(self, "a shared dict's or set's table does not check out");
+        return IPO_MAP_ERROR;
+    }
     return e;
 }

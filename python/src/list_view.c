@@ -33,13 +33,17 @@ static ipo_value_t *encode_all(RegionObject *self, ipo_store_t *st, PyObject *fa
     return slots;
 }
 
-static int no_room(RegionObject *self, int rc, uint64_t bytes)
+static int no_room(RegionObject *self, int rc)
 {
-    if (rc == -IPO_ENOMEM)
-        ipo_py_raise_no_memory(self, bytes);
-    else
-        ipo_py_raise(self->st, rc, "the shared container is damaged");
+    ipo_py_raise_alloc_failure(self, rc, self->r.heap.refused.size);
     return -1;
+}
+
+static __attribute__((noinline, cold)) ipo_value_t *damaged_list(ViewObject *v)
+{
+    ipo_py_raise_damaged(v->region, "a shared list's length exceeds its array, or its array "
+                                    "does not check out");
+    return NULL;
 }
 
 static inline ipo_value_t *list_items(ViewObject *v, ipo_obj_t **list, Py_ssize_t *len)
@@ -48,7 +52,11 @@ static inline ipo_value_t *list_items(ViewObject *v, ipo_obj_t **list, Py_ssize_
     if (!*list)
         return NULL;
     uint64_t n;
-    ipo_value_t *items = ipo_list_items(&v->region->r, *list, &n);
+    ipo_value_t *items;
+    if (ipo_list_get(&v->region->r, *list, &items, &n)) {
+        *len = 0;
+        return damaged_list(v);
+    }
     *len = (Py_ssize_t)n;
     return items ? items : (ipo_value_t *)ipo_obj_data(*list); /* never read when empty */
 }
@@ -165,7 +173,7 @@ static int list_replace_range(ViewObject *v, Py_ssize_t start, Py_ssize_t stop, 
             stop = len;
         int arc = ipo_list_reserve(&self->r, list, (uint64_t)(len - (stop - start) + n));
         if (arc) {
-            no_room(self, arc, (uint64_t)(len + n) * sizeof(ipo_value_t));
+            no_room(self, arc);
         } else {
             ipo_list_remove(&self->r, list, (uint64_t)start, (uint64_t)(stop - start), NULL);
             ipo_list_insert(&self->r, list, (uint64_t)start, slots, (uint64_t)n);
@@ -380,7 +388,7 @@ static int list_insert_values(ViewObject *v, Py_ssize_t where, PyObject *fast)
         if (where < 0 || where > len)
             where = len;
         int irc = ipo_list_insert(&self->r, list, (uint64_t)where, slots, (uint64_t)n);
-        rc = irc ? no_room(self, irc, (uint64_t)(len + n) * sizeof(ipo_value_t)) : 0;
+        rc = irc ? no_room(self, irc) : 0;
     }
     if (rc < 0)
         release_values(self, slots, n);
@@ -408,7 +416,7 @@ static PyObject *list_append(ViewObject *v, PyObject *x)
     if (list_items(v, &list, &len)) {
         rc = ipo_list_insert(&self->r, list, (uint64_t)len, &slot, 1);
         if (rc)
-            no_room(self, rc, (uint64_t)(len + 1) * sizeof(ipo_value_t));
+            no_room(self, rc);
     }
     if (rc)
         ipo_value_release(&self->r, &slot);

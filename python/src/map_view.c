@@ -18,13 +18,23 @@ static ipo_obj_t *map_obj(ViewObject *v, int for_writing)
     return map;
 }
 
+/* The map's table, or NULL with RegionCorruptedError when it does not
+ * check out. */
+static ipo_table_t *map_table(ViewObject *v, ipo_obj_t *map)
+{
+    ipo_table_t *t = ipo_map_table(&v->region->r, map);
+    if (!t)
+        ipo_py_raise_damaged(v->region, "a shared dict's or set's table does not check out");
+    return t;
+}
+
 static Py_ssize_t map_len(ViewObject *v)
 {
     ipo_obj_t *map = map_obj(v, 0);
     if (!map)
         return -1;
-    ipo_table_t *t = ipo_map_table(&v->region->r, map);
-    return t ? (Py_ssize_t)t->used : 0;
+    ipo_table_t *t = map_table(v, map);
+    return t ? (Py_ssize_t)t->used : -1;
 }
 
 /* The entry of key: its number, IPO_MAP_ABSENT, or IPO_MAP_ERROR. */
@@ -38,9 +48,17 @@ static int64_t map_lookup(ViewObject *v, ipo_obj_t *map, PyObject *key)
     return ipo_py_map_find(v->region, map, key, hash);
 }
 
+/* Entry e, which a lookup just found; NULL with an exception set if the
+ * table changed meanwhile (a key's __eq__ ran Python code) and no longer
+ * has it. */
 static ipo_entry_t *entry_at(ViewObject *v, ipo_obj_t *map, int64_t e)
 {
-    return &ipo_table_entries(ipo_map_table(&v->region->r, map))[e];
+    ipo_table_t *t = map_table(v, map);
+    if (t && (uint64_t)e >= t->nentries) {
+        PyErr_SetString(PyExc_RuntimeError, "shared dictionary changed during a lookup");
+        return NULL;
+    }
+    return t ? &ipo_table_entries(t)[e] : NULL;
 }
 
 static PyObject *dict_subscript(ViewObject *v, PyObject *key)
@@ -62,7 +80,8 @@ static PyObject *dict_subscript(ViewObject *v, PyObject *key)
         PyErr_SetObject(PyExc_KeyError, key);
         return NULL;
     }
-    return ipo_py_decode_value(v->region, &entry_at(v, map, e)->value, 0);
+    ipo_entry_t *entry = entry_at(v, map, e);
+    return entry ? ipo_py_decode_value(v->region, &entry->value, 0) : NULL;
 }
 
 static int map_delete_key(ViewObject *v, ipo_obj_t *map, PyObject *key, int missing_ok)
@@ -117,7 +136,8 @@ static PyObject *dict_get(ViewObject *v, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     if (e == IPO_MAP_ABSENT)
         return Py_NewRef(nargs > 1 ? args[1] : Py_None);
-    return ipo_py_decode_value(v->region, &entry_at(v, map, e)->value, 0);
+    ipo_entry_t *entry = entry_at(v, map, e);
+    return entry ? ipo_py_decode_value(v->region, &entry->value, 0) : NULL;
 }
 
 static PyObject *dict_setdefault(ViewObject *v, PyObject *const *args, Py_ssize_t nargs)
@@ -139,7 +159,8 @@ static PyObject *dict_setdefault(ViewObject *v, PyObject *const *args, Py_ssize_
         if (e < 0)
             return NULL;
     }
-    return ipo_py_decode_value(v->region, &entry_at(v, map, e)->value, 0);
+    ipo_entry_t *entry = entry_at(v, map, e);
+    return entry ? ipo_py_decode_value(v->region, &entry->value, 0) : NULL;
 }
 
 /* dict.pop and set.remove/discard: the value leaves shared memory as a copy. */
@@ -161,7 +182,8 @@ static PyObject *dict_pop(ViewObject *v, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetObject(PyExc_KeyError, args[0]);
         return NULL;
     }
-    PyObject *value = ipo_py_decode_value(v->region, &entry_at(v, map, e)->value, 1);
+    ipo_entry_t *entry = entry_at(v, map, e);
+    PyObject *value = entry ? ipo_py_decode_value(v->region, &entry->value, 1) : NULL;
     if (value)
         ipo_map_delete(&v->region->r, map, (uint64_t)e, NULL, NULL);
     return value;
@@ -174,9 +196,11 @@ static PyObject *map_popitem(ViewObject *v, PyObject *unused)
     ipo_obj_t *map = map_obj(v, 1);
     if (!map)
         return NULL;
-    ipo_table_t *t = ipo_map_table(&v->region->r, map);
+    ipo_table_t *t = map_table(v, map);
+    if (!t)
+        return NULL;
     int64_t e = -1;
-    for (uint64_t j = t ? t->nentries : 0; j > 0 && e < 0; j--)
+    for (uint64_t j = t->nentries; j > 0 && e < 0; j--)
         if (ipo_table_entries(t)[j - 1].live)
             e = (int64_t)j - 1;
     if (e < 0) {
@@ -252,9 +276,9 @@ static PyObject *map_iter_new(ViewObject *v, int kind, int reversed)
     ipo_obj_t *map = map_obj(v, 0);
     if (!map)
         return NULL;
-    ipo_table_t *t = ipo_map_table(&v->region->r, map);
+    ipo_table_t *t = map_table(v, map);
     if (!t)
-        return ipo_py_raise(v->region->st, -IPO_EBADOBJ, "a shared dict or set has a damaged table");
+        return NULL;
     MapIterObject *it = PyObject_GC_New(MapIterObject, v->region->st->map_iter_type);
     if (!it)
         return NULL;

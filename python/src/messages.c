@@ -3,6 +3,11 @@
 
 /* ---- messages ------------------------------------------------------------------ */
 
+static PyObject *queue_damaged(RegionObject *self)
+{
+    return ipo_py_raise_damaged(self, "its message queue's ring or counters do not check out");
+}
+
 /* A put does everything that can fail (encoding, making the object that
  * put returns, mapping objects in place) before it queues the message, for
  * which room is reserved: a put that raises leaves no message and no block
@@ -12,7 +17,7 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
     /* Room in the queue first, so that queueing the encoded object cannot fail. */
     int rc = ipo_queue_reserve(&self->r);
     if (rc)
-        return ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+        return rc == -IPO_ECORRUPT ? queue_damaged(self) : ipo_py_raise_no_memory(self);
     ipo_off_t off;
     ipo_encoder_t enc;
     ipo_py_encoder_init(&enc, self, 1);
@@ -35,8 +40,11 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
         result = with_offset ? Py_BuildValue("(OK)", mapped, (unsigned long long)off) : Py_NewRef(mapped);
     /* Code of the user's ran since the room was reserved (a __reduce__, a
      * Mapping's items, the hooks), and may have put messages of its own. */
-    if (result && ipo_queue_reserve(&self->r)) {
-        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+    if (result && (rc = ipo_queue_reserve(&self->r))) {
+        if (rc == -IPO_ECORRUPT)
+            queue_damaged(self);
+        else
+            ipo_py_raise_no_memory(self);
         Py_CLEAR(result);
     }
     /* Mapping in place last: the hook maps every object or none. */
@@ -46,8 +54,11 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
      * ran (an attribute's __del__): then the objects just mapped name a
      * freed block, and raise InvalidOffsetError when used, as any view of
      * a destroyed object does. */
-    if (result && ipo_queue_put(&self->r, off)) {
-        ipo_py_raise_no_memory(self, sizeof(ipo_off_t));
+    if (result && (rc = ipo_queue_put(&self->r, off))) {
+        if (rc == -IPO_ECORRUPT)
+            queue_damaged(self);
+        else
+            ipo_py_raise_no_memory(self);
         Py_CLEAR(result);
     }
     if (!result) {
@@ -134,7 +145,10 @@ static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *df
     if (ipo_py_require_access(self) < 0)
         return NULL;
     ipo_off_t off;
-    if (peek_at(self, lifo, &off)) {
+    int rc = peek_at(self, lifo, &off);
+    if (rc == -IPO_ECORRUPT)
+        return queue_damaged(self);
+    if (rc) {
         if (dflt) {
             if (!with_offset)
                 return Py_NewRef(dflt);
@@ -260,7 +274,10 @@ PyObject *ipo_py_region_discard_message(RegionObject *self, PyObject *const *arg
     if (ipo_py_require_access(self) < 0)
         return NULL;
     ipo_off_t off;
-    if (peek_at(self, lifo, &off)) {
+    int rc = peek_at(self, lifo, &off);
+    if (rc == -IPO_ECORRUPT)
+        return queue_damaged(self);
+    if (rc) {
         PyErr_Format(self->st->NoMessagesInQueueError,
                      "the message queue of region '%U' is empty: there is no message to discard",
                      self->name);
@@ -327,6 +344,8 @@ PyObject *ipo_py_region_destroy_obj(RegionObject *self, PyObject *arg)
                              * pairs with the fetch-sub in ipo_obj_unpin(). */
                             (unsigned)ipo_atomic_load_relaxed(&obj->pins));
     }
+    if (rc == -IPO_ECORRUPT)
+        return ipo_py_raise_damaged(self, "the object's blocks do not form a tree");
     if (rc)
         return ipo_py_raise(self->st, -IPO_EBADOBJ,
                             "offset %llu does not name a live object in region '%U' "
@@ -385,7 +404,7 @@ PyObject *ipo_py_region_stats(RegionObject *self, PyObject *unused)
                          "used_blocks", (unsigned long long)s.used_blocks,
                          "free_blocks", (unsigned long long)s.free_blocks,
                          "messages", (unsigned long long)ipo_queue_length(&self->r),
-                         "slots", (unsigned)self->r.hdr->slot_count,
+                         "slots", (unsigned)self->r.slot_count,
                          "slot", (unsigned)self->r.slot,
                          "consumers_attached", (unsigned long long)attached,
                          "sleepers", (unsigned long long)((word & IPO_ACCESS_SLEEPER_MASK) >> 16));

@@ -61,7 +61,10 @@ static ipo_value_t *field_slot(FieldObject *f, ViewObject *ref)
     ipo_obj_t *values = ipo_py_view_obj(ref);
     if (!values)
         return NULL;
-    if ((uint64_t)f->index >= values->v.len / sizeof(ipo_value_t)) {
+    /* The block was checked when the view was made; its length is checked
+     * against the mapping again, as another process may have written it. */
+    if ((uint64_t)f->index >= values->v.len / sizeof(ipo_value_t) ||
+        values->v.len > ref->region->r.size - ref->off - ipo_obj_data_rel(values)) {
         ipo_py_raise(ref->region->st, -IPO_EBADOBJ, "a shared object has fewer fields than its class");
         return NULL;
     }

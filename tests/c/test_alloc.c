@@ -34,7 +34,7 @@ static void arena_free(arena_t *a)
 static void test_init_rejects_tiny_heaps(void)
 {
     uint8_t mem[HEAP_OFF + 256] __attribute__((aligned(64)));
-    ipo_heap_t h = { mem, (ipo_alloc_root_t *)(mem + ROOT_OFF), sizeof(mem) };
+    ipo_heap_t h = { .base = mem, .root = (ipo_alloc_root_t *)(mem + ROOT_OFF), .span = sizeof(mem) };
     ASSERT_ERR(ipo_alloc_init(&h, HEAP_OFF, 16, 1), IPO_EINVAL);
     ASSERT_ERR(ipo_alloc_init(&h, HEAP_OFF, 512, 1), IPO_EINVAL); /* past the span */
     ASSERT_ERR(ipo_alloc_init(&h, 0, 256, 1), IPO_EINVAL);        /* 0 means "none" */
@@ -230,6 +230,30 @@ static void verify_model(const arena_t *a, const live_t *lv, int n)
     }
 }
 
+/* A refusal's record is exact: what was looked for, and a fit that is the
+ * most an allocation at that alignment gets: that much succeeds, 16 more
+ * fails; and the plain largest chunk is the stats' figure. */
+static void check_refusal(arena_t *a, uint64_t size, uint64_t align)
+{
+    ipo_heap_t *h = &a->heap;
+    uint64_t want = (size + 15) & ~UINT64_C(15), fit = h->refused.fit;
+    ASSERT_UEQ(h->refused.size, want);
+    ASSERT_UEQ(h->refused.align, align < 16 ? 16 : align);
+    ASSERT_LT(fit, want);
+    ipo_alloc_stats_t st;
+    ipo_alloc_stats(h, &st);
+    ASSERT_UEQ(h->refused.largest, st.largest_free);
+    ASSERT_UEQ(h->refused.free_bytes, st.free_bytes);
+    ASSERT_UEQ(ipo_alloc_largest_fit(h, align), fit);
+    ipo_off_t off;
+    if (fit) {
+        ASSERT_OK(ipo_alloc(h, fit, align, &off));
+        ASSERT_OK(ipo_alloc_free(h, off));
+    }
+    ASSERT_ERR(ipo_alloc(h, fit + 16, align, &off), IPO_ENOMEM);
+    ASSERT_UEQ(h->refused.fit, fit);
+}
+
 static void test_random_against_model(void)
 {
     const uint64_t heap_size = 1 << 20;
@@ -262,6 +286,7 @@ static void test_random_against_model(void)
                 ipo_alloc_stats(&a.heap, &st);
                 /* Refused only when no free block could have served it. */
                 ASSERT_LT(st.largest_free, ((size + 15) & ~UINT64_C(15)) + (align ? 64 + 32 : 0));
+                check_refusal(&a, size, align);
                 continue;
             }
             ASSERT_OK(rc);
@@ -301,6 +326,39 @@ static void test_random_against_model(void)
     arena_free(&a);
 }
 
+/* A free chunk larger than a request, but not starting where an aligned
+ * payload could: refused, and reported with the most it can hold aligned,
+ * beside the larger plain figure. A refusal by size alone is recorded too. */
+static void test_refusal_names_the_aligned_room(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 16);
+    ipo_off_t pad, hole, rest;
+    /* A hole of 512 payload bytes whose payload starts 16 past a line. */
+    ASSERT_OK(ipo_alloc(&a.heap, 0, 0, &pad));
+    uint64_t skew = (64 - (pad + 32) % 64 + 16) % 64;
+    ASSERT_OK(ipo_alloc(&a.heap, skew ? skew : 64, 0, &pad));
+    ASSERT_OK(ipo_alloc(&a.heap, 512, 0, &hole));
+    ASSERT_OK(ipo_alloc(&a.heap, 65536 - 4096, 0, &rest));
+    ipo_off_t tail;
+    while (ipo_alloc(&a.heap, 16, 0, &tail) == 0)
+        ;
+    ASSERT_OK(ipo_alloc_free(&a.heap, hole));
+    ASSERT_UEQ(ipo_alloc_largest_fit(&a.heap, 16), 512);
+    ASSERT_LT(ipo_alloc_largest_fit(&a.heap, 64), 512);
+    ipo_off_t off;
+    ASSERT_ERR(ipo_alloc(&a.heap, 500, 64, &off), IPO_ENOMEM);
+    ASSERT_UEQ(a.heap.refused.size, 512);
+    ASSERT_UEQ(a.heap.refused.largest, 512);
+    ASSERT_LT(a.heap.refused.fit, 500);
+    check_refusal(&a, 500, 64);
+    ASSERT_OK(ipo_alloc(&a.heap, 500, 0, &off)); /* unaligned, it fits */
+    ASSERT_ERR(ipo_alloc_refuse(&a.heap, UINT64_MAX, 16), IPO_ENOMEM);
+    ASSERT_UEQ(a.heap.refused.size, UINT64_MAX);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
 static void test_check_detects_damage(void)
 {
     arena_t a;
@@ -329,6 +387,7 @@ int main(void)
     RUN(test_alignment);
     RUN(test_exhaustion_and_coalescing);
     RUN(test_random_against_model);
+    RUN(test_refusal_names_the_aligned_room);
     RUN(test_check_detects_damage);
     return 0;
 }

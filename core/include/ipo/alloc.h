@@ -18,6 +18,16 @@ typedef struct ipo_heap {
     uint8_t          *base;
     ipo_alloc_root_t *root;
     uint64_t          span;   /* bytes mapped at base: no offset past it is followed */
+    /* The last request that found no room, as the allocator saw it at that
+     * moment, for the error that reports it: the payload bytes looked for
+     * (rounded up to the granule), their alignment, the largest payload at
+     * that alignment that would have fitted (less than `size`), the largest
+     * free payload at any alignment, and the free bytes in all. Set by a
+     * failed ipo_alloc or by ipo_alloc_refuse; process-local, as this whole
+     * struct is. */
+    struct {
+        uint64_t size, align, fit, largest, free_bytes;
+    } refused;
 } ipo_heap_t;
 
 typedef struct ipo_alloc_stats {
@@ -35,9 +45,24 @@ typedef struct ipo_alloc_stats {
 int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size, uint64_t tag_key);
 
 /* Allocates `size` payload bytes whose offset is a multiple of `align` (a
- * power of two; 16 or less means 16). 0 or -IPO_ENOMEM / -IPO_EINVAL; on
- * failure the heap is unchanged. */
+ * power of two; 16 or less means 16). 0 or -IPO_ENOMEM / -IPO_EINVAL, or
+ * -IPO_ECORRUPT when the block a free list gives is not a free block (a
+ * damaged heap: nothing is written through it); on failure the heap is
+ * unchanged. */
 int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out);
+
+/* Records a request that cannot be met in h->refused and returns
+ * -IPO_ENOMEM: for callers that refuse a size before asking ipo_alloc (one
+ * that could not fit the heap, or overflow), so that the report of every
+ * -IPO_ENOMEM is the request's own. */
+int ipo_alloc_refuse(ipo_heap_t *h, uint64_t size, uint64_t align);
+
+/* The largest payload one allocation aligned to `align` could get now
+ * (alignment gaps counted as ipo_alloc counts them): an allocation of `n`
+ * bytes at that alignment succeeds exactly when round_up(n, 16) is at most
+ * this. Walks the free lists of the largest classes: for reports, not for
+ * the hot path. Needs access. */
+uint64_t ipo_alloc_largest_fit(const ipo_heap_t *h, uint64_t align);
 
 /* Frees a payload offset returned by ipo_alloc. 0, or -IPO_EBADOBJ when off
  * is not a live allocation (never allocated, already freed) or its
@@ -65,6 +90,11 @@ int ipo_alloc_check(const ipo_heap_t *h, char *why, size_t why_len);
  * neighbours). 0, or -IPO_ECORRUPT (with why) when the blocks themselves
  * cannot be walked; nothing is changed then. */
 int ipo_alloc_rebuild(ipo_heap_t *h, char *why, size_t why_len);
+
+/* Calls fn(ctx, payload offset) for each allocated block, in address order,
+ * and stops at the first non-zero return, which it gives back; or
+ * -IPO_ECORRUPT where a block's size breaks the walk. Needs access. */
+int ipo_alloc_for_each(const ipo_heap_t *h, int (*fn)(void *ctx, ipo_off_t payload), void *ctx);
 
 #ifdef __cplusplus
 }

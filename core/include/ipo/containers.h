@@ -33,14 +33,22 @@ _Static_assert(sizeof(ipo_list_t) == 32, "list layout");
 /* A new empty list with room for `capacity` items. 0, -IPO_ENOMEM. */
 int ipo_list_new(struct ipo_region *r, uint64_t capacity, ipo_off_t *out);
 
-/* The list's items (len of them); valid until the list next changes. */
+/* The list's items (len of them); valid until the list next changes. A
+ * damaged list shows the items its array holds. */
 ipo_value_t *ipo_list_items(const struct ipo_region *r, const ipo_obj_t *list, uint64_t *len);
+
+/* The same, checked: 0, or -IPO_ECORRUPT when the list's length exceeds its
+ * array's capacity or its array does not check out (one compare more than
+ * ipo_list_items, for readers that must tell a damaged list). *items is
+ * NULL for a list without an array. */
+int ipo_list_get(const struct ipo_region *r, const ipo_obj_t *list, ipo_value_t **items, uint64_t *len);
 
 /* Room for at least `capacity` items, growing geometrically. 0, -IPO_ENOMEM. */
 int ipo_list_reserve(struct ipo_region *r, ipo_obj_t *list, uint64_t capacity);
 
-/* Inserts `n` values at `index` (<= len), shifting the rest up. 0 or
- * -IPO_ENOMEM (the list unchanged, the values still the caller's). */
+/* Inserts `n` values at `index` (<= len), shifting the rest up. 0,
+ * -IPO_ENOMEM or -IPO_ECORRUPT (a damaged list) with the list unchanged,
+ * the values still the caller's. */
 int ipo_list_insert(struct ipo_region *r, ipo_obj_t *list, uint64_t index,
                     const ipo_value_t *values, uint64_t n);
 
@@ -110,16 +118,19 @@ ipo_table_t *ipo_map_table(const struct ipo_region *r, const ipo_obj_t *map);
  * stop the lookup (an error the callback reports its own way). */
 typedef int (*ipo_key_eq_fn)(void *ctx, const ipo_value_t *stored);
 
-/* Looks `hash` up: the entry number of the equal key, IPO_MAP_ABSENT, or
- * IPO_MAP_ERROR when eq returned -1. */
-#define IPO_MAP_ABSENT ((int64_t)-1)
-#define IPO_MAP_ERROR  ((int64_t)-2)
+/* Looks `hash` up: the entry number of the equal key, IPO_MAP_ABSENT,
+ * IPO_MAP_ERROR when eq returned -1, or IPO_MAP_DAMAGED when the map's
+ * table does not check out. */
+#define IPO_MAP_ABSENT  ((int64_t)-1)
+#define IPO_MAP_ERROR   ((int64_t)-2)
+#define IPO_MAP_DAMAGED ((int64_t)-3)
 int64_t ipo_map_find(const struct ipo_region *r, const ipo_obj_t *map, uint64_t hash,
                      ipo_key_eq_fn eq, void *ctx);
 
 /* Appends an entry for a key known to be absent (ipo_map_find said so),
- * resizing first when the entries are full. 0 or -IPO_ENOMEM (the map
- * unchanged, key and value still the caller's). */
+ * resizing first when the entries are full. 0, -IPO_ENOMEM, or
+ * -IPO_EBADOBJ / -IPO_ECORRUPT for a damaged table (the map unchanged, key
+ * and value still the caller's). */
 int ipo_map_insert(struct ipo_region *r, ipo_obj_t *map, uint64_t hash,
                    const ipo_value_t *key, const ipo_value_t *value);
 

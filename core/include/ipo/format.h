@@ -63,7 +63,9 @@ enum ipo_type {
  * at a time, and cannot be destroyed while it is. */
 #define IPO_OBJ_QUEUED     0x80
 /* The payload starts 64 bytes after the header, on a 64-byte boundary
- * (payloads of IPO_OBJ_ALIGN_THRESHOLD bytes and more); else 16 bytes after. */
+ * (payloads of IPO_OBJ_ALIGN_THRESHOLD bytes and more, when the region has
+ * such a chunk free; always for an ndarray's data); else 16 bytes after.
+ * Readers follow the flag, never the payload's size. */
 #define IPO_OBJ_PAYLOAD_64 0x40
 /* IPO_T_STR: every byte is ASCII, so readers may skip UTF-8 decoding. */
 #define IPO_OBJ_ASCII      0x01
@@ -224,9 +226,17 @@ static inline void *ipo_obj_data(const ipo_obj_t *obj)
     return (uint8_t *)obj + ipo_obj_data_rel(obj);
 }
 
+/* Objects nest at most this deep (a list in a list... counts each block:
+ * a list and its VALUES array are two levels). Python's own recursion
+ * limit keeps its trees far shallower; check() refuses a deeper tree, and
+ * destroying one leaves the blocks below this depth in place, so that a
+ * damaged region (a cycle) cannot run a process's stack out. */
+#define IPO_MAX_NESTING 10000u
+
 /* Frees the object and everything it owns (its child objects, to any depth).
- * 0, -IPO_EBADOBJ, or -IPO_EBUSY while a queued message names it or a
- * buffer of it or of any block of its tree is pinned. */
+ * 0, -IPO_EBADOBJ, -IPO_EBUSY while a queued message names it or a buffer
+ * of it or of any block of its tree is pinned, or -IPO_ECORRUPT when its
+ * tree is none (a damaged region: blocks that share a child, or a cycle). */
 int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
 
 /* A zero-copy buffer of the payload is handed out: the object cannot be

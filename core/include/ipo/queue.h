@@ -18,7 +18,8 @@ extern "C" {
 int ipo_queue_init(ipo_region_t *r);
 
 /* Makes room for one more message now, so that a put after encoding an
- * object cannot fail. 0 or -IPO_ENOMEM. Needs access. */
+ * object cannot fail. 0, -IPO_ENOMEM, or -IPO_ECORRUPT when the queue is
+ * damaged (as every function below). Needs access. */
 int ipo_queue_reserve(ipo_region_t *r);
 
 /* Appends a message naming obj. 0, -IPO_ENOMEM (when growing the ring
@@ -53,13 +54,20 @@ static inline uint64_t ipo_queue_length(const ipo_region_t *r)
     return tail - head;
 }
 
-/* The ring's invariants; part of ipo_region_check. */
+/* The ring's invariants, and the messages against the objects flagged as
+ * queued (one walk of the heap); part of ipo_region_check. */
 int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len);
 
 /* After a holder died in its turn: verifies the ring and flags every
  * queued object as queued again (a take cut short unflags first). 0 or
  * -IPO_ECORRUPT with why. Needs access. */
 int ipo_queue_repair(ipo_region_t *r, char *why, size_t why_len);
+
+/* What every operation checks before it follows the queue (a few
+ * compares): the ring is a live block, its capacity a power of two that
+ * fits it, tail - head at most that capacity. 0 or -IPO_ECORRUPT with a
+ * reason in why (may be NULL). Needs access. */
+int ipo_queue_check_ring(const ipo_heap_t *h, const ipo_queue_t *q, char *why, size_t why_len);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,11 @@ typedef struct ipo_region {
     uint64_t      size;
     ipo_header_t *hdr;
     ipo_slot_t   *me;            /* this participant's slot */
+    ipo_slot_t   *slots;         /* the participant table, as validated at attach */
+    uint32_t      slot_count;    /* its length, as validated at attach: later changes to the
+                                    header's fields cannot send the handle outside the table */
+    uint64_t      hash_key[2];   /* the header's hash key as validated at attach (against its
+                                    digest): what this participant hashes keys with */
     ipo_heap_t    heap;
     uint32_t      slot;
     uint64_t      access_mine;   /* the owner field value that means "this participant" */
@@ -63,13 +68,19 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
  * region, -IPO_EAGAIN while its creator is still formatting it, -IPO_EPERM
  * on another owner, on a mode that lets other users write, or on another
  * mode than opts->mode (default 0600) — unless opts->trust_others —,
- * -IPO_ELAYOUT on a foreign or incompatible layout, -IPO_ECLOSING,
- * -IPO_EFULL, -IPO_ECREATORGONE when the region's creator died (the name
- * is removed then if nobody else is left in it). With opts->consumer_slot,
- * only that slot: -IPO_EINVAL past the region's slots, -IPO_ETAKEN while
- * another participant holds it. Sweeps the hidden files of creations
- * whose creator died, at most once a second per process. */
+ * -IPO_ELAYOUT on a foreign or incompatible layout, -IPO_ECORRUPT when an
+ * offset or size in its header does not fit the mapping
+ * (ipo_region_corrupt_reason() says which), -IPO_ECLOSING, -IPO_EFULL,
+ * -IPO_ECREATORGONE when the region's creator died (the name is removed
+ * then if nobody else is left in it). With opts->consumer_slot, only that
+ * slot: -IPO_EINVAL past the region's slots, -IPO_ETAKEN while another
+ * participant holds it. Sweeps the hidden files of creations whose
+ * creator died, at most once a second per process. */
 int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_options_t *opts);
+
+/* Why the calling thread's last ipo_region_attach or ipo_region_join
+ * returned -IPO_ECORRUPT: which field of the header did not fit. */
+const char *ipo_region_corrupt_reason(void);
 
 /* Consumers currently alive in the participant table. */
 unsigned ipo_region_consumers_alive(const ipo_region_t *r);
@@ -87,13 +98,19 @@ void ipo_region_detach(ipo_region_t *r);
 void ipo_region_unmap(ipo_region_t *r);
 
 /* The in-process twin: format caller-owned memory as a region, then join it
- * from any number of handles (threads standing in for processes). */
+ * from any number of handles (threads standing in for processes). Join
+ * checks what attach checks: -IPO_EAGAIN, -IPO_ELAYOUT, -IPO_ECORRUPT,
+ * -IPO_EFULL. */
 int ipo_region_format(void *mem, uint64_t size, const ipo_region_options_t *opts);
 int ipo_region_join(ipo_region_t *r, void *mem, uint64_t size);
 void ipo_region_leave(ipo_region_t *r);
 
-/* Verifies the header, the allocator and the queue. 0 or -IPO_ECORRUPT with
- * a description in why. Needs access (or a quiet region). */
+/* Verifies the header (every offset and size, the hash key against its
+ * digest), the allocator (a walk of every block and list) and the queue
+ * (its ring, and that the messages between head and tail are exactly the
+ * objects flagged as queued: a moved head or tail shows). 0 or
+ * -IPO_ECORRUPT with a description in why. Needs access (or a quiet
+ * region). */
 int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len);
 
 /* Notes that the turn this participant holds changed shared state (an

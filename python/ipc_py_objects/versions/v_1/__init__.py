@@ -63,6 +63,7 @@ from ...objects import (
     intenum_dict_to_list,
     intenum_list_to_dict,
     list_to_intenum_dict,
+    register_class,
 )
 from ...shared_memory import (
     GetInLine,
@@ -118,6 +119,8 @@ __all__ = [
     "intenum_dict_to_list",
     "intenum_list_to_dict",
     "list_to_intenum_dict",
+    # classes a region may name
+    "register_class",
     # live views
     "SharedList",
     "SharedDict",
