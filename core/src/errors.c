@@ -23,6 +23,7 @@ static const char *const descriptions[IPO_ERROR_COUNT_] = {
     [IPO_EINTR]     = "the wait ended early",
     [IPO_EOVERFLOW] = "a counter in the region is at its limit",
     [IPO_ETAKEN]    = "the participant slot asked for is held by another participant",
+    [IPO_ECREATORGONE] = "the region's creator died or closed it",
 };
 
 const char *ipo_strerror(int code)

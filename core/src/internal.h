@@ -35,6 +35,32 @@ void ipo__registry_remove(struct ipo_region *r);
  * across fork(). */
 int ipo__handle_is_ours(const struct ipo_region *r);
 
+/* Where glibc keeps POSIX shared memory objects; region names are files
+ * there. */
+#define IPO__SHM_DIR "/dev/shm"
+/* Creations in progress live under a hidden name of their own,
+ * "<prefix><pid>-<n>-<salt>"; a creator killed midway leaves one behind,
+ * with its memory reserved. */
+#define IPO__CREATING_PREFIX ".ipo-creating-"
+
+/* region.c: whether another open file description holds a liveness lock
+ * on slots [first, first + n) of the region file at fd (1 when it cannot
+ * tell: nothing is removed on a doubt). */
+int ipo__liveness_held(int fd, uint32_t first, uint32_t n);
+
+/* region.c: unlinks the name when nobody holds a liveness lock on the
+ * region at fd any more and the name still names it (and it is this
+ * user's). flock(fd) is held for the test and the unlink, waiting for it
+ * when `wait`, else giving up if another holds it. 1 when the region is
+ * (with dry_run: would be) removed. */
+int ipo__remove_if_nobody(const char *shm_name, int fd, int wait, int dry_run);
+
+/* cleanup.c: removes (with dry_run: reports) the hidden files of
+ * creations whose creator died: its pid is gone and its liveness lock on
+ * slot 0 free. The count of them. */
+int ipo__sweep_creations(int dry_run, void (*report)(void *ctx, int kind, const char *path),
+                         void *ctx);
+
 /* region.c: whether another open file description holds slot's liveness
  * lock (1 also when the kernel cannot tell). */
 int ipo__slot_lock_held(int fd, uint32_t slot);

@@ -112,28 +112,14 @@ int ipo_queue_init(ipo_region_t *r)
     return 0;
 }
 
-int ipo_queue_reserve(ipo_region_t *r)
+/* Moves the queue from its ring `old` to the new ring at `moved` (which
+ * holds every message). Built aside, then published with one store: a
+ * crash at any point leaves either the old ring or the new one, both whole
+ * (and at worst the new one unreachable, or the old one not freed yet). */
+static void ring_move(ipo_region_t *r, const ipo_ring_t *old, ipo_off_t moved)
 {
     ipo_queue_t *q = &r->hdr->queue;
-    const ipo_ring_t *old = ring_checked(r);
-    if (!old)
-        return -IPO_ECORRUPT;
-    uint64_t capacity = old->capacity;
-    if (q->tail - q->head < capacity)
-        return 0;
-
-    /* Build the bigger ring aside, then publish it with one store: a crash
-     * at any point leaves either the old ring or the new one, both whole. */
-    ipo_off_t grown;
-    int rc = ring_new(r, capacity * 2, IPO_CACHE_LINE, &grown);
-    /* Doubling, on a cache line, is a policy, not a need: without room for
-     * it, a ring of one more entry anywhere may still fit (and is the
-     * request a failure then reports). */
-    if (rc == -IPO_ENOMEM)
-        rc = ring_new(r, capacity + 1, IPO_ALLOC_GRANULE, &grown);
-    if (rc)
-        return rc;
-    ipo_ring_t *ring = ring_at(r, grown);
+    ipo_ring_t *ring = ring_at(r, moved);
     IPO_CRASH_POINT();
     for (uint64_t i = q->head; i != q->tail; i++)
         ring->entries[ring_slot(ring, i)] = old->entries[ring_slot(old, i)];
@@ -144,9 +130,55 @@ int ipo_queue_reserve(ipo_region_t *r)
      * holder killed here leaves the old ring or the new one, never a
      * half-copied one. No load pairs with it. */
     IPO_CRASH_POINT();
-    ipo_atomic_store_release(&q->ring, grown);
+    ipo_atomic_store_release(&q->ring, moved);
     ipo_alloc_free(&r->heap, old_off);
+}
+
+int ipo_queue_reserve(ipo_region_t *r)
+{
+    ipo_queue_t *q = &r->hdr->queue;
+    const ipo_ring_t *old = ring_checked(r);
+    if (!old)
+        return -IPO_ECORRUPT;
+    uint64_t capacity = old->capacity;
+    if (q->tail - q->head < capacity)
+        return 0;
+
+    ipo_off_t grown;
+    int rc = ring_new(r, capacity * 2, IPO_CACHE_LINE, &grown);
+    /* Doubling, on a cache line, is a policy, not a need: without room for
+     * it, a ring of one more entry anywhere may still fit (and is the
+     * request a failure then reports). */
+    if (rc == -IPO_ENOMEM)
+        rc = ring_new(r, capacity + 1, IPO_ALLOC_GRANULE, &grown);
+    if (rc)
+        return rc;
+    ring_move(r, old, grown);
     return 0;
+}
+
+/* A ring that grew for a burst shrinks back as the queue drains: to half
+ * its capacity once the messages fill less than a quarter of it, never
+ * below the first ring's. Between the two thresholds a queue must double
+ * its length to grow again, or halve it to shrink, so no ring is made and
+ * freed at every other put and take. Shrinking is a courtesy: when no
+ * block can be had for the smaller ring, the larger one stays. Called by a
+ * take, whose peek checked the ring in this turn (ring_checked), so the
+ * ring is followed without checking it again. */
+static void maybe_shrink(ipo_region_t *r)
+{
+    ipo_queue_t *q = &r->hdr->queue;
+    const ipo_ring_t *old = ring_at(r, q->ring);
+    uint64_t capacity = old->capacity;
+    if (capacity <= IPO_QUEUE_INITIAL_CAPACITY || q->tail - q->head >= capacity / 4)
+        return;
+    /* A ring that grew by one entry when memory was short may be no power
+     * of two: halving it never goes below the first ring. */
+    uint64_t smaller = capacity / 2 < IPO_QUEUE_INITIAL_CAPACITY ? IPO_QUEUE_INITIAL_CAPACITY
+                                                                 : capacity / 2;
+    ipo_off_t moved;
+    if (ring_new(r, smaller, IPO_CACHE_LINE, &moved) == 0)
+        ring_move(r, old, moved);
 }
 
 int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
@@ -212,6 +244,7 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
     IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->head, q->head + 1);
     ipo_region_mark_changed(r);
+    maybe_shrink(r);
     return 0;
 }
 
@@ -242,6 +275,7 @@ int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj)
      * ipo_queue_length(), as a put's store does. */
     IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->tail, q->tail - 1);
+    maybe_shrink(r);
     return 0;
 }
 

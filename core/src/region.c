@@ -25,7 +25,7 @@
 
 /* Where glibc keeps POSIX shared memory objects: used to compare the inode a
  * name points at with the one we hold, before unlinking. */
-#define SHM_DIR "/dev/shm"
+#define SHM_DIR IPO__SHM_DIR
 /* A path under SHM_DIR: room for any file name the directory can hold. */
 #define SHM_PATH_MAX (sizeof(SHM_DIR) + NAME_MAX + 2)
 
@@ -126,6 +126,11 @@ static int locks_held(int fd, uint32_t first, uint32_t n)
     if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
         return 1; /* cannot tell: assume alive, never remove a live region */
     return fl.l_type != F_UNLCK;
+}
+
+int ipo__liveness_held(int fd, uint32_t first, uint32_t n)
+{
+    return locks_held(fd, first, n);
 }
 
 int ipo__slot_lock_held(int fd, uint32_t slot)
@@ -372,17 +377,36 @@ void ipo_region_leave(ipo_region_t *r)
 
 /* ---- unlinking only what is ours, and only what is dead ------------------ */
 
+/* Whether the name still names the object open at fd, and that object is
+ * this user's: nothing of another user's is ever removed. */
+static int names_own(const char *shm_name, int fd)
+{
+    char path[SHM_PATH_MAX];
+    struct stat held, named;
+    snprintf(path, sizeof(path), SHM_DIR "%s", shm_name);
+    return fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_ino == named.st_ino &&
+           held.st_dev == named.st_dev && held.st_uid == geteuid();
+}
+
 /* Unlinks the name if it still names the object open at fd. The caller holds
  * flock(fd) so that two processes cleaning the same stale name cannot unlink
  * a region a third has just created in its place. */
 static void unlink_if_same(const char *shm_name, int fd)
 {
-    char path[SHM_PATH_MAX];
-    struct stat held, named;
-    snprintf(path, sizeof(path), SHM_DIR "%s", shm_name);
-    if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
-        held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+    if (names_own(shm_name, fd))
         shm_unlink(shm_name);
+}
+
+int ipo__remove_if_nobody(const char *shm_name, int fd, int wait, int dry_run)
+{
+    if (flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0)
+        return 0;
+    /* Any participant alive, of any layout version, keeps the region. */
+    int removed = !locks_held(fd, 0, IPO_MAX_SLOTS) && names_own(shm_name, fd);
+    if (removed && !dry_run)
+        shm_unlink(shm_name);
+    flock(fd, LOCK_UN);
+    return removed;
 }
 
 /* Closes fd without touching errno: a -IPO_ESYS caller reads the failed
@@ -394,12 +418,15 @@ static void close_keeping_errno(int fd)
     errno = err;
 }
 
-/* The name exists. Remove it if it is one of our regions whose participants
- * are all dead: 0 (retry creating), -IPO_EEXIST, or -IPO_ESYS when a system
- * call failed (never reported as "taken": that would send the caller after
- * the wrong cause). A region appears under its name only once formatted
- * (see ipo_region_create), so an object without our magic is never one of
- * ours. */
+/* The name exists. Remove it if it is one of our regions whose creator is
+ * gone (dead, or closing it this moment): 0 (retry creating), -IPO_EEXIST,
+ * or -IPO_ESYS when a system call failed (never reported as "taken": that
+ * would send the caller after the wrong cause). A region whose creator is
+ * gone is gone for its consumers too (their next wait says so), so a
+ * creator restarted under the name does not wait for them to notice. A
+ * region appears under its name only once formatted (see
+ * ipo_region_create), with its creator's lock taken, so an object without
+ * our magic is never one of ours. */
 static int remove_if_stale(const char *shm_name)
 {
     int fd = shm_open(shm_name, O_RDWR, 0);
@@ -424,8 +451,8 @@ static int remove_if_stale(const char *shm_name)
         rc = -IPO_ESYS;
         goto out;
     }
-    /* Any participant alive, of any layout version, keeps the region. */
-    if (!locks_held(fd, 0, IPO_MAX_SLOTS)) {
+    /* A live creator, of any layout version, keeps the region. */
+    if (!locks_held(fd, 0, 1)) {
         unlink_if_same(shm_name, fd);
         rc = 0;
     }
@@ -453,37 +480,7 @@ static int map_region(int fd, uint64_t size, int prefault, void **out)
     return 0;
 }
 
-/* Creations in progress live under a hidden name; a creator killed midway
- * leaves such a file behind, with its memory reserved. */
-#define CREATING_PREFIX ".ipo-creating-"
-
-/* Removes hidden creation files whose creator is dead: its pid is gone and
- * nobody holds the creator's liveness lock. */
-static void sweep_abandoned_creations(void)
-{
-    DIR *dir = opendir(SHM_DIR);
-    if (!dir)
-        return;
-    struct dirent *e;
-    while ((e = readdir(dir))) {
-        if (strncmp(e->d_name, CREATING_PREFIX, sizeof(CREATING_PREFIX) - 1))
-            continue;
-        long pid = strtol(e->d_name + sizeof(CREATING_PREFIX) - 1, NULL, 10);
-        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        char name[sizeof(e->d_name) + 1];
-        snprintf(name, sizeof(name), "/%s", e->d_name);
-        int fd = shm_open(name, O_RDWR, 0);
-        if (fd < 0)
-            continue;
-        if (!locks_held(fd, 0, 1) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            unlink_if_same(name, fd);
-            flock(fd, LOCK_UN);
-        }
-        close(fd);
-    }
-    closedir(dir);
-}
+#define CREATING_PREFIX IPO__CREATING_PREFIX
 
 /* Gives the formatted region at fd its name: link(2) fails on an existing
  * name atomically, so nobody ever sees the name on a half-made region. */
@@ -526,7 +523,7 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
         return rc;
     set_shm_name(r, name);
     r->fork_gen = ipo__fork_generation();
-    sweep_abandoned_creations();
+    ipo__sweep_creations(0, NULL, NULL);
 
     /* Build the region under a hidden name of its own, then link it into
      * place once it is ready. */
@@ -608,6 +605,58 @@ fail:
 
 /* ---- attach --------------------------------------------------------------- */
 
+/* Hidden files of dead creators are swept by attaches too, not only by
+ * creations, but at most this often per process: a scan of /dev/shm costs
+ * 5 us empty and 20 us with 100 files, and a consumer waiting for its
+ * region attaches every few milliseconds. */
+#define SWEEP_INTERVAL_NS (INT64_C(1000) * 1000 * 1000)
+
+static void sweep_creations_now_and_then(void)
+{
+    /* Process-wide; relaxed: two threads that both sweep do no harm. */
+    static int64_t next_sweep_ns;
+    int64_t now = ipo_now_ns();
+    if (now < ipo_atomic_load_relaxed(&next_sweep_ns))
+        return;
+    ipo_atomic_store_relaxed(&next_sweep_ns, now + SWEEP_INTERVAL_NS);
+    ipo__sweep_creations(0, NULL, NULL);
+}
+
+/* Whether the file's owner and mode let this process attach. Another
+ * user's region, or one other users may write (group or other write bits),
+ * could be rewritten under us at any moment: refused unless the caller
+ * trusts the others who can write it. The mode must also be the one the
+ * caller expects, unless it trusts whatever the creator chose. */
+static int attach_permitted(const struct stat *st, uint32_t mode, int trust_others)
+{
+    if (trust_others)
+        return 1;
+    return st->st_uid == geteuid() && !(st->st_mode & (S_IWGRP | S_IWOTH)) &&
+           (uint32_t)(st->st_mode & 07777) == mode;
+}
+
+/* The creator's liveness lock is free. A creator that closes its region
+ * unlinks the name before it lets go of the lock, so if the name no longer
+ * names this file the region was closed, and a new one may come under the
+ * name: -IPO_ENOENT, on which the caller keeps waiting. Else its creator
+ * died without closing: the region is gone for consumers (the original
+ * package's meaning: the creator owns it), and removed if nobody is left in
+ * it: -IPO_ECREATORGONE. */
+static int creator_gone_at_attach(const char *shm_name, int fd)
+{
+    char path[SHM_PATH_MAX];
+    struct stat held, named;
+    snprintf(path, sizeof(path), SHM_DIR "%s", shm_name);
+    if (fstat(fd, &held) < 0 || stat(path, &named) < 0 || held.st_ino != named.st_ino ||
+        held.st_dev != named.st_dev)
+        return -IPO_ENOENT;
+    /* Another user's region (attached with trust) is never removed, but its
+     * creator's death is reported all the same. */
+    if (held.st_uid == geteuid())
+        ipo__remove_if_nobody(shm_name, fd, 1, 0);
+    return -IPO_ECREATORGONE;
+}
+
 int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_options_t *opts)
 {
     handle_reset(r);
@@ -616,6 +665,7 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         return rc;
     uint32_t mode = opts && opts->mode ? opts->mode : 0600;
     set_shm_name(r, name);
+    sweep_creations_now_and_then();
 
     r->fork_gen = ipo__fork_generation();
     int fd = shm_open(r->shm_name, O_RDWR, 0);
@@ -636,8 +686,10 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         rc = -IPO_ESYS;
         goto fail;
     }
-    /* Owner first: never trust the contents of someone else's object. */
-    if (st.st_uid != geteuid()) {
+    int trust_others = opts && opts->trust_others;
+    /* Owner first: never trust the contents of someone else's object
+     * (unless told to). */
+    if (st.st_uid != geteuid() && !trust_others) {
         rc = -IPO_EPERM;
         goto fail;
     }
@@ -667,12 +719,18 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
         rc = -IPO_ESYS;
         goto fail;
     }
-    if ((uint32_t)(st.st_mode & 07777) != mode) {
+    if (!attach_permitted(&st, mode, trust_others)) {
         rc = -IPO_EPERM;
         goto fail;
     }
     if (magic != IPO_MAGIC || hdr->owner_uid != (uint32_t)st.st_uid) {
         rc = -IPO_ELAYOUT;
+        goto fail;
+    }
+    /* A region whose creator is gone is gone: never join it. Its state may
+     * say anything (a creator killed while closing left CLOSING). */
+    if (!locks_held(fd, 0, 1)) {
+        rc = creator_gone_at_attach(r->shm_name, fd);
         goto fail;
     }
     /* SYNC POINT region ready: pairs with the store-release of READY in
@@ -780,6 +838,22 @@ unsigned ipo_region_consumers_alive(const ipo_region_t *r)
     return alive;
 }
 
+int ipo_region_creator_alive(ipo_region_t *r)
+{
+    if (r->is_creator || r->fd < 0 || !r->hdr)
+        return 1;
+    /* Relaxed, process-local: threads sharing the handle may both look; a
+     * dead creator stays dead, so any of them may set it. */
+    if (ipo_atomic_load_relaxed(&r->creator_gone))
+        return 0;
+    /* Slot 0 is the creator's, and only its creator ever holds its lock:
+     * attachers take slots from 1, and a new creator makes a new file. */
+    if (locks_held(r->fd, 0, 1))
+        return 1;
+    ipo_atomic_store_relaxed(&r->creator_gone, 1);
+    return 0;
+}
+
 void ipo_region_begin_close(ipo_region_t *r)
 {
     /* Relaxed: an attacher that reads CLOSING (the acquire load of state in
@@ -810,12 +884,27 @@ void ipo_region_detach(ipo_region_t *r)
      * release serves a handle joined in process memory, whose next claimer
      * is the compare-and-swap in ipo_region_join() (SYNC POINT slot claim). */
     ipo_atomic_store_release(&r->me->state, (uint32_t)IPO_SLOT_FREE);
-    if (r->fd >= 0) {
-        if (r->is_creator && flock(r->fd, LOCK_EX) == 0) {
+    if (r->fd >= 0 && r->is_creator) {
+        if (flock(r->fd, LOCK_EX) == 0) {
             unlink_if_same(r->shm_name, r->fd);
             flock(r->fd, LOCK_UN);
         }
         slot_unlock(r->fd, r->slot);
+    } else if (r->fd >= 0) {
+        /* A consumer leaving a region whose creator is gone (dead: it
+         * removed nothing) removes it if it was the last one in it. Its own
+         * lock goes first, under flock: of two consumers leaving at once,
+         * the second to take flock sees the first's lock gone, so one of
+         * them removes the region; a consumer attaching meanwhile holds a
+         * lock, which keeps it. While the creator lives, this finds its
+         * lock and removes nothing. */
+        int locked = flock(r->fd, LOCK_EX) == 0;
+        slot_unlock(r->fd, r->slot);
+        if (locked) {
+            if (!locks_held(r->fd, 0, IPO_MAX_SLOTS))
+                unlink_if_same(r->shm_name, r->fd);
+            flock(r->fd, LOCK_UN);
+        }
     }
     r->me = NULL;
 }

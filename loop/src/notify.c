@@ -11,26 +11,42 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ipo/cleanup.h"
 #include "ipo/errors.h"
 
 /* The directory must be ours and closed to everyone else: a doorbell another
- * user could open would let them wake us at will, or squat on our names. */
+ * user could open would let them wake us at will, or squat on our names.
+ * mkdir's mode passes through the umask, which may take the owner's bits
+ * too (umask 0777 makes it 0000): a directory of ours that nobody else
+ * may enter is set to 0700 by whoever finds it so, which also serves a
+ * process that looks between another's mkdir and its chmod. One that
+ * others may enter was not made by us: refused. */
 static int private_dir(char *dir, size_t len)
 {
     snprintf(dir, len, IPO_DOORBELL_DIR_FMT, (unsigned)geteuid());
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return -IPO_ESYS;
+    /* Opened, not looked up twice: the mode is checked and set on the
+     * directory itself, never through a link someone put in its place. */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOTDIR || errno == ELOOP ? -IPO_EPERM : -IPO_ESYS;
     struct stat st;
-    if (lstat(dir, &st) < 0)
-        return -IPO_ESYS;
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0777) != 0700)
-        return -IPO_EPERM;
-    return 0;
+    int rc = 0;
+    if (fstat(fd, &st) < 0)
+        rc = -IPO_ESYS;
+    else if (st.st_uid != geteuid() || (st.st_mode & 077))
+        rc = -IPO_EPERM;
+    else if ((st.st_mode & 0777) != 0700 && fchmod(fd, 0700) < 0)
+        rc = -IPO_ESYS;
+    close(fd);
+    return rc;
 }
 
 int ipo_notify_path(char *buf, size_t len, uint64_t inode, uint32_t slot, uint32_t generation)
@@ -40,29 +56,77 @@ int ipo_notify_path(char *buf, size_t len, uint64_t inode, uint32_t slot, uint32
     return n > 0 && (size_t)n < len ? 0 : -IPO_EINVAL;
 }
 
-/* Removes the doorbells of participants that are gone. A live doorbell
+/* Doorbells are made under ".new-<pid>-..." and renamed into place once
+ * open; a process killed in between leaves that name. */
+#define NEW_PREFIX ".new-"
+
+/* Whether the doorbell `file` of the directory is dead. A live doorbell
  * always has its owner's reading end open, so opening it for writing
- * succeeds; a dead one fails with ENXIO. Names carry the slot's generation,
- * so a name, once dead, is never reused. */
-static void sweep_dead(const char *dir)
+ * succeeds; a dead one fails with ENXIO. Names carry the slot's
+ * generation, so a name, once dead, is never reused. One still being made
+ * is dead once the pid in its name is gone: until then, its maker may be
+ * between mkfifo and open. */
+static int bell_dead(const char *dir, const char *file)
+{
+    char path[sizeof(((ipo_doorbell_t *)0)->path)];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
+        return 0;
+    if (file[0] == '.') {
+        if (strncmp(file, NEW_PREFIX, sizeof(NEW_PREFIX) - 1))
+            return 0; /* ".", "..": nothing of ours */
+        long pid = strtol(file + sizeof(NEW_PREFIX) - 1, NULL, 10);
+        return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+    }
+    /* Never blocks (O_NONBLOCK), and never follows a link elsewhere. */
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == ENXIO;
+}
+
+/* Removes (with dry_run: reports) the dead doorbells of dir. */
+static int sweep_dir(const char *dir, int dry_run, ipo_leftover_fn report, void *ctx)
 {
     DIR *d = opendir(dir);
     if (!d)
-        return;
+        return 0;
+    int count = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue; /* ".", "..", and doorbells still being made */
+        if (!bell_dead(dir, e->d_name))
+            continue;
         char path[sizeof(((ipo_doorbell_t *)0)->path)];
         if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
             continue;
-        int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd >= 0)
-            close(fd);
-        else if (errno == ENXIO)
-            unlink(path);
+        if (!dry_run && unlink(path) < 0)
+            continue;
+        if (report)
+            report(ctx, IPO_LEFTOVER_DOORBELL, path);
+        count++;
     }
     closedir(d);
+    return count;
+}
+
+static void sweep_dead(const char *dir)
+{
+    sweep_dir(dir, 0, NULL, NULL);
+}
+
+int ipo_notify_sweep(int dry_run, ipo_leftover_fn report, void *ctx)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), IPO_DOORBELL_DIR_FMT, (unsigned)geteuid());
+    /* Only a directory that is ours alone is looked into (and none is made
+     * for this). */
+    struct stat st;
+    if (lstat(dir, &st) < 0)
+        return errno == ENOENT ? 0 : -IPO_ESYS;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+        return -IPO_EPERM;
+    return sweep_dir(dir, dry_run, report, ctx);
 }
 
 int ipo_notify_open(ipo_doorbell_t *d, uint64_t inode, uint32_t slot, uint32_t generation)
@@ -81,8 +145,17 @@ int ipo_notify_open(ipo_doorbell_t *d, uint64_t inode, uint32_t slot, uint32_t g
     snprintf(tmp, sizeof(tmp), "%s/.new-%ld-%llx-%u-%u", dir, (long)getpid(),
              (unsigned long long)inode, slot, generation);
     unlink(tmp);
+    /* chmod as well: mkfifo's mode passes through the umask, which may take
+     * the owner's own bits (the directory is ours alone, so nobody can
+     * reach the FIFO in between). */
     if (mkfifo(tmp, 0600) < 0)
         return -IPO_ESYS;
+    if (chmod(tmp, 0600) < 0) {
+        int err = errno;
+        unlink(tmp);
+        errno = err;
+        return -IPO_ESYS;
+    }
     /* Read and write: opening never blocks, and the FIFO always has a
      * writer, so reads say "empty" (EAGAIN), never end-of-file. */
     d->fd = open(tmp, O_RDWR | O_NONBLOCK | O_CLOEXEC);

@@ -317,6 +317,11 @@ int ipo_waiter_wait(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t dead
         }
         if (n > 0)
             rc = ipo_waiter_readable(w);
+        /* A participant died and the wait goes on: a caller that asked to
+         * be woken (wake_by_ns) hears of it at once, to look at what the
+         * waiter does not (whether that was the region's creator). */
+        if (rc == IPO_WAIT_SLEEP && wake_by_ns >= 0 && (pfd[2].revents & POLLIN))
+            return -IPO_EINTR;
     }
     if (rc == IPO_WAIT_HELD || rc == IPO_WAIT_AGAIN)
         return 0;

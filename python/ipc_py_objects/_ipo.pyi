@@ -1,7 +1,7 @@
 """Type stubs of the C module ipc_py_objects._ipo."""
 
 from types import TracebackType
-from typing import Any, Callable, Dict, Generic, Optional, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, Generic, List, Optional, Tuple, Type, TypeVar
 
 _T = TypeVar("_T")
 _Seconds = Optional[float]
@@ -74,6 +74,7 @@ class Region:
     def _release_if_held(self) -> Optional[int]: ...
     def _change_count(self) -> int: ...
     def _peers_alive(self) -> bool: ...
+    def _check_creator(self) -> None: ...
 
 class Waiter:
     """loop/'s waiter, driven by an event loop: watch `fds` for readability."""
@@ -124,6 +125,7 @@ class GetInLine(AccessGuard, Generic[_R]):
     def __enter__(self) -> bool: ...
 
 def layout() -> Dict[str, int]: ...
+def _cleanup(dry_run: bool = ...) -> List[Tuple[str, str]]: ...
 
 WAIT_FOR_ACCESS: int
 WAIT_FOR_MESSAGES: int

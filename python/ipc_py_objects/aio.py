@@ -66,9 +66,10 @@ SLEEP = _ipo.WAIT_SLEEP
 # starts without a round trip through the event loop.
 SPIN_SECONDS = 20e-6
 
-# While a coroutine waits for another participant's change, the manager
-# looks this often whether any other participant is still alive: a dead one
-# will never ring (one system call a look).
+# While its waiter sleeps, the manager looks this often whether the creator
+# and, for a coroutine waiting for another participant's change, any other
+# participant are still alive: a dead one never rings (one system call a
+# look).
 PEER_CHECK_SECONDS = 1.0
 
 # Waits for a consumer or for the region run on a worker thread in slices
@@ -411,10 +412,13 @@ class ASharedMemoryManager:
                 # (and none at all to save CPU time).
                 spin = 0.0 if waiter.registered else self._spin_seconds
             since = self._since if self._since is not None else 0
-            step = waiter.start(needs, since, spin)
+            try:
+                step = waiter.start(needs, since, spin)
+            except Exception as exc:  # CreatorGoneError: the region is gone
+                self._fail(exc)
+                return
             if step == SLEEP:
-                if needs & WAIT_FOR_CHANGE:
-                    self._schedule_peer_check()
+                self._schedule_peer_check()
                 return
             if step == HELD:
                 if chosen is not None and not ahead:
@@ -440,6 +444,15 @@ class ASharedMemoryManager:
         # back. An unused turn changes nothing, and leaves the gate as it was.
         self.shared_memory._release_if_held()
 
+    def _fail(self, exc: BaseException) -> None:
+        """The waiter failed (its region's creator is gone): every coroutine
+        waiting for a turn gets the error, and the manager waits no more."""
+        self._cancel_peer_check()
+        waiters, self._waiters = self._waiters, collections.deque()
+        for waiter in waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(exc)
+
     def _schedule_peer_check(self) -> None:
         if self._peer_check is None and self._loop is not None:
             self._peer_check = self._loop.call_later(PEER_CHECK_SECONDS, self._check_peers)
@@ -451,8 +464,9 @@ class ASharedMemoryManager:
 
     def _check_peers(self) -> None:
         # A participant that died never rings: look whether the gate should
-        # open (no other participant alive); the pump schedules the next look
-        # while the wait goes on.
+        # open (no other participant alive), and whether the creator lives
+        # (the waiter asks, when told to look again); the pump schedules
+        # the next look while the wait goes on.
         self._peer_check = None
         if self._waiter is not None and self.shared_memory.attached and not self.shared_memory.closed:
             self._pump()
@@ -468,7 +482,11 @@ class ASharedMemoryManager:
             # is going; stop watching it rather than fail on every ring.
             self._unwatch()
             return
-        step = waiter.readable()
+        try:
+            step = waiter.readable()
+        except Exception as exc:  # CreatorGoneError: the region is gone
+            self._fail(exc)
+            return
         if step == HELD:
             self._grant()
         if step != SLEEP:

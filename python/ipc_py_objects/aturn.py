@@ -27,6 +27,10 @@ __all__ = ["await_my_turn"]
 # busy), as the manager's waits do.
 SPIN_SECONDS = 20e-6
 
+# While it sleeps, a wait looks this often whether the region's creator is
+# alive (the waiter asks, one system call): a dead creator never rings.
+LOOK_SECONDS = 1.0
+
 
 async def acquire_turn(sm: "SharedMemory", messages: bool, time_limit: Optional[float]) -> bool:
     """Waits for access (with a message queued, if `messages`): True once
@@ -67,10 +71,24 @@ async def acquire_turn(sm: "SharedMemory", messages: bool, time_limit: Optional[
 
     def on_time_limit() -> None:
         if not outcome.done():
+            # The creator's death, rather than a time limit, if it died.
+            try:
+                sm._check_creator()
+            except BaseException as exc:
+                outcome.set_exception(exc)
+                return
             outcome.set_result(False)
+
+    def on_look() -> None:
+        nonlocal looker
+        looker = None
+        if not outcome.done():
+            on_readable()  # a look with nothing read: the waiter asks after the creator
+            looker = loop.call_later(LOOK_SECONDS, on_look)
 
     fds: tuple = ()
     timer = None
+    looker = None
     try:
         look(waiter.start(what, 0, SPIN_SECONDS))
         if not outcome.done():
@@ -79,6 +97,7 @@ async def acquire_turn(sm: "SharedMemory", messages: bool, time_limit: Optional[
                 loop.add_reader(fd, on_readable)
             if time_limit is not None:
                 timer = loop.call_later(time_limit, on_time_limit)
+            looker = loop.call_later(LOOK_SECONDS, on_look)
         return await outcome
     except BaseException:
         # Cancelled (or failed) after the turn was granted: give it back.
@@ -88,6 +107,8 @@ async def acquire_turn(sm: "SharedMemory", messages: bool, time_limit: Optional[
     finally:
         if timer is not None:
             timer.cancel()
+        if looker is not None:
+            looker.cancel()
         for fd in fds:
             loop.remove_reader(fd)
         # A wait that ends without its turn passes a ring it may hold on;

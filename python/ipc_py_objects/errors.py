@@ -22,6 +22,7 @@ __all__ = [
     "InvalidOffsetError",
     "ObjectInUseError",
     "RegionCorruptedError",
+    "CreatorGoneError",
     "UnknownClassError",
     "WrongObjectTypeError",
 ]
@@ -116,6 +117,19 @@ class ObjectInUseError(SharedMemoryError):
 
 class RegionCorruptedError(SharedMemoryError):
     """check() found a broken invariant in the region."""
+
+
+class CreatorGoneError(SharedMemoryError):
+    """The region's creator died (or closed the region): the region is gone.
+
+    The creator owns a region, as in the original package, so a consumer's
+    waits (for access, for messages, for a turn of the asyncio manager)
+    raise this once the creator is gone, and attaching to a region whose
+    creator died raises it too. A turn held when the creator died runs to
+    its end; the last consumer to close the region removes it. A consumer
+    that wants to go on attaches again, to the region a restarted creator
+    makes under the name.
+    """
 
 
 class UnknownClassError(SharedMemoryError, TypeError):

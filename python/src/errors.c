@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 static PyObject *class_for(ipo_state *st, int rc)
 {
@@ -29,6 +31,7 @@ static PyObject *class_for(ipo_state *st, int rc)
     case IPO_ECLOSING:  return st->RegionClosingError;
     case IPO_EBUSY:     return st->ObjectInUseError;
     case IPO_EOVERFLOW: return st->ObjectInUseError;  /* its 65535 buffers in use */
+    case IPO_ECREATORGONE: return st->CreatorGoneError;
     default:            return st->SharedMemoryError;
     }
 }
@@ -156,6 +159,40 @@ PyObject *ipo_py_raise_create_error(RegionObject *self, int rc)
     return ipo_py_raise(self->st, rc, "cannot create region '%U'", self->name);
 }
 
+/* Why attach refused the region's file, in the caller's terms: the core
+ * says only -IPO_EPERM, so look at the file again. */
+static PyObject *raise_attach_refused(RegionObject *self, int rc)
+{
+    const char *name = PyUnicode_AsUTF8(self->name);
+    if (!name)
+        return NULL;
+    char path[300];
+    struct stat st;
+    snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+    if (stat(path, &st) == 0) {
+        unsigned mode = (unsigned)(st.st_mode & 07777);
+        if (st.st_uid != geteuid())
+            return ipo_py_raise(self->st, rc,
+                                "region '%U' belongs to another user (uid %u), who could change "
+                                "it under this process at any time: pass trust=True to attach "
+                                "all the same", self->name, (unsigned)st.st_uid);
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+            return ipo_py_raise(self->st, rc,
+                                "other users may write region '%U' (mode %s), and could change "
+                                "it under this process at any time: pass trust=True to attach "
+                                "all the same", self->name, ipo_py_octal_text(mode).text);
+        if (mode != self->opts.mode)
+            return ipo_py_raise(self->st, rc,
+                                "region '%U' has mode %s, not the expected %s: pass the "
+                                "creator's mode=... if it differs on purpose",
+                                self->name, ipo_py_octal_text(mode).text,
+                                ipo_py_octal_text(self->opts.mode).text);
+    }
+    return ipo_py_raise(self->st, rc,
+                        "this process may not open region '%U' (its owner or mode forbid it)",
+                        self->name);
+}
+
 PyObject *ipo_py_raise_attach_error(RegionObject *self, int rc, double time_limit)
 {
     switch (-rc) {
@@ -172,10 +209,12 @@ PyObject *ipo_py_raise_attach_error(RegionObject *self, int rc, double time_limi
         return ipo_py_raise(self->st, rc,
                             "region '%U' is closing: its creator is leaving", self->name);
     case IPO_EPERM:
+        return raise_attach_refused(self, rc);
+    case IPO_ECREATORGONE:
         return ipo_py_raise(self->st, rc,
-                            "region '%U' belongs to another user or has another mode than %s: "
-                            "pass the creator's mode=... if it differs on purpose",
-                            self->name, ipo_py_octal_text(self->opts.mode).text);
+                            "the creator of region '%U' has died: the region is gone (and was "
+                            "removed if nobody else was left in it). Attach again once a new "
+                            "creator has made it", self->name);
     case IPO_ELAYOUT:
         return ipo_py_raise(self->st, rc,
                             "the shared memory object '%U' is not a region of this version of "

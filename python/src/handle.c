@@ -41,6 +41,22 @@ int ipo_py_require_access(RegionObject *self)
     return 0;
 }
 
+int ipo_py_require_creator(RegionObject *self)
+{
+    if (ipo_region_creator_alive(&self->r))
+        return 0;
+    /* A creator that closed marked the region CLOSING first; one killed
+     * while closing did too, which this cannot tell from a close. Relaxed:
+     * only which message to give depends on it. */
+    int closed = ipo_atomic_load_relaxed(&self->r.hdr->state) == IPO_STATE_CLOSING;
+    PyErr_Format(self->st->CreatorGoneError,
+                 closed ? "the creator of region '%U' (pid %u) has closed it: the region is gone"
+                        : "the creator of region '%U' (pid %u) has died: the region is gone. "
+                          "Close this handle, and attach again to the region a new creator makes",
+                 self->name, (unsigned)self->r.hdr->creator_pid);
+    return -1;
+}
+
 void ipo_py_maybe_unmap(RegionObject *self)
 {
     if (self->closed && self->exports == 0 && self->waiters == 0)

@@ -66,6 +66,7 @@ typedef struct ipo_state {
     PyObject *ObjectInUseError;
     PyObject *RegionCorruptedError;
     PyObject *WrongObjectTypeError;
+    PyObject *CreatorGoneError;
     /* Types the codec meets by name, imported on first sight. */
     PyObject *DecimalType;
     PyObject *ZoneInfoType;
@@ -132,6 +133,11 @@ typedef struct RegionObject {
     int          strict;
     double       turn_time_limit;
     int          queue_lifo;  /* the end reads take when given no queue_type: 1 the newest */
+    /* A consumer asks the kernel whether the creator is alive (one fcntl)
+     * whenever a wait begins to sleep or wakes with nothing to do, and on
+     * a turn taken at once no sooner than this (CLOCK_MONOTONIC_COARSE
+     * nanoseconds; handle.h). */
+    int64_t      creator_check_ns;
     PyObject    *weakreflist;
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */

@@ -24,6 +24,60 @@ static PyObject *mod_layout(PyObject *module, PyObject *unused)
         "max_slots", (unsigned)IPO_MAX_SLOTS);
 }
 
+/* ---- what dead processes left ------------------------------------------------ */
+
+/* The leftovers found so far, as (kind, path) tuples. */
+typedef struct leftovers {
+    PyObject *list;
+    int       failed;   /* a Python error is set: add nothing more */
+} leftovers_t;
+
+static void add_leftover(void *ctx, int kind, const char *path)
+{
+    static const char *const kinds[] = {
+        [IPO_LEFTOVER_REGION] = "region",
+        [IPO_LEFTOVER_CREATING] = "creating",
+        [IPO_LEFTOVER_DOORBELL] = "doorbell",
+    };
+    leftovers_t *found = ctx;
+    if (found->failed)
+        return;
+    /* A path is bytes to the system: decoded as os.fsdecode() would. */
+    PyObject *p = PyUnicode_DecodeFSDefault(path);
+    PyObject *item = p ? Py_BuildValue("(sN)", kinds[kind], p) : NULL;
+    if (!item || PyList_Append(found->list, item) < 0)
+        found->failed = 1;
+    Py_XDECREF(item);
+}
+
+/* Both sweeps, the core's (regions, hidden creation files) and loop/'s
+ * (doorbells): each layer knows its own files. */
+static PyObject *mod_cleanup(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "dry_run", NULL };
+    int dry_run = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:_cleanup", kwlist, &dry_run))
+        return NULL;
+    ipo_state *st = PyModule_GetState(module);
+    leftovers_t found = { PyList_New(0), 0 };
+    if (!found.list)
+        return NULL;
+    int rc = ipo_cleanup(dry_run, add_leftover, &found);
+    int bells = found.failed || rc < 0 ? 0 : ipo_notify_sweep(dry_run, add_leftover, &found);
+    if (found.failed) {
+        Py_DECREF(found.list);
+        return NULL;
+    }
+    if (rc < 0 || bells < 0) {
+        Py_DECREF(found.list);
+        if (bells == -IPO_EPERM)
+            return ipo_py_raise(st, bells, IPO_DOORBELL_DIR_FMT " is not this user's alone: "
+                                "its doorbells were left alone", (unsigned)geteuid());
+        return ipo_py_raise(st, rc < 0 ? rc : bells, "cannot look through /dev/shm");
+    }
+    return found.list;
+}
+
 /* References the state holds besides the exceptions. */
 #define STATE_TYPES(X) X(DecimalType) X(ZoneInfoType) \
     X(list_view_type) X(dict_view_type) X(set_view_type) X(object_ref_type) X(field_type) \
@@ -85,6 +139,9 @@ static PyMethodDef module_methods[] = {
       "_python_class(cls)\n--\n\nFor ipc_py_objects itself: whether cls was made by a class statement." },
     { "_register", (PyCFunction)(void (*)(void))mod_register, METH_VARARGS | METH_KEYWORDS,
       "_register(**hooks)\n--\n\nFor ipc_py_objects itself: the classes and hooks the codec uses." },
+    { "_cleanup", (PyCFunction)(void (*)(void))mod_cleanup, METH_VARARGS | METH_KEYWORDS,
+      "_cleanup(dry_run=False)\n--\n\nRemoves (dry_run: only finds) this user's leftovers of dead "
+      "processes in /dev/shm; a list of (kind, path)." },
     { "layout", mod_layout, METH_NOARGS,
       "layout()\n--\n\nOffsets and constants of the shared layout, for tools and tests." },
     { NULL, NULL, 0, NULL }
@@ -98,7 +155,7 @@ static PyMethodDef module_methods[] = {
     X(RegionPermissionError) X(IncompatibleRegionError) X(RegionClosingError) \
     X(RegionFullError) X(NotEnoughSharedMemoryError) X(AccessNotHeldError) \
     X(RegionClosedError) X(InvalidOffsetError) X(ObjectInUseError) X(RegionCorruptedError) \
-    X(WrongObjectTypeError)
+    X(WrongObjectTypeError) X(CreatorGoneError)
 
 static int module_exec(PyObject *module)
 {

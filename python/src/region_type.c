@@ -69,6 +69,11 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
                      "would never end. Call release() first", self->name);
         return -1;
     }
+    /* A consumer of a creator that is gone takes no turn: the region is
+     * gone. Asked of the kernel now and then on this path, which takes a
+     * free turn without a system call. */
+    if (ipo_py_creator_check(self) < 0)
+        return -1;
     /* The uncontended case costs one compare-and-swap, with the GIL kept. */
     int messages = mode == IPO_WAIT_MESSAGES || mode == IPO_TRY_MESSAGES;
     if (ipo_handoff_try(&self->waker, messages)) {
@@ -77,6 +82,9 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     }
     if (mode == IPO_TRY_ACCESS || mode == IPO_TRY_MESSAGES)
         return 0;
+    /* A wait begins: now the question costs nothing against it. */
+    if (ipo_py_require_creator(self) < 0)
+        return -1;
 
     /* The waiter spins for the budget, then sleeps on the doorbell until a
      * releaser rings, with the GIL released. Each sleep ends by the next
@@ -98,6 +106,12 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
         if (rc == 0)
             break;
         if (PyErr_CheckSignals() < 0)
+            break;
+        /* Woken without a turn (the periodic wake, a signal, a wake of the
+         * waiter's own), or at the time limit: a creator that died never
+         * releases nor rings, so this is where its consumers learn of it
+         * rather than wait out their limit. */
+        if (ipo_py_require_creator(self) < 0)
             break;
         if (rc == -IPO_ETIMEDOUT || deadline_passed(deadline)) {
             PyErr_Format(self->st->OperationTimedOutError,
@@ -123,6 +137,12 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     }
     ipo_waiter_fini(&waiter); /* a wait given up passes its ring on */
     self->waiters--;
+    /* A turn taken over from a holder that died in it: if that holder was
+     * the creator, the region went with it, and the turn goes back. */
+    if (rc == 0 && ipo_access_cut_short(&self->r) && ipo_py_require_creator(self) < 0) {
+        ipo_handoff_release(&self->waker);
+        rc = -1;
+    }
     if (rc == 0) {
         self->holder_thread = me;
         maybe_unmap(self);
@@ -280,6 +300,17 @@ static PyObject *Region_change_count(RegionObject *self, PyObject *unused)
     return PyLong_FromUnsignedLongLong(ipo_change_count(&self->r));
 }
 
+/* Raises CreatorGoneError when the creator is gone (asking the kernel):
+ * for the asyncio manager's and await_my_turn's periodic looks while they
+ * sleep. */
+static PyObject *Region_check_creator(RegionObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (require_attached(self) < 0 || ipo_py_require_creator(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *Region_peers_alive(RegionObject *self, PyObject *unused)
 {
     (void)unused;
@@ -377,6 +408,9 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     /* trust=False leaves it to the region's file (decode.c). */
     self->trust = trust ? IPO_TRUST_GIVEN : IPO_TRUST_UNKNOWN;
     memset(&self->opts, 0, sizeof(self->opts));
+    /* The same trust lets a consumer attach to a region that another user
+     * owns or may write, in whatever mode its creator chose. */
+    self->opts.trust_others = trust;
     self->opts.slots = slots;
     self->opts.mode = mode;
     self->opts.prefault = prefault;
@@ -511,8 +545,12 @@ static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, 
         return NULL;
     if (require_attached(self) < 0)
         return NULL;
-    if (!self->create)
-        Py_RETURN_TRUE; /* a consumer is itself ready */
+    if (!self->create) {
+        /* A consumer is itself ready, while its region lives. */
+        if (ipo_py_require_creator(self) < 0)
+            return NULL;
+        Py_RETURN_TRUE;
+    }
     int64_t deadline = deadline_after(limit);
     int64_t pause_ns = 200000;
     int failed = 0;
@@ -786,6 +824,8 @@ static PyMethodDef Region_methods[] = {
       "as of the release, or None." },
     { "_change_count", (PyCFunction)Region_change_count, METH_NOARGS,
       "_change_count()\n--\n\nTurns that changed shared state, and participants that left." },
+    { "_check_creator", (PyCFunction)Region_check_creator, METH_NOARGS,
+      "_check_creator()\n--\n\nRaises CreatorGoneError when the region's creator died or closed it." },
     { "_peers_alive", (PyCFunction)Region_peers_alive, METH_NOARGS,
       "_peers_alive()\n--\n\nWhether another participant is alive in the region." },
     { "stats", (PyCFunction)ipo_py_region_stats, METH_NOARGS,

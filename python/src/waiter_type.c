@@ -1,5 +1,6 @@
 /* python/src/waiter_type.c — Waiter: loop/'s waiter for an event loop that Python drives (aio.py). */
-#include "errors.h"
+#include "handle.h"
+#include "ipo/recover.h"
 
 /* The asyncio manager (aio.py) watches fds with loop.add_reader and calls
  * readable() when one is; the whole protocol (try, spin, register, pass a
@@ -31,13 +32,27 @@ static int require_usable(WaiterObject *self)
     return -1;
 }
 
-/* A turn the waiter took is this thread's, as for wait_my_turn(). */
+/* A turn the waiter took is this thread's, as for wait_my_turn(). A wait
+ * that goes to sleep, or wakes without its turn, first asks whether the
+ * creator is alive, as the sync API's waits do: a dead creator never
+ * rings, so this is where a consumer learns of it. The wait is cancelled
+ * then (a ring it had goes on) and CreatorGoneError raised. */
 static PyObject *step_result(WaiterObject *self, int step)
 {
     if (step < 0)
         return ipo_py_raise(self->region->st, step, "bad wait for region '%U'", self->region->name);
-    if (step == IPO_WAIT_HELD)
+    if (step == IPO_WAIT_HELD) {
+        /* Taken over from a holder that died in its turn: if that was the
+         * creator, the region went with it, and the turn goes back. */
+        if (ipo_access_cut_short(&self->region->r) && ipo_py_require_creator(self->region) < 0) {
+            ipo_handoff_release(&self->region->waker);
+            return NULL;
+        }
         self->region->holder_thread = ipo_py_thread_ident();
+    } else if (ipo_py_require_creator(self->region) < 0) {
+        ipo_waiter_cancel(&self->w);
+        return NULL;
+    }
     return PyLong_FromLong(step);
 }
 
@@ -128,6 +143,12 @@ static PyObject *Waiter_start(WaiterObject *self, PyObject *const *args, Py_ssiz
     }
     if (require_usable(self) < 0)
         return NULL;
+    /* A turn it may take at once asks the kernel now and then only, as
+     * the sync API's (handle.h). */
+    if (ipo_py_creator_check(self->region) < 0) {
+        ipo_waiter_cancel(&self->w);
+        return NULL;
+    }
     int step = ipo_waiter_start(&self->w, (uint32_t)what, since, (int64_t)(spin * 1e9));
     if (step == -IPO_EINVAL) {
         PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", what);

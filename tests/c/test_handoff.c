@@ -218,7 +218,10 @@ static void test_waiting_for_a_change(void)
 }
 
 /* Sleepers for access are let in oldest first: three processes fall asleep
- * one after another while access is held; each records when it got in. */
+ * one after another while access is held; each records when it got in.
+ * They stay alive until all got in: a process that exits wakes the others
+ * through their death watch, and a waiter so woken may take a free turn
+ * before the older one that was rung (fair order is for rings). */
 static void test_oldest_sleeper_goes_first(void)
 {
     enum { SLEEPERS = 3 };
@@ -232,6 +235,8 @@ static void test_oldest_sleeper_goes_first(void)
     ASSERT_OK(ipo_obj_new(&r, IPO_T_BYTES, 64, &order_obj, &data));
     memset(data, 0, 64);
     ASSERT(ipo_access_try_acquire(&r));
+    int stay[2];
+    ASSERT_EQ(pipe(stay), 0);
 
     pid_t pids[SLEEPERS];
     for (int p = 0; p < SLEEPERS; p++) {
@@ -247,6 +252,10 @@ static void test_oldest_sleeper_goes_first(void)
             order[order[0] + 1] = (uint8_t)(p + 1); /* order[0] counts arrivals */
             order[0]++;
             ipo_handoff_release(&cw);
+            char b;
+            close(stay[1]);
+            if (read(stay[0], &b, 1) != 0) /* end-of-file: every one got in */
+                _exit(4);
             ipo_waker_fini(&cw);
             ipo_region_unmap(&c);
             _exit(0);
@@ -259,8 +268,15 @@ static void test_oldest_sleeper_goes_first(void)
         }
     }
     ipo_handoff_release(&w);
-    wait_children(pids, SLEEPERS);
     const uint8_t *order = (const uint8_t *)data;
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (ipo_atomic_load_acquire(&order[0]) != SLEEPERS) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    close(stay[0]);
+    close(stay[1]);
+    wait_children(pids, SLEEPERS);
     ASSERT_EQ(order[0], SLEEPERS);
     for (int p = 0; p < SLEEPERS; p++)
         ASSERT_EQ(order[p + 1], p + 1);

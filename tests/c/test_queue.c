@@ -1,4 +1,4 @@
-/* tests/c/test_queue.c — FIFO and LIFO order, peeking, ring growth, and growth under exhaustion. */
+/* tests/c/test_queue.c — FIFO and LIFO order, peeking, ring growth and shrinking, both under exhaustion, and damaged counters and rings. */
 #include "ipo/access.h"
 #include "ipo/format.h"
 #include "ipo/queue.h"
@@ -265,6 +265,106 @@ static void test_damaged_queue_is_refused(void)
     region_twin_free(mem, &r);
 }
 
+static uint64_t ring_capacity(const ipo_region_t *r)
+{
+    return ((const ipo_ring_t *)(r->base + r->hdr->queue.ring))->capacity;
+}
+
+/* After a burst the ring shrinks back, at both ends: to half once the
+ * messages fill less than a quarter of it, down to the first ring's size,
+ * and the memory of the large ring is free again. */
+static void test_ring_shrinks_after_a_burst(void)
+{
+    enum { BURST = 4096 };
+    static ipo_off_t objs[BURST];
+    for (int newest = 0; newest < 2; newest++) {
+        ipo_region_t r;
+        void *mem = region_twin_new(1 << 22, &r);
+        ipo_alloc_stats_t before, after;
+        ipo_alloc_stats(&r.heap, &before);
+        for (int i = 0; i < BURST; i++) {
+            ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, (uint64_t)i, &objs[i]));
+            ASSERT_OK(ipo_queue_put(&r, objs[i]));
+        }
+        ASSERT_UEQ(ring_capacity(&r), BURST);
+        uint64_t shrinks = 0, cap = BURST;
+        for (int i = 0; i < BURST; i++) {
+            ipo_off_t got;
+            ASSERT_OK(newest ? ipo_queue_take_newest(&r, &got) : ipo_queue_take(&r, &got));
+            ASSERT_UEQ(got, objs[newest ? BURST - 1 - i : i]);
+            ASSERT_OK(ipo_obj_destroy(&r, got));
+            uint64_t len = ipo_queue_length(&r), now = ring_capacity(&r);
+            /* Never less than a quarter full, but at the first ring's size. */
+            ASSERT(now == IPO_QUEUE_INITIAL_CAPACITY || len >= now / 4);
+            ASSERT(now == cap || now == cap / 2);
+            shrinks += now != cap;
+            cap = now;
+        }
+        ASSERT_UEQ(cap, IPO_QUEUE_INITIAL_CAPACITY);
+        ASSERT_UEQ(shrinks, 6); /* 4096 to 64, halving */
+        ipo_alloc_stats(&r.heap, &after);
+        ASSERT_UEQ(after.free_bytes, before.free_bytes);
+        ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+        region_twin_free(mem, &r);
+    }
+}
+
+/* At a threshold, alternating puts and takes do not replace the ring each
+ * time: growing needs the length doubled, shrinking needs it halved. */
+static void test_ring_does_not_thrash(void)
+{
+    ipo_region_t r;
+    void *mem = region_twin_new(1 << 22, &r);
+    enum { N = 4 * IPO_QUEUE_INITIAL_CAPACITY };
+    ipo_off_t objs[N + 1];
+    for (int i = 0; i <= N; i++)
+        ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, (uint64_t)i, &objs[i]));
+    for (int i = 0; i < N; i++)
+        ASSERT_OK(ipo_queue_put(&r, objs[i]));
+    /* Down to where the ring just shrank (256 to 128 entries, at 63
+     * messages), then back and forth across that length: a ring that
+     * shrank to exactly full, or grew at the next put, would be replaced
+     * at every step. */
+    ipo_off_t got;
+    while (ipo_queue_length(&r) >= N / 4)
+        ASSERT_OK(ipo_queue_take(&r, &got));
+    ASSERT_UEQ(ring_capacity(&r), N / 2);
+    ipo_off_t ring = r.hdr->queue.ring;
+    for (int round = 0; round < 100; round++) {
+        ASSERT_OK(ipo_queue_put(&r, got));
+        ASSERT_OK(ipo_queue_take_newest(&r, &got));
+        ASSERT_UEQ(r.hdr->queue.ring, ring);
+    }
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    region_twin_free(mem, &r);
+}
+
+/* A shrink that finds no block for the smaller ring keeps the larger one:
+ * a take never fails for it, and nothing is lost. */
+static void test_shrink_without_memory_keeps_the_ring(void)
+{
+    ipo_region_t r;
+    void *mem = region_twin_new(1 << 18, &r);
+    enum { N = 4 * IPO_QUEUE_INITIAL_CAPACITY };
+    ipo_off_t objs[N];
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, (uint64_t)i, &objs[i]));
+        ASSERT_OK(ipo_queue_put(&r, objs[i]));
+    }
+    ASSERT_UEQ(ring_capacity(&r), N);
+    ipo_off_t filler;
+    while (ipo_alloc(&r.heap, 16, 0, &filler) == 0)
+        ;
+    for (int i = 0; i < N; i++) {
+        ipo_off_t got;
+        ASSERT_OK(ipo_queue_take(&r, &got));
+        ASSERT_UEQ(got, objs[i]);
+    }
+    ASSERT_UEQ(ring_capacity(&r), N);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    region_twin_free(mem, &r);
+}
+
 int main(void)
 {
     RUN(test_fifo_and_peek);
@@ -274,5 +374,8 @@ int main(void)
     RUN(test_put_when_ring_cannot_grow);
     RUN(test_queued_objects_are_protected);
     RUN(test_damaged_queue_is_refused);
+    RUN(test_ring_shrinks_after_a_burst);
+    RUN(test_ring_does_not_thrash);
+    RUN(test_shrink_without_memory_keeps_the_ring);
     return 0;
 }

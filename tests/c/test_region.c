@@ -12,6 +12,7 @@
 #include "ipo/format.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
+#include "procs.h"
 #include "spin_wait.h"
 #include "task.h"
 
@@ -553,6 +554,254 @@ static void test_reclaimed_slot_starts_clean(void)
     free(mem);
 }
 
+/* A child that creates the region, says so, and stays until killed. */
+static pid_t spawn_creator(const char *name)
+{
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t r;
+        ipo_region_options_t o = opts_of(1 << 20);
+        if (ipo_region_create(&r, name, &o) != 0)
+            _exit(1);
+        char b = 1;
+        if (write(ready[1], &b, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char b;
+    ASSERT_EQ(read(ready[0], &b, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+    return pid;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+    int status;
+    kill(pid, SIGKILL);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+}
+
+static int name_exists(const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/dev/shm%s", name);
+    return access(path, F_OK) == 0;
+}
+
+/* A consumer learns that its creator was killed from the kernel (the
+ * creator's lock on slot 0), and goes on knowing it without asking again.
+ * A newcomer is refused with -IPO_ECREATORGONE; the last consumer to leave
+ * removes the name. */
+static void test_dead_creator_is_told(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "gone");
+    pid_t creator = spawn_creator(name);
+    ipo_region_t a, b, late;
+    ASSERT_OK(ipo_region_attach(&a, name, NULL));
+    ASSERT_OK(ipo_region_attach(&b, name, NULL));
+    ASSERT_EQ(ipo_region_creator_alive(&a), 1);
+    kill_and_reap(creator);
+    ASSERT_EQ(ipo_region_creator_alive(&a), 0);
+    ASSERT_EQ(a.creator_gone, 1);
+    ASSERT_EQ(ipo_region_creator_alive(&a), 0);
+    /* Two consumers are left in it: a newcomer is told, and leaves it. */
+    ASSERT_ERR(ipo_region_attach(&late, name, NULL), IPO_ECREATORGONE);
+    ASSERT(name_exists(name));
+    ipo_region_unmap(&a);
+    ASSERT(name_exists(name)); /* b is still in it */
+    ipo_region_unmap(&b);
+    ASSERT(!name_exists(name));
+}
+
+/* A region whose participants all died is removed by the next attach to
+ * its name, which is told why it found none. */
+static void test_attach_removes_a_dead_region(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "deadall");
+    kill_and_reap(spawn_creator(name));
+    ASSERT(name_exists(name));
+    ipo_region_t c;
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ECREATORGONE);
+    ASSERT(!name_exists(name));
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ENOENT);
+}
+
+/* A creator that closes removes the name before it lets go of its lock:
+ * an attacher that opened the file in between is told the name is gone
+ * (it may wait for a new creator), not that the creator died. */
+static void test_closed_region_is_no_dead_creator(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "closed");
+    ipo_region_t r, c;
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    ASSERT_OK(ipo_region_attach(&c, name, NULL));
+    ipo_region_unmap(&r);
+    ASSERT(!name_exists(name));
+    ASSERT_EQ(ipo_region_creator_alive(&c), 0);
+    ipo_region_unmap(&c);
+    ASSERT_ERR(ipo_region_attach(&c, name, NULL), IPO_ENOENT);
+}
+
+/* A creator restarted under the name replaces a region whose creator died,
+ * even with consumers still in it: the region is gone for them. Their
+ * leaving never removes the new region. */
+static void test_restarted_creator_replaces_a_creatorless_region(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "restart");
+    pid_t creator = spawn_creator(name);
+    ipo_region_t old, fresh, c;
+    ASSERT_OK(ipo_region_attach(&old, name, NULL));
+    kill_and_reap(creator);
+    ipo_region_options_t o = opts_of(1 << 20);
+    o.keep_stale = 1; /* unlink_old=False keeps it */
+    ASSERT_ERR(ipo_region_create(&fresh, name, &o), IPO_EEXIST);
+    o.keep_stale = 0;
+    ASSERT_OK(ipo_region_create(&fresh, name, &o));
+    ASSERT_EQ(ipo_region_creator_alive(&old), 0);
+    ipo_region_unmap(&old);
+    ASSERT(name_exists(name));
+    ASSERT_OK(ipo_region_attach(&c, name, NULL));
+    ASSERT_EQ(ipo_region_creator_alive(&c), 1);
+    ipo_region_unmap(&c);
+    ipo_region_unmap(&fresh);
+}
+
+/* Many consumers leave a creatorless region at once: exactly one of them
+ * (whichever leaves last) removes it, whatever the interleaving. */
+static void test_consumers_leaving_at_once_remove_it(void)
+{
+    enum { N = 6 };
+    for (int round = 0; round < 5; round++) {
+        char name[64];
+        test_region_name(name, sizeof(name), "leave");
+        pid_t creator = spawn_creator(name);
+        start_line_t line;
+        start_line_init(&line);
+        int attached[2];
+        ASSERT_EQ(pipe(attached), 0);
+        pid_t pids[N];
+        for (int i = 0; i < N; i++) {
+            pids[i] = fork();
+            ASSERT(pids[i] >= 0);
+            if (pids[i] == 0) {
+                ipo_region_t c;
+                char b = 1;
+                if (ipo_region_attach(&c, name, NULL) || write(attached[1], &b, 1) != 1)
+                    _exit(2);
+                start_line_wait(&line);
+                ipo_region_unmap(&c);
+                _exit(0);
+            }
+        }
+        for (int i = 0; i < N; i++) {
+            char b;
+            ASSERT_EQ(read(attached[0], &b, 1), 1);
+        }
+        kill_and_reap(creator);
+        start_line_go(&line);
+        wait_children(pids, N);
+        close(attached[0]);
+        close(attached[1]);
+        ASSERT(!name_exists(name));
+    }
+}
+
+/* Regions are 0600 whatever the umask, even one that takes the owner's own
+ * bits; the hidden creation file is never left behind either. */
+static void test_create_under_a_umask_of_0777(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "umask");
+    mode_t old = umask(0777);
+    ipo_region_t r, c;
+    ipo_region_options_t o = opts_of(1 << 20);
+    int rc = ipo_region_create(&r, name, &o);
+    umask(old);
+    ASSERT_OK(rc);
+    struct stat st;
+    ASSERT_EQ(fstat(r.fd, &st), 0);
+    ASSERT_EQ(st.st_mode & 07777, 0600);
+    ASSERT_OK(ipo_region_attach(&c, name, NULL));
+    ipo_region_unmap(&c);
+    ipo_region_unmap(&r);
+}
+
+/* A region other users may write, or another user's, is refused unless
+ * the attacher trusts them (trust_others): then any mode goes. */
+static void test_writable_by_others_needs_trust(void)
+{
+    char name[64];
+    test_region_name(name, sizeof(name), "trust");
+    ipo_region_t r, c;
+    ipo_region_options_t o = opts_of(1 << 20);
+    o.mode = 0660;
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    ipo_region_options_t co = opts_of(0);
+    ASSERT_ERR(ipo_region_attach(&c, name, &co), IPO_EPERM);
+    co.mode = 0660; /* expecting its mode is not enough: others may write it */
+    ASSERT_ERR(ipo_region_attach(&c, name, &co), IPO_EPERM);
+    co.mode = 0;
+    co.trust_others = 1;
+    ASSERT_OK(ipo_region_attach(&c, name, &co));
+    ipo_region_unmap(&c);
+    /* Another user's region (as root, whose files may be given away). */
+    if (geteuid() == 0 && fchown(r.fd, 4242, (gid_t)-1) == 0) {
+        ASSERT(fchmod(r.fd, 0600) == 0);
+        r.hdr->owner_uid = 4242; /* as that user's creator would have written */
+        co.trust_others = 0;
+        ASSERT_ERR(ipo_region_attach(&c, name, &co), IPO_EPERM);
+        co.trust_others = 1;
+        ASSERT_OK(ipo_region_attach(&c, name, &co));
+        ipo_region_unmap(&c);
+        r.hdr->owner_uid = 0;
+        ASSERT(fchown(r.fd, 0, (gid_t)-1) == 0);
+    }
+    ipo_region_unmap(&r);
+}
+
+/* A slot's start time is the process's starttime (field 22 of
+ * /proc/<pid>/stat), which never changes while it lives: the death watch
+ * and takeovers compare it against pid reuse. (It once read field 23, the
+ * virtual memory size, which changes as the process grows.) */
+static void test_slot_start_time_is_the_process_start(void)
+{
+    char name[64], buf[1024];
+    test_region_name(name, sizeof(name), "start");
+    ipo_region_t r;
+    ipo_region_options_t o = opts_of(1 << 20);
+    ASSERT_OK(ipo_region_create(&r, name, &o));
+    FILE *f = fopen("/proc/self/stat", "r");
+    ASSERT(f != NULL);
+    ASSERT(fgets(buf, sizeof(buf), f) != NULL);
+    fclose(f);
+    char *p = strrchr(buf, ')');
+    ASSERT(p != NULL);
+    unsigned long long start = 0;
+    /* Fields 3 to 21, then starttime. */
+    ASSERT_EQ(sscanf(p + 2, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                            "%*s %*s %llu", &start), 1);
+    ASSERT_UEQ(r.me->start_time, start);
+    /* Growing the process's memory changes nothing. */
+    void *more = mmap(NULL, 64 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT(more != MAP_FAILED);
+    ipo_region_t c;
+    ASSERT_OK(ipo_region_attach(&c, name, NULL));
+    ASSERT_UEQ(c.me->start_time, start);
+    munmap(more, 64 << 20);
+    ipo_region_unmap(&c);
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
@@ -572,5 +821,13 @@ int main(void)
     RUN(test_join_waits_for_ready);
     RUN(test_damaged_header_is_refused);
     RUN(test_reclaimed_slot_starts_clean);
+    RUN(test_dead_creator_is_told);
+    RUN(test_attach_removes_a_dead_region);
+    RUN(test_closed_region_is_no_dead_creator);
+    RUN(test_restarted_creator_replaces_a_creatorless_region);
+    RUN(test_consumers_leaving_at_once_remove_it);
+    RUN(test_create_under_a_umask_of_0777);
+    RUN(test_writable_by_others_needs_trust);
+    RUN(test_slot_start_time_is_the_process_start);
     return 0;
 }

@@ -8,7 +8,9 @@ from ipc_py_objects import SharedMemory, wait_my_turn
 
 
 def _put_all(name, mode, values):
-    sm = SharedMemory(name, mode=mode)
+    # A region that other users may write (mode 0o660) is attached only
+    # with trust; the writer's trust says nothing of the readers'.
+    sm = SharedMemory(name, mode=mode, trust=bool(mode & 0o022))
     sm.init_consumer(30)
     with wait_my_turn(sm, 30):
         for value in values:

@@ -36,6 +36,8 @@ enum ipo_error {
     IPO_EINTR,       /* a wait ended early (a signal, or the caller's wake-up time): call again */
     IPO_EOVERFLOW,   /* a counter in the region is at its limit (an object's 65535 pins) */
     IPO_ETAKEN,      /* the participant slot asked for by number is held by another */
+    IPO_ECREATORGONE, /* the region's creator died or closed it: the region is gone for its
+                         consumers (its liveness lock on slot 0 is released) */
     IPO_ERROR_COUNT_
 };
 

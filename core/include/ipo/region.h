@@ -33,6 +33,7 @@ typedef struct ipo_region {
     int           is_creator;
     int           joined;        /* holds a slot */
     int           changed;       /* this turn changed shared state (ipo_region_mark_changed) */
+    int           creator_gone;  /* ipo_region_creator_alive() found the creator gone (it stays so) */
     uint64_t      taken_over_at; /* the acquisition count of the last turn taken over, or 0 */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
     struct ipo_region *registry_next; /* handles a fork() child must close */
@@ -47,6 +48,8 @@ typedef struct ipo_region_options {
     int      keep_stale; /* create: a name held by a region whose participants all died is
                             -IPO_EEXIST too, instead of being replaced */
     uint32_t consumer_slot; /* attach: 0 takes any free slot; else that slot only */
+    int      trust_others; /* attach: accept a region that another user owns, or that other
+                              users may write (group or other write bits), in any mode */
 } ipo_region_options_t;
 
 /* 0 when name is usable: an optional leading '/', then 1 to IPO_NAME_MAX bytes
@@ -63,12 +66,16 @@ int ipo_region_create(ipo_region_t *r, const char *name, const ipo_region_option
 
 /* One attempt to attach as a consumer: -IPO_ENOENT when there is no such
  * region, -IPO_EAGAIN while its creator is still formatting it, -IPO_EPERM
- * on another owner or mode (opts->mode, default 0600), -IPO_ELAYOUT on a
- * foreign or incompatible layout, -IPO_ECORRUPT when an offset or size in
- * its header does not fit the mapping (ipo_region_corrupt_reason() says
- * which), -IPO_ECLOSING, -IPO_EFULL. With
- * opts->consumer_slot, only that slot: -IPO_EINVAL past the region's
- * slots, -IPO_ETAKEN while another participant holds it. */
+ * on another owner, on a mode that lets other users write, or on another
+ * mode than opts->mode (default 0600) — unless opts->trust_others —,
+ * -IPO_ELAYOUT on a foreign or incompatible layout, -IPO_ECORRUPT when an
+ * offset or size in its header does not fit the mapping
+ * (ipo_region_corrupt_reason() says which), -IPO_ECLOSING, -IPO_EFULL,
+ * -IPO_ECREATORGONE when the region's creator died (the name is removed
+ * then if nobody else is left in it). With opts->consumer_slot, only that
+ * slot: -IPO_EINVAL past the region's slots, -IPO_ETAKEN while another
+ * participant holds it. Sweeps the hidden files of creations whose
+ * creator died, at most once a second per process. */
 int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_options_t *opts);
 
 /* Why the calling thread's last ipo_region_attach or ipo_region_join
@@ -82,8 +89,9 @@ unsigned ipo_region_consumers_alive(const ipo_region_t *r);
 void ipo_region_begin_close(ipo_region_t *r);
 
 /* Leaves the participant table; the creator also unlinks the name, if it
- * still names this region. The mapping stays until ipo_region_unmap, so
- * buffers exported from it remain valid. */
+ * still names this region, and so does the last participant to leave a
+ * region whose creator is gone. The mapping stays until ipo_region_unmap,
+ * so buffers exported from it remain valid. */
 void ipo_region_detach(ipo_region_t *r);
 
 /* Unmaps and closes what detach left. Idempotent. */
@@ -118,6 +126,13 @@ static inline void ipo_region_mark_changed(ipo_region_t *r)
  * held): one system call. A handle without a file (the in-process twin)
  * answers 1. */
 int ipo_region_peers_alive(const ipo_region_t *r);
+
+/* 1 while the region's creator is alive (its liveness lock on slot 0 is
+ * held), 0 once it died or closed the region: then the region is gone for
+ * its consumers. One system call; once 0, it stays 0 without one (a dead
+ * creator never comes back: slot 0 is never taken again). The creator's
+ * own handle, and a handle without a file, answer 1. */
+int ipo_region_creator_alive(ipo_region_t *r);
 
 /* 1 when this handle was inherited across fork(): it belongs to the
  * parent's slot, so the child must not use it (and must attach anew). */

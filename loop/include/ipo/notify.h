@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipo/cleanup.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -44,6 +46,15 @@ void ipo_notify_close(ipo_doorbell_t *d);
 /* Opens a peer's doorbell for ringing: a descriptor, or -1 when the peer
  * has no doorbell (gone, or not sleeping yet). */
 int ipo_notify_open_peer(uint64_t inode, uint32_t slot, uint32_t generation);
+
+/* Removes (with dry_run: only reports) the doorbells of this user whose
+ * owner is dead, and those a process killed while making its doorbell
+ * left; never a live one. report (may be NULL) gets each, as
+ * IPO_LEFTOVER_DOORBELL (ipo/cleanup.h). The count, -IPO_EPERM when the
+ * doorbell directory is not this user's alone, or -IPO_ESYS. Each
+ * participant runs it when it makes its doorbell; ipo_cleanup() leaves
+ * doorbells to it. */
+int ipo_notify_sweep(int dry_run, ipo_leftover_fn report, void *ctx);
 
 /* Rings through a peer descriptor: 0, or -1 when the peer is gone (its
  * reading end closed). A full pipe counts as rung. Never raises SIGPIPE. */

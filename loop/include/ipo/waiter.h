@@ -103,8 +103,10 @@ void ipo_waiter_poke(ipo_waiter_t *w);
  * ends no later than wake_by_ns (negative: deadline only), so that a caller
  * can run signal handlers. 0 when access is held (or, for CHANGE alone,
  * when a change came); -IPO_ETIMEDOUT at the deadline (the waiter
- * is cancelled); -IPO_EINTR at wake_by_ns or on a signal (the waiter still
- * waits: call again with the same `what`, or cancel); -IPO_EINVAL; -IPO_ESYS
+ * is cancelled); -IPO_EINTR at wake_by_ns, on a signal, or (when a
+ * wake_by_ns is given) when another participant died and the wait goes on
+ * (the waiter still waits: call again with the same `what`, or cancel);
+ * -IPO_EINVAL; -IPO_ESYS
  * when poll() fails (errno tells why; the waiter is cancelled). */
 int ipo_waiter_wait(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t deadline_ns,
                     int64_t wake_by_ns, int64_t spin_ns);

@@ -16,6 +16,7 @@ from ...compat import Offset, Size, ensure_adjusted_pythonhashseed
 from ...containers import SharedDict, SharedList, SharedMapping, SharedSet
 from ...errors import (
     AccessNotHeldError,
+    CreatorGoneError,
     FreeMemoryChunkNotFoundError,
     IncompatibleRegionError,
     InvalidOffsetError,
@@ -35,6 +36,7 @@ from ...errors import (
     UntrustedRegionError,
     WrongObjectTypeError,
 )
+from ...leftovers import Leftover, cleanup
 from ...objects import (
     FastLimitedDict,
     FastLimitedSet,
@@ -124,6 +126,9 @@ __all__ = [
     "SharedDict",
     "SharedMapping",
     "SharedSet",
+    # what dead processes left
+    "cleanup",
+    "Leftover",
     # for the original's programs
     "ensure_adjusted_pythonhashseed",
     "Offset",
@@ -147,5 +152,6 @@ __all__ = [
     "InvalidOffsetError",
     "ObjectInUseError",
     "RegionCorruptedError",
+    "CreatorGoneError",
     "UnknownClassError",
 ]
