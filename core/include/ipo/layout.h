@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   5u
+#define IPO_LAYOUT_VERSION   6u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -86,7 +86,9 @@ typedef struct ipo_slot {
     uint32_t wake_pending;   /* a ring is on its way: coalesces rings */
     uint64_t sleep_ticket;   /* when it began to wait for access: the oldest is rung first */
     uint32_t sleepers;       /* its registrations counted in the access word */
-    uint8_t  reserved[20];
+    uint32_t reserved0;
+    uint64_t pin_log;        /* the chain of what its occupant pinned (core/src/pins.c), or 0 */
+    uint8_t  reserved[8];
 } ipo_slot_t;
 
 /* The allocator: segregated fits in the manner of TLSF. Size classes are a
