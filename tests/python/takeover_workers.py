@@ -42,6 +42,17 @@ def view(name: str) -> None:
     sys.stdin.readline()
 
 
+def wait_then_hold(name: str) -> None:
+    """Waits for a turn the test holds (asleep, so with a doorbell), then
+    keeps it, saying its slot, until killed."""
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    print("waiting", flush=True)
+    assert sm.wait_my_turn(30)
+    print(f"held {sm.stats()['slot']}", flush=True)
+    sys.stdin.readline()
+
+
 def attach(name: str) -> None:
     """Attaches, says which slot it got, and stays until told to go."""
     sm = SharedMemory(name, create=False)

@@ -121,6 +121,37 @@ def test_a_newcomer_in_a_dead_participants_slot_drops_its_pins(sm):
         kill(newcomer)
 
 
+def doorbells(sm, slot):
+    """The doorbells of a slot of this region (any generation)."""
+    inode = os.stat(f"/dev/shm/{sm.name}").st_ino
+    bells = f"/dev/shm/.ipo-bells-{os.geteuid()}"
+    return [f for f in os.listdir(bells) if f.startswith(f"{inode:x}-{slot}-")]
+
+
+def test_a_dead_holders_doorbell_goes_with_the_takeover(sm):
+    """The dead holder had slept (so it had a doorbell); the waiter that
+    learns of its death removes its doorbell then, not at some later
+    sweep."""
+    with wait_my_turn(sm, 10):
+        holder = start("wait_then_hold", sm.name)
+        expect(holder, "waiting")
+        deadline = time.monotonic() + 10
+        while not any(doorbells(sm, slot) for slot in range(1, 8)):
+            assert time.monotonic() < deadline, "the waiter never slept"
+            time.sleep(0.005)
+    try:
+        line = holder.stdout.readline().split()
+        assert line[0] == "held", line
+        slot = int(line[1])
+        assert doorbells(sm, slot)
+        threading.Timer(0.1, holder.kill).start()  # once this one sleeps
+        with wait_my_turn(sm, 10):
+            assert sm.turn_cut_short
+            assert doorbells(sm, slot) == []
+    finally:
+        kill(holder)
+
+
 def asleep(tid):
     """Whether thread tid of this process is blocked in poll() (its wait's sleep)."""
     with open(f"/proc/self/task/{tid}/syscall") as f:
