@@ -88,7 +88,7 @@ typedef struct ipo_slot {
     uint32_t sleepers;       /* its registrations counted in the access word */
     uint32_t reserved0;
     uint64_t pin_log;        /* the chain of what its occupant pinned (core/src/pins.c), or 0 */
-    uint8_t  reserved[8];
+    uint64_t turns;          /* turns its occupant took (statistics; reset by a new occupant) */
 } ipo_slot_t;
 
 /* The allocator: segregated fits in the manner of TLSF. Size classes are a
@@ -140,7 +140,7 @@ typedef struct ipo_queue {
     uint64_t  head;          /* the oldest message; advanced by take */
     uint64_t  tail;          /* one past the newest; advanced by put (release) */
     ipo_off_t ring;          /* the current ipo_ring_t */
-    uint64_t  reserved;
+    uint64_t  taken;         /* messages ever taken (statistics: put = taken + length) */
 } ipo_queue_t;
 
 typedef struct ipo_ring {
