@@ -40,6 +40,10 @@ def observe(name: str, census: bool = False, messages: int = 0, check: bool = Fa
     """A region's figures (see ``_ipo._observe``), with its name."""
     figures = _ipo._observe(name, census=census, messages=messages, check=check)
     figures["name"] = name
+    now = time.monotonic_ns()  # the clock the queue stamps puts on (a coarse read of it)
+    for m in figures.get("messages", ()):
+        if "put_ns" in m:
+            m["age_s"] = max(0, now - m["put_ns"]) / 1e9
     participants = figures["participants"]
     figures["participants_alive"] = sum(1 for p in participants if p["alive"])
     figures["participants_dead"] = sum(1 for p in participants if not p["alive"])
@@ -117,6 +121,18 @@ def size_text(n: Optional[int]) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+def age_text(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def console():
@@ -257,11 +273,11 @@ def messages_command(args) -> int:
     shown = r["messages"]
     t = table(f"{r['queue']['length']} messages in {args.name}"
               + (f" (the first {len(shown)})" if len(shown) < r["queue"]["length"] else ""),
-              ["#", "type", "class", "size", "blocks", "offset"])
+              ["#", "type", "class", "size", "blocks", "age", "offset"])
     for m in shown:
         t.add_row(str(m["index"]), m["type"], m.get("class") or "",
                   size_text(m.get("bytes")) + ("" if m.get("whole", True) else " (changing)"),
-                  str(m.get("blocks", "-")), str(m["offset"]))
+                  str(m.get("blocks", "-")), age_text(m.get("age_s")), str(m["offset"]))
     out.print(t)
     return 0
 

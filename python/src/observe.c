@@ -140,7 +140,8 @@ static PyObject *messages(const ipo_region_t *r, Py_ssize_t most)
         return NULL;
     for (uint64_t i = 0; i < (uint64_t)most; i++) {
         ipo_off_t off;
-        if (ipo_queue_at(r, i, &off))
+        int64_t put_ns = 0;
+        if (ipo_queue_at(r, i, &off, &put_ns))
             break;
         const ipo_obj_t *obj;
         if (ipo_obj_get(r, off, &obj)) {
@@ -154,7 +155,8 @@ static PyObject *messages(const ipo_region_t *r, Py_ssize_t most)
         int whole = ipo_region_tree_size(r, off, &bytes, &blocks) == 0;
         PyObject *cls = class_named(r, obj);
         if (!cls || append_built(list, Py_BuildValue(
-                "{s:K,s:K,s:s,s:N,s:K,s:K,s:O}", "index", (unsigned long long)i,
+                "{s:K,s:K,s:L,s:s,s:N,s:K,s:K,s:O}", "index", (unsigned long long)i,
+                "put_ns", (long long)put_ns,
                 "offset", (unsigned long long)off, "type", type_name(obj->type), "class", cls,
                 "bytes", (unsigned long long)bytes, "blocks", (unsigned long long)blocks,
                 "whole", whole ? Py_True : Py_False)) < 0)

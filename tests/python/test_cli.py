@@ -97,15 +97,26 @@ def test_inspect_shows_who_waits_for_what_and_the_turns_each_took(sm):
     assert r["access"]["turns"] == 2
 
 
-def test_messages_lists_types_and_sizes_without_taking_anything(sm):
+def test_messages_lists_types_sizes_and_ages_without_taking_anything(sm):
     with wait_my_turn(sm):
         sm.put_message(b"z" * 5000)
         sm.put_message({"a": [1, 2, 3], "b": "text"})
+    put_at = time.monotonic()
+    until(lambda: time.monotonic() - put_at > 0.3, "time to pass")
+    with wait_my_turn(sm):
         sm.put_message("hello")
     m = run_json("messages", sm.name)
+    looked_at = time.monotonic()
     assert m["length"] == 3
     assert [x["type"] for x in m["messages"]] == ["bytes", "dict", "str"]
     assert m["messages"][0]["bytes"] >= 5000 and m["messages"][1]["blocks"] > 1
+    # Ages on the coarse clock (a tick, a few ms): the first two were put
+    # in one turn, the last in a later one.
+    first, second, last = (x["age_s"] for x in m["messages"])
+    assert first == second
+    assert 0.3 <= first <= looked_at - put_at + 0.05
+    assert last <= first - 0.25
+    assert "age" in run("messages", sm.name).stdout
     with wait_my_turn(sm):
         assert sm.take_message() == b"z" * 5000  # still there, in order
 

@@ -65,6 +65,11 @@ static inline uint64_t ipo_access_release(ipo_region_t *r)
  * the job of the waiter in loop/. */
 int64_t ipo_now_ns(void);
 
+/* The monotonic clock at its coarse resolution (a tick, some ms): cheaper
+ * than ipo_now_ns(), the same time base (CLOCK_MONOTONIC's) as every
+ * process's. For the queue's stamps of when messages were put. */
+int64_t ipo_coarse_now_ns(void);
+
 #ifdef __cplusplus
 }
 #endif

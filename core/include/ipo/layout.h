@@ -144,9 +144,9 @@ typedef struct ipo_queue {
 } ipo_queue_t;
 
 typedef struct ipo_ring {
-    uint64_t  capacity;      /* a power of two */
+    uint64_t  capacity;      /* a power of two (or, when doubling did not fit, any size) */
     uint64_t  reserved;
-    ipo_off_t entries[];
+    ipo_off_t entries[];     /* capacity offsets, then capacity u64 put times (queue.c) */
 } ipo_ring_t;
 
 /* What a holder is in the middle of, for whoever takes its turn over if it
