@@ -765,21 +765,22 @@ static void release_child(ipo_region_t *r, uint8_t type, uint64_t payload)
 
 int ipo_value_replace(ipo_region_t *r, ipo_obj_t *holder, ipo_value_t *slot, const ipo_value_t *value)
 {
+    ipo_value_t old = *slot;
+    if (old.type == value->type && ipo_value_is_inline(old.type)) {
+        /* The hot path (a float over a float), first and without the
+         * slot's check, which only the note needs: one aligned 8-byte
+         * store, old or new whatever kills us. */
+        ipo_region_mark_changed(r);
+        IPO_CRASH_POINT();
+        ipo_atomic_store_relaxed(&slot->v.u64, value->v.u64);
+        return 0;
+    }
     uint64_t rel = value_slot_rel(holder, slot);
     if (rel == UINT64_MAX || value->type == 0)
         return -IPO_EINVAL;
+    if (old.type == value->type && old.v.off == value->v.off)
+        return 0; /* the child it holds already: nothing to release */
     ipo_region_mark_changed(r);
-    ipo_value_t old = *slot;
-    if (old.type == value->type) {
-        if (ipo_value_is_inline(old.type)) {
-            /* One aligned 8-byte store: old or new, whatever kills us. */
-            IPO_CRASH_POINT();
-            ipo_atomic_store_relaxed(&slot->v.u64, value->v.u64);
-            return 0;
-        }
-        if (old.v.off == value->v.off)
-            return 0; /* the child it holds already: nothing to release */
-    }
     note_set(r, IPO_NOTE_VALUE, off_of(r, holder),
              rel << 16 | (uint64_t)value->type << 8 | old.type, old.v.u64);
     /* After the note's fence: the note, and the new child built before it,

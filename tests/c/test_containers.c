@@ -196,9 +196,12 @@ static void test_value_replace(void)
     ASSERT_UEQ(after.used_blocks, before.used_blocks);
     ASSERT_UEQ(r.hdr->note.kind, IPO_NOTE_NONE);
     ASSERT_ERR(ipo_list_set(&r, list, 3, &v), IPO_EINVAL);
-    /* A slot of another block, or one past the array, is not the holder's. */
+    /* A slot of another block, or one past the array, is not the holder's
+     * (checked whenever the note must name the slot: a child here). */
+    v = str_value(&r, "refused");
     ASSERT_ERR(ipo_value_replace(&r, list, &items[0], &v), IPO_EINVAL);
     ASSERT_ERR(ipo_value_replace(&r, ipo_list_array(&r, list), &items[4], &v), IPO_EINVAL);
+    ipo_value_release(&r, &v);
 
     /* A dict's value; a set has none; a deleted entry is not there. */
     ASSERT_OK(ipo_map_new(&r, IPO_T_DICT, 0, &map_off));

@@ -191,7 +191,9 @@ void ipo_value_release(struct ipo_region *r, ipo_value_t *v);
  * store, anything else goes under the turn note (IPO_NOTE_VALUE), whose
  * repair finishes or undoes it and releases the child left unnamed. 0, or
  * -IPO_EINVAL when slot is not such a slot of holder (nothing changed, the
- * value still the caller's). */
+ * value still the caller's; checked whenever the note is needed, which
+ * must name the slot: the one store of the hot path writes where it is
+ * told, as a store through ipo_list_items() would). */
 int ipo_value_replace(struct ipo_region *r, ipo_obj_t *holder, ipo_value_t *slot, const ipo_value_t *value);
 
 /* After a takeover: finishes or undoes the container change the header's
