@@ -494,12 +494,12 @@ enum { OP_WEIGHTS = sizeof(weights_t) / sizeof(int) };
 
 static const weights_t weight_table[2][2] = {
     [WRITER] = {
-        { 30, 5, 3, 8, 6, 12, 3, 1, 10, 3, 0, 12, 2, 10 },
-        { 30, 5, 3, 6, 8, 3, 12, 3, 3, 8, 1, 12, 2, 10 },
+        { 30, 5, 3, 8, 6, 12, 3, 1, 10, 3, 0, 12, 4, 10 },
+        { 30, 5, 3, 6, 8, 3, 12, 3, 3, 8, 1, 12, 4, 10 },
     },
     [READER] = {
-        { 5, 22, 10, 8, 6, 12, 3, 1, 10, 3, 0, 12, 2, 10 },
-        { 5, 22, 10, 6, 8, 3, 12, 3, 3, 8, 1, 12, 2, 10 },
+        { 5, 22, 10, 8, 6, 12, 3, 1, 10, 3, 0, 12, 4, 10 },
+        { 5, 22, 10, 6, 8, 3, 12, 3, 3, 8, 1, 12, 4, 10 },
     },
 };
 
@@ -550,7 +550,7 @@ static void child_main(const char *name, const workload_t *wl, const model_t *m0
             child_die(3);
         emit(&c, OP_BEGIN, 0, t, 0);
         const weights_t *wt = &weight_table[wl->mode == READER][t >= wl->turns / 2];
-        int ops = 3 + (int)pick(&c, 8);
+        int ops = 4 + (int)pick(&c, 10);
         for (int i = 0; i < ops; i++)
             one_op(&c, wt);
         ipo_handoff_release(&c.w);
