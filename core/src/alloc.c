@@ -9,7 +9,20 @@
 #include <string.h>
 
 #include "crash_point.h"
+#include "ipo/atomics.h"
 #include "ipo/errors.h"
+
+/* Before each store that keeps the block walk whole (or the lists
+ * rebuildable from it): a crash point in test builds, and in every build a
+ * compiler barrier, so that the order the crash points prove (the order of
+ * the source) is the order of the instructions. A kill stops the process
+ * between two instructions and the stores it executed stay, so no CPU
+ * fence is needed: ipo_compiler_order() emits no instruction. */
+#define WALK_POINT()          \
+    do {                      \
+        IPO_CRASH_POINT();    \
+        ipo_compiler_order(); \
+    } while (0)
 
 #define GRANULE     ((uint64_t)IPO_ALLOC_GRANULE)
 #define HDR         ((uint64_t)sizeof(ipo_block_t))
@@ -131,23 +144,23 @@ static void list_insert(ipo_heap_t *h, ipo_off_t b)
     if (!link_ok(h, head))
         head = 0;
     ipo_free_links_t *l = links_at(h, b);
-    IPO_CRASH_POINT();
+    WALK_POINT();
     l->next = head;
-    IPO_CRASH_POINT();
+    WALK_POINT();
     l->prev = 0;
     if (head) {
-        IPO_CRASH_POINT();
+        WALK_POINT();
         links_at(h, head)->prev = b;
     }
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->free_heads[fl][sl] = b;
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->sl_bitmap[fl] |= UINT32_C(1) << sl;
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->fl_bitmap |= UINT64_C(1) << fl;
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->free_blocks++;
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->free_bytes += block_size(block_at(h, b));
 }
 
@@ -158,27 +171,27 @@ static void list_remove(ipo_heap_t *h, ipo_off_t b)
     class_of(block_size(block_at(h, b)), &fl, &sl);
     ipo_free_links_t *l = links_at(h, b);
     if (l->next) {
-        IPO_CRASH_POINT();
+        WALK_POINT();
         links_at(h, l->next)->prev = l->prev;
     }
     if (l->prev) {
-        IPO_CRASH_POINT();
+        WALK_POINT();
         links_at(h, l->prev)->next = l->next;
     } else {
-        IPO_CRASH_POINT();
+        WALK_POINT();
         root->free_heads[fl][sl] = l->next;
         if (!l->next) {
-            IPO_CRASH_POINT();
+            WALK_POINT();
             root->sl_bitmap[fl] &= ~(UINT32_C(1) << sl);
             if (!root->sl_bitmap[fl]) {
-                IPO_CRASH_POINT();
+                WALK_POINT();
                 root->fl_bitmap &= ~(UINT64_C(1) << fl);
             }
         }
     }
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->free_blocks--;
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->free_bytes -= block_size(block_at(h, b));
 }
 
@@ -213,12 +226,12 @@ static ipo_off_t find_free(const ipo_heap_t *h, unsigned fl, unsigned sl)
 /* Writes a free block's header and tells its physical successor about it. */
 static void mark_free(ipo_heap_t *h, ipo_off_t b, uint64_t size, uint64_t prev_free_flag)
 {
-    IPO_CRASH_POINT();
+    WALK_POINT();
     block_at(h, b)->size_tag = size | IPO_BLOCK_FREE | prev_free_flag;
     ipo_block_t *next = block_at(h, b + size);
-    IPO_CRASH_POINT();
+    WALK_POINT();
     next->prev_size = size;
-    IPO_CRASH_POINT();
+    WALK_POINT();
     next->size_tag |= IPO_BLOCK_PREV_FREE;
 }
 
@@ -323,11 +336,11 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
              * killed between the two leaves b whole (see the walk rule at
              * ipo_alloc_rebuild). */
             ipo_off_t nb = b + gap;
-            IPO_CRASH_POINT();
+            WALK_POINT();
             block_at(h, nb)->prev_size = gap;
-            IPO_CRASH_POINT();
+            WALK_POINT();
             block_at(h, nb)->size_tag = (bsize - gap) | IPO_BLOCK_PREV_FREE;
-            IPO_CRASH_POINT();
+            WALK_POINT();
             block_at(h, b)->size_tag = gap | IPO_BLOCK_FREE;
             list_insert(h, b);
             b = nb;
@@ -338,18 +351,18 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     uint64_t prev_flag = block_at(h, b)->size_tag & IPO_BLOCK_PREV_FREE;
     if (bsize - need >= MIN_BLOCK) {
         ipo_off_t rest = b + need;
-        IPO_CRASH_POINT();
+        WALK_POINT();
         block_at(h, rest)->prev_size = 0;
         mark_free(h, rest, bsize - need, 0);
         list_insert(h, rest);
         bsize = need;
     } else {
-        IPO_CRASH_POINT();
+        WALK_POINT();
         block_at(h, b + bsize)->size_tag &= ~IPO_BLOCK_PREV_FREE;
     }
-    IPO_CRASH_POINT();
+    WALK_POINT();
     block_at(h, b)->size_tag = bsize | prev_flag | (tag_for(h, b) << IPO_BLOCK_TAG_SHIFT);
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->used_blocks++;
     *out = b + HDR;
     return 0;
@@ -436,15 +449,15 @@ int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
     }
     mark_free(h, start, size, prev_flag);
     if (start != b) {
-        IPO_CRASH_POINT();
+        WALK_POINT();
         blk->size_tag = 0; /* absorbed: never valid again */
     }
     if (merge_next) {
-        IPO_CRASH_POINT();
+        WALK_POINT();
         nblk->size_tag = 0;
     }
     list_insert(h, start);
-    IPO_CRASH_POINT();
+    WALK_POINT();
     root->used_blocks--;
     return 0;
 }

@@ -29,7 +29,8 @@
  * stores before it ahead of it there: what the test proves is the order of
  * the source. In a normal build the compiler may move plain stores past
  * each other; the orders that must survive that are kept by release
- * stores and fences (each one says so), never by these points. */
+ * stores and fences (each one says so), never by these points alone (the
+ * allocator pairs each with a compiler barrier: alloc.c's WALK_POINT). */
 
 #ifdef IPO_CRASH_POINTS
 

@@ -5,6 +5,7 @@
 
 #include "ipo/atomics.h"
 #include "ipo/errors.h"
+#include "ipo/recover.h"
 #include "ipo/region.h"
 #include "crash_point.h"
 #include "internal.h"
@@ -190,33 +191,6 @@ int ipo_obj_get(const ipo_region_t *r, ipo_off_t off, const ipo_obj_t **out)
     return 0;
 }
 
-int ipo_obj_pin(ipo_region_t *r, ipo_off_t off)
-{
-    const ipo_obj_t *obj;
-    if (ipo_obj_get(r, off, &obj))
-        return -IPO_EBADOBJ;
-    uint16_t *pins = &((ipo_obj_t *)obj)->pins;
-    /* Pins are only added under access, so this read cannot race another
-     * add; unpins (without access) only lower the count meanwhile. */
-    if (ipo_atomic_load_relaxed(pins) == UINT16_MAX)
-        return -IPO_EOVERFLOW;
-    /* Relaxed: whoever acts on pins (tree_pinned(), destroy_values(),
-     * ipo__obj_release()) holds access too, which orders this add before its
-     * load. */
-    ipo_atomic_fetch_add_relaxed(pins, (uint16_t)1);
-    return 0;
-}
-
-void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off)
-{
-    /* Without access: buffers go whenever their last user lets go.
-     * SYNC POINT object pins: pairs with the acquire loads of pins in
-     * tree_pinned(), destroy_values() and ipo__obj_release(), so the
-     * buffer's last reads and writes of the payload come before anything a
-     * destroyer then writes over the freed block. */
-    ipo_atomic_fetch_sub_release(&((ipo_obj_t *)(r->base + off))->pins, (uint16_t)1);
-}
-
 void ipo__obj_free_block(ipo_region_t *r, ipo_off_t off)
 {
     ipo_region_mark_changed(r);
@@ -250,7 +224,7 @@ static void destroy_values(ipo_region_t *r, ipo_value_t *values, size_t n, size_
         /* A child whose payload a live buffer still shows (a numpy array
          * over it) is left in place: leaking it is better than letting
          * that buffer show reused memory. SYNC POINT object pins: pairs
-         * with the fetch-sub-release in ipo_obj_unpin(). */
+         * with the fetch-sub-release in ipo_obj_unpin() (core/src/pins.c). */
         if (ipo_atomic_load_acquire(&child->pins))
             continue;
         destroy_tree(r, child, v->v.off, depth + 1);
@@ -338,9 +312,15 @@ int ipo_obj_destroy(ipo_region_t *r, ipo_off_t off)
         return -IPO_EBUSY;
     uint64_t budget = tree_budget(r);
     int pinned = tree_pinned(r, obj, 0, &budget);
+    if (pinned > 0 && ipo_region_drop_dead_pins(r)) {
+        /* Some pins were of dead participants' buffers: look again. */
+        budget = tree_budget(r);
+        pinned = tree_pinned(r, obj, 0, &budget);
+    }
     if (pinned)
         return pinned < 0 ? -IPO_ECORRUPT : -IPO_EBUSY;
     destroy_tree(r, obj, off, 0);
+    ipo__pins_trim(r);
     return 0;
 }
 
@@ -351,6 +331,8 @@ void ipo__obj_release(ipo_region_t *r, ipo_off_t off)
     /* SYNC POINT object pins: pairs with the fetch-sub-release in
      * ipo_obj_unpin(). */
     if (ipo_obj_get(r, off, &obj) == 0 && !(obj->flags & IPO_OBJ_QUEUED) &&
-        !ipo_atomic_load_acquire(&obj->pins))
+        !ipo_atomic_load_acquire(&obj->pins)) {
         destroy_tree(r, obj, off, 0);
+        ipo__pins_trim(r);
+    }
 }

@@ -65,6 +65,27 @@ int ipo__sweep_creations(int dry_run, void (*report)(void *ctx, int kind, const 
  * lock (1 also when the kernel cannot tell). */
 int ipo__slot_lock_held(int fd, uint32_t slot);
 
+/* region.c: takes a dead slot's liveness lock for a moment, without
+ * waiting (0, or -1 when a live process holds it), and gives it back. */
+int ipo__slot_trylock(int fd, uint32_t slot);
+void ipo__slot_unlock(int fd, uint32_t slot);
+
+/* pins.c: drops the pins that the log of slot s names (its occupant is
+ * dead, and the caller holds the slot: its lock, or it is a twin region's)
+ * and clears the entries; with free_chunks (the caller holds access too)
+ * also frees the log. The count of pins dropped. */
+uint64_t ipo__pins_drop(struct ipo_region *r, ipo_slot_t *s, int free_chunks);
+
+/* pins.c: frees this participant's pin log when no entry of it is in use.
+ * Needs access. */
+void ipo__pins_trim(struct ipo_region *r);
+
+/* region.c: binds an observer's handle to a read-only mapping of size
+ * bytes after checking the header as an attacher does (identity, state
+ * not INIT, every offset): 0, -IPO_ELAYOUT, -IPO_EAGAIN or -IPO_ECORRUPT
+ * (with ipo_region_corrupt_reason()). */
+int ipo__region_bind_observed(struct ipo_region *r, void *mem, uint64_t size);
+
 /* region.c: takes back the registrations a dead occupant of s left in the
  * access word. */
 void ipo__take_back_sleepers(struct ipo_region *r, ipo_slot_t *s);

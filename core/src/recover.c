@@ -41,6 +41,14 @@ static void free_dead_slot(ipo_region_t *r, uint32_t i)
      * waiting_for rings a doorbell nobody reads and passes it over. */
     ipo_atomic_store_relaxed(&s->waiting_for, 0u);
     ipo__take_back_sleepers(r, s);
+    /* Its pins, while its slot's lock keeps attachers out (one that won the
+     * slot first drops them itself, on its way in). Not the creator's: its
+     * lock held even for a moment would tell attachers that it lives, and
+     * its region is gone with it anyway. */
+    if (i && ipo_atomic_load_relaxed(&s->pin_log) && ipo__slot_trylock(r->fd, i) == 0) {
+        ipo__pins_drop(r, s, 1);
+        ipo__slot_unlock(r->fd, i);
+    }
     /* SYNC POINT slot state: informative for processes (a slot is its lock's);
      * pairs with nothing. */
     ipo_atomic_store_relaxed(&s->state, (uint32_t)IPO_SLOT_FREE);
@@ -71,6 +79,8 @@ int ipo_access_take_over(ipo_region_t *r, char *why, size_t why_len)
         if ((cur & IPO_ACCESS_OWNER_MASK) != owner || (cur >> IPO_ACCESS_COUNT_SHIFT) != count)
             return 0;
     }
+    /* SYNC POINT slot turns: as in ipo_access_try_acquire(). */
+    ipo_atomic_store_relaxed(&r->me->turns, ipo_atomic_load_relaxed(&r->me->turns) + 1);
     r->taken_over_at = (count + 1) & (UINT64_MAX >> IPO_ACCESS_COUNT_SHIFT);
     if (!r->taken_over_at)
         r->taken_over_at = UINT64_MAX >> IPO_ACCESS_COUNT_SHIFT; /* never 0: 0 means "none" */

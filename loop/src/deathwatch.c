@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ipo/errors.h"
+#include "ipo/notify.h"
 #include "ipo/recover.h"
 
 static int pidfd_open_(int pid)
@@ -27,6 +28,7 @@ int ipo_deathwatch_init(ipo_deathwatch_t *dw, const ipo_region_t *r)
     dw->n = r->slot_count;
     dw->attaches = 0;
     dw->synced = 0;
+    dw->inode = r->inode;
     dw->slots = calloc(dw->n, sizeof(*dw->slots));
     if (!dw->slots) {
         dw->epfd = -1;
@@ -64,6 +66,10 @@ void ipo_deathwatch_fini(ipo_deathwatch_t *dw)
 static void mark_dead(ipo_deathwatch_t *dw, uint32_t i, uint32_t generation)
 {
     unwatch(dw, i);
+    /* Its doorbell goes now, not at the next sweep: nobody reads it any
+     * more (the check is the sweep's: a doorbell with a reader stays). */
+    if (!dw->slots[i].dead_known || dw->slots[i].dead_generation != generation)
+        ipo_notify_remove_dead(dw->inode, i, generation);
     dw->slots[i].dead_generation = generation;
     dw->slots[i].dead_known = 1;
 }

@@ -115,6 +115,18 @@ static void sweep_dead(const char *dir)
     sweep_dir(dir, 0, NULL, NULL);
 }
 
+int ipo_notify_remove_dead(uint64_t inode, uint32_t slot, uint32_t generation)
+{
+    char dir[64], path[sizeof(((ipo_doorbell_t *)0)->path)];
+    snprintf(dir, sizeof(dir), IPO_DOORBELL_DIR_FMT, (unsigned)geteuid());
+    if (ipo_notify_path(path, sizeof(path), inode, slot, generation))
+        return 0;
+    /* The name's file part, as sweep_dir() passes it: checked dead the
+     * same way, so a doorbell with a reader is never removed. */
+    const char *file = path + strlen(dir) + 1;
+    return bell_dead(dir, file) && unlink(path) == 0;
+}
+
 int ipo_notify_sweep(int dry_run, ipo_leftover_fn report, void *ctx)
 {
     char dir[64];

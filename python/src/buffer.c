@@ -9,6 +9,7 @@ typedef struct ObjectBufferObject {
     PyObject_HEAD
     RegionObject *region;
     ipo_off_t     offset;
+    ipo_off_t     pin;    /* what ipo_obj_unpin() needs back */
     void         *data;
     Py_ssize_t    len;
     int           readonly;
@@ -33,7 +34,7 @@ static void ObjectBuffer_dealloc(ObjectBufferObject *self)
     RegionObject *region = self->region;
     /* A child of fork() must not drop the parent's pins. */
     if (region->r.base && !ipo_region_inherited(&region->r))
-        ipo_obj_unpin(&region->r, self->offset);
+        ipo_obj_unpin(&region->r, self->offset, self->pin);
     region->exports--;
     ipo_py_maybe_unmap(region);
     Py_DECREF(region);
@@ -62,18 +63,24 @@ PyObject *ipo_py_obj_buffer(RegionObject *self, ipo_off_t off, int readonly)
     if (ipo_obj_get(&self->r, off, &obj))
         return ipo_py_raise(self->st, -IPO_EBADOBJ, "offset %llu does not name a live object",
                             (unsigned long long)off);
-    int rc = ipo_obj_pin(&self->r, off);
+    ipo_off_t pin;
+    int rc = ipo_obj_pin(&self->r, off, &pin);
+    if (rc == -IPO_ENOMEM)
+        return ipo_py_raise_no_memory(self);
+    if (rc == -IPO_ECORRUPT)
+        return ipo_py_raise_damaged(self, "this participant's pin log is damaged");
     if (rc)
         return ipo_py_raise(self->st, rc,
                             "the object at offset %llu has 65535 buffers in use already",
                             (unsigned long long)off);
     ObjectBufferObject *exp = PyObject_GC_New(ObjectBufferObject, self->st->buffer_type);
     if (!exp) {
-        ipo_obj_unpin(&self->r, off);
+        ipo_obj_unpin(&self->r, off, pin);
         return NULL;
     }
     exp->region = (RegionObject *)Py_NewRef(self);
     exp->offset = off;
+    exp->pin = pin;
     exp->data = ipo_obj_data(obj);
     exp->len = (Py_ssize_t)obj->v.len;
     exp->readonly = readonly;

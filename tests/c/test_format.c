@@ -114,25 +114,27 @@ static void test_pins(void)
     ipo_off_t off, bytes, tuple;
     void *data;
     ASSERT_OK(ipo_obj_new(&r, IPO_T_BYTES, 100, &off, &data));
-    ASSERT_ERR(ipo_obj_pin(&r, off + 16), IPO_EBADOBJ);
-    ASSERT_OK(ipo_obj_pin(&r, off));
+    static ipo_off_t many[UINT16_MAX];
+    ipo_off_t pin;
+    ASSERT_ERR(ipo_obj_pin(&r, off + 16, &pin), IPO_EBADOBJ);
+    ASSERT_OK(ipo_obj_pin(&r, off, &pin));
     ASSERT_ERR(ipo_obj_destroy(&r, off), IPO_EBUSY);
-    ipo_obj_unpin(&r, off);
+    ipo_obj_unpin(&r, off, pin);
     for (unsigned i = 0; i < UINT16_MAX; i++)
-        ASSERT_OK(ipo_obj_pin(&r, off));
-    ASSERT_ERR(ipo_obj_pin(&r, off), IPO_EOVERFLOW);
+        ASSERT_OK(ipo_obj_pin(&r, off, &many[i]));
+    ASSERT_ERR(ipo_obj_pin(&r, off, &pin), IPO_EOVERFLOW);
     ASSERT_ERR(ipo_obj_destroy(&r, off), IPO_EBUSY);
     for (unsigned i = 0; i < UINT16_MAX; i++)
-        ipo_obj_unpin(&r, off);
+        ipo_obj_unpin(&r, off, many[i]);
     ASSERT_OK(ipo_obj_destroy(&r, off));
 
     /* A pinned child keeps its whole tree. */
     ASSERT_OK(ipo_obj_new(&r, IPO_T_BYTES, 10, &bytes, &data));
     ASSERT_OK(ipo_obj_new(&r, IPO_T_TUPLE, sizeof(ipo_value_t), &tuple, &data));
     *(ipo_value_t *)data = (ipo_value_t){ .type = IPO_T_BYTES, .v.off = bytes };
-    ASSERT_OK(ipo_obj_pin(&r, bytes));
+    ASSERT_OK(ipo_obj_pin(&r, bytes, &pin));
     ASSERT_ERR(ipo_obj_destroy(&r, tuple), IPO_EBUSY);
-    ipo_obj_unpin(&r, bytes);
+    ipo_obj_unpin(&r, bytes, pin);
     ASSERT_OK(ipo_obj_destroy(&r, tuple));
     const ipo_obj_t *obj;
     ASSERT_ERR(ipo_obj_get(&r, bytes, &obj), IPO_EBADOBJ);

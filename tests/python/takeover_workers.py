@@ -22,6 +22,49 @@ def hold(name: str) -> None:
     sm.close()
 
 
+def view(name: str) -> None:
+    """Takes the message the test put (bytes), keeps a buffer of it (a
+    pin), says its offset, and then keeps the turn ("hold") or releases it
+    ("free") as argv[3] says, until killed or told to go."""
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    assert sm.wait_my_turn(30)
+    _, offset = sm.take_message_2()
+    buffer = sm.get_obj_buffer(offset)
+    assert bytes(buffer[:4]) == b"pin!"
+    slot = sm.stats()["slot"]
+    if sys.argv[3] == "free":
+        sm.release()
+    print(f"viewing {offset} {slot}", flush=True)
+    sys.stdin.readline()
+    buffer.release()
+    print("let go", flush=True)
+    sys.stdin.readline()
+
+
+def wait_then_hold(name: str) -> None:
+    """Waits for a turn the test holds (asleep, so with a doorbell), then
+    keeps it, saying its slot, until killed."""
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    print("waiting", flush=True)
+    assert sm.wait_my_turn(30)
+    print(f"held {sm.stats()['slot']}", flush=True)
+    sys.stdin.readline()
+
+
+def attach(name: str) -> None:
+    """Attaches, says which slot it got, and stays until told to go."""
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    assert sm.wait_my_turn(30)
+    slot = sm.stats()["slot"]
+    sm.release()
+    print(f"slot {slot}", flush=True)
+    sys.stdin.readline()
+    sm.close()
+
+
 def churn(name: str) -> None:
     """Turn after turn of puts and of changes to a shared list and dict (the
     state message, which the test put and each turn puts back last),

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from ipc_py_objects import ASharedMemoryManager, SharedMemory, wait_my_turn
+from ipc_py_objects import (ASharedMemoryManager, InvalidOffsetError, ObjectInUseError,
+                            SharedMemory, wait_my_turn)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MiB = 1024 * 1024
@@ -59,6 +60,96 @@ def test_a_holder_killed_in_its_turn_is_taken_over_by_the_waiter(sm):
         assert sm.take_message() == ["held", 1, 2, 3]
     assert not sm.turn_cut_short
     assert waited < 5  # the periodic wake is 1 s; the time-out 10 s
+
+
+def viewer(sm, keep_turn):
+    """A participant holding a buffer of a message it took: its offset."""
+    with wait_my_turn(sm, 10):
+        sm.put_message(b"pin!" * 1000)
+    proc = start("view", sm.name, "hold" if keep_turn else "free")
+    line = proc.stdout.readline().split()
+    assert line[0] == "viewing", line
+    return proc, int(line[1]), int(line[2])
+
+
+def test_a_live_participants_buffer_keeps_its_object(sm):
+    proc, offset, _ = viewer(sm, keep_turn=False)
+    try:
+        with wait_my_turn(sm, 10):
+            with pytest.raises(ObjectInUseError):
+                sm.destroy_obj(offset)
+        proc.stdin.write("\n")
+        expect(proc, "let go")
+        with wait_my_turn(sm, 10):
+            sm.destroy_obj(offset)
+    finally:
+        kill(proc)
+
+
+@pytest.mark.parametrize("keep_turn", [False, True], ids=["idle", "holding"])
+def test_a_dead_participants_buffers_do_not_keep_their_objects(sm, keep_turn):
+    """Killed with a buffer alive (idle, or in its turn, which is then taken
+    over): its pin goes with it, so the object can be destroyed and its
+    memory comes back."""
+    proc, offset, _ = viewer(sm, keep_turn)
+    kill(proc)
+    with wait_my_turn(sm, 10):
+        assert sm.turn_cut_short == keep_turn
+        free = sm.stats()["free_bytes"]
+        sm.destroy_obj(offset)  # ObjectInUseError while the dead pin stayed
+        with pytest.raises(InvalidOffsetError):
+            sm.get_obj_buffer(offset)
+        sm.check()
+        assert sm.stats()["free_bytes"] >= free + 4000
+
+
+def test_a_newcomer_in_a_dead_participants_slot_drops_its_pins(sm):
+    """The dead viewer's slot is taken by the next attacher, which drops
+    the pins the dead one left on its way in (nobody else may touch a slot
+    that a live process holds)."""
+    proc, offset, slot = viewer(sm, keep_turn=False)
+    kill(proc)
+    newcomer = start("attach", sm.name)
+    try:
+        line = newcomer.stdout.readline().split()
+        assert line[0] == "slot", line
+        assert int(line[1]) == slot  # the dead viewer's, the first free
+        with wait_my_turn(sm, 10):
+            sm.destroy_obj(offset)
+            sm.check()
+    finally:
+        kill(newcomer)
+
+
+def doorbells(sm, slot):
+    """The doorbells of a slot of this region (any generation)."""
+    inode = os.stat(f"/dev/shm/{sm.name}").st_ino
+    bells = f"/dev/shm/.ipo-bells-{os.geteuid()}"
+    return [f for f in os.listdir(bells) if f.startswith(f"{inode:x}-{slot}-")]
+
+
+def test_a_dead_holders_doorbell_goes_with_the_takeover(sm):
+    """The dead holder had slept (so it had a doorbell); the waiter that
+    learns of its death removes its doorbell then, not at some later
+    sweep."""
+    with wait_my_turn(sm, 10):
+        holder = start("wait_then_hold", sm.name)
+        expect(holder, "waiting")
+        deadline = time.monotonic() + 10
+        while not any(doorbells(sm, slot) for slot in range(1, 8)):
+            assert time.monotonic() < deadline, "the waiter never slept"
+            time.sleep(0.005)
+    try:
+        line = holder.stdout.readline().split()
+        assert line[0] == "held", line
+        slot = int(line[1])
+        assert doorbells(sm, slot)
+        threading.Timer(0.1, holder.kill).start()  # once this one sleeps
+        with wait_my_turn(sm, 10):
+            assert sm.turn_cut_short
+            assert doorbells(sm, slot) == []
+    finally:
+        kill(holder)
 
 
 def asleep(tid):

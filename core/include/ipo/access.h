@@ -34,8 +34,12 @@ static inline int ipo_access_try_acquire(ipo_region_t *r)
      * word that nobody will release (a failed swap reloads cur). */
     while (!(cur & IPO_ACCESS_OWNER_MASK)) {
         uint64_t next = (cur + IPO_ACCESS_COUNT_ONE) | r->access_mine;
-        if (ipo_atomic_cas_acquire(word, &cur, next))
+        if (ipo_atomic_cas_acquire(word, &cur, next)) {
+            /* SYNC POINT slot turns: a statistic for tools, which read it
+             * without access (relaxed); only the occupant writes it. */
+            ipo_atomic_store_relaxed(&r->me->turns, ipo_atomic_load_relaxed(&r->me->turns) + 1);
             return 1;
+        }
     }
     return 0;
 }

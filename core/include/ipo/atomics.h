@@ -37,6 +37,13 @@
  * made stay). */
 #define ipo_atomic_fence_release()         __atomic_thread_fence(__ATOMIC_RELEASE)
 
+/* Keeps the compiler from moving loads and stores across it; emits no
+ * instruction. For stores whose order matters only against a kill of this
+ * process (which stops it between two instructions, and whatever stores it
+ * executed stay), not against another thread: the allocator's walk-keeping
+ * stores (core/src/alloc.c). */
+#define ipo_compiler_order()               __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
 /* Compare-and-swap: 1 when *p held *expected and now holds desired; else 0
  * and *expected holds what *p held. A failed swap orders nothing. */
 #define ipo_atomic_cas_acquire(p, expected, desired) \

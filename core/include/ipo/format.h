@@ -240,13 +240,18 @@ static inline void *ipo_obj_data(const ipo_obj_t *obj)
 int ipo_obj_destroy(struct ipo_region *r, ipo_off_t off);
 
 /* A zero-copy buffer of the payload is handed out: the object cannot be
- * destroyed until every pin is gone. Needs access. 0, -IPO_EBADOBJ, or
- * -IPO_EOVERFLOW when 65535 pins are taken already. */
-int ipo_obj_pin(struct ipo_region *r, ipo_off_t off);
+ * destroyed until every pin is gone. The pin is also written in this
+ * participant's pin log, so that its death does not keep it for good
+ * (core/src/pins.c); *pin receives what ipo_obj_unpin() needs back (0 in a
+ * region without a file). Needs access. 0, -IPO_EBADOBJ, -IPO_EOVERFLOW
+ * when 65535 pins are taken already, or -IPO_ENOMEM when the log cannot
+ * grow. */
+int ipo_obj_pin(struct ipo_region *r, ipo_off_t off, ipo_off_t *pin);
 
-/* Drops one pin. Atomic, so it needs no access: buffers are released
- * whenever their last user lets go. The object must be pinned. */
-void ipo_obj_unpin(struct ipo_region *r, ipo_off_t off);
+/* Drops one pin: off and the *pin that ipo_obj_pin() gave. Atomic, so it
+ * needs no access: buffers are released whenever their last user lets
+ * go. */
+void ipo_obj_unpin(struct ipo_region *r, ipo_off_t off, ipo_off_t pin);
 
 /* Whether objects of this type carry v.len bytes of payload. */
 int ipo_type_has_payload(uint8_t type);

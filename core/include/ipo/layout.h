@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   5u
+#define IPO_LAYOUT_VERSION   6u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -86,7 +86,9 @@ typedef struct ipo_slot {
     uint32_t wake_pending;   /* a ring is on its way: coalesces rings */
     uint64_t sleep_ticket;   /* when it began to wait for access: the oldest is rung first */
     uint32_t sleepers;       /* its registrations counted in the access word */
-    uint8_t  reserved[20];
+    uint32_t reserved0;
+    uint64_t pin_log;        /* the chain of what its occupant pinned (core/src/pins.c), or 0 */
+    uint64_t turns;          /* turns its occupant took (statistics; reset by a new occupant) */
 } ipo_slot_t;
 
 /* The allocator: segregated fits in the manner of TLSF. Size classes are a
@@ -138,7 +140,7 @@ typedef struct ipo_queue {
     uint64_t  head;          /* the oldest message; advanced by take */
     uint64_t  tail;          /* one past the newest; advanced by put (release) */
     ipo_off_t ring;          /* the current ipo_ring_t */
-    uint64_t  reserved;
+    uint64_t  taken;         /* messages ever taken (statistics: put = taken + length) */
 } ipo_queue_t;
 
 typedef struct ipo_ring {
@@ -155,9 +157,10 @@ enum ipo_note_kind {
     IPO_NOTE_NONE = 0,
     IPO_NOTE_LIST = 1,   /* target: a list moving to a new array; a: the old array; b: its new length */
     IPO_NOTE_MAP  = 2,   /* target: a dict or set whose table is changed in place: rebuild its index */
-    IPO_NOTE_VALUE = 3   /* target: a VALUES or TABLE block one of whose value slots changes type
-                          * (ipo_value_replace); a: the slot's place in the block's payload << 16
-                          * | its new type << 8 | its old type; b: its old payload */
+    IPO_NOTE_VALUE = 3   /* target: a VALUES or TABLE block one of whose value slots is replaced
+                          * (ipo_value_replace: a change of type, or a child); a: the slot's place
+                          * in the block's payload << 16 | its new type << 8 | its old type;
+                          * b: its old payload */
 };
 
 typedef struct ipo_turn_note {

@@ -39,6 +39,10 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj);
 int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj);
 int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj);
 
+/* The i-th queued message (0: the oldest), without taking it: for tools.
+ * 0, -IPO_EEMPTY past the newest, or -IPO_ECORRUPT. */
+int ipo_queue_at(const ipo_region_t *r, uint64_t i, ipo_off_t *obj);
+
 /* Messages queued. Safe without access, as a hint: head is read before tail,
  * head only grows, and tail never falls below the head of its time (a LIFO
  * take lowers it, but only while a message is left between them), so the

@@ -52,6 +52,14 @@ static inline int ipo_access_cut_short(const ipo_region_t *r)
  * unknown: with the pid, it names one process, whatever pids are reused. */
 uint64_t ipo_process_start_time(int pid);
 
+/* Drops the pins that dead participants left (buffers they had of objects,
+ * which keep those objects from being destroyed): each dead slot that
+ * names a pin log is held by its liveness lock for the moment, its pins
+ * are counted down and its log freed. ipo_obj_destroy() does this itself
+ * before it refuses a pinned object; a takeover does it for the dead
+ * holder. Needs access. The number of pins dropped. */
+uint64_t ipo_region_drop_dead_pins(ipo_region_t *r);
+
 /* Turns taken over in this region, ever. */
 static inline uint64_t ipo_region_takeovers(const ipo_region_t *r)
 {

@@ -24,6 +24,7 @@ typedef struct ipo_deathwatch {
     uint32_t  n;           /* slots */
     uint64_t  attaches;    /* the header's attach_count when last synced */
     int       synced;
+    uint64_t  inode;       /* the region file's: names the dead ones' doorbells */
     struct ipo_watched {
         int      pidfd;    /* -1 when not watched */
         uint32_t generation;

@@ -56,6 +56,11 @@ int ipo_notify_open_peer(uint64_t inode, uint32_t slot, uint32_t generation);
  * doorbells to it. */
 int ipo_notify_sweep(int dry_run, ipo_leftover_fn report, void *ctx);
 
+/* Removes the doorbell of one participant known dead (region inode, slot,
+ * generation) if it is there and dead (nobody reads it): what the death
+ * watch does as it learns of a death. 1 when removed. */
+int ipo_notify_remove_dead(uint64_t inode, uint32_t slot, uint32_t generation);
+
 /* Rings through a peer descriptor: 0, or -1 when the peer is gone (its
  * reading end closed). A full pipe counts as rung. Never raises SIGPIPE. */
 int ipo_notify_ring(int peer_fd);
