@@ -156,7 +156,11 @@ typedef struct ipo_ring {
 enum ipo_note_kind {
     IPO_NOTE_NONE = 0,
     IPO_NOTE_LIST = 1,   /* target: a list moving to a new array; a: the old array; b: its new length */
-    IPO_NOTE_MAP  = 2    /* target: a dict or set whose table is changed in place: rebuild its index */
+    IPO_NOTE_MAP  = 2,   /* target: a dict or set whose table is changed in place: rebuild its index */
+    IPO_NOTE_VALUE = 3   /* target: a VALUES or TABLE block one of whose value slots is replaced
+                          * (ipo_value_replace: a change of type, or a child); a: the slot's place
+                          * in the block's payload << 16 | its new type << 8 | its old type;
+                          * b: its old payload */
 };
 
 typedef struct ipo_turn_note {
