@@ -166,6 +166,11 @@ def supervise(sm, header, seconds, rng, seed, about):
             next_kill = time.monotonic() + rng.uniform(1, 4)
         run.elapsed = time.monotonic() - start
     finally:
+        # A replacement that has not said its slot yet may not have set
+        # its SIGTERM handler either: wait (bounded) until each has.
+        deadline = time.monotonic() + 30
+        while any(not w.lines and w.proc.poll() is None for w in current) and time.monotonic() < deadline:
+            time.sleep(0.01)
         for w in current:
             if w.proc.poll() is None:
                 w.proc.terminate()
