@@ -7,8 +7,8 @@
 # requirements that pip fetches itself (scikit-build-core; CMake and ninja
 # when the machine has none), through pip's cache:
 #   - `pip install .` builds and installs the package: tests/install/smoke.py passes;
-#   - `pip wheel .` gives a wheel that installs alone (--no-index: it needs
-#     nothing else) in another bare venv: smoke.py passes there too;
+#   - `pip wheel .` gives a wheel that installs in another bare venv
+#     (its dependencies, if any, from the index): smoke.py passes there too;
 #   - with no C compiler on PATH, the build stops with one clear sentence.
 # WORK_DIR is emptied, but for its CMake build folder, reused between runs
 # (the second build of a run is incremental). DEV_VENV (make's .venv) lends
@@ -36,8 +36,8 @@ set -- dist/ipc_py_objects-*.whl
 [ $# -eq 1 ] && [ -f "$1" ] || fail "pip wheel . made no single wheel in dist/: $*"
 if "$python" -m zipfile -l "$1" | grep -E '\.(h|a|pc|cmake)$'; then fail "the wheel carries C library files"; fi
 "$python" -m venv wheel
-wheel/bin/python -m pip install $pip_q --no-index "$1" > wheel-install.log 2>&1 \
-    || { cat wheel-install.log; fail "the wheel does not install alone"; }
+wheel/bin/python -m pip install $pip_q "$1" > wheel-install.log 2>&1 \
+    || { cat wheel-install.log; fail "the wheel does not install in a bare venv"; }
 wheel/bin/python "$src/tests/install/smoke.py"
 
 # No C compiler: PATH holds only Python, CMake and ninja (the build backend
