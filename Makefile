@@ -169,11 +169,11 @@ bench: $(VENV)/.built build-c $(REF_VENV)/.deps
 	$(VPY) benchmarks/bench_objects.py --reference $(REF_VENV)/bin/python
 	$(VPY) benchmarks/bench_recovery.py
 
-# Longer runs than make test: 1,000 kills of a busy holder at random moments;
-# a kill at every crash point of longer workloads, six more seeds (make
-# test runs seed 1, 8 turns).
+# Longer runs than make test: 1,000 kills of a busy holder at random moments,
+# 300 of one replacing values in place; a kill at every crash point of
+# longer workloads, six more seeds (make test runs seed 1, 8 turns).
 stress: $(VENV)/.built build-c
-	IPO_TAKEOVER_KILLS=1000 $(VPY) -m pytest -q -s tests/python/test_takeover.py -k kills
+	IPO_TAKEOVER_KILLS=1000 IPO_REPLACE_KILLS=300 $(VPY) -m pytest -q -s tests/python/test_takeover.py -k kills
 	build/c/tests/c/test_crash --seed 2 --seeds 6 --turns 20
 
 system-deps:

@@ -13,11 +13,18 @@
 #include "crash_point.h"
 #include "internal.h"
 
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline ipo_obj_t *obj_at(const ipo_region_t *r, ipo_off_t off)
 {
     return (ipo_obj_t *)(r->base + off);
+}
+
+static ipo_off_t off_of(const ipo_region_t *r, const ipo_obj_t *obj)
+{
+    return (ipo_off_t)((const uint8_t *)obj - r->base);
 }
 
 void ipo_value_release(ipo_region_t *r, ipo_value_t *v)
@@ -345,6 +352,66 @@ void ipo_list_trim(ipo_region_t *r, ipo_obj_t *list)
         (void)list_move(r, list, len * 2 > 8 ? len * 2 : 8);
 }
 
+int ipo_list_permute(ipo_region_t *r, ipo_obj_t *list, const uint64_t *order, uint64_t n)
+{
+    ipo_region_mark_changed(r);
+    ipo_list_t *l = list_of(list);
+    ipo_value_t *items;
+    uint64_t len, cap;
+    int rc = ipo_list_get(r, list, &items, &len);
+    if (rc)
+        return rc;
+    if (n != len)
+        return -IPO_EINVAL;
+    if (n < 2)
+        return 0;
+    /* Each item once: an item named twice would be a child named twice,
+     * freed twice later. */
+    uint8_t *seen = calloc((size_t)n, 1);
+    if (!seen)
+        return -IPO_ENOMEM;
+    for (uint64_t k = 0; k < n && !rc; k++) {
+        if (order[k] >= n || seen[order[k]])
+            rc = -IPO_EINVAL;
+        else
+            seen[order[k]] = 1;
+    }
+    free(seen);
+    if (rc)
+        return rc;
+    list_array(r, list, &cap);
+    ipo_off_t off, old_off = l->items.v.off;
+    void *data;
+    if (ipo_obj_new(r, IPO_T_VALUES, cap * sizeof(ipo_value_t), &off, &data) == 0) {
+        /* Copy on write: the new order is built aside, and the list moves
+         * to it with one store (under the note, whose repair frees the old
+         * array if a kill comes before this does). */
+        ipo_value_t *fresh = data;
+        IPO_CRASH_POINT();
+        for (uint64_t k = 0; k < n; k++)
+            fresh[k] = items[order[k]];
+        fill_none(fresh + n, cap - n);
+        note_set(r, IPO_NOTE_LIST, off_of(r, list), old_off, n);
+        IPO_CRASH_POINT();
+        ipo_atomic_store_release(&l->items.v.off, off);
+        note_clear(r);
+        ipo__obj_free_block(r, old_off);
+        return 0;
+    }
+    /* No room for a new array (the region is full): in place, through a
+     * private copy, as a plain list would; a kill in this copy can leave
+     * an item twice and another lost (documented). */
+    ipo_value_t *copy = malloc((size_t)n * sizeof(ipo_value_t));
+    if (!copy)
+        return -IPO_ENOMEM;
+    for (uint64_t k = 0; k < n; k++)
+        copy[k] = items[order[k]];
+    IPO_CRASH_POINT();
+    memcpy(items, copy, (size_t)n * sizeof(ipo_value_t));
+    free(copy);
+    return 0;
+}
+
 /* ---- hash tables ----------------------------------------------------------------- */
 
 static uint64_t table_bytes(uint64_t index_size, uint64_t entry_cap)
@@ -506,11 +573,6 @@ static int map_resize(ipo_region_t *r, ipo_obj_t *map, uint64_t n)
     return 0;
 }
 
-static ipo_off_t off_of(const ipo_region_t *r, const ipo_obj_t *obj)
-{
-    return (ipo_off_t)((const uint8_t *)obj - r->base);
-}
-
 int ipo_map_insert(ipo_region_t *r, ipo_obj_t *map, uint64_t hash,
                    const ipo_value_t *key, const ipo_value_t *value)
 {
@@ -643,6 +705,154 @@ void ipo_map_clear(ipo_region_t *r, ipo_obj_t *map)
     note_clear(r);
 }
 
+/* ---- replacing a value in place ---------------------------------------------------- */
+
+/* A value is two words (its type, its payload), and a slot that names a
+ * child must never name a freed one nor a child of another type. So a
+ * value replaced in a live container changes as follows, and a kill at any
+ * instruction leaves the old value or the new one:
+ *
+ * - the same inline type (a float over a float: the commonest store) is
+ *   one aligned 8-byte store of the payload, whole whatever kills us;
+ * - anything else notes the slot, its old value and its new type in the
+ *   turn note (IPO_NOTE_VALUE), stores the payload, then the type (the
+ *   store that publishes when the type changes; when it does not, the
+ *   payload's store is it), releases the old child, and clears the note.
+ *   The repair (value_repair) finishes or undoes it by the slot's type or
+ *   payload, and releases whichever child nothing names any more.
+ *
+ * The old child goes after nothing names it and before the note is
+ * cleared, so a kill in its release leaves the repair to finish it: a
+ * release restarted on a half-released tree frees only what is left (a
+ * value is cleared before its child is followed, and a freed block no
+ * longer checks out). A new child that a kill stopped before its payload
+ * was stored is unreachable, as any block a cut turn had not linked yet. */
+
+/* The byte offset of a value slot in its holder's payload, or UINT64_MAX
+ * when the slot is not a value slot of that holder: one of a VALUES
+ * array's (a list's items, an object's fields) or the value of a used
+ * entry of a TABLE (a dict's). */
+static uint64_t value_slot_rel(const ipo_obj_t *holder, const ipo_value_t *slot)
+{
+    uintptr_t data = (uintptr_t)ipo_obj_data(holder), at = (uintptr_t)slot;
+    uint64_t rel = (uint64_t)(at - data);
+    if (at < data || rel % sizeof(ipo_value_t) || rel > holder->v.len ||
+        holder->v.len - rel < sizeof(ipo_value_t))
+        return UINT64_MAX;
+    if (holder->type == IPO_T_VALUES)
+        return rel;
+    if (holder->type != IPO_T_TABLE)
+        return UINT64_MAX;
+    ipo_table_t *t = ipo__table_of(holder);
+    if (!t)
+        return UINT64_MAX;
+    uint64_t first = (uint64_t)((uintptr_t)ipo_table_entries(t) - data);
+    if (rel < first || (rel - first) % sizeof(ipo_entry_t) != offsetof(ipo_entry_t, value) ||
+        (rel - first) / sizeof(ipo_entry_t) >= t->nentries)
+        return UINT64_MAX;
+    return rel;
+}
+
+/* Releases the child a value of `type` with `payload` names, if it is
+ * still a live object of that type (a release cut short may have freed it
+ * already, or only part of its tree). */
+static void release_child(ipo_region_t *r, uint8_t type, uint64_t payload)
+{
+    const ipo_obj_t *child;
+    if (!ipo_value_is_inline(type) && ipo_obj_get(r, payload, &child) == 0 && child->type == type)
+        ipo__obj_release(r, payload);
+}
+
+int ipo_value_replace(ipo_region_t *r, ipo_obj_t *holder, ipo_value_t *slot, const ipo_value_t *value)
+{
+    ipo_value_t old = *slot;
+    if (old.type == value->type && ipo_value_is_inline(old.type)) {
+        /* The hot path (a float over a float), first and without the
+         * slot's check, which only the note needs: one aligned 8-byte
+         * store, old or new whatever kills us. */
+        ipo_region_mark_changed(r);
+        IPO_CRASH_POINT();
+        ipo_atomic_store_relaxed(&slot->v.u64, value->v.u64);
+        return 0;
+    }
+    uint64_t rel = value_slot_rel(holder, slot);
+    if (rel == UINT64_MAX || value->type == 0)
+        return -IPO_EINVAL;
+    if (old.type == value->type && old.v.off == value->v.off)
+        return 0; /* the child it holds already: nothing to release */
+    ipo_region_mark_changed(r);
+    note_set(r, IPO_NOTE_VALUE, off_of(r, holder),
+             rel << 16 | (uint64_t)value->type << 8 | old.type, old.v.u64);
+    /* After the note's fence: the note, and the new child built before it,
+     * are in place before the slot changes. */
+    IPO_CRASH_POINT();
+    ipo_atomic_store_relaxed(&slot->v.u64, value->v.u64);
+    if (old.type != value->type) {
+        /* Release for a kill: the payload is in place before the type that
+         * says how to read it. */
+        IPO_CRASH_POINT();
+        ipo_atomic_store_release(&slot->type, value->type);
+    }
+    release_child(r, old.type, old.v.u64);
+    note_clear(r);
+    return 0;
+}
+
+/* After a takeover, the replace the note names: published (the slot has
+ * the new type or, the type unchanged, a new payload), the old child is
+ * released; else a new payload already stored (with the old type) is the
+ * new child's, released, and the old value comes back. -1 when the note
+ * names no value slot of that block. Stores in the order that lets a
+ * repair killed midway run again: the children first, then the slot. */
+static int value_repair(ipo_region_t *r, ipo_obj_t *holder, uint64_t a, uint64_t old_payload)
+{
+    uint64_t rel = a >> 16;
+    uint8_t new_type = (uint8_t)(a >> 8), old_type = (uint8_t)a;
+    if (rel > holder->v.len)
+        return -1;
+    ipo_value_t *slot = (ipo_value_t *)((uint8_t *)ipo_obj_data(holder) + rel);
+    if (value_slot_rel(holder, slot) != rel)
+        return -1;
+    int published = old_type != new_type ? slot->type == new_type : slot->v.u64 != old_payload;
+    if (published) {
+        release_child(r, old_type, old_payload);
+        return 0;
+    }
+    if (slot->v.u64 != old_payload)
+        release_child(r, new_type, slot->v.u64);
+    IPO_CRASH_POINT();
+    ipo_atomic_store_relaxed(&slot->v.u64, old_payload);
+    IPO_CRASH_POINT();
+    ipo_atomic_store_release(&slot->type, old_type);
+    return 0;
+}
+
+int ipo_list_set(ipo_region_t *r, ipo_obj_t *list, uint64_t index, const ipo_value_t *value)
+{
+    ipo_value_t *items;
+    uint64_t len;
+    int rc = ipo_list_get(r, list, &items, &len);
+    if (rc)
+        return rc;
+    if (index >= len)
+        return -IPO_EINVAL;
+    return ipo_value_replace(r, ipo_list_array(r, list), &items[index], value);
+}
+
+int ipo_map_set_value(ipo_region_t *r, ipo_obj_t *map, uint64_t entry, const ipo_value_t *value)
+{
+    if (map->type != IPO_T_DICT)
+        return -IPO_EINVAL;
+    ipo_table_t *t = ipo_map_table(r, map);
+    if (!t)
+        return -IPO_EBADOBJ;
+    ipo_entry_t *e = &ipo_table_entries(t)[entry];
+    if (entry >= t->nentries || !e->live)
+        return -IPO_EINVAL;
+    ipo_obj_t *table = obj_at(r, ((ipo_map_t *)ipo_obj_data(map))->table.v.off);
+    return ipo_value_replace(r, table, &e->value, value);
+}
+
 /* ---- repair after a takeover ---------------------------------------------------- */
 
 int ipo_containers_repair(ipo_region_t *r)
@@ -704,6 +914,8 @@ int ipo_containers_repair(ipo_region_t *r)
         } else {
             bad = 1;
         }
+    } else if (!bad && kind == IPO_NOTE_VALUE) {
+        bad = value_repair(r, (ipo_obj_t *)obj, n->a, n->b) != 0;
     } else {
         bad = 1;
     }

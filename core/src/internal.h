@@ -80,6 +80,12 @@ uint64_t ipo__pins_drop(struct ipo_region *r, ipo_slot_t *s, int free_chunks);
  * Needs access. */
 void ipo__pins_trim(struct ipo_region *r);
 
+/* region.c: binds an observer's handle to a read-only mapping of size
+ * bytes after checking the header as an attacher does (identity, state
+ * not INIT, every offset): 0, -IPO_ELAYOUT, -IPO_EAGAIN or -IPO_ECORRUPT
+ * (with ipo_region_corrupt_reason()). */
+int ipo__region_bind_observed(struct ipo_region *r, void *mem, uint64_t size);
+
 /* region.c: takes back the registrations a dead occupant of s left in the
  * access word. */
 void ipo__take_back_sleepers(struct ipo_region *r, ipo_slot_t *s);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "crash_point.h"
+#include "ipo/access.h"
 #include "ipo/errors.h"
 
 static inline ipo_ring_t *ring_at(const ipo_region_t *r, ipo_off_t off)
@@ -28,10 +29,33 @@ static inline uint64_t ring_slot(const ipo_ring_t *ring, uint64_t i)
     return (cap & (cap - 1)) ? i % cap : i & (cap - 1);
 }
 
+/* A ring's slot is an object's offset in entries[], and the time it was put
+ * in a second array after them: stamps for tools (a message's age), which
+ * nothing else reads. */
+#define SLOT_BYTES (2 * sizeof(ipo_off_t))
+
+static inline uint64_t *ring_stamps(ipo_ring_t *ring)
+{
+    return (uint64_t *)(ring->entries + ring->capacity);
+}
+
+/* When this turn put, on the coarse monotonic clock: read once a turn (the
+ * access word's count says which turn this is), not at every put. */
+static uint64_t put_time(ipo_region_t *r)
+{
+    /* Relaxed: the holder reads its own turn's count. */
+    uint64_t turn = ipo_atomic_load_relaxed(&r->hdr->access) >> IPO_ACCESS_COUNT_SHIFT;
+    if (turn != r->stamp_turn || !r->stamp_ns) {
+        r->stamp_ns = (uint64_t)ipo_coarse_now_ns();
+        r->stamp_turn = turn;
+    }
+    return r->stamp_ns;
+}
+
 static int ring_new(ipo_region_t *r, uint64_t capacity, uint64_t align, ipo_off_t *out)
 {
     ipo_off_t off;
-    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * sizeof(ipo_off_t), align, &off);
+    int rc = ipo_alloc(&r->heap, sizeof(ipo_ring_t) + capacity * SLOT_BYTES, align, &off);
     if (rc)
         return rc;
     ipo_ring_t *ring = ring_at(r, off);
@@ -57,7 +81,7 @@ int ipo_queue_check_ring(const ipo_heap_t *h, const ipo_queue_t *q, char *why, s
         return -IPO_ECORRUPT;
     }
     uint64_t cap = ((const ipo_ring_t *)(h->base + off))->capacity;
-    uint64_t room = (ipo_alloc_usable_size(h, off) - sizeof(ipo_ring_t)) / sizeof(ipo_off_t);
+    uint64_t room = (ipo_alloc_usable_size(h, off) - sizeof(ipo_ring_t)) / SLOT_BYTES;
     if (!cap || cap > room) {
         if (why)
             snprintf(why, why_len, "the queue's ring at %llu has an impossible capacity %llu",
@@ -91,7 +115,7 @@ static inline ipo_ring_t *ring_checked(const ipo_region_t *r)
         return NULL;
     ipo_ring_t *ring = ring_at(r, off);
     uint64_t cap = ring->capacity;
-    if (!cap || cap > (end - off - sizeof(ipo_ring_t)) / sizeof(ipo_off_t) ||
+    if (!cap || cap > (end - off - sizeof(ipo_ring_t)) / SLOT_BYTES ||
         q->tail - q->head > cap)
         return NULL;
     return ring;
@@ -121,8 +145,12 @@ static void ring_move(ipo_region_t *r, const ipo_ring_t *old, ipo_off_t moved)
     ipo_queue_t *q = &r->hdr->queue;
     ipo_ring_t *ring = ring_at(r, moved);
     IPO_CRASH_POINT();
-    for (uint64_t i = q->head; i != q->tail; i++)
+    uint64_t *stamps = ring_stamps(ring);
+    const uint64_t *old_stamps = ring_stamps((ipo_ring_t *)old);
+    for (uint64_t i = q->head; i != q->tail; i++) {
         ring->entries[ring_slot(ring, i)] = old->entries[ring_slot(old, i)];
+        stamps[ring_slot(ring, i)] = old_stamps[ring_slot(old, i)];
+    }
     ipo_off_t old_off = q->ring;
     /* Release, not for readers (every reader of `ring` holds access, which
      * orders it after this turn) but for a kill: it keeps the copies above
@@ -197,7 +225,9 @@ int ipo_queue_put(ipo_region_t *r, ipo_off_t obj)
     /* Reserve checked the ring and left room in it. */
     ipo_ring_t *ring = ring_at(r, q->ring);
     IPO_CRASH_POINT();
-    ring->entries[ring_slot(ring, q->tail)] = obj;
+    uint64_t at = ring_slot(ring, q->tail);
+    ring->entries[at] = obj;
+    ring_stamps(ring)[at] = put_time(r);
     /* Publish the entry before the new tail: a holder killed here leaves
      * the message out or in, whole. SYNC POINT queue tail: pairs with the
      * acquire load of tail in ipo_queue_length(), which waiters read
@@ -231,6 +261,13 @@ static void unflag(ipo_region_t *r, ipo_off_t obj)
     }
 }
 
+/* A statistic for tools, which read it without access (relaxed); only
+ * holders write it. A kill just before leaves it one short. */
+static void count_taken(ipo_queue_t *q)
+{
+    ipo_atomic_store_relaxed(&q->taken, ipo_atomic_load_relaxed(&q->taken) + 1);
+}
+
 int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
 {
     int rc = ipo_queue_peek(r, obj);
@@ -243,6 +280,7 @@ int ipo_queue_take(ipo_region_t *r, ipo_off_t *obj)
      * at least as new, so the length it computes is never negative. */
     IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->head, q->head + 1);
+    count_taken(q);
     ipo_region_mark_changed(r);
     maybe_shrink(r);
     return 0;
@@ -261,6 +299,24 @@ int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj)
     return 0;
 }
 
+int ipo_queue_at(const ipo_region_t *r, uint64_t i, ipo_off_t *obj, int64_t *put_ns)
+{
+    /* Plain, as the other peeks; a tool without access reads a snapshot
+     * that the ring check keeps inside the ring. */
+    const ipo_queue_t *q = &r->hdr->queue;
+    const ipo_ring_t *ring = ring_checked(r);
+    if (!ring)
+        return -IPO_ECORRUPT;
+    uint64_t head = q->head, tail = q->tail;
+    if (i >= tail - head)
+        return -IPO_EEMPTY;
+    uint64_t at = ring_slot((ipo_ring_t *)ring, head + i);
+    *obj = ring->entries[at];
+    if (put_ns)
+        *put_ns = (int64_t)ring_stamps((ipo_ring_t *)ring)[at];
+    return 0;
+}
+
 int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj)
 {
     int rc = ipo_queue_peek_newest(r, obj);
@@ -275,6 +331,7 @@ int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj)
      * ipo_queue_length(), as a put's store does. */
     IPO_CRASH_POINT();
     ipo_atomic_store_release(&q->tail, q->tail - 1);
+    count_taken(q);
     maybe_shrink(r);
     return 0;
 }

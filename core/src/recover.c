@@ -79,6 +79,8 @@ int ipo_access_take_over(ipo_region_t *r, char *why, size_t why_len)
         if ((cur & IPO_ACCESS_OWNER_MASK) != owner || (cur >> IPO_ACCESS_COUNT_SHIFT) != count)
             return 0;
     }
+    /* SYNC POINT slot turns: as in ipo_access_try_acquire(). */
+    ipo_atomic_store_relaxed(&r->me->turns, ipo_atomic_load_relaxed(&r->me->turns) + 1);
     r->taken_over_at = (count + 1) & (UINT64_MAX >> IPO_ACCESS_COUNT_SHIFT);
     if (!r->taken_over_at)
         r->taken_over_at = UINT64_MAX >> IPO_ACCESS_COUNT_SHIFT; /* never 0: 0 means "none" */

@@ -54,7 +54,7 @@ uint32_t ipo_layout_hash(void)
         offsetof(ipo_header_t, changes), offsetof(ipo_header_t, takeovers),
         offsetof(ipo_header_t, hash_key_check), offsetof(ipo_header_t, note),
         sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for), offsetof(ipo_slot_t, sleepers),
-        offsetof(ipo_slot_t, pin_log),
+        offsetof(ipo_slot_t, pin_log), offsetof(ipo_slot_t, turns), offsetof(ipo_queue_t, taken),
         sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,
         sizeof(ipo_block_t), IPO_BLOCK_TAG_SHIFT,
         sizeof(ipo_queue_t), sizeof(ipo_ring_t),
@@ -209,6 +209,25 @@ static int header_usable(const ipo_header_t *hdr, uint64_t size)
     return ipo__region_validate(hdr, size, corrupt_reason, sizeof(corrupt_reason));
 }
 
+int ipo__region_bind_observed(ipo_region_t *r, void *mem, uint64_t size)
+{
+    const ipo_header_t *hdr = mem;
+    /* Acquire: pairs with the creator's release of the magic and of READY
+     * (as an attacher's loads), so what they publish is seen whole. */
+    if (ipo_atomic_load_acquire(&((ipo_header_t *)mem)->magic) != IPO_MAGIC)
+        return -IPO_ELAYOUT;
+    uint32_t state = ipo_atomic_load_acquire(&((ipo_header_t *)mem)->state);
+    if (state == IPO_STATE_INIT)
+        return -IPO_EAGAIN;
+    corrupt_reason[0] = 0;
+    int rc = header_usable(hdr, size);
+    if (rc)
+        return rc;
+    handle_reset(r);
+    bind_handle(r, mem, size);
+    return 0;
+}
+
 /* Writes everything but the final READY state. The magic comes last among
  * the identity fields, so an attacher that sees it sees them all. */
 static int format_memory(void *mem, const layout_plan_t *p, uint32_t mode)
@@ -303,6 +322,7 @@ static void occupy_slot(ipo_region_t *r, uint32_t i, uint32_t role)
     ipo_atomic_store_relaxed(&s->pid, pid);
     ipo_atomic_store_relaxed(&s->role, role);
     ipo_atomic_store_relaxed(&s->start_time, ipo__process_start_time((int)pid));
+    ipo_atomic_store_relaxed(&s->turns, UINT64_C(0));
     /* A new generation names a new doorbell. Only claimers write it, and
      * we hold the slot, so our own relaxed read is exact.
      * SYNC POINT slot generation: pairs with the acquire load of generation

@@ -309,19 +309,18 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
     ipo_value_t vslot = { .type = IPO_T_NONE };
     if (value && encode_slot(self, enc, st, value, &vslot) < 0)
         return -1;
+    if (e >= 0 && !value)
+        return 0; /* a set's key already there */
     if (e >= 0) {
-        /* Encoding the value ran Python code (hooks), which may have
-         * changed the table the lookup found. */
-        ipo_table_t *t = ipo_map_table(&self->r, map);
-        if (!t || (uint64_t)e >= t->nentries) {
+        /* Old or new at every instruction, the old value released once
+         * nothing names it (core/src/containers.c). Encoding the value ran
+         * Python code (hooks), which may have changed the table the lookup
+         * found: the entry must still be there and live. */
+        if (ipo_map_set_value(&self->r, map, (uint64_t)e, &vslot)) {
             ipo_value_release(&self->r, &vslot);
             PyErr_SetString(PyExc_RuntimeError, "shared dictionary changed during a store");
             return -1;
         }
-        ipo_entry_t *entry = &ipo_table_entries(t)[e];
-        ipo_value_t old = entry->value;
-        entry->value = vslot;
-        ipo_value_release(&self->r, &old);
         return 0;
     }
     ipo_value_t kslot;

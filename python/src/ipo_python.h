@@ -9,6 +9,7 @@
  * view_base.c, whose views take a turn of their own when none is held):
  *
  *   errors.c       IPO_E* codes to exceptions, the messages that explain them
+ *   observe.c      _observe(): figures of a region looked at from outside (the CLI)
  *   handle.c       whether a Region handle may be used; when its mapping goes
  *   buffer.c       _ObjectBuffer: memoryviews of shared payloads, which pin them
  *   view_base.c    ViewObject: a checked reference to a live block

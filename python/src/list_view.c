@@ -242,12 +242,19 @@ static int List_ass_slice(ViewObject *v, PyObject *slice, PyObject *value)
      * slice again on what it is now. */
     if (items && PySlice_Unpack(slice, &start, &stop, &step) == 0 &&
         PySlice_AdjustIndices(len, &start, &stop, step) == n) {
-        for (Py_ssize_t k = 0, i = start; k < n; k++, i += step) {
-            ipo_value_t old = items[i];
-            items[i] = slots[k];
-            ipo_value_release(&v->region->r, &old);
+        /* Each slot whole, old or new; a kill midway leaves the first
+         * ones replaced (a turn is not a transaction). */
+        ipo_obj_t *array = ipo_list_array(&v->region->r, list);
+        Py_ssize_t k = 0;
+        for (Py_ssize_t i = start; k < n; k++, i += step)
+            if (ipo_value_replace(&v->region->r, array, &items[i], &slots[k]))
+                break;
+        if (k < n) {
+            release_values(v->region, slots + k, n - k);
+            damaged_list(v);
+        } else {
+            rc = 0;
         }
-        rc = 0;
     } else {
         if (items)
             PyErr_SetString(PyExc_RuntimeError, "the shared list changed during the assignment");
@@ -297,10 +304,14 @@ static int list_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
                 return -1;
             }
         }
-        ipo_value_t old = items[i];
-        items[i] = slot;
-        if (!ipo_value_is_inline(old.type))
-            ipo_value_release(&v->region->r, &old);
+        /* Old or new at every instruction, the old item released once
+         * nothing names it (core/src/containers.c). */
+        if (ipo_value_replace(&v->region->r, ipo_list_array(&v->region->r, list), &items[i], &slot)) {
+            ipo_value_release(&v->region->r, &slot);
+            ipo_py_store_finish(&st, 0);
+            damaged_list(v);
+            return -1;
+        }
         return ipo_py_store_finish(&st, 1);
     }
     if (PySlice_Check(key))
@@ -573,20 +584,37 @@ static PyObject *list_remove(ViewObject *v, PyObject *x)
     Py_RETURN_NONE;
 }
 
+/* Reorders the list as `order` says (core: built aside, published with
+ * one store). */
+static PyObject *permute(ViewObject *v, ipo_obj_t *list, const uint64_t *order, Py_ssize_t n)
+{
+    int rc = ipo_list_permute(&v->region->r, list, order, (uint64_t)n);
+    if (rc == -IPO_EINVAL) {
+        PyErr_SetString(PyExc_ValueError, "the order must name every item once");
+        return NULL;
+    }
+    if (rc)
+        return ipo_py_raise(v->region->st, rc, "reordering a shared list");
+    Py_RETURN_NONE;
+}
+
 static PyObject *list_reverse(ViewObject *v, PyObject *unused)
 {
     (void)unused;
     ipo_obj_t *list;
     Py_ssize_t len;
-    ipo_value_t *items = list_items(v, &list, &len);
-    if (!items)
+    if (!list_items(v, &list, &len))
         return NULL;
-    for (Py_ssize_t i = 0, j = len - 1; i < j; i++, j--) {
-        ipo_value_t t = items[i];
-        items[i] = items[j];
-        items[j] = t;
-    }
-    Py_RETURN_NONE;
+    if (len < 2)
+        Py_RETURN_NONE;
+    uint64_t *order = PyMem_Malloc((size_t)len * sizeof(uint64_t));
+    if (!order)
+        return PyErr_NoMemory();
+    for (Py_ssize_t k = 0; k < len; k++)
+        order[k] = (uint64_t)(len - 1 - k);
+    PyObject *r = permute(v, list, order, len);
+    PyMem_Free(order);
+    return r;
 }
 
 /* Reorders the items: new item k is old item order[k]. sort() computes the
@@ -598,41 +626,42 @@ static PyObject *list_permute(ViewObject *v, PyObject *order)
         return NULL;
     ipo_obj_t *list;
     Py_ssize_t len, n = PySequence_Fast_GET_SIZE(fast);
-    ipo_value_t *items = list_items(v, &list, &len), *copy = NULL;
-    char *seen = NULL;
-    if (!items)
-        goto fail;
+    uint64_t *idx = NULL;
+    PyObject *r = NULL;
+    if (!list_items(v, &list, &len))
+        goto out;
     if (n != len) {
         PyErr_SetString(PyExc_ValueError, "the order must name every item once");
-        goto fail;
+        goto out;
     }
-    copy = PyMem_Malloc((size_t)(len ? len : 1) * sizeof(ipo_value_t));
-    seen = PyMem_Calloc((size_t)(len ? len : 1), 1);
-    if (!copy || !seen) {
+    idx = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+    if (!idx) {
         PyErr_NoMemory();
-        goto fail;
+        goto out;
     }
     for (Py_ssize_t k = 0; k < n; k++) {
         Py_ssize_t i = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(fast, k), PyExc_IndexError);
         if (i == -1 && PyErr_Occurred())
-            goto fail;
-        if (i < 0 || i >= len || seen[i]) {
+            goto out;
+        if (i < 0 || i >= len) {
             PyErr_SetString(PyExc_ValueError, "the order must name every item once");
-            goto fail;
+            goto out;
         }
-        seen[i] = 1;
-        copy[k] = items[i];
+        idx[k] = (uint64_t)i;
     }
-    memcpy(items, copy, (size_t)len * sizeof(ipo_value_t));
-    PyMem_Free(copy);
-    PyMem_Free(seen);
+    /* Converting the indices ran no code of the list's, but may have run
+     * the user's __index__: the list is found again. */
+    if (!list_items(v, &list, &len))
+        goto out;
+    if (n != len) {
+        PyErr_SetString(PyExc_RuntimeError, "the shared list changed during the reordering");
+        goto out;
+    }
+    r = permute(v, list, idx, n);
+out:
+    PyMem_Free(idx);
     Py_DECREF(fast);
-    Py_RETURN_NONE;
-fail:
-    PyMem_Free(copy);
-    PyMem_Free(seen);
-    Py_DECREF(fast);
-    return NULL;
+    return r;
 }
 
 /* ---- the operations, each in a turn (view_base.h) ---------------------------------- */

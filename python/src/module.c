@@ -1,5 +1,6 @@
 /* python/src/module.c — the _ipo module on top of the others: its state, its types and its functions. */
 #include "messages.h"
+#include "observe.h"
 
 #include <structmember.h>
 
@@ -142,6 +143,9 @@ static PyMethodDef module_methods[] = {
     { "_cleanup", (PyCFunction)(void (*)(void))mod_cleanup, METH_VARARGS | METH_KEYWORDS,
       "_cleanup(dry_run=False)\n--\n\nRemoves (dry_run: only finds) this user's leftovers of dead "
       "processes in /dev/shm; a list of (kind, path)." },
+    { "_observe", (PyCFunction)(void (*)(void))ipo_py_observe, METH_VARARGS | METH_KEYWORDS,
+      "_observe(name, census=False, messages=0, check=False)\n--\n\nA region's figures, read "
+      "through a read-only mapping without joining it: for the command line." },
     { "layout", mod_layout, METH_NOARGS,
       "layout()\n--\n\nOffsets and constants of the shared layout, for tools and tests." },
     { NULL, NULL, 0, NULL }

@@ -55,10 +55,13 @@ static ViewObject *instance_ref(FieldObject *f, PyObject *inst)
     return (ViewObject *)ref;
 }
 
-/* The slot of this field in the block of ref; needs access. */
-static ipo_value_t *field_slot(FieldObject *f, ViewObject *ref)
+/* The slot of this field in the block of ref (its VALUES, into *holder
+ * when asked); needs access. */
+static ipo_value_t *field_slot(FieldObject *f, ViewObject *ref, ipo_obj_t **holder)
 {
     ipo_obj_t *values = ipo_py_view_obj(ref);
+    if (holder)
+        *holder = values;
     if (!values)
         return NULL;
     /* The block was checked when the view was made; its length is checked
@@ -76,7 +79,7 @@ static ipo_value_t *field_slot(FieldObject *f, ViewObject *ref)
 static PyObject *field_get(FieldObject *f, ViewObject *ref)
 {
     RegionObject *region = ref->region;
-    ipo_value_t *slot = field_slot(f, ref);
+    ipo_value_t *slot = field_slot(f, ref, NULL);
     return slot ? ipo_py_decode_value(region, slot, 0) : NULL;
 }
 
@@ -118,7 +121,7 @@ static int field_set(FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *
 {
     RegionObject *region = ref->region;
     ipo_value_t slot;
-    if (!field_slot(f, ref))
+    if (!field_slot(f, ref, NULL))
         return -1;
     ipo_store_t st;
     ipo_py_store_init(&st);
@@ -130,19 +133,25 @@ static int field_set(FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *
      * again, and write only into the region the value was encoded in. */
     ref = instance_ref(f, inst);
     ipo_value_t *target = NULL;
+    ipo_obj_t *holder = NULL;
     if (ref && ref->region != region)
         PyErr_SetString(PyExc_RuntimeError,
                         "the object's shared fields moved to another region during the assignment");
     else if (ref)
-        target = field_slot(f, ref);
+        target = field_slot(f, ref, &holder);
     if (!target) {
         ipo_value_release(&region->r, &slot);
         ipo_py_store_finish(&st, 0);
         return -1;
     }
-    ipo_value_t old = *target;
-    *target = slot;
-    ipo_value_release(&region->r, &old);
+    /* Old or new at every instruction, the old value released once
+     * nothing names it (core/src/containers.c). */
+    if (ipo_value_replace(&region->r, holder, target, &slot)) {
+        ipo_value_release(&region->r, &slot);
+        ipo_py_store_finish(&st, 0);
+        ipo_py_raise_damaged(region, "a shared object's fields are not a VALUES block");
+        return -1;
+    }
     return ipo_py_store_finish(&st, 1);
 }
 

@@ -3,7 +3,8 @@
  * (core/src/crash_point.h). For a scripted workload (allocations and frees
  * of various sizes and alignments, queue puts and takes at both ends with
  * ring growth, list inserts and removes at the ends and in the middle with
- * growth and trim, dict inserts and deletes with resize and clear), the
+ * growth and trim, items replaced in place and the list reversed, dict
+ * inserts, deletes and value replacements with resize and clear), the
  * harness first runs it once in a child to count the crash points it
  * passes; then, for each N of them, it forks a child that attaches to a
  * fresh region, runs the workload in turns and is killed at the N-th point.
@@ -82,13 +83,17 @@ enum op_kind {
     OP_MAP_INSERT,     /* a: key, b: value */
     OP_MAP_DELETE,     /* a: key */
     OP_MAP_CLEAR,
+    OP_LIST_SET,       /* a: index, b: the new value (ipo_list_set) */
+    OP_LIST_REVERSE,   /* (ipo_list_permute) */
+    OP_MAP_SET,        /* a: key, b: the new value (ipo_map_set_value) */
     OP_COUNT,          /* a: crash points passed by the whole run (counting run only) */
     OP_KINDS_
 };
 
 static const char *const op_names[OP_KINDS_] = {
     "?", "begin", "released", "put", "take", "take newest", "destroy", "alloc", "free",
-    "list insert", "list remove", "list trim", "dict insert", "dict delete", "dict clear", "count",
+    "list insert", "list remove", "list trim", "dict insert", "dict delete", "dict clear",
+    "list set", "list reverse", "dict set", "count",
 };
 
 typedef struct op {
@@ -150,6 +155,26 @@ static int model_apply(model_t *m, const op_t *op)
     case OP_MAP_CLEAR:
         m->mlen = 0;
         return 0;
+    case OP_LIST_SET:
+        if ((uint64_t)op->a >= m->llen)
+            return -1;
+        m->list[op->a] = op->b;
+        return 0;
+    case OP_LIST_REVERSE:
+        for (uint32_t i = 0, j = m->llen; i + 1 < j; i++, j--) {
+            int64_t t = m->list[i];
+            m->list[i] = m->list[j - 1];
+            m->list[j - 1] = t;
+        }
+        return 0;
+    case OP_MAP_SET:
+        for (uint32_t i = 0; i < m->mlen; i++) {
+            if (m->map[i].key == op->a) {
+                m->map[i].value = op->b;
+                return 0;
+            }
+        }
+        return -1;
     default:
         return 0;
     }
@@ -417,23 +442,64 @@ static void do_map_clear(child_t *c)
     ipo_map_clear(&c->r, root_obj(c, c->roots.map));
 }
 
+/* A replace in place: the new value is an inline integer or a boxed one
+ * (every third), so that the slot keeps its type (one store: an integer
+ * over an integer; under the note: a child over a child) or changes it
+ * (an integer over a child and back), and old children are released. */
+static void do_list_set(child_t *c)
+{
+    if (!c->m.llen)
+        return;
+    uint64_t index = pick(c, c->m.llen);
+    int64_t value = c->next_value++;
+    emit(c, OP_LIST_SET, 0, (int64_t)index, value);
+    ipo_value_t v;
+    if (make_value(&c->r, value, &v) || ipo_list_set(&c->r, root_obj(c, c->roots.list), index, &v))
+        child_die(40);
+}
+
+static void do_list_reverse(child_t *c)
+{
+    static uint64_t order[LMAX];
+    emit(c, OP_LIST_REVERSE, 0, 0, 0);
+    for (uint32_t k = 0; k < c->m.llen; k++)
+        order[k] = c->m.llen - 1 - k;
+    if (ipo_list_permute(&c->r, root_obj(c, c->roots.list), order, c->m.llen))
+        child_die(41);
+}
+
+static void do_map_set(child_t *c)
+{
+    if (!c->m.mlen)
+        return;
+    int64_t key = c->m.map[pick(c, c->m.mlen)].key, value = c->next_value++;
+    emit(c, OP_MAP_SET, 0, key, value);
+    ipo_obj_t *map = root_obj(c, c->roots.map);
+    int64_t e = ipo_map_find(&c->r, map, ipo_hash_int64(key), int_key_eq, &key);
+    ipo_value_t v;
+    if (e < 0 || make_value(&c->r, value, &v) || ipo_map_set_value(&c->r, map, (uint64_t)e, &v))
+        child_die(42);
+}
+
 /* Weights of the operations, by mode and phase: the first half of the
  * turns grows the containers (list and table resizes), the second shrinks
  * them (trims, a clear). The writer mostly puts (the ring grows), the
  * reader mostly takes, at both ends. */
 typedef struct weights {
     int put, take, take_newest, alloc, free, list_insert, list_remove, list_trim,
-        map_insert, map_delete, map_clear;
+        map_insert, map_delete, map_clear, list_set, list_reverse, map_set;
 } weights_t;
+
+enum { OP_WEIGHTS = sizeof(weights_t) / sizeof(int) };
 
 static const weights_t weight_table[2][2] = {
     [WRITER] = {
-        { 30, 5, 3, 8, 6, 12, 3, 1, 10, 3, 0 },
-        { 30, 5, 3, 6, 8, 3, 12, 3, 3, 8, 1 },
+        { 30, 5, 3, 8, 6, 12, 3, 1, 10, 3, 0, 12, 4, 10 },
+        { 30, 5, 3, 6, 8, 3, 12, 3, 3, 8, 1, 12, 4, 10 },
     },
     [READER] = {
-        { 5, 22, 10, 8, 6, 12, 3, 1, 10, 3, 0 },
-        { 5, 22, 10, 6, 8, 3, 12, 3, 3, 8, 1 },
+        { 5, 22, 10, 8, 6, 12, 3, 1, 10, 3, 0, 12, 4, 10 },
+        { 5, 22, 10, 6, 8, 3, 12, 3, 3, 8, 1, 12, 4, 10 },
     },
 };
 
@@ -441,7 +507,7 @@ static void one_op(child_t *c, const weights_t *wt)
 {
     const int *w = &wt->put;
     int total = 0;
-    for (int i = 0; i < 11; i++)
+    for (int i = 0; i < OP_WEIGHTS; i++)
         total += w[i];
     int x = (int)pick(c, (uint64_t)total), i = 0;
     while (x >= w[i])
@@ -457,7 +523,10 @@ static void one_op(child_t *c, const weights_t *wt)
     case 7:  do_list_trim(c); break;
     case 8:  do_map_insert(c); break;
     case 9:  do_map_delete(c); break;
-    default: do_map_clear(c); break;
+    case 10: do_map_clear(c); break;
+    case 11: do_list_set(c); break;
+    case 12: do_list_reverse(c); break;
+    default: do_map_set(c); break;
     }
 }
 
@@ -481,7 +550,7 @@ static void child_main(const char *name, const workload_t *wl, const model_t *m0
             child_die(3);
         emit(&c, OP_BEGIN, 0, t, 0);
         const weights_t *wt = &weight_table[wl->mode == READER][t >= wl->turns / 2];
-        int ops = 3 + (int)pick(&c, 8);
+        int ops = 4 + (int)pick(&c, 10);
         for (int i = 0; i < ops; i++)
             one_op(&c, wt);
         ipo_handoff_release(&c.w);

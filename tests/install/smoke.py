@@ -6,10 +6,12 @@ Run with the interpreter of a fresh venv where the package was installed
 (tests/install/wheel.sh), from outside the source tree. Checks that the
 package is the installed one, that its version and extras are declared,
 then creates a region and hands a message to a second process, which takes
-it. Exits non-zero saying what failed.
+it, and that the installed `ipc-py-objects` command lists that region.
+Exits non-zero saying what failed.
 """
 
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
@@ -53,8 +55,14 @@ def main() -> None:
             sm.put_message(MESSAGE)
         if taker.wait(TIME_LIMIT * 2) != 0:
             fail(f"the second process exited with status {taker.returncode}")
+        # The console script pip made beside the interpreter.
+        command = os.path.join(os.path.dirname(sys.executable), "ipc-py-objects")
+        listed = subprocess.run([command, "list", "--json"], capture_output=True, text=True, timeout=TIME_LIMIT)
+        if listed.returncode != 0 or name not in {r.get("name") for r in json.loads(listed.stdout or "[]")}:
+            fail(f"`ipc-py-objects list --json` (status {listed.returncode}) does not list {name}: "
+                 f"{listed.stdout[:500]}{listed.stderr[-500:]}")
     print(f"smoke test: ipc_py_objects {meta['Version']} from {os.path.dirname(ipc_py_objects.__file__)}: "
-          "a message put in one process, taken in another")
+          "a message put in one process, taken in another; ipc-py-objects lists the region")
 
 
 if __name__ == "__main__":

@@ -93,5 +93,32 @@ def churn(name: str) -> None:
         print(f"released {seq}", flush=True)
 
 
+# What `replace` stores: inline values (one store over the same type, the
+# turn note over another) and values with children (the note, the old child
+# released), so that a kill can cut every kind of replace short.
+REPLACEMENTS = [1, 2.5, None, True, "text", (1, "t"), [1, 2], {"a": 1}, b"bytes", 10**30, 3.5, 7]
+
+
+def replace(name: str) -> None:
+    """Turn after turn of values replaced in place in a shared list, a
+    shared dict and a mapped object's field (the state message, which stays
+    queued), reporting each released turn."""
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    i = 0
+    print("ready", flush=True)
+    while True:
+        assert sm.wait_my_turn(30)
+        state = sm.read_message()
+        for _ in range(40):
+            i += 1
+            value = REPLACEMENTS[i % len(REPLACEMENTS)]
+            state["list"][i % 8] = value
+            state["dict"][f"k{i % 8}"] = value
+            state["company"].name = value
+        sm.release()
+        print(f"released {i}", flush=True)
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](sys.argv[2])

@@ -172,10 +172,11 @@ def test_the_queue_grows_by_one_entry_when_doubling_does_not_fit(region_name):
     with SharedMemory(region_name, create=True, size=1024 * KiB) as sm, wait_my_turn(sm):
         for i in range(63):
             sm.put_message(i)
-        # 608 bytes are left for the 64th message (a block of 32 bytes), then
-        # a ring of 65 entries (16 + 8 * 65 bytes) and the 65th message's
-        # block; a ring of 128 does not fit.
-        fill_leaving(sm, 608)
+        # 1136 bytes are left for the 64th message (a block of 32 bytes),
+        # then a ring of 65 entries (16 + 16 * 65 bytes: an offset and a
+        # put time each, and a block header) and the 65th message's block;
+        # a ring of 128 does not fit.
+        fill_leaving(sm, 1136)
         sm.put_message(63)
         sm.put_message(64)
         sm.check()

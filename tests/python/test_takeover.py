@@ -268,6 +268,43 @@ def kill_at_random(sm, kills):
     assert p99 < 1.0
 
 
+@pytest.mark.parametrize("kills", [int(os.environ.get("IPO_REPLACE_KILLS", "30"))])
+def test_kills_during_replaces_leave_each_value_old_or_new(region_name, kills):
+    """kill -9 of a worker that replaces values in place (list items, dict
+    values, an object's field; inline values and values with children, of
+    the same type and of another) at random moments: every kill recovers,
+    check() passes (no slot names a freed block), and every slot holds a
+    value that was stored there whole. Random kills seldom land between
+    two stores: test_crash kills at each of them; this proves the
+    extension's stores go through them, with real processes."""
+    from shared_types import Company
+    from takeover_workers import REPLACEMENTS
+
+    rng = random.Random(4321)
+    with SharedMemory(region_name, create=True, size=(16 + kills // 8) * MiB) as sm:
+        with wait_my_turn(sm, 10):
+            sm.put_message({"list": [0] * 8, "dict": {f"k{j}": 0 for j in range(8)},
+                            "company": Company("start", 0)})
+        stored = [0, "start"] + REPLACEMENTS
+        cut = 0
+        for _ in range(kills):
+            worker = start("replace", sm.name)
+            expect(worker, "ready")
+            worker.stdout.readline()  # a turn released: the next one is under way
+            time.sleep(rng.random() * 0.002)  # a random moment to kill at, not a settling wait
+            kill(worker)
+            with wait_my_turn(sm, 10):
+                cut += sm.turn_cut_short
+                sm.check()
+                state = sm.read_message()
+                assert len(state["list"]) == 8 and len(state["dict"]) == 8
+                for value in [*state["list"], *state["dict"].values(), state["company"].name]:
+                    # Equal and of the same type (a shared list or dict is a view).
+                    assert any(value == s and (type(value) is type(s) or isinstance(s, (list, dict)))
+                               for s in stored), f"{value!r} was never stored"
+        assert cut > kills // 4, f"only {cut} of {kills} kills hit a turn"
+
+
 @pytest.mark.asyncio
 async def test_an_event_loop_waiter_takes_a_dead_holders_turn_over(region_name):
     """The manager's waiter watches the death watch with add_reader, as it

@@ -34,8 +34,12 @@ static inline int ipo_access_try_acquire(ipo_region_t *r)
      * word that nobody will release (a failed swap reloads cur). */
     while (!(cur & IPO_ACCESS_OWNER_MASK)) {
         uint64_t next = (cur + IPO_ACCESS_COUNT_ONE) | r->access_mine;
-        if (ipo_atomic_cas_acquire(word, &cur, next))
+        if (ipo_atomic_cas_acquire(word, &cur, next)) {
+            /* SYNC POINT slot turns: a statistic for tools, which read it
+             * without access (relaxed); only the occupant writes it. */
+            ipo_atomic_store_relaxed(&r->me->turns, ipo_atomic_load_relaxed(&r->me->turns) + 1);
             return 1;
+        }
     }
     return 0;
 }
@@ -60,6 +64,11 @@ static inline uint64_t ipo_access_release(ipo_region_t *r)
  * and the release above, and waiting (spin, then sleep on the doorbell) is
  * the job of the waiter in loop/. */
 int64_t ipo_now_ns(void);
+
+/* The monotonic clock at its coarse resolution (a tick, some ms): cheaper
+ * than ipo_now_ns(), the same time base (CLOCK_MONOTONIC's) as every
+ * process's. For the queue's stamps of when messages were put. */
+int64_t ipo_coarse_now_ns(void);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ipo/format.h"
+#include "ipo/region.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +61,29 @@ void ipo_list_remove(struct ipo_region *r, ipo_obj_t *list, uint64_t index, uint
 /* Shrinks the array when it is mostly empty; never fails (keeps the old
  * array when no smaller one can be had). */
 void ipo_list_trim(struct ipo_region *r, ipo_obj_t *list);
+
+/* The list's VALUES block, the holder of its items for ipo_value_replace():
+ * only for a list that ipo_list_get() found sound with an array. */
+static inline ipo_obj_t *ipo_list_array(const struct ipo_region *r, const ipo_obj_t *list)
+{
+    const ipo_list_t *l = (const ipo_list_t *)ipo_obj_data(list);
+    return (ipo_obj_t *)(r->base + l->items.v.off);
+}
+
+/* Replaces item `index` (< len) with `value` (ipo_value_replace: old or
+ * new at every instruction; the old item released). 0, -IPO_EINVAL (index
+ * past the end: nothing changed, the value still the caller's),
+ * -IPO_ECORRUPT. */
+int ipo_list_set(struct ipo_region *r, ipo_obj_t *list, uint64_t index, const ipo_value_t *value);
+
+/* Reorders the items: item k becomes the item that was at order[k]; n is
+ * the length and order names each index once. Built on a new array and
+ * published with one store, so a kill leaves the old order or the new;
+ * when the region has no room for the array, in place (a kill then can
+ * leave an item twice and another lost). 0, -IPO_EINVAL (not a
+ * permutation: nothing changed), -IPO_ECORRUPT, -IPO_ENOMEM (no memory
+ * for the check's own bitmap). */
+int ipo_list_permute(struct ipo_region *r, ipo_obj_t *list, const uint64_t *order, uint64_t n);
 
 /* ---- hash tables (dict, set, frozenset) ------------------------------------------- */
 
@@ -142,6 +166,12 @@ void ipo_map_delete(struct ipo_region *r, ipo_obj_t *map, uint64_t entry,
 /* Removes every entry (their values released) and shrinks the table. */
 void ipo_map_clear(struct ipo_region *r, ipo_obj_t *map);
 
+/* Replaces the value of live entry `entry` of a dict with `value`
+ * (ipo_value_replace; the old value released). 0, -IPO_EINVAL (not a
+ * dict, or no such live entry: the value still the caller's),
+ * -IPO_EBADOBJ (a damaged table). */
+int ipo_map_set_value(struct ipo_region *r, ipo_obj_t *map, uint64_t entry, const ipo_value_t *value);
+
 /* Checks an object and everything it owns: children of the types their
  * values say, lists within their arrays, tables' index and entries in
  * agreement. 0 or -IPO_ECORRUPT with a description. */
@@ -152,6 +182,19 @@ int ipo_obj_check_tree(const struct ipo_region *r, ipo_off_t off, unsigned depth
 
 /* Destroys the value's child object, if it has one, and leaves NONE. */
 void ipo_value_release(struct ipo_region *r, ipo_value_t *v);
+
+/* Replaces the value in `slot`, a value slot of the live block `holder` (a
+ * VALUES array: a list's items, an object's fields; or a TABLE: a used
+ * entry's value), with *value, whose child (if any) the holder then owns;
+ * the old value's child is released. A kill at any instruction leaves the
+ * old value or the new one: a new payload of the same inline type is one
+ * store, anything else goes under the turn note (IPO_NOTE_VALUE), whose
+ * repair finishes or undoes it and releases the child left unnamed. 0, or
+ * -IPO_EINVAL when slot is not such a slot of holder (nothing changed, the
+ * value still the caller's; checked whenever the note is needed, which
+ * must name the slot: the one store of the hot path writes where it is
+ * told, as a store through ipo_list_items() would). */
+int ipo_value_replace(struct ipo_region *r, ipo_obj_t *holder, ipo_value_t *slot, const ipo_value_t *value);
 
 /* After a takeover: finishes or undoes the container change the header's
  * turn note names (layout.h), and clears the note. 0, or -IPO_ECORRUPT when

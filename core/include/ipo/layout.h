@@ -88,7 +88,7 @@ typedef struct ipo_slot {
     uint32_t sleepers;       /* its registrations counted in the access word */
     uint32_t reserved0;
     uint64_t pin_log;        /* the chain of what its occupant pinned (core/src/pins.c), or 0 */
-    uint8_t  reserved[8];
+    uint64_t turns;          /* turns its occupant took (statistics; reset by a new occupant) */
 } ipo_slot_t;
 
 /* The allocator: segregated fits in the manner of TLSF. Size classes are a
@@ -140,13 +140,13 @@ typedef struct ipo_queue {
     uint64_t  head;          /* the oldest message; advanced by take */
     uint64_t  tail;          /* one past the newest; advanced by put (release) */
     ipo_off_t ring;          /* the current ipo_ring_t */
-    uint64_t  reserved;
+    uint64_t  taken;         /* messages ever taken (statistics: put = taken + length) */
 } ipo_queue_t;
 
 typedef struct ipo_ring {
-    uint64_t  capacity;      /* a power of two */
+    uint64_t  capacity;      /* a power of two (or, when doubling did not fit, any size) */
     uint64_t  reserved;
-    ipo_off_t entries[];
+    ipo_off_t entries[];     /* capacity offsets, then capacity u64 put times (queue.c) */
 } ipo_ring_t;
 
 /* What a holder is in the middle of, for whoever takes its turn over if it
@@ -156,7 +156,11 @@ typedef struct ipo_ring {
 enum ipo_note_kind {
     IPO_NOTE_NONE = 0,
     IPO_NOTE_LIST = 1,   /* target: a list moving to a new array; a: the old array; b: its new length */
-    IPO_NOTE_MAP  = 2    /* target: a dict or set whose table is changed in place: rebuild its index */
+    IPO_NOTE_MAP  = 2,   /* target: a dict or set whose table is changed in place: rebuild its index */
+    IPO_NOTE_VALUE = 3   /* target: a VALUES or TABLE block one of whose value slots is replaced
+                          * (ipo_value_replace: a change of type, or a child); a: the slot's place
+                          * in the block's payload << 16 | its new type << 8 | its old type;
+                          * b: its old payload */
 };
 
 typedef struct ipo_turn_note {

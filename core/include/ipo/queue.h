@@ -39,6 +39,12 @@ int ipo_queue_peek(const ipo_region_t *r, ipo_off_t *obj);
 int ipo_queue_take_newest(ipo_region_t *r, ipo_off_t *obj);
 int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj);
 
+/* The i-th queued message (0: the oldest), without taking it, and when it
+ * was put (put_ns may be NULL: the coarse monotonic clock, read once per
+ * turn that puts, ipo_coarse_now_ns()): for tools. 0, -IPO_EEMPTY past the
+ * newest, or -IPO_ECORRUPT. */
+int ipo_queue_at(const ipo_region_t *r, uint64_t i, ipo_off_t *obj, int64_t *put_ns);
+
 /* Messages queued. Safe without access, as a hint: head is read before tail,
  * head only grows, and tail never falls below the head of its time (a LIFO
  * take lowers it, but only while a message is left between them), so the

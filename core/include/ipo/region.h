@@ -37,6 +37,8 @@ typedef struct ipo_region {
     uint64_t      taken_over_at; /* the acquisition count of the last turn taken over, or 0 */
     ipo_off_t     pin_hint_chunk; /* where the next free entry of this participant's pin log */
     uint64_t      pin_hint_index; /* may be: a hint, looked at from there (core/src/pins.c) */
+    uint64_t      stamp_turn;     /* the turn whose put time stamp_ns is (core/src/queue.c) */
+    uint64_t      stamp_ns;
     uint64_t      pins_held;      /* entries of that log in use (any thread unpins: atomic) */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
     struct ipo_region *registry_next; /* handles a fork() child must close */
