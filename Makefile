@@ -170,10 +170,13 @@ bench: $(VENV)/.built build-c $(REF_VENV)/.deps
 	$(VPY) benchmarks/bench_recovery.py
 
 # Longer runs than make test: 1,000 kills of a busy holder at random moments,
-# 300 of one replacing values in place; a kill at every crash point of
-# longer workloads, six more seeds (make test runs seed 1, 8 turns).
+# 300 of one replacing values in place; eight participants with one killed
+# and restarted every 1-4 s for 5 minutes (make test: 60 s); a kill at every
+# crash point of longer workloads, six more seeds (make test runs seed 1, 8
+# turns).
 stress: $(VENV)/.built build-c
 	IPO_TAKEOVER_KILLS=1000 IPO_REPLACE_KILLS=300 $(VPY) -m pytest -q -s tests/python/test_takeover.py -k kills
+	IPO_KILL_RESTART_SECONDS=300 $(VPY) -m pytest -q -s tests/python/test_kill_restart.py
 	build/c/tests/c/test_crash --seed 2 --seeds 6 --turns 20
 
 system-deps:

@@ -21,6 +21,7 @@ static uint64_t passed;          /* points passed by this process */
 static uint64_t kill_at;         /* the point to die at; 0: never */
 static int      where_fd = -1;   /* where to say which point killed us */
 static char    *count_file;      /* where exit() writes the count */
+static char    *kill_site;       /* the named site to die at; NULL: none */
 static int      armed;           /* the environment has been read in this process */
 static int      hooks_set;       /* the fork and exit hooks are registered */
 
@@ -61,6 +62,9 @@ static void arm(void)
     free(count_file);
     const char *cf = getenv("IPO_CRASH_COUNT_FILE");
     count_file = cf && *cf ? strdup(cf) : NULL;
+    free(kill_site);
+    const char *site = getenv("IPO_CRASH_SITE");
+    kill_site = site && *site ? strdup(site) : NULL;
     if (!hooks_set) {
         hooks_set = 1;
         pthread_atfork(NULL, NULL, forget_in_child);
@@ -94,6 +98,17 @@ void ipo__crash_point(const char *file, int line)
         return;
     if (where_fd >= 0)
         say_where(n, file, line);
+    raise(SIGKILL);
+}
+
+void ipo__crash_site(const char *name, const char *file, int line)
+{
+    if (!armed)
+        arm();
+    if (!kill_site || strcmp(kill_site, name))
+        return;
+    if (where_fd >= 0)
+        say_where(__atomic_load_n(&passed, __ATOMIC_RELAXED), file, line);
     raise(SIGKILL);
 }
 

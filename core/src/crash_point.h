@@ -25,6 +25,16 @@
  * anew: a harness forks, sets IPO_CRASH_AT in the child, and runs the
  * workload there. ipo__crash_points_passed() gives the count directly.
  *
+ * A named site, IPO_CRASH_SITE("name"), is a place a test kills at by name
+ * instead of by count: IPO_CRASH_SITE=name in the environment kills the
+ * process the first time it passes there (saying where as above). Sites
+ * mark places outside a turn, where a kill leaves nothing to repair but a
+ * waiter that must not be left asleep (a releaser between marking a
+ * sleeper's ring pending and writing its doorbell: "ring", in
+ * loop/src/handoff.c). They are not counted: a count stays the count of a
+ * turn's stores, and test_crash, which expects every kill to cut a turn
+ * short, never dies at one.
+ *
  * A point is a function call in test builds, so the compiler keeps the
  * stores before it ahead of it there: what the test proves is the order of
  * the source. In a normal build the compiler may move plain stores past
@@ -37,13 +47,16 @@
 #include <stdint.h>
 
 void ipo__crash_point(const char *file, int line);
+void ipo__crash_site(const char *name, const char *file, int line);
 uint64_t ipo__crash_points_passed(void);
 
 #define IPO_CRASH_POINT() ipo__crash_point(__FILE__, __LINE__)
+#define IPO_CRASH_SITE(name) ipo__crash_site((name), __FILE__, __LINE__)
 
 #else
 
 #define IPO_CRASH_POINT() ((void)0)
+#define IPO_CRASH_SITE(name) ((void)0)
 
 #endif
 

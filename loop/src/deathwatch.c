@@ -45,7 +45,13 @@ static void unwatch(ipo_deathwatch_t *dw, uint32_t i)
 {
     if (dw->slots[i].pidfd < 0)
         return;
-    /* Closing the only descriptor of the pidfd takes it out of the set. */
+    /* Out of the set before closing: epoll watches the open file, not the
+     * descriptor, and a child of fork() may hold a copy of the pidfd, so a
+     * close alone would leave the dead process reported for ever (and
+     * ipo_deathwatch_collect() looping on it: test_ring_crash's releasers,
+     * forked after the watch took in their predecessors, found that). */
+    if (dw->epfd >= 0)
+        epoll_ctl(dw->epfd, EPOLL_CTL_DEL, dw->slots[i].pidfd, NULL);
     close(dw->slots[i].pidfd);
     dw->slots[i].pidfd = -1;
 }

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "crash_point.h"
 #include "ipo/errors.h"
 #include "ipo/queue.h"
 #include "sleepers.h"
@@ -128,6 +129,10 @@ static int ring(ipo_waker_t *w, uint32_t i)
     uint32_t idle = 0;
     if (ipo_atomic_load_relaxed(&s->wake_pending) || !ipo_atomic_cas_acq_rel(&s->wake_pending, &idle, 1u))
         return RUNG;
+    /* A releaser killed here has marked the ring pending and will never
+     * write it: later releases pass this sleeper over, and its own death
+     * watch must wake it (tests/c/test_ring_crash.c kills here). */
+    IPO_CRASH_SITE("ring");
     /* SYNC POINT slot generation: pairs with the store-release of
      * generation in occupy_slot() (core/src/region.c): the doorbell we open
      * is the occupant's that published it. */
