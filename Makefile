@@ -16,10 +16,10 @@ BUILD_FLAGS  := -Ccmake.define.IPO_WERROR=ON
 # them rebuilds the extension before the Python tests run.
 SOURCES      := $(shell find core loop python -name '*.[ch]' -o -name '*.py' -o -name '*.pyi' \
                     -o -name py.typed) \
-                CMakeLists.txt pyproject.toml README.md
+                CMakeLists.txt $(wildcard cmake/*.cmake) pyproject.toml README.md
 
 .PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench stress clean system-deps \
-        build-fuzz test-fuzz stress-fuzz
+        build-fuzz test-fuzz stress-fuzz test-install test-wheel
 
 demo: $(VENV)/.built
 	@echo "== receiver and sender, two processes =="
@@ -44,7 +44,7 @@ demo-c: $(VENV)/.built build-c
 	 wait $$service; service=$$?; \
 	 test $$peer -eq 0 && test $$service -eq 0
 
-test: test-c test-c-sanitize test-model test-python test-fuzz
+test: test-c test-c-sanitize test-model test-install test-wheel test-python test-fuzz
 
 # `make stress` (below) also fuzzes afresh: stress-fuzz.
 stress: stress-fuzz
@@ -145,6 +145,18 @@ test-model: system-deps
 	    if grep -q "$$want" pan.log; then \
 	        echo "takeover model $$cfg: \"$$want\" is found, as it must be"; \
 	    else cat pan.log; echo "a broken model passed: the model no longer checks what $$cfg breaks"; exit 1; fi; done
+
+# The C libraries as a C user installs them (cmake --install under a
+# temporary prefix), and a C program built against that copy through
+# pkg-config and find_package(IpcPyObjects), each answering a Python peer.
+test-install: $(VENV)/.built build-c
+	tests/install/run.sh build/c build/install $(VPY) $(CMAKE)
+
+# The Python package as a library user installs it: `pip install .` and
+# `pip wheel .` in bare venvs, each passing a smoke test; without a C
+# compiler, the build's one clear sentence.
+test-wheel: $(VENV)/.deps
+	tests/install/wheel.sh build/wheel $(PYTHON) $(VENV)
 
 # The C service example (built by build-c) is part of the Python tests.
 test-python: $(VENV)/.built build-c
