@@ -198,7 +198,7 @@ class Ipo:
             return rtts
 
     def pong(self, h):
-        from ipc_py_objects import SharedMemory, wait_my_turn, wait_my_turn_when_has_messages
+        from ipc_py_objects import wait_my_turn, wait_my_turn_when_has_messages
 
         if self.loop != "sync":
             return _run(self.loop, self._apong(h))
