@@ -155,9 +155,11 @@ test-python: $(VENV)/.built build-c
 # for a run of a few minutes.
 BENCH_ARGS ?=
 bench: $(VENV)/.built $(VENV)/.bench-deps build-c $(REF_VENV)/.deps
+	@# A contender that failed is in the results (and the section) too; the
+	@# exit status still says so.
 	$(VPY) -m ipc_py_objects.bench --reference $(REF_VENV)/bin/python --c-dir build/c \
-	    --output benchmarks/results $(BENCH_ARGS)
-	$(VPY) benchmarks/update_readme.py benchmarks/results/results.json README.md
+	    --output benchmarks/results $(BENCH_ARGS); status=$$?; \
+	 $(VPY) benchmarks/update_readme.py benchmarks/results/results.json README.md && exit $$status
 
 # Each benchmark alone, in more detail, beside its baselines.
 bench-detail: $(VENV)/.built build-c $(REF_VENV)/.deps

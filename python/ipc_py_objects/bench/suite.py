@@ -81,7 +81,7 @@ def figure(benchmark, params, figures):
 
 
 class Runner:
-    def __init__(self, sizes, interpreters, c_dir=None, timeout=600, out=sys.stdout):
+    def __init__(self, sizes, interpreters, c_dir=None, timeout=120, out=sys.stdout):
         self.sizes = sizes
         self.interpreters = interpreters  # "ours" / "reference" -> path or None
         self.c_dir = c_dir
@@ -96,7 +96,7 @@ class Runner:
         env = dict(os.environ, **c.env)
         env.pop("PYTHONPATH", None)  # the worker imports the interpreter's own ipc_py_objects
         proc = subprocess.run([python, os.path.join(WORKERS, "run_pair.py"), c.module, c.cls, shape,
-                               json.dumps(spec)], capture_output=True, text=True, timeout=self.timeout,
+                               json.dumps(spec)], capture_output=True, text=True, timeout=self.timeout + 30,
                               cwd=WORKERS, env=env)
         lines = proc.stdout.strip().splitlines()
         try:
@@ -117,6 +117,8 @@ class Runner:
             answer = self._worker(c, "probe", {"peer": c.peer})
         except subprocess.TimeoutExpired:
             return "its import did not finish"
+        except OSError as exc:
+            return f"cannot start {self.interpreters.get(c.python)}: {exc.strerror}"
         return None if answer.get("ok") else answer.get("error") or "it cannot run here"
 
     def run_once(self, benchmark, c):
@@ -260,8 +262,11 @@ def run(argv=None, contenders=None):
         if bad:
             raise SystemExit(f"unknown benchmark(s): {', '.join(bad)}; known: {', '.join(BENCHMARKS)}")
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
-    interpreters = {"ours": sys.executable, "reference": args.reference}
-    runner = Runner(sizes, interpreters, c_dir=args.c_dir)
+    # Absolute: the workers run in their own folder. Not resolved: a venv's
+    # python is a symbolic link that must stay one to find its packages.
+    reference = os.path.abspath(args.reference) if args.reference else None
+    interpreters = {"ours": sys.executable, "reference": reference}
+    runner = Runner(sizes, interpreters, c_dir=os.path.abspath(args.c_dir) if args.c_dir else None)
 
     print(f"probing {len(chosen)} contenders...", flush=True)
     skipped, ready = {}, []
@@ -275,7 +280,7 @@ def run(argv=None, contenders=None):
     started = time.time()
     results, failures = runner.run(benchmarks, ready)
     data = {
-        "machine": machine.describe(reference=args.reference),
+        "machine": machine.describe(reference=reference),
         "mode": "smoke" if args.smoke else "quick" if args.quick else "full",
         "sizes": sizes.__dict__,
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),

@@ -12,10 +12,15 @@ import ctypes
 import os
 import uuid
 
-from harness import timed_pings
+from harness import CheckFailed, timed_pings
 
 QUIT = b""
 BUFFER = 10
+# The listener's sleep is bounded: a notification that comes while the
+# subscriber drains can leave a sample with no wakeup after it (seen as a
+# stalled run with blocking_wait), so it looks again after this long.
+_WAIT = None
+
 
 
 class Iceoryx2:
@@ -27,11 +32,13 @@ class Iceoryx2:
         return None
 
     def _open(self, topic, size, publish):
+        global _WAIT
         """The publisher (or subscriber) of `topic` and the notifier (or
         listener) of its event service."""
         import iceoryx2 as iox2
 
         iox2.set_log_level_from_env_or(iox2.LogLevel.Warn)
+        _WAIT = iox2.Duration.from_millis(10)
         node = iox2.NodeBuilder.new().create(iox2.ServiceType.Ipc)
         name = iox2.ServiceName.new(f"{self.base}/{topic}")
         service = (node.service_builder(name)
@@ -64,13 +71,17 @@ class Iceoryx2:
     @staticmethod
     def _take(subscriber, listener):
         """The next sample as `bytes`, sleeping on the listener while there is none."""
+        waits = 0
         while True:
             sample = subscriber.receive()
             if sample is not None:
                 data = ctypes.string_at(sample.payload_ptr, sample.payload().len())
                 sample.delete()  # give the slot back now
                 return data
-            listener.blocking_wait()
+            listener.timed_wait(_WAIT)
+            waits += 1
+            if waits > 1000:  # 10 s with nothing: a sample went missing, fail rather than hang
+                raise CheckFailed("no sample for 10 s: a sample sent was never received")
 
     def stream_send(self, h):
         keep = self._open("stream", h.size, publish=True)
