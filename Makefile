@@ -18,8 +18,8 @@ SOURCES      := $(shell find core loop python -name '*.[ch]' -o -name '*.py' -o 
                     -o -name py.typed) \
                 CMakeLists.txt $(wildcard cmake/*.cmake) pyproject.toml README.md
 
-.PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench stress clean system-deps \
-        build-fuzz test-fuzz stress-fuzz test-install test-wheel
+.PHONY: demo demo-c test test-model build-c test-c test-c-sanitize test-python bench bench-detail stress \
+        clean system-deps build-fuzz test-fuzz stress-fuzz test-install test-wheel
 
 demo: $(VENV)/.built
 	@echo "== receiver and sender, two processes =="
@@ -162,7 +162,19 @@ test-wheel: $(VENV)/.deps
 test-python: $(VENV)/.built build-c
 	IPO_ECHO_SERVICE=$(abspath build/c/ipo_echo_service) $(VPY) -m pytest -q
 
-bench: $(VENV)/.built build-c $(REF_VENV)/.deps
+# The suite against every peer (python/ipc_py_objects/bench), then the
+# README's performance section rewritten from its results. BENCH_ARGS=--quick
+# for a run of a few minutes.
+BENCH_ARGS ?=
+bench: $(VENV)/.built $(VENV)/.bench-deps build-c $(REF_VENV)/.deps
+	@# A contender that failed is in the results (and the section) too; the
+	@# exit status still says so.
+	$(VPY) -m ipc_py_objects.bench --reference $(REF_VENV)/bin/python --c-dir build/c \
+	    --output benchmarks/results $(BENCH_ARGS); status=$$?; \
+	 $(VPY) benchmarks/update_readme.py benchmarks/results/results.json README.md && exit $$status
+
+# Each benchmark alone, in more detail, beside its baselines.
+bench-detail: $(VENV)/.built build-c $(REF_VENV)/.deps
 	$(VPY) benchmarks/bench_transfer.py --c-limits build/c/copy_limits
 	$(VPY) benchmarks/bench_latency.py --c-dir build/c
 	$(VPY) benchmarks/bench_idle.py --reference $(REF_VENV)/bin/python
@@ -190,6 +202,15 @@ system-deps:
 $(VENV)/.deps: requirements-dev.txt | system-deps
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# The peers of the benchmark suite: the package's `bench` extra, one at a
+# time into .venv, so that one that does not install here is reported (and
+# the suite skips it) without stopping the others.
+$(VENV)/.bench-deps: pyproject.toml | $(VENV)/.deps
+	@for req in $$($(VPY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['bench']))"); do \
+	    $(VPY) -m pip install -q --disable-pip-version-check "$$req" \
+	        || echo "could not install $$req: the benchmark suite will skip it"; done
 	touch $@
 
 # The reference package, for the benchmarks only, in a venv of its own.

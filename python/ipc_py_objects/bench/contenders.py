@@ -1,0 +1,73 @@
+"""Who runs in the suite, and in which benchmarks: one table.
+
+Each contender names a peer class in `workers/` (run by workers/run_pair.py
+in a process of its own), the interpreter it needs ("ours": this one;
+"reference": the venv with InterProcessPyObjects), and the benchmarks it
+takes part in. The C references (benchmarks/c, with --c-dir) are run by the
+suite itself.
+"""
+
+from dataclasses import dataclass, field
+
+PAIR = ("throughput", "roundtrip", "rate", "idle")
+STREAM_ONLY = ("throughput", "rate")
+
+
+@dataclass(frozen=True)
+class Contender:
+    id: str
+    label: str
+    module: str
+    cls: str
+    benchmarks: tuple
+    peer: dict = field(default_factory=dict)
+    python: str = "ours"
+    note: str = ""
+    env: dict = field(default_factory=dict)
+    kind: str = "peer"  # "ours", "peer", "reference" (the original package), "limit"
+
+
+CONTENDERS = (
+    Contender("ours-sync", "ipc_py_objects (sync)", "peer_ipo", "Ipo", PAIR, {"loop": "sync"}, kind="ours"),
+    Contender("ours-asyncio", "ipc_py_objects (asyncio)", "peer_ipo", "Ipo", PAIR, {"loop": "asyncio"}, kind="ours"),
+    Contender("ours-uvloop", "ipc_py_objects (uvloop)", "peer_ipo", "Ipo", PAIR, {"loop": "uvloop"}, kind="ours"),
+    Contender("reference-sync", "InterProcessPyObjects (sync)", "peer_ipo", "Ipo", PAIR, {"loop": "sync"},
+              python="reference", kind="reference"),
+    Contender("reference-asyncio", "InterProcessPyObjects (asyncio)", "peer_ipo", "Ipo", PAIR,
+              {"loop": "asyncio"}, python="reference", kind="reference"),
+    Contender("mp-shm-sem", "shared_memory + semaphores", "peer_mp", "SharedMemorySemaphores", PAIR,
+              note="a ring of 8 slots, two counting semaphores"),
+    Contender("mp-queue", "multiprocessing.Queue", "peer_mp", "Queue", PAIR, note="maxsize 10, pickled"),
+    Contender("mp-pipe", "multiprocessing.Pipe", "peer_mp", "Pipe", PAIR, note="send_bytes / recv_bytes"),
+    Contender("asyncio-unix", "asyncio Unix-socket streams", "peer_sockets", "UnixStreams", PAIR,
+              {"loop": "asyncio"}, note="length-prefixed, readexactly"),
+    Contender("uvloop-unix", "uvloop Unix-socket streams", "peer_sockets", "UnixStreams", PAIR,
+              {"loop": "uvloop"}, note="length-prefixed, readexactly"),
+    Contender("faster-fifo", "faster-fifo", "peer_fifo", "FasterFifo", PAIR, note="8 MiB ring, pickled"),
+    Contender("iceoryx2", "iceoryx2 publish/subscribe", "peer_iceoryx2", "Iceoryx2", PAIR,
+              note="with an event service to wake the subscriber"),
+    Contender("zmq-ipc", "pyzmq over ipc://", "peer_zmq", "Zmq", PAIR, note="PUSH/PULL; PAIR for round trips"),
+    Contender("memcpy", "memcpy, one process", "peer_memcpy", "MemcpyOneProcess", STREAM_ONLY,
+              note="the same copies in and out, no second process", kind="limit"),
+    # The shared dict.
+    Contender("ours-dict", "ipc_py_objects dict", "peer_dicts", "IpoDict", ("dict",), kind="ours"),
+    Contender("reference-dict", "InterProcessPyObjects dict", "peer_dicts", "IpoDict", ("dict",),
+              {"scale": 0.1}, python="reference", kind="reference", env={"PYTHONHASHSEED": "0"},
+              note="needs one PYTHONHASHSEED in both processes (its keys hash with hash())"),
+    Contender("ultradict", "UltraDict", "peer_dicts", "UltraDictPeer", ("dict",)),
+    Contender("shared-memory-dict", "shared-memory-dict", "peer_dicts", "SharedMemoryDictPeer", ("dict",)),
+    Contender("manager-dict", "multiprocessing.Manager().dict()", "peer_dicts", "ManagerDict", ("dict",),
+              {"scale": 0.1}),
+    Contender("local-dict", "dict, one process", "peer_dicts", "LocalDict", ("dict",), kind="limit",
+              note="no second process: the limit"),
+)
+
+# With --c-dir: the C programs of benchmarks/c, measured in the same run.
+C_LIMITS = (
+    Contender("c-copy", "C, two processes (copies + spin flag)", "copy_limits", "", ("throughput", "rate"),
+              kind="limit", note="benchmarks/c/copy_limits"),
+    Contender("c-spin", "C, shared cache line, spinning", "latency_limits", "spin", ("roundtrip",),
+              kind="limit", note="benchmarks/c/latency_limits"),
+    Contender("c-eventfd", "C, eventfd + poll(), sleeping", "latency_limits", "eventfd", ("roundtrip",),
+              kind="limit", note="benchmarks/c/latency_limits"),
+)
