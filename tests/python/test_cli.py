@@ -180,5 +180,8 @@ def test_the_console_script_is_installed():
     script = os.path.join(os.path.dirname(sys.executable), "ipc-py-objects")
     p = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0
-    for command in ("list", "inspect", "check", "messages", "watch", "cleanup"):
+    for command in ("list", "inspect", "check", "messages", "watch", "cleanup", "bench"):
         assert command in p.stdout
+    # The suite's own options pass through.
+    p = subprocess.run([script, "bench", "--help"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "--quick" in p.stdout and "--output" in p.stdout
