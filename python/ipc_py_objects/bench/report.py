@@ -84,7 +84,7 @@ def markdown(data, image_dir=None):
             out.append(row)
         out.append("")
     if data.get("skipped") or data.get("failures"):
-        out += ["Not measured:", ""]
+        out += ["Skipped, or failed in some round (a median above, if any, is of the rounds that ran):", ""]
         for cid, why in data.get("skipped", {}).items():
             out.append(f"- {data['contenders'].get(cid, {}).get('label', cid)}: skipped, {why}")
         for key, why in data.get("failures", {}).items():
