@@ -55,6 +55,7 @@ int ipo_waker_init(ipo_waker_t *w, ipo_region_t *r)
     memset(w, 0, sizeof(*w));
     w->r = r;
     w->bell.fd = -1;
+    w->spare_efd = -1;
     w->npeers = r->slot_count; /* validated at attach, unlike the header's field now */
     w->peers = calloc(w->npeers, sizeof(*w->peers));
     if (!w->peers) {
@@ -100,6 +101,9 @@ static void waker_release(ipo_waker_t *w, int ours)
     for (uint32_t i = 0; i < w->npeers; i++)
         if (w->peers[i].fd >= 0)
             close(w->peers[i].fd);
+    if (w->spare_efd >= 0)
+        close(w->spare_efd);
+    w->spare_efd = -1;
     free(w->peers);
     w->peers = NULL;
     w->sleepers = NULL;
@@ -338,14 +342,20 @@ int ipo__sleeper_register(ipo_waker_t *w, ipo_sleeper_t *s, uint32_t what,
     return wait_over(r, what, word, since) ? 0 : 1;
 }
 
-/* Reads every byte the doorbell holds; how many. */
+/* Reads what the doorbell holds; how many bytes. Rings coalesce (one per
+ * sleep), so one read nearly always empties it: a read that returns less
+ * than it asked for found the pipe empty, and a second one would only say
+ * EAGAIN. */
 static int drain_bell(ipo_waker_t *w)
 {
     char buf[64];
     int total = 0;
     ssize_t n;
-    while ((n = read(w->bell.fd, buf, sizeof(buf))) > 0)
+    while ((n = read(w->bell.fd, buf, sizeof(buf))) > 0) {
         total += (int)n;
+        if ((size_t)n < sizeof(buf))
+            break;
+    }
     return total;
 }
 
@@ -381,15 +391,23 @@ void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s)
      * it may have been a ring for one of them. */
     if (drain_bell(w) > 0) {
         const uint64_t one = 1;
-        for (ipo_sleeper_t *o = w->sleepers; o; o = o->next)
+        for (ipo_sleeper_t *o = w->sleepers; o; o = o->next) {
+            o->passed = 1;
             if (write(o->efd, &one, sizeof(one)) < 0) {
                 /* An eventfd only fails when its count would overflow: it is
                  * readable then anyway. */
             }
+        }
     }
+    /* Rings are passed to a sleeper only while it is registered, under the
+     * lock: once out of the list, what it was passed is all there is, and
+     * an eventfd nobody wrote to needs no read (the common case: a single
+     * waiter in the process). */
+    uint32_t passed = s->passed;
+    s->passed = 0;
     pthread_mutex_unlock(&w->lock);
     uint64_t count;
-    if (s->efd >= 0 && read(s->efd, &count, sizeof(count)) < 0) {
-        /* EAGAIN: nobody passed a ring on to us. */
+    if (passed && s->efd >= 0 && read(s->efd, &count, sizeof(count)) < 0) {
+        /* EAGAIN: read by an earlier look already. */
     }
 }

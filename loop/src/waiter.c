@@ -34,18 +34,53 @@ void ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker)
     w->sleeper.what = 0;
     w->sleeper.efd = -1;
     w->since = 0;
+    w->sleeper.passed = 0;
     w->what = 0;
     w->in_line = 0;
+    w->poked = 0;
 }
 
-/* The eventfd is made when first needed (to register, or for a driver to
- * watch): a wait that ends while spinning makes no system call. */
+/* The eventfd is needed only to sleep (or for a driver to watch): a wait
+ * that ends while spinning makes no system call. The sync API makes a
+ * waiter per wait, and making and closing an eventfd costs 1.7 us here, a
+ * sleeping round trip's worth of system calls: so a finished waiter leaves
+ * its eventfd, empty, in its waker for the next one. The waker is this
+ * process's own (a child of fork() abandons it, spare included), so the
+ * eventfd is never shared with another process. */
+static int spare_usable(const ipo_waker_t *k)
+{
+    /* Not released yet (its lock lives as long), and not a copy inherited
+     * across fork(), whose lock another thread of the parent may have held. */
+    return k->peers && !ipo_region_inherited(k->r);
+}
+
 static int need_efd(ipo_waiter_t *w)
 {
     if (w->sleeper.efd >= 0)
         return 0;
+    ipo_waker_t *k = w->waker;
+    if (spare_usable(k)) {
+        pthread_mutex_lock(&k->lock);
+        w->sleeper.efd = k->spare_efd;
+        k->spare_efd = -1;
+        pthread_mutex_unlock(&k->lock);
+        if (w->sleeper.efd >= 0)
+            return 0;
+    }
     w->sleeper.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return w->sleeper.efd < 0 ? -IPO_ESYS : 0;
+}
+
+/* Reads a poke, if one was made, so that the eventfd is not left readable
+ * (a level-triggered driver would call again and again). The flag is set
+ * after the write: a look between the two leaves the eventfd readable,
+ * and the next look reads it. */
+static void read_poke(ipo_waiter_t *w)
+{
+    uint64_t count;
+    if (ipo_atomic_exchange_relaxed(&w->poked, 0u) && read(w->sleeper.efd, &count, sizeof(count)) < 0) {
+        /* EAGAIN: read already by an unregistration (another waiter passed a ring too). */
+    }
 }
 
 int ipo_waiter_fds(ipo_waiter_t *w, int fds[IPO_WAITER_FDS])
@@ -61,9 +96,26 @@ void ipo_waiter_fini(ipo_waiter_t *w)
 {
     if (w->what || w->sleeper.what)
         ipo_waiter_cancel(w);
-    if (w->sleeper.efd >= 0)
-        close(w->sleeper.efd);
+    int efd = w->sleeper.efd;
     w->sleeper.efd = -1;
+    if (efd < 0)
+        return;
+    /* Unregistered, it has read every ring passed to it (handoff.c), and
+     * here any poke: the eventfd is empty, fit for the next waiter. */
+    w->sleeper.efd = efd;
+    read_poke(w);
+    w->sleeper.efd = -1;
+    ipo_waker_t *k = w->waker;
+    if (spare_usable(k)) {
+        pthread_mutex_lock(&k->lock);
+        if (k->spare_efd < 0) {
+            k->spare_efd = efd;
+            efd = -1;
+        }
+        pthread_mutex_unlock(&k->lock);
+    }
+    if (efd >= 0)
+        close(efd);
 }
 
 static int registered(const ipo_waiter_t *w)
@@ -229,6 +281,7 @@ int ipo_waiter_start(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t spi
 
 int ipo_waiter_readable(ipo_waiter_t *w)
 {
+    read_poke(w);
     if (!w->what) {
         /* Idle: a poke, or a ring for nobody here. Read it so that a
          * level-triggered loop stops reporting it. */
@@ -273,6 +326,7 @@ void ipo_waiter_poke(ipo_waiter_t *w)
     if (write(w->sleeper.efd, &one, sizeof(one)) < 0) {
         /* Only an overflowing count fails: readable then anyway. */
     }
+    ipo_atomic_store_relaxed(&w->poked, 1u); /* after the write: read_poke() says why */
 }
 
 /* ---- the blocking driver ------------------------------------------------------ */

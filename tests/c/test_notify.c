@@ -1,5 +1,6 @@
 /* tests/c/test_notify.c — doorbells: ring, coalesce, drain, a full pipe, a gone peer. */
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -46,6 +47,43 @@ static void test_ring_and_drain(void)
     ASSERT_EQ(ipo_notify_open_peer(inode, 3, 7), -1);
     close(peer);
     ipo_notify_close(&d); /* idempotent */
+}
+
+static volatile sig_atomic_t pipe_signals;
+
+static void count_pipe_signal(int sig)
+{
+    (void)sig;
+    pipe_signals++;
+}
+
+/* Ringing a peer that is gone reports it, whatever SIGPIPE's disposition:
+ * ignored (as in CPython: the ring writes without touching the mask), the
+ * default (the process must not die) or a handler of the program's (which
+ * must not run for our ring); and the disposition is left as it was. */
+static void test_gone_peer_under_each_sigpipe_disposition(void)
+{
+    void (*dispositions[])(int) = { SIG_IGN, SIG_DFL, count_pipe_signal };
+    for (int i = 0; i < 3; i++) {
+        uint64_t inode = (uint64_t)getpid() << 20 | (uint64_t)(2 + i);
+        ipo_doorbell_t d;
+        ASSERT_OK(ipo_notify_open(&d, inode, 1, 1));
+        int peer = ipo_notify_open_peer(inode, 1, 1);
+        ASSERT(peer >= 0);
+        ASSERT(signal(SIGPIPE, dispositions[i]) != SIG_ERR);
+        pipe_signals = 0;
+        ASSERT_OK(ipo_notify_ring(peer)); /* alive: rung */
+        ipo_notify_close(&d);
+        ASSERT_EQ(ipo_notify_ring(peer), -1);
+        ASSERT_EQ(ipo_notify_ring(peer), -1);
+        ASSERT_EQ(pipe_signals, 0);
+        void (*now)(int) = signal(SIGPIPE, SIG_DFL);
+        ASSERT(now == dispositions[i]);
+        sigset_t pending;
+        ASSERT_EQ(sigpending(&pending), 0);
+        ASSERT(!sigismember(&pending, SIGPIPE)); /* swallowed, not left pending */
+        close(peer);
+    }
 }
 
 /* A doorbell directory that is not ours alone is refused rather than used.
@@ -109,6 +147,7 @@ static void test_dead_doorbells_are_swept(void)
 int main(void)
 {
     RUN(test_ring_and_drain);
+    RUN(test_gone_peer_under_each_sigpipe_disposition);
     RUN(test_foreign_directory_is_refused);
     RUN(test_dead_doorbells_are_swept);
     return 0;

@@ -31,6 +31,8 @@ typedef struct ipo_sleeper {
     struct ipo_sleeper *next;
     int      efd;       /* readable when another waiter of this process read a ring */
     uint32_t what;      /* IPO_WAIT_FOR_* it is registered for; 0 when not registered */
+    uint32_t passed;    /* a ring was written to efd while registered (under the waker's
+                         * lock): only then does its unregistration read efd */
 } ipo_sleeper_t;
 
 /* A participant's side of the wakeup protocol: its own doorbell, the
@@ -46,6 +48,8 @@ typedef struct ipo_waker {
     uint32_t         nsleepers;    /* how many */
     uint32_t         waiting[3];   /* of them, by IPO_WAIT_FOR_* bit */
     ipo_deathwatch_t watch;        /* the other participants' pidfds, under `lock` */
+    int              spare_efd;    /* an eventfd a finished waiter left for the next
+                                    * (read empty), or -1; under `lock` (waiter.c) */
 } ipo_waker_t;
 
 /* Waiters of one process registered at once, at most: the access word

@@ -40,6 +40,7 @@ typedef struct ipo_waiter {
     uint64_t      since;     /* IPO_WAIT_FOR_CHANGE: the change count to move away from */
     uint32_t      what;      /* IPO_WAIT_FOR_* of the wait under way; 0 when idle */
     int           in_line;   /* holds a place in the line for access (a ticket) */
+    uint32_t      poked;     /* ipo_waiter_poke() wrote to the eventfd: the next look reads it */
 } ipo_waiter_t;
 
 enum ipo_wait_step {
@@ -57,11 +58,13 @@ enum ipo_wait_step {
  * no better idea: a holder on another core usually releases within it. */
 #define IPO_SPIN_NS_DEFAULT 50000
 
-/* An idle waiter on the waker; no system call (its eventfd is made when
- * first needed). */
+/* An idle waiter on the waker; no system call (its eventfd is made, or
+ * taken from the one a finished waiter of the waker left, when first
+ * needed). */
 void ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker);
 
-/* Cancels a wait under way and closes the eventfd. */
+/* Cancels a wait under way; leaves the eventfd, emptied, to the waker's
+ * next waiter (or closes it if the waker keeps one already). */
 void ipo_waiter_fini(ipo_waiter_t *w);
 
 /* The descriptors to poll for readability: the doorbell, the eventfd
