@@ -82,9 +82,6 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     }
     if (mode == IPO_TRY_ACCESS || mode == IPO_TRY_MESSAGES)
         return 0;
-    /* A wait begins: now the question costs nothing against it. */
-    if (ipo_py_require_creator(self) < 0)
-        return -1;
 
     /* The waiter spins for the budget, then sleeps on the doorbell until a
      * releaser rings, with the GIL released. Each sleep ends by the next
@@ -94,17 +91,31 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
     ipo_waiter_init(&waiter, &self->waker); /* no system call until it sleeps */
     uint32_t what = messages ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
     int64_t deadline = deadline_after(time_limit);
-    int64_t spin_ns = self->spin_ns;
     int rc;
+    int asleep = 0;
     self->waiters++;
     for (;;) {
         int64_t wake_by = ipo_now_ns() + SIGNAL_CHECK_NS;
         Py_BEGIN_ALLOW_THREADS
-        rc = ipo_waiter_wait(&waiter, what, 0, deadline, wake_by, spin_ns);
+        if (!asleep) /* spin, then register: a turn that comes by then costs no system call */
+            rc = ipo_waiter_start(&waiter, what, 0, self->spin_ns);
+        else
+            rc = ipo_waiter_wait(&waiter, what, 0, deadline, wake_by, 0);
         Py_END_ALLOW_THREADS
-        spin_ns = 0; /* spun once already */
-        if (rc == 0)
+        if (rc == 0) /* IPO_WAIT_HELD from a start, 0 from a wait */
             break;
+        if (!asleep && rc > 0) {
+            /* The wait goes to sleep: now the question costs nothing
+             * against it (a creator that closed the region, alive, never
+             * rings; one that died, the death watch reports too). */
+            asleep = 1;
+            if (ipo_py_require_creator(self) < 0) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        asleep = 1;
         if (PyErr_CheckSignals() < 0)
             break;
         /* Woken without a turn (the periodic wake, a signal, a wake of the
