@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 
 PAIR = ("throughput", "roundtrip", "rate", "idle")
 STREAM_ONLY = ("throughput", "rate")
+# Round trips where both sides sleep: each contender's sleeping kind, beside
+# a raw eventfd ping-pong on the same loop (the floor from Python).
+SLEEP = ("sleep-roundtrip",)
+# The seed's payload (400 kB) in a ping-pong: the reader reads it right
+# after the writer's turn.
+BULK = ("bulk-roundtrip",)
 
 
 @dataclass(frozen=True)
@@ -28,21 +34,34 @@ class Contender:
 
 
 CONTENDERS = (
-    Contender("ours-sync", "ipc_py_objects (sync)", "peer_ipo", "Ipo", PAIR, {"loop": "sync"}, kind="ours"),
+    Contender("ours-sync", "ipc_py_objects (sync)", "peer_ipo", "Ipo", PAIR + BULK, {"loop": "sync"}, kind="ours"),
+    Contender("ours-sync-sleep", "ipc_py_objects (sync, sleeping)", "peer_ipo", "Ipo", SLEEP + BULK,
+              {"loop": "sync", "sleep": True}, kind="ours", note="spin_budget=0"),
+    Contender("ours-asyncio-sleep", "ipc_py_objects (asyncio, sleeping)", "peer_ipo", "Ipo", SLEEP,
+              {"loop": "asyncio", "sleep": True}, kind="ours", note="save_cpu_time=True"),
+    Contender("ours-uvloop-sleep", "ipc_py_objects (uvloop, sleeping)", "peer_ipo", "Ipo", SLEEP,
+              {"loop": "uvloop", "sleep": True}, kind="ours", note="save_cpu_time=True"),
     Contender("ours-asyncio", "ipc_py_objects (asyncio)", "peer_ipo", "Ipo", PAIR, {"loop": "asyncio"}, kind="ours"),
     Contender("ours-uvloop", "ipc_py_objects (uvloop)", "peer_ipo", "Ipo", PAIR, {"loop": "uvloop"}, kind="ours"),
     Contender("reference-sync", "InterProcessPyObjects (sync)", "peer_ipo", "Ipo", PAIR, {"loop": "sync"},
               python="reference", kind="reference"),
     Contender("reference-asyncio", "InterProcessPyObjects (asyncio)", "peer_ipo", "Ipo", PAIR,
               {"loop": "asyncio"}, python="reference", kind="reference"),
-    Contender("mp-shm-sem", "shared_memory + semaphores", "peer_mp", "SharedMemorySemaphores", PAIR,
+    Contender("mp-shm-sem", "shared_memory + semaphores", "peer_mp", "SharedMemorySemaphores", PAIR + BULK,
               note="a ring of 8 slots, two counting semaphores"),
     Contender("mp-queue", "multiprocessing.Queue", "peer_mp", "Queue", PAIR, note="maxsize 10, pickled"),
-    Contender("mp-pipe", "multiprocessing.Pipe", "peer_mp", "Pipe", PAIR, note="send_bytes / recv_bytes"),
-    Contender("asyncio-unix", "asyncio Unix-socket streams", "peer_sockets", "UnixStreams", PAIR,
+    Contender("mp-pipe", "multiprocessing.Pipe", "peer_mp", "Pipe", PAIR + SLEEP + BULK,
+              note="send_bytes / recv_bytes"),
+    Contender("asyncio-unix", "asyncio Unix-socket streams", "peer_sockets", "UnixStreams", PAIR + SLEEP,
               {"loop": "asyncio"}, note="length-prefixed, readexactly"),
-    Contender("uvloop-unix", "uvloop Unix-socket streams", "peer_sockets", "UnixStreams", PAIR,
+    Contender("uvloop-unix", "uvloop Unix-socket streams", "peer_sockets", "UnixStreams", PAIR + SLEEP,
               {"loop": "uvloop"}, note="length-prefixed, readexactly"),
+    Contender("eventfd-sync", "eventfd + poll(), Python", "peer_eventfd", "Eventfd", SLEEP, {"loop": "sync"},
+              kind="limit", note="two eventfds and a shared page: the floor of a sleeping wake"),
+    Contender("eventfd-asyncio", "eventfd + add_reader, asyncio", "peer_eventfd", "Eventfd", SLEEP,
+              {"loop": "asyncio"}, kind="limit", note="the same on asyncio's loop"),
+    Contender("eventfd-uvloop", "eventfd + add_reader, uvloop", "peer_eventfd", "Eventfd", SLEEP,
+              {"loop": "uvloop"}, kind="limit", note="the same on uvloop"),
     Contender("faster-fifo", "faster-fifo", "peer_fifo", "FasterFifo", PAIR, note="8 MiB ring, pickled"),
     Contender("iceoryx2", "iceoryx2 publish/subscribe", "peer_iceoryx2", "Iceoryx2", PAIR,
               note="with an event service to wake the subscriber"),
@@ -68,6 +87,6 @@ C_LIMITS = (
               kind="limit", note="benchmarks/c/copy_limits"),
     Contender("c-spin", "C, shared cache line, spinning", "latency_limits", "spin", ("roundtrip",),
               kind="limit", note="benchmarks/c/latency_limits"),
-    Contender("c-eventfd", "C, eventfd + poll(), sleeping", "latency_limits", "eventfd", ("roundtrip",),
+    Contender("c-eventfd", "C, eventfd + poll(), sleeping", "latency_limits", "eventfd", ("roundtrip",) + SLEEP,
               kind="limit", note="benchmarks/c/latency_limits"),
 )

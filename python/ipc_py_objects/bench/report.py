@@ -9,14 +9,20 @@ TITLES = {
     "throughput": "Throughput: {transfer_count:,} messages of {transfer_size:,} bytes, sender to receiver, "
                   "each ending as `bytes`",
     "roundtrip": "Round trips of a 64-byte message ({roundtrips:,} per run)",
+    "sleep-roundtrip": "Sleeping round trips of a 64-byte message ({roundtrips:,} per run): both sides "
+                       "sleep until woken, on each loop, beside raw eventfds",
+    "bulk-roundtrip": "Round trips of a {transfer_size:,}-byte message ({bulk_roundtrips:,} per run), "
+                      "each ending as `bytes`",
     "rate": "One-way rate: {rate_count:,} messages of 64 bytes",
     "dict": "A shared dict, read and written in turns by two processes",
     "idle": "Idle CPU: a receiver waiting {idle_seconds:g} s for a message",
 }
-UNITS = {"throughput": "GiB/s", "roundtrip": "µs", "rate": "messages/s", "dict": "increments/s",
-         "idle": "CPU s per s"}
-HIGHER_IS_BETTER = {"throughput": True, "rate": True, "dict": True, "roundtrip": False, "idle": False}
-BASELINE = {"throughput": "ours-sync", "rate": "ours-sync", "roundtrip": "ours-sync", "dict": "ours-dict"}
+ROUNDTRIPS = ("roundtrip", "sleep-roundtrip", "bulk-roundtrip")
+UNITS = {"throughput": "GiB/s", "rate": "messages/s", "dict": "increments/s", "idle": "CPU s per s",
+         **{b: "µs" for b in ROUNDTRIPS}}
+HIGHER_IS_BETTER = {"throughput": True, "rate": True, "dict": True, "idle": False, **{b: False for b in ROUNDTRIPS}}
+BASELINE = {"throughput": "ours-sync", "rate": "ours-sync", "roundtrip": "ours-sync", "dict": "ours-dict",
+            "sleep-roundtrip": "ours-sync-sleep", "bulk-roundtrip": "ours-sync"}
 
 
 def _num(b, v):
@@ -24,7 +30,7 @@ def _num(b, v):
         return "-"
     if b == "throughput":
         return f"{v:.2f}"
-    if b == "roundtrip":
+    if b in ROUNDTRIPS:
         return f"{v:.1f}" if v < 1000 else f"{v:,.0f}"
     if b == "idle":
         return f"{v:.4f}"
@@ -37,7 +43,7 @@ def _num(b, v):
 
 def format_figure(b, fig):
     """One run's figure, for the progress line."""
-    if b == "roundtrip":
+    if b in ROUNDTRIPS:
         return f"{fig['median_us']:.1f} µs (p99 {fig['p99_us']:.1f})"
     return f"{_num(b, fig['value'])} {UNITS[b]}"
 
@@ -55,7 +61,7 @@ def markdown(data, image_dir=None):
     versions = data["machine"].get("versions", {})
     if versions:
         out += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
-    for b in ("throughput", "roundtrip", "rate", "dict", "idle"):
+    for b in ("throughput", "roundtrip", "sleep-roundtrip", "bulk-roundtrip", "rate", "dict", "idle"):
         entries = summary.get(b)
         if not entries:
             continue
@@ -66,7 +72,7 @@ def markdown(data, image_dir=None):
         base = summary[b].get(BASELINE.get(b, ""), {}).get("median")
         head = f"| contender | {UNITS[b]} (median) | min-max |"
         rule = "|---|---:|---:|"
-        if b == "roundtrip":
+        if b in ROUNDTRIPS:
             head, rule = head + " p99 µs |", rule + "---:|"
         if base:
             head, rule = head + " relative to ours |", rule + "---:|"
@@ -76,7 +82,7 @@ def markdown(data, image_dir=None):
             c = contenders.get(cid, {"label": cid, "note": ""})
             label = f"**{c['label']}**" if c.get("kind") == "ours" else c["label"]
             row = f"| {label} | {_num(b, e['median'])} | {_num(b, e['min'])}-{_num(b, e['max'])} |"
-            if b == "roundtrip":
+            if b in ROUNDTRIPS:
                 row += f" {_num(b, e['p99'])} |"
             if base:
                 row += f" {e['median'] / base:.2f}× |"

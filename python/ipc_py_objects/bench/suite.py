@@ -30,6 +30,7 @@ class Sizes:
     transfer_count: int  # the seed's shape: 1,000 x 400,000 bytes
     transfer_size: int
     roundtrips: int
+    bulk_roundtrips: int
     rate_count: int
     dict_rounds: int
     dict_increments: int
@@ -37,13 +38,15 @@ class Sizes:
 
 
 FULL = Sizes(rounds=5, idle_rounds=3, transfer_count=1000, transfer_size=400_000, roundtrips=5000,
-             rate_count=50_000, dict_rounds=20, dict_increments=200, idle_seconds=3.0)
+             bulk_roundtrips=1000, rate_count=50_000, dict_rounds=20, dict_increments=200, idle_seconds=3.0)
 QUICK = Sizes(rounds=2, idle_rounds=1, transfer_count=200, transfer_size=400_000, roundtrips=1000,
-              rate_count=10_000, dict_rounds=6, dict_increments=50, idle_seconds=1.0)
+              bulk_roundtrips=200, rate_count=10_000, dict_rounds=6, dict_increments=50, idle_seconds=1.0)
 SMOKE = Sizes(rounds=1, idle_rounds=1, transfer_count=20, transfer_size=400_000, roundtrips=50,
-              rate_count=200, dict_rounds=2, dict_increments=5, idle_seconds=0.2)
+              bulk_roundtrips=20, rate_count=200, dict_rounds=2, dict_increments=5, idle_seconds=0.2)
 
-BENCHMARKS = ("throughput", "roundtrip", "rate", "dict", "idle")
+BENCHMARKS = ("throughput", "roundtrip", "sleep-roundtrip", "bulk-roundtrip", "rate", "dict", "idle")
+# Figures are round-trip times (median and p99 of each run).
+ROUNDTRIPS = ("roundtrip", "sleep-roundtrip", "bulk-roundtrip")
 
 
 def run_spec(benchmark, sizes):
@@ -52,8 +55,11 @@ def run_spec(benchmark, sizes):
         return "stream", {"count": sizes.transfer_count, "size": sizes.transfer_size}
     if benchmark == "rate":
         return "stream", {"count": sizes.rate_count, "size": 64}
-    if benchmark == "roundtrip":
+    if benchmark in ("roundtrip", "sleep-roundtrip"):
         return "pingpong", {"count": sizes.roundtrips, "size": 64, "warmup": max(10, sizes.roundtrips // 10)}
+    if benchmark == "bulk-roundtrip":
+        return "pingpong", {"count": sizes.bulk_roundtrips, "size": sizes.transfer_size,
+                            "warmup": max(10, sizes.bulk_roundtrips // 10)}
     if benchmark == "idle":
         return "stream", {"count": 1, "size": 64, "delay": sizes.idle_seconds}
     if benchmark == "dict":
@@ -63,7 +69,7 @@ def run_spec(benchmark, sizes):
 
 def figure(benchmark, params, figures):
     """One run's figure(s) from what its processes reported."""
-    if benchmark == "roundtrip":
+    if benchmark in ROUNDTRIPS:
         rtts = sorted(figures["ping"]["rtts"])
         return {"median_us": statistics.median(rtts) / 1000,
                 "p99_us": rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))] / 1000}
@@ -206,10 +212,10 @@ def summarize(results):
     for b, per in results.items():
         summary[b] = {}
         for cid, runs in per.items():
-            key = "median_us" if b == "roundtrip" else "value"
+            key = "median_us" if b in ROUNDTRIPS else "value"
             values = [r[key] for r in runs]
             entry = {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
-            if b == "roundtrip":
+            if b in ROUNDTRIPS:
                 entry["p99"] = statistics.median(r["p99_us"] for r in runs)
             summary[b][cid] = entry
     return summary

@@ -7,7 +7,9 @@ per turn (a full region raises FreeMemoryChunkNotFoundError: the receiver's
 turn frees memory); the receiver takes each as a `bytes` copy
 (take_message_2) and destroys its block. Ping-pong: a request region and a
 reply region, one message in flight. Both sides use the package's default
-waiting (a short spin, then sleep).
+waiting (a short spin, then sleep); with `sleep=True` they sleep at once
+(`spin_budget=0` for the sync API, `save_cpu_time=True` for a manager): a
+sleeping round trip, beside the peers that always sleep.
 """
 
 import asyncio
@@ -29,7 +31,7 @@ def _run(loop_kind, coro):
     return asyncio.run(coro)
 
 
-def _attach(name):
+def _attach(name, **options):
     """A consumer's SharedMemory(name), ready. The reference package can
     fail an attach that races its creator's setup ("cannot mmap an empty
     file"): try again then, as its own examples do by starting the
@@ -39,7 +41,7 @@ def _attach(name):
 
     for attempt in range(500):
         try:
-            sm = SharedMemory(name)
+            sm = SharedMemory(name, **options)
             sm.init_consumer(time_limit=60)
             return sm
         except (ValueError, FileNotFoundError):
@@ -49,8 +51,12 @@ def _attach(name):
 
 
 class Ipo:
-    def __init__(self, ctx, loop="sync", region_mib=200):
+    def __init__(self, ctx, loop="sync", region_mib=200, sleep=False):
         self.loop = loop
+        # Only ours has these options (the reference package runs this
+        # peer with sleep left False).
+        self.options = {"spin_budget": 0} if sleep else {}
+        self.save_cpu_time = sleep
         self.region_size = region_mib * MiB
         self.name = f"ipo-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
@@ -154,8 +160,8 @@ class Ipo:
 
         if self.loop != "sync":
             return _run(self.loop, self._aping(h))
-        with SharedMemory(f"{self.name}-in", create=True, size=4 * MiB) as requests, \
-                SharedMemory(f"{self.name}-out", create=True, size=4 * MiB) as replies:
+        with SharedMemory(f"{self.name}-in", create=True, size=4 * MiB, **self.options) as requests, \
+                SharedMemory(f"{self.name}-out", create=True, size=4 * MiB, **self.options) as replies:
             requests.wait_consumer_ready(time_limit=60)
             replies.wait_consumer_ready(time_limit=60)
             h.start()
@@ -179,7 +185,8 @@ class Ipo:
 
         requests = SharedMemory(f"{self.name}-in", create=True, size=4 * MiB)
         replies = SharedMemory(f"{self.name}-out", create=True, size=4 * MiB)
-        async with ASharedMemoryManager(requests) as a_in, ASharedMemoryManager(replies) as a_out:
+        save = self.save_cpu_time
+        async with ASharedMemoryManager(requests, save) as a_in, ASharedMemoryManager(replies, save) as a_out:
             cm_in, cm_out = a_in(), a_out()
             await h.astart()
 
@@ -202,7 +209,7 @@ class Ipo:
 
         if self.loop != "sync":
             return _run(self.loop, self._apong(h))
-        requests, replies = _attach(f"{self.name}-in"), _attach(f"{self.name}-out")
+        requests, replies = _attach(f"{self.name}-in", **self.options), _attach(f"{self.name}-out", **self.options)
         with requests, replies:
             h.ready()
             while True:
@@ -218,8 +225,9 @@ class Ipo:
     async def _apong(self, h):
         from ipc_py_objects import ASharedMemoryManager, SharedMemory
 
-        async with ASharedMemoryManager(SharedMemory(f"{self.name}-in")) as a_in, \
-                ASharedMemoryManager(SharedMemory(f"{self.name}-out")) as a_out:
+        save = self.save_cpu_time
+        async with ASharedMemoryManager(SharedMemory(f"{self.name}-in"), save) as a_in, \
+                ASharedMemoryManager(SharedMemory(f"{self.name}-out"), save) as a_out:
             cm_in, cm_out = a_in(), a_out()
             h.ready()
             while True:
