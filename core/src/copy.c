@@ -1,8 +1,11 @@
-/* core/src/copy.c — payload copies into the region, streaming past the cache when large. */
+/* core/src/copy.c — payload copies into the region: cached while a turn's payloads fit, streamed past that. */
 #include "ipo/copy.h"
 
 #include <stdint.h>
 #include <string.h>
+
+#include "ipo/access.h"
+#include "ipo/atomics.h"
 
 #if defined(__x86_64__)
 #include <emmintrin.h>
@@ -13,6 +16,8 @@ static void stream_copy(void *dst, const void *src, size_t n)
     const uint8_t *s = src;
     /* Stores must be 16-byte aligned: copy the head normally. */
     size_t head = (size_t)(-(uintptr_t)d & 15);
+    if (head > n)
+        head = n;
     memcpy(d, s, head);
     d += head;
     s += head;
@@ -36,13 +41,33 @@ static void stream_copy(void *dst, const void *src, size_t n)
 }
 #endif
 
-void ipo_copy_in(void *dst, const void *src, size_t n)
+void ipo_copy_cached(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+
+void ipo_copy_streaming(void *dst, const void *src, size_t n)
 {
 #if defined(__x86_64__)
-    if (n >= IPO_STREAM_THRESHOLD) {
-        stream_copy(dst, src, n);
-        return;
-    }
-#endif
+    stream_copy(dst, src, n);
+#else
     memcpy(dst, src, n);
+#endif
+}
+
+void ipo_copy_in(ipo_region_t *r, void *dst, const void *src, size_t n)
+{
+    /* Which turn this is: the access word's count, which moves with every
+     * turn. Relaxed: the holder reads its own turn's count (as the queue's
+     * put stamp does). */
+    uint64_t turn = ipo_atomic_load_relaxed(&r->hdr->access) >> IPO_ACCESS_COUNT_SHIFT;
+    if (turn != r->copy_turn) {
+        r->copy_turn = turn;
+        r->copy_bytes = 0;
+    }
+    r->copy_bytes += n;
+    if (n >= IPO_STREAM_THRESHOLD && r->copy_bytes > IPO_STREAM_TURN_BUDGET)
+        ipo_copy_streaming(dst, src, n);
+    else
+        ipo_copy_cached(dst, src, n);
 }

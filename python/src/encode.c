@@ -415,7 +415,7 @@ static int encode_ndarray(ipo_encoder_t *enc, PyObject *const *parts, ipo_off_t 
             rc = fail_container(self, *out);
         } else {
             if (view.len)
-                ipo_copy_in(data, view.buf, (size_t)view.len);
+                ipo_copy_in(&self->r, data, view.buf, (size_t)view.len);
             v[IPO_NDARRAY_DATA].type = IPO_T_BYTES;
             v[IPO_NDARRAY_DATA].v.off = data_off;
         }

@@ -38,7 +38,7 @@ int ipo_py_encode_bytes(RegionObject *self, uint8_t type, const void *src, Py_ss
     if (rc)
         return ipo_py_fail_alloc(self, rc);
     if (len)
-        ipo_copy_in(data, src, (size_t)len);
+        ipo_copy_in(&self->r, data, src, (size_t)len);
     ((ipo_obj_t *)(self->r.base + *out))->flags |= flags;
     return 0;
 }

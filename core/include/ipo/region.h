@@ -39,6 +39,8 @@ typedef struct ipo_region {
     uint64_t      pin_hint_index; /* may be: a hint, looked at from there (core/src/pins.c) */
     uint64_t      stamp_turn;     /* the turn whose put time stamp_ns is (core/src/queue.c) */
     uint64_t      stamp_ns;
+    uint64_t      copy_turn;      /* the turn whose payload bytes copy_bytes counts, so far */
+    uint64_t      copy_bytes;     /* (ipo_copy_in: cached, or streamed past a budget) */
     uint64_t      pins_held;      /* entries of that log in use (any thread unpins: atomic) */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
     struct ipo_region *registry_next; /* handles a fork() child must close */
