@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def test_smoke_run_writes_figures_table_and_charts(tmp_path):
-    only = "ours-sync,ours-asyncio,mp-pipe,memcpy,ours-dict,local-dict"
+    only = "ours-sync,ours-asyncio,ours-sync-sleep,eventfd-sync,eventfd-asyncio,mp-pipe,memcpy,ours-dict,local-dict"
     proc = subprocess.run([sys.executable, "-m", "ipc_py_objects.bench", "--smoke", "--only", only,
                            "--output", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -28,12 +28,16 @@ def test_smoke_run_writes_figures_table_and_charts(tmp_path):
     for b in ("throughput", "roundtrip", "rate", "idle"):
         assert {"ours-sync", "ours-asyncio", "mp-pipe"} <= set(summary[b]), b
     assert summary["throughput"]["memcpy"]["median"] > 0
+    # Sleeping round trips beside the raw eventfd floors; the 400 kB ping-pong.
+    assert {"ours-sync-sleep", "eventfd-sync", "eventfd-asyncio", "mp-pipe"} == set(summary["sleep-roundtrip"])
+    assert {"ours-sync", "ours-sync-sleep", "mp-pipe"} == set(summary["bulk-roundtrip"])
     assert set(summary["dict"]) == {"ours-dict", "local-dict"}
     assert summary["roundtrip"]["ours-sync"]["p99"] >= summary["roundtrip"]["ours-sync"]["min"]
     assert data["machine"]["cores"] == os.cpu_count() and data["machine"]["cpu"]
     assert not data["failures"] and not data["skipped"]
     table = (tmp_path / "results.md").read_text()
     assert "ipc_py_objects (sync)" in table and "multiprocessing.Pipe" in table
+    assert "Sleeping round trips" in table and "eventfd + poll(), Python" in table
     for chart in ("throughput.png", "latency.png"):
         assert (tmp_path / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
