@@ -72,6 +72,8 @@ byte next_ticket = 0;        /* header.sleep_tickets */
 bool pending[N];             /* slot.wake_pending */
 chan bell[N] = [1] of { bit };
 chan efd[WAITERS] = [1] of { bit };   /* each waiter's eventfd */
+bool passed[WAITERS];        /* sleeper.passed: a ring was written to its eventfd while it
+                                was registered (under the lock); only then is the eventfd read */
 bool registered[WAITERS];    /* the waker's list of registered sleepers */
 bool lock[N];                /* the waker's mutex (one per process) */
 byte cancels = CANCELS;
@@ -194,7 +196,8 @@ inline register()
 
 /* ipo__sleeper_unregister: leave the list and the word, then read the
  * doorbell (handing what was read to the other registered waiter of the
- * slot) and our eventfd. */
+ * slot, and marking it passed) and, if a ring was passed to us while we
+ * were registered, our eventfd. */
 inline unregister()
 {
     atomic { !lock[slot] -> lock[slot] = true };
@@ -212,21 +215,29 @@ inline unregister()
     od;
 #ifdef TWO_IN_ONE
     if
-    :: got && slot == 0 && registered[other] -> atomic { if :: nfull(efd[other]) -> efd[other]!1 :: else -> skip fi }
+    :: got && slot == 0 && registered[other] ->
+        passed[other] = true;
+        atomic { if :: nfull(efd[other]) -> efd[other]!1 :: else -> skip fi }
     :: else -> skip
     fi;
 #endif
+    mine = passed[me];
+    passed[me] = false;
     lock[slot] = false;
-    do
-    :: atomic { nempty(efd[me]) -> efd[me]?_ }
-    :: empty(efd[me]) -> break
-    od
+    if
+    :: mine ->
+        do
+        :: atomic { nempty(efd[me]) -> efd[me]?_ }
+        :: empty(efd[me]) -> break
+        od
+    :: else -> skip
+    fi
 }
 
 proctype waiter(byte me; byte slot; byte other)
 {
     byte round = 0, had, best, j, seen_owner, seen_sleepers, seen_waiting, seen_ticket, best_ticket;
-    bool in_line, over, took, rang, free, got, seen_pending;
+    bool in_line, over, took, rang, free, got, seen_pending, mine;
     do
     :: round < ROUNDS ->
         /* ipo_waiter_start: a new wait, a new place in line */
