@@ -40,6 +40,7 @@ typedef struct ipo_region {
     uint64_t      stamp_turn;     /* the turn whose put time stamp_ns is (core/src/queue.c) */
     uint64_t      stamp_ns;
     uint64_t      pins_held;      /* entries of that log in use (any thread unpins: atomic) */
+    int           pins_abandoned; /* left with buffers alive: the log is no longer ours */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
     struct ipo_region *registry_next; /* handles a fork() child must close */
     char          shm_name[IPO_NAME_MAX + 2]; /* as passed to shm_open: "/name" */
