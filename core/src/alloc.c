@@ -740,11 +740,16 @@ int ipo_alloc_for_each(const ipo_heap_t *h, int (*fn)(void *ctx, ipo_off_t paylo
 {
     if (!heap_ok(h))
         return -IPO_ECORRUPT;
+    /* The bounds read once, as heap_ok() checked them: a tool walks without
+     * access, and a bound read again could have changed. */
     const ipo_alloc_root_t *root = h->root;
-    for (ipo_off_t b = root->heap_start; b < root->heap_end;) {
+    const ipo_off_t start = root->heap_start, end = root->heap_end;
+    if (start >= end || end > h->span - HDR)
+        return -IPO_ECORRUPT;
+    for (ipo_off_t b = start; b < end;) {
         const ipo_block_t *blk = block_at(h, b);
         uint64_t size = block_size(blk);
-        if (size < MIN_BLOCK || size > root->heap_end - b)
+        if (size < MIN_BLOCK || size > end - b)
             return -IPO_ECORRUPT;
         if (!(blk->size_tag & IPO_BLOCK_FREE)) {
             int rc = fn(ctx, b + HDR);

@@ -76,6 +76,11 @@ void ipo__slot_unlock(int fd, uint32_t slot);
  * also frees the log. The count of pins dropped. */
 uint64_t ipo__pins_drop(struct ipo_region *r, ipo_slot_t *s, int free_chunks);
 
+/* pins.c: a participant leaving with buffers alive gives its log up: the
+ * entries cleared (the pins kept), later unpins count down only. Before
+ * the slot's lock goes. */
+void ipo__pins_abandon(struct ipo_region *r);
+
 /* pins.c: frees this participant's pin log when no entry of it is in use.
  * Needs access. */
 void ipo__pins_trim(struct ipo_region *r);

@@ -102,6 +102,41 @@ typedef struct tree_walk {
     uint64_t bytes, blocks, budget;
 } tree_walk_t;
 
+/* The values a block holds, as a reader without access may follow them:
+ * the header read once (a copy), the count clamped to the block's own
+ * size, so that a block freed or remade while it is read can give wrong
+ * figures but never send the walk past the block. */
+static size_t observed_values(const ipo_region_t *r, ipo_off_t off, const ipo_obj_t *obj,
+                              ipo_value_t **values, ipo_entry_t **entries)
+{
+    ipo_obj_t head;
+    memcpy(&head, obj, sizeof(head));
+    uint64_t usable = ipo_alloc_usable_size(&r->heap, off);
+    ipo_value_t *v;
+    size_t n = ipo_obj_values(&head, &v); /* offsets relative to the copy */
+    uint64_t at = v ? (uint64_t)((uint8_t *)v - (uint8_t *)&head) : 0;
+    *entries = NULL;
+    if (head.type == IPO_T_TABLE) {
+        uint64_t rel = (uint64_t)((uint8_t *)ipo_obj_data(&head) - (uint8_t *)&head);
+        if (usable < rel + sizeof(ipo_table_t))
+            return 0;
+        ipo_table_t t;
+        memcpy(&t, (const uint8_t *)obj + rel, sizeof(t));
+        uint64_t index_bytes = (t.index_size * sizeof(uint32_t) + 15) & ~(uint64_t)15;
+        if (t.index_size > usable || index_bytes > usable - rel - sizeof(ipo_table_t))
+            return 0;
+        uint64_t first = rel + sizeof(ipo_table_t) + index_bytes;
+        uint64_t most = (usable - first) / sizeof(ipo_entry_t);
+        *entries = (ipo_entry_t *)((uint8_t *)obj + first);
+        return (size_t)(t.nentries < most ? t.nentries : most) * 2;
+    }
+    if (!v || at > usable)
+        return 0;
+    uint64_t most = (usable - at) / sizeof(ipo_value_t);
+    *values = (ipo_value_t *)((uint8_t *)obj + at);
+    return n < most ? n : (size_t)most;
+}
+
 /* Bounded as every walk of shared blocks is: by depth and by a budget of
  * blocks, so a damaged or changing tree (a cycle) ends. */
 static int walk_tree(tree_walk_t *w, ipo_off_t off, unsigned depth)
@@ -112,20 +147,14 @@ static int walk_tree(tree_walk_t *w, ipo_off_t off, unsigned depth)
     w->budget--;
     w->blocks++;
     w->bytes += ipo_alloc_usable_size(&w->r->heap, off);
-    ipo_value_t *values;
-    size_t n = ipo_obj_values(obj, &values);
-    ipo_entry_t *entries = NULL;
-    if (obj->type == IPO_T_TABLE) {
-        ipo_table_t *t = ipo__table_of(obj);
-        if (!t)
-            return -1;
-        entries = ipo_table_entries(t);
-        n = (size_t)t->nentries * 2;
-    }
+    ipo_value_t *values = NULL;
+    ipo_entry_t *entries;
+    size_t n = observed_values(w->r, off, obj, &values, &entries);
     for (size_t i = 0; i < n; i++) {
-        const ipo_value_t *v = entries ? (i % 2 ? &entries[i / 2].value : &entries[i / 2].key)
-                                       : &values[i];
-        if (!ipo_value_is_inline(v->type) && walk_tree(w, v->v.off, depth + 1))
+        ipo_value_t v;
+        memcpy(&v, entries ? (i % 2 ? &entries[i / 2].value : &entries[i / 2].key) : &values[i],
+               sizeof(v));
+        if (!ipo_value_is_inline(v.type) && walk_tree(w, v.v.off, depth + 1))
             return -1;
     }
     return 0;

@@ -94,6 +94,10 @@ static int free_entry(ipo_region_t *r, uint64_t **entry)
         }
         chunk = first;
     }
+    /* A chain longer than any log grows (a damaged or cyclic one): never
+     * link past a link that names more. */
+    if (last && ipo_atomic_load_relaxed(&last_words[0]))
+        return -IPO_ECORRUPT;
     if (last && last_n >= (UINT64_MAX >> 4))
         return -IPO_EOVERFLOW;
     ipo_off_t fresh;
@@ -132,6 +136,9 @@ int ipo_obj_pin(ipo_region_t *r, ipo_off_t off, ipo_off_t *pin)
      * its load. */
     IPO_CRASH_POINT();
     ipo_atomic_fetch_add_relaxed(pins, (uint16_t)1);
+    /* The count before the entry, for a kill (no other thread reads the
+     * entry): the compiler must not move the entry's store ahead. */
+    ipo_compiler_order();
     if (entry) {
         /* SYNC POINT pin log entry: relaxed; read by this process's unpin,
          * or by ipo__pins_drop() once this process is dead (its lock's
@@ -147,7 +154,10 @@ int ipo_obj_pin(ipo_region_t *r, ipo_off_t off, ipo_off_t *pin)
 
 void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off, ipo_off_t pin)
 {
-    if (pin) {
+    /* A handle that left with buffers alive gave its log up (its entries
+     * cleared, the pins kept: ipo__pins_abandon()); the entry may be a new
+     * occupant's now, so only the count goes down. */
+    if (pin && !r->pins_abandoned) {
         if (pin >= r->size - 8 || pin % 8)
             return; /* not a pin this handle gave out: leave the count */
         uint64_t *entry = (uint64_t *)(r->base + pin), expected = off;
@@ -161,6 +171,8 @@ void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off, ipo_off_t pin)
          * ipo__pins_trim(), which frees the log only after every cleared
          * entry's swap. */
         ipo_atomic_fetch_sub_release(&r->pins_held, UINT64_C(1));
+        /* The entry cleared before the count goes down, for a kill. */
+        ipo_compiler_order();
     }
     /* Without access: buffers go whenever their last user lets go.
      * SYNC POINT object pins: pairs with the acquire loads of pins in
@@ -192,6 +204,7 @@ uint64_t ipo__pins_drop(ipo_region_t *r, ipo_slot_t *s, int free_chunks)
              * one too high, never counts a pin down twice. */
             IPO_CRASH_POINT();
             ipo_atomic_store_relaxed(&w[1 + i], UINT64_C(0));
+            ipo_compiler_order(); /* as in ipo_obj_unpin() */
             const ipo_obj_t *obj;
             if (ipo_obj_get(r, off, &obj))
                 continue;
@@ -209,6 +222,28 @@ uint64_t ipo__pins_drop(ipo_region_t *r, ipo_slot_t *s, int free_chunks)
         c = next;
     }
     return dropped;
+}
+
+void ipo__pins_abandon(ipo_region_t *r)
+{
+    if (!r->me || !ipo_atomic_load_relaxed(&r->pins_held))
+        return;
+    /* Its buffers outlive the slot, which the next occupant (or a holder
+     * dropping dead participants' pins) will treat as a dead one's: clear
+     * the entries so that nobody counts these pins down, and keep the pins
+     * themselves, which the buffers' unpins drop (the count only: see
+     * ipo_obj_unpin()). A process that dies before then leaves them, as it
+     * would have before there was a log. */
+    ipo_off_t c = ipo_atomic_load_relaxed(&r->me->pin_log);
+    for (unsigned chunks = 0; c && chunks < MAX_CHUNKS; chunks++) {
+        uint64_t n, *w = chunk_at(r, c, &n);
+        if (!w)
+            break;
+        for (uint64_t i = 0; i < n; i++)
+            ipo_atomic_store_relaxed(&w[1 + i], UINT64_C(0));
+        c = ipo_atomic_load_relaxed(&w[0]);
+    }
+    r->pins_abandoned = 1;
 }
 
 void ipo__pins_trim(ipo_region_t *r)

@@ -121,6 +121,44 @@ static inline ipo_ring_t *ring_checked(const ipo_region_t *r)
     return ring;
 }
 
+/* The queue as one look sees it: counters, ring and capacity each read
+ * once, so that a reader without access (a tool's observer) never follows
+ * a value that changed between its check and its use, and never loops on
+ * a tail that moves under it. The ring's slots lie inside the heap for the
+ * capacity seen, whatever the ring's block has become since. */
+typedef struct queue_view {
+    const ipo_ring_t *ring;
+    const uint64_t   *stamps;
+    uint64_t          head, tail, cap;
+} queue_view_t;
+
+static inline uint64_t slot_of(uint64_t cap, uint64_t i)
+{
+    return (cap & (cap - 1)) ? i % cap : i & (cap - 1);
+}
+
+static int queue_look(const ipo_region_t *r, queue_view_t *v)
+{
+    const ipo_queue_t *q = &r->hdr->queue;
+    const ipo_alloc_root_t *root = r->heap.root;
+    /* Relaxed: under access, plain values; without, a snapshot whose
+     * parts are checked against each other below. */
+    ipo_off_t off = ipo_atomic_load_relaxed(&q->ring);
+    v->head = ipo_atomic_load_relaxed(&q->head);
+    v->tail = ipo_atomic_load_relaxed(&q->tail);
+    uint64_t start = root->heap_start, end = root->heap_end;
+    if (off < start || off >= end || (off & 15) || end > r->size - sizeof(ipo_block_t) ||
+        end - off < sizeof(ipo_ring_t))
+        return -IPO_ECORRUPT;
+    v->ring = ring_at(r, off);
+    v->cap = ipo_atomic_load_relaxed(&v->ring->capacity);
+    if (!v->cap || v->cap > (end - off - sizeof(ipo_ring_t)) / SLOT_BYTES ||
+        v->tail - v->head > v->cap)
+        return -IPO_ECORRUPT;
+    v->stamps = (const uint64_t *)(v->ring->entries + v->cap);
+    return 0;
+}
+
 int ipo_queue_init(ipo_region_t *r)
 {
     ipo_queue_t *q = &r->hdr->queue;
@@ -306,19 +344,16 @@ int ipo_queue_peek_newest(const ipo_region_t *r, ipo_off_t *obj)
 
 int ipo_queue_at(const ipo_region_t *r, uint64_t i, ipo_off_t *obj, int64_t *put_ns)
 {
-    /* Plain, as the other peeks; a tool without access reads a snapshot
-     * that the ring check keeps inside the ring. */
-    const ipo_queue_t *q = &r->hdr->queue;
-    const ipo_ring_t *ring = ring_checked(r);
-    if (!ring)
+    /* One look, as a tool without access reads it (queue_look()). */
+    queue_view_t v;
+    if (queue_look(r, &v))
         return -IPO_ECORRUPT;
-    uint64_t head = q->head, tail = q->tail;
-    if (i >= tail - head)
+    if (i >= v.tail - v.head)
         return -IPO_EEMPTY;
-    uint64_t at = ring_slot((ipo_ring_t *)ring, head + i);
-    *obj = ring->entries[at];
+    uint64_t at = slot_of(v.cap, v.head + i);
+    *obj = ipo_atomic_load_relaxed(&v.ring->entries[at]);
     if (put_ns)
-        *put_ns = (int64_t)ring_stamps((ipo_ring_t *)ring)[at];
+        *put_ns = (int64_t)ipo_atomic_load_relaxed(&v.stamps[at]);
     return 0;
 }
 
@@ -374,19 +409,17 @@ static int offset_order(const void *a, const void *b)
 
 /* The offsets the messages name, head to tail, sorted (malloc'd, for the
  * caller to free); NULL, with why, when there is no memory for them. */
-static ipo_off_t *sorted_entries(const ipo_region_t *r, char *why, size_t why_len)
+static ipo_off_t *sorted_entries(const queue_view_t *v, char *why, size_t why_len)
 {
-    const ipo_queue_t *q = &r->hdr->queue;
-    const ipo_ring_t *ring = ring_at(r, q->ring);
-    uint64_t n = q->tail - q->head;
+    uint64_t n = v->tail - v->head;
     ipo_off_t *entries = malloc((size_t)(n ? n : 1) * sizeof(*entries));
     if (!entries) {
         if (why)
             snprintf(why, why_len, "no memory for the %llu messages of the queue", (unsigned long long)n);
         return NULL;
     }
-    for (uint64_t i = q->head; i != q->tail; i++)
-        entries[i - q->head] = ring->entries[ring_slot(ring, i)];
+    for (uint64_t i = 0; i < n; i++)
+        entries[i] = ipo_atomic_load_relaxed(&v->ring->entries[slot_of(v->cap, v->head + i)]);
     qsort(entries, (size_t)n, sizeof(*entries), offset_order);
     return entries;
 }
@@ -403,10 +436,17 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
     int rc = ipo_queue_check_ring(&r->heap, q, why, why_len);
     if (rc)
         return rc;
-    const ipo_ring_t *ring = ring_at(r, q->ring);
-    uint64_t n = q->tail - q->head;
-    for (uint64_t i = q->head; i != q->tail; i++) {
-        ipo_off_t obj = ring->entries[ring_slot(ring, i)];
+    /* Then everything from one look (queue_look()): check() also serves a
+     * tool that reads without access, while a holder changes the queue. */
+    queue_view_t v;
+    if (queue_look(r, &v)) {
+        if (why)
+            snprintf(why, why_len, "the queue's ring and counters do not fit together");
+        return -IPO_ECORRUPT;
+    }
+    uint64_t n = v.tail - v.head;
+    for (uint64_t i = v.head; i != v.tail; i++) {
+        ipo_off_t obj = ipo_atomic_load_relaxed(&v.ring->entries[slot_of(v.cap, i)]);
         const ipo_obj_t *o;
         if (ipo_obj_get(r, obj, &o) || !(o->flags & IPO_OBJ_QUEUED)) {
             if (why)
@@ -419,7 +459,7 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
         if (rc)
             return rc;
     }
-    ipo_off_t *seen = sorted_entries(r, why, why_len);
+    ipo_off_t *seen = sorted_entries(&v, why, why_len);
     if (!seen)
         return -IPO_ECORRUPT;
     for (uint64_t i = 1; i < n; i++)
@@ -430,7 +470,7 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
             rc = -IPO_ECORRUPT;
             goto out;
         }
-    queued_count_t count = { .r = r, .ring = q->ring, .queued = 0 };
+    queued_count_t count = { .r = r, .ring = (ipo_off_t)((const uint8_t *)v.ring - r->base), .queued = 0 };
     rc = ipo_alloc_for_each(&r->heap, count_queued, &count);
     if (rc) {
         if (why)
@@ -441,8 +481,8 @@ int ipo_queue_check(const ipo_region_t *r, char *why, size_t why_len)
         if (why)
             snprintf(why, why_len, "%llu objects are flagged as queued, but the queue's head %llu "
                      "and tail %llu hold %llu messages: a moved head or tail?",
-                     (unsigned long long)count.queued, (unsigned long long)q->head,
-                     (unsigned long long)q->tail, (unsigned long long)n);
+                     (unsigned long long)count.queued, (unsigned long long)v.head,
+                     (unsigned long long)v.tail, (unsigned long long)n);
         rc = -IPO_ECORRUPT;
     }
 out:

@@ -33,25 +33,37 @@ int ipo_region_slot_alive(const ipo_region_t *r, uint32_t slot)
 }
 
 /* The dead participant's slot: forget its waits and its registrations in
- * the access word, and let the next attacher have it. */
+ * the access word, drop its pins, and let the next attacher have it. Once
+ * the takeover's swap names us, attachers may claim the slot: so this runs
+ * under the slot's lock, taken for the moment; when an attacher has won it
+ * first, that attacher did all of this on its way in (occupy_slot()), and
+ * the slot is not ours to touch. The creator's slot is never claimed by
+ * an attacher (a new creator makes a new file), and its lock is never
+ * taken, not even for a moment: that would tell attachers that a dead
+ * creator lives. After the repair: freeing the log's chunks needs an
+ * allocator whole again. */
 static void free_dead_slot(ipo_region_t *r, uint32_t i)
 {
     ipo_slot_t *s = r->slots + i;
+    int locked = 0;
+    if (r->fd >= 0 && i != 0) {
+        if (ipo__slot_trylock(r->fd, i))
+            return;
+        locked = 1;
+    }
     /* Relaxed: the occupant is dead, and a releaser that still reads the old
      * waiting_for rings a doorbell nobody reads and passes it over. */
     ipo_atomic_store_relaxed(&s->waiting_for, 0u);
     ipo__take_back_sleepers(r, s);
-    /* Its pins, while its slot's lock keeps attachers out (one that won the
-     * slot first drops them itself, on its way in). Not the creator's: its
-     * lock held even for a moment would tell attachers that it lives, and
-     * its region is gone with it anyway. */
-    if (i && ipo_atomic_load_relaxed(&s->pin_log) && ipo__slot_trylock(r->fd, i) == 0) {
+    /* Not the creator's pins (without its lock, its log is not ours to
+     * walk; its region is gone with it anyway). */
+    if (locked && ipo_atomic_load_relaxed(&s->pin_log))
         ipo__pins_drop(r, s, 1);
-        ipo__slot_unlock(r->fd, i);
-    }
     /* SYNC POINT slot state: informative for processes (a slot is its lock's);
      * pairs with nothing. */
     ipo_atomic_store_relaxed(&s->state, (uint32_t)IPO_SLOT_FREE);
+    if (locked)
+        ipo__slot_unlock(r->fd, i);
 }
 
 int ipo_access_take_over(ipo_region_t *r, char *why, size_t why_len)
@@ -84,13 +96,13 @@ int ipo_access_take_over(ipo_region_t *r, char *why, size_t why_len)
     r->taken_over_at = (count + 1) & (UINT64_MAX >> IPO_ACCESS_COUNT_SHIFT);
     if (!r->taken_over_at)
         r->taken_over_at = UINT64_MAX >> IPO_ACCESS_COUNT_SHIFT; /* never 0: 0 means "none" */
-    free_dead_slot(r, (uint32_t)(owner - 1));
     /* SYNC POINT takeovers: a count for tools and tests, published by the
      * release of this turn; nothing is read through it. */
     ipo_atomic_fetch_add_relaxed(&r->hdr->takeovers, UINT64_C(1));
     /* The dead turn may have changed anything: waiters for a change look. */
     ipo_region_mark_changed(r);
     int rc = ipo_region_repair(r, why, why_len);
+    free_dead_slot(r, (uint32_t)(owner - 1));
     return rc ? rc : 1;
 }
 

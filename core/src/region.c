@@ -914,6 +914,7 @@ void ipo_region_detach(ipo_region_t *r)
      * waker releases through ipo_handoff_release() before detaching. */
     if (ipo_access_held(r))
         ipo_access_release(r);
+    ipo__pins_abandon(r);
     /* For a process the slot is handed on by its lock (slot_unlock below,
      * which the kernel orders before the next claimer's slot_lock); the
      * release serves a handle joined in process memory, whose next claimer

@@ -220,6 +220,21 @@ def inspect_command(args) -> int:
     return 0
 
 
+def check_without_turn(name: str, time_limit: float) -> Optional[str]:
+    """check() through a read-only look: a failure counts only from a look
+    that nobody's turn overlapped (a holder at work shows states between
+    its stores); looks again until one is settled or passes."""
+    deadline = time.monotonic() + time_limit
+    while True:
+        r = observe(name, check=True)
+        if r["check_failure"] is None or r["check_settled"]:
+            return r["check_failure"]
+        if time.monotonic() >= deadline:
+            raise OperationTimedOutError(
+                f"region '{name}' changed during every look for {time_limit} s: check it in a turn "
+                f"(without --no-turn)")
+
+
 def check_command(args) -> int:
     from .shared_memory import SharedMemory
 
@@ -227,7 +242,7 @@ def check_command(args) -> int:
     how = "in a turn"
     sm = None
     if args.no_turn:
-        failure, how = observe(args.name, check=True)["check_failure"], "without a turn"
+        failure, how = check_without_turn(args.name, args.time_limit), "without a turn"
     else:
         observe(args.name)  # a clear error when there is no such region
         try:
@@ -237,11 +252,20 @@ def check_command(args) -> int:
                                              f"{args.time_limit} s")
         except CreatorGoneError:
             # Nobody will change it any more: a read-only look is whole.
-            failure, how = observe(args.name, check=True)["check_failure"], "without a turn (creator gone)"
+            failure = check_without_turn(args.name, args.time_limit)
+            how = "without a turn (creator gone)"
             sm = None
         if sm is not None:
             try:
-                if not sm.wait_my_turn(args.time_limit):
+                try:
+                    got_turn = sm.wait_my_turn(args.time_limit)
+                except CreatorGoneError:
+                    # The creator died while we waited: as above.
+                    sm.close()
+                    sm = None
+                    failure = check_without_turn(args.name, args.time_limit)
+                    return report_check(args, failure, "without a turn (creator gone)")
+                if not got_turn:
                     raise OperationTimedOutError(
                         f"no turn in region '{args.name}' within {args.time_limit} s "
                         f"(held by pid {observe(args.name)['holder_pid']}); try --no-turn")
@@ -254,7 +278,12 @@ def check_command(args) -> int:
                 finally:
                     sm.release()
             finally:
-                sm.close()
+                if sm is not None:
+                    sm.close()
+    return report_check(args, failure, how)
+
+
+def report_check(args, failure: Optional[str], how: str) -> int:
     if args.json:
         print_json({"name": args.name, "ok": failure is None, "failure": failure, "how": how})
     elif failure is None:
@@ -270,7 +299,7 @@ def messages_command(args) -> int:
         print_json({"name": args.name, "length": r["queue"]["length"], "messages": r["messages"]})
         return 0
     out = console()
-    shown = r["messages"]
+    shown = r.get("messages", [])
     t = table(f"{r['queue']['length']} messages in {args.name}"
               + (f" (the first {len(shown)})" if len(shown) < r["queue"]["length"] else ""),
               ["#", "type", "class", "size", "blocks", "age", "offset"])
@@ -308,10 +337,22 @@ def watch_view(r: Dict[str, Any], rate: Dict[str, float]):
     return Group(head, t)
 
 
-def key_pressed(timeout: float) -> Optional[str]:
-    """A key typed within timeout seconds (stdin in cbreak mode), or None."""
-    ready, _, _ = select.select([sys.stdin], [], [], timeout)
-    return sys.stdin.read(1) if ready else None
+def key_pressed(timeout: float) -> Optional[bytes]:
+    """A key typed within timeout seconds (stdin in cbreak mode), or None.
+    Bytes straight from the descriptor: no decoding, nothing buffered
+    where select() cannot see it."""
+    fd = sys.stdin.fileno()
+    ready, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, 16) if ready else None
+
+
+def in_foreground() -> bool:
+    """Whether this process owns the terminal: only then is cbreak mode
+    ours to set (from the background, tcsetattr would stop us)."""
+    try:
+        return sys.stdin.isatty() and os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def watch_json(args) -> int:
@@ -340,22 +381,32 @@ def watch_command(args) -> int:
 
     if args.json:
         return watch_json(args)
+    import signal
+
     before, t0 = observe(args.name), time.monotonic()
-    tty = sys.stdin.isatty()
+    tty = in_foreground()
     saved = None
     if tty:
         import termios
         import tty as ttymod
 
-        saved = termios.tcgetattr(sys.stdin)
-        ttymod.setcbreak(sys.stdin)
+        # A signal that would end us without unwinding (TERM, HUP, QUIT)
+        # unwinds instead, so the terminal is given back below.
+        def leave(signum, frame):
+            raise SystemExit(128 + signum)
+
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, leave)
+        saved = termios.tcgetattr(sys.stdin.fileno())
+        ttymod.setcbreak(sys.stdin.fileno())
     rounds = 0
     try:
         with Live(watch_view(before, rates(before, before, 1.0)), console=console(),
                   auto_refresh=False) as live:
             while args.count is None or rounds < args.count:
                 if tty:
-                    if key_pressed(args.interval) in ("q", "Q"):
+                    key = key_pressed(args.interval)
+                    if key and key[:1] in (b"q", b"Q"):
                         break
                 else:
                     time.sleep(args.interval)  # the refresh period, not a wait for a condition
@@ -369,7 +420,7 @@ def watch_command(args) -> int:
         if saved is not None:
             import termios
 
-            termios.tcsetattr(sys.stdin, termios.TCSADRAIN, saved)
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
     return 0
 
 
@@ -396,6 +447,13 @@ def bench_command(rest: List[str]) -> int:
 # ---- entry -------------------------------------------------------------------------
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ipc-py-objects", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -415,7 +473,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--time-limit", type=float, default=5.0, help="seconds to wait for a turn (5)")
     c.add_argument("--no-turn", action="store_true", help="read without taking a turn (may see changes halfway)")
     c = command("messages", "what is queued, without taking anything", messages_command)
-    c.add_argument("--limit", type=int, default=100, help="show at most this many (100)")
+    c.add_argument("--limit", type=positive_int, default=100, help="show at most this many (100)")
     c = command("watch", "a live view: turns/s, messages/s, queue, waiters, memory", watch_command)
     c.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (1)")
     c.add_argument("--count", type=int, default=None, help="stop after this many refreshes")
@@ -435,11 +493,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # The reader went (| head): not an error. Later flushes go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (SharedMemoryError, OSError) as exc:
         print(f"ipc-py-objects: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@
  *   view_base.c    ViewObject: a checked reference to a live block
  *   class_cache.c  static objects' generated classes, by block and by class
  *   decode.c       blocks to Python objects (copies, or views)
+ *   memo.c         a slot's decoded value, handed out again while the slot holds it
  *   keys.c         the stable hash of keys, and equality with stored keys
  *   encode_leaf.c  blocks of values that hold no other (bytes, str, int...)
  *   encode.c       Python objects to blocks, with the state of one put

@@ -2,7 +2,7 @@
 #ifndef IPO_PY_KEYS_H
 #define IPO_PY_KEYS_H
 
-#include "decode.h"
+#include "memo.h"
 
 /* Imports the datetime C API for keys.c. */
 int ipo_py_keys_init(void);

@@ -3,14 +3,85 @@
 
 /* A static object's fields are a VALUES block of fixed length; instances of
  * its generated class hold an ObjectRef (a view of that block), and each
- * field is a data descriptor that reads and writes one slot. */
+ * field is a data descriptor that reads and writes one slot.
+ *
+ * An ObjectRef keeps, per field, the value its last read or write made
+ * (memo.h): reading `thing.company_info` again gives the same instance, and
+ * `thing.str_value` the same str, without decoding, while the slot still
+ * holds that block of that generation; the memo is checked on every read.
+ * The memos are one small array per ObjectRef, made on the first read of a
+ * field that keeps one: at most one value per field, replaced when the
+ * field changes, gone with the ObjectRef (so with the instance). */
+typedef struct ObjectRefObject {
+    ViewObject  view;
+    ipo_memo_t *memos;   /* NULL until a field's value is kept */
+    Py_ssize_t  nmemos;
+} ObjectRefObject;
+
+/* Fields past this many are read without a memo: a damaged block that
+ * claims a huge length costs no huge array. */
+#define REF_MEMOS_MAX 1024
+
+/* The memo of field index, made on demand when `make`; NULL when none. */
+static ipo_memo_t *ref_memo(ObjectRefObject *ref, Py_ssize_t index, const ipo_obj_t *values, int make)
+{
+    if (ref->memos)
+        return index < ref->nmemos ? &ref->memos[index] : NULL;
+    if (!make || index >= REF_MEMOS_MAX)
+        return NULL;
+    Py_ssize_t n = (Py_ssize_t)(values->v.len / sizeof(ipo_value_t));
+    if (n > REF_MEMOS_MAX)
+        n = REF_MEMOS_MAX;
+    if (index >= n)
+        return NULL;
+    ref->memos = PyMem_Calloc((size_t)n, sizeof(ipo_memo_t));
+    if (!ref->memos)
+        return NULL; /* a memo only saves time: read without one */
+    ref->nmemos = n;
+    return &ref->memos[index];
+}
+
+static int ObjectRef_traverse(ObjectRefObject *ref, visitproc visit, void *arg)
+{
+    for (Py_ssize_t i = 0; i < ref->nmemos; i++)
+        Py_VISIT(ref->memos[i].value);
+    return ipo_py_view_traverse(&ref->view, visit, arg);
+}
+
+static int ObjectRef_clear(ObjectRefObject *ref)
+{
+    /* The array goes first, so that a value whose deallocation reads this
+     * ObjectRef again finds no memo. */
+    ipo_memo_t *memos = ref->memos;
+    Py_ssize_t n = ref->nmemos;
+    ref->memos = NULL;
+    ref->nmemos = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        ipo_py_memo_clear(&memos[i]);
+    PyMem_Free(memos);
+    return ipo_py_view_clear(&ref->view);
+}
+
+static void ObjectRef_dealloc(ObjectRefObject *ref)
+{
+    PyTypeObject *tp = Py_TYPE(ref);
+    PyObject_GC_UnTrack(ref);
+    ObjectRef_clear(ref);
+    tp->tp_free(ref);
+    Py_DECREF(tp);
+}
+
 static PyMethodDef object_ref_methods[] = {
     IPO_VIEW_METHODS,
     { NULL, NULL, 0, NULL }
 };
 
 static PyType_Slot object_ref_slots[] = {
-    IPO_VIEW_SLOTS,
+    { Py_tp_traverse, (void *)ObjectRef_traverse },
+    { Py_tp_clear, (void *)ObjectRef_clear },
+    { Py_tp_dealloc, (void *)ObjectRef_dealloc },
+    { Py_tp_getset, ipo_py_view_getset },
+    { Py_tp_hash, (void *)PyObject_HashNotImplemented },
     { Py_tp_methods, object_ref_methods },
     { Py_tp_doc, (void *)"A reference from an instance to its shared fields." },
     { 0, NULL }
@@ -18,7 +89,7 @@ static PyType_Slot object_ref_slots[] = {
 
 PyType_Spec ipo_object_ref_spec = {
     .name = "ipc_py_objects._ipo.ObjectRef",
-    .basicsize = sizeof(ViewObject),
+    .basicsize = sizeof(ObjectRefObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = object_ref_slots,
 };
@@ -32,7 +103,7 @@ typedef struct FieldObject {
     PyTypeObject *ref_type;
 } FieldObject;
 
-static ViewObject *instance_ref(FieldObject *f, PyObject *inst)
+static ObjectRefObject *instance_ref(FieldObject *f, PyObject *inst)
 {
     PyObject *ref = NULL;
     if (f->ref_offset > 0) {
@@ -52,46 +123,96 @@ static ViewObject *instance_ref(FieldObject *f, PyObject *inst)
                      Py_TYPE(inst)->tp_name);
         return NULL;
     }
-    return (ViewObject *)ref;
+    return (ObjectRefObject *)ref;
 }
 
-/* The slot of this field in the block of ref (its VALUES, into *holder
- * when asked); needs access. */
-static ipo_value_t *field_slot(FieldObject *f, ViewObject *ref, ipo_obj_t **holder)
+/* The slot of this field in the block of ref (its VALUES, into *holder),
+ * needs access. */
+static ipo_value_t *field_slot(FieldObject *f, ObjectRefObject *ref, ipo_obj_t **holder)
 {
-    ipo_obj_t *values = ipo_py_view_obj(ref);
-    if (holder)
-        *holder = values;
+    ipo_obj_t *values = ipo_py_view_obj(&ref->view);
+    *holder = values;
     if (!values)
         return NULL;
     /* The block was checked when the view was made; its length is checked
      * against the mapping again, as another process may have written it. */
     if ((uint64_t)f->index >= values->v.len / sizeof(ipo_value_t) ||
-        values->v.len > ref->region->r.size - ref->off - ipo_obj_data_rel(values)) {
-        ipo_py_raise(ref->region->st, -IPO_EBADOBJ, "a shared object has fewer fields than its class");
+        values->v.len > ref->view.region->r.size - ref->view.off - ipo_obj_data_rel(values)) {
+        ipo_py_raise(ref->view.region->st, -IPO_EBADOBJ, "a shared object has fewer fields than its class");
         return NULL;
     }
     return (ipo_value_t *)ipo_obj_data(values) + f->index;
 }
 
+/* A read that its memo does not answer: decode, and keep the value when
+ * it is of a kind kept. The decode may run Python code (a class's hook),
+ * which may drop the instance's link to ref, or read this field again: ref
+ * is held meanwhile, and its memo found again after. */
+static __attribute__((noinline)) PyObject *field_get_decoding(FieldObject *f, ObjectRefObject *ref,
+                                                             ipo_obj_t *values, ipo_value_t *slot)
+{
+    RegionObject *region = ref->view.region;
+    ipo_memo_t key;
+    int keep = ipo_py_memo_key(region, slot, &key);
+    if (keep && !ref_memo(ref, f->index, values, 1))
+        keep = 0;
+    Py_INCREF(ref);
+    PyObject *value = ipo_py_decode_value(region, slot, 0);
+    ipo_memo_t *m;
+    if (value && keep && (m = ref_memo(ref, f->index, values, 0)))
+        ipo_py_memo_set(m, &key, value);
+    Py_DECREF(ref);
+    return value;
+}
+
 /* Reading and writing a field is one operation each, in the turn held or
  * in one taken for it (view_base.h), of the region of the instance's block. */
-static PyObject *field_get(FieldObject *f, ViewObject *ref)
+static PyObject *field_get(FieldObject *f, ObjectRefObject *ref)
 {
-    RegionObject *region = ref->region;
-    ipo_value_t *slot = field_slot(f, ref, NULL);
-    return slot ? ipo_py_decode_value(region, slot, 0) : NULL;
+    ipo_obj_t *values;
+    ipo_value_t *slot = field_slot(f, ref, &values);
+    if (!slot)
+        return NULL;
+    /* None, bools and ints are made as fast as a memo is checked (small
+     * ints and the singletons are CPython's own, shared); a float is an
+     * allocation, which a memo saves while the field keeps its bits, and a
+     * block a decode. A field that changes at every turn pays a few stores
+     * for its memo, no more. */
+    switch (slot->type) {
+    case IPO_T_NONE:
+        Py_RETURN_NONE;
+    case IPO_T_BOOL:
+        return PyBool_FromLong(slot->v.u64 != 0);
+    case IPO_T_INT64:
+        return PyLong_FromLongLong(slot->v.i64);
+    default:
+        break;
+    }
+    if (f->index < ref->nmemos) {
+        PyObject *hit = ipo_py_memo_hit(ref->view.region, &ref->memos[f->index], slot);
+        if (hit)
+            return hit;
+    }
+    if (slot->type != IPO_T_FLOAT64)
+        return field_get_decoding(f, ref, values, slot);
+    PyObject *value = PyFloat_FromDouble(slot->v.f64);
+    ipo_memo_t *m;
+    if (value && (m = ref_memo(ref, f->index, values, 1))) {
+        ipo_memo_t key = { NULL, slot->v.u64, 0, slot->type };
+        ipo_py_memo_set(m, &key, value);
+    }
+    return value;
 }
 
 /* Outside a turn, out of line: the wait lets other threads run, so the
  * instance's reference to its block, borrowed, is held meanwhile (one of
  * them could replace it). */
-static __attribute__((noinline, cold)) PyObject *field_get_taking_a_turn(FieldObject *f, ViewObject *ref)
+static __attribute__((noinline, cold)) PyObject *field_get_taking_a_turn(FieldObject *f, ObjectRefObject *ref)
 {
     Py_INCREF(ref);
     ipo_own_turn_t turn;
     PyObject *value = NULL;
-    if (ipo_py_turn_take(ref->region, &turn) == 0) {
+    if (ipo_py_turn_take(ref->view.region, &turn) == 0) {
         value = field_get(f, ref);
         ipo_py_turn_end(&turn);
     }
@@ -104,10 +225,10 @@ static PyObject *Field_get(FieldObject *f, PyObject *inst, PyObject *owner)
     (void)owner;
     if (!inst)
         return Py_NewRef((PyObject *)f);
-    ViewObject *ref = instance_ref(f, inst);
+    ObjectRefObject *ref = instance_ref(f, inst);
     if (!ref)
         return NULL;
-    RegionObject *region = ref->region;
+    RegionObject *region = ref->view.region;
     if (!ipo_py_turn_held(region))
         return field_get_taking_a_turn(f, ref);
     /* The instance keeps ref, and ref the region, for the read. Not
@@ -117,12 +238,25 @@ static PyObject *Field_get(FieldObject *f, PyObject *inst, PyObject *owner)
     return field_get(f, ref);
 }
 
-static int field_set(FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *value)
+static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObject *value)
 {
-    RegionObject *region = ref->region;
+    RegionObject *region = ref->view.region;
     ipo_value_t slot;
-    if (!field_slot(f, ref, NULL))
+    ipo_obj_t *holder = NULL;
+    ipo_value_t *now = field_slot(f, ref, &holder);
+    if (!now)
         return -1;
+    /* A str stored again over itself (the memo shows the field holds this
+     * very object, unchanged since) changes nothing: no block is made and
+     * none freed. It still counts as a change of the turn, as any store. */
+    if (f->index < ref->nmemos && ref->memos[f->index].value == value && PyUnicode_CheckExact(value)) {
+        PyObject *same = ipo_py_memo_hit(region, &ref->memos[f->index], now);
+        if (same) {
+            Py_DECREF(same);
+            ipo_region_mark_changed(&region->r);
+            return 0;
+        }
+    }
     ipo_store_t st;
     ipo_py_store_init(&st);
     if (ipo_py_store_value(&st, region, value, &slot) < 0) {
@@ -133,8 +267,7 @@ static int field_set(FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *
      * again, and write only into the region the value was encoded in. */
     ref = instance_ref(f, inst);
     ipo_value_t *target = NULL;
-    ipo_obj_t *holder = NULL;
-    if (ref && ref->region != region)
+    if (ref && ref->view.region != region)
         PyErr_SetString(PyExc_RuntimeError,
                         "the object's shared fields moved to another region during the assignment");
     else if (ref)
@@ -152,16 +285,23 @@ static int field_set(FieldObject *f, PyObject *inst, ViewObject *ref, PyObject *
         ipo_py_raise_damaged(region, "a shared object's fields are not a VALUES block");
         return -1;
     }
+    /* The next read of a str gives back the object just stored, not a
+     * decoded copy, while the field holds it. A number needs no memo here:
+     * one a read made stays valid while the bits are the same, and a store
+     * of another payload makes it miss. */
+    ipo_memo_t *m;
+    if (target->type == IPO_T_STR && (m = ref_memo(ref, f->index, holder, 1)))
+        ipo_py_memo_stored(region, m, target, value);
     return ipo_py_store_finish(&st, 1);
 }
 
 static __attribute__((noinline, cold)) int field_set_taking_a_turn(FieldObject *f, PyObject *inst,
-                                                                  ViewObject *ref, PyObject *value)
+                                                                  ObjectRefObject *ref, PyObject *value)
 {
     Py_INCREF(ref); /* borrowed from the instance, as in field_get_taking_a_turn */
     ipo_own_turn_t turn;
     int rc = -1;
-    if (ipo_py_turn_take(ref->region, &turn) == 0) {
+    if (ipo_py_turn_take(ref->view.region, &turn) == 0) {
         rc = field_set(f, inst, ref, value);
         ipo_py_turn_end(&turn);
     }
@@ -177,10 +317,10 @@ static int Field_set(FieldObject *f, PyObject *inst, PyObject *value)
                      "of fields (put it with ForceGeneralObjectCopy/Inplace to allow that)", f->name);
         return -1;
     }
-    ViewObject *ref = instance_ref(f, inst);
+    ObjectRefObject *ref = instance_ref(f, inst);
     if (!ref)
         return -1;
-    RegionObject *region = ref->region;
+    RegionObject *region = ref->view.region;
     if (!ipo_py_turn_held(region))
         return field_set_taking_a_turn(f, inst, ref, value);
     region->running++;

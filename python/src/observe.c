@@ -10,7 +10,7 @@
 static const char *type_name(unsigned type)
 {
     static const char *const names[] = {
-        [0] = "(queue ring, pin log)",
+        [0] = "(queue ring)",
         [IPO_T_NONE] = "None", [IPO_T_BOOL] = "bool", [IPO_T_INT64] = "int",
         [IPO_T_FLOAT64] = "float", [IPO_T_BIGINT] = "int (big)", [IPO_T_BYTES] = "bytes",
         [IPO_T_BYTEARRAY] = "bytearray", [IPO_T_STR] = "str", [IPO_T_COMPLEX] = "complex",
@@ -35,14 +35,28 @@ static PyObject *class_named(const ipo_region_t *r, const ipo_obj_t *obj)
 {
     if (obj->type != IPO_T_OBJECT && obj->type != IPO_T_ENUM)
         Py_RETURN_NONE;
+    /* Each field read once into a copy and bounded by its block: the
+     * blocks may change while a tool reads them without access. */
     ipo_value_t *values;
-    size_t n = ipo_obj_values(obj, &values);
-    const ipo_obj_t *s;
-    if (n < 1 || values[0].type != IPO_T_STR || ipo_obj_get(r, values[0].v.off, &s) ||
-        s->type != IPO_T_STR)
+    ipo_obj_t head;
+    memcpy(&head, obj, sizeof(head));
+    if (ipo_obj_values(&head, &values) < 1)
         Py_RETURN_NONE;
-    uint64_t len = s->v.len < 200 ? s->v.len : 200;
-    return PyUnicode_DecodeUTF8((const char *)ipo_obj_data(s), (Py_ssize_t)len, "replace");
+    ipo_value_t name;
+    memcpy(&name, (const uint8_t *)obj + ((uint8_t *)values - (uint8_t *)&head), sizeof(name));
+    const ipo_obj_t *s;
+    if (name.type != IPO_T_STR || ipo_obj_get(r, name.v.off, &s))
+        Py_RETURN_NONE;
+    ipo_obj_t str;
+    memcpy(&str, s, sizeof(str));
+    uint64_t rel = (uint64_t)((uint8_t *)ipo_obj_data(&str) - (uint8_t *)&str);
+    uint64_t usable = ipo_alloc_usable_size(&r->heap, name.v.off);
+    if (str.type != IPO_T_STR || rel > usable)
+        Py_RETURN_NONE;
+    uint64_t len = str.v.len < 200 ? str.v.len : 200;
+    if (len > usable - rel)
+        len = usable - rel;
+    return PyUnicode_DecodeUTF8((const char *)s + rel, (Py_ssize_t)len, "replace");
 }
 
 static PyObject *waits_list(uint32_t waiting_for)
@@ -242,7 +256,21 @@ static PyObject *figures(const ipo_region_t *r, int with_census, Py_ssize_t most
     }
     if (with_check) {
         char why[512] = "";
+        /* Settled when nobody held access and no turn went by while it
+         * looked: only then does a failure mean damage (a holder changing
+         * the region meanwhile can show a state between two of its
+         * stores). Relaxed: the count is compared, nothing is read
+         * through it. */
+        uint64_t before = ipo_atomic_load_relaxed(&hdr->access);
         int rc = ipo_region_check(r, why, sizeof(why));
+        uint64_t after = ipo_atomic_load_relaxed(&hdr->access);
+        int settled = !(before & IPO_ACCESS_OWNER_MASK) &&
+                      (before >> IPO_ACCESS_COUNT_SHIFT) == (after >> IPO_ACCESS_COUNT_SHIFT) &&
+                      !(after & IPO_ACCESS_OWNER_MASK);
+        if (PyDict_SetItemString(out, "check_settled", settled ? Py_True : Py_False) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
         PyObject *v = rc ? PyUnicode_DecodeUTF8(why, (Py_ssize_t)strlen(why), "replace")
                          : Py_NewRef(Py_None);
         if (!v || PyDict_SetItemString(out, "check_failure", v) < 0) {

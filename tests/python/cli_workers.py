@@ -41,6 +41,23 @@ def busy(name: str) -> None:
         sm.release()
 
 
+def churn_queue(name: str) -> None:
+    """Keeps a few hundred messages queued and changes both ends of the
+    queue, turn after turn (its ring grows and shrinks), until killed."""
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    n = 0
+    print("churning", flush=True)
+    while True:
+        assert sm.wait_my_turn(30)
+        for _ in range(60):
+            n += 1
+            sm.put_message((n, b"q" * (n % 200)))
+        for k in range(60 if n > 600 else 20):
+            sm.discard_message(k % 2)  # oldest and newest in turn
+        sm.release()
+
+
 def create_and_stay(name: str) -> None:
     """Creates the region with a message in it and stays until killed."""
     sm = SharedMemory(name, create=True, size=4 * 1024 * 1024)

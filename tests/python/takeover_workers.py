@@ -53,6 +53,25 @@ def wait_then_hold(name: str) -> None:
     sys.stdin.readline()
 
 
+def view_then_close(name: str) -> None:
+    """Takes the message the test put, keeps a buffer of it, and closes its
+    handle while the buffer lives (the mapping stays for the buffer): says
+    so, then lets the buffer go when told."""
+    sm = SharedMemory(name, create=False)
+    assert sm.init_consumer(30)
+    assert sm.wait_my_turn(30)
+    _, offset = sm.take_message_2()
+    buffer = sm.get_obj_buffer(offset)
+    sm.release()
+    sm.close()
+    print(f"closed {offset}", flush=True)
+    sys.stdin.readline()
+    assert bytes(buffer[:4]) == b"pin!"  # never another object's bytes
+    buffer.release()
+    print("let go", flush=True)
+    sys.stdin.readline()
+
+
 def attach(name: str) -> None:
     """Attaches, says which slot it got, and stays until told to go."""
     sm = SharedMemory(name, create=False)

@@ -138,6 +138,40 @@ def test_check_says_ok_and_finds_a_moved_head(sm):
     assert "DAMAGED" in run("check", sm.name, "--no-turn", check_status=1).stdout
 
 
+def test_looking_at_a_busy_queue_never_crashes_nor_cries_damage(sm):
+    """A holder changes both ends of a long queue turn after turn while the
+    command line reads it without a turn: figures may be a moment old, but
+    every look ends cleanly, and a check without a turn never reports
+    damage that is only a change in progress."""
+    churner = start("churn_queue", sm.name)
+    try:
+        expect(churner, "churning")
+        until(lambda: run_json("list") and sm.name in json.dumps(run_json("list")), "listed")
+        for _ in range(6):
+            m = run_json("messages", sm.name, "--limit", "500")
+            assert all("type" in x for x in m["messages"])
+            p = subprocess.run([*CLI, "check", sm.name, "--no-turn", "--time-limit", "2"],
+                               capture_output=True, text=True, timeout=60)
+            assert p.returncode in (0, 2), (p.returncode, p.stdout, p.stderr)
+            run_json("inspect", sm.name)
+    finally:
+        stop(churner)
+    assert "ok" in run("check", sm.name).stdout
+
+
+def test_a_closed_pipe_is_not_an_error(sm):
+    p = subprocess.run(["bash", "-c", "set -o pipefail; " + " ".join(CLI) +
+                        f" watch {sm.name} --json --interval 0.01 --count 200 | head -1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert len(p.stdout.splitlines()) == 1 and "Broken pipe" not in p.stderr
+
+
+def test_bad_arguments_are_refused(sm):
+    p = run("messages", sm.name, "--limit", "0", check_status=2)
+    assert "--limit" in p.stderr
+
+
 def test_commands_on_a_missing_region_fail_clearly(region_name):
     for command in ("inspect", "check", "messages"):
         p = run(command, region_name, check_status=2)

@@ -103,6 +103,35 @@ def test_a_dead_participants_buffers_do_not_keep_their_objects(sm, keep_turn):
         assert sm.stats()["free_bytes"] >= free + 4000
 
 
+def test_a_buffer_outliving_its_closed_handle_keeps_its_object(sm):
+    """A handle closed while its buffer lives gives its slot up: the pin
+    must stay (the buffer still shows the object), even when a newcomer
+    takes the slot, until the buffer itself goes."""
+    with wait_my_turn(sm, 10):
+        sm.put_message(b"pin!" * 1000)
+    proc = start("view_then_close", sm.name)
+    newcomer = None
+    try:
+        line = proc.stdout.readline().split()
+        assert line[0] == "closed", line
+        offset = int(line[1])
+        newcomer = start("attach", sm.name)  # takes the closed handle's slot
+        assert newcomer.stdout.readline().split()[0] == "slot"
+        with wait_my_turn(sm, 10):
+            with pytest.raises(ObjectInUseError):
+                sm.destroy_obj(offset)
+            sm.put_message(b"REUSED!!" * 500)  # what a freed block would show
+        proc.stdin.write("\n")
+        expect(proc, "let go")
+        with wait_my_turn(sm, 10):
+            sm.destroy_obj(offset)
+            sm.check()
+    finally:
+        kill(proc)
+        if newcomer:
+            kill(newcomer)
+
+
 def test_a_newcomer_in_a_dead_participants_slot_drops_its_pins(sm):
     """The dead viewer's slot is taken by the next attacher, which drops
     the pins the dead one left on its way in (nobody else may touch a slot

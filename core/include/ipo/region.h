@@ -42,6 +42,7 @@ typedef struct ipo_region {
     uint64_t      copy_turn;      /* the turn whose payload bytes copy_bytes counts, so far */
     uint64_t      copy_bytes;     /* (ipo_copy_in: cached, or streamed past a budget) */
     uint64_t      pins_held;      /* entries of that log in use (any thread unpins: atomic) */
+    int           pins_abandoned; /* left with buffers alive: the log is no longer ours */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
     struct ipo_region *registry_next; /* handles a fork() child must close */
     char          shm_name[IPO_NAME_MAX + 2]; /* as passed to shm_open: "/name" */

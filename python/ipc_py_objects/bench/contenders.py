@@ -77,6 +77,10 @@ CONTENDERS = (
     Contender("shared-memory-dict", "shared-memory-dict", "peer_dicts", "SharedMemoryDictPeer", ("dict",)),
     Contender("manager-dict", "multiprocessing.Manager().dict()", "peer_dicts", "ManagerDict", ("dict",),
               {"scale": 0.1}),
+    # Nested objects and str attributes, one process.
+    Contender("ours-objects", "ipc_py_objects objects", "peer_objects", "Ipo", ("objects",), kind="ours"),
+    Contender("plain-objects", "plain Python objects", "peer_objects", "Plain", ("objects",), kind="limit",
+              note="the same statements on plain objects: the limit"),
     Contender("local-dict", "dict, one process", "peer_dicts", "LocalDict", ("dict",), kind="limit",
               note="no second process: the limit"),
 )

@@ -44,7 +44,7 @@ QUICK = Sizes(rounds=2, idle_rounds=1, transfer_count=200, transfer_size=400_000
 SMOKE = Sizes(rounds=1, idle_rounds=1, transfer_count=20, transfer_size=400_000, roundtrips=50,
               bulk_roundtrips=20, rate_count=200, dict_rounds=2, dict_increments=5, idle_seconds=0.2)
 
-BENCHMARKS = ("throughput", "roundtrip", "sleep-roundtrip", "bulk-roundtrip", "rate", "dict", "idle")
+BENCHMARKS = ("throughput", "roundtrip", "sleep-roundtrip", "bulk-roundtrip", "rate", "dict", "idle", "objects")
 # Figures are round-trip times (median and p99 of each run).
 ROUNDTRIPS = ("roundtrip", "sleep-roundtrip", "bulk-roundtrip")
 
@@ -64,6 +64,8 @@ def run_spec(benchmark, sizes):
         return "stream", {"count": 1, "size": 64, "delay": sizes.idle_seconds}
     if benchmark == "dict":
         return "dict", {"rounds": sizes.dict_rounds, "increments": sizes.dict_increments}
+    if benchmark == "objects":
+        return "objects", {"number": sizes.rate_count * 4}
     raise ValueError(benchmark)
 
 
@@ -73,6 +75,8 @@ def figure(benchmark, params, figures):
         rtts = sorted(figures["ping"]["rtts"])
         return {"median_us": statistics.median(rtts) / 1000,
                 "p99_us": rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))] / 1000}
+    if benchmark == "objects":
+        return figures["objects"]
     if benchmark == "dict":
         start = figures["a"]["start"]
         end = max(f["end"] for f in figures.values() if f.get("end") is not None)

@@ -1,0 +1,126 @@
+"""A field's value read once and handed out again (python/src/memo.c): the
+same object while the field holds the same block, never a stale one after
+another process, another instance or a destroy changed it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ipc_py_objects import ForceStaticObjectCopy, InvalidOffsetError, SharedMemory, wait_my_turn
+from shared_types import Company, Employee
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LIMIT = 30
+
+
+def test_a_field_read_again_is_the_same_object(held):
+    held.put_message(Employee("ann", 3, Company("acme", 10, ["t"])))
+    e = held.take_message()
+    assert e.company is e.company  # one instance, not a new one per access
+    assert e.company.tags is e.company.tags
+    assert e.name is e.name
+    name = "ann" + "é" * 3
+    e.name = name
+    assert e.name is name  # a store's next read gives back the stored str
+    e.name = name  # stored over itself: nothing to write
+    assert e.name is name
+    e.years_of_employment = 1.5
+    assert e.years_of_employment is e.years_of_employment
+    e.years_of_employment = -0.0
+    assert str(e.years_of_employment) == "-0.0"  # other bits than the memo's 1.5
+    e.company = ("cd", 1, 2.5, ("z", None))
+    assert e.company is e.company and e.company == ("cd", 1, 2.5, ("z", None))
+
+
+def test_a_change_through_another_instance_is_seen(held):
+    """Two instances of one block keep a memo each: a change made through
+    one is read by the other, which checks the slot, not its memo alone."""
+    mapped, offset = held.put_message_2(ForceStaticObjectCopy(Employee("ann", 3, Company("acme", 10))))
+    a = held.read_message()
+    b = held.take_message()
+    assert a is not b and a.company is a.company and a.name == b.name == "ann"
+    company = a.company
+    b.company = Company("globex", 1)
+    assert a.company is not company and a.company.name == "globex"
+    with pytest.raises(InvalidOffsetError):
+        company.name  # noqa: B018  (its block was freed when the field was replaced)
+    b.name = None
+    b.name = "bob"  # perhaps on the freed block's offset, with a newer generation
+    assert a.name == "bob"
+    b.company = None
+    b.company = Company("initech", 2)
+    assert a.company.name == "initech"
+    held.destroy_obj(offset)
+    with pytest.raises(InvalidOffsetError):
+        a.name  # noqa: B018  (destroyed: the object's own check comes before any memo)
+
+
+def test_bytes_are_read_anew(held):
+    """A bytes payload can change in place (a writable get_obj_buffer), so
+    bytes, and tuples that hold them, are never kept."""
+    held.put_message(Employee("e", 1, (b"ab", "x")))
+    e = held.take_message()
+    assert e.company == (b"ab", "x") and e.company is not e.company
+    e.name = b"cd"
+    assert e.name == b"cd" and e.name is not e.name
+
+
+def worker(region):
+    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "memo_workers", region], env=env, cwd=HERE,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_another_process_changes_are_never_hidden_by_a_memo(region_name):
+    sm = SharedMemory(region_name, create=True, size=16 * 1024 * 1024)
+    child = worker(region_name)
+    try:
+        def order(what):
+            child.stdin.write(what + "\n")
+            child.stdin.flush()
+            answer = child.stdout.readline()
+            assert answer == "done\n", child.stderr.read()
+
+        assert sm.wait_consumer_ready(LIMIT)
+        with wait_my_turn(sm, LIMIT):
+            sm.put_message(ForceStaticObjectCopy(Employee("ann", 3, Company("acme", 10, ["t"]))))
+            e = sm.read_message()
+        order("take")
+
+        def read():
+            with wait_my_turn(sm, LIMIT):
+                # Each read twice: the second comes from the memo the first made.
+                first = (e.name, e.company, e.company.name, e.years_of_employment, e.company.employees)
+                again = (e.name, e.company, e.company.name, e.years_of_employment, e.company.employees)
+                assert all(x is y for x, y in zip(first, again))
+                return first
+
+        name, company, company_name, years, employees = read()
+        assert (name, company_name, years, employees) == ("ann", "acme", 3, 10)
+        order("new strings")
+        name, company2, company_name, *_ = read()
+        assert (name, company_name) == ("bob", "globex") and company2 is company
+        order("strings again")
+        name, _, company_name, *_ = read()
+        assert (name, company_name) == ("eve", "umbrella")
+        order("new company")
+        _, company3, company_name, *_ = read()
+        assert company3 is not company and company_name == "initech"
+        with wait_my_turn(sm, LIMIT):
+            assert company3.tags == ["x"]
+            with pytest.raises(InvalidOffsetError):
+                company.name  # noqa: B018  (the instance of the block the other process freed)
+        order("numbers")
+        *_, years, employees = read()
+        assert (years, employees) == (2.5, 1.25)
+        child.stdin.write("end\n")
+        child.stdin.flush()
+        assert child.wait(LIMIT) == 0, child.stderr.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate()
+        sm.close()
