@@ -24,6 +24,16 @@ void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s);
  * waiter that leaves without the turn a ring may have given it. */
 void ipo__handoff_pass_on(ipo_waker_t *w);
 
+/* The line (header.line): if this participant is the one a releaser rang
+ * for access, marks it DUE, so that the next release hands it the turn; 1
+ * when it is due (now or already). For a rung waiter that found the turn
+ * taken. */
+int ipo__line_due(ipo_waker_t *w);
+
+/* Takes this participant off the line (its waiter that was rung has the
+ * turn, or leaves without it). */
+void ipo__line_leave(ipo_waker_t *w);
+
 /* Brings the death watch up to date with the slot table (cheap unless
  * participants came), and with collect also reads what it reported (a
  * system call). 1 when a participant was found dead since the last look:

@@ -40,6 +40,8 @@ typedef struct ipo_waiter {
     uint64_t      since;     /* IPO_WAIT_FOR_CHANGE: the change count to move away from */
     uint32_t      what;      /* IPO_WAIT_FOR_* of the wait under way; 0 when idle */
     int           in_line;   /* holds a place in the line for access (a ticket) */
+    int           due;       /* rung, found the turn taken: the next release hands it over */
+    int64_t       spin_ns;   /* the wait's spin budget, also for a due waiter's spin */
 } ipo_waiter_t;
 
 enum ipo_wait_step {
