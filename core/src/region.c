@@ -53,7 +53,7 @@ uint32_t ipo_layout_hash(void)
         offsetof(ipo_header_t, attach_count), offsetof(ipo_header_t, next_gen),
         offsetof(ipo_header_t, changes), offsetof(ipo_header_t, takeovers),
         offsetof(ipo_header_t, hash_key_check), offsetof(ipo_header_t, note),
-        offsetof(ipo_header_t, line), IPO_ACCESS_HANDED, IPO_LINE_DUE,
+        offsetof(ipo_header_t, line), IPO_ACCESS_HANDED, IPO_LINE_DUE, IPO_LINE_AWAKE,
         sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for), offsetof(ipo_slot_t, sleepers),
         offsetof(ipo_slot_t, pin_log), offsetof(ipo_slot_t, turns), offsetof(ipo_queue_t, taken),
         sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,

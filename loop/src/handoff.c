@@ -105,10 +105,11 @@ static void waker_release(ipo_waker_t *w, int ours)
      * leave their count in the access word for good; and one of them may
      * have been rung for a turn it will never take: pass it on. */
     int had_sleepers = ours && w->sleepers;
-    if (ours)
-        ipo__line_leave(w);
     while (ours && w->sleepers)
         ipo__sleeper_unregister(w, w->sleepers);
+    /* Off the line after unregistering (see line_still_waiting()). */
+    if (ours)
+        ipo__line_leave(w);
     if (ours && (had_sleepers || ipo_access_handed(w->r)))
         ipo__handoff_pass_on(w);
     if (ours)
@@ -192,8 +193,8 @@ static int ring(ipo_waker_t *w, uint32_t i)
  * releaser killed before writing it) no longer keeps releasers from ringing
  * another. In coarse milliseconds, as the line's stamp. */
 #define LINE_STALE_MS 50u
-#define LINE_STAMP_SHIFT 17
-#define LINE_STAMP_MASK 0x7fffu
+#define LINE_STAMP_SHIFT 18
+#define LINE_STAMP_MASK 0x3fffu
 
 static uint32_t line_stamp(void)
 {
@@ -207,17 +208,39 @@ static int line_stale(uint32_t line)
 }
 
 /* Puts slot i on the line if nobody is on it (or a stale rung waiter is):
- * 1 when it is ours to ring. SYNC POINT line: the release pairs with the
- * acquire loads of the line in ipo__line_due() and line_drop(). */
-static int line_take(ipo_region_t *r, uint32_t i)
+ * the line's new value when it is ours to ring, 0 when not. SYNC POINT
+ * line: the release pairs with the acquire loads of the line in
+ * ipo__line_due() and line_drop(). */
+static uint32_t line_take(ipo_region_t *r, uint32_t i)
 {
     uint32_t *line = &r->hdr->line;
     uint32_t cur = ipo_atomic_load_relaxed(line);
     uint32_t next = (i + 1) | (line_stamp() << LINE_STAMP_SHIFT);
     while (!cur || line_stale(cur))
         if (ipo_atomic_cas_acq_rel(line, &cur, next))
-            return 1;
+            return next;
     return 0;
+}
+
+/* After putting slot i on the line: is it still waiting for access? A
+ * waiter may have unregistered, taken the turn and left the line (in
+ * finish()) between our choice and our taking the line; it would never
+ * come back to clear it, and no release would ring anyone again. Each side
+ * stores, then loads what the other stores, with a full fence between
+ * (here: the line, then waiting_for; the waiter: waiting_for in
+ * ipo__sleeper_unregister(), then the line in ipo__line_leave()): one of
+ * the two sees the other's store. If it is gone, the line is given back
+ * (unless it changed: then it is the waiter's, due). tests/model/
+ * handoff.pml found this race. */
+static int line_still_waiting(ipo_region_t *r, uint32_t i, uint32_t taken)
+{
+    ipo_atomic_fence_seq_cst();
+    /* SYNC POINT waiting_for: the fences pair (see above). */
+    if (ipo_atomic_load_relaxed(&r->slots[i].waiting_for) & IPO_WAIT_FOR_ACCESS)
+        return 1;
+    uint32_t cur = taken;
+    /* SYNC POINT line: as in line_take(). */
+    return !ipo_atomic_cas_acq_rel(&r->hdr->line, &cur, 0u);
 }
 
 /* Takes slot i off the line, if it is on it (rung or due). */
@@ -237,6 +260,10 @@ int ipo__line_due(ipo_waker_t *w)
 {
     ipo_region_t *r = w->r;
     uint32_t *line = &r->hdr->line;
+    /* After our registration cleared wake_pending: a releaser whose ring
+     * found it still set took the line before (fence in wake()), and we
+     * see the line naming us. */
+    ipo_atomic_fence_seq_cst();
     uint32_t cur = ipo_atomic_load_acquire(line);
     while ((cur & IPO_LINE_SLOT_MASK) == r->slot + 1) {
         if (cur & IPO_LINE_DUE)
@@ -250,8 +277,36 @@ int ipo__line_due(ipo_waker_t *w)
     return 0;
 }
 
+int ipo__line_awake(ipo_waker_t *w, int awake)
+{
+    ipo_region_t *r = w->r;
+    uint32_t *line = &r->hdr->line;
+    uint32_t cur = ipo_atomic_load_acquire(line);
+    for (;;) {
+        if ((cur & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE)) != ((r->slot + 1) | IPO_LINE_DUE))
+            return 0; /* off the line: handed (and not rung), taken back, or a death cleared it */
+        uint32_t next = awake ? cur | IPO_LINE_AWAKE : cur & ~IPO_LINE_AWAKE;
+        /* SYNC POINT line: pairs with the compare-and-swap that clears the
+         * line in hand_over(): one of the two comes first, so either the
+         * releaser reads AWAKE clear and rings, or we read its 0 (and, by
+         * acquire, its handoff, which we then claim). And with the fence
+         * and load in wake(): a release that freed the word without
+         * handing it over either sees AWAKE clear and rings, or the fence
+         * below orders our look at the word after its release. */
+        if (cur == next || ipo_atomic_cas_acq_rel(line, &cur, next)) {
+            ipo_atomic_fence_seq_cst();
+            return 1;
+        }
+    }
+}
+
 void ipo__line_leave(ipo_waker_t *w)
 {
+    /* The waiter's half of the handshake in line_still_waiting(): our
+     * waiting_for is cleared (if it is: another waiter of this process may
+     * still wait for access, and then the line stays right) before we look
+     * at the line. */
+    ipo_atomic_fence_seq_cst();
     line_drop(w->r, w->r->slot);
 }
 
@@ -294,8 +349,22 @@ static void wake(ipo_waker_t *w, enum wake_why why)
         if (why == WAKE_LEFT)
             return; /* access was not released: nobody waits for it because of this */
     }
-    /* One waiter for access on its way at a time (see the top). */
+    /* One waiter for access on its way at a time (see the top). A due one
+     * that a release did not hand the turn to (it registered after that
+     * release looked at the word) is rung now, as the word is free, unless
+     * it spins: then its own look after it stops spinning finds the word
+     * free (ipo__line_awake() and this load: a full fence each, after the
+     * store of each side). */
+    ipo_atomic_fence_seq_cst();
+    /* SYNC POINT line: the fences pair, as above. */
     uint32_t on_line = ipo_atomic_load_relaxed(&r->hdr->line);
+    uint32_t rounds = 0;
+    if (on_line & IPO_LINE_DUE) {
+        uint32_t i = (on_line & IPO_LINE_SLOT_MASK) - 1;
+        if (!(on_line & IPO_LINE_AWAKE) && i < n)
+            ring(w, i);
+        return;
+    }
     if (on_line && !line_stale(on_line))
         return;
     for (;;) {
@@ -315,12 +384,26 @@ static void wake(ipo_waker_t *w, enum wake_why why)
                 oldest = i;
             }
         }
-        if (oldest == UINT32_MAX || !line_take(w->r, oldest))
+        if (oldest == UINT32_MAX)
             return;
-        if (ring(w, oldest) == RUNG)
+        uint32_t taken = line_take(w->r, oldest);
+        if (!taken)
             return;
-        line_drop(w->r, oldest);
-        skip[oldest] = 1;
+        /* The line before the ring's look at wake_pending: a ring
+         * coalesced with one the waiter already read is made good by the
+         * waiter, which finds the line naming it once registered
+         * (ipo__line_due). */
+        ipo_atomic_fence_seq_cst();
+        if (ring(w, oldest) == GONE) {
+            line_drop(w->r, oldest);
+            skip[oldest] = 1;
+        } else if (line_still_waiting(w->r, oldest, taken) || ++rounds > 4 * n) {
+            return;
+        }
+        /* Not waiting any more: choose again. Not skipped: its ring is
+         * pending, which passes it over until it registers again, and then
+         * it must be found. (Bounded, against a waiter that comes and goes
+         * at every look; it is awake then, and leaves the line itself.) */
     }
 }
 
@@ -370,15 +453,21 @@ static int hand_over(ipo_waker_t *w, uint64_t cur, uint32_t line, int changed)
      * waiter. If the recipient left meanwhile (or a death cleared the
      * line), it may never claim: take the turn back. */
     uint32_t expect = line;
-    if (!ipo_atomic_cas_acq_rel(&r->hdr->line, &expect, 0u)) {
-        take_back(w, next, to, changed);
-        return 1;
+    while (!ipo_atomic_cas_acq_rel(&r->hdr->line, &expect, 0u)) {
+        /* Only its AWAKE changed (it went to sleep, or woke to spin): the
+         * same waiter, still due; the value we clear says whether to ring. */
+        if ((expect & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE)) != (line & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE))) {
+            take_back(w, next, to, changed);
+            return 1;
+        }
     }
-    /* Wake it (asleep, or about to be); if nobody reads its doorbell it is
-     * gone: take the turn back. Then whoever waits for messages or a
-     * change; the line is free, so the next waiter for access is rung too:
-     * it will be due after this turn. */
-    if (ring(w, i) == GONE) {
+    line = expect;
+    /* Wake it (asleep, or about to be), unless it said it spins for the
+     * turn (ipo__line_awake): it claims without a ring then. If nobody
+     * reads its doorbell it is gone: take the turn back. Then whoever waits
+     * for messages or a change; the line is free, so the next waiter for
+     * access is rung too: it will be due after this turn. */
+    if (!(line & IPO_LINE_AWAKE) && ring(w, i) == GONE) {
         take_back(w, next, to, changed);
         return 1;
     }

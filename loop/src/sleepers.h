@@ -30,6 +30,14 @@ void ipo__handoff_pass_on(ipo_waker_t *w);
  * taken. */
 int ipo__line_due(ipo_waker_t *w);
 
+/* A due waiter says it spins for its turn (awake), so that the releaser
+ * hands it over without ringing, or that it goes to sleep (not awake), so
+ * that the releaser rings. 1 when said; 0 when this participant is no
+ * longer due: the line was cleared, perhaps by a releaser that handed it
+ * the turn without ringing (claim it), perhaps not (sleep: a release
+ * rings registered sleepers as ever). */
+int ipo__line_awake(ipo_waker_t *w, int awake);
+
 /* Takes this participant off the line (its waiter that was rung has the
  * turn, or leaves without it). */
 void ipo__line_leave(ipo_waker_t *w);

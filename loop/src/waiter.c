@@ -36,6 +36,11 @@
 
 /* ---- is there a CPU to spin on? ------------------------------------------------ */
 
+/* The spin of a waiter when more threads are runnable than CPUs: long
+ * enough for a holder running on another CPU to end a short turn, short
+ * enough not to keep one that waits for a CPU from it for long. */
+#define OVERLOADED_SPIN_NS 5000
+
 /* How often a process looks again how many threads are runnable. */
 #define LOAD_LOOK_NS 10000000
 
@@ -211,8 +216,8 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
         return finish(w, IPO_WAIT_AGAIN);
     /* Spin: lowest latency while the holder runs on another core. Reading
      * the clock costs more than a pause, so look at it every 64 rounds. */
-    if (spin_ns > 0 && overloaded())
-        spin_ns = 0;
+    if (spin_ns > OVERLOADED_SPIN_NS && overloaded())
+        spin_ns = OVERLOADED_SPIN_NS;
     if (spin_ns > 0) {
         int64_t spin_until = ipo_now_ns() + spin_ns;
         for (uint32_t round = 1;; round++) {
@@ -264,12 +269,18 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
         }
         if (new_ticket)
             w->in_line = 1;
+        /* On the line already: a releaser chose us and its ring was
+         * coalesced with one we read before registering (our pending flag
+         * was still set), so no ring may come: we are due, as if rung. */
+        if (rc && (w->what & IPO_WAIT_FOR_ACCESS) && !w->due)
+            w->due = ipo__line_due(w->waker);
         if (rc && w->due && (w->what & IPO_WAIT_FOR_ACCESS) && w->spin_ns > 0) {
             /* Due: the next release hands us the turn. Registered already
              * (so a release that frees the word instead rings us), wait for
              * it awake a while: a turn handed to a sleeper waits for the
              * scheduler. Claimed with one compare-and-swap. */
             int64_t until = ipo_now_ns() + w->spin_ns;
+            ipo__line_awake(w->waker, 1);
             for (uint32_t round = 1;; round++) {
                 ipo_cpu_relax();
                 if (try_take(w))
@@ -277,6 +288,13 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
                 if (!(round & 63) && ipo_now_ns() >= until)
                     break;
             }
+            /* Asleep from now on: a handoff must ring. Then one more look:
+             * off the line already, the turn may have been handed without a
+             * ring; or a release freed the word while we spun, and saw us
+             * awake (handoff.c's wake()). */
+            ipo__line_awake(w->waker, 0);
+            if (try_take(w))
+                return finish(w, IPO_WAIT_HELD);
         }
         if (rc)
             return IPO_WAIT_SLEEP;

@@ -87,6 +87,7 @@ enum ipo_wait_for {
  * it directly (loop/src/handoff.c). */
 #define IPO_LINE_SLOT_MASK  0xffffu
 #define IPO_LINE_DUE        0x10000u
+#define IPO_LINE_AWAKE      0x20000u   /* the due waiter spins: a handoff needs no ring */
 
 typedef struct ipo_slot {
     uint32_t state;          /* ipo_slot_state */
