@@ -560,6 +560,12 @@ static int wait_over(const ipo_region_t *r, uint32_t what, uint64_t word, uint64
      * the last releaser published (the count included). */
     if ((what & IPO_WAIT_FOR_CHANGE) && ipo_change_count(r) != since)
         return 1;
+    /* A turn handed to us (by a release that read us due before we
+     * registered again, and whose ring coalesced with one we had read):
+     * over, the claim is ours to make. */
+    if ((what & IPO_WAIT_FOR_ACCESS) &&
+        (word & IPO_ACCESS_OWNER_MASK) == (IPO_ACCESS_HANDED | r->access_mine))
+        return 1;
     if (word & IPO_ACCESS_OWNER_MASK)
         return 0;
     return (what & IPO_WAIT_FOR_ACCESS) || ((what & IPO_WAIT_FOR_MESSAGES) && ipo_queue_length(r) != 0);

@@ -1,5 +1,6 @@
 /* tests/c/test_handoff.c — no lost wakeup: processes that sleep on doorbells for access and messages. */
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -287,8 +288,8 @@ static void test_oldest_sleeper_goes_first(void)
 }
 
 /* A child that sleeps for access (no spin), is rung, and finds the turn
- * taken again by the releaser (which barges in at once): it is due. Gives
- * its slot + 1 (the line names it). The parent holds access on return. */
+ * taken: it is due (the line names it). The parent holds access
+ * throughout. */
 static pid_t child_due(ipo_region_t *r, ipo_waker_t *w, const char *name, int held_fd, int go_fd)
 {
     pid_t pid = fork();
@@ -312,25 +313,27 @@ static pid_t child_due(ipo_region_t *r, ipo_waker_t *w, const char *name, int he
         ASSERT(ipo_now_ns() < until);
         ipo_cpu_relax();
     }
-    /* Release (the child is rung) and take the turn back at once, until
-     * the child, back too late, is due. */
-    for (;;) {
-        ipo_handoff_release(w);
-        while (!ipo_access_try_acquire(r)) {
-            ASSERT(ipo_now_ns() < until);
-            ipo_cpu_relax();
-        }
-        /* Wait a moment for the child to come back, lose, and register
-         * again (due, asleep). */
-        int64_t moment = ipo_now_ns() + 5000000;
-        while (ipo_now_ns() < moment) {
-            if ((ipo_atomic_load_acquire(&r->hdr->line) & IPO_LINE_DUE) &&
-                (ipo_atomic_load_acquire(&r->hdr->access) & IPO_ACCESS_SLEEPER_MASK))
-                return pid;
-            ipo_cpu_relax();
-        }
+    /* What a release that the releaser took back at once does, made
+     * deterministic: put the child on the line and ring it while we hold
+     * the turn; it wakes, finds the turn taken, and is due. */
+    uint32_t i = 0;
+    while (i < r->slot_count && (i == r->slot || !(ipo_atomic_load_acquire(&r->slots[i].waiting_for) &
+                                                  IPO_WAIT_FOR_ACCESS)))
+        i++;
+    ASSERT(i < r->slot_count);
+    ipo_atomic_store_release(&r->hdr->line, i + 1);
+    int fd = ipo_notify_open_peer(r->inode, i, ipo_atomic_load_acquire(&r->slots[i].generation));
+    ASSERT(fd >= 0);
+    ASSERT(ipo_notify_ring(fd) >= 0);
+    close(fd);
+    (void)w;
+    /* Due, and asleep again (registered). */
+    while (!((ipo_atomic_load_acquire(&r->hdr->line) & IPO_LINE_DUE) &&
+             (ipo_atomic_load_acquire(&r->hdr->access) & IPO_ACCESS_SLEEPER_MASK))) {
         ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
     }
+    return pid;
 }
 
 /* The starvation the handoff ends: a waiter rung for a turn that the
@@ -381,7 +384,21 @@ static void test_a_turn_handed_to_a_waiter_that_died_is_taken_over(void)
     ASSERT_EQ(pipe(go), 0);
     pid_t pid = child_due(&r, &w, name, held[1], go[0]);
     uint64_t due_slot = ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK;
-    ASSERT_EQ(kill(pid, SIGSTOP), 0);
+    /* Stopped for sure, and while registered (asleep, due): it may have
+     * been between reading the ring and registering again. */
+    int status;
+    int64_t until0 = ipo_now_ns() + WAIT_BOUND_NS;
+    for (;;) {
+        ASSERT_EQ(kill(pid, SIGSTOP), 0);
+        ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+        ASSERT(WIFSTOPPED(status));
+        if ((ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK) &&
+            (ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_DUE))
+            break;
+        ASSERT_EQ(kill(pid, SIGCONT), 0);
+        ASSERT(ipo_now_ns() < until0);
+        sched_yield(); /* let it run on, into its sleep */
+    }
     ipo_handoff_release(&w);
     /* Handed to the stopped child, which cannot claim it. */
     ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK,
@@ -394,7 +411,6 @@ static void test_a_turn_handed_to_a_waiter_that_died_is_taken_over(void)
     }
     uint64_t takeovers = ipo_region_takeovers(&r);
     ASSERT_EQ(kill(pid, SIGKILL), 0);
-    int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     wait_children(&next, 1); /* it took the turn over, and released it */
     ASSERT_UEQ(ipo_region_takeovers(&r), takeovers + 1);
