@@ -118,6 +118,15 @@ MODEL_BROKEN  := "-DN=3 -DROUNDS=1 -DBROKEN" "-DN=2 -DROUNDS=2 -DIDLER -DCANCELS
 TAKEOVER_CONFIGS := "-DN=3 -DROUNDS=1" "-DN=3 -DROUNDS=1 -DCRASHES=2" "-DN=2 -DROUNDS=2 -DCRASHES=2"
 TAKEOVER_BROKEN  := "-DN=3 -DROUNDS=1 -DBROKEN:assertion violated" \
                     "-DN=3 -DROUNDS=1 -DBROKEN_WATCH:invalid end state"
+# The fair turns' model (tests/model/handoff.pml): the line, a turn handed
+# to the waiter that was rung and lost the race, taken back from one that
+# left; mutual exclusion and nobody left asleep or a turn left handed.
+# Broken variants that must be caught: a releaser that does not take back a
+# turn handed to a waiter that left, and one that does not look whether the
+# waiter it put on the line still waits.
+HANDOFF_CONFIGS := "-DN=2 -DROUNDS=3" "-DN=3 -DROUNDS=1" "-DN=3 -DROUNDS=1 -DCANCELS=2" \
+                   "-DN=2 -DROUNDS=3 -DCANCELS=0"
+HANDOFF_BROKEN  := "-DN=2 -DROUNDS=3 -DBROKEN" "-DN=2 -DROUNDS=3 -DCANCELS=0 -DBROKEN_LINE"
 test-model: system-deps
 	@mkdir -p build/model
 	@cd build/model && for cfg in $(MODEL_CONFIGS); do \
@@ -131,6 +140,18 @@ test-model: system-deps
 	    cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000 > pan.log 2>&1; \
 	    if grep -q "invalid end state" pan.log; then \
 	        echo "model $$cfg: the lost wakeup is found, as it must be"; \
+	    else cat pan.log; echo "a broken model passed: the model no longer checks what $$cfg breaks"; exit 1; fi; done
+	@cd build/model && for cfg in $(HANDOFF_CONFIGS); do \
+	    spin $$cfg -a ../../tests/model/handoff.pml >/dev/null && \
+	    cc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000 > pan.log 2>&1; \
+	    if grep -q "errors: 0" pan.log; then \
+	        echo "handoff model $$cfg: $$(grep -o '[0-9]* states, stored' pan.log), no error"; \
+	    else cat pan.log; exit 1; fi; done
+	@cd build/model && for cfg in $(HANDOFF_BROKEN); do \
+	    spin $$cfg -a ../../tests/model/handoff.pml >/dev/null && \
+	    cc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000 > pan.log 2>&1; \
+	    if grep -q "invalid end state" pan.log; then \
+	        echo "handoff model $$cfg: the turn left for good is found, as it must be"; \
 	    else cat pan.log; echo "a broken model passed: the model no longer checks what $$cfg breaks"; exit 1; fi; done
 	@cd build/model && for cfg in $(TAKEOVER_CONFIGS); do \
 	    spin $$cfg -a ../../tests/model/takeover.pml >/dev/null && \

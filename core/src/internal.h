@@ -91,6 +91,11 @@ void ipo__pins_trim(struct ipo_region *r);
  * (with ipo_region_corrupt_reason()). */
 int ipo__region_bind_observed(struct ipo_region *r, void *mem, uint64_t size);
 
+/* Clears header.line if it names slot i (a waiter rung for access whose
+ * slot is now dead or taken by someone new), so that releasers ring
+ * another waiter and never hand that slot a turn. */
+void ipo__line_forget(struct ipo_region *r, uint32_t i);
+
 /* region.c: takes back the registrations a dead occupant of s left in the
  * access word. */
 void ipo__take_back_sleepers(struct ipo_region *r, ipo_slot_t *s);

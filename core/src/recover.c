@@ -55,6 +55,8 @@ static void free_dead_slot(ipo_region_t *r, uint32_t i)
      * waiting_for rings a doorbell nobody reads and passes it over. */
     ipo_atomic_store_relaxed(&s->waiting_for, 0u);
     ipo__take_back_sleepers(r, s);
+    /* Rung for access and never back: releasers must ring another. */
+    ipo__line_forget(r, i);
     /* Not the creator's pins (without its lock, its log is not ours to
      * walk; its region is gone with it anyway). */
     if (locked && ipo_atomic_load_relaxed(&s->pin_log))
@@ -74,7 +76,10 @@ int ipo_access_take_over(ipo_region_t *r, char *why, size_t why_len)
     /* SYNC POINT access word: acquire pairs with the fetch-and of
      * ipo_access_release(): an owner read here is current as of a release. */
     uint64_t cur = ipo_atomic_load_acquire(word);
-    uint64_t owner = cur & IPO_ACCESS_OWNER_MASK;
+    /* A turn handed to a waiter that died before claiming it is the dead
+     * waiter's as much as a turn it took: the same test, the same swap. */
+    uint64_t field = cur & IPO_ACCESS_OWNER_MASK;
+    uint64_t owner = field & IPO_ACCESS_SLOT_MASK;
     if (!owner || owner == r->access_mine || owner > r->slot_count)
         return 0;
     if (ipo_region_slot_alive(r, (uint32_t)(owner - 1)))
@@ -88,7 +93,7 @@ int ipo_access_take_over(ipo_region_t *r, char *why, size_t why_len)
             break;
         /* Only sleepers coming and going change the word and keep the turn
          * the dead one's; anything else means another waiter took over. */
-        if ((cur & IPO_ACCESS_OWNER_MASK) != owner || (cur >> IPO_ACCESS_COUNT_SHIFT) != count)
+        if ((cur & IPO_ACCESS_OWNER_MASK) != field || (cur >> IPO_ACCESS_COUNT_SHIFT) != count)
             return 0;
     }
     /* SYNC POINT slot turns: as in ipo_access_try_acquire(). */

@@ -53,6 +53,7 @@ uint32_t ipo_layout_hash(void)
         offsetof(ipo_header_t, attach_count), offsetof(ipo_header_t, next_gen),
         offsetof(ipo_header_t, changes), offsetof(ipo_header_t, takeovers),
         offsetof(ipo_header_t, hash_key_check), offsetof(ipo_header_t, note),
+        offsetof(ipo_header_t, line), IPO_ACCESS_HANDED, IPO_LINE_DUE, IPO_LINE_AWAKE,
         sizeof(ipo_slot_t), offsetof(ipo_slot_t, waiting_for), offsetof(ipo_slot_t, sleepers),
         offsetof(ipo_slot_t, pin_log), offsetof(ipo_slot_t, turns), offsetof(ipo_queue_t, taken),
         sizeof(ipo_alloc_root_t), IPO_ALLOC_FL_COUNT, IPO_ALLOC_SL_COUNT, IPO_ALLOC_GRANULE,
@@ -298,6 +299,21 @@ void ipo__take_back_sleepers(ipo_region_t *r, ipo_slot_t *s)
         if (ipo_atomic_cas_release(word, &cur, cur - take * IPO_ACCESS_SLEEPER_ONE))
             break;
     }
+}
+
+void ipo__line_forget(ipo_region_t *r, uint32_t i)
+{
+    uint32_t *line = &r->hdr->line;
+    /* SYNC POINT line: acquire pairs with the release of the compare-and-
+     * swap with which a releaser that handed slot i the turn cleared the
+     * line (ipo_handoff_release, loop/src/handoff.c): reading its 0 (or
+     * later) makes its handoff visible to our look at the access word.
+     * Our own swap, if it comes first, makes that releaser's fail, and it
+     * takes the turn back. */
+    uint32_t cur = ipo_atomic_load_acquire(line);
+    while ((cur & IPO_LINE_SLOT_MASK) == i + 1)
+        if (ipo_atomic_cas_acq_rel(line, &cur, 0u))
+            break;
 }
 
 /* Fills a slot this process has just won and makes the handle use it.
@@ -808,18 +824,24 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
          * for a moment: its occupant died holding access, and a waiter's
          * takeover (core/src/recover.c) tests its lock to tell that it is
          * dead. Relaxed: a hint; the look after locking decides. */
-        if ((ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == (uint64_t)i + 1)
+        if ((ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_SLOT_MASK) == (uint64_t)i + 1)
             continue;
         /* Winning the lock is winning the slot: whoever held it before us
          * has left or died, whatever its state field still says. */
         if (slot_lock(fd, i) < 0)
             continue;
+        /* A predecessor rung for access and gone: releasers must not hand
+         * its turn to us. Before the look at the word below, which then
+         * sees any handoff made to the predecessor (ipo__line_forget). */
+        ipo__line_forget(r, i);
         /* A predecessor that died holding access left its slot number in the
          * access word; taking the slot would make us the holder without ever
-         * acquiring. Leave that slot to crash recovery. Relaxed: only the
+         * acquiring; so did one that died after a releaser handed it the
+         * turn (IPO_ACCESS_HANDED with its slot). Leave that slot to crash
+         * recovery. Relaxed: only the
          * owner field is compared, and nobody but this slot's occupant (now
          * us, by the lock) can write our slot number into it. */
-        if ((ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) == (uint64_t)i + 1) {
+        if ((ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_SLOT_MASK) == (uint64_t)i + 1) {
             slot_unlock(fd, i);
             continue;
         }

@@ -137,7 +137,7 @@ int ipo__region_validate(const ipo_header_t *hdr, uint64_t size, char *why, size
              "the old key would not be found");
     /* Relaxed: only the owner field is compared; sleepers change the rest
      * of the word at any time. */
-    uint64_t owner = ipo_atomic_load_relaxed(&hdr->access) & IPO_ACCESS_OWNER_MASK;
+    uint64_t owner = ipo_atomic_load_relaxed(&hdr->access) & IPO_ACCESS_SLOT_MASK;
     if (owner > hdr->slot_count)
         FAIL("the access word names slot %llu of %u", (unsigned long long)owner - 1, hdr->slot_count);
     return check_queue(hdr, why, why_len);

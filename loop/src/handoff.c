@@ -36,7 +36,26 @@
  * have read it, or the ring may be on its way to it (the releaser chose it
  * before it unregistered). Waiters for messages and for a release are all
  * rung, so nothing needs passing on for them. This file is the ringing and
- * registering half; waiter.c drives a wait through it. */
+ * registering half; waiter.c drives a wait through it.
+ *
+ * Fair turns (header.line; tests/model/handoff.pml checks it). A releaser
+ * rings a waiter for access only while no other is on its way (the line is
+ * 0): one wakeup in flight, not one per release, so sleepers are not woken
+ * in a herd only to lose the race to whoever runs. The rung waiter, back
+ * awake, tries; if the turn was taken meanwhile it marks the line DUE and
+ * waits (spinning a while, then asleep again). The next release hands it
+ * the turn instead of freeing it: one compare-and-swap writes HANDED | its
+ * slot into the owner field (a handed turn is held: nobody barges in),
+ * then the line goes back to 0 and the waiter is rung; it claims the turn
+ * with one compare-and-swap (ipo_access_claim). So a waiter that has slept
+ * waits at most one more turn of others, whoever spins, while a release
+ * with nobody due frees the word as before: the uncontended acquire stays
+ * one compare-and-swap, and running waiters take turns at the speed of a
+ * cache line. A due waiter that leaves clears the line first; a releaser
+ * whose clearing of the line then fails takes the turn back (HANDED to
+ * free) unless it was claimed, and a waiter that leaves claims and passes
+ * on a turn handed to it. A handed turn whose recipient dies is taken over
+ * like any dead holder's (recover.c reads the slot under the flag). */
 
 static inline ipo_slot_t *slot_at(const ipo_region_t *r, uint32_t i)
 {
@@ -89,7 +108,10 @@ static void waker_release(ipo_waker_t *w, int ours)
     int had_sleepers = ours && w->sleepers;
     while (ours && w->sleepers)
         ipo__sleeper_unregister(w, w->sleepers);
-    if (had_sleepers)
+    /* Off the line after unregistering (see line_still_waiting()). */
+    if (ours)
+        ipo__line_leave(w);
+    if (ours && (had_sleepers || ipo_access_handed(w->r)))
         ipo__handoff_pass_on(w);
     if (ours)
         announce_leaving(w);
@@ -169,6 +191,129 @@ static int ring(ipo_waker_t *w, uint32_t i)
     return rc;
 }
 
+/* ---- the line: the one waiter for access on its way --------------------------- */
+
+/* A rung waiter not back within this long (stopped, or its ring lost with a
+ * releaser killed before writing it) no longer keeps releasers from ringing
+ * another. In coarse milliseconds, as the line's stamp. */
+#define LINE_STALE_MS 50u
+#define LINE_STAMP_SHIFT 18
+#define LINE_STAMP_MASK 0x3fffu
+
+static uint32_t line_stamp(void)
+{
+    return (uint32_t)(ipo_coarse_now_ns() / 1000000) & LINE_STAMP_MASK;
+}
+
+static int line_stale(uint32_t line)
+{
+    uint32_t age = (line_stamp() - (line >> LINE_STAMP_SHIFT)) & LINE_STAMP_MASK;
+    return !(line & IPO_LINE_DUE) && age > LINE_STALE_MS;
+}
+
+/* Puts slot i on the line if nobody is on it (or a stale rung waiter is):
+ * the line's new value when it is ours to ring, 0 when not. SYNC POINT
+ * line: the release pairs with the acquire loads of the line in
+ * ipo__line_due() and line_drop(). */
+static uint32_t line_take(ipo_region_t *r, uint32_t i)
+{
+    uint32_t *line = &r->hdr->line;
+    uint32_t cur = ipo_atomic_load_relaxed(line);
+    uint32_t next = (i + 1) | (line_stamp() << LINE_STAMP_SHIFT);
+    while (!cur || line_stale(cur))
+        if (ipo_atomic_cas_acq_rel(line, &cur, next))
+            return next;
+    return 0;
+}
+
+/* After putting slot i on the line: is it still waiting for access? A
+ * waiter may have unregistered, taken the turn and left the line (in
+ * finish()) between our choice and our taking the line; it would never
+ * come back to clear it, and no release would ring anyone again. Each side
+ * stores, then loads what the other stores, with a full fence between
+ * (here: the line, then waiting_for; the waiter: waiting_for in
+ * ipo__sleeper_unregister(), then the line in ipo__line_leave()): one of
+ * the two sees the other's store. If it is gone, the line is given back
+ * (unless it changed: then it is the waiter's, due). tests/model/
+ * handoff.pml found this race. */
+static int line_still_waiting(ipo_region_t *r, uint32_t i, uint32_t taken)
+{
+    ipo_atomic_fence_seq_cst();
+    /* SYNC POINT waiting_for: the fences pair (see above). */
+    if (ipo_atomic_load_relaxed(&r->slots[i].waiting_for) & IPO_WAIT_FOR_ACCESS)
+        return 1;
+    uint32_t cur = taken;
+    /* SYNC POINT line: as in line_take(). */
+    return !ipo_atomic_cas_acq_rel(&r->hdr->line, &cur, 0u);
+}
+
+/* Takes slot i off the line, if it is on it (rung or due). */
+static void line_drop(ipo_region_t *r, uint32_t i)
+{
+    uint32_t *line = &r->hdr->line;
+    /* SYNC POINT line: as in ipo__line_forget() (core/src/region.c): a
+     * releaser that handed us the turn and then cleared the line is seen,
+     * and one that has not cleared it yet fails to, and takes it back. */
+    uint32_t cur = ipo_atomic_load_acquire(line);
+    while ((cur & IPO_LINE_SLOT_MASK) == i + 1)
+        if (ipo_atomic_cas_acq_rel(line, &cur, 0u))
+            break;
+}
+
+int ipo__line_due(ipo_waker_t *w)
+{
+    ipo_region_t *r = w->r;
+    uint32_t *line = &r->hdr->line;
+    /* After our registration cleared wake_pending: a releaser whose ring
+     * found it still set took the line before (fence in wake()), and we
+     * see the line naming us. */
+    ipo_atomic_fence_seq_cst();
+    uint32_t cur = ipo_atomic_load_acquire(line);
+    while ((cur & IPO_LINE_SLOT_MASK) == r->slot + 1) {
+        if (cur & IPO_LINE_DUE)
+            return 1;
+        /* SYNC POINT line: the release pairs with the acquire load in
+         * ipo_handoff_release(): a releaser that reads DUE hands us the
+         * turn. */
+        if (ipo_atomic_cas_acq_rel(line, &cur, cur | IPO_LINE_DUE))
+            return 1;
+    }
+    return 0;
+}
+
+int ipo__line_awake(ipo_waker_t *w, int awake)
+{
+    ipo_region_t *r = w->r;
+    uint32_t *line = &r->hdr->line;
+    uint32_t cur = ipo_atomic_load_acquire(line);
+    for (;;) {
+        if ((cur & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE)) != ((r->slot + 1) | IPO_LINE_DUE))
+            return 0; /* off the line: handed (and not rung), taken back, or a death cleared it */
+        uint32_t next = awake ? cur | IPO_LINE_AWAKE : cur & ~IPO_LINE_AWAKE;
+        /* SYNC POINT line: pairs with the compare-and-swap that clears the
+         * line in hand_over(): one of the two comes first, so either the
+         * releaser reads AWAKE clear and rings, or we read its 0 (and, by
+         * acquire, its handoff, which we then claim). And with the fence
+         * and load in wake(): a release that freed the word without
+         * handing it over either sees AWAKE clear and rings, or the fence
+         * below orders our look at the word after its release. */
+        if (cur == next || ipo_atomic_cas_acq_rel(line, &cur, next)) {
+            ipo_atomic_fence_seq_cst();
+            return 1;
+        }
+    }
+}
+
+void ipo__line_leave(ipo_waker_t *w)
+{
+    /* The waiter's half of the handshake in line_still_waiting(): our
+     * waiting_for is cleared (if it is: another waiter of this process may
+     * still wait for access, and then the line stays right) before we look
+     * at the line. */
+    ipo_atomic_fence_seq_cst();
+    line_drop(w->r, w->r->slot);
+}
+
 /* Why wake() rings. */
 enum wake_why {
     WAKE_PASS_ON,    /* a ring passed on: the oldest waiter for access only */
@@ -208,6 +353,24 @@ static void wake(ipo_waker_t *w, enum wake_why why)
         if (why == WAKE_LEFT)
             return; /* access was not released: nobody waits for it because of this */
     }
+    /* One waiter for access on its way at a time (see the top). A due one
+     * that a release did not hand the turn to (it registered after that
+     * release looked at the word) is rung now, as the word is free, unless
+     * it spins: then its own look after it stops spinning finds the word
+     * free (ipo__line_awake() and this load: a full fence each, after the
+     * store of each side). */
+    ipo_atomic_fence_seq_cst();
+    /* SYNC POINT line: the fences pair, as above. */
+    uint32_t on_line = ipo_atomic_load_relaxed(&r->hdr->line);
+    uint32_t rounds = 0;
+    if (on_line & IPO_LINE_DUE) {
+        uint32_t i = (on_line & IPO_LINE_SLOT_MASK) - 1;
+        if (!(on_line & IPO_LINE_AWAKE) && i < n)
+            ring(w, i);
+        return;
+    }
+    if (on_line && !line_stale(on_line))
+        return;
     for (;;) {
         uint32_t oldest = UINT32_MAX;
         uint64_t oldest_ticket = UINT64_MAX;
@@ -225,10 +388,95 @@ static void wake(ipo_waker_t *w, enum wake_why why)
                 oldest = i;
             }
         }
-        if (oldest == UINT32_MAX || ring(w, oldest) == RUNG)
+        if (oldest == UINT32_MAX)
             return;
-        skip[oldest] = 1;
+        uint32_t taken = line_take(w->r, oldest);
+        if (!taken)
+            return;
+        /* The line before the ring's look at wake_pending: a ring
+         * coalesced with one the waiter already read is made good by the
+         * waiter, which finds the line naming it once registered
+         * (ipo__line_due). */
+        ipo_atomic_fence_seq_cst();
+        if (ring(w, oldest) == GONE) {
+            line_drop(w->r, oldest);
+            skip[oldest] = 1;
+        } else if (line_still_waiting(w->r, oldest, taken) || ++rounds > 4 * n) {
+            return;
+        }
+        /* Not waiting any more: choose again. Not skipped: its ring is
+         * pending, which passes it over until it registers again, and then
+         * it must be found. (Bounded, against a waiter that comes and goes
+         * at every look; it is awake then, and leaves the line itself.) */
     }
+}
+
+/* Frees a turn handed to slot `to` and not claimed, unless it was claimed
+ * (or taken over) meanwhile; rings as a release does. cur: the word as
+ * last read. */
+static void take_back(ipo_waker_t *w, uint64_t cur, uint64_t to, int changed)
+{
+    for (;;) {
+        if ((cur & IPO_ACCESS_OWNER_MASK) != to)
+            return; /* claimed, or taken over: the recipient's now */
+        /* SYNC POINT access word: as ipo_access_release(). */
+        if (ipo_atomic_cas_acq_rel(&w->r->hdr->access, &cur, cur & ~IPO_ACCESS_OWNER_MASK))
+            break;
+    }
+    if (cur & IPO_ACCESS_SLEEPER_MASK)
+        wake(w, changed ? WAKE_CHANGED : WAKE_RELEASED);
+}
+
+/* The turn goes to the waiter the line names DUE: 1 when the release is
+ * done (handed, or handed and taken back and released), 0 when the caller
+ * releases as usual (still holding). cur: the word as last read. */
+static int hand_over(ipo_waker_t *w, uint64_t cur, uint32_t line, int changed)
+{
+    ipo_region_t *r = w->r;
+    uint32_t i = (line & IPO_LINE_SLOT_MASK) - 1;
+    uint64_t *word = &r->hdr->access;
+    if (i >= w->npeers || i == r->slot) {
+        line_drop(r, i); /* ours (we hold it), or nonsense: nobody to hand to */
+        return 0;
+    }
+    uint64_t to = IPO_ACCESS_HANDED | ((uint64_t)i + 1);
+    /* We hold the turn: only sleepers coming and going change the word.
+     * SYNC POINT access word: the release pairs with the recipient's
+     * compare-and-swap in ipo_access_claim() (or a takeover's), as a
+     * release's pairs with the next acquire; the acquire sees sleepers'
+     * registrations, as in ipo_access_release(). */
+    uint64_t next;
+    do
+        next = ((cur & ~IPO_ACCESS_OWNER_MASK) | to) + IPO_ACCESS_COUNT_ONE;
+    while (!ipo_atomic_cas_acq_rel(word, &cur, next));
+    /* A releaser killed here leaves the turn handed and the line naming its
+     * recipient, who claims it as it would have anyway (or, dead too, is
+     * taken over). */
+    IPO_CRASH_SITE("handoff");
+    /* The line back to 0, so that the next release may ring the next
+     * waiter. If the recipient left meanwhile (or a death cleared the
+     * line), it may never claim: take the turn back. */
+    uint32_t expect = line;
+    while (!ipo_atomic_cas_acq_rel(&r->hdr->line, &expect, 0u)) {
+        /* Only its AWAKE changed (it went to sleep, or woke to spin): the
+         * same waiter, still due; the value we clear says whether to ring. */
+        if ((expect & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE)) != (line & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE))) {
+            take_back(w, next, to, changed);
+            return 1;
+        }
+    }
+    line = expect;
+    /* Wake it (asleep, or about to be), unless it said it spins for the
+     * turn (ipo__line_awake): it claims without a ring then. If nobody
+     * reads its doorbell it is gone: take the turn back. Then whoever waits
+     * for messages or a change; the line is free, so the next waiter for
+     * access is rung too: it will be due after this turn. */
+    if (!(line & IPO_LINE_AWAKE) && ring(w, i) == GONE) {
+        take_back(w, next, to, changed);
+        return 1;
+    }
+    wake(w, changed ? WAKE_CHANGED : WAKE_RELEASED);
+    return 1;
 }
 
 uint64_t ipo_handoff_release(ipo_waker_t *w)
@@ -245,6 +493,14 @@ uint64_t ipo_handoff_release(ipo_waker_t *w)
     } else {
         changes = ipo_atomic_load_relaxed(&r->hdr->changes);
     }
+    uint64_t cur = ipo_atomic_load_relaxed(&r->hdr->access);
+    if (cur & IPO_ACCESS_SLEEPER_MASK) {
+        /* SYNC POINT line: pairs with the release of the compare-and-swap
+         * in ipo__line_due(). */
+        uint32_t line = ipo_atomic_load_acquire(&r->hdr->line);
+        if ((line & IPO_LINE_DUE) && hand_over(w, cur, line, changed))
+            return changes;
+    }
     uint64_t old = ipo_access_release(r);
     if (old & IPO_ACCESS_SLEEPER_MASK)
         wake(w, changed ? WAKE_CHANGED : WAKE_RELEASED);
@@ -253,6 +509,12 @@ uint64_t ipo_handoff_release(ipo_waker_t *w)
 
 void ipo__handoff_pass_on(ipo_waker_t *w)
 {
+    /* A turn handed to this participant that no waiter of it will use now:
+     * claim it and release it, which hands it on or frees it. */
+    if (ipo_access_handed(w->r) && ipo_access_claim(w->r)) {
+        ipo_handoff_release(w);
+        return;
+    }
     /* Pairs with the acq_rel read-modify-writes of the access word: a free
      * word read here was released, and its sleepers' fields are visible. */
     uint64_t word = ipo_atomic_load_acquire(&w->r->hdr->access);
@@ -282,6 +544,15 @@ int ipo__handoff_deaths(ipo_waker_t *w, int collect)
     if (collect)
         died |= ipo_deathwatch_collect(&w->watch);
     pthread_mutex_unlock(&w->lock);
+    if (died) {
+        /* The waiter on the line may be the dead one (never back, or due and
+         * never claiming), or the releaser that was to ring it: free the
+         * line, so that the next release rings somebody. A live waiter so
+         * dropped only loses its due turn; a releaser handing it the turn
+         * right now takes it back (hand_over). SYNC POINT line: pairs with
+         * the acquire loads of the line. */
+        ipo_atomic_exchange_acq_rel(&w->r->hdr->line, 0u);
+    }
     return died;
 }
 
@@ -292,6 +563,12 @@ static int wait_over(const ipo_region_t *r, uint32_t what, uint64_t word, uint64
     /* The change count is read after the registration, which acquired what
      * the last releaser published (the count included). */
     if ((what & IPO_WAIT_FOR_CHANGE) && ipo_change_count(r) != since)
+        return 1;
+    /* A turn handed to us (by a release that read us due before we
+     * registered again, and whose ring coalesced with one we had read):
+     * over, the claim is ours to make. */
+    if ((what & IPO_WAIT_FOR_ACCESS) &&
+        (word & IPO_ACCESS_OWNER_MASK) == (IPO_ACCESS_HANDED | r->access_mine))
         return 1;
     if (word & IPO_ACCESS_OWNER_MASK)
         return 0;

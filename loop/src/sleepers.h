@@ -24,6 +24,24 @@ void ipo__sleeper_unregister(ipo_waker_t *w, ipo_sleeper_t *s);
  * waiter that leaves without the turn a ring may have given it. */
 void ipo__handoff_pass_on(ipo_waker_t *w);
 
+/* The line (header.line): if this participant is the one a releaser rang
+ * for access, marks it DUE, so that the next release hands it the turn; 1
+ * when it is due (now or already). For a rung waiter that found the turn
+ * taken. */
+int ipo__line_due(ipo_waker_t *w);
+
+/* A due waiter says it spins for its turn (awake), so that the releaser
+ * hands it over without ringing, or that it goes to sleep (not awake), so
+ * that the releaser rings. 1 when said; 0 when this participant is no
+ * longer due: the line was cleared, perhaps by a releaser that handed it
+ * the turn without ringing (claim it), perhaps not (sleep: a release
+ * rings registered sleepers as ever). */
+int ipo__line_awake(ipo_waker_t *w, int awake);
+
+/* Takes this participant off the line (its waiter that was rung has the
+ * turn, or leaves without it). */
+void ipo__line_leave(ipo_waker_t *w);
+
 /* Brings the death watch up to date with the slot table (cheap unless
  * participants came), and with collect also reads what it reported (a
  * system call). 1 when a participant was found dead since the last look:

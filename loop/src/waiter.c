@@ -3,7 +3,10 @@
 #include "ipo/waiter.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -23,9 +26,63 @@
  *   answer AGAIN, to stop) passes the ring on (ipo__handoff_pass_on): a
  *   releaser rings one waiter for access, and it may have chosen this one.
  * - A waiter rung for a turn it then lost keeps its place in line: a new
- *   ticket is taken only when a wait starts. */
+ *   ticket is taken only when a wait starts; and it is due (handoff.c):
+ *   the next release hands it the turn, which it claims, spinning for it a
+ *   while before it sleeps again.
+ * - Waiters that could not run anyway (more runnable threads than CPUs)
+ *   do not spin: they would take the CPU from the holder. */
 
 #define KNOWN_BITS (IPO_WAIT_FOR_ACCESS | IPO_WAIT_FOR_MESSAGES | IPO_WAIT_FOR_CHANGE)
+
+/* ---- is there a CPU to spin on? ------------------------------------------------ */
+
+/* The spin of a waiter when more threads are runnable than CPUs: long
+ * enough for a holder running on another CPU to end a short turn, short
+ * enough not to keep one that waits for a CPU from it for long. */
+#define OVERLOADED_SPIN_NS 5000
+
+/* How often a process looks again how many threads are runnable. */
+#define LOAD_LOOK_NS 10000000
+
+static int64_t load_looked_at;   /* when (ipo_now_ns), 0: never */
+static int load_overloaded;      /* what it found */
+
+/* 1 when more threads are runnable than there are CPUs: a spinning waiter
+ * then keeps the holder (or the process it waits for) off a CPU. The
+ * kernel's count of runnable threads (the fourth field of /proc/loadavg,
+ * "running/total") at that moment, read at most every LOAD_LOOK_NS by a
+ * process (a few microseconds), and only by waiters about to spin. Racy
+ * between threads on purpose: a hint, and every value is one of them. */
+static int overloaded(void)
+{
+    int64_t now = ipo_now_ns();
+    int64_t then = __atomic_load_n(&load_looked_at, __ATOMIC_RELAXED);
+    if (then && now - then < LOAD_LOOK_NS)
+        return __atomic_load_n(&load_overloaded, __ATOMIC_RELAXED);
+    __atomic_store_n(&load_looked_at, now, __ATOMIC_RELAXED);
+    static long cpus;
+    if (!cpus)
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int over = 0;
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[128];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = 0;
+            /* "0.52 0.58 0.59 3/467 12345": the number before the slash. */
+            const char *slash = strchr(buf, '/');
+            const char *p = slash;
+            while (p && p > buf && p[-1] >= '0' && p[-1] <= '9')
+                p--;
+            long running = p && p < slash ? strtol(p, NULL, 10) : 0;
+            over = cpus > 0 && running > cpus;
+        }
+    }
+    __atomic_store_n(&load_overloaded, over, __ATOMIC_RELAXED);
+    return over;
+}
 
 void ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker)
 {
@@ -38,6 +95,8 @@ void ipo_waiter_init(ipo_waiter_t *w, ipo_waker_t *waker)
     w->what = 0;
     w->in_line = 0;
     w->poked = 0;
+    w->due = 0;
+    w->spin_ns = 0;
 }
 
 /* The eventfd is needed only to sleep (or for a driver to watch): a wait
@@ -133,7 +192,8 @@ static void stop_sleeping(ipo_waiter_t *w)
 static int try_take(ipo_waiter_t *w)
 {
     if (w->what & IPO_WAIT_FOR_ACCESS)
-        return ipo_handoff_try(w->waker, 0);
+        /* A turn handed to this participant first: it is nobody else's. */
+        return ipo_access_claim(w->waker->r) || ipo_handoff_try(w->waker, 0);
     if (w->what & IPO_WAIT_FOR_MESSAGES)
         return ipo_handoff_try(w->waker, 1);
     return 0;
@@ -173,6 +233,10 @@ static int finish(ipo_waiter_t *w, int step)
         stop_sleeping(w);
     w->what = 0;
     w->in_line = 0;
+    /* Off the line, rung or due: the next release may ring another. */
+    if (w->due || step != IPO_WAIT_HELD || ipo_atomic_load_relaxed(&w->waker->r->hdr->line))
+        ipo__line_leave(w->waker);
+    w->due = 0;
     if (step != IPO_WAIT_HELD)
         ipo__handoff_pass_on(w->waker);
     return step;
@@ -204,6 +268,8 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
         return finish(w, IPO_WAIT_AGAIN);
     /* Spin: lowest latency while the holder runs on another core. Reading
      * the clock costs more than a pause, so look at it every 64 rounds. */
+    if (spin_ns > OVERLOADED_SPIN_NS && overloaded())
+        spin_ns = OVERLOADED_SPIN_NS;
     if (spin_ns > 0) {
         int64_t spin_until = ipo_now_ns() + spin_ns;
         for (uint32_t round = 1;; round++) {
@@ -222,8 +288,14 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
         if (registered(w)) {
             if (w->sleeper.what == w->what)
                 return IPO_WAIT_SLEEP; /* lined up for this already */
-            /* Now for something else: the ring we may have had goes on. */
+            /* Now for something else: the ring we may have had goes on,
+             * and so does our place on the line if we no longer want a
+             * turn. */
             stop_sleeping(w);
+            if (!(w->what & IPO_WAIT_FOR_ACCESS)) {
+                ipo__line_leave(w->waker);
+                w->due = 0;
+            }
             ipo__handoff_pass_on(w->waker);
         }
         /* Other waiters of the process pass rings on through it. */
@@ -249,6 +321,33 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
         }
         if (new_ticket)
             w->in_line = 1;
+        /* On the line already: a releaser chose us and its ring was
+         * coalesced with one we read before registering (our pending flag
+         * was still set), so no ring may come: we are due, as if rung. */
+        if (rc && (w->what & IPO_WAIT_FOR_ACCESS) && !w->due)
+            w->due = ipo__line_due(w->waker);
+        if (rc && w->due && (w->what & IPO_WAIT_FOR_ACCESS) && w->spin_ns > 0) {
+            /* Due: the next release hands us the turn. Registered already
+             * (so a release that frees the word instead rings us), wait for
+             * it awake a while: a turn handed to a sleeper waits for the
+             * scheduler. Claimed with one compare-and-swap. */
+            int64_t until = ipo_now_ns() + w->spin_ns;
+            ipo__line_awake(w->waker, 1);
+            for (uint32_t round = 1;; round++) {
+                ipo_cpu_relax();
+                if (try_take(w))
+                    return finish(w, IPO_WAIT_HELD);
+                if (!(round & 63) && ipo_now_ns() >= until)
+                    break;
+            }
+            /* Asleep from now on: a handoff must ring. Then one more look:
+             * off the line already, the turn may have been handed without a
+             * ring; or a release freed the word while we spun, and saw us
+             * awake (handoff.c's wake()). */
+            ipo__line_awake(w->waker, 0);
+            if (try_take(w))
+                return finish(w, IPO_WAIT_HELD);
+        }
         if (rc)
             return IPO_WAIT_SLEEP;
         /* Over as we registered: look again, awake. */
@@ -276,6 +375,7 @@ int ipo_waiter_start(ipo_waiter_t *w, uint32_t what, uint64_t since, int64_t spi
     }
     w->what = what;
     w->since = since;
+    w->spin_ns = spin_ns;
     return step(w, spin_ns);
 }
 
@@ -301,7 +401,11 @@ int ipo_waiter_readable(ipo_waiter_t *w)
     if (dead != IPO_WAIT_SLEEP)
         return dead;
     /* Rung (or looked) and not let in: someone else took the turn (a try
-     * retries while access stays free), and will ring when it releases;
+     * retries while access stays free). If we were the waiter rung for
+     * access, we are due: that holder's release hands us the turn. */
+    if (w->what & IPO_WAIT_FOR_ACCESS)
+        w->due = ipo__line_due(w->waker);
+    /* Otherwise the holder will ring when it releases;
      * registering again for the same wait clears our pending ring, so the
      * releaser can choose us again. Nothing to pass on. */
     return step(w, 0);
@@ -314,8 +418,14 @@ void ipo_waiter_cancel(ipo_waiter_t *w)
         stop_sleeping(w);
     w->what = 0;
     w->in_line = 0;
-    if (was_waiting)
+    if (was_waiting) {
+        /* Off the line first: a releaser handing us the turn after this
+         * fails to clear the line and takes the turn back; one that handed
+         * it before, we claim and pass on. */
+        ipo__line_leave(w->waker);
+        w->due = 0;
         ipo__handoff_pass_on(w->waker);
+    }
 }
 
 void ipo_waiter_poke(ipo_waiter_t *w)

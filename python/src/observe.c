@@ -199,7 +199,7 @@ static PyObject *figures(const ipo_region_t *r, int with_census, Py_ssize_t most
      * access while the holder works; no figure is used to follow memory
      * except through the core's checked functions. */
     uint64_t word = ipo_atomic_load_relaxed(&hdr->access);
-    uint64_t owner = word & IPO_ACCESS_OWNER_MASK;
+    uint64_t owner = word & IPO_ACCESS_SLOT_MASK; /* a turn handed and not yet claimed: its recipient's */
     ipo_alloc_stats_t s;
     ipo_alloc_stats(&r->heap, &s);
     uint64_t length = ipo_queue_length(r);

@@ -1,8 +1,11 @@
 /* tests/c/test_handoff.c — no lost wakeup: processes that sleep on doorbells for access and messages. */
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "ipo/format.h"
+#include "ipo/recover.h"
 #include "ipo/waiter.h"
 #include "ipo/queue.h"
 #include "procs.h"
@@ -284,11 +287,151 @@ static void test_oldest_sleeper_goes_first(void)
     ipo_region_unmap(&r);
 }
 
+/* A child that sleeps for access (no spin), is rung, and finds the turn
+ * taken: it is due (the line names it). The parent holds access
+ * throughout. */
+static pid_t child_due(ipo_region_t *r, ipo_waker_t *w, const char *name, int held_fd, int go_fd)
+{
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        ipo_region_t c;
+        ipo_waker_t ck;
+        attach_or_exit(name, &c, &ck);
+        if (ipo_handoff_acquire(&ck, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+            _exit(3);
+        char b = 'h';
+        if (write(held_fd, &b, 1) != 1 || read(go_fd, &b, 1) != 1)
+            _exit(4);
+        ipo_handoff_release(&ck);
+        ipo_waker_fini(&ck);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (!(ipo_atomic_load_acquire(&r->hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    /* What a release that the releaser took back at once does, made
+     * deterministic: put the child on the line and ring it while we hold
+     * the turn; it wakes, finds the turn taken, and is due. */
+    uint32_t i = 0;
+    while (i < r->slot_count && (i == r->slot || !(ipo_atomic_load_acquire(&r->slots[i].waiting_for) &
+                                                  IPO_WAIT_FOR_ACCESS)))
+        i++;
+    ASSERT(i < r->slot_count);
+    ipo_atomic_store_release(&r->hdr->line, i + 1);
+    int fd = ipo_notify_open_peer(r->inode, i, ipo_atomic_load_acquire(&r->slots[i].generation));
+    ASSERT(fd >= 0);
+    ASSERT(ipo_notify_ring(fd) >= 0);
+    close(fd);
+    (void)w;
+    /* Due, and asleep again (registered). */
+    while (!((ipo_atomic_load_acquire(&r->hdr->line) & IPO_LINE_DUE) &&
+             (ipo_atomic_load_acquire(&r->hdr->access) & IPO_ACCESS_SLEEPER_MASK))) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    return pid;
+}
+
+/* The starvation the handoff ends: a waiter rung for a turn that the
+ * releaser took back before it arrived is handed the next one; the
+ * releaser cannot barge in again. */
+static void test_a_waiter_that_lost_the_race_is_handed_the_next_turn(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "handed");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    int held[2], go[2];
+    ASSERT_EQ(pipe(held), 0);
+    ASSERT_EQ(pipe(go), 0);
+    pid_t pid = child_due(&r, &w, name, held[1], go[0]);
+    uint64_t due_slot = ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK;
+    ipo_handoff_release(&w);
+    /* Handed (or claimed already): not free for us. */
+    uint64_t owner = ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK;
+    ASSERT_UEQ(owner & IPO_ACCESS_SLOT_MASK, due_slot);
+    ASSERT(!ipo_access_try_acquire(&r));
+    char b;
+    ASSERT_EQ(read(held[0], &b, 1), 1); /* the child holds its turn */
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK, due_slot);
+    ASSERT_EQ(write(go[1], "g", 1), 1);
+    wait_children(&pid, 1);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK, 0);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->line), 0);
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+}
+
+/* A turn handed to a waiter that dies before it claims it (stopped, then
+ * killed) is taken over by the next waiter, as a dead holder's: the death
+ * watch wakes it, and the slot is not given to an attacher meanwhile. */
+static void test_a_turn_handed_to_a_waiter_that_died_is_taken_over(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "handed-dead");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    int held[2], go[2];
+    ASSERT_EQ(pipe(held), 0);
+    ASSERT_EQ(pipe(go), 0);
+    pid_t pid = child_due(&r, &w, name, held[1], go[0]);
+    uint64_t due_slot = ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK;
+    /* Stopped for sure, and while registered (asleep, due): it may have
+     * been between reading the ring and registering again. */
+    int status;
+    int64_t until0 = ipo_now_ns() + WAIT_BOUND_NS;
+    for (;;) {
+        ASSERT_EQ(kill(pid, SIGSTOP), 0);
+        ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+        ASSERT(WIFSTOPPED(status));
+        if ((ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK) &&
+            (ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_DUE))
+            break;
+        ASSERT_EQ(kill(pid, SIGCONT), 0);
+        ASSERT(ipo_now_ns() < until0);
+        sched_yield(); /* let it run on, into its sleep */
+    }
+    ipo_handoff_release(&w);
+    /* Handed to the stopped child, which cannot claim it. */
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK,
+               IPO_ACCESS_HANDED | due_slot);
+    pid_t next = fork_one_turn(name);
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (((ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK) >> 16) < 2) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    uint64_t takeovers = ipo_region_takeovers(&r);
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    wait_children(&next, 1); /* it took the turn over, and released it */
+    ASSERT_UEQ(ipo_region_takeovers(&r), takeovers + 1);
+    ASSERT(ipo_access_try_acquire(&r));
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_handoff_release(&w);
+    close(held[0]);
+    close(held[1]);
+    close(go[0]);
+    close(go[1]);
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
     RUN(test_waiting_for_a_change);
     RUN(test_oldest_sleeper_goes_first);
+    RUN(test_a_waiter_that_lost_the_race_is_handed_the_next_turn);
+    RUN(test_a_turn_handed_to_a_waiter_that_died_is_taken_over);
     RUN(test_waiting_for_messages);
     RUN(test_million_handoffs);
     return 0;

@@ -113,3 +113,23 @@ def test_the_readme_section_is_rewritten_between_its_markers(tmp_path):
     with open(os.path.join(ROOT, "README.md")) as f:
         readme = f.read()
     assert readme.count(update_readme.BEGIN) == 1 and readme.count(update_readme.END) == 1
+
+
+def test_contention_benchmarks_run_in_many_processes(tmp_path):
+    """turns-N, writer-K and producers-N run their N processes and report
+    figures that add up (a share within 0-1, a writer that got turns)."""
+    proc = subprocess.run([sys.executable, "-m", "ipc_py_objects.bench", "--smoke", "--no-charts",
+                           "--only", "ours-many,mp-lock,mp-queue-many",
+                           "--benchmarks", "turns-4,writer-1,producers-3", "--output", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "results.json").read_text())
+    summary = data["summary"]
+    assert set(summary["turns-4"]) == {"ours-many", "mp-lock"}
+    for entry in summary["turns-4"].values():
+        assert entry["median"] > 0 and 0 <= entry["share"] <= 1
+    assert summary["writer-1"]["ours-many"]["writer_turns_s"] > 0
+    assert set(summary["producers-3"]) == {"ours-many", "mp-queue-many"}
+    assert not data["failures"]
+    table = (tmp_path / "results.md").read_text()
+    assert "multiprocessing.Lock" in table and "share" in table

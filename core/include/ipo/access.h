@@ -20,7 +20,8 @@ static inline int ipo_access_held(const ipo_region_t *r)
 }
 
 /* One compare-and-swap (more only while sleepers come and go); 1 when
- * access was taken, 0 when someone holds it. No system call. SYNC POINT
+ * access was taken, 0 when someone holds it (or a releaser handed it to a
+ * waiter: a handed turn is not free, so nobody barges in). No system call. SYNC POINT
  * access word: the acquire of this compare-and-swap pairs with the
  * fetch-and in ipo_access_release(), so the previous holder's writes are
  * visible once this returns 1. */
@@ -42,6 +43,36 @@ static inline int ipo_access_try_acquire(ipo_region_t *r)
         }
     }
     return 0;
+}
+
+/* Claims a turn a releaser handed to this participant (the owner field is
+ * IPO_ACCESS_HANDED with our slot): one compare-and-swap that drops the
+ * flag, after which ipo_access_held() is true. 1 when claimed, 0 when no
+ * turn is handed to us (or the releaser took it back first, see
+ * ipo_handoff_release()). The acquisition count moved with the handoff.
+ * SYNC POINT access word: the acquire pairs with the releaser's
+ * compare-and-swap that handed the turn (loop/src/handoff.c), so the
+ * previous holder's writes are visible, as after ipo_access_try_acquire(). */
+static inline int ipo_access_claim(ipo_region_t *r)
+{
+    uint64_t *word = &r->hdr->access;
+    uint64_t cur = ipo_atomic_load_relaxed(word);
+    while ((cur & IPO_ACCESS_OWNER_MASK) == (IPO_ACCESS_HANDED | r->access_mine)) {
+        if (ipo_atomic_cas_acquire(word, &cur, cur & ~IPO_ACCESS_HANDED)) {
+            /* SYNC POINT slot turns: as in ipo_access_try_acquire(). */
+            ipo_atomic_store_relaxed(&r->me->turns, ipo_atomic_load_relaxed(&r->me->turns) + 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether a releaser has handed this participant a turn it has not claimed
+ * yet. One relaxed load, as ipo_access_held(). */
+static inline int ipo_access_handed(const ipo_region_t *r)
+{
+    return (ipo_atomic_load_relaxed(&r->hdr->access) & IPO_ACCESS_OWNER_MASK) ==
+           (IPO_ACCESS_HANDED | r->access_mine);
 }
 
 /* One atomic read-modify-write: clears the owner, publishing every write

@@ -37,6 +37,11 @@
  * made stay). */
 #define ipo_atomic_fence_release()         __atomic_thread_fence(__ATOMIC_RELEASE)
 
+/* A full fence: a store before it and a load after it are not reordered.
+ * For the store-then-load handshakes where each side must see the other's
+ * store or have its own seen (the line in loop/src/handoff.c). */
+#define ipo_atomic_fence_seq_cst()         __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
 /* Keeps the compiler from moving loads and stores across it; emits no
  * instruction. For stores whose order matters only against a kill of this
  * process (which stops it between two instructions, and whatever stores it

@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   6u
+#define IPO_LAYOUT_VERSION   7u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -48,7 +48,10 @@ enum ipo_role {
 };
 
 /* The access word, three fields in one 64-bit word:
- *   bits  0-15  the owner's slot + 1 (0 when free);
+ *   bits  0-15  the owner's slot + 1 (0 when free), with IPO_ACCESS_HANDED
+ *               set while a releaser has handed the turn to that slot's
+ *               waiter and the waiter has not claimed it yet (a handed turn
+ *               is held: nobody else's compare-and-swap takes it);
  *   bits 16-31  how many waiters sleep on their doorbells;
  *   bits 32-63  a count of acquisitions, changed by every acquire, so that a
  *               waiter can tell "released and taken again" from "held".
@@ -56,6 +59,8 @@ enum ipo_role {
  * atomic read-modify-write) always sees every sleeper that could have missed
  * it: no wakeup is lost, and no fence is needed besides. */
 #define IPO_ACCESS_OWNER_MASK   UINT64_C(0xffff)
+#define IPO_ACCESS_HANDED       UINT64_C(0x8000)
+#define IPO_ACCESS_SLOT_MASK    UINT64_C(0x7fff)   /* the owner field without HANDED */
 #define IPO_ACCESS_SLEEPER_ONE  (UINT64_C(1) << 16)
 #define IPO_ACCESS_SLEEPER_MASK (UINT64_C(0xffff) << 16)
 #define IPO_ACCESS_COUNT_SHIFT  32
@@ -75,6 +80,14 @@ enum ipo_wait_for {
     IPO_WAIT_FOR_MESSAGES = 2,  /* the queue holds a message: all are rung */
     IPO_WAIT_FOR_CHANGE   = 4   /* a turn changed shared state, or a participant left: all are rung */
 };
+
+/* header.line: the waiter for access that a releaser rang (one at a time:
+ * releasers ring another only while it is 0), and whether that waiter came
+ * back to find the turn taken, so that the next release hands the turn to
+ * it directly (loop/src/handoff.c). */
+#define IPO_LINE_SLOT_MASK  0xffffu
+#define IPO_LINE_DUE        0x10000u
+#define IPO_LINE_AWAKE      0x20000u   /* the due waiter spins: a handoff needs no ring */
 
 typedef struct ipo_slot {
     uint32_t state;          /* ipo_slot_state */
@@ -199,9 +212,14 @@ typedef struct ipo_header {
     uint64_t  takeovers;         /* turns taken over from a holder that died in them */
     uint64_t  hash_key_check;    /* a digest of hash_key: check() tells a changed key */
 
-    /* The access word sits alone on its cache line: it is the one word every
-     * handoff contends on, and sharing its line would slow the handoff. */
+    /* The access word sits on its own cache line: it is the one word every
+     * handoff contends on, and sharing its line would slow the handoff.
+     * The only other word there, `line`, is read by releasers only when
+     * the word counts sleepers, and written once per wakeup for access. */
     _Alignas(IPO_CACHE_LINE) uint64_t access;
+    uint32_t  line;              /* the waiter for access rung: slot + 1, | IPO_LINE_DUE once it came
+                                  * back and lost the turn (the next release hands it the turn); 0: none */
+    uint32_t  reserved1;
 
     _Alignas(IPO_CACHE_LINE) ipo_queue_t queue;
     ipo_turn_note_t note;        /* written only under access */
@@ -229,6 +247,7 @@ _Static_assert(offsetof(ipo_header_t, changes) == 104, "header layout");
 _Static_assert(offsetof(ipo_header_t, takeovers) == 112, "header layout");
 _Static_assert(offsetof(ipo_header_t, hash_key_check) == 120, "header layout");
 _Static_assert(offsetof(ipo_header_t, access) == 128, "header layout");
+_Static_assert(offsetof(ipo_header_t, line) == 136, "header layout");
 _Static_assert(offsetof(ipo_header_t, queue) == 192, "header layout");
 _Static_assert(offsetof(ipo_header_t, note) == 224, "header layout");
 _Static_assert(sizeof(ipo_turn_note_t) == 32, "turn note layout");

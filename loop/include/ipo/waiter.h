@@ -41,6 +41,8 @@ typedef struct ipo_waiter {
     uint32_t      what;      /* IPO_WAIT_FOR_* of the wait under way; 0 when idle */
     int           in_line;   /* holds a place in the line for access (a ticket) */
     uint32_t      poked;     /* ipo_waiter_poke() wrote to the eventfd: the next look reads it */
+    int           due;       /* rung, found the turn taken: the next release hands it over */
+    int64_t       spin_ns;   /* the wait's spin budget, also for a due waiter's spin */
 } ipo_waiter_t;
 
 enum ipo_wait_step {

@@ -17,6 +17,8 @@ SLEEP = ("sleep-roundtrip",)
 # The seed's payload (400 kB) in a ping-pong: the reader reads it right
 # after the writer's turn.
 BULK = ("bulk-roundtrip",)
+TURNS = ("turns-2", "turns-4", "turns-8", "turns-16", "writer-1", "writer-3")
+PRODUCERS = ("producers-1", "producers-3", "producers-7", "producers-15")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ CONTENDERS = (
               note="the same statements on plain objects: the limit"),
     Contender("local-dict", "dict, one process", "peer_dicts", "LocalDict", ("dict",), kind="limit",
               note="no second process: the limit"),
+    # Contention: many processes (workers/run_many.py).
+    Contender("ours-many", "ipc_py_objects (sync)", "peer_contention", "Ipo", TURNS + PRODUCERS, kind="ours",
+              note="with wait_my_turn(sm); producers: one put_message per turn"),
+    Contender("mp-lock", "multiprocessing.Lock", "peer_contention", "MpLock", TURNS, note="with lock"),
+    Contender("mp-queue-many", "multiprocessing.Queue", "peer_contention", "MpQueue", PRODUCERS,
+              note="maxsize 10,000, pickled"),
+    Contender("faster-fifo-many", "faster-fifo", "peer_contention", "FasterFifo", PRODUCERS,
+              note="8 MiB ring, pickled; get_many"),
 )
 
 # With --c-dir: the C programs of benchmarks/c, measured in the same run.

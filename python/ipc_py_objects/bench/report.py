@@ -21,12 +21,27 @@ TITLES = {
                "read, written and `+=`)",
 }
 ROUNDTRIPS = ("roundtrip", "sleep-roundtrip", "bulk-roundtrip")
+for _n in (2, 4, 8, 16):
+    TITLES[f"turns-{_n}"] = f"Turns: {_n} processes take turns back to back for {{contention_seconds:g}} s " \
+                            "(share: the fewest turns a process got over the most)"
+for _n in (1, 3):
+    TITLES[f"writer-{_n}"] = f"A writer against {_n} reader(s) taking back-to-back turns of 1,000 operations: " \
+                             f"the writer's turns over its fair share, 1/{_n + 1} (1.00: fair)"
+for _n in (1, 3, 7, 15):
+    TITLES[f"producers-{_n}"] = f"{_n} producer(s) to one consumer: {{producer_count:,}} messages of 64 bytes, " \
+                                "one per turn"
+CONTENTION = tuple(k for k in TITLES if k.startswith(("turns-", "writer-", "producers-")))
 UNITS = {"throughput": "GiB/s", "rate": "messages/s", "dict": "increments/s", "idle": "CPU s per s",
          "objects": "statements/s", **{b: "µs" for b in ROUNDTRIPS}}
 HIGHER_IS_BETTER = {"throughput": True, "rate": True, "dict": True, "idle": False, "objects": True,
                     **{b: False for b in ROUNDTRIPS}}
 BASELINE = {"throughput": "ours-sync", "rate": "ours-sync", "roundtrip": "ours-sync", "dict": "ours-dict",
             "objects": "ours-objects", "sleep-roundtrip": "ours-sync-sleep", "bulk-roundtrip": "ours-sync"}
+for _b in CONTENTION:
+    UNITS[_b] = "turns/s" if _b.startswith("turns") else "of fair share" if _b.startswith("writer") \
+        else "messages/s"
+    HIGHER_IS_BETTER[_b] = True
+    BASELINE[_b] = "ours-many"
 
 
 def _num(b, v):
@@ -38,6 +53,8 @@ def _num(b, v):
         return f"{v:.1f}" if v < 1000 else f"{v:,.0f}"
     if b == "idle":
         return f"{v:.4f}"
+    if b.startswith("writer"):
+        return f"{v:.2f}"
     if v >= 1e6:
         return f"{v / 1e6:.2f} M"
     if v >= 1e3:
@@ -49,6 +66,8 @@ def format_figure(b, fig):
     """One run's figure, for the progress line."""
     if b in ROUNDTRIPS:
         return f"{fig['median_us']:.1f} µs (p99 {fig['p99_us']:.1f})"
+    if "share" in fig:
+        return f"{_num(b, fig['value'])} {UNITS[b]}, share {fig['share']:.2f}"
     return f"{_num(b, fig['value'])} {UNITS[b]}"
 
 
@@ -65,7 +84,8 @@ def markdown(data, image_dir=None):
     versions = data["machine"].get("versions", {})
     if versions:
         out += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
-    for b in ("throughput", "roundtrip", "sleep-roundtrip", "bulk-roundtrip", "rate", "dict", "idle", "objects"):
+    for b in ("throughput", "roundtrip", "sleep-roundtrip", "bulk-roundtrip", "rate", "dict", "idle",
+              "objects") + CONTENTION:
         entries = summary.get(b)
         if not entries:
             continue
@@ -78,6 +98,10 @@ def markdown(data, image_dir=None):
         rule = "|---|---:|---:|"
         if b in ROUNDTRIPS:
             head, rule = head + " p99 µs |", rule + "---:|"
+        if b.startswith("turns"):
+            head, rule = head + " share (median, lowest) |", rule + "---:|"
+        if b.startswith("writer"):
+            head, rule = head + " writer turns/s |", rule + "---:|"
         if base:
             head, rule = head + " relative to ours |", rule + "---:|"
         head, rule = head + " notes |", rule + "---|"
@@ -88,6 +112,10 @@ def markdown(data, image_dir=None):
             row = f"| {label} | {_num(b, e['median'])} | {_num(b, e['min'])}-{_num(b, e['max'])} |"
             if b in ROUNDTRIPS:
                 row += f" {_num(b, e['p99'])} |"
+            if b.startswith("turns"):
+                row += f" {e.get('share', 0):.2f} ({e.get('share_min', 0):.2f}) |"
+            if b.startswith("writer"):
+                row += f" {_num('rate', e.get('writer_turns_s'))} |"
             if base:
                 row += f" {e['median'] / base:.2f}× |"
             row += f" {c.get('note', '')} |"

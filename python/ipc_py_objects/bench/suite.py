@@ -35,18 +35,32 @@ class Sizes:
     dict_rounds: int
     dict_increments: int
     idle_seconds: float
+    contention_seconds: float  # each run of turns-N and writer-N
+    producer_count: int        # messages of a producers-N run, all producers together
 
 
 FULL = Sizes(rounds=5, idle_rounds=3, transfer_count=1000, transfer_size=400_000, roundtrips=5000,
-             bulk_roundtrips=1000, rate_count=50_000, dict_rounds=20, dict_increments=200, idle_seconds=3.0)
+             bulk_roundtrips=1000, rate_count=50_000, dict_rounds=20, dict_increments=200, idle_seconds=3.0,
+             contention_seconds=1.0, producer_count=60_000)
 QUICK = Sizes(rounds=2, idle_rounds=1, transfer_count=200, transfer_size=400_000, roundtrips=1000,
-              bulk_roundtrips=200, rate_count=10_000, dict_rounds=6, dict_increments=50, idle_seconds=1.0)
+              bulk_roundtrips=200, rate_count=10_000, dict_rounds=6, dict_increments=50, idle_seconds=1.0,
+              contention_seconds=0.5, producer_count=15_000)
 SMOKE = Sizes(rounds=1, idle_rounds=1, transfer_count=20, transfer_size=400_000, roundtrips=50,
-              bulk_roundtrips=20, rate_count=200, dict_rounds=2, dict_increments=5, idle_seconds=0.2)
+              bulk_roundtrips=20, rate_count=200, dict_rounds=2, dict_increments=5, idle_seconds=0.2,
+              contention_seconds=0.1, producer_count=300)
 
-BENCHMARKS = ("throughput", "roundtrip", "sleep-roundtrip", "bulk-roundtrip", "rate", "dict", "idle", "objects")
+# Contention (many processes, run by workers/run_many.py): turns among N
+# processes; one writer against K back-to-back readers; N producers to one
+# consumer.
+TURNS = ("turns-2", "turns-4", "turns-8", "turns-16")
+WRITER = ("writer-1", "writer-3")
+PRODUCERS = ("producers-1", "producers-3", "producers-7", "producers-15")
+CONTENTION = TURNS + WRITER + PRODUCERS
+BENCHMARKS = ("throughput", "roundtrip", "sleep-roundtrip", "bulk-roundtrip", "rate", "dict", "idle",
+              "objects") + CONTENTION
 # Figures are round-trip times (median and p99 of each run).
 ROUNDTRIPS = ("roundtrip", "sleep-roundtrip", "bulk-roundtrip")
+READER_OPS = 1000  # operations in each reader's turn
 
 
 def run_spec(benchmark, sizes):
@@ -66,7 +80,31 @@ def run_spec(benchmark, sizes):
         return "dict", {"rounds": sizes.dict_rounds, "increments": sizes.dict_increments}
     if benchmark == "objects":
         return "objects", {"number": sizes.rate_count * 4}
+    kind, _, n = benchmark.partition("-")
+    if kind == "turns":
+        return "turns", {"procs": int(n), "seconds": sizes.contention_seconds}
+    if kind == "writer":
+        return "writer", {"readers": int(n), "ops": READER_OPS, "seconds": sizes.contention_seconds}
+    if kind == "producers":
+        return "producers", {"producers": int(n), "count": sizes.producer_count}
     raise ValueError(benchmark)
+
+
+def many_figure(benchmark, answer):
+    """One run's figure from run_many.py's answer. turns-N: turns/s of all
+    processes, and the min/max of their turns (1: all got as many). writer-K:
+    the writer's turns as a part of its fair share, 1/(K+1) of all (1: fair;
+    at least 1 is the aim), and its turns/s. producers-N: messages/s."""
+    figures, roles = answer["figures"], answer["roles"]
+    if benchmark.startswith("producers"):
+        c = figures[roles.index("consume")]
+        return {"value": c["count"] / c["seconds"]}
+    turns = [f["turns"] for f in figures]
+    seconds = max(f["seconds"] for f in figures)
+    if benchmark.startswith("turns"):
+        return {"value": sum(turns) / seconds, "share": min(turns) / max(turns)}
+    w = turns[roles.index("writer")]
+    return {"value": w / (sum(turns) / len(turns)), "writer_turns_s": w / seconds}
 
 
 def figure(benchmark, params, figures):
@@ -101,11 +139,11 @@ class Runner:
 
     # ---- one run ------------------------------------------------------------------------------
 
-    def _worker(self, c, shape, spec):
+    def _worker(self, c, shape, spec, script="run_pair.py"):
         python = self.interpreters.get(c.python)
         env = dict(os.environ, **c.env)
         env.pop("PYTHONPATH", None)  # the worker imports the interpreter's own ipc_py_objects
-        proc = subprocess.run([python, os.path.join(WORKERS, "run_pair.py"), c.module, c.cls, shape,
+        proc = subprocess.run([python, os.path.join(WORKERS, script), c.module, c.cls, shape,
                                json.dumps(spec)], capture_output=True, text=True, timeout=self.timeout + 30,
                               cwd=WORKERS, env=env)
         lines = proc.stdout.strip().splitlines()
@@ -137,12 +175,15 @@ class Runner:
             return self._run_c(benchmark, c)
         shape, params = run_spec(benchmark, self.sizes)
         spec = {"peer": c.peer, "params": params, "timeout": self.timeout}
+        many = benchmark in CONTENTION
         try:
-            answer = self._worker(c, shape, spec)
+            answer = self._worker(c, shape, spec, "run_many.py" if many else "run_pair.py")
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"no answer within {self.timeout} s") from None
         if not answer.get("ok"):
             raise RuntimeError(answer.get("error", "failed"))
+        if many:
+            return many_figure(benchmark, answer)
         return figure(benchmark, params, answer["figures"])
 
     def _run_c(self, benchmark, c):
@@ -221,6 +262,10 @@ def summarize(results):
             entry = {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
             if b in ROUNDTRIPS:
                 entry["p99"] = statistics.median(r["p99_us"] for r in runs)
+            for extra in ("share", "writer_turns_s"):
+                if runs and extra in runs[0]:
+                    entry[extra] = statistics.median(r[extra] for r in runs)
+                    entry[extra + "_min"] = min(r[extra] for r in runs)
             summary[b][cid] = entry
     return summary
 
@@ -229,7 +274,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="ipc-py-objects bench",
         description="ipc_py_objects against every peer in one sitting: bulk throughput, small-message round "
-                    "trips and rate, a shared dict, idle CPU. Writes results.json, results.md and charts.")
+                    "trips and rate, a shared dict, idle CPU, and contention (turns among N processes, a "
+                    "writer against back-to-back readers, N producers to one consumer). Writes "
+                    "results.json, results.md and charts.")
     p.add_argument("--quick", action="store_true", help="fewer rounds and smaller counts (a few minutes)")
     p.add_argument("--smoke", action="store_true", help="one round of tiny counts: checks that it all runs")
     p.add_argument("--output", default=os.path.join("benchmarks", "results"),
