@@ -6,6 +6,7 @@
 
 #include "ipo/access.h"
 #include "ipo/atomics.h"
+#include "internal.h"
 
 #if defined(__x86_64__)
 #include <emmintrin.h>
@@ -57,16 +58,9 @@ void ipo_copy_streaming(void *dst, const void *src, size_t n)
 
 void ipo_copy_in(ipo_region_t *r, void *dst, const void *src, size_t n)
 {
-    /* Which turn this is: the access word's count, which moves with every
-     * turn. Relaxed: the holder reads its own turn's count (as the queue's
-     * put stamp does). */
-    uint64_t turn = ipo_atomic_load_relaxed(&r->hdr->access) >> IPO_ACCESS_COUNT_SHIFT;
-    if (turn != r->copy_turn) {
-        r->copy_turn = turn;
-        r->copy_bytes = 0;
-    }
-    r->copy_bytes += n;
-    if (n >= IPO_STREAM_THRESHOLD && r->copy_bytes > IPO_STREAM_TURN_BUDGET)
+    ipo__this_turn(r);
+    r->turn_copied += n;
+    if (n >= IPO_STREAM_THRESHOLD && r->turn_copied > IPO_STREAM_TURN_BUDGET)
         ipo_copy_streaming(dst, src, n);
     else
         ipo_copy_cached(dst, src, n);

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipo/atomics.h"
 #include "ipo/layout.h"
+#include "ipo/region.h"
 
 struct ipo_region;
 
@@ -118,5 +120,20 @@ int ipo__region_validate(const ipo_header_t *hdr, uint64_t size, char *why, size
 /* validate.c: the header's hash_key_check for a hash_key: SipHash-1-3 of
  * the 16 ASCII bytes "ipo hash key chk" under that key (docs/format.md). */
 uint64_t ipo__hash_key_digest(const uint64_t key[2]);
+
+/* What a handle notes about the turn it is in (ipo_region_t's turn_*
+ * fields: the payload bytes copied, when it first put): forgotten when a
+ * new turn begins, which the access word's count tells. Relaxed: the
+ * holder reads its own turn's count. One look per copy or put, in place of
+ * a reset at every acquire (which is inline in callers of every kind). */
+static inline void ipo__this_turn(struct ipo_region *r)
+{
+    uint64_t turn = ipo_atomic_load_relaxed(&r->hdr->access) >> IPO_ACCESS_COUNT_SHIFT;
+    if (turn != r->turn_seen) {
+        r->turn_seen = turn;
+        r->turn_copied = 0;
+        r->turn_put_ns = 0;
+    }
+}
 
 #endif /* IPO_INTERNAL_H */

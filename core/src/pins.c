@@ -183,7 +183,10 @@ void ipo_obj_unpin(ipo_region_t *r, ipo_off_t off, ipo_off_t pin)
     ipo_atomic_fetch_sub_release(&((ipo_obj_t *)(r->base + off))->pins, (uint16_t)1);
 }
 
-uint64_t ipo__pins_drop(ipo_region_t *r, ipo_slot_t *s, int free_chunks)
+/* Clears every entry of slot s's log; with count_down, takes each entry's
+ * pin from its object's count (never below zero), and with free_chunks
+ * (the caller holds access) frees the log too. The pins counted down. */
+static uint64_t clear_log(ipo_region_t *r, ipo_slot_t *s, int count_down, int free_chunks)
 {
     uint64_t dropped = 0;
     /* SYNC POINT pin log link: pairs with the release stores in grow(). */
@@ -206,7 +209,7 @@ uint64_t ipo__pins_drop(ipo_region_t *r, ipo_slot_t *s, int free_chunks)
             ipo_atomic_store_relaxed(&w[1 + i], UINT64_C(0));
             ipo_compiler_order(); /* as in ipo_obj_unpin() */
             const ipo_obj_t *obj;
-            if (ipo_obj_get(r, off, &obj))
+            if (!count_down || ipo_obj_get(r, off, &obj))
                 continue;
             uint16_t *pins = &((ipo_obj_t *)obj)->pins;
             uint16_t now = ipo_atomic_load_relaxed(pins);
@@ -224,6 +227,11 @@ uint64_t ipo__pins_drop(ipo_region_t *r, ipo_slot_t *s, int free_chunks)
     return dropped;
 }
 
+uint64_t ipo__pins_drop(ipo_region_t *r, ipo_slot_t *s, int free_chunks)
+{
+    return clear_log(r, s, 1, free_chunks);
+}
+
 void ipo__pins_abandon(ipo_region_t *r)
 {
     if (!r->me || !ipo_atomic_load_relaxed(&r->pins_held))
@@ -234,15 +242,7 @@ void ipo__pins_abandon(ipo_region_t *r)
      * themselves, which the buffers' unpins drop (the count only: see
      * ipo_obj_unpin()). A process that dies before then leaves them, as it
      * would have before there was a log. */
-    ipo_off_t c = ipo_atomic_load_relaxed(&r->me->pin_log);
-    for (unsigned chunks = 0; c && chunks < MAX_CHUNKS; chunks++) {
-        uint64_t n, *w = chunk_at(r, c, &n);
-        if (!w)
-            break;
-        for (uint64_t i = 0; i < n; i++)
-            ipo_atomic_store_relaxed(&w[1 + i], UINT64_C(0));
-        c = ipo_atomic_load_relaxed(&w[0]);
-    }
+    clear_log(r, r->me, 0, 0);
     r->pins_abandoned = 1;
 }
 

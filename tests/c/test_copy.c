@@ -55,7 +55,7 @@ static void test_turn_budget(void)
             ipo_copy_in(&r, dst, src, n);
             ASSERT_EQ(memcmp(dst, src, n), 0);
             total += n;
-            ASSERT_EQ(r.copy_bytes, total); /* counted from the turn's start */
+            ASSERT_EQ(r.turn_copied, total); /* counted from the turn's start */
         }
         ASSERT(total > IPO_STREAM_TURN_BUDGET); /* the last puts were streamed */
         ipo_access_release(&r);

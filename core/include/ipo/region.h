@@ -37,10 +37,9 @@ typedef struct ipo_region {
     uint64_t      taken_over_at; /* the acquisition count of the last turn taken over, or 0 */
     ipo_off_t     pin_hint_chunk; /* where the next free entry of this participant's pin log */
     uint64_t      pin_hint_index; /* may be: a hint, looked at from there (core/src/pins.c) */
-    uint64_t      stamp_turn;     /* the turn whose put time stamp_ns is (core/src/queue.c) */
-    uint64_t      stamp_ns;
-    uint64_t      copy_turn;      /* the turn whose payload bytes copy_bytes counts, so far */
-    uint64_t      copy_bytes;     /* (ipo_copy_in: cached, or streamed past a budget) */
+    uint64_t      turn_seen;      /* the turn the two figures below are of (ipo__this_turn) */
+    uint64_t      turn_copied;    /* payload bytes ipo_copy_in copied in it: cached, or streamed past a budget */
+    uint64_t      turn_put_ns;    /* when it first put a message (the queue's stamps), 0: not yet */
     uint64_t      pins_held;      /* entries of that log in use (any thread unpins: atomic) */
     int           pins_abandoned; /* left with buffers alive: the log is no longer ours */
     uint64_t      inode;         /* of the shm object, to unlink only our own */
