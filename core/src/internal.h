@@ -105,7 +105,7 @@ void ipo__take_back_sleepers(struct ipo_region *r, ipo_slot_t *s);
 struct ipo_table;
 struct ipo_obj;
 
-/* containers.c: a TABLE block's table when its sizes fit its block (the
+/* containers_map.c: a TABLE block's table when its sizes fit its block (the
  * index a power of two, the entries within the payload), else NULL. */
 struct ipo_table *ipo__table_of(const struct ipo_obj *obj);
 
