@@ -110,20 +110,11 @@ static pid_t fork_releaser(const char *name, int64_t seq, const char *site, int 
     if (pid)
         return pid;
     close_parents_ends();
-    if (site) {
-        char num[32];
-        setenv("IPO_CRASH_SITE", site, 1);
-        snprintf(num, sizeof(num), "%d", where_fd);
-        setenv("IPO_CRASH_WHERE_FD", num, 1);
-    }
+    if (site)
+        arm_crash_site(site, where_fd);
     ipo_region_t c;
     ipo_waker_t cw;
-    attach_or_exit(name, &c, &cw);
-    if (ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
-        _exit(3);
-    ipo_off_t off;
-    if (ipo_obj_new_scalar(&c, IPO_T_INT64, (uint64_t)seq, &off) || ipo_queue_put(&c, off))
-        _exit(4);
+    attach_and_put_in_a_turn(name, seq, &c, &cw);
     char b = 'h';
     if (write(held_fd, &b, 1) != 1 || read(go_fd, &b, 1) != 1)
         _exit(6);
@@ -308,41 +299,90 @@ static void check_bound(int64_t ns, const char *who, int round)
                 BOUND_MS);
 }
 
+/* A round's region and pipes: held and go (the releaser's turn), where
+ * (where it died), reports (the children's turns), stay (see
+ * stay_until_told()). */
+typedef struct round {
+    char         name[64];
+    ipo_region_t r;
+    int          held[2], go[2], where[2], reports[2], stay[2];
+} round_t;
+
+static void round_open(round_t *rd, const char *what)
+{
+    create_region(&rd->r, rd->name, sizeof(rd->name), what);
+    int *pipes[] = { rd->held, rd->go, rd->where, rd->reports, rd->stay };
+    for (size_t i = 0; i < sizeof(pipes) / sizeof(pipes[0]); i++)
+        ASSERT_EQ(pipe(pipes[i]), 0);
+    stay_writer = rd->stay[1];
+}
+
+/* The line-up both kinds of round start from, once the releaser holds the
+ * turn and the waiter (pid given) waits for it: a third participant asleep
+ * for access behind it, and the waiter made due, the line showing
+ * line_bits (DUE, and AWAKE for a waiter that spins for the turn). The
+ * third's pid. */
+static pid_t line_up(round_t *rd, int64_t third_seq, uint32_t line_bits)
+{
+    wait_for_word(&rd->r, 1, 0);
+    uint32_t slot = waiting_slot(&rd->r);
+    pid_t third = fork_waiter(rd->name, third_seq, 0, rd->reports[1], rd->stay[0]);
+    wait_for_word(&rd->r, 2, 0);
+    make_due(&rd->r, slot);
+    /* Due, and back asleep (registered) or spinning for the turn. */
+    wait_for_word(&rd->r, 2, line_bits);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&rd->r.hdr->line) & IPO_LINE_SLOT_MASK, slot + 1);
+    return third;
+}
+
+/* Lets the children that stay go (each then ends). */
+static void round_let_go(round_t *rd)
+{
+    close(rd->stay[1]);
+    stay_writer = -1;
+}
+
+/* Once every child has ended: nothing holds access, sleeps for it or is
+ * on the line, the region checks out, and the queue holds exactly the
+ * messages want, in that order (taken, and checked again). */
+static void round_close(round_t *rd, const int64_t *want, int n)
+{
+    ipo_region_t *r = &rd->r;
+    assert_at_rest(r);
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, r));
+    ASSERT(ipo_access_try_acquire(r));
+    take_all(r, want, n);
+    ipo_handoff_release(&w);
+    assert_at_rest(r);
+    ipo_waker_fini(&w);
+    int fds[] = { rd->held[0], rd->held[1], rd->go[0], rd->go[1], rd->where[0], rd->where[1],
+                  rd->reports[0], rd->reports[1], rd->stay[0] };
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close(fds[i]);
+    ipo_region_detach(r);
+    ipo_region_unmap(r);
+}
+
 /* One round of the releaser killed at "handoff": the turn it handed to a
  * due waiter (asleep or spinning, by `awake`) is claimed by that waiter,
  * and the next turn goes to the third participant asleep behind it. The
  * times from the kill to each one's turn go to t_waiter and t_third. */
 static void releaser_round(int round, int awake, int64_t *t_waiter, int64_t *t_third)
 {
-    char name[64];
-    ipo_region_t r;
-    create_region(&r, name, sizeof(name), "handcrash");
-    int held[2], go[2], where[2], reports[2], stay[2];
-    ASSERT_EQ(pipe(held), 0);
-    ASSERT_EQ(pipe(go), 0);
-    ASSERT_EQ(pipe(where), 0);
-    ASSERT_EQ(pipe(reports), 0);
-    ASSERT_EQ(pipe(stay), 0);
-    stay_writer = stay[1];
+    static round_t rd;
+    round_open(&rd, "handcrash");
     enum { SEQ_RELEASER = 1, SEQ_WAITER = 2, SEQ_THIRD = 3 };
-
-    pid_t rel = fork_releaser(name, SEQ_RELEASER, "handoff", held[1], go[0], where[1], stay[0]);
+    pid_t rel = fork_releaser(rd.name, SEQ_RELEASER, "handoff", rd.held[1], rd.go[0], rd.where[1], rd.stay[0]);
     char b;
-    ASSERT_EQ(read(held[0], &b, 1), 1);
-    pid_t waiter = fork_waiter(name, SEQ_WAITER, awake ? AWAKE_SPIN_NS : 0, reports[1], stay[0]);
-    wait_for_word(&r, 1, 0);
-    uint32_t slot = waiting_slot(&r);
-    pid_t third = fork_waiter(name, SEQ_THIRD, 0, reports[1], stay[0]);
-    wait_for_word(&r, 2, 0);
-    make_due(&r, slot);
-    /* Due, and back asleep (registered) or spinning for the turn. */
-    wait_for_word(&r, 2, IPO_LINE_DUE | (awake ? IPO_LINE_AWAKE : 0));
-    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK, slot + 1);
+    ASSERT_EQ(read(rd.held[0], &b, 1), 1);
+    pid_t waiter = fork_waiter(rd.name, SEQ_WAITER, awake ? AWAKE_SPIN_NS : 0, rd.reports[1], rd.stay[0]);
+    pid_t third = line_up(&rd, SEQ_THIRD, IPO_LINE_DUE | (awake ? IPO_LINE_AWAKE : 0));
 
-    ASSERT_EQ(write(go[1], "g", 1), 1);
+    ASSERT_EQ(write(rd.go[1], "g", 1), 1);
     wait_killed(rel, "the releaser");
     char line[256];
-    ssize_t n = read(where[0], line, sizeof(line) - 1);
+    ssize_t n = read(rd.where[0], line, sizeof(line) - 1);
     ASSERT(n > 0);
     line[n] = 0;
     unsigned long long points;
@@ -353,8 +393,8 @@ static void releaser_round(int round, int awake, int64_t *t_waiter, int64_t *t_t
         FAIL_AT("the releaser died at %s, not at the handoff site", site);
 
     /* The waiter's turn first (it was handed to it), then the third's. */
-    report_t first = read_report(reports[0], "the waiter handed the turn");
-    report_t second = read_report(reports[0], "the participant behind it");
+    report_t first = read_report(rd.reports[0], "the waiter handed the turn");
+    report_t second = read_report(rd.reports[0], "the participant behind it");
     ASSERT_EQ(first.seq, SEQ_WAITER);
     ASSERT_EQ(second.seq, SEQ_THIRD);
     ASSERT(!first.cut_short && !second.cut_short);
@@ -363,27 +403,14 @@ static void releaser_round(int round, int awake, int64_t *t_waiter, int64_t *t_t
     check_bound(*t_waiter, "the waiter", round);
     check_bound(*t_third, "the participant behind it", round);
 
-    close(stay[1]);
-    stay_writer = -1;
+    round_let_go(&rd);
     wait_exit(waiter, "the waiter");
     wait_exit(third, "the participant behind it");
     /* The handed turn was claimed by its living recipient: nothing to take
      * over. Every released turn's message is there, in turn order. */
-    ASSERT_UEQ(ipo_region_takeovers(&r), 0);
-    assert_at_rest(&r);
-    ipo_waker_t w;
-    ASSERT_OK(ipo_waker_init(&w, &r));
-    ASSERT(ipo_access_try_acquire(&r));
+    ASSERT_UEQ(ipo_region_takeovers(&rd.r), 0);
     static const int64_t want[] = { SEQ_RELEASER, SEQ_WAITER, SEQ_THIRD };
-    take_all(&r, want, 3);
-    ipo_handoff_release(&w);
-    assert_at_rest(&r);
-    ipo_waker_fini(&w);
-    int fds[] = { held[0], held[1], go[0], go[1], where[0], where[1], reports[0], reports[1], stay[0] };
-    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-        close(fds[i]);
-    ipo_region_detach(&r);
-    ipo_region_unmap(&r);
+    round_close(&rd, want, 3);
 }
 
 static void test_a_releaser_killed_handing_over_leaves_the_turn_to_its_waiter(void)
@@ -402,63 +429,36 @@ static void test_a_releaser_killed_handing_over_leaves_the_turn_to_its_waiter(vo
  * kill to its turn goes to t_third. */
 static void doomed_round(int round, int64_t *t_third)
 {
-    char name[64];
-    ipo_region_t r;
-    create_region(&r, name, sizeof(name), "handdoom");
-    int held[2], go[2], where[2], reports[2], stay[2];
-    ASSERT_EQ(pipe(held), 0);
-    ASSERT_EQ(pipe(go), 0);
-    ASSERT_EQ(pipe(where), 0);
-    ASSERT_EQ(pipe(reports), 0);
-    ASSERT_EQ(pipe(stay), 0);
-    stay_writer = stay[1];
+    static round_t rd;
+    round_open(&rd, "handdoom");
     enum { SEQ_RELEASER = 1, SEQ_THIRD = 3 };
-
-    pid_t rel = fork_releaser(name, SEQ_RELEASER, NULL, held[1], go[0], where[1], stay[0]);
+    pid_t rel = fork_releaser(rd.name, SEQ_RELEASER, NULL, rd.held[1], rd.go[0], rd.where[1], rd.stay[0]);
     char b;
-    ASSERT_EQ(read(held[0], &b, 1), 1);
-    pid_t doomed = fork_doomed_waiter(name, reports[1]);
-    wait_for_word(&r, 1, 0);
-    uint32_t slot = waiting_slot(&r);
-    pid_t third = fork_waiter(name, SEQ_THIRD, 0, reports[1], stay[0]);
-    wait_for_word(&r, 2, 0);
-    make_due(&r, slot);
-    wait_for_word(&r, 2, IPO_LINE_DUE);
+    ASSERT_EQ(read(rd.held[0], &b, 1), 1);
+    pid_t doomed = fork_doomed_waiter(rd.name, rd.reports[1]);
+    pid_t third = line_up(&rd, SEQ_THIRD, IPO_LINE_DUE);
 
-    uint64_t turns = ipo_access_count(&r);
-    ASSERT_EQ(write(go[1], "g", 1), 1);
-    report_t death = read_report(reports[0], "the waiter handed the turn");
+    uint64_t turns = ipo_access_count(&rd.r);
+    ASSERT_EQ(write(rd.go[1], "g", 1), 1);
+    report_t death = read_report(rd.reports[0], "the waiter handed the turn");
     wait_killed(doomed, "the waiter handed the turn");
     ASSERT_EQ(death.seq, 0);
-    report_t next = read_report(reports[0], "the participant behind it");
+    report_t next = read_report(rd.reports[0], "the participant behind it");
     ASSERT_EQ(next.seq, SEQ_THIRD);
     /* Taken over: the dead waiter's turn, as a dead holder's. */
     ASSERT(next.cut_short);
-    ASSERT(ipo_access_count(&r) != turns);
+    ASSERT(ipo_access_count(&rd.r) != turns);
     *t_third = next.at_ns - death.at_ns;
     check_bound(*t_third, "the participant behind it", round);
 
-    close(stay[1]);
-    stay_writer = -1;
+    round_let_go(&rd);
     wait_exit(rel, "the releaser");
     wait_exit(third, "the participant behind it");
-    ASSERT_UEQ(ipo_region_takeovers(&r), 1);
-    /* The dead waiter died registered: its sleeper is out of the word
-     * again, and its slot off the line. */
-    assert_at_rest(&r);
-    ipo_waker_t w;
-    ASSERT_OK(ipo_waker_init(&w, &r));
-    ASSERT(ipo_access_try_acquire(&r));
+    ASSERT_UEQ(ipo_region_takeovers(&rd.r), 1);
+    /* The dead waiter died registered: round_close() finds its sleeper out
+     * of the word again, and its slot off the line. */
     static const int64_t want[] = { SEQ_RELEASER, SEQ_THIRD };
-    take_all(&r, want, 2);
-    ipo_handoff_release(&w);
-    assert_at_rest(&r);
-    ipo_waker_fini(&w);
-    int fds[] = { held[0], held[1], go[0], go[1], where[0], where[1], reports[0], reports[1], stay[0] };
-    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-        close(fds[i]);
-    ipo_region_detach(&r);
-    ipo_region_unmap(&r);
+    round_close(&rd, want, 2);
 }
 
 static void test_a_waiter_killed_before_claiming_its_handed_turn_is_taken_over(void)
@@ -475,22 +475,9 @@ int main(void)
     srand((unsigned)getpid());
     /* Our doorbell writes to a dead participant's FIFO must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    /* Without pidfds there is no death watch, and a sleeper learns of a
-     * death at its periodic wake only: nothing to prove here. */
-    {
-        char name[64];
-        ipo_region_t r;
-        create_region(&r, name, sizeof(name), "handprobe");
-        ipo_waker_t w;
-        ASSERT_OK(ipo_waker_init(&w, &r));
-        int has_watch = ipo_deathwatch_fd(&w.watch) >= 0;
-        ipo_waker_fini(&w);
-        ipo_region_detach(&r);
-        ipo_region_unmap(&r);
-        if (!has_watch) {
-            fprintf(stderr, "  no pidfds: skipped\n");
-            return TEST_SKIP;
-        }
+    if (!death_watch_available()) {
+        fprintf(stderr, "  no pidfds: skipped\n");
+        return TEST_SKIP;
     }
     RUN(test_a_releaser_killed_handing_over_leaves_the_turn_to_its_waiter);
     RUN(test_a_waiter_killed_before_claiming_its_handed_turn_is_taken_over);
