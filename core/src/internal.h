@@ -45,12 +45,12 @@ int ipo__handle_is_ours(const struct ipo_region *r);
  * with its memory reserved. */
 #define IPO__CREATING_PREFIX ".ipo-creating-"
 
-/* region.c: whether another open file description holds a liveness lock
+/* region_liveness.c: whether another open file description holds a liveness lock
  * on slots [first, first + n) of the region file at fd (1 when it cannot
  * tell: nothing is removed on a doubt). */
 int ipo__liveness_held(int fd, uint32_t first, uint32_t n);
 
-/* region.c: unlinks the name when nobody holds a liveness lock on the
+/* region_names.c: unlinks the name when nobody holds a liveness lock on the
  * region at fd any more and the name still names it (and it is this
  * user's). flock(fd) is held for the test and the unlink, waiting for it
  * when `wait`, else giving up if another holds it. 1 when the region is
@@ -63,11 +63,11 @@ int ipo__remove_if_nobody(const char *shm_name, int fd, int wait, int dry_run);
 int ipo__sweep_creations(int dry_run, void (*report)(void *ctx, int kind, const char *path),
                          void *ctx);
 
-/* region.c: whether another open file description holds slot's liveness
+/* region_liveness.c: whether another open file description holds slot's liveness
  * lock (1 also when the kernel cannot tell). */
 int ipo__slot_lock_held(int fd, uint32_t slot);
 
-/* region.c: takes a dead slot's liveness lock for a moment, without
+/* region_liveness.c: takes a dead slot's liveness lock for a moment, without
  * waiting (0, or -1 when a live process holds it), and gives it back. */
 int ipo__slot_trylock(int fd, uint32_t slot);
 void ipo__slot_unlock(int fd, uint32_t slot);
@@ -105,7 +105,7 @@ void ipo__take_back_sleepers(struct ipo_region *r, ipo_slot_t *s);
 struct ipo_table;
 struct ipo_obj;
 
-/* containers.c: a TABLE block's table when its sizes fit its block (the
+/* containers_map.c: a TABLE block's table when its sizes fit its block (the
  * index a power of two, the entries within the payload), else NULL. */
 struct ipo_table *ipo__table_of(const struct ipo_obj *obj);
 

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipo/format.h"
+#include "ipo/queue.h"
 #include "ipo/waiter.h"
 #include "task.h"
 
@@ -82,6 +84,44 @@ static inline pid_t fork_one_turn(const char *name)
         _exit(0);
     }
     return pid;
+}
+
+/* In a child of a crash-point build (core/src/crash_point.h): dies at the
+ * named site `site` when it first passes it, saying where on where_fd. */
+static inline void arm_crash_site(const char *site, int where_fd)
+{
+    char num[32];
+    setenv("IPO_CRASH_SITE", site, 1);
+    snprintf(num, sizeof(num), "%d", where_fd);
+    setenv("IPO_CRASH_WHERE_FD", num, 1);
+}
+
+/* In a child: attaches, takes a turn (asleep while it waits, no spin) and
+ * puts message seq, an INT64 object; exits 2, 3 or 4 when it cannot. */
+static inline void attach_and_put_in_a_turn(const char *name, int64_t seq, ipo_region_t *c, ipo_waker_t *w)
+{
+    attach_or_exit(name, c, w);
+    if (ipo_handoff_acquire(w, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+        _exit(3);
+    ipo_off_t off;
+    if (ipo_obj_new_scalar(c, IPO_T_INT64, (uint64_t)seq, &off) || ipo_queue_put(c, off))
+        _exit(4);
+}
+
+/* Whether this kernel gives a waker its death watch (pidfds): without it,
+ * a sleeper learns of a death at its periodic wake only, and the tests of
+ * prompt recovery have nothing to prove. */
+static inline int death_watch_available(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "watchprobe");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    int has_watch = ipo_deathwatch_fd(&w.watch) >= 0;
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+    return has_watch;
 }
 
 #endif /* IPO_TEST_PROCS_H */

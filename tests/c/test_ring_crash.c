@@ -51,20 +51,11 @@ static pid_t fork_releaser(const char *name, int64_t seq, int die_at_ring, int h
     close(held[0]);
     close(go[1]);
     close(where[0]);
-    if (die_at_ring) {
-        char num[32];
-        setenv("IPO_CRASH_SITE", "ring", 1);
-        snprintf(num, sizeof(num), "%d", where[1]);
-        setenv("IPO_CRASH_WHERE_FD", num, 1);
-    }
+    if (die_at_ring)
+        arm_crash_site("ring", where[1]);
     ipo_region_t c;
     ipo_waker_t cw;
-    attach_or_exit(name, &c, &cw);
-    if (ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
-        _exit(3);
-    ipo_off_t off;
-    if (ipo_obj_new_scalar(&c, IPO_T_INT64, (uint64_t)seq, &off) || ipo_queue_put(&c, off))
-        _exit(4);
+    attach_and_put_in_a_turn(name, seq, &c, &cw);
     char b = 'h';
     if (write(held[1], &b, 1) != 1 || read(go[0], &b, 1) != 1)
         _exit(6);
@@ -243,21 +234,9 @@ int main(void)
     srand((unsigned)getpid());
     /* Our doorbell writes to a dead releaser's FIFO must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    /* Without pidfds there is no death watch, and a dead releaser's
-     * sleeper waits for its periodic wake: nothing to prove here. */
-    {
-        char name[64];
-        ipo_region_t r;
-        create_region(&r, name, sizeof(name), "ringprobe");
-        ipo_waker_t w;
-        ASSERT_OK(ipo_waker_init(&w, &r));
-        int has_watch = ipo_deathwatch_fd(&w.watch) >= 0;
-        ipo_waker_fini(&w);
-        ipo_region_unmap(&r);
-        if (!has_watch) {
-            fprintf(stderr, "  no pidfds: skipped\n");
-            return TEST_SKIP;
-        }
+    if (!death_watch_available()) {
+        fprintf(stderr, "  no pidfds: skipped\n");
+        return TEST_SKIP;
     }
     RUN(test_a_releaser_killed_mid_ring_leaves_nobody_asleep);
     return 0;

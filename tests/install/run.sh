@@ -32,7 +32,7 @@ prefix=$work/prefix
 want=$(cd "$src" && ls core/include/ipo loop/include/ipo | grep '\.h$' | sort | tr '\n' ' ')
 have=$(ls "$prefix/include/ipo" | sort | tr '\n' ' ')
 [ "$want" = "$have" ] || fail "installed headers [$have], expected the public ones [$want]"
-extra=$(find "$prefix" \( -name '*crash*' -o -name 'test_*' -o -name '*spin_wait*' -o -name internal.h \
+extra=$(find "$prefix" \( -name '*crash*' -o -name 'test_*' -o -name '*spin_wait*' -o -name '*internal.h' \
             -o -name sleepers.h -o -name '*echo*' -o -name '*fuzz*' \) -print)
 [ -z "$extra" ] || fail "test-only files installed: $extra"
 
