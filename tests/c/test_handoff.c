@@ -425,6 +425,83 @@ static void test_a_turn_handed_to_a_waiter_that_died_is_taken_over(void)
     ipo_region_unmap(&r);
 }
 
+/* The slot of the one participant other than ours that waits for access. */
+static uint32_t waiting_slot(const ipo_region_t *r)
+{
+    uint32_t i = 0;
+    while (i < r->slot_count && (i == r->slot || !(ipo_atomic_load_acquire(&r->slots[i].waiting_for) &
+                                                  IPO_WAIT_FOR_ACCESS)))
+        i++;
+    ASSERT(i < r->slot_count);
+    return i;
+}
+
+/* Rotation: a process taking turns back to back while another sleeps cannot
+ * keep the turn past its slice, even while the waiter it rang has not come
+ * back (it is stopped here, so that it cannot become due): the turn is
+ * handed to that waiter, whom the holder's tries cannot rob, and the
+ * holder's next wait sleeps behind it. The run is bounded by a count of
+ * turns only through its slice, so the test bounds it by WAIT_BOUND_NS (a
+ * failure, not a measurement) and asserts where the turn went. */
+static void test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "rotation");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    pid_t pid = fork_one_turn(name);
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (!(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    uint32_t child = waiting_slot(&r);
+    int status;
+    ASSERT_EQ(kill(pid, SIGSTOP), 0);
+    ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+    ASSERT(WIFSTOPPED(status));
+    /* The release rings it (the line names it); the turn is free, and taken
+     * back at once, again and again. */
+    ipo_handoff_release(&w);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK, child + 1);
+    uint64_t turns = 0;
+    while (ipo_handoff_try(&w, 0)) {
+        turns++;
+        ipo_handoff_release(&w);
+        if (!(turns & 1023))
+            ASSERT(ipo_now_ns() < until);
+    }
+    fprintf(stderr, "    the run ended after %llu turns\n", (unsigned long long)turns);
+    ASSERT(turns >= 16); /* the clock is read once per 16 releases: a slice is not shorter */
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK,
+               IPO_ACCESS_HANDED | (child + 1));
+    ASSERT(!ipo_access_try_acquire(&r));
+    ASSERT(!ipo_access_held(&r));
+    /* Our next wait sleeps (behind the waiter); the waiter, let go on,
+     * claims its turn and releases it, which rings us. */
+    ipo_waiter_t wt;
+    ipo_waiter_init(&wt, &w);
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_ACCESS, 0, 0), IPO_WAIT_SLEEP);
+    ASSERT_EQ(kill(pid, SIGCONT), 0);
+    wait_children(&pid, 1);
+    int rc = IPO_WAIT_SLEEP;
+    while (rc == IPO_WAIT_SLEEP) {
+        struct pollfd pfd = { .fd = ipo_notify_fd(&w.bell), .events = POLLIN, .revents = 0 };
+        ASSERT_EQ(poll(&pfd, 1, 20000), 1);
+        rc = ipo_waiter_readable(&wt);
+    }
+    ASSERT_EQ(rc, IPO_WAIT_HELD);
+    ASSERT(ipo_access_held(&r));
+    ipo_handoff_release(&w);
+    ipo_waiter_fini(&wt);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & (IPO_ACCESS_OWNER_MASK | IPO_ACCESS_SLEEPER_MASK), 0);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
@@ -432,6 +509,7 @@ int main(void)
     RUN(test_oldest_sleeper_goes_first);
     RUN(test_a_waiter_that_lost_the_race_is_handed_the_next_turn);
     RUN(test_a_turn_handed_to_a_waiter_that_died_is_taken_over);
+    RUN(test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung);
     RUN(test_waiting_for_messages);
     RUN(test_million_handoffs);
     return 0;

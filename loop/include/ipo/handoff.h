@@ -50,6 +50,13 @@ typedef struct ipo_waker {
     ipo_deathwatch_t watch;        /* the other participants' pidfds, under `lock` */
     int              spare_efd;    /* an eventfd a finished waiter left for the next
                                     * (read empty), or -1; under `lock` (waiter.c) */
+    /* This participant's run of turns while others sleep (handoff.c's
+     * rotation); touched only by the thread that holds access. */
+    int64_t          run_since;    /* ipo_now_ns() when the run began, 0: no run */
+    uint32_t         run_turns;    /* releases with sleepers in it, for reading the clock rarely */
+    uint32_t         run_over;     /* it lasted a slice: the next release with a waiter rung hands on */
+    uint32_t         yielded;      /* handed its turn on at the run's end: the next wait sleeps
+                                    * at once (waiter.c), at the back of the line */
 } ipo_waker_t;
 
 /* Waiters of one process registered at once, at most: the access word
