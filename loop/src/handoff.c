@@ -554,8 +554,6 @@ uint64_t ipo_handoff_release(ipo_waker_t *w)
             __atomic_store_n(&w->yielded, 1u, __ATOMIC_RELAXED); /* read by waiter.c, this process */
             return changes;
         }
-    } else if (w->run_turns) {
-        run_end(w); /* nobody waits: a run of turns is no longer one while others wait */
     }
     uint64_t old = ipo_access_release(r);
     if (old & IPO_ACCESS_SLEEPER_MASK)
