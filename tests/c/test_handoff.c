@@ -502,6 +502,57 @@ static void test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung(void
     ipo_region_unmap(&r);
 }
 
+/* Rotation and deaths: the waiter rung dies before it comes back (stopped,
+ * then killed, its ring pending): the holder's run ends all the same and
+ * hands it the turn, which the holder's own next wait then takes over from
+ * the dead, as a dead holder's. */
+static void test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "rotation-dead");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    pid_t pid = fork_one_turn(name);
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (!(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    uint32_t child = waiting_slot(&r);
+    int status;
+    ASSERT_EQ(kill(pid, SIGSTOP), 0);
+    ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+    ipo_handoff_release(&w); /* rings it: on the line, its ring pending */
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK, child + 1);
+    ASSERT(ipo_handoff_try(&w, 0));
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFSIGNALED(status));
+    uint64_t takeovers = ipo_region_takeovers(&r);
+    ipo_handoff_release(&w);
+    uint64_t turns = 0;
+    while (ipo_handoff_try(&w, 0)) {
+        turns++;
+        ipo_handoff_release(&w);
+        if (!(turns & 1023))
+            ASSERT(ipo_now_ns() < until);
+    }
+    /* Handed to the dead (its ring was pending: the handoff's ring found
+     * nothing to write), or taken back if the ring found it gone. */
+    uint64_t owner = ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK;
+    ASSERT_UEQ(owner, IPO_ACCESS_HANDED | (child + 1));
+    ASSERT_OK(ipo_handoff_acquire(&w, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0));
+    ASSERT(ipo_access_held(&r));
+    ASSERT_UEQ(ipo_region_takeovers(&r), takeovers + 1);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_handoff_release(&w);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & (IPO_ACCESS_OWNER_MASK | IPO_ACCESS_SLEEPER_MASK), 0);
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
@@ -510,6 +561,7 @@ int main(void)
     RUN(test_a_waiter_that_lost_the_race_is_handed_the_next_turn);
     RUN(test_a_turn_handed_to_a_waiter_that_died_is_taken_over);
     RUN(test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung);
+    RUN(test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over);
     RUN(test_waiting_for_messages);
     RUN(test_million_handoffs);
     return 0;
