@@ -436,6 +436,22 @@ static uint32_t waiting_slot(const ipo_region_t *r)
     return i;
 }
 
+/* A rung waiter not back within 50 ms no longer holds the line (handoff.c's
+ * stale line: the stamp, coarse ms, in bits 18-31): a test whose process is
+ * kept off the CPU that long by a loaded machine stamps the line afresh
+ * while it still names the waiter, as a releaser ringing it again would,
+ * so that what it asserts does not hang on the scheduler. Called holding
+ * access. */
+static void keep_line_fresh(ipo_region_t *r, uint32_t slot)
+{
+    uint32_t cur = ipo_atomic_load_acquire(&r->hdr->line);
+    if ((cur & IPO_LINE_SLOT_MASK) != slot + 1 || (cur & IPO_LINE_DUE))
+        return;
+    uint32_t stamp = (uint32_t)(ipo_coarse_now_ns() / 1000000) & 0x3fffu;
+    uint32_t next = (cur & ((1u << 18) - 1)) | (stamp << 18);
+    ipo_atomic_cas_acq_rel(&r->hdr->line, &cur, next);
+}
+
 /* Rotation: a process taking turns back to back while another sleeps cannot
  * keep the turn past its slice, even while the waiter it rang has not come
  * back (it is stopped here, so that it cannot become due): the turn is
@@ -469,9 +485,11 @@ static void test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung(void
     uint64_t turns = 0;
     while (ipo_handoff_try(&w, 0)) {
         turns++;
-        ipo_handoff_release(&w);
-        if (!(turns & 1023))
+        if (!(turns & 1023)) {
             ASSERT(ipo_now_ns() < until);
+            keep_line_fresh(&r, child);
+        }
+        ipo_handoff_release(&w);
     }
     fprintf(stderr, "    the run ended after %llu turns\n", (unsigned long long)turns);
     ASSERT(turns >= 16); /* the clock is read once per 16 releases: a slice is not shorter */
@@ -535,9 +553,11 @@ static void test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over(v
     uint64_t turns = 0;
     while (ipo_handoff_try(&w, 0)) {
         turns++;
-        ipo_handoff_release(&w);
-        if (!(turns & 1023))
+        if (!(turns & 1023)) {
             ASSERT(ipo_now_ns() < until);
+            keep_line_fresh(&r, child);
+        }
+        ipo_handoff_release(&w);
     }
     /* Handed to the dead (its ring was pending: the handoff's ring found
      * nothing to write), or taken back if the ring found it gone. */
