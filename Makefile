@@ -123,10 +123,12 @@ TAKEOVER_BROKEN  := "-DN=3 -DROUNDS=1 -DBROKEN:assertion violated" \
 # left; mutual exclusion and nobody left asleep or a turn left handed.
 # Broken variants that must be caught: a releaser that does not take back a
 # turn handed to a waiter that left, and one that does not look whether the
-# waiter it put on the line still waits.
+# waiter it put on the line still waits, and a rotation that hands the turn
+# to a waiter rung without seeing that it left.
 HANDOFF_CONFIGS := "-DN=2 -DROUNDS=3" "-DN=3 -DROUNDS=1" "-DN=3 -DROUNDS=1 -DCANCELS=2" \
                    "-DN=2 -DROUNDS=3 -DCANCELS=0"
-HANDOFF_BROKEN  := "-DN=2 -DROUNDS=3 -DBROKEN" "-DN=2 -DROUNDS=3 -DCANCELS=0 -DBROKEN_LINE"
+HANDOFF_BROKEN  := "-DN=2 -DROUNDS=3 -DBROKEN" "-DN=2 -DROUNDS=3 -DCANCELS=0 -DBROKEN_LINE" \
+                   "-DN=2 -DROUNDS=3 -DBROKEN_ROTATION"
 test-model: system-deps
 	@mkdir -p build/model
 	@cd build/model && for cfg in $(MODEL_CONFIGS); do \

@@ -460,7 +460,8 @@ static int hand_over(ipo_waker_t *w, uint64_t cur, uint32_t line, int changed)
     while (!ipo_atomic_cas_acq_rel(&r->hdr->line, &expect, 0u)) {
         /* Only its AWAKE changed (it went to sleep, or woke to spin): the
          * same waiter, still due; the value we clear says whether to ring. */
-        if ((expect & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE)) != (line & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE))) {
+        if ((expect & IPO_LINE_SLOT_MASK) != (line & IPO_LINE_SLOT_MASK) ||
+            ((line & IPO_LINE_DUE) && !(expect & IPO_LINE_DUE))) {
             take_back(w, next, to, changed);
             return 1;
         }
@@ -477,6 +478,52 @@ static int hand_over(ipo_waker_t *w, uint64_t cur, uint32_t line, int changed)
     }
     wake(w, changed ? WAKE_CHANGED : WAKE_RELEASED);
     return 1;
+}
+
+/* ---- rotation: a run of turns lasts a slice while others wait -------------------- */
+
+/* A participant that takes turns back to back (a loop around a short turn)
+ * wins the word against waiters that slept: it runs, they must be scheduled
+ * first. Each of its releases with sleepers hands a turn to a waiter only
+ * when one came back due. So a run of turns while others sleep ends after
+ * a slice: the releaser hands the turn to the waiter on the line (the
+ * oldest sleeper, rung) even if it has not come back yet, and its own next
+ * wait sleeps at once, at the back of the line (waiter.c). Every waiter so
+ * gets its slice in the order of its ticket: over a second, the same share
+ * of turns, whatever the scheduler did. The slice is long against a wakeup
+ * (tens of microseconds), so rotation costs a few per cent of the turns,
+ * and short against a second, so shares even out within one. */
+#define RUN_SLICE_NS 1000000
+/* The clock is read once per this many releases with sleepers (a read costs
+ * about a short turn). */
+#define RUN_LOOK_EVERY 16u
+
+/* Whether this participant's run of turns while others sleep has lasted a
+ * slice. Only the holder calls it: the fields are its process's own. */
+static int run_lasted(ipo_waker_t *w)
+{
+    if (w->run_over)
+        return 1;
+    if (++w->run_turns % RUN_LOOK_EVERY)
+        return 0;
+    int64_t now = ipo_now_ns();
+    if (!w->run_since)
+        w->run_since = now;
+    else if (now - w->run_since >= RUN_SLICE_NS)
+        w->run_over = 1;
+    return (int)w->run_over;
+}
+
+static void run_end(ipo_waker_t *w)
+{
+    w->run_since = 0;
+    w->run_turns = 0;
+    w->run_over = 0;
+}
+
+void ipo__run_end(ipo_waker_t *w)
+{
+    run_end(w);
 }
 
 uint64_t ipo_handoff_release(ipo_waker_t *w)
@@ -500,6 +547,13 @@ uint64_t ipo_handoff_release(ipo_waker_t *w)
         uint32_t line = ipo_atomic_load_acquire(&r->hdr->line);
         if ((line & IPO_LINE_DUE) && hand_over(w, cur, line, changed))
             return changes;
+        /* The run's end: the turn goes to the waiter rung, not back to us. */
+        if (line && !(line & IPO_LINE_DUE) && run_lasted(w) && !line_stale(line) &&
+            hand_over(w, cur, line, changed)) {
+            run_end(w);
+            __atomic_store_n(&w->yielded, 1u, __ATOMIC_RELAXED); /* read by waiter.c, this process */
+            return changes;
+        }
     }
     uint64_t old = ipo_access_release(r);
     if (old & IPO_ACCESS_SLEEPER_MASK)

@@ -49,4 +49,8 @@ void ipo__line_leave(ipo_waker_t *w);
  * between marking our ring pending and ringing. */
 int ipo__handoff_deaths(ipo_waker_t *w, int collect);
 
+/* This participant's run of turns is over (it goes to sleep): the next
+ * run's slice starts afresh. */
+void ipo__run_end(ipo_waker_t *w);
+
 #endif /* IPO_SLEEPERS_H */

@@ -229,6 +229,11 @@ static int recover(ipo_waiter_t *w)
  * ring it had goes on. */
 static int finish(ipo_waiter_t *w, int step)
 {
+    /* A turn after a registration (a sleep, or nearly) starts a new run of
+     * turns, and a new slice (handoff.c's rotation). This thread holds
+     * access now: the run's fields are its to write. */
+    if (step == IPO_WAIT_HELD && w->in_line)
+        ipo__run_end(w->waker);
     if (registered(w))
         stop_sleeping(w);
     w->what = 0;
@@ -270,6 +275,11 @@ static int step(ipo_waiter_t *w, int64_t spin_ns)
      * the clock costs more than a pause, so look at it every 64 rounds. */
     if (spin_ns > OVERLOADED_SPIN_NS && overloaded())
         spin_ns = OVERLOADED_SPIN_NS;
+    /* This process ended its run of turns by handing the turn on (handoff.c's
+     * rotation): it sleeps at once, at the back of the line, rather than
+     * spin its way back in ahead of those who waited. */
+    if (__atomic_exchange_n(&w->waker->yielded, 0u, __ATOMIC_RELAXED))
+        spin_ns = 0;
     if (spin_ns > 0) {
         int64_t spin_until = ipo_now_ns() + spin_ns;
         for (uint32_t round = 1;; round++) {

@@ -425,6 +425,154 @@ static void test_a_turn_handed_to_a_waiter_that_died_is_taken_over(void)
     ipo_region_unmap(&r);
 }
 
+/* The slot of the one participant other than ours that waits for access. */
+static uint32_t waiting_slot(const ipo_region_t *r)
+{
+    uint32_t i = 0;
+    while (i < r->slot_count && (i == r->slot || !(ipo_atomic_load_acquire(&r->slots[i].waiting_for) &
+                                                  IPO_WAIT_FOR_ACCESS)))
+        i++;
+    ASSERT(i < r->slot_count);
+    return i;
+}
+
+/* A rung waiter not back within 50 ms no longer holds the line (handoff.c's
+ * stale line: the stamp, coarse ms, in bits 18-31): a test whose process is
+ * kept off the CPU that long by a loaded machine stamps the line afresh
+ * while it still names the waiter, as a releaser ringing it again would,
+ * so that what it asserts does not hang on the scheduler. Called holding
+ * access. */
+static void keep_line_fresh(ipo_region_t *r, uint32_t slot)
+{
+    uint32_t cur = ipo_atomic_load_acquire(&r->hdr->line);
+    if ((cur & IPO_LINE_SLOT_MASK) != slot + 1 || (cur & IPO_LINE_DUE))
+        return;
+    uint32_t stamp = (uint32_t)(ipo_coarse_now_ns() / 1000000) & 0x3fffu;
+    uint32_t next = (cur & ((1u << 18) - 1)) | (stamp << 18);
+    ipo_atomic_cas_acq_rel(&r->hdr->line, &cur, next);
+}
+
+/* Rotation: a process taking turns back to back while another sleeps cannot
+ * keep the turn past its slice, even while the waiter it rang has not come
+ * back (it is stopped here, so that it cannot become due): the turn is
+ * handed to that waiter, whom the holder's tries cannot rob, and the
+ * holder's next wait sleeps behind it. The run is bounded by a count of
+ * turns only through its slice, so the test bounds it by WAIT_BOUND_NS (a
+ * failure, not a measurement) and asserts where the turn went. */
+static void test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "rotation");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    pid_t pid = fork_one_turn(name);
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (!(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    uint32_t child = waiting_slot(&r);
+    int status;
+    ASSERT_EQ(kill(pid, SIGSTOP), 0);
+    ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+    ASSERT(WIFSTOPPED(status));
+    /* The release rings it (the line names it); the turn is free, and taken
+     * back at once, again and again. */
+    ipo_handoff_release(&w);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK, child + 1);
+    uint64_t turns = 0;
+    while (ipo_handoff_try(&w, 0)) {
+        turns++;
+        if (!(turns & 1023)) {
+            ASSERT(ipo_now_ns() < until);
+            keep_line_fresh(&r, child);
+        }
+        ipo_handoff_release(&w);
+    }
+    fprintf(stderr, "    the run ended after %llu turns\n", (unsigned long long)turns);
+    ASSERT(turns >= 16); /* the clock is read once per 16 releases: a slice is not shorter */
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK,
+               IPO_ACCESS_HANDED | (child + 1));
+    ASSERT(!ipo_access_try_acquire(&r));
+    ASSERT(!ipo_access_held(&r));
+    /* Our next wait sleeps (behind the waiter); the waiter, let go on,
+     * claims its turn and releases it, which rings us. */
+    ipo_waiter_t wt;
+    ipo_waiter_init(&wt, &w);
+    ASSERT_EQ(ipo_waiter_start(&wt, IPO_WAIT_FOR_ACCESS, 0, 0), IPO_WAIT_SLEEP);
+    ASSERT_EQ(kill(pid, SIGCONT), 0);
+    wait_children(&pid, 1);
+    int rc = IPO_WAIT_SLEEP;
+    while (rc == IPO_WAIT_SLEEP) {
+        struct pollfd pfd = { .fd = ipo_notify_fd(&w.bell), .events = POLLIN, .revents = 0 };
+        ASSERT_EQ(poll(&pfd, 1, 20000), 1);
+        rc = ipo_waiter_readable(&wt);
+    }
+    ASSERT_EQ(rc, IPO_WAIT_HELD);
+    ASSERT(ipo_access_held(&r));
+    ipo_handoff_release(&w);
+    ipo_waiter_fini(&wt);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & (IPO_ACCESS_OWNER_MASK | IPO_ACCESS_SLEEPER_MASK), 0);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+}
+
+/* Rotation and deaths: the waiter rung dies before it comes back (stopped,
+ * then killed, its ring pending): the holder's run ends all the same and
+ * hands it the turn, which the holder's own next wait then takes over from
+ * the dead, as a dead holder's. */
+static void test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "rotation-dead");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    pid_t pid = fork_one_turn(name);
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (!(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    uint32_t child = waiting_slot(&r);
+    int status;
+    ASSERT_EQ(kill(pid, SIGSTOP), 0);
+    ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+    ipo_handoff_release(&w); /* rings it: on the line, its ring pending */
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK, child + 1);
+    ASSERT(ipo_handoff_try(&w, 0));
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFSIGNALED(status));
+    uint64_t takeovers = ipo_region_takeovers(&r);
+    ipo_handoff_release(&w);
+    uint64_t turns = 0;
+    while (ipo_handoff_try(&w, 0)) {
+        turns++;
+        if (!(turns & 1023)) {
+            ASSERT(ipo_now_ns() < until);
+            keep_line_fresh(&r, child);
+        }
+        ipo_handoff_release(&w);
+    }
+    /* Handed to the dead (its ring was pending: the handoff's ring found
+     * nothing to write), or taken back if the ring found it gone. */
+    uint64_t owner = ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_OWNER_MASK;
+    ASSERT_UEQ(owner, IPO_ACCESS_HANDED | (child + 1));
+    ASSERT_OK(ipo_handoff_acquire(&w, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0));
+    ASSERT(ipo_access_held(&r));
+    ASSERT_UEQ(ipo_region_takeovers(&r), takeovers + 1);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_handoff_release(&w);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & (IPO_ACCESS_OWNER_MASK | IPO_ACCESS_SLEEPER_MASK), 0);
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
@@ -432,6 +580,8 @@ int main(void)
     RUN(test_oldest_sleeper_goes_first);
     RUN(test_a_waiter_that_lost_the_race_is_handed_the_next_turn);
     RUN(test_a_turn_handed_to_a_waiter_that_died_is_taken_over);
+    RUN(test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung);
+    RUN(test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over);
     RUN(test_waiting_for_messages);
     RUN(test_million_handoffs);
     return 0;

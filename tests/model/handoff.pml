@@ -20,6 +20,11 @@
  * rings the next waiter if the word is free and somebody sleeps); a
  * cancelled participant takes no more turns.
  *
+ * Rotation: a release whose run of turns lasted its slice hands the turn
+ * to the waiter on the line even if it was only rung (not back, not due
+ * yet); it claims it when it comes back, or, if it left meanwhile (the
+ * line no longer names it), the releaser takes the turn back.
+ *
  * Checked: mutual exclusion (the assertion), and that nobody is left asleep
  * or a turn left handed for good (an invalid end state). Built with
  * -DBROKEN, a releaser whose clearing of the line fails does not take the
@@ -27,7 +32,10 @@
  * others asleep for good; with -DBROKEN_LINE, a releaser does not look
  * whether the waiter it put on the line still waits (a waiter that took
  * the turn and left the line just before keeps it for good, and no release
- * rings anyone again): SPIN must find that too (`make test-model`).
+ * rings anyone again): SPIN must find that too; with -DBROKEN_ROTATION,
+ * the rotation's handoff clears the line with a plain store instead of a
+ * compare-and-swap, so a waiter rung that left before it came back is
+ * handed the turn for good: SPIN must find it (`make test-model`).
  *
  * Not modelled: waits for messages or changes (rung by every release, as
  * in waiter.pml), deaths (takeover.pml; a handed turn is taken over as a
@@ -119,51 +127,78 @@ inline wake()
     fi
 }
 
-/* ipo_handoff_release(), from hand_over() to the plain release. */
+/* hand_over(): the turn to the waiter the line named (seen_line), in one
+ * step; then the line cleared with a compare-and-swap, again while only
+ * AWAKE (or, for a waiter rung and not back yet, DUE) changed, and the
+ * waiter rung unless it spins; if the line names another (or nobody: the
+ * waiter left), the turn taken back unless it was claimed. */
+inline hand_over()
+{
+    to = (seen_line & SLOT);
+    atomic { owner = to; handed = true };          /* the compare-and-swap on the word */
+    atomic {
+        if
+#ifndef BROKEN_ROTATION
+        :: (line & SLOT) == (seen_line & SLOT) && ((line & DUE) || !(seen_line & DUE)) ->
+#else
+        :: (seen_line & DUE) && (line & (SLOT | DUE)) == (seen_line & (SLOT | DUE)) ->
+#endif
+            seen_line = line; line = 0; cleared = true
+#ifdef BROKEN_ROTATION
+        :: !(seen_line & DUE) -> line = 0; cleared = true   /* a plain store: a waiter that left is not seen */
+#endif
+        :: else -> cleared = false
+        fi
+    };
+    if
+    :: cleared ->
+        if
+        :: !(seen_line & AWAKE) -> ring(to - 1)
+        :: else -> skip
+        fi;
+        wake()
+    :: else ->
+#ifndef BROKEN
+        atomic {
+            if
+            :: owner == to && handed -> owner = 0; handed = false; back = true
+            :: else -> back = false
+            fi;
+            had = sleepers
+        };
+        if
+        :: back && had > 0 -> wake()
+        :: else -> skip
+        fi
+#else
+        skip
+#endif
+    fi
+}
+
+inline plain_release()
+{
+    atomic { owner = 0; had = sleepers };
+    if
+    :: had > 0 -> wake()
+    :: else -> skip
+    fi
+}
+
+/* ipo_handoff_release(): a due waiter is handed the turn; a waiter rung and
+ * not back yet is handed it when the releaser's run of turns has lasted its
+ * slice (rotation: a nondeterministic choice here, the clock in the code). */
 inline release()
 {
     atomic { seen_line = line; had = sleepers };
     if
-    :: (seen_line & DUE) && had > 0 && (seen_line & SLOT) - 1 != me ->
-        to = (seen_line & SLOT);
-        atomic { owner = to; handed = true };          /* the compare-and-swap on the word */
-        /* the compare-and-swap, again while only AWAKE changed */
-        atomic {
-            if
-            :: (line & (SLOT | DUE)) == (seen_line & (SLOT | DUE)) -> seen_line = line; line = 0; cleared = true
-            :: else -> cleared = false
-            fi
-        };
+    :: (seen_line & DUE) && had > 0 && (seen_line & SLOT) - 1 != me -> hand_over()
+    :: seen_line != 0 && !(seen_line & DUE) && had > 0 && (seen_line & SLOT) - 1 != me ->
         if
-        :: cleared ->
-            if
-            :: !(seen_line & AWAKE) -> ring(to - 1)
-            :: else -> skip
-            fi;
-            wake()
-        :: else ->
-#ifndef BROKEN
-            atomic {
-                if
-                :: owner == to && handed -> owner = 0; handed = false; back = true
-                :: else -> back = false
-                fi;
-                had = sleepers
-            };
-            if
-            :: back && had > 0 -> wake()
-            :: else -> skip
-            fi
-#else
-            skip
-#endif
+        :: hand_over()       /* the run lasted a slice */
+        :: plain_release()   /* not yet */
         fi
-    :: else ->
-        atomic { owner = 0; had = sleepers };
-        if
-        :: had > 0 -> wake()
-        :: else -> skip
-        fi
+    :: else -> plain_release()
     fi
 }
 

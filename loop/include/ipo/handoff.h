@@ -50,6 +50,15 @@ typedef struct ipo_waker {
     ipo_deathwatch_t watch;        /* the other participants' pidfds, under `lock` */
     int              spare_efd;    /* an eventfd a finished waiter left for the next
                                     * (read empty), or -1; under `lock` (waiter.c) */
+    /* This participant's run of turns while others sleep (handoff.c's
+     * rotation); touched only by the thread that holds access. A run ends
+     * when it hands the turn on, or when a wait of this process that
+     * registered (slept, or nearly) takes the turn. */
+    int64_t          run_since;    /* ipo_now_ns() at its first look at the clock, 0: none yet */
+    uint32_t         run_turns;    /* releases with sleepers in it, for reading the clock rarely */
+    uint32_t         run_over;     /* it lasted a slice: the next release with a waiter rung hands on */
+    uint32_t         yielded;      /* handed its turn on at the run's end: the next wait sleeps
+                                    * at once (waiter.c), at the back of the line */
 } ipo_waker_t;
 
 /* Waiters of one process registered at once, at most: the access word
