@@ -220,7 +220,8 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
      * in Region_wait_consumer_ready() (python/src/region_type.c), so a
      * creator that sees the count sees this consumer's slot filled. Release
      * is all it needs: nothing is read through the old count. */
-    ipo_atomic_fetch_add_release(&r->hdr->attach_count, UINT64_C(1));
+    if (!(opts && opts->tool))
+        ipo_atomic_fetch_add_release(&r->hdr->attach_count, UINT64_C(1));
     return 0;
 
 fail:

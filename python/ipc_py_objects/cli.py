@@ -236,8 +236,6 @@ def check_without_turn(name: str, time_limit: float) -> Optional[str]:
 
 
 def check_command(args) -> int:
-    from .shared_memory import SharedMemory
-
     failure = None
     how = "in a turn"
     sm = None
@@ -246,7 +244,9 @@ def check_command(args) -> int:
     else:
         observe(args.name)  # a clear error when there is no such region
         try:
-            sm = SharedMemory(args.name, create=False)
+            # The C type, as a tool: a participant for the turn, never
+            # counted as the consumer a creator's wait_consumer_ready() awaits.
+            sm = _ipo.Region(args.name, create=False, tool=True)
             if not sm.init_consumer(args.time_limit):
                 raise OperationTimedOutError(f"region '{args.name}' was not ready within "
                                              f"{args.time_limit} s")

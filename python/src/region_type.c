@@ -369,14 +369,14 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = { "name", "create", "size", "slots", "mode", "prefault",
                               "close_timeout", "spin_budget", "trust", "replace_stale", "consumer_id",
-                              "strict", "turn_time_limit", NULL };
+                              "strict", "turn_time_limit", "tool", NULL };
     PyObject *name, *size = Py_None, *close_timeout = Py_None, *spin_budget = Py_None;
     PyObject *consumer_id = Py_None, *turn_time_limit = Py_None;
-    int create = 0, prefault = 1, trust = 0, replace_stale = 1, strict = 0;
+    int create = 0, prefault = 1, trust = 0, replace_stale = 1, strict = 0, tool = 0;
     unsigned int slots = IPO_DEFAULT_SLOTS, mode = 0600;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOOppOpO", kwlist, &name, &create, &size,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pO$IIpOOppOpOp", kwlist, &name, &create, &size,
                                      &slots, &mode, &prefault, &close_timeout, &spin_budget, &trust,
-                                     &replace_stale, &consumer_id, &strict, &turn_time_limit))
+                                     &replace_stale, &consumer_id, &strict, &turn_time_limit, &tool))
         return -1;
     if (self->name) {
         PyErr_SetString(PyExc_RuntimeError, "SharedMemory.__init__ may be called only once");
@@ -422,6 +422,9 @@ static int Region_init(RegionObject *self, PyObject *args, PyObject *kwargs)
     /* The same trust lets a consumer attach to a region that another user
      * owns or may write, in whatever mode its creator chose. */
     self->opts.trust_others = trust;
+    /* A tool (the command line's check) joins for a turn without being
+     * anyone's consumer: not counted for wait_consumer_ready(). */
+    self->opts.tool = tool;
     self->opts.slots = slots;
     self->opts.mode = mode;
     self->opts.prefault = prefault;
@@ -882,7 +885,7 @@ static PyType_Slot region_slots[] = {
     { Py_tp_members, Region_members },
     { Py_tp_doc, (void *)"Region(name, create=False, size=None, *, slots=16, mode=0o600, "
                          "prefault=True, close_timeout=5.0, spin_budget=None, trust=False, "
-                         "replace_stale=True, consumer_id=None, strict=False, turn_time_limit=None)\n--\n\n"
+                         "replace_stale=True, consumer_id=None, strict=False, turn_time_limit=None, tool=False)\n--\n\n"
                          "A handle on a shared-memory region; SharedMemory builds on it." },
     { 0, NULL }
 };

@@ -121,6 +121,19 @@ def test_messages_lists_types_sizes_and_ages_without_taking_anything(sm):
         assert sm.take_message() == b"z" * 5000  # still there, in order
 
 
+def test_check_in_a_turn_is_not_a_consumer(sm):
+    # A creator waiting for its first consumer must not take the checker
+    # for one: the check joins for its turn and leaves.
+    assert "ok" in run("check", sm.name).stdout
+    assert sm.wait_consumer_ready(0) is False
+    consumer = SharedMemory(sm.name, create=False)
+    try:
+        assert consumer.init_consumer(10)
+        assert sm.wait_consumer_ready(10) is True
+    finally:
+        consumer.close()
+
+
 def test_check_says_ok_and_finds_a_moved_head(sm):
     assert "ok" in run("check", sm.name).stdout
     with wait_my_turn(sm):

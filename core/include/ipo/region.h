@@ -57,6 +57,9 @@ typedef struct ipo_region_options {
     uint32_t consumer_slot; /* attach: 0 takes any free slot; else that slot only */
     int      trust_others; /* attach: accept a region that another user owns, or that other
                               users may write (group or other write bits), in any mode */
+    int      tool;       /* attach: a tool that looks in a turn (the command line's check), not
+                            a consumer: not counted in attach_count, so a creator waiting for
+                            its first consumer does not take the tool for one */
 } ipo_region_options_t;
 
 /* 0 when name is usable: an optional leading '/', then 1 to IPO_NAME_MAX bytes
