@@ -39,7 +39,7 @@ import collections
 import weakref
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
+from typing import Any, Awaitable, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
 
 from . import _ipo
 from .errors import OperationTimedOutError, RegionNotFoundError, SharedMemoryError
@@ -214,7 +214,9 @@ class ASharedMemoryManager:
         """Waits until a message is queued (taking no turn from the
         coroutines, whose existence it leaves alone); True."""
         cm = ASharedMemoryContextManager(self)
-        await self._acquire(cm, messages=True)
+        queued = self._acquire(cm, messages=True)
+        if queued is not None:
+            await queued
         self._release(cm, None)
         return True
 
@@ -308,30 +310,70 @@ class ASharedMemoryManager:
 
     # ---- taking turns -----------------------------------------------------------
 
-    async def _acquire(self, cm: "ASharedMemoryContextManager", messages: bool) -> None:
+    def _acquire(self, cm: "ASharedMemoryContextManager", messages: bool) -> "Optional[Awaitable[None]]":
+        """Takes a turn for cm: None when it holds one now, or else what to
+        await for it."""
+        step = None
+        if not self._waiters and not self._holding:
+            step = self._start_alone(cm, messages)
+            if step == HELD:
+                self._holding = True
+                return None
         if self._loop is None or self._waiter is None:
             raise SharedMemoryError(
                 "use the manager in `async with` before taking turns (and not after it closed)"
             )
-        future = self._loop.create_future()
-        waiter = _Waiter(future, cm, messages)
+        waiter = _Waiter(self._loop.create_future(), cm, messages)
         self._waiters.append(waiter)
-        try:
+        if step == SLEEP:
+            # The waiter sleeps for this coroutine's need already.
+            self._schedule_peer_check()
+        else:
             self._pump()
+        return self._queued(waiter)
+
+    async def _queued(self, waiter: _Waiter) -> None:
+        future = waiter.future
+        try:
             await future
         except BaseException:
             # Cancelled (or the manager closed): give back a turn granted
             # meanwhile, without counting it as a block of this coroutine.
             if future.done() and not future.cancelled() and future.exception() is None:
-                self._release(cm, None)
+                self._release(waiter.cm, None)
             elif waiter in self._waiters:
                 self._waiters.remove(waiter)
                 self._pump()
             raise
 
+    def _start_alone(self, cm: "ASharedMemoryContextManager", messages: bool) -> Optional[int]:
+        """What the pump does for a coroutine when nobody is queued (the
+        common case), without queueing it: starts the waiter for its need,
+        and answers the step (HELD: the turn is its own), or None when it
+        must go through the queue (gated, or the manager is not ready)."""
+        waiter = self._waiter
+        if waiter is None:
+            return None
+        if messages:
+            what = WAIT_FOR_MESSAGES
+        elif self._last_existence or cm._said is not False or not self._idle():
+            what = WAIT_FOR_ACCESS
+        else:
+            return None  # gated: it waits for a change
+        # Spin only into a new wait (none at all to save CPU time).
+        try:
+            return waiter.start(what, self._since or 0, 0.0 if waiter.registered else self._spin_seconds)
+        except Exception as exc:  # CreatorGoneError: the region is gone
+            self._fail(exc)
+            raise
+
     def _release(self, cm: "ASharedMemoryContextManager", existence: Optional[bool]) -> None:
         if existence is not None:
-            self._existence[cm] = existence
+            # The weak dictionary is written only when cm's word changes
+            # (a weak reference made per write costs more than the turn).
+            if cm._said is not existence:
+                cm._said = existence
+                self._existence[cm] = existence
             self._last_existence = existence
         self._holding = False
         sm = self.shared_memory
@@ -341,7 +383,10 @@ class ASharedMemoryManager:
             since = sm._release_if_held()
             if since is not None:
                 self._since = since
-        self._pump()
+        if self._waiters:
+            self._pump()
+        elif self._waiter is not None:
+            self._waiter.cancel()  # nobody waits: nor does the waiter
 
     @property
     def _registered(self) -> int:
@@ -488,6 +533,14 @@ class ASharedMemoryManager:
             self._fail(exc)
             return
         if step == HELD:
+            waiters = self._waiters
+            if len(waiters) == 1 and not waiters[0].future.done():
+                # The one coroutine queued: the waiter waited for its need
+                # alone (what it waits for cannot have closed meanwhile:
+                # only a release of ours changes the gates).
+                self._holding = True
+                waiters.pop().future.set_result(None)
+                return
             self._grant()
         if step != SLEEP:
             self._pump()
@@ -523,10 +576,11 @@ class ASharedMemoryContextManager:
 
     def __init__(self, manager: ASharedMemoryManager, if_has_messages: Optional[bool] = None) -> None:
         self._manager = manager
-        self._if_has_messages_original = if_has_messages
+        self._if_has_messages_default = bool(if_has_messages)
         self.if_has_messages_value = if_has_messages
         self._holder: ValueHolder[SharedMemory] = ValueHolder(True, manager.shared_memory)
         self._entered = False
+        self._said: Optional[bool] = None  # the existence its last block left (None: none yet)
 
     @property
     def if_has_messages_value(self) -> bool:
@@ -571,11 +625,12 @@ class ASharedMemoryContextManager:
         return await self._manager.has_messages()
 
     async def __aenter__(self) -> ValueHolder[SharedMemory]:
-        messages = self._if_has_messages
         try:
-            await self._manager._acquire(self, messages=messages)
+            queued = self._manager._acquire(self, self._if_has_messages)
+            if queued is not None:
+                await queued
         except BaseException:
-            self.if_has_messages_value = self._if_has_messages_original
+            self._if_has_messages = self._if_has_messages_default
             raise
         self._holder.existence = True
         self._entered = True
@@ -587,7 +642,7 @@ class ASharedMemoryContextManager:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        self.if_has_messages_value = self._if_has_messages_original
+        self._if_has_messages = self._if_has_messages_default
         self._entered = False
         self._manager._release(self, bool(self._holder.existence))
 
