@@ -36,8 +36,10 @@ static int require_usable(WaiterObject *self)
  * that goes to sleep, or wakes without its turn, first asks whether the
  * creator is alive, as the sync API's waits do: a dead creator never
  * rings, so this is where a consumer learns of it. The wait is cancelled
- * then (a ring it had goes on) and CreatorGoneError raised. */
-static PyObject *step_result(WaiterObject *self, int step)
+ * then (a ring it had goes on) and CreatorGoneError raised. Going to
+ * sleep (`sleeping`), the question needs no system call while the death
+ * watch would wake us (ipo_py_creator_check_sleeping). */
+static PyObject *step_result(WaiterObject *self, int step, int sleeping)
 {
     if (step < 0)
         return ipo_py_raise(self->region->st, step, "bad wait for region '%U'", self->region->name);
@@ -49,7 +51,8 @@ static PyObject *step_result(WaiterObject *self, int step)
             return NULL;
         }
         self->region->holder_thread = ipo_py_thread_ident();
-    } else if (ipo_py_require_creator(self->region) < 0) {
+    } else if ((sleeping ? ipo_py_creator_check_sleeping(self->region)
+                         : ipo_py_require_creator(self->region)) < 0) {
         ipo_waiter_cancel(&self->w);
         return NULL;
     }
@@ -154,7 +157,7 @@ static PyObject *Waiter_start(WaiterObject *self, PyObject *const *args, Py_ssiz
         PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", what);
         return NULL;
     }
-    return step_result(self, step);
+    return step_result(self, step, 1);
 }
 
 static PyObject *Waiter_readable(WaiterObject *self, PyObject *unused)
@@ -162,7 +165,7 @@ static PyObject *Waiter_readable(WaiterObject *self, PyObject *unused)
     (void)unused;
     if (require_usable(self) < 0)
         return NULL;
-    return step_result(self, ipo_waiter_readable(&self->w));
+    return step_result(self, ipo_waiter_readable(&self->w), 0);
 }
 
 static PyObject *Waiter_cancel(WaiterObject *self, PyObject *unused)
