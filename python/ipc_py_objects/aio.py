@@ -141,7 +141,7 @@ class _Waiter:
         self.messages = messages
 
 
-class ASharedMemoryManager:
+class ASharedMemoryManager(_ipo.AsyncManagerCore):
     """Shares one SharedMemory between the coroutines of an event loop.
 
     ``async with ASharedMemoryManager(sm) as asmm`` prepares the region: the
@@ -310,11 +310,14 @@ class ASharedMemoryManager:
 
     # ---- taking turns -----------------------------------------------------------
 
-    def _acquire(self, cm: "ASharedMemoryContextManager", messages: bool) -> "Optional[Awaitable[None]]":
+    def _acquire(
+        self, cm: "ASharedMemoryContextManager", messages: bool, started: Optional[int] = None
+    ) -> "Optional[Awaitable[None]]":
         """Takes a turn for cm: None when it holds one now, or else what to
-        await for it."""
-        step = None
-        if not self._waiters and not self._holding:
+        await for it. started: the step of the waiter started for cm alone
+        already (by AsyncTurn.__aenter__, in C)."""
+        step = started
+        if step is None and not self._waiters and not self._holding:
             step = self._start_alone(cm, messages)
             if step == HELD:
                 self._holding = True
@@ -565,7 +568,7 @@ class _SaveCPUTime:
         self.manager.save_cpu_time = self.saved
 
 
-class ASharedMemoryContextManager:
+class ASharedMemoryContextManager(_ipo.AsyncTurn):
     """``async with cm as shared_memory`` holds access for the block;
     ``async with cm.if_has_messages() as shared_memory`` waits for a message
     first. Create one per coroutine (``asmm()``), and reuse it.
@@ -624,9 +627,14 @@ class ASharedMemoryContextManager:
             )
         return await self._manager.has_messages()
 
-    async def __aenter__(self) -> ValueHolder[SharedMemory]:
+    # __aenter__ and __aexit__ are AsyncTurn's (C): a coroutine alone in
+    # its manager's queue takes its turn there; the rest comes here.
+
+    async def _aenter_queued(self, started: Optional[int] = None) -> ValueHolder[SharedMemory]:
+        """__aenter__ through the manager's queue (others are queued, a gate
+        holds this one back, or the turn was not free: `started`)."""
         try:
-            queued = self._manager._acquire(self, self._if_has_messages)
+            queued = self._manager._acquire(self, self._if_has_messages, started)
             if queued is not None:
                 await queued
         except BaseException:
@@ -635,16 +643,6 @@ class ASharedMemoryContextManager:
         self._holder.existence = True
         self._entered = True
         return self._holder
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self._if_has_messages = self._if_has_messages_default
-        self._entered = False
-        self._manager._release(self, bool(self._holder.existence))
 
 
 ASMM = ASharedMemoryManager

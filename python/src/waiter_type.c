@@ -1,5 +1,6 @@
 /* python/src/waiter_type.c — Waiter: loop/'s waiter for an event loop that Python drives (aio.py). */
-#include "handle.h"
+#include "waiter_type.h"
+
 #include "ipo/recover.h"
 
 /* The asyncio manager (aio.py) watches fds with loop.add_reader and calls
@@ -8,13 +9,6 @@
  * adapter. Steps answer WAIT_HELD (this thread holds access now),
  * WAIT_SLEEP or WAIT_AGAIN. Nothing here blocks: the GIL stays held, and a
  * spin is bounded by the caller's budget. */
-typedef struct WaiterObject {
-    PyObject_HEAD
-    RegionObject *region;
-    ipo_waiter_t  w;
-    int           ready;      /* w is initialised (its eventfd open) */
-} WaiterObject;
-
 /* The region is attached here and its waker alive: the waiter may touch it. */
 static int usable(WaiterObject *self)
 {
@@ -144,20 +138,36 @@ static PyObject *Waiter_start(WaiterObject *self, PyObject *const *args, Py_ssiz
         PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", what);
         return NULL;
     }
+    int step = ipo_py_waiter_start(self, (uint32_t)what, since, (int64_t)(spin * 1e9));
+    return step < 0 ? NULL : PyLong_FromLong(step);
+}
+
+int ipo_py_waiter_start(WaiterObject *self, uint32_t what, uint64_t since, int64_t spin_ns)
+{
     if (require_usable(self) < 0)
-        return NULL;
+        return -1;
     /* A turn it may take at once asks the kernel now and then only, as
      * the sync API's (handle.h). */
     if (ipo_py_creator_check(self->region) < 0) {
         ipo_waiter_cancel(&self->w);
-        return NULL;
+        return -1;
     }
-    int step = ipo_waiter_start(&self->w, (uint32_t)what, since, (int64_t)(spin * 1e9));
+    int step = ipo_waiter_start(&self->w, what, since, spin_ns);
     if (step == -IPO_EINVAL) {
-        PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", what);
-        return NULL;
+        PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", (unsigned long)what);
+        return -1;
     }
-    return step_result(self, step, 1);
+    PyObject *result = step_result(self, step, 1);
+    if (!result)
+        return -1;
+    Py_DECREF(result); /* a small int: step itself */
+    return step;
+}
+
+void ipo_py_waiter_cancel(WaiterObject *self)
+{
+    if (usable(self))
+        ipo_waiter_cancel(&self->w);
 }
 
 static PyObject *Waiter_readable(WaiterObject *self, PyObject *unused)
@@ -173,8 +183,7 @@ static PyObject *Waiter_cancel(WaiterObject *self, PyObject *unused)
     (void)unused;
     /* After the region closed there is nothing left to cancel: its waker
      * unregistered every waiter. */
-    if (usable(self))
-        ipo_waiter_cancel(&self->w);
+    ipo_py_waiter_cancel(self);
     Py_RETURN_NONE;
 }
 
