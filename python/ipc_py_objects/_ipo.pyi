@@ -99,6 +99,7 @@ class AsyncManagerCore:
     _spin_seconds: float
     _holding: bool
     _last_existence: bool
+    def _on_readable(self) -> None: ...
 
 class AsyncTurn:
     """The base of ASharedMemoryContextManager: `async with` alone in its

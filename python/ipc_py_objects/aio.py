@@ -519,31 +519,19 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
         if self._waiter is not None and self.shared_memory.attached and not self.shared_memory.closed:
             self._pump()
 
-    def _on_readable(self) -> None:
-        # A ring (from a releaser, or another waiter of this process passing
-        # one on): the waiter reads it all, the descriptors being
-        # level-triggered, and says what it means.
-        waiter = self._waiter
-        sm = self.shared_memory
-        if waiter is None or not sm.attached or sm.closed:
+    # _on_readable, the loop's reader on the waiter's descriptors, is
+    # AsyncManagerCore's (C): it has the waiter read the ring and gives a
+    # turn to the one coroutine queued; the rest comes here.
+
+    def _after_readable(self, step: Optional[int]) -> None:
+        """What a ring meant, when not a turn for the one coroutine queued:
+        step, or None when the region was closed under us."""
+        if step is None:
             # Closed under us (sm.close() outside the manager): its doorbell
             # is going; stop watching it rather than fail on every ring.
             self._unwatch()
             return
-        try:
-            step = waiter.readable()
-        except Exception as exc:  # CreatorGoneError: the region is gone
-            self._fail(exc)
-            return
         if step == HELD:
-            waiters = self._waiters
-            if len(waiters) == 1 and not waiters[0].future.done():
-                # The one coroutine queued: the waiter waited for its need
-                # alone (what it waits for cannot have closed meanwhile:
-                # only a release of ours changes the gates).
-                self._holding = True
-                waiters.pop().future.set_result(None)
-                return
             self._grant()
         if step != SLEEP:
             self._pump()

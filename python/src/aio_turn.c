@@ -27,6 +27,7 @@
 
 typedef struct ManagerCoreObject {
     PyObject_HEAD
+    ipo_state *st;
     PyObject *waiter;        /* _waiter: the manager's Waiter (None until ready) */
     PyObject *waiters;       /* _waiters: the queue of coroutines waiting (a deque) */
     PyObject *since;         /* _since: the change count at our last release (None) */
@@ -138,6 +139,113 @@ static void ManagerCore_dealloc(ManagerCoreObject *self)
     Py_DECREF(tp);
 }
 
+static PyObject *ManagerCore_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    (void)args;
+    (void)kwargs; /* the Python subclass's __init__ takes them */
+    PyObject *module = PyType_GetModuleByDef(type, &ipo_module_def);
+    if (!module)
+        return NULL;
+    ManagerCoreObject *self = (ManagerCoreObject *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    self->st = PyModule_GetState(module);
+    return (PyObject *)self;
+}
+
+/* A ring for the coroutine waiting alone: the turn is its own (what the
+ * waiter waited for was that coroutine's need alone, and only a release
+ * of ours changes the gates). 1 when given, 0 when the Python path must
+ * decide (another coroutine queued, or this one done), -1 on an error. */
+static int give_alone(ManagerCoreObject *self)
+{
+    ipo_state *st = self->st;
+    if (!self->waiters || PyObject_Size(self->waiters) != 1) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *queued = PySequence_GetItem(self->waiters, 0);
+    if (!queued)
+        return -1;
+    PyObject *future = PyObject_GetAttr(queued, st->str_future);
+    Py_DECREF(queued);
+    if (!future)
+        return -1;
+    int rc = -1;
+    PyObject *done = PyObject_CallMethodNoArgs(future, st->str_done);
+    if (!done)
+        goto out;
+    int is_done = PyObject_IsTrue(done);
+    Py_DECREF(done);
+    if (is_done) {
+        rc = is_done < 0 ? -1 : 0;
+        goto out;
+    }
+    PyObject *popped = PyObject_CallMethodNoArgs(self->waiters, st->str_pop);
+    if (!popped)
+        goto out;
+    Py_DECREF(popped);
+    self->holding = 1;
+    PyObject *r = PyObject_CallMethodOneArg(future, st->str_set_result, Py_None);
+    if (r) {
+        Py_DECREF(r);
+        rc = 1;
+    }
+out:
+    Py_DECREF(future);
+    return rc;
+}
+
+/* The loop's reader on the waiter's descriptors: a ring from a releaser,
+ * or another waiter of this process passing one on. The waiter reads it
+ * all (the descriptors are level-triggered) and says what it means; a turn
+ * for the one coroutine queued is given here, the rest is the Python
+ * manager's (_after_readable). */
+static PyObject *ManagerCore_on_readable(ManagerCoreObject *self, PyObject *unused)
+{
+    (void)unused;
+    ipo_state *st = self->st;
+    PyObject *w = self->waiter;
+    if (!w || !Py_IS_TYPE(w, st->waiter_type) || !((WaiterObject *)w)->region->attached ||
+        ((WaiterObject *)w)->region->closed)
+        return PyObject_CallMethodOneArg((PyObject *)self, st->str_after_readable, Py_None);
+    Py_INCREF(w);
+    int step = ipo_py_waiter_readable((WaiterObject *)w);
+    Py_DECREF(w);
+    if (step < 0) {
+        /* CreatorGoneError: every coroutine waiting gets it. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        PyObject *r = PyObject_CallMethodOneArg((PyObject *)self, st->str_fail, value ? value : Py_None);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return r;
+    }
+    if (step == IPO_WAIT_HELD) {
+        int given = give_alone(self);
+        if (given < 0)
+            return NULL;
+        if (given)
+            Py_RETURN_NONE;
+    } else if (step == IPO_WAIT_SLEEP) {
+        Py_RETURN_NONE;
+    }
+    PyObject *s = PyLong_FromLong(step);
+    if (!s)
+        return NULL;
+    PyObject *r = PyObject_CallMethodOneArg((PyObject *)self, st->str_after_readable, s);
+    Py_DECREF(s);
+    return r;
+}
+
+static PyMethodDef ManagerCore_methods[] = {
+    { "_on_readable", (PyCFunction)ManagerCore_on_readable, METH_NOARGS,
+      "_on_readable()\n--\n\nThe loop's reader on the waiter's descriptors." },
+    { NULL, NULL, 0, NULL }
+};
+
 static PyMemberDef ManagerCore_members[] = {
     { "_waiter", T_OBJECT, offsetof(ManagerCoreObject, waiter), 0, "The manager's Waiter (None until ready)." },
     { "_waiters", T_OBJECT, offsetof(ManagerCoreObject, waiters), 0, "The coroutines waiting for a turn." },
@@ -153,8 +261,9 @@ static PyMemberDef ManagerCore_members[] = {
 
 static PyType_Slot manager_core_slots[] = {
     { Py_tp_doc, "AsyncManagerCore()\n--\n\nThe state of ASharedMemoryManager that its turns read in C." },
-    { Py_tp_new, PyType_GenericNew },
+    { Py_tp_new, ManagerCore_new },
     { Py_tp_dealloc, ManagerCore_dealloc },
+    { Py_tp_methods, ManagerCore_methods },
     { Py_tp_traverse, ManagerCore_traverse },
     { Py_tp_clear, ManagerCore_clear },
     { Py_tp_members, ManagerCore_members },
@@ -437,7 +546,12 @@ int ipo_py_aio_types_ready(PyObject *module, ipo_state *st)
         !(st->str_release = PyUnicode_InternFromString("_release")) ||
         !(st->str_release_if_held = PyUnicode_InternFromString("_release_if_held")) ||
         !(st->str_pump = PyUnicode_InternFromString("_pump")) ||
-        !(st->str_fail = PyUnicode_InternFromString("_fail")))
+        !(st->str_fail = PyUnicode_InternFromString("_fail")) ||
+        !(st->str_after_readable = PyUnicode_InternFromString("_after_readable")) ||
+        !(st->str_future = PyUnicode_InternFromString("future")) ||
+        !(st->str_done = PyUnicode_InternFromString("done")) ||
+        !(st->str_pop = PyUnicode_InternFromString("pop")) ||
+        !(st->str_set_result = PyUnicode_InternFromString("set_result")))
         return -1;
     if (PyModule_AddType(module, st->aio_manager_type) < 0 || PyModule_AddType(module, st->aio_turn_type) < 0)
         return -1;

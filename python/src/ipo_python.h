@@ -108,6 +108,11 @@ typedef struct ipo_state {
     PyObject *str_release_if_held;
     PyObject *str_pump;
     PyObject *str_fail;
+    PyObject *str_after_readable;
+    PyObject *str_future;
+    PyObject *str_done;
+    PyObject *str_pop;
+    PyObject *str_set_result;
 } ipo_state;
 
 typedef struct RegionObject {

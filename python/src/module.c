@@ -86,7 +86,8 @@ static PyObject *mod_cleanup(PyObject *module, PyObject *args, PyObject *kwargs)
     X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(rebuild_pickled) X(adopt) \
     X(object_classes) X(str_ipo_ref_offset) \
     X(aio_manager_type) X(aio_turn_type) X(aio_done_type) X(str_existence) X(str_aenter_queued) \
-    X(str_release) X(str_release_if_held) X(str_pump) X(str_fail)
+    X(str_release) X(str_release_if_held) X(str_pump) X(str_fail) X(str_after_readable) \
+    X(str_future) X(str_done) X(str_pop) X(str_set_result)
 
 /* The names _register() takes, in the state's order. */
 #define STATE_HOOKS(X) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \

@@ -164,6 +164,18 @@ int ipo_py_waiter_start(WaiterObject *self, uint32_t what, uint64_t since, int64
     return step;
 }
 
+int ipo_py_waiter_readable(WaiterObject *self)
+{
+    if (require_usable(self) < 0)
+        return -1;
+    PyObject *result = step_result(self, ipo_waiter_readable(&self->w), 0);
+    if (!result)
+        return -1;
+    int step = (int)PyLong_AsLong(result);
+    Py_DECREF(result);
+    return step;
+}
+
 void ipo_py_waiter_cancel(WaiterObject *self)
 {
     if (usable(self))
@@ -173,9 +185,8 @@ void ipo_py_waiter_cancel(WaiterObject *self)
 static PyObject *Waiter_readable(WaiterObject *self, PyObject *unused)
 {
     (void)unused;
-    if (require_usable(self) < 0)
-        return NULL;
-    return step_result(self, ipo_waiter_readable(&self->w), 0);
+    int step = ipo_py_waiter_readable(self);
+    return step < 0 ? NULL : PyLong_FromLong(step);
 }
 
 static PyObject *Waiter_cancel(WaiterObject *self, PyObject *unused)

@@ -15,6 +15,9 @@ typedef struct WaiterObject {
  * with an exception set (CreatorGoneError cancels the wait first). */
 int ipo_py_waiter_start(WaiterObject *self, uint32_t what, uint64_t since, int64_t spin_ns);
 
+/* Waiter.readable(): an IPO_WAIT_* step, or -1 with an exception set. */
+int ipo_py_waiter_readable(WaiterObject *self);
+
 /* Waiter.cancel(): stops a wait, passing a ring it had on; idempotent. */
 void ipo_py_waiter_cancel(WaiterObject *self);
 
