@@ -39,7 +39,7 @@ import collections
 import weakref
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Awaitable, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
+from typing import Any, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
 
 from . import _ipo
 from .errors import OperationTimedOutError, RegionNotFoundError, SharedMemoryError
@@ -216,7 +216,11 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
         cm = ASharedMemoryContextManager(self)
         queued = self._acquire(cm, messages=True)
         if queued is not None:
-            await queued
+            try:
+                await queued.future
+            except BaseException:
+                self._abandon(queued)
+                raise
         self._release(cm, None)
         return True
 
@@ -312,10 +316,11 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
 
     def _acquire(
         self, cm: "ASharedMemoryContextManager", messages: bool, started: Optional[int] = None
-    ) -> "Optional[Awaitable[None]]":
-        """Takes a turn for cm: None when it holds one now, or else what to
-        await for it. started: the step of the waiter started for cm alone
-        already (by AsyncTurn.__aenter__, in C)."""
+    ) -> Optional[_Waiter]:
+        """Takes a turn for cm: None when it holds one now, or else its entry
+        in the queue, whose future to await (and to _abandon if that await
+        ends otherwise). started: the step of the waiter started for cm
+        alone already (by AsyncTurn.__aenter__, in C)."""
         step = started
         if step is None and not self._waiters and not self._holding:
             step = self._start_alone(cm, messages)
@@ -333,21 +338,18 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
             self._schedule_peer_check()
         else:
             self._pump()
-        return self._queued(waiter)
+        return waiter
 
-    async def _queued(self, waiter: _Waiter) -> None:
+    def _abandon(self, waiter: _Waiter) -> None:
+        """The await of a queued turn ended otherwise (cancelled, or the
+        manager closed): give back a turn granted meanwhile, without
+        counting it as a block of this coroutine, or leave the queue."""
         future = waiter.future
-        try:
-            await future
-        except BaseException:
-            # Cancelled (or the manager closed): give back a turn granted
-            # meanwhile, without counting it as a block of this coroutine.
-            if future.done() and not future.cancelled() and future.exception() is None:
-                self._release(waiter.cm, None)
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-                self._pump()
-            raise
+        if future.done() and not future.cancelled() and future.exception() is None:
+            self._release(waiter.cm, None)
+        elif waiter in self._waiters:
+            self._waiters.remove(waiter)
+            self._pump()
 
     def _start_alone(self, cm: "ASharedMemoryContextManager", messages: bool) -> Optional[int]:
         """What the pump does for a coroutine when nobody is queued (the
@@ -621,10 +623,15 @@ class ASharedMemoryContextManager(_ipo.AsyncTurn):
     async def _aenter_queued(self, started: Optional[int] = None) -> ValueHolder[SharedMemory]:
         """__aenter__ through the manager's queue (others are queued, a gate
         holds this one back, or the turn was not free: `started`)."""
+        manager = self._manager
         try:
-            queued = self._manager._acquire(self, self._if_has_messages, started)
+            queued = manager._acquire(self, self._if_has_messages, started)
             if queued is not None:
-                await queued
+                try:
+                    await queued.future
+                except BaseException:
+                    manager._abandon(queued)
+                    raise
         except BaseException:
             self._if_has_messages = self._if_has_messages_default
             raise

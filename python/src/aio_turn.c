@@ -336,10 +336,23 @@ static void fail_manager(TurnObject *self, PyObject *m)
     }
 }
 
+/* An AsyncTurn made without ASharedMemoryContextManager's __init__ has no
+ * manager nor holder to work with. */
+static int require_made(TurnObject *self)
+{
+    if (self->manager && self->holder)
+        return 0;
+    PyErr_SetString(PyExc_TypeError,
+                    "an AsyncTurn needs its manager and holder: make one with ASharedMemoryManager()()");
+    return -1;
+}
+
 static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
 {
     (void)unused;
     ipo_state *st = self->st;
+    if (require_made(self) < 0)
+        return NULL;
     WaiterObject *w = NULL;
     ManagerCoreObject *m = ready_manager(self, &w);
     /* Alone, and not held back by existence (a gate needs the manager's
@@ -405,6 +418,8 @@ static PyObject *Turn_aexit(TurnObject *self, PyObject *const *args, Py_ssize_t 
     (void)args;
     (void)nargs; /* the exception is the block's: it goes on */
     ipo_state *st = self->st;
+    if (require_made(self) < 0)
+        return NULL;
     self->if_has_messages = self->if_has_messages_default;
     self->entered = 0;
     PyObject *e = PyObject_GetAttr(self->holder, st->str_existence);

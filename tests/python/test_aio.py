@@ -296,6 +296,14 @@ async def test_a_free_turn_is_taken_without_a_trip_through_the_loop(spawn, regio
         await manager.__aexit__(None, None, None)
 
 
+async def test_a_bare_turn_base_refuses_rather_than_crash():
+    turn = _ipo.AsyncTurn()
+    with pytest.raises(TypeError, match="manager"):
+        turn.__aenter__()
+    with pytest.raises(TypeError, match="manager"):
+        turn.__aexit__(None, None, None)
+
+
 async def test_an_error_in_a_block_goes_on_and_the_turn_is_given_back(spawn, region_name):
     manager, peer = await started(spawn, region_name)
     try:
