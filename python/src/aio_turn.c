@@ -87,6 +87,52 @@ static PyObject *Done_next(DoneObject *self)
     return NULL;
 }
 
+/* The rest of a coroutine's protocol, so that what __aenter__ answers
+ * goes wherever a coroutine goes (asyncio.create_task() wants one, as
+ * __aenter__ was a coroutine function before): send() steps it, throw()
+ * raises what it is given (nothing to clean up: it holds no frame), close()
+ * drops the value. */
+static PyObject *Done_send(DoneObject *self, PyObject *value)
+{
+    (void)value; /* the first send is None; a done awaitable ignores any */
+    return Done_next(self);
+}
+
+static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "throw(exception) or throw(type, value, traceback)");
+        return NULL;
+    }
+    Py_CLEAR(self->value);
+    PyObject *typ = args[0];
+    if (PyExceptionInstance_Check(typ)) {
+        PyErr_SetObject((PyObject *)Py_TYPE(typ), typ);
+        return NULL;
+    }
+    if (PyExceptionClass_Check(typ)) {
+        PyErr_SetObject(typ, nargs > 1 && args[1] != Py_None ? args[1] : NULL);
+        return NULL;
+    }
+    PyErr_SetString(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException");
+    return NULL;
+}
+
+static PyObject *Done_close(DoneObject *self, PyObject *unused)
+{
+    (void)unused;
+    Py_CLEAR(self->value);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef done_methods[] = {
+    { "send", (PyCFunction)Done_send, METH_O, "send(value)\n--\n\nEnds the await with the value." },
+    { "throw", (PyCFunction)(void (*)(void))Done_throw, METH_FASTCALL,
+      "throw(exception)\n--\n\nRaises the exception." },
+    { "close", (PyCFunction)Done_close, METH_NOARGS, "close()\n--\n\nDrops the value." },
+    { NULL, NULL, 0, NULL }
+};
+
 static void Done_dealloc(DoneObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
@@ -101,6 +147,7 @@ static PyType_Slot done_slots[] = {
     { Py_tp_iter, PyObject_SelfIter },
     { Py_tp_iternext, Done_next },
     { Py_tp_dealloc, Done_dealloc },
+    { Py_tp_methods, done_methods },
     { 0, NULL }
 };
 

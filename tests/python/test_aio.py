@@ -287,6 +287,18 @@ async def test_a_free_turn_is_taken_without_a_trip_through_the_loop(spawn, regio
         asyncio.get_running_loop().call_soon(ran.append, "the loop")
         async with cm:  # again, at once
             assert ran == [] and manager._holding
+        # What __aenter__ answers goes wherever a coroutine goes.
+        holder = await asyncio.create_task(cm.__aenter__())
+        assert holder is cm._holder and manager._holding
+        await cm.__aexit__(None, None, None)
+        assert not manager._holding
+        pending = cm.__aenter__()  # the turn is taken here already
+        assert manager._holding
+        with pytest.raises(ValueError, match="thrown"):
+            pending.throw(ValueError("thrown"))
+        pending.close()
+        await cm.__aexit__(None, None, None)
+        assert not manager._holding
         # The peer gets the turn: it was given back, and the waiter stopped.
         assert await peer.do("hold") == "holding"
         assert await peer.do("release") == "released"
