@@ -39,7 +39,7 @@ import collections
 import weakref
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
 
 from . import _ipo
 from .errors import OperationTimedOutError, RegionNotFoundError, SharedMemoryError
@@ -619,6 +619,16 @@ class ASharedMemoryContextManager(_ipo.AsyncTurn):
 
     # __aenter__ and __aexit__ are AsyncTurn's (C): a coroutine alone in
     # its manager's queue takes its turn there; the rest comes here.
+    if TYPE_CHECKING:
+
+        async def __aenter__(self) -> ValueHolder[SharedMemory]: ...
+
+        async def __aexit__(
+            self,
+            exc_type: Optional[Type[BaseException]],
+            exc: Optional[BaseException],
+            tb: Optional[TracebackType],
+        ) -> None: ...
 
     async def _aenter_queued(self, started: Optional[int] = None) -> ValueHolder[SharedMemory]:
         """__aenter__ through the manager's queue (others are queued, a gate
