@@ -365,9 +365,13 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
             what = WAIT_FOR_ACCESS
         else:
             return None  # gated: it waits for a change
-        # Spin only into a new wait (none at all to save CPU time).
+        # Spin only into a new wait (none at all to save CPU time), and,
+        # as the pump, not for a message while none is queued.
+        spin = self._spin_seconds
+        if waiter.registered or (messages and not self.shared_memory._queue_length()):
+            spin = 0.0
         try:
-            return waiter.start(what, self._since or 0, 0.0 if waiter.registered else self._spin_seconds)
+            return waiter.start(what, self._since or 0, spin)
         except Exception as exc:  # CreatorGoneError: the region is gone
             self._fail(exc)
             raise

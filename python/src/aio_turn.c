@@ -414,8 +414,11 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
             goto fail;
     }
     uint32_t what = self->if_has_messages ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
-    /* Spin only into a new wait: one asleep already spun. */
-    int64_t spin_ns = w->w.sleeper.what ? 0 : (int64_t)(m->spin_seconds * 1e9);
+    /* Spin only into a new wait (one asleep already spun), and, as the
+     * manager's pump, not for a message while none is queued. */
+    int64_t spin_ns = 0;
+    if (!w->w.sleeper.what && (!self->if_has_messages || ipo_queue_length(&w->region->r)))
+        spin_ns = (int64_t)(m->spin_seconds * 1e9);
     Py_INCREF(m);
     Py_INCREF(w);
     int step = ipo_py_waiter_start(w, what, since, spin_ns);
