@@ -90,6 +90,35 @@ class Waiter:
     def readable(self) -> int: ...
     def cancel(self) -> None: ...
 
+class AsyncManagerCore:
+    """The base of ASharedMemoryManager: the state its turns read in C."""
+
+    _waiter: Optional[Waiter]
+    _waiters: Any
+    _since: Optional[int]
+    _spin_seconds: float
+    _holding: bool
+    _last_existence: bool
+    def _on_readable(self) -> None: ...
+
+class AsyncTurn:
+    """The base of ASharedMemoryContextManager: `async with` alone in its
+    manager's queue runs in C."""
+
+    _manager: Any
+    _holder: Any
+    _said: Optional[bool]
+    _entered: bool
+    _if_has_messages: bool
+    _if_has_messages_default: bool
+    def __aenter__(self) -> Any: ...
+    def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> Any: ...
+
 class AccessGuard:
     """The base of the guards; not made directly."""
 

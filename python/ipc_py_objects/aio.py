@@ -39,7 +39,7 @@ import collections
 import weakref
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Deque, Generic, Iterator, Optional, Type, TypeVar, overload
 
 from . import _ipo
 from .errors import OperationTimedOutError, RegionNotFoundError, SharedMemoryError
@@ -141,7 +141,7 @@ class _Waiter:
         self.messages = messages
 
 
-class ASharedMemoryManager:
+class ASharedMemoryManager(_ipo.AsyncManagerCore):
     """Shares one SharedMemory between the coroutines of an event loop.
 
     ``async with ASharedMemoryManager(sm) as asmm`` prepares the region: the
@@ -214,7 +214,13 @@ class ASharedMemoryManager:
         """Waits until a message is queued (taking no turn from the
         coroutines, whose existence it leaves alone); True."""
         cm = ASharedMemoryContextManager(self)
-        await self._acquire(cm, messages=True)
+        queued = self._acquire(cm, messages=True)
+        if queued is not None:
+            try:
+                await queued.future
+            except BaseException:
+                self._abandon(queued)
+                raise
         self._release(cm, None)
         return True
 
@@ -308,30 +314,75 @@ class ASharedMemoryManager:
 
     # ---- taking turns -----------------------------------------------------------
 
-    async def _acquire(self, cm: "ASharedMemoryContextManager", messages: bool) -> None:
+    def _acquire(
+        self, cm: "ASharedMemoryContextManager", messages: bool, started: Optional[int] = None
+    ) -> Optional[_Waiter]:
+        """Takes a turn for cm: None when it holds one now, or else its entry
+        in the queue, whose future to await (and to _abandon if that await
+        ends otherwise). started: the step of the waiter started for cm
+        alone already (by AsyncTurn.__aenter__, in C)."""
+        step = started
+        if step is None and not self._waiters and not self._holding:
+            step = self._start_alone(cm, messages)
+            if step == HELD:
+                self._holding = True
+                return None
         if self._loop is None or self._waiter is None:
             raise SharedMemoryError(
                 "use the manager in `async with` before taking turns (and not after it closed)"
             )
-        future = self._loop.create_future()
-        waiter = _Waiter(future, cm, messages)
+        waiter = _Waiter(self._loop.create_future(), cm, messages)
         self._waiters.append(waiter)
-        try:
+        if step == SLEEP:
+            # The waiter sleeps for this coroutine's need already.
+            self._schedule_peer_check()
+        else:
             self._pump()
-            await future
-        except BaseException:
-            # Cancelled (or the manager closed): give back a turn granted
-            # meanwhile, without counting it as a block of this coroutine.
-            if future.done() and not future.cancelled() and future.exception() is None:
-                self._release(cm, None)
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-                self._pump()
+        return waiter
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """The await of a queued turn ended otherwise (cancelled, or the
+        manager closed): give back a turn granted meanwhile, without
+        counting it as a block of this coroutine, or leave the queue."""
+        future = waiter.future
+        if future.done() and not future.cancelled() and future.exception() is None:
+            self._release(waiter.cm, None)
+        elif waiter in self._waiters:
+            self._waiters.remove(waiter)
+            self._pump()
+
+    def _start_alone(self, cm: "ASharedMemoryContextManager", messages: bool) -> Optional[int]:
+        """What the pump does for a coroutine when nobody is queued (the
+        common case), without queueing it: starts the waiter for its need,
+        and answers the step (HELD: the turn is its own), or None when it
+        must go through the queue (gated, or the manager is not ready)."""
+        waiter = self._waiter
+        if waiter is None:
+            return None
+        if messages:
+            what = WAIT_FOR_MESSAGES
+        elif self._last_existence or cm._said is not False or not self._idle():
+            what = WAIT_FOR_ACCESS
+        else:
+            return None  # gated: it waits for a change
+        # Spin only into a new wait (none at all to save CPU time), and,
+        # as the pump, not for a message while none is queued.
+        spin = self._spin_seconds
+        if waiter.registered or (messages and not self.shared_memory._queue_length()):
+            spin = 0.0
+        try:
+            return waiter.start(what, self._since or 0, spin)
+        except Exception as exc:  # CreatorGoneError: the region is gone
+            self._fail(exc)
             raise
 
     def _release(self, cm: "ASharedMemoryContextManager", existence: Optional[bool]) -> None:
         if existence is not None:
-            self._existence[cm] = existence
+            # The weak dictionary is written only when cm's word changes
+            # (a weak reference made per write costs more than the turn).
+            if cm._said is not existence:
+                cm._said = existence
+                self._existence[cm] = existence
             self._last_existence = existence
         self._holding = False
         sm = self.shared_memory
@@ -341,7 +392,10 @@ class ASharedMemoryManager:
             since = sm._release_if_held()
             if since is not None:
                 self._since = since
-        self._pump()
+        if self._waiters:
+            self._pump()
+        elif self._waiter is not None:
+            self._waiter.cancel()  # nobody waits: nor does the waiter
 
     @property
     def _registered(self) -> int:
@@ -471,21 +525,17 @@ class ASharedMemoryManager:
         if self._waiter is not None and self.shared_memory.attached and not self.shared_memory.closed:
             self._pump()
 
-    def _on_readable(self) -> None:
-        # A ring (from a releaser, or another waiter of this process passing
-        # one on): the waiter reads it all, the descriptors being
-        # level-triggered, and says what it means.
-        waiter = self._waiter
-        sm = self.shared_memory
-        if waiter is None or not sm.attached or sm.closed:
+    # _on_readable, the loop's reader on the waiter's descriptors, is
+    # AsyncManagerCore's (C): it has the waiter read the ring and gives a
+    # turn to the one coroutine queued; the rest comes here.
+
+    def _after_readable(self, step: Optional[int]) -> None:
+        """What a ring meant, when not a turn for the one coroutine queued:
+        step, or None when the region was closed under us."""
+        if step is None:
             # Closed under us (sm.close() outside the manager): its doorbell
             # is going; stop watching it rather than fail on every ring.
             self._unwatch()
-            return
-        try:
-            step = waiter.readable()
-        except Exception as exc:  # CreatorGoneError: the region is gone
-            self._fail(exc)
             return
         if step == HELD:
             self._grant()
@@ -512,7 +562,7 @@ class _SaveCPUTime:
         self.manager.save_cpu_time = self.saved
 
 
-class ASharedMemoryContextManager:
+class ASharedMemoryContextManager(_ipo.AsyncTurn):
     """``async with cm as shared_memory`` holds access for the block;
     ``async with cm.if_has_messages() as shared_memory`` waits for a message
     first. Create one per coroutine (``asmm()``), and reuse it.
@@ -523,10 +573,11 @@ class ASharedMemoryContextManager:
 
     def __init__(self, manager: ASharedMemoryManager, if_has_messages: Optional[bool] = None) -> None:
         self._manager = manager
-        self._if_has_messages_original = if_has_messages
+        self._if_has_messages_default = bool(if_has_messages)
         self.if_has_messages_value = if_has_messages
         self._holder: ValueHolder[SharedMemory] = ValueHolder(True, manager.shared_memory)
         self._entered = False
+        self._said: Optional[bool] = None  # the existence its last block left (None: none yet)
 
     @property
     def if_has_messages_value(self) -> bool:
@@ -570,26 +621,37 @@ class ASharedMemoryContextManager:
             )
         return await self._manager.has_messages()
 
-    async def __aenter__(self) -> ValueHolder[SharedMemory]:
-        messages = self._if_has_messages
+    # __aenter__ and __aexit__ are AsyncTurn's (C): a coroutine alone in
+    # its manager's queue takes its turn there; the rest comes here.
+    if TYPE_CHECKING:
+
+        async def __aenter__(self) -> ValueHolder[SharedMemory]: ...
+
+        async def __aexit__(
+            self,
+            exc_type: Optional[Type[BaseException]],
+            exc: Optional[BaseException],
+            tb: Optional[TracebackType],
+        ) -> None: ...
+
+    async def _aenter_queued(self, started: Optional[int] = None) -> ValueHolder[SharedMemory]:
+        """__aenter__ through the manager's queue (others are queued, a gate
+        holds this one back, or the turn was not free: `started`)."""
+        manager = self._manager
         try:
-            await self._manager._acquire(self, messages=messages)
+            queued = manager._acquire(self, self._if_has_messages, started)
+            if queued is not None:
+                try:
+                    await queued.future
+                except BaseException:
+                    manager._abandon(queued)
+                    raise
         except BaseException:
-            self.if_has_messages_value = self._if_has_messages_original
+            self._if_has_messages = self._if_has_messages_default
             raise
         self._holder.existence = True
         self._entered = True
         return self._holder
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.if_has_messages_value = self._if_has_messages_original
-        self._entered = False
-        self._manager._release(self, bool(self._holder.existence))
 
 
 ASMM = ASharedMemoryManager

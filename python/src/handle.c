@@ -57,6 +57,20 @@ int ipo_py_require_creator(RegionObject *self)
     return -1;
 }
 
+int ipo_py_creator_check_sleeping(RegionObject *self)
+{
+    if (self->create)
+        return 0;
+    /* Relaxed, as in ipo_py_require_creator(): a hint that sends us to the
+     * kernel; the store it pairs with is ipo_region_begin_close()'s. */
+    if (ipo_atomic_load_relaxed(&self->r.hdr->state) == IPO_STATE_CLOSING)
+        return ipo_py_require_creator(self);
+    pthread_mutex_lock(&self->waker.lock);
+    int watched = ipo_deathwatch_watching(&self->waker.watch, 0); /* slot 0: the creator's */
+    pthread_mutex_unlock(&self->waker.lock);
+    return watched ? ipo_py_creator_check(self) : ipo_py_require_creator(self);
+}
+
 void ipo_py_maybe_unmap(RegionObject *self)
 {
     if (self->closed && self->exports == 0 && self->waiters == 0)

@@ -47,6 +47,14 @@ static inline int ipo_py_creator_check(RegionObject *self)
     return ipo_py_require_creator(self);
 }
 
+/* ipo_py_require_creator() for a wait that goes to sleep: without a system
+ * call while the death watch watches the creator (its death wakes the
+ * sleeper, which asks then) and the header does not say CLOSING (a
+ * creator that closes says so first); the question itself then only as
+ * often as ipo_py_creator_check() asks it. A creator whose close came
+ * after that look is found by the sleeper's periodic look. */
+int ipo_py_creator_check_sleeping(RegionObject *self);
+
 /* Unmaps a closed region once nothing uses its mapping any more: no buffer
  * exported from it and no thread waiting with the GIL released. */
 void ipo_py_maybe_unmap(RegionObject *self);

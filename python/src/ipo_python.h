@@ -25,6 +25,7 @@
  *   region_type.c  the Region type: its life, and access for the sync API
  *   guard_type.c   the access guards (WaitMyTurn and friends), context managers over a turn
  *   waiter_type.c  Waiter: loop/'s waiter, for the asyncio manager to drive
+ *   aio_turn.c     the asyncio manager's turn: `async with cm` alone in its queue, in C
  *   module.c       the module: state, init, type registration, functions
  */
 
@@ -97,6 +98,21 @@ typedef struct ipo_state {
      * the name of the attribute that gives their link's slot (class_cache.c). */
     PyObject *object_classes;
     PyObject *str_ipo_ref_offset;
+    /* aio_turn.c: the asyncio manager's turn, and the names it calls. */
+    PyTypeObject *aio_manager_type;    /* AsyncManagerCore */
+    PyTypeObject *aio_turn_type;       /* AsyncTurn */
+    PyTypeObject *aio_done_type;       /* _Done */
+    PyObject *str_existence;
+    PyObject *str_aenter_queued;
+    PyObject *str_release;
+    PyObject *str_release_if_held;
+    PyObject *str_pump;
+    PyObject *str_fail;
+    PyObject *str_after_readable;
+    PyObject *str_future;
+    PyObject *str_done;
+    PyObject *str_pop;
+    PyObject *str_set_result;
 } ipo_state;
 
 typedef struct RegionObject {
@@ -199,6 +215,10 @@ int ipo_py_held_here(RegionObject *self);
 
 /* waiter_type.c: loop/'s waiter for event loops driven from Python. */
 extern PyType_Spec ipo_waiter_spec;
+
+/* aio_turn.c: the bases of the asyncio manager and of its context
+ * managers (ipc_py_objects/aio.py), whose common turn runs in C. */
+int ipo_py_aio_types_ready(PyObject *module, ipo_state *st);
 
 /* guard_type.c: AccessGuard and its three subclasses. */
 extern PyType_Spec ipo_guard_spec;

@@ -84,7 +84,10 @@ static PyObject *mod_cleanup(PyObject *module, PyObject *args, PyObject *kwargs)
     X(list_view_type) X(dict_view_type) X(set_view_type) X(object_ref_type) X(field_type) \
     X(map_iter_type) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
     X(describe) X(rebuild_object) X(rebuild_enum) X(rebuild_ndarray) X(rebuild_pickled) X(adopt) \
-    X(object_classes) X(str_ipo_ref_offset)
+    X(object_classes) X(str_ipo_ref_offset) \
+    X(aio_manager_type) X(aio_turn_type) X(aio_done_type) X(str_existence) X(str_aenter_queued) \
+    X(str_release) X(str_release_if_held) X(str_pump) X(str_fail) X(str_after_readable) \
+    X(str_future) X(str_done) X(str_pop) X(str_set_result)
 
 /* The names _register() takes, in the state's order. */
 #define STATE_HOOKS(X) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \
@@ -193,7 +196,7 @@ static int module_exec(PyObject *module)
         PyModule_AddType(module, st->wait_turn_type) < 0 ||
         PyModule_AddType(module, st->wait_messages_type) < 0 ||
         PyModule_AddType(module, st->get_in_line_type) < 0 ||
-        PyModule_AddType(module, st->waiter_type) < 0)
+        PyModule_AddType(module, st->waiter_type) < 0 || ipo_py_aio_types_ready(module, st) < 0)
         return -1;
     struct { PyTypeObject **slot; PyType_Spec *spec; } views[] = {
         { &st->list_view_type, &ipo_list_view_spec },

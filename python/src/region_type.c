@@ -105,11 +105,11 @@ int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
         if (rc == 0) /* IPO_WAIT_HELD from a start, 0 from a wait */
             break;
         if (!asleep && rc > 0) {
-            /* The wait goes to sleep: now the question costs nothing
-             * against it (a creator that closed the region, alive, never
-             * rings; one that died, the death watch reports too). */
+            /* The wait goes to sleep: a creator that closed the region,
+             * alive, never rings (its header says CLOSING); one that
+             * dies, the death watch reports. */
             asleep = 1;
-            if (ipo_py_require_creator(self) < 0) {
+            if (ipo_py_creator_check_sleeping(self) < 0) {
                 rc = -1;
                 break;
             }

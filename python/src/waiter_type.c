@@ -1,5 +1,6 @@
 /* python/src/waiter_type.c — Waiter: loop/'s waiter for an event loop that Python drives (aio.py). */
-#include "handle.h"
+#include "waiter_type.h"
+
 #include "ipo/recover.h"
 
 /* The asyncio manager (aio.py) watches fds with loop.add_reader and calls
@@ -8,13 +9,6 @@
  * adapter. Steps answer WAIT_HELD (this thread holds access now),
  * WAIT_SLEEP or WAIT_AGAIN. Nothing here blocks: the GIL stays held, and a
  * spin is bounded by the caller's budget. */
-typedef struct WaiterObject {
-    PyObject_HEAD
-    RegionObject *region;
-    ipo_waiter_t  w;
-    int           ready;      /* w is initialised (its eventfd open) */
-} WaiterObject;
-
 /* The region is attached here and its waker alive: the waiter may touch it. */
 static int usable(WaiterObject *self)
 {
@@ -36,8 +30,10 @@ static int require_usable(WaiterObject *self)
  * that goes to sleep, or wakes without its turn, first asks whether the
  * creator is alive, as the sync API's waits do: a dead creator never
  * rings, so this is where a consumer learns of it. The wait is cancelled
- * then (a ring it had goes on) and CreatorGoneError raised. */
-static PyObject *step_result(WaiterObject *self, int step)
+ * then (a ring it had goes on) and CreatorGoneError raised. Going to
+ * sleep (`sleeping`), the question needs no system call while the death
+ * watch would wake us (ipo_py_creator_check_sleeping). */
+static PyObject *step_result(WaiterObject *self, int step, int sleeping)
 {
     if (step < 0)
         return ipo_py_raise(self->region->st, step, "bad wait for region '%U'", self->region->name);
@@ -49,7 +45,8 @@ static PyObject *step_result(WaiterObject *self, int step)
             return NULL;
         }
         self->region->holder_thread = ipo_py_thread_ident();
-    } else if (ipo_py_require_creator(self->region) < 0) {
+    } else if ((sleeping ? ipo_py_creator_check_sleeping(self->region)
+                         : ipo_py_require_creator(self->region)) < 0) {
         ipo_waiter_cancel(&self->w);
         return NULL;
     }
@@ -141,28 +138,55 @@ static PyObject *Waiter_start(WaiterObject *self, PyObject *const *args, Py_ssiz
         PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", what);
         return NULL;
     }
+    int step = ipo_py_waiter_start(self, (uint32_t)what, since, (int64_t)(spin * 1e9));
+    return step < 0 ? NULL : PyLong_FromLong(step);
+}
+
+int ipo_py_waiter_start(WaiterObject *self, uint32_t what, uint64_t since, int64_t spin_ns)
+{
     if (require_usable(self) < 0)
-        return NULL;
+        return -1;
     /* A turn it may take at once asks the kernel now and then only, as
      * the sync API's (handle.h). */
     if (ipo_py_creator_check(self->region) < 0) {
         ipo_waiter_cancel(&self->w);
-        return NULL;
+        return -1;
     }
-    int step = ipo_waiter_start(&self->w, (uint32_t)what, since, (int64_t)(spin * 1e9));
+    int step = ipo_waiter_start(&self->w, what, since, spin_ns);
     if (step == -IPO_EINVAL) {
-        PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", what);
-        return NULL;
+        PyErr_Format(PyExc_ValueError, "not a set of WAIT_FOR_* bits: %lu", (unsigned long)what);
+        return -1;
     }
-    return step_result(self, step);
+    PyObject *result = step_result(self, step, 1);
+    if (!result)
+        return -1;
+    Py_DECREF(result); /* a small int: step itself */
+    return step;
+}
+
+int ipo_py_waiter_readable(WaiterObject *self)
+{
+    if (require_usable(self) < 0)
+        return -1;
+    PyObject *result = step_result(self, ipo_waiter_readable(&self->w), 0);
+    if (!result)
+        return -1;
+    int step = (int)PyLong_AsLong(result);
+    Py_DECREF(result);
+    return step;
+}
+
+void ipo_py_waiter_cancel(WaiterObject *self)
+{
+    if (usable(self))
+        ipo_waiter_cancel(&self->w);
 }
 
 static PyObject *Waiter_readable(WaiterObject *self, PyObject *unused)
 {
     (void)unused;
-    if (require_usable(self) < 0)
-        return NULL;
-    return step_result(self, ipo_waiter_readable(&self->w));
+    int step = ipo_py_waiter_readable(self);
+    return step < 0 ? NULL : PyLong_FromLong(step);
 }
 
 static PyObject *Waiter_cancel(WaiterObject *self, PyObject *unused)
@@ -170,8 +194,7 @@ static PyObject *Waiter_cancel(WaiterObject *self, PyObject *unused)
     (void)unused;
     /* After the region closed there is nothing left to cancel: its waker
      * unregistered every waiter. */
-    if (usable(self))
-        ipo_waiter_cancel(&self->w);
+    ipo_py_waiter_cancel(self);
     Py_RETURN_NONE;
 }
 

@@ -269,6 +269,76 @@ async def test_coroutines_share_one_manager(spawn, region_name):
         await manager.__aexit__(None, None, None)
 
 
+async def test_a_free_turn_is_taken_without_a_trip_through_the_loop(spawn, region_name):
+    """Alone in its manager's queue, a coroutine takes a free turn at once
+    (AsyncTurn, in C): nothing the loop has scheduled runs before its block."""
+    manager, peer = await started(spawn, region_name)
+    try:
+        cm = manager()
+        ran = []
+        asyncio.get_running_loop().call_soon(ran.append, "the loop")
+        async with cm as shared_memory:
+            assert ran == []
+            assert shared_memory is cm._holder and shared_memory.existence is True
+            assert manager._holding and cm._entered
+            shared_memory.value.put_message("taken at once")
+        assert not manager._holding and not cm._entered
+        ran.clear()
+        asyncio.get_running_loop().call_soon(ran.append, "the loop")
+        async with cm:  # again, at once
+            assert ran == [] and manager._holding
+        # What __aenter__ answers goes wherever a coroutine goes.
+        holder = await asyncio.create_task(cm.__aenter__())
+        assert holder is cm._holder and manager._holding
+        await cm.__aexit__(None, None, None)
+        assert not manager._holding
+        pending = cm.__aenter__()  # the turn is taken here already
+        assert manager._holding
+        with pytest.raises(ValueError, match="thrown"):
+            pending.throw(ValueError("thrown"))
+        pending.close()
+        await cm.__aexit__(None, None, None)
+        assert not manager._holding
+        # The peer gets the turn: it was given back, and the waiter stopped.
+        assert await peer.do("hold") == "holding"
+        assert await peer.do("release") == "released"
+        assert manager._registered == 0
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_a_bare_turn_base_refuses_rather_than_crash():
+    turn = _ipo.AsyncTurn()
+    with pytest.raises(TypeError, match="manager"):
+        turn.__aenter__()
+    with pytest.raises(TypeError, match="manager"):
+        turn.__aexit__(None, None, None)
+
+
+async def test_an_error_in_a_block_goes_on_and_the_turn_is_given_back(spawn, region_name):
+    manager, peer = await started(spawn, region_name)
+    try:
+        cm = manager()
+        with pytest.raises(ValueError, match="in the block"):
+            async with cm.if_has_messages(False):
+                raise ValueError("in the block")
+        assert not manager._holding and not cm._entered
+        assert await peer.do("hold") == "holding"
+        # Held by the peer now: the next block waits for it (the queue's path).
+        task = asyncio.create_task(cm.__aenter__())
+        await ticks_until(lambda: manager._registered != 0)
+        assert not task.done()
+        assert await peer.do("release") == "released"
+        holder = await asyncio.wait_for(task, 30)
+        assert holder is cm._holder and manager._holding
+        await cm.__aexit__(None, None, None)
+        assert not manager._holding
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
 async def test_cancelled_waiter_leaves_nothing_behind(spawn, region_name):
     manager, peer = await started(spawn, region_name)
     try:

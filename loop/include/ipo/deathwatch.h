@@ -45,6 +45,13 @@ static inline int ipo_deathwatch_fd(const ipo_deathwatch_t *dw)
     return dw->epfd;
 }
 
+/* Whether slot i's occupant is watched: its death will make the
+ * descriptor readable. Its owner's lock held, as for the calls below. */
+static inline int ipo_deathwatch_watching(const ipo_deathwatch_t *dw, uint32_t i)
+{
+    return dw->epfd >= 0 && dw->slots && i < dw->n && dw->slots[i].pidfd >= 0;
+}
+
 /* Watches every other participant the slot table shows, when participants
  * came since the last call (the header's attach count moved) or on the
  * first call; cheap otherwise (one load). 1 when one was found dead
