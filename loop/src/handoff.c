@@ -193,10 +193,23 @@ static int ring(ipo_waker_t *w, uint32_t i)
 
 /* ---- the line: the one waiter for access on its way --------------------------- */
 
-/* A rung waiter not back within this long (stopped, or its ring lost with a
- * releaser killed before writing it) no longer keeps releasers from ringing
- * another. In coarse milliseconds, as the line's stamp. */
-#define LINE_STALE_MS 50u
+/* A rung waiter not back within this long no longer keeps releasers from
+ * ringing another: it is waiting for a CPU (more runnable processes than
+ * CPUs), stopped, or its ring was lost with a releaser killed before
+ * writing it. Short, because on an overloaded machine a wakeup takes
+ * milliseconds, and with one wakeup in flight the sleepers then came back
+ * one after another, each a scheduler's delay after the last, while the
+ * turn sat free with nobody running to take it (issue 12: 15 producers to
+ * one consumer spent most of their time so). Long against a wakeup on a
+ * machine with CPUs to spare (tens of microseconds), so there the line
+ * holds as before; and at most one more waiter is rung per stamp, so a
+ * herd cannot form. In coarse milliseconds, as the line's stamp: the
+ * coarse clock moves by its tick (1-10 ms), so "older than 1 ms" is "rung
+ * before the last tick" (or the last two, where a tick is 1 ms): stale at
+ * most a tick or 2 ms after the ring, and at once if a tick falls just
+ * after it, which costs one ring too many, rarely (a wakeup on a machine
+ * with CPUs to spare is a small part of a tick). */
+#define LINE_STALE_MS 1u
 #define LINE_STAMP_SHIFT 18
 #define LINE_STAMP_MASK 0x3fffu
 

@@ -436,9 +436,10 @@ static uint32_t waiting_slot(const ipo_region_t *r)
     return i;
 }
 
-/* A rung waiter not back within 50 ms no longer holds the line (handoff.c's
- * stale line: the stamp, coarse ms, in bits 18-31): a test whose process is
- * kept off the CPU that long by a loaded machine stamps the line afresh
+/* A rung waiter not back within a millisecond or so (a tick of the coarse
+ * clock) no longer holds the line (handoff.c's stale line: the stamp,
+ * coarse ms, in bits 18-31): a test whose process is kept off the CPU that
+ * long by a loaded machine, or whose loop passes a tick, stamps the line afresh
  * while it still names the waiter, as a releaser ringing it again would,
  * so that what it asserts does not hang on the scheduler. Called holding
  * access. */
@@ -450,6 +451,58 @@ static void keep_line_fresh(ipo_region_t *r, uint32_t slot)
     uint32_t stamp = (uint32_t)(ipo_coarse_now_ns() / 1000000) & 0x3fffu;
     uint32_t next = (cur & ((1u << 18) - 1)) | (stamp << 18);
     ipo_atomic_cas_acq_rel(&r->hdr->line, &cur, next);
+}
+
+/* The stale line: a rung waiter not back after a tick of the coarse clock
+ * (here: stopped, its stamp set 3 ms back, as a clock that ticked would
+ * leave it) no longer keeps the next release from ringing the next
+ * sleeper; back, it takes its turn all the same. With the line held until
+ * the rung waiter came back (or for 50 ms, as before), the second sleeper
+ * would not be rung, and would fail its bounded wait. */
+static void test_a_rung_waiter_not_back_after_a_tick_lets_the_next_be_rung(void)
+{
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "stale-line");
+    ipo_waker_t w;
+    ASSERT_OK(ipo_waker_init(&w, &r));
+    ASSERT(ipo_access_try_acquire(&r));
+    pid_t first = fork_one_turn(name);
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (!(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    uint32_t stopped = waiting_slot(&r);
+    int status;
+    ASSERT_EQ(kill(first, SIGSTOP), 0);
+    ASSERT_EQ(waitpid(first, &status, WUNTRACED), first);
+    ASSERT(WIFSTOPPED(status));
+    pid_t second = fork_one_turn(name);
+    while (((ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK) >> 16) < 2) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    /* The oldest is rung and put on the line; it cannot come back. */
+    ipo_handoff_release(&w);
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK, stopped + 1);
+    ASSERT(ipo_handoff_try(&w, 0));
+    uint32_t cur = ipo_atomic_load_acquire(&r.hdr->line);
+    ASSERT_UEQ(cur & (IPO_LINE_SLOT_MASK | IPO_LINE_DUE), stopped + 1);
+    uint32_t back = (((cur >> 18) - 3u) & 0x3fffu) << 18;
+    ASSERT(ipo_atomic_cas_acq_rel(&r.hdr->line, &cur, (cur & ((1u << 18) - 1)) | back));
+    /* This release rings the second sleeper, which takes its turn and
+     * exits; then the first, let go on, takes its own. */
+    ipo_handoff_release(&w);
+    wait_children(&second, 1);
+    ASSERT_EQ(kill(first, SIGCONT), 0);
+    wait_children(&first, 1);
+    ASSERT(ipo_access_try_acquire(&r));
+    ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK, 0);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_handoff_release(&w);
+    ipo_waker_fini(&w);
+    ipo_region_unmap(&r);
 }
 
 /* Rotation: a process taking turns back to back while another sleeps cannot
@@ -580,6 +633,7 @@ int main(void)
     RUN(test_oldest_sleeper_goes_first);
     RUN(test_a_waiter_that_lost_the_race_is_handed_the_next_turn);
     RUN(test_a_turn_handed_to_a_waiter_that_died_is_taken_over);
+    RUN(test_a_rung_waiter_not_back_after_a_tick_lets_the_next_be_rung);
     RUN(test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung);
     RUN(test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over);
     RUN(test_waiting_for_messages);

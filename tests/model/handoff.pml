@@ -39,8 +39,11 @@
  *
  * Not modelled: waits for messages or changes (rung by every release, as
  * in waiter.pml), deaths (takeover.pml; a handed turn is taken over as a
- * held one, the code reading the slot under the flag), the stale line
- * (a rung waiter stopped for 50 ms), the ticket order. */
+ * held one, the code reading the slot under the flag), the ticket order.
+ * Modelled: the stale line. A rung waiter not back after a tick of the
+ * coarse clock (a millisecond or so) no longer holds the line, and the
+ * next release puts another there and rings it; here any release may find
+ * the waiter on the line stale, unless it is due. */
 
 #ifndef N
 #define N 3
@@ -77,9 +80,10 @@ inline ring(j)
     }
 }
 
-/* wake(): if nobody is on the line, put a registered waiter not rung yet on
- * it and ring it (the first in slot order; the code takes the oldest
- * ticket: the order is not what this model checks). */
+/* wake(): if nobody is on the line (or a rung waiter gone stale), put a
+ * registered waiter not rung yet on it and ring it (the first in slot
+ * order; the code takes the oldest ticket: the order is not what this
+ * model checks). */
 inline wake()
 {
     if
@@ -89,14 +93,17 @@ inline wake()
         :: (seen_line & DUE) && !(seen_line & AWAKE) -> ring((seen_line & SLOT) - 1)
         :: else -> skip
         fi
-    :: line == 0 ->
+    :: !(line & DUE) ->   /* nobody on the line, or a rung waiter (stale, perhaps) */
         j = 0;
         do
         :: j < N && registered[j] && !pending[j] ->  /* the first found (the code: the oldest) */
             atomic {
                 if
                 :: line == 0 -> line = j + 1; took_line = true
-                :: else -> took_line = false
+                /* line_take(): a rung waiter not back after a tick of the
+                 * clock (here: whenever) is replaced; its ring stays pending. */
+                :: line != 0 && !(line & DUE) -> line = j + 1; took_line = true
+                :: line != 0 -> took_line = false
                 fi
             };
             if
