@@ -41,10 +41,10 @@ class Sizes:
 
 FULL = Sizes(rounds=5, idle_rounds=3, transfer_count=1000, transfer_size=400_000, roundtrips=5000,
              bulk_roundtrips=1000, rate_count=50_000, dict_rounds=20, dict_increments=200, idle_seconds=3.0,
-             contention_seconds=1.0, producer_count=60_000)
+             contention_seconds=1.0, producer_count=150_000)
 QUICK = Sizes(rounds=2, idle_rounds=1, transfer_count=200, transfer_size=400_000, roundtrips=1000,
               bulk_roundtrips=200, rate_count=10_000, dict_rounds=6, dict_increments=50, idle_seconds=1.0,
-              contention_seconds=0.5, producer_count=15_000)
+              contention_seconds=0.5, producer_count=40_000)
 SMOKE = Sizes(rounds=1, idle_rounds=1, transfer_count=20, transfer_size=400_000, roundtrips=50,
               bulk_roundtrips=20, rate_count=200, dict_rounds=2, dict_increments=5, idle_seconds=0.2,
               contention_seconds=0.1, producer_count=300)

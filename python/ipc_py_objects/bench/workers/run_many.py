@@ -11,7 +11,10 @@ turn, to one consumer). The contender's class supplies, per shape, a
 `setup(shape, params)` in this process (it may create what the children
 attach to; `teardown()` ends it), and the children's bodies: `turns(h)`,
 `reader(h)` and `writer(h)` returning turns taken, `produce(h)` and
-`consume(h)`. The clock of a run starts when every child is ready.
+`consume(h)`. The clock of a run starts at one moment for every child,
+set once all are ready: on 2 cores, 16 processes woken by one event would
+otherwise start up to 0.2 s apart, and the first ones run alone meanwhile
+(which skews both the shares and the producers' rate).
 """
 
 import importlib
@@ -23,22 +26,32 @@ import time
 import traceback
 
 
+GO_DELAY = 0.3  # seconds from the last child ready to the common start
+
+
 class Many:
     """One child's part, pickled into it (spawn)."""
 
-    def __init__(self, role, index, params, gate, results):
+    def __init__(self, role, index, params, gate, go_at, results):
         self.role = role
         self.index = index
         self.params = params
         self._gate = gate
+        self._go_at = go_at
         self._results = results
 
     def start(self):
-        """Set up: wait for every other child, then go. The time it went."""
+        """Set up: wait for every other child, then sleep until the moment
+        the parent set for all (perf_counter is the machine's monotonic
+        clock, one for every process). That moment is the run's start."""
         self._results.put(("ready", self.index))
         if not self._gate.wait(120):
             raise TimeoutError("the other processes never became ready")
-        return time.perf_counter()
+        go_at = self._go_at.value
+        late = go_at - time.perf_counter()
+        if late > 0:
+            time.sleep(late)
+        return go_at
 
     def until(self, t0):
         return t0 + float(self.params.get("seconds", 1.0))
@@ -69,8 +82,9 @@ def run(module, cls, shape, spec):
     peer.setup(shape, params)
     timeout = float(spec.get("timeout", 120))
     gate, results = ctx.Event(), ctx.Queue()
+    go_at = ctx.Value("d", 0.0, lock=False)  # written before the gate is set, read after
     who = roles(shape, params)
-    procs = [ctx.Process(target=child_main, args=(peer, shape, Many(role, i, params, gate, results)))
+    procs = [ctx.Process(target=child_main, args=(peer, shape, Many(role, i, params, gate, go_at, results)))
              for i, role in enumerate(who)]
     try:
         for p in procs:
@@ -92,6 +106,9 @@ def run(module, cls, shape, spec):
             if msg[0] == "ready":
                 ready += 1
                 if ready == len(procs):
+                    # Time for every child to wake from the gate first, even
+                    # 16 of them on 2 busy cores.
+                    go_at.value = time.perf_counter() + GO_DELAY
                     gate.set()
             else:
                 figures[msg[1]] = msg[2]
