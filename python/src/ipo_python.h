@@ -99,6 +99,18 @@ typedef struct ipo_state {
     PyObject *str_ipo_ref_offset;
 } ipo_state;
 
+/* One key's stable hash, kept by the object (keys.c). The entry holds a
+ * reference to its key, so no other object can be at that address while
+ * the entry names it; str and tuples of keys never change, so the hash
+ * holds as long as the object lives. seed is the region's hash key it was
+ * made with (a handle's key is the region's, read at attach). */
+#define IPO_PY_KEY_MEMOS 32
+typedef struct ipo_key_memo {
+    PyObject *key;
+    uint64_t  hash;
+    uint64_t  seed;
+} ipo_key_memo_t;
+
 typedef struct RegionObject {
     PyObject_HEAD
     ipo_region_t r;
@@ -141,6 +153,10 @@ typedef struct RegionObject {
      * nanoseconds; handle.h). */
     int64_t      creator_check_ns;
     PyObject    *weakreflist;
+    /* The stable hashes of the str and tuple keys looked up lately
+     * (keys.c), by the key object: a loop that looks the same key up
+     * hashes it once. */
+    ipo_key_memo_t key_memos[IPO_PY_KEY_MEMOS];
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */
     PyObject    *object_classes;

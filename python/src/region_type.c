@@ -759,6 +759,7 @@ static void Region_dealloc(RegionObject *self)
     if (!self->closed && self->st && close_region(self, 0) < 0)
         PyErr_WriteUnraisable((PyObject *)self);
     ipo_region_unmap(&self->r);
+    ipo_py_key_memos_clear(self);
     Py_CLEAR(self->object_classes);
     Py_CLEAR(self->name);
     Py_CLEAR(self->module);
