@@ -83,6 +83,14 @@ static inline int ipo_py_store_finish(ipo_store_t *st, int ok)
     return st->used ? ipo_py_store_end(st, ok) : 0;
 }
 
+/* 1 when storing value over the slot now would write what it holds
+ * already: value is a numpy array (exactly ndarray) over the data of the
+ * slot's NDARRAY block, with the dtype and shape the last read of that
+ * block gave (ipo_array_seen_t). The caller then writes nothing, as a
+ * store of the same bytes over themselves; the turn counts as a change.
+ * Else 0 (never an error). Needs access. */
+int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, PyObject *value);
+
 /* Inserts or replaces key (and value: NULL for sets) in a map block: a
  * store of its own. */
 int ipo_py_map_put(RegionObject *self, ipo_off_t map_off, PyObject *key, PyObject *value);

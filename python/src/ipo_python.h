@@ -111,6 +111,22 @@ typedef struct ipo_key_memo {
     uint64_t  seed;
 } ipo_key_memo_t;
 
+/* The last numpy array read here as a view of its block (decode.c): its
+ * NDARRAY block (offset, generation), and the dtype (buffer format,
+ * itemsize) and shape the read gave it. A block never changes in place
+ * while its generation holds, so this stays true of that block; a store
+ * of an array that shows exactly that block's data, dtype and shape
+ * writes nothing (encode.c: `d['a'] += 1` on a shared array). */
+#define IPO_PY_ARRAY_DIMS 8
+typedef struct ipo_array_seen {
+    ipo_off_t  off;          /* 0: none */
+    uint32_t   gen;
+    int        ndim;
+    Py_ssize_t itemsize;
+    Py_ssize_t shape[IPO_PY_ARRAY_DIMS];
+    char       format[16];
+} ipo_array_seen_t;
+
 typedef struct RegionObject {
     PyObject_HEAD
     ipo_region_t r;
@@ -157,6 +173,7 @@ typedef struct RegionObject {
      * (keys.c), by the key object: a loop that looks the same key up
      * hashes it once. */
     ipo_key_memo_t key_memos[IPO_PY_KEY_MEMOS];
+    ipo_array_seen_t array_seen;
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */
     PyObject    *object_classes;

@@ -257,6 +257,10 @@ static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObj
             return 0;
         }
     }
+    if (now->type == IPO_T_NDARRAY && ipo_py_store_is_unchanged_array(region, now, value)) {
+        ipo_region_mark_changed(&region->r);
+        return 0;
+    }
     ipo_store_t st;
     ipo_py_store_init(&st);
     if (ipo_py_store_value(&st, region, value, &slot) < 0) {
