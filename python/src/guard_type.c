@@ -1,6 +1,7 @@
 /* python/src/guard_type.c — the access guards: WaitMyTurn, WaitMyTurnWhenHasMessages and GetInLine, the context managers over a turn. */
 #include "errors.h"
 
+#include <string.h>
 #include <structmember.h>
 
 /* C types rather than generator-based context managers: entering and
@@ -107,8 +108,12 @@ static int Guard_init(GuardObject *self, PyObject *args, PyObject *kwargs)
 static Py_ssize_t guard_keyword(PyObject *name, Py_ssize_t max)
 {
     static const char *const names[] = { "shared_memory", "time_limit", "periodic_sleep_time" };
+    /* Keyword names are ASCII str: their length, then their bytes. */
+    if (!PyUnicode_CheckExact(name) || !PyUnicode_IS_ASCII(name))
+        return -1;
+    size_t len = (size_t)PyUnicode_GET_LENGTH(name);
     for (Py_ssize_t i = 0; i < max; i++)
-        if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, names[i]) == 0)
+        if (strlen(names[i]) == len && memcmp(PyUnicode_DATA(name), names[i], len) == 0)
             return i;
     return -1;
 }
