@@ -288,8 +288,7 @@ static int encode_list(ipo_encoder_t *enc, PyObject *seq, ipo_off_t *out)
 int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, PyObject *value)
 {
     const ipo_array_seen_t *seen = &self->array_seen;
-    if (now->type != IPO_T_NDARRAY || !seen->off || now->v.off != seen->off ||
-        strcmp(Py_TYPE(value)->tp_name, "numpy.ndarray") != 0)
+    if (now->type != IPO_T_NDARRAY || !seen->off || now->v.off != seen->off || !ipo_py_maybe_array(value))
         return 0;
     const ipo_obj_t *obj, *data;
     if (ipo_obj_get(&self->r, now->v.off, &obj) || obj->type != IPO_T_NDARRAY || obj->gen != seen->gen)
@@ -338,7 +337,7 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
     int64_t e = ipo_py_map_find(self, map, key, hash);
     if (e == IPO_MAP_ERROR)
         return -1;
-    if (e >= 0 && value && !enc) {
+    if (e >= 0 && value && !enc && ipo_py_maybe_array(value)) {
         /* A shared array stored back where it was read from (`d[k] += 1`). */
         ipo_table_t *t = ipo_map_table(&self->r, map);
         if (t && (uint64_t)e < t->nentries &&

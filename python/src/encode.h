@@ -4,6 +4,8 @@
 
 #include "encode_leaf.h"
 
+#include <string.h>
+
 /* Imports the datetime C API for encode.c, and learns how classes made by
  * a class statement look. */
 int ipo_py_encode_init(void);
@@ -90,6 +92,13 @@ static inline int ipo_py_store_finish(ipo_store_t *st, int ok)
  * store of the same bytes over themselves; the turn counts as a change.
  * Else 0 (never an error). Needs access. */
 int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, PyObject *value);
+
+/* Whether value is exactly a numpy ndarray (numpy is never imported here:
+ * by its type's name), the one kind ipo_py_store_is_unchanged_array takes. */
+static inline int ipo_py_maybe_array(PyObject *value)
+{
+    return strcmp(Py_TYPE(value)->tp_name, "numpy.ndarray") == 0;
+}
 
 /* Inserts or replaces key (and value: NULL for sets) in a map block: a
  * store of its own. */
