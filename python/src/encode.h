@@ -97,7 +97,8 @@ int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, 
  * by its type's name), the one kind ipo_py_store_is_unchanged_array takes. */
 static inline int ipo_py_maybe_array(PyObject *value)
 {
-    return strcmp(Py_TYPE(value)->tp_name, "numpy.ndarray") == 0;
+    const char *name = Py_TYPE(value)->tp_name;
+    return name[0] == 'n' && strcmp(name, "numpy.ndarray") == 0;
 }
 
 /* Inserts or replaces key (and value: NULL for sets) in a map block: a

@@ -745,6 +745,10 @@ static int Region_traverse(RegionObject *self, visitproc visit, void *arg)
     Py_VISIT(self->module);
     Py_VISIT(self->name);
     Py_VISIT(self->object_classes);
+    /* Kept keys are str and tuples of keys, which an aware datetime's
+     * tzinfo (a Python object) can be part of. */
+    for (size_t i = 0; i < IPO_PY_KEY_MEMOS; i++)
+        Py_VISIT(self->key_memos[i].key);
     return 0;
 }
 
