@@ -781,13 +781,15 @@ def _dtype(descr):
 
 
 def rebuild_ndarray(descr, shape, buffer, is_tensor, copy):
-    import numpy
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        import numpy
 
     dtype = _dtype(descr)
-    count = 1
-    for dim in shape:
-        count *= dim
-    array = numpy.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
+    # One constructor over the buffer gives the array its dtype and shape at
+    # once (frombuffer, then reshape, cost twice as much: `d[k] += 1` reads
+    # the array each time); it refuses a shape the buffer cannot hold.
+    array = numpy.ndarray(shape, dtype, buffer)
     if copy:
         array = array.copy()
     if is_tensor:

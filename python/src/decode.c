@@ -286,6 +286,34 @@ static PyObject *list_copy(RegionObject *self, const ipo_obj_t *obj, int copy)
     return out;
 }
 
+
+/* Notes what an array read as a view of block off shows (ipo_array_seen_t):
+ * (of generation gen, as it was before the hook ran) its buffer's format,
+ * itemsize and shape, as numpy gives them. Another
+ * read replaces the note. Never fails: an array it cannot describe is not
+ * noted. */
+static void array_seen(RegionObject *self, ipo_off_t off, uint32_t gen, PyObject *array)
+{
+    ipo_array_seen_t *seen = &self->array_seen;
+    seen->off = 0;
+    Py_buffer view;
+    if (PyObject_GetBuffer(array, &view, PyBUF_RECORDS_RO) < 0) {
+        PyErr_Clear();
+        return;
+    }
+    const char *format = view.format ? view.format : "B";
+    if (view.ndim >= 0 && view.ndim <= IPO_PY_ARRAY_DIMS && strlen(format) < sizeof(seen->format)) {
+        seen->ndim = view.ndim;
+        seen->itemsize = view.itemsize;
+        for (int i = 0; i < view.ndim; i++)
+            seen->shape[i] = view.shape[i];
+        strcpy(seen->format, format);
+        seen->gen = gen;
+        seen->off = off;
+    }
+    PyBuffer_Release(&view);
+}
+
 /* FastLimitedDict and FastLimitedSet: plain copies, rebuilt with this
  * process's own hash (they are never looked up in shared memory). */
 static PyObject *run_copy(RegionObject *self, const ipo_obj_t *obj)
@@ -435,11 +463,14 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
         PyObject *shape = descr ? decode_value(self, &v[IPO_NDARRAY_SHAPE], 1) : NULL;
         PyObject *buffer = shape ? ipo_py_obj_buffer(self, v[IPO_NDARRAY_DATA].v.off, 0) : NULL;
         PyObject *result = NULL;
+        uint32_t gen = obj->gen;
         if (buffer) {
             decode_saved_t saved = call_out_begin(self);
             result = PyObject_CallFunction(st->rebuild_ndarray, "OOOii", descr, shape, buffer,
                                            obj->type == IPO_T_TENSOR, copy);
             call_out_end(self, saved);
+            if (result && !copy && obj->type == IPO_T_NDARRAY)
+                array_seen(self, off, gen, result);
         }
         Py_XDECREF(descr);
         Py_XDECREF(shape);

@@ -285,6 +285,37 @@ static int encode_list(ipo_encoder_t *enc, PyObject *seq, ipo_off_t *out)
     return 0;
 }
 
+int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, PyObject *value)
+{
+    const ipo_array_seen_t *seen = &self->array_seen;
+    if (now->type != IPO_T_NDARRAY || !seen->off || now->v.off != seen->off || !ipo_py_maybe_array(value))
+        return 0;
+    const ipo_obj_t *obj, *data;
+    if (ipo_obj_get(&self->r, now->v.off, &obj) || obj->type != IPO_T_NDARRAY || obj->gen != seen->gen)
+        return 0;
+    const ipo_value_t *parts = ipo_py_array_parts(self, obj);
+    if (!parts || ipo_obj_get(&self->r, parts[IPO_NDARRAY_DATA].v.off, &data)) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(value, &view, PyBUF_RECORDS_RO) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    /* The very bytes of the block (not a copy, not a part), seen as the
+     * read showed them: a reshaped or retyped view of the same bytes is a
+     * store like any other. */
+    int same = view.len > 0 && view.buf == ipo_obj_data(data) && (uint64_t)view.len == data->v.len &&
+               PyBuffer_IsContiguous(&view, 'C') && view.ndim == seen->ndim &&
+               view.itemsize == seen->itemsize &&
+               strcmp(view.format ? view.format : "B", seen->format) == 0;
+    for (int i = 0; same && i < view.ndim; i++)
+        same = view.shape[i] == seen->shape[i];
+    PyBuffer_Release(&view);
+    return same;
+}
+
 /* A value into a slot, with the put's encoder, or for a store into a view
  * (enc NULL) with the store's. */
 static int encode_slot(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, PyObject *obj,
@@ -306,6 +337,15 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
     int64_t e = ipo_py_map_find(self, map, key, hash);
     if (e == IPO_MAP_ERROR)
         return -1;
+    if (e >= 0 && value && !enc && ipo_py_maybe_array(value)) {
+        /* A shared array stored back where it was read from (`d[k] += 1`). */
+        ipo_table_t *t = ipo_map_table(&self->r, map);
+        if (t && (uint64_t)e < t->nentries &&
+            ipo_py_store_is_unchanged_array(self, &ipo_table_entries(t)[e].value, value)) {
+            ipo_region_mark_changed(&self->r);
+            return 0;
+        }
+    }
     ipo_value_t vslot = { .type = IPO_T_NONE };
     if (value && encode_slot(self, enc, st, value, &vslot) < 0)
         return -1;

@@ -4,6 +4,8 @@
 
 #include "encode_leaf.h"
 
+#include <string.h>
+
 /* Imports the datetime C API for encode.c, and learns how classes made by
  * a class statement look. */
 int ipo_py_encode_init(void);
@@ -81,6 +83,22 @@ int ipo_py_store_end(ipo_store_t *st, int ok);
 static inline int ipo_py_store_finish(ipo_store_t *st, int ok)
 {
     return st->used ? ipo_py_store_end(st, ok) : 0;
+}
+
+/* 1 when storing value over the slot now would write what it holds
+ * already: value is a numpy array (exactly ndarray) over the data of the
+ * slot's NDARRAY block, with the dtype and shape the last read of that
+ * block gave (ipo_array_seen_t). The caller then writes nothing, as a
+ * store of the same bytes over themselves; the turn counts as a change.
+ * Else 0 (never an error). Needs access. */
+int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, PyObject *value);
+
+/* Whether value is exactly a numpy ndarray (numpy is never imported here:
+ * by its type's name), the one kind ipo_py_store_is_unchanged_array takes. */
+static inline int ipo_py_maybe_array(PyObject *value)
+{
+    const char *name = Py_TYPE(value)->tp_name;
+    return name[0] == 'n' && strcmp(name, "numpy.ndarray") == 0;
 }
 
 /* Inserts or replaces key (and value: NULL for sets) in a map block: a

@@ -1,6 +1,7 @@
 /* python/src/guard_type.c — the access guards: WaitMyTurn, WaitMyTurnWhenHasMessages and GetInLine, the context managers over a turn. */
 #include "errors.h"
 
+#include <string.h>
 #include <structmember.h>
 
 /* C types rather than generator-based context managers: entering and
@@ -57,6 +58,17 @@ static ipo_state *guard_state(PyTypeObject *type)
     return module ? PyModule_GetState(module) : NULL;
 }
 
+static GuardObject *guard_alloc(PyTypeObject *type, int mode)
+{
+    GuardObject *g = (GuardObject *)type->tp_alloc(type, 0);
+    if (!g)
+        return NULL;
+    g->mode = mode;
+    g->time_limit = -1.0;
+    g->periodic = Py_NewRef(Py_None);
+    return g;
+}
+
 /* A guard not set up yet: __init__ (or the fast call) gives it its region,
  * so that a subclass may have an __init__ of its own, as the original's
  * Python classes allow. */
@@ -72,13 +84,7 @@ static PyObject *Guard_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                         "WaitMyTurnWhenHasMessages or GetInLine");
         return NULL;
     }
-    GuardObject *g = (GuardObject *)type->tp_alloc(type, 0);
-    if (!g)
-        return NULL;
-    g->mode = mode_of(st, type);
-    g->time_limit = -1.0;
-    g->periodic = Py_NewRef(Py_None);
-    return (PyObject *)g;
+    return (PyObject *)guard_alloc(type, mode_of(st, type));
 }
 
 static int Guard_init(GuardObject *self, PyObject *args, PyObject *kwargs)
@@ -97,28 +103,58 @@ static int Guard_init(GuardObject *self, PyObject *args, PyObject *kwargs)
     return guard_setup(self, st, sm, time_limit, periodic);
 }
 
+/* The keyword arguments of the fast call, by name; -1 for a name the
+ * general way must judge (unknown, or GetInLine's time limit). */
+static Py_ssize_t guard_keyword(PyObject *name, Py_ssize_t max)
+{
+    static const char *const names[] = { "shared_memory", "time_limit", "periodic_sleep_time" };
+    /* Keyword names are ASCII str: their length, then their bytes. */
+    if (!PyUnicode_CheckExact(name) || !PyUnicode_IS_ASCII(name))
+        return -1;
+    size_t len = (size_t)PyUnicode_GET_LENGTH(name);
+    for (Py_ssize_t i = 0; i < max; i++)
+        if (strlen(names[i]) == len && memcmp(PyUnicode_DATA(name), names[i], len) == 0)
+            return i;
+    return -1;
+}
+
 /* The three classes are called in loops that take turns at memory speed:
- * positional calls skip the argument tuple and the separate __init__ call
- * (tp_vectorcall, which subclasses never inherit: theirs take the general
- * way, their own __init__ included). Keywords take the general way too. */
+ * calls skip the argument tuple, the keyword dict and the separate
+ * __init__ call (tp_vectorcall, which subclasses never inherit: theirs take
+ * the general way, their own __init__ included). The type is one of the
+ * three, made with the module: its state and its mode are one load and a
+ * compare each. Keywords the fast call does not know, or given twice, take
+ * the general way, whose errors name them. */
 static PyObject *Guard_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                                   PyObject *kwnames)
 {
     PyTypeObject *type = (PyTypeObject *)callable;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    ipo_state *st = guard_state(type);
+    ipo_state *st = PyType_GetModuleState(type);
     if (!st)
         return NULL;
-    Py_ssize_t max = mode_of(st, type) == IPO_TRY_ACCESS ? 1 : 3;
-    if (kwnames || nargs < 1 || nargs > max) {
-        /* The general way: type.__call__ with a tuple and a dict (its errors
-         * name the arguments). */
+    int mode = type == st->get_in_line_type ? IPO_TRY_ACCESS
+             : type == st->wait_messages_type ? IPO_WAIT_MESSAGES : IPO_WAIT_ACCESS;
+    Py_ssize_t max = mode == IPO_TRY_ACCESS ? 1 : 3;
+    PyObject *given[3] = { NULL, NULL, NULL };
+    int general = nargs > max;
+    for (Py_ssize_t i = 0; i < nargs && !general; i++)
+        given[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw && !general; k++) {
+        Py_ssize_t i = guard_keyword(PyTuple_GET_ITEM(kwnames, k), max);
+        if (i < 0 || given[i])
+            general = 1;
+        else
+            given[i] = args[nargs + k];
+    }
+    if (general || !given[0]) {
+        /* The general way: type.__call__ with a tuple and a dict. */
         PyObject *tuple = PyTuple_New(nargs), *kwargs = NULL, *guard = NULL;
         if (!tuple)
             return NULL;
         for (Py_ssize_t i = 0; i < nargs; i++)
             PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
-        Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
         if (nkw && !(kwargs = PyDict_New()))
             goto done;
         for (Py_ssize_t k = 0; k < nkw; k++)
@@ -130,10 +166,10 @@ static PyObject *Guard_vectorcall(PyObject *callable, PyObject *const *args, siz
         Py_XDECREF(kwargs);
         return guard;
     }
-    GuardObject *g = (GuardObject *)Guard_new(type, NULL, NULL);
+    GuardObject *g = guard_alloc(type, mode);
     if (!g)
         return NULL;
-    if (guard_setup(g, st, args[0], nargs > 1 ? args[1] : Py_None, nargs > 2 ? args[2] : Py_None) < 0) {
+    if (guard_setup(g, st, given[0], given[1] ? given[1] : Py_None, given[2] ? given[2] : Py_None) < 0) {
         Py_DECREF(g);
         return NULL;
     }
@@ -288,10 +324,13 @@ PyType_Spec ipo_guard_spec = {
 };
 
 /* The three guards add nothing but their names and documents; the base's
- * GC support is inherited with its traverse and clear. */
+ * GC support is inherited with its traverse and clear. The base's dealloc
+ * is named again: a type made from a spec without one gets the general
+ * subtype_dealloc, which a guard made and dropped at every turn pays for. */
 #define GUARD_SPEC(var, cname, doc)                                        \
     static PyType_Slot var##_slots[] = {                                   \
         { Py_tp_doc, (void *)(doc) },                                      \
+        { Py_tp_dealloc, (void *)Guard_dealloc },                          \
         { 0, NULL }                                                        \
     };                                                                     \
     PyType_Spec var = {                                                    \

@@ -115,6 +115,34 @@ typedef struct ipo_state {
     PyObject *str_set_result;
 } ipo_state;
 
+/* One key's stable hash, kept by the object (keys.c). The entry holds a
+ * reference to its key, so no other object can be at that address while
+ * the entry names it; str and tuples of keys never change, so the hash
+ * holds as long as the object lives. seed is the region's hash key it was
+ * made with (a handle's key is the region's, read at attach). */
+#define IPO_PY_KEY_MEMOS 32
+typedef struct ipo_key_memo {
+    PyObject *key;
+    uint64_t  hash;
+    uint64_t  seed;
+} ipo_key_memo_t;
+
+/* The last numpy array read here as a view of its block (decode.c): its
+ * NDARRAY block (offset, generation), and the dtype (buffer format,
+ * itemsize) and shape the read gave it. A block never changes in place
+ * while its generation holds, so this stays true of that block; a store
+ * of an array that shows exactly that block's data, dtype and shape
+ * writes nothing (encode.c: `d['a'] += 1` on a shared array). */
+#define IPO_PY_ARRAY_DIMS 8
+typedef struct ipo_array_seen {
+    ipo_off_t  off;          /* 0: none */
+    uint32_t   gen;
+    int        ndim;
+    Py_ssize_t itemsize;
+    Py_ssize_t shape[IPO_PY_ARRAY_DIMS];
+    char       format[16];
+} ipo_array_seen_t;
+
 typedef struct RegionObject {
     PyObject_HEAD
     ipo_region_t r;
@@ -157,6 +185,11 @@ typedef struct RegionObject {
      * nanoseconds; handle.h). */
     int64_t      creator_check_ns;
     PyObject    *weakreflist;
+    /* The stable hashes of the str and tuple keys looked up lately
+     * (keys.c), by the key object: a loop that looks the same key up
+     * hashes it once. */
+    ipo_key_memo_t key_memos[IPO_PY_KEY_MEMOS];
+    ipo_array_seen_t array_seen;
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */
     PyObject    *object_classes;

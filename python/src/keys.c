@@ -41,13 +41,17 @@ static const char *str_bytes(PyObject *s, Py_ssize_t *len, PyObject **owner)
     return PyBytes_AS_STRING(*owner);
 }
 
+/* A key's hash computed, its parts' too (parts are not kept: the keys
+ * looked up are). */
+static int key_hash_computed(RegionObject *self, PyObject *key, uint64_t *out);
+
 static int hash_parts(RegionObject *self, PyObject *const *parts, Py_ssize_t n, uint64_t tag,
                       uint64_t *out)
 {
     uint64_t acc = ipo_hash_combine(IPO_HASH_SEQ_START, tag);
     for (Py_ssize_t i = 0; i < n; i++) {
         uint64_t h;
-        if (ipo_py_key_hash(self, parts[i], &h) < 0)
+        if (key_hash_computed(self, parts[i], &h) < 0)
             return -1;
         acc = ipo_hash_combine(acc, h);
     }
@@ -137,7 +141,7 @@ static int unhashable(PyObject *key)
     return -1;
 }
 
-int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out)
+static int key_hash_computed(RegionObject *self, PyObject *key, uint64_t *out)
 {
     PyTypeObject *type = Py_TYPE(key);
     if (type == &PyUnicode_Type) {
@@ -187,7 +191,7 @@ int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out)
             return -1;
         while ((item = PyIter_Next(it))) {
             uint64_t h;
-            int rc = ipo_py_key_hash(self, item, &h);
+            int rc = key_hash_computed(self, item, &h);
             Py_DECREF(item);
             if (rc < 0) {
                 Py_DECREF(it);
@@ -241,6 +245,49 @@ int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out)
     return unhashable(key);
 }
 
+/* ---- hashes kept by key object ------------------------------------------------------ */
+
+/* A str or a tuple of keys is hashed (its UTF-8, SipHash; a tuple's
+ * elements each) once while it stays one of the region's last few keys:
+ * the same object looked up again in a loop (d['k'], a key in a local, a
+ * constant) is a load and two compares. Kept by the object, not by its
+ * value: nothing is hashed to find the entry. Only exact str and tuple: a
+ * subclass may be mutable. */
+static inline ipo_key_memo_t *key_memo_of(RegionObject *self, PyObject *key)
+{
+    uintptr_t p = (uintptr_t)key;
+    return &self->key_memos[((p >> 4) ^ (p >> 10)) % IPO_PY_KEY_MEMOS];
+}
+
+void ipo_py_key_memos_clear(RegionObject *self)
+{
+    for (size_t i = 0; i < IPO_PY_KEY_MEMOS; i++)
+        Py_CLEAR(self->key_memos[i].key);
+}
+
+int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out)
+{
+    PyTypeObject *type = Py_TYPE(key);
+    if (type != &PyUnicode_Type && type != &PyTuple_Type)
+        return key_hash_computed(self, key, out);
+    ipo_key_memo_t *m = key_memo_of(self, key);
+    if (m->key == key && m->seed == self->r.hash_key[0]) {
+        *out = m->hash;
+        return 0;
+    }
+    if (key_hash_computed(self, key, out) < 0)
+        return -1;
+    /* The old key goes last: its deallocation (a tuple's elements: an
+     * aware datetime's tzinfo may be a Python class) may run code that
+     * looks keys up again. */
+    PyObject *old = m->key;
+    m->key = Py_NewRef(key);
+    m->hash = *out;
+    m->seed = self->r.hash_key[0];
+    Py_XDECREF(old);
+    return 0;
+}
+
 /* ---- equality with a stored key ---------------------------------------------------- */
 
 typedef struct key_probe {
@@ -251,31 +298,82 @@ typedef struct key_probe {
     uint8_t       want;     /* IPO_T_STR or IPO_T_BYTES when bytes is set */
 } key_probe_t;
 
-static int probe_eq(void *ctx, const ipo_value_t *stored)
+/* Whether the stored str or bytes block holds exactly these bytes. */
+static int stored_bytes_eq(RegionObject *self, const ipo_value_t *stored, uint8_t want,
+                           const char *bytes, Py_ssize_t len)
 {
-    key_probe_t *p = ctx;
-    if (p->bytes) {
-        /* A str equals only a str, bytes only bytes: compare the bytes. */
-        if (stored->type != p->want)
-            return 0;
-        const ipo_obj_t *obj;
-        if (ipo_obj_get(&p->self->r, stored->v.off, &obj) || obj->type != p->want)
-            return 0;
-        return obj->v.len == (uint64_t)p->len && memcmp(ipo_obj_data(obj), p->bytes, (size_t)p->len) == 0;
+    /* A str equals only a str, bytes only bytes (a bytearray, which also
+     * equals bytes, is never a key). */
+    if (stored->type != want)
+        return 0;
+    const ipo_obj_t *obj;
+    if (ipo_obj_get(&self->r, stored->v.off, &obj) || obj->type != want)
+        return 0;
+    return obj->v.len == (uint64_t)len && memcmp(ipo_obj_data(obj), bytes, (size_t)len) == 0;
+}
+
+/* Tuples nest; a comparison looks this deep before it decodes the rest. */
+#define KEY_EQ_DEPTH 4
+
+/* Whether key equals the stored value: 1, 0, or -1 with an exception set.
+ * The common parts of keys (str, bytes, ints, tuples of them) compare with
+ * the block as it lies, without making its Python object; the rest is
+ * decoded and compared as Python compares it. */
+static int key_eq(RegionObject *self, PyObject *key, const ipo_value_t *stored, int depth)
+{
+    PyTypeObject *type = Py_TYPE(key);
+    if (type == &PyUnicode_Type || type == &PyBytes_Type) {
+        PyObject *owner = NULL;
+        Py_ssize_t len;
+        const char *bytes;
+        if (type == &PyBytes_Type) {
+            bytes = PyBytes_AS_STRING(key);
+            len = PyBytes_GET_SIZE(key);
+        } else if (!(bytes = str_bytes(key, &len, &owner))) {
+            return -1;
+        }
+        int same = stored_bytes_eq(self, stored, type == &PyBytes_Type ? IPO_T_BYTES : IPO_T_STR, bytes, len);
+        Py_XDECREF(owner);
+        return same;
     }
     if (stored->type == IPO_T_STR || stored->type == IPO_T_BYTES)
         return 0;
-    if (stored->type == IPO_T_INT64 && PyLong_CheckExact(p->key)) {
+    if (stored->type == IPO_T_INT64 && type == &PyLong_Type) {
         int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(p->key, &overflow);
+        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
         return !overflow && v == stored->v.i64;
     }
-    PyObject *value = ipo_py_decode_value(p->self, stored, 1);
+    if (type == &PyTuple_Type && stored->type == IPO_T_TUPLE && depth < KEY_EQ_DEPTH) {
+        const ipo_obj_t *obj;
+        ipo_value_t *values;
+        if (ipo_obj_get(&self->r, stored->v.off, &obj) || obj->type != IPO_T_TUPLE)
+            return 0;
+        size_t n = ipo_obj_values(obj, &values);
+        if (n != (size_t)PyTuple_GET_SIZE(key))
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            /* Plain loads of a block this process reads with access held;
+             * an element's own checks bound what it follows. */
+            int same = key_eq(self, PyTuple_GET_ITEM(key, (Py_ssize_t)i), &values[i], depth + 1);
+            if (same <= 0)
+                return same;
+        }
+        return 1;
+    }
+    PyObject *value = ipo_py_decode_value(self, stored, 1);
     if (!value)
         return -1;
-    int same = PyObject_RichCompareBool(p->key, value, Py_EQ);
+    int same = PyObject_RichCompareBool(key, value, Py_EQ);
     Py_DECREF(value);
     return same;
+}
+
+static int probe_eq(void *ctx, const ipo_value_t *stored)
+{
+    key_probe_t *p = ctx;
+    if (p->bytes)
+        return stored_bytes_eq(p->self, stored, p->want, p->bytes, p->len);
+    return key_eq(p->self, p->key, stored, 0);
 }
 
 int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash)

@@ -11,6 +11,9 @@ int ipo_py_keys_init(void);
  * PYTHONHASHSEED); 0, or -1 with TypeError for a key the format cannot hash. */
 int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out);
 
+/* Drops the keys whose hashes the region keeps (its dealloc). */
+void ipo_py_key_memos_clear(RegionObject *self);
+
 /* The entry of the map block whose key equals key (of that hash): its
  * number, IPO_MAP_ABSENT, or IPO_MAP_ERROR with an exception set. */
 int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash);

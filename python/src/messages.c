@@ -8,6 +8,23 @@ static PyObject *queue_damaged(RegionObject *self)
     return ipo_py_raise_damaged(self, "its message queue's ring or counters do not check out");
 }
 
+/* (obj, off), as put_message_2 and the *_2 reads give them: built
+ * directly, as Py_BuildValue would parse its format on every message.
+ * Steals obj's reference. */
+static PyObject *with_its_offset(PyObject *obj, ipo_off_t off)
+{
+    PyObject *offset = obj ? PyLong_FromUnsignedLongLong((unsigned long long)off) : NULL;
+    PyObject *pair = offset ? PyTuple_New(2) : NULL;
+    if (!pair) {
+        Py_XDECREF(obj);
+        Py_XDECREF(offset);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, obj);
+    PyTuple_SET_ITEM(pair, 1, offset);
+    return pair;
+}
+
 /* A put does everything that can fail (encoding, making the object that
  * put returns, mapping objects in place) before it queues the message, for
  * which room is reserved: a put that raises leaves no message and no block
@@ -37,7 +54,7 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
     else
         mapped = Py_NewRef(obj);
     if (mapped)
-        result = with_offset ? Py_BuildValue("(OK)", mapped, (unsigned long long)off) : Py_NewRef(mapped);
+        result = with_offset ? with_its_offset(Py_NewRef(mapped), off) : Py_NewRef(mapped);
     /* Code of the user's ran since the room was reserved (a __reduce__, a
      * Mapping's items, the hooks), and may have put messages of its own. */
     if (result && (rc = ipo_queue_reserve(&self->r))) {
@@ -174,8 +191,7 @@ static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *df
         take_at(self, lifo, &off);
     if (!with_offset)
         return obj;
-    PyObject *pair = Py_BuildValue("(NK)", obj, (unsigned long long)off);
-    return pair;
+    return with_its_offset(obj, off);
 }
 
 /* The reads' arguments, as the original package has them: `queue_type`

@@ -257,21 +257,30 @@ static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObj
             return 0;
         }
     }
+    if (now->type == IPO_T_NDARRAY && ipo_py_store_is_unchanged_array(region, now, value)) {
+        ipo_region_mark_changed(&region->r);
+        return 0;
+    }
     ipo_store_t st;
     ipo_py_store_init(&st);
     if (ipo_py_store_value(&st, region, value, &slot) < 0) {
         ipo_py_store_finish(&st, 0);
         return -1;
     }
-    /* Encoding may run user code: find the instance's block and the slot
-     * again, and write only into the region the value was encoded in. */
-    ref = instance_ref(f, inst);
-    ipo_value_t *target = NULL;
-    if (ref && ref->view.region != region)
-        PyErr_SetString(PyExc_RuntimeError,
-                        "the object's shared fields moved to another region during the assignment");
-    else if (ref)
-        target = field_slot(f, ref, &holder);
+    /* A value stored inline or a str ran no code and moved nothing: the
+     * slot found above is the one. Else encoding may have run user code:
+     * find the instance's block and the slot again, and write only into
+     * the region the value was encoded in. */
+    ipo_value_t *target = now;
+    if (!ipo_value_is_inline(slot.type) && Py_TYPE(value) != &PyUnicode_Type) {
+        ref = instance_ref(f, inst);
+        target = NULL;
+        if (ref && ref->view.region != region)
+            PyErr_SetString(PyExc_RuntimeError,
+                            "the object's shared fields moved to another region during the assignment");
+        else if (ref)
+            target = field_slot(f, ref, &holder);
+    }
     if (!target) {
         ipo_value_release(&region->r, &slot);
         ipo_py_store_finish(&st, 0);

@@ -748,6 +748,10 @@ static int Region_traverse(RegionObject *self, visitproc visit, void *arg)
     Py_VISIT(self->module);
     Py_VISIT(self->name);
     Py_VISIT(self->object_classes);
+    /* Kept keys are str and tuples of keys, which an aware datetime's
+     * tzinfo (a Python object) can be part of. */
+    for (size_t i = 0; i < IPO_PY_KEY_MEMOS; i++)
+        Py_VISIT(self->key_memos[i].key);
     return 0;
 }
 
@@ -762,6 +766,7 @@ static void Region_dealloc(RegionObject *self)
     if (!self->closed && self->st && close_region(self, 0) < 0)
         PyErr_WriteUnraisable((PyObject *)self);
     ipo_region_unmap(&self->r);
+    ipo_py_key_memos_clear(self);
     Py_CLEAR(self->object_classes);
     Py_CLEAR(self->name);
     Py_CLEAR(self->module);

@@ -288,6 +288,31 @@ def test_guards_are_the_originals_classes(sm, region_name):
         _ipo.AccessGuard(sm)
 
 
+def test_guards_take_their_arguments_by_keyword(sm):
+    """The fast call reads keywords itself; what it does not know, or gets
+    twice, goes the general way and raises as the signature says."""
+    for guard in (WaitMyTurn(sm, time_limit=5), WaitMyTurn(shared_memory=sm, time_limit=5),
+                  WaitMyTurn(sm, periodic_sleep_time=0.1, time_limit=5),
+                  WaitMyTurnWhenHasMessages(sm, time_limit=5, periodic_sleep_time=None)):
+        assert guard.shared_memory is sm and guard.time_limit == 5.0
+    assert WaitMyTurn(sm, periodic_sleep_time=0.25).periodic_sleep_time == 0.25
+    assert WaitMyTurn(sm, time_limit=None).time_limit is None
+    with WaitMyTurn(sm, time_limit=5) as region:
+        assert region is sm and sm.is_in_line()
+    assert not sm.is_in_line()
+    with GetInLine(shared_memory=sm) as got:
+        assert got is True
+    for bad in (lambda: WaitMyTurn(sm, sm, time_limit=5),  # time_limit twice
+                lambda: WaitMyTurn(sm, shared_memory=sm),
+                lambda: WaitMyTurn(sm, timeout=5),
+                lambda: WaitMyTurn(time_limit=5),
+                lambda: GetInLine(sm, time_limit=5)):
+        with pytest.raises(TypeError):
+            bad()
+    with pytest.raises(TypeError):
+        WaitMyTurn(sm, time_limit="soon")
+
+
 def test_a_guard_subclass_keeps_its_init(sm):
     class Turn(WaitMyTurn):
         def __init__(self, shared_memory, label):

@@ -124,3 +124,40 @@ def test_another_process_changes_are_never_hidden_by_a_memo(region_name):
             child.kill()
         child.communicate()
         sm.close()
+
+
+def test_a_shared_array_stored_back_where_it_was_read_writes_nothing(held):
+    """`d[k] += 1` on a shared array changes its data in place, then stores
+    the array back: that store writes nothing (the slot holds those very
+    bytes). A view with another shape or dtype, a part or a copy is stored
+    as any value is."""
+    np = pytest.importorskip("numpy")
+    holder = held.put_message({"a": np.arange(6, dtype=np.int32), "l": [np.ones(2)],
+                               "e": Employee("e", np.zeros(3), None)})
+    held.take_message()
+    a = holder["a"]
+    holder["a"] += 10
+    again = holder["a"]
+    assert again.tolist() == list(range(10, 16)) and np.shares_memory(a, again)
+    holder["l"][0] += 1
+    assert holder["l"][0].tolist() == [2.0, 2.0]
+    e = holder["e"]
+    e.years_of_employment += 5
+    assert e.years_of_employment.tolist() == [5.0, 5.0, 5.0]
+    holder["a"] = holder["a"].reshape(2, 3)
+    assert holder["a"].shape == (2, 3) and holder["a"].tolist() == [[10, 11, 12], [13, 14, 15]]
+    holder["a"] = holder["a"].view(np.float32)
+    assert holder["a"].dtype == np.float32 and holder["a"].shape == (2, 3)
+    holder["a"] = holder["a"].view(np.int32)[1:]
+    assert holder["a"].tolist() == [[13, 14, 15]]
+    kept = holder["a"]
+    kept.shape = (3,)  # in place: the same bytes, another shape than the read gave
+    holder["a"] = kept
+    assert holder["a"].shape == (3,) and holder["a"].tolist() == [13, 14, 15]
+    copy = holder["a"].copy()
+    holder["a"] = copy
+    assert holder["a"].tolist() == [13, 14, 15] and not np.shares_memory(holder["a"], copy)
+    other = held.put_message({"b": np.arange(3, dtype=np.int32)})
+    held.take_message()
+    holder["a"] = other["b"]  # another block's array, same dtype and shape
+    assert holder["a"].tolist() == [0, 1, 2] and not np.shares_memory(holder["a"], other["b"])
