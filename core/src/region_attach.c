@@ -222,6 +222,12 @@ int ipo_region_attach(ipo_region_t *r, const char *name, const ipo_region_option
      * is all it needs: nothing is read through the old count. */
     if (!(opts && opts->tool))
         ipo_atomic_fetch_add_release(&r->hdr->attach_count, UINT64_C(1));
+    else
+        /* Not a consumer, but a participant all the same: the others' death
+         * watches must take it in (a tool killed in its turn is a dead
+         * holder). SYNC POINT attach count: as attach_count, paired with
+         * the acquire load in ipo_deathwatch_sync(). */
+        ipo_atomic_fetch_add_release(&r->hdr->tool_attaches, 1u);
     return 0;
 
 fail:

@@ -130,10 +130,13 @@ int ipo_deathwatch_sync(ipo_deathwatch_t *dw, const ipo_region_t *r)
     /* SYNC POINT attach count: pairs with the fetch-add-release in
      * ipo_region_attach(), made after the newcomer filled its slot. */
     uint64_t attaches = ipo_atomic_load_acquire(&r->hdr->attach_count);
-    if (dw->synced && attaches == dw->attaches)
+    /* SYNC POINT attach count: a tool's (ipo_region_attach()), likewise. */
+    uint32_t tools = ipo_atomic_load_acquire(&r->hdr->tool_attaches);
+    if (dw->synced && attaches == dw->attaches && tools == dw->tools)
         return 0;
     dw->synced = 1;
     dw->attaches = attaches;
+    dw->tools = tools;
     int dead = 0;
     for (uint32_t i = 0; i < dw->n; i++) {
         if (i == r->slot)

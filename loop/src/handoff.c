@@ -480,6 +480,25 @@ static int hand_over(ipo_waker_t *w, uint64_t cur, uint32_t line, int changed)
         }
     }
     line = expect;
+    /* A waiter only rung (the rotation's handoff, not due): the line that
+     * named it may have been put back by another releaser's wake() after
+     * it left (cancelled: its pass_on ran before our handoff, saw the turn
+     * held, and it will never look again), so the slot on the line proves
+     * nothing. Look whether the slot still waits for access: each side
+     * stores, then loads what the other stores, with a full fence between
+     * (here: the handed word, then waiting_for; the waiter: waiting_for in
+     * ipo__sleeper_unregister(), then the word in ipo__handoff_pass_on()),
+     * so either we see it gone and take the turn back, or it sees the turn
+     * handed and claims it; the claim's and take_back()'s compare-and-swaps
+     * settle who. */
+    if (!(line & IPO_LINE_DUE)) {
+        ipo_atomic_fence_seq_cst();
+        /* SYNC POINT waiting_for: the fences pair (see above). */
+        if (!(ipo_atomic_load_relaxed(&r->slots[i].waiting_for) & IPO_WAIT_FOR_ACCESS)) {
+            take_back(w, next, to, changed);
+            return 1;
+        }
+    }
     /* Wake it (asleep, or about to be), unless it said it spins for the
      * turn (ipo__line_awake): it claims without a ring then. If nobody
      * reads its doorbell it is gone: take the turn back. Then whoever waits

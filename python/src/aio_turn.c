@@ -50,17 +50,37 @@ typedef struct TurnObject {
 typedef struct DoneObject {
     PyObject_HEAD
     PyObject *value;         /* given once, by the first step of the await */
+    PyObject *turn;          /* the AsyncTurn whose turn __aenter__ took for this await, until
+                              * the value is given: an await that never takes it (thrown
+                              * into, closed, dropped) gives the turn back. NULL: none */
 } DoneObject;
+
+static int turn_give_back(PyObject *turn);
 
 /* ---- Done ------------------------------------------------------------------------ */
 
-static PyObject *done_new(ipo_state *st, PyObject *value)
+static PyObject *done_new(ipo_state *st, PyObject *value, PyObject *turn)
 {
     DoneObject *d = PyObject_New(DoneObject, st->aio_done_type);
     if (!d)
         return NULL;
     d->value = Py_NewRef(value);
+    d->turn = Py_XNewRef(turn);
     return (PyObject *)d;
+}
+
+/* The await will never take the turn taken for it: it goes back, as when
+ * __aenter__ was a coroutine function that never ran. 0, or -1 with an
+ * exception set. */
+static int done_give_back(DoneObject *self)
+{
+    PyObject *turn = self->turn;
+    if (!turn)
+        return 0;
+    self->turn = NULL;
+    int rc = turn_give_back(turn);
+    Py_DECREF(turn);
+    return rc;
 }
 
 static PyObject *Done_await(PyObject *self)
@@ -74,6 +94,7 @@ static PyObject *Done_next(DoneObject *self)
 {
     PyObject *value = self->value;
     self->value = NULL;
+    Py_CLEAR(self->turn); /* the value goes to the await: the turn is its block's */
     if (!value || value == Py_None) {
         Py_XDECREF(value);
         return NULL; /* exhausted, no error: the await gives None */
@@ -105,6 +126,8 @@ static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t 
         return NULL;
     }
     Py_CLEAR(self->value);
+    if (done_give_back(self) < 0)
+        return NULL;
     PyObject *typ = args[0];
     if (PyExceptionInstance_Check(typ)) {
         PyErr_SetObject((PyObject *)Py_TYPE(typ), typ);
@@ -122,6 +145,8 @@ static PyObject *Done_close(DoneObject *self, PyObject *unused)
 {
     (void)unused;
     Py_CLEAR(self->value);
+    if (done_give_back(self) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -133,9 +158,24 @@ static PyMethodDef done_methods[] = {
     { NULL, NULL, 0, NULL }
 };
 
+/* Dropped before its await took the value: the turn goes back. */
+static void Done_finalize(DoneObject *self)
+{
+    if (!self->turn)
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (done_give_back(self) < 0)
+        PyErr_WriteUnraisable((PyObject *)self);
+    PyErr_Restore(type, value, tb);
+}
+
 static void Done_dealloc(DoneObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
+        return; /* resurrected */
+    Py_CLEAR(self->turn);
     Py_CLEAR(self->value);
     PyObject_Free(self);
     Py_DECREF(tp);
@@ -147,6 +187,7 @@ static PyType_Slot done_slots[] = {
     { Py_tp_iter, PyObject_SelfIter },
     { Py_tp_iternext, Done_next },
     { Py_tp_dealloc, Done_dealloc },
+    { Py_tp_finalize, Done_finalize },
     { Py_tp_methods, done_methods },
     { 0, NULL }
 };
@@ -337,7 +378,12 @@ static ManagerCoreObject *ready_manager(TurnObject *self, WaiterObject **waiter)
     ManagerCoreObject *core = (ManagerCoreObject *)m;
     if (!core->waiter || !Py_IS_TYPE(core->waiter, st->waiter_type))
         return NULL;
-    *waiter = (WaiterObject *)core->waiter;
+    /* A region closed under the manager is unmapped: nothing of it may be
+     * read here (the Python path says what is wrong). */
+    WaiterObject *w = (WaiterObject *)core->waiter;
+    if (!w->ready || !w->region->attached || w->region->closed)
+        return NULL;
+    *waiter = w;
     return core;
 }
 
@@ -444,7 +490,7 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
     self->entered = 1;
     PyObject *done = NULL;
     if (PyObject_SetAttr(self->holder, st->str_existence, Py_True) == 0)
-        done = done_new(st, self->holder);
+        done = done_new(st, self->holder, (PyObject *)self);
     if (!done) {
         /* The block will not run, nor __aexit__: the turn goes back. */
         self->entered = 0;
@@ -461,6 +507,22 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
 fail:
     self->if_has_messages = self->if_has_messages_default;
     return NULL;
+}
+
+/* What __aenter__ took for an await that will never take it goes back,
+ * without counting as a block: the manager's _release(turn, None). */
+static int turn_give_back(PyObject *turn)
+{
+    TurnObject *t = (TurnObject *)turn;
+    if (!t->entered)
+        return 0;
+    t->entered = 0;
+    t->if_has_messages = t->if_has_messages_default;
+    PyObject *r = PyObject_CallMethodObjArgs(t->manager, t->st->str_release, turn, Py_None, NULL);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
 static PyObject *Turn_aexit(TurnObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -491,7 +553,7 @@ static PyObject *Turn_aexit(TurnObject *self, PyObject *const *args, Py_ssize_t 
         if (!r)
             return NULL;
         Py_DECREF(r);
-        return done_new(st, Py_None);
+        return done_new(st, Py_None, NULL);
     }
     m->last_existence = (char)truth;
     m->holding = 0;
@@ -514,7 +576,7 @@ static PyObject *Turn_aexit(TurnObject *self, PyObject *const *args, Py_ssize_t 
         ipo_py_waiter_cancel((WaiterObject *)m->waiter); /* nobody waits: nor does the waiter */
     }
     Py_DECREF(m);
-    return done_new(st, Py_None);
+    return done_new(st, Py_None, NULL);
 fail:
     Py_DECREF(m);
     return NULL;

@@ -157,6 +157,26 @@ inline hand_over()
         :: else -> cleared = false
         fi
     };
+#if !defined(BROKEN_ROTATION_ABA) && !defined(BROKEN_ROTATION)
+    /* (Left out with -DBROKEN_ROTATION too, which it would otherwise mend.)
+     * A waiter only rung (not due) may have left before the handoff while
+     * another releaser's wake() put it on the line again: does it still
+     * wait? (A fence on each side: its unregister, then its pass_on's look
+     * at the word; our handoff, then this look.) With -DBROKEN_ROTATION_ABA
+     * and -DN=3 -DROUNDS=2 SPIN finds the turn handed for good to a
+     * cancelled waiter (22 M states, 1.2 GB). */
+    if
+    :: cleared && !(seen_line & DUE) ->
+        atomic {
+            if
+            :: !registered[to - 1] ->
+                cleared = false
+            :: else -> skip
+            fi
+        }
+    :: else -> skip
+    fi;
+#endif
     if
     :: cleared ->
         if

@@ -4,7 +4,7 @@ so that the test knows what a kill may have cut short."""
 
 import sys
 
-from ipc_py_objects import SharedMemory
+from ipc_py_objects import SharedMemory, _ipo
 
 
 def hold(name: str) -> None:
@@ -20,6 +20,16 @@ def hold(name: str) -> None:
     print("released", flush=True)
     sys.stdin.readline()
     sm.close()
+
+
+def hold_as_tool(name: str) -> None:
+    """As hold, attached as the command line's check attaches (a tool, not
+    counted as a consumer), and keeps the turn until killed."""
+    sm = _ipo.Region(name, create=False, tool=True)
+    assert sm.init_consumer(30)
+    assert sm.wait_my_turn(30)
+    print("held", flush=True)
+    sys.stdin.readline()
 
 
 def view(name: str) -> None:

@@ -296,13 +296,62 @@ async def test_a_free_turn_is_taken_without_a_trip_through_the_loop(spawn, regio
         assert manager._holding
         with pytest.raises(ValueError, match="thrown"):
             pending.throw(ValueError("thrown"))
+        # Its await never took the turn: it went back, as for a coroutine
+        # function thrown into before it ran.
+        assert not manager._holding and not cm._entered
         pending.close()
-        await cm.__aexit__(None, None, None)
+        pending = cm.__aenter__()
+        assert manager._holding
+        pending.close()
+        assert not manager._holding
+        pending = cm.__aenter__()
+        assert manager._holding
+        del pending  # dropped, never awaited
         assert not manager._holding
         # The peer gets the turn: it was given back, and the waiter stopped.
         assert await peer.do("hold") == "holding"
         assert await peer.do("release") == "released"
         assert manager._registered == 0
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_a_task_of_aenter_cancelled_before_it_ran_gives_the_turn_back(spawn, region_name):
+    """create_task(cm.__aenter__()) cancelled before its first step: the
+    turn __aenter__() took at once goes back (its await never took it),
+    to another coroutine of ours and to the peer."""
+    manager, peer = await started(spawn, region_name)
+    try:
+        cm = manager()
+        task = asyncio.create_task(cm.__aenter__())
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not manager._holding and not cm._entered
+        async with asyncio.timeout(10):
+            async with manager():
+                pass
+        assert await peer.do("turn") == "turned"
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_a_turn_after_the_region_closed_under_the_manager_raises(spawn, region_name):
+    """sm.close() outside the manager unmaps the region: a turn then raises
+    (the Python path), and never reads the unmapped header."""
+    manager, peer = await started(spawn, region_name)
+    sm = manager.shared_memory
+    try:
+        cm = manager()
+        async with cm:
+            pass
+        peer.stop()
+        await asyncio.get_running_loop().run_in_executor(None, sm.close)
+        with pytest.raises(Exception):
+            async with cm.if_has_messages():
+                pass
     finally:
         peer.stop()
         await manager.__aexit__(None, None, None)

@@ -72,6 +72,29 @@ def viewer(sm, keep_turn):
     return proc, int(line[1]), int(line[2])
 
 
+def test_a_checker_killed_in_its_turn_is_taken_over(sm):
+    # The waiter's death watch looks at the participants first while a
+    # consumer holds the turn; a checker (a tool: not counted as a
+    # consumer) attaches after that, takes the turn and is killed in it.
+    # The watch must have taken the checker in all the same.
+    holder = start("hold", sm.name)
+    expect(holder, "held")
+    assert not sm.wait_my_turn(0.05)  # asleep a moment: the watch looked
+    holder.stdin.write("go\n")
+    expect(holder, "released")  # and stays: a participant's exit makes the watch look again
+    with wait_my_turn(sm, 10):
+        assert sm.take_message() == ["held", 1, 2, 3]
+    checker = start("hold_as_tool", sm.name)
+    expect(checker, "held")
+    kill(checker)
+    with wait_my_turn(sm, 10):
+        assert sm.turn_cut_short
+        assert sm.takeovers == 1
+        sm.check()
+    holder.stdin.write("go\n")
+    holder.wait(30)
+
+
 def test_a_live_participants_buffer_keeps_its_object(sm):
     proc, offset, _ = viewer(sm, keep_turn=False)
     try:

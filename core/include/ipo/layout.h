@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   7u
+#define IPO_LAYOUT_VERSION   8u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -201,7 +201,8 @@ typedef struct ipo_header {
     uint32_t  owner_uid;
     uint32_t  mode;              /* the file mode the creator set */
     uint32_t  slot_count;
-    uint32_t  reserved0;
+    uint32_t  tool_attaches;     /* tools that ever attached (not in attach_count): the death
+                                  * watches look at the slot table again when it moves */
     ipo_off_t slots_off;         /* slot_count ipo_slot_t */
     ipo_off_t alloc_off;         /* ipo_alloc_root_t */
     uint64_t  hash_key[2];       /* key of the format's stable hash of str and bytes */

@@ -23,6 +23,7 @@ typedef struct ipo_deathwatch {
     int       epfd;        /* -1 when pidfds are unavailable (pre-5.3 kernel, seccomp) */
     uint32_t  n;           /* slots */
     uint64_t  attaches;    /* the header's attach_count when last synced */
+    uint32_t  tools;       /* the header's tool_attaches when last synced */
     int       synced;
     uint64_t  inode;       /* the region file's: names the dead ones' doorbells */
     struct ipo_watched {
