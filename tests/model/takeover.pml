@@ -68,12 +68,13 @@
  * the word once holding, the repair, the release's AND, its pending flag,
  * its doorbell write). Registering and waking are one step each: how they
  * interleave with a release is waiter.pml's to check, with every load and
- * store apart, and merging them here keeps the state space small (N=3 in a
- * few seconds).
+ * store apart, and merging them here keeps the state space small (N=3 x 1
+ * turn, one crash: 8.5 M states with the line; 7.9 M with -DWAITER_DEATHS=0;
+ * two crashes: 18 M, not in `make test-model`).
  *
  * Not modelled: waiters that die off the line (a release skips a dead
  * waiter, as the ENXIO of its doorbell makes the code do), the stale line
- * (a rung waiter not back in 50 ms no longer holds it: here a dead one on
+ * (a rung waiter not back in LINE_STALE_MS no longer holds it: a dead one on
  * it is freed by the death watches and by a handoff's take-back), rotation
  * (handoff.pml), the order of the wakeups
  * (one sleeper is rung, whichever), what the repair does beyond taking back
