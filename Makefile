@@ -98,26 +98,38 @@ stress-fuzz: build-fuzz
 	done
 
 # The waiter's model (tests/model/waiter.pml) under SPIN: mutual exclusion, and
-# no waiter left asleep for good (a lost wakeup). With budgets of cancels and
+# no waiter left asleep for good (a lost wakeup), with the line (one waiter
+# for access rung at a time, due, handed turns). With budgets of cancels and
 # looks (event loops), without them (so that any stuck sleeper shows), with
 # two waiters sharing a process's doorbell, with an idle waiter for messages
-# that changes the word under the others' compare-and-swap. Two broken
-# variants must be caught: a cancel that does not pass its ring on, and a
-# try that takes a swap failed by a new sleeper for "held".
-MODEL_CONFIGS := "-DN=2 -DROUNDS=2" "-DN=3 -DROUNDS=1" "-DN=2 -DROUNDS=1 -DTWO_IN_ONE" \
-                 "-DN=2 -DROUNDS=3 -DCANCELS=0 -DLOOKS=0" \
-                 "-DN=2 -DROUNDS=1 -DTWO_IN_ONE -DCANCELS=0 -DLOOKS=0" \
-                 "-DN=3 -DROUNDS=1 -DIDLER -DCANCELS=0 -DLOOKS=0"
-MODEL_BROKEN  := "-DN=3 -DROUNDS=1 -DBROKEN" "-DN=2 -DROUNDS=2 -DIDLER -DCANCELS=0 -DLOOKS=0 -DBROKEN_TRY"
+# that changes the word under the others' compare-and-swap, with rotation.
+# Three broken variants must be caught: a cancel that does not pass its
+# ring on, a try that takes a swap failed by a new sleeper for "held", and
+# a cancel that leaves its slot on the line. With the line, three
+# participants with every budget, or two with a second waiter in one of
+# them, take gigabytes: the two waiters sharing a doorbell are one process
+# here (N=1), and three participants are run only broken.
+MODEL_CONFIGS := "-DN=2 -DROUNDS=2" "-DN=2 -DROUNDS=3 -DCANCELS=0 -DLOOKS=0" \
+                 "-DN=1 -DROUNDS=2 -DTWO_IN_ONE" "-DN=1 -DROUNDS=3 -DTWO_IN_ONE -DCANCELS=0 -DLOOKS=0" \
+                 "-DN=2 -DROUNDS=2 -DIDLER -DCANCELS=0 -DLOOKS=0" "-DN=2 -DROUNDS=2 -DROTATION"
+MODEL_BROKEN  := "-DN=3 -DROUNDS=1 -DLOOKS=0 -DBROKEN" "-DN=2 -DROUNDS=2 -DIDLER -DCANCELS=0 -DLOOKS=0 -DBROKEN_TRY" \
+                 "-DN=3 -DROUNDS=1 -DLOOKS=0 -DBROKEN_LINE_CANCEL"
 # The takeover model (tests/model/takeover.pml): processes that die holding
-# access, or mid-release between a ring's pending flag and its doorbell,
-# are taken over by waiters that watch the others' deaths; mutual exclusion
-# among the living, no waiter left asleep. Broken variants that must be
-# caught: a takeover from a live (stopped) holder on a time limit (two live
-# holders), and sleepers that watch no deaths (a dead holder stalls them).
-TAKEOVER_CONFIGS := "-DN=3 -DROUNDS=1" "-DN=3 -DROUNDS=1 -DCRASHES=2" "-DN=2 -DROUNDS=2 -DCRASHES=2"
+# access, or mid-release between a ring's pending flag and its doorbell, or
+# after handing the turn to a due waiter, and waiters that die on the line
+# or with a turn handed and unclaimed, are taken over by waiters that watch
+# the others' deaths; mutual exclusion among the living, no waiter left
+# asleep. N=2 x 3 turns leaves a process to want a turn after one was
+# handed to a waiter that died; N=3 with two crashes (18 M states with the
+# line) is not run. Broken variants that must be caught: a
+# takeover from a live (stopped) holder on a time limit (two live holders),
+# sleepers that watch no deaths (a dead holder stalls them), and a takeover
+# that ignores an owner field marked HANDED (a dead waiter's handed turn
+# stalls everyone).
+TAKEOVER_CONFIGS := "-DN=3 -DROUNDS=1" "-DN=2 -DROUNDS=3" "-DN=2 -DROUNDS=2 -DCRASHES=2"
 TAKEOVER_BROKEN  := "-DN=3 -DROUNDS=1 -DBROKEN:assertion violated" \
-                    "-DN=3 -DROUNDS=1 -DBROKEN_WATCH:invalid end state"
+                    "-DN=3 -DROUNDS=1 -DBROKEN_WATCH:invalid end state" \
+                    "-DN=2 -DROUNDS=3 -DBROKEN_HANDED:invalid end state"
 # The fair turns' model (tests/model/handoff.pml): the line, a turn handed
 # to the waiter that was rung and lost the race, taken back from one that
 # left; mutual exclusion and nobody left asleep or a turn left handed.
@@ -140,7 +152,7 @@ test-model: system-deps
 	@cd build/model && for cfg in $(MODEL_BROKEN); do \
 	    spin $$cfg -a ../../tests/model/waiter.pml >/dev/null && \
 	    cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000 > pan.log 2>&1; \
-	    if grep -q "invalid end state" pan.log; then \
+	    if grep -q "pan:1: invalid end state" pan.log; then \
 	        echo "model $$cfg: the lost wakeup is found, as it must be"; \
 	    else cat pan.log; echo "a broken model passed: the model no longer checks what $$cfg breaks"; exit 1; fi; done
 	@cd build/model && for cfg in $(HANDOFF_CONFIGS); do \
@@ -152,7 +164,7 @@ test-model: system-deps
 	@cd build/model && for cfg in $(HANDOFF_BROKEN); do \
 	    spin $$cfg -a ../../tests/model/handoff.pml >/dev/null && \
 	    cc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000 > pan.log 2>&1; \
-	    if grep -q "invalid end state" pan.log; then \
+	    if grep -q "pan:1: invalid end state" pan.log; then \
 	        echo "handoff model $$cfg: the turn left for good is found, as it must be"; \
 	    else cat pan.log; echo "a broken model passed: the model no longer checks what $$cfg breaks"; exit 1; fi; done
 	@cd build/model && for cfg in $(TAKEOVER_CONFIGS); do \
@@ -165,7 +177,7 @@ test-model: system-deps
 	    cfg=$${pair%%:*}; want=$${pair#*:}; \
 	    spin $$cfg -a ../../tests/model/takeover.pml >/dev/null && \
 	    cc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000 > pan.log 2>&1; \
-	    if grep -q "$$want" pan.log; then \
+	    if grep -q "pan:1: $$want" pan.log; then \
 	        echo "takeover model $$cfg: \"$$want\" is found, as it must be"; \
 	    else cat pan.log; echo "a broken model passed: the model no longer checks what $$cfg breaks"; exit 1; fi; done
 

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "crash_point.h"
 #include "ipo/errors.h"
 #include "ipo/recover.h"
 #include "sleepers.h"
@@ -399,6 +400,8 @@ int ipo_waiter_readable(ipo_waiter_t *w)
         return IPO_WAIT_AGAIN;
     }
     stop_sleeping(w);
+    /* Killed awake with a turn handed, unclaimed: test_handoff_crash.c (unevaluated when not built to). */
+    IPO_CRASH_SITE(ipo_access_handed(w->waker->r) ? "claim" : "claim, none handed");
     if (try_take(w))
         return finish(w, IPO_WAIT_HELD);
     if (change_seen(w))

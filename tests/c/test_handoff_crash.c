@@ -10,9 +10,10 @@
  *   handed, before the line is cleared and the waiter rung): the waiter,
  *   asleep (woken by its death watch) or spinning for the turn, claims it;
  *   the third gets the next turn; nothing is taken over;
- * - the waiter, killed once the turn is handed and its ring has come, before
- *   it claims: the third takes the turn over, as a dead holder's, and the
- *   dead waiter's registration leaves the access word.
+ * - the waiter, killed at the named site "claim" (loop/src/waiter.c: woken
+ *   with the turn handed to it, before it claims): the third takes the turn
+ *   over, as a dead holder's, and the dead waiter's registration leaves the
+ *   access word.
  *
  * Every participant that holds a turn puts a numbered message in it, so
  * the queue at the end says whose turns happened, in which order, and that
@@ -53,11 +54,10 @@ enum {
  * before it first sleeps): longer than a release takes to come. */
 #define AWAKE_SPIN_NS (INT64_C(500) * 1000000)
 
-/* What a child says once it holds a turn (or, doomed, once it is handed
- * one and about to die). */
+/* What a child says once it holds a turn. */
 typedef struct report {
-    int64_t  seq;        /* the message it put; 0: none (doomed) */
-    int64_t  at_ns;      /* when it held the turn (doomed: when it died) */
+    int64_t  seq;        /* the message it put */
+    int64_t  at_ns;      /* when it held the turn */
     uint32_t cut_short;  /* the turn was taken over */
     uint32_t pad;
 } report_t;
@@ -155,42 +155,22 @@ static pid_t fork_waiter(const char *name, int64_t seq, int64_t spin_ns, int rep
 }
 
 /* A waiter that dies once a turn is handed to it and before it claims it:
- * it drives its waiter itself and, when a descriptor wakes it with the turn
- * handed, reports and kills itself there (what ipo_waiter_readable() would
- * have claimed). Any other wakeup is looked at as usual; a turn held
- * without being handed first exits 7. */
-static pid_t fork_doomed_waiter(const char *name, int report_fd)
+ * it waits for access as any participant does (asleep, no spin), and the
+ * library kills it at the named site "claim" (loop/src/waiter.c), where a
+ * waiter woken with the turn handed to it is about to claim it. A turn
+ * held all the same (the site not passed) exits 7. */
+static pid_t fork_doomed_waiter(const char *name, int where_fd)
 {
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid)
         return pid;
     close_parents_ends();
+    arm_crash_site("claim", where_fd);
     ipo_region_t c;
     ipo_waker_t cw;
     attach_or_exit(name, &c, &cw);
-    ipo_waiter_t w;
-    ipo_waiter_init(&w, &cw);
-    int step = ipo_waiter_start(&w, IPO_WAIT_FOR_ACCESS, 0, 0);
-    int64_t limit = ipo_now_ns() + WAIT_BOUND_NS;
-    while (step == IPO_WAIT_SLEEP && ipo_now_ns() < limit) {
-        int fds[IPO_WAITER_FDS];
-        if (ipo_waiter_fds(&w, fds))
-            _exit(10);
-        struct pollfd p[IPO_WAITER_FDS];
-        for (int i = 0; i < IPO_WAITER_FDS; i++)
-            p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN, .revents = 0 };
-        int n = poll(p, IPO_WAITER_FDS, 1000);
-        if (n < 0 && errno != EINTR)
-            _exit(11);
-        if (n <= 0)
-            continue;
-        if (ipo_access_handed(&c)) {
-            send_report(report_fd, 0, ipo_now_ns(), 0);
-            raise(SIGKILL);
-        }
-        step = ipo_waiter_readable(&w);
-    }
+    ipo_handoff_acquire(&cw, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0);
     _exit(7);
 }
 
@@ -317,6 +297,23 @@ static void round_open(round_t *rd, const char *what)
     stay_writer = rd->stay[1];
 }
 
+/* What a child killed at a named site wrote on the where pipe: checks that
+ * it died in `file` (a "file:" prefix), and gives when. */
+static int64_t read_kill_site(round_t *rd, const char *file, const char *site_name)
+{
+    char line[256];
+    ssize_t n = read(rd->where[0], line, sizeof(line) - 1);
+    ASSERT(n > 0);
+    line[n] = 0;
+    unsigned long long points;
+    char site[128];
+    long long killed_at;
+    ASSERT_EQ(sscanf(line, "%llu %127s %lld", &points, site, &killed_at), 3);
+    if (strncmp(site, file, strlen(file)))
+        FAIL_AT("died at %s, not at %s", site, site_name);
+    return (int64_t)killed_at;
+}
+
 /* The line-up both kinds of round start from, once the releaser holds the
  * turn and the waiter (pid given) waits for it: a third participant asleep
  * for access behind it, and the waiter made due, the line showing
@@ -381,16 +378,7 @@ static void releaser_round(int round, int awake, int64_t *t_waiter, int64_t *t_t
 
     ASSERT_EQ(write(rd.go[1], "g", 1), 1);
     wait_killed(rel, "the releaser");
-    char line[256];
-    ssize_t n = read(rd.where[0], line, sizeof(line) - 1);
-    ASSERT(n > 0);
-    line[n] = 0;
-    unsigned long long points;
-    char site[128];
-    long long killed_at;
-    ASSERT_EQ(sscanf(line, "%llu %127s %lld", &points, site, &killed_at), 3);
-    if (strncmp(site, "handoff.c:", 10))
-        FAIL_AT("the releaser died at %s, not at the handoff site", site);
+    int64_t killed_at = read_kill_site(&rd, "handoff.c:", "the handoff site");
 
     /* The waiter's turn first (it was handed to it), then the third's. */
     report_t first = read_report(rd.reports[0], "the waiter handed the turn");
@@ -435,20 +423,19 @@ static void doomed_round(int round, int64_t *t_third)
     pid_t rel = fork_releaser(rd.name, SEQ_RELEASER, NULL, rd.held[1], rd.go[0], rd.where[1], rd.stay[0]);
     char b;
     ASSERT_EQ(read(rd.held[0], &b, 1), 1);
-    pid_t doomed = fork_doomed_waiter(rd.name, rd.reports[1]);
+    pid_t doomed = fork_doomed_waiter(rd.name, rd.where[1]);
     pid_t third = line_up(&rd, SEQ_THIRD, IPO_LINE_DUE);
 
     uint64_t turns = ipo_access_count(&rd.r);
     ASSERT_EQ(write(rd.go[1], "g", 1), 1);
-    report_t death = read_report(rd.reports[0], "the waiter handed the turn");
     wait_killed(doomed, "the waiter handed the turn");
-    ASSERT_EQ(death.seq, 0);
+    int64_t killed_at = read_kill_site(&rd, "waiter.c:", "the claim site");
     report_t next = read_report(rd.reports[0], "the participant behind it");
     ASSERT_EQ(next.seq, SEQ_THIRD);
     /* Taken over: the dead waiter's turn, as a dead holder's. */
     ASSERT(next.cut_short);
     ASSERT(ipo_access_count(&rd.r) != turns);
-    *t_third = next.at_ns - death.at_ns;
+    *t_third = next.at_ns - killed_at;
     check_bound(*t_third, "the participant behind it", round);
 
     round_let_go(&rd);
