@@ -36,7 +36,7 @@ int ipo_region_slot_alive(const ipo_region_t *r, uint32_t slot)
  * the access word, drop its pins, and let the next attacher have it. Once
  * the takeover's swap names us, attachers may claim the slot: so this runs
  * under the slot's lock, taken for the moment; when an attacher has won it
- * first, that attacher did all of this on its way in (occupy_slot()), and
+ * first, that attacher did all of this on its way in (ipo__occupy_slot()), and
  * the slot is not ours to touch. The creator's slot is never claimed by
  * an attacher (a new creator makes a new file), and its lock is never
  * taken, not even for a moment: that would tell attachers that a dead

@@ -85,7 +85,7 @@ static int watch(ipo_deathwatch_t *dw, const ipo_region_t *r, uint32_t i, uint32
 {
     const ipo_slot_t *s = r->slots + i;
     /* Relaxed: read after the acquire load of generation in the caller,
-     * which pairs with occupy_slot()'s store-release of it, so they are the
+     * which pairs with ipo__occupy_slot()'s store-release of it, so they are the
      * occupant's of that generation (or a later one's, which the generation
      * read again below tells). */
     int pid = (int)ipo_atomic_load_relaxed(&s->pid);
@@ -107,7 +107,7 @@ static int watch(ipo_deathwatch_t *dw, const ipo_region_t *r, uint32_t i, uint32
         return 1;
     }
     /* SYNC POINT slot generation: pairs with the store-release in
-     * occupy_slot(); a new occupant meanwhile means this pid may be its
+     * ipo__occupy_slot(); a new occupant meanwhile means this pid may be its
      * predecessor's: leave it to the next sync. */
     if (ipo_atomic_load_acquire(&s->generation) != generation) {
         close(fd);

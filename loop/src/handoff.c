@@ -160,7 +160,7 @@ static int ring(ipo_waker_t *w, uint32_t i)
      * watch must wake it (tests/c/test_ring_crash.c kills here). */
     IPO_CRASH_SITE("ring");
     /* SYNC POINT slot generation: pairs with the store-release of
-     * generation in occupy_slot() (core/src/region.c): the doorbell we open
+     * generation in ipo__occupy_slot() (core/src/region.c): the doorbell we open
      * is the occupant's that published it. */
     uint32_t generation = ipo_atomic_load_acquire(&s->generation);
     int rc = RUNG;

@@ -353,7 +353,7 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
         return 0; /* a set's key already there */
     if (e >= 0) {
         /* Old or new at every instruction, the old value released once
-         * nothing names it (core/src/containers.c). Encoding the value ran
+         * nothing names it (core/src/containers_value.c). Encoding the value ran
          * Python code (hooks), which may have changed the table the lookup
          * found: the entry must still be there and live. */
         if (ipo_map_set_value(&self->r, map, (uint64_t)e, &vslot)) {

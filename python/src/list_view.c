@@ -309,7 +309,7 @@ static int list_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
             }
         }
         /* Old or new at every instruction, the old item released once
-         * nothing names it (core/src/containers.c). */
+         * nothing names it (core/src/containers_value.c). */
         if (ipo_value_replace(&v->region->r, ipo_list_array(&v->region->r, list), &items[i], &slot)) {
             ipo_value_release(&v->region->r, &slot);
             ipo_py_store_finish(&st, 0);

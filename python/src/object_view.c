@@ -287,7 +287,7 @@ static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObj
         return -1;
     }
     /* Old or new at every instruction, the old value released once
-     * nothing names it (core/src/containers.c). */
+     * nothing names it (core/src/containers_value.c). */
     if (ipo_value_replace(&region->r, holder, target, &slot)) {
         ipo_value_release(&region->r, &slot);
         ipo_py_store_finish(&st, 0);

@@ -73,7 +73,7 @@ enum ipo_role {
  * processes read a slot without holding access (releasers read the waiting
  * fields and the generation at any time; a claimer reads what a dead
  * occupant left), so every access to a slot's fields goes through
- * ipo/atomics.h; occupy_slot() in region.c says in which order a claimer
+ * ipo/atomics.h; ipo__occupy_slot() in region.c says in which order a claimer
  * writes them. */
 enum ipo_wait_for {
     IPO_WAIT_FOR_ACCESS   = 1,  /* access is free: the longest such waiter is rung */
