@@ -436,6 +436,25 @@ static uint32_t waiting_slot(const ipo_region_t *r)
     return i;
 }
 
+/* Forks a one-turn child (fork_one_turn), waits (bounded) until it sleeps
+ * registered for access, and stops it, so that, rung, it cannot come back.
+ * Its slot in *slot. Called holding access. */
+static pid_t fork_stopped_sleeper(ipo_region_t *r, const char *name, uint32_t *slot)
+{
+    pid_t pid = fork_one_turn(name);
+    int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
+    while (!(ipo_atomic_load_acquire(&r->hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
+        ASSERT(ipo_now_ns() < until);
+        ipo_cpu_relax();
+    }
+    *slot = waiting_slot(r);
+    int status;
+    ASSERT_EQ(kill(pid, SIGSTOP), 0);
+    ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+    ASSERT(WIFSTOPPED(status));
+    return pid;
+}
+
 /* A rung waiter not back within a millisecond or so (a tick of the coarse
  * clock) no longer holds the line (handoff.c's stale line: the stamp,
  * coarse ms, in bits 18-31): a test whose process is kept off the CPU that
@@ -467,17 +486,9 @@ static void test_a_rung_waiter_not_back_after_a_tick_lets_the_next_be_rung(void)
     ipo_waker_t w;
     ASSERT_OK(ipo_waker_init(&w, &r));
     ASSERT(ipo_access_try_acquire(&r));
-    pid_t first = fork_one_turn(name);
+    uint32_t stopped;
+    pid_t first = fork_stopped_sleeper(&r, name, &stopped);
     int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
-    while (!(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
-        ASSERT(ipo_now_ns() < until);
-        ipo_cpu_relax();
-    }
-    uint32_t stopped = waiting_slot(&r);
-    int status;
-    ASSERT_EQ(kill(first, SIGSTOP), 0);
-    ASSERT_EQ(waitpid(first, &status, WUNTRACED), first);
-    ASSERT(WIFSTOPPED(status));
     pid_t second = fork_one_turn(name);
     while (((ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK) >> 16) < 2) {
         ASSERT(ipo_now_ns() < until);
@@ -520,17 +531,9 @@ static void test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung(void
     ipo_waker_t w;
     ASSERT_OK(ipo_waker_init(&w, &r));
     ASSERT(ipo_access_try_acquire(&r));
-    pid_t pid = fork_one_turn(name);
+    uint32_t child;
+    pid_t pid = fork_stopped_sleeper(&r, name, &child);
     int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
-    while (!(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
-        ASSERT(ipo_now_ns() < until);
-        ipo_cpu_relax();
-    }
-    uint32_t child = waiting_slot(&r);
-    int status;
-    ASSERT_EQ(kill(pid, SIGSTOP), 0);
-    ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
-    ASSERT(WIFSTOPPED(status));
     /* The release rings it (the line names it); the turn is free, and taken
      * back at once, again and again. */
     ipo_handoff_release(&w);
@@ -585,20 +588,14 @@ static void test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over(v
     ipo_waker_t w;
     ASSERT_OK(ipo_waker_init(&w, &r));
     ASSERT(ipo_access_try_acquire(&r));
-    pid_t pid = fork_one_turn(name);
+    uint32_t child;
+    pid_t pid = fork_stopped_sleeper(&r, name, &child);
     int64_t until = ipo_now_ns() + WAIT_BOUND_NS;
-    while (!(ipo_atomic_load_acquire(&r.hdr->access) & IPO_ACCESS_SLEEPER_MASK)) {
-        ASSERT(ipo_now_ns() < until);
-        ipo_cpu_relax();
-    }
-    uint32_t child = waiting_slot(&r);
-    int status;
-    ASSERT_EQ(kill(pid, SIGSTOP), 0);
-    ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
     ipo_handoff_release(&w); /* rings it: on the line, its ring pending */
     ASSERT_UEQ(ipo_atomic_load_acquire(&r.hdr->line) & IPO_LINE_SLOT_MASK, child + 1);
     ASSERT(ipo_handoff_try(&w, 0));
     ASSERT_EQ(kill(pid, SIGKILL), 0);
+    int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT(WIFSIGNALED(status));
     uint64_t takeovers = ipo_region_takeovers(&r);
