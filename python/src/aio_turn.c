@@ -449,8 +449,11 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
     WaiterObject *w = NULL;
     ManagerCoreObject *m = ready_manager(self, &w);
     /* Alone, and not held back by existence (a gate needs the manager's
-     * look at every coroutine's word: the Python path). */
-    if (!m || m->holding || queued(m) ||
+     * look at every coroutine's word: the Python path). A waiter asleep
+     * with nobody queued sleeps for an __aenter__() whose await has not
+     * begun (create_task(cm.__aenter__())): that need stays registered,
+     * and the queue hears this one (the Python path). */
+    if (!m || m->holding || queued(m) || w->w.sleeper.what ||
         !(self->if_has_messages || m->last_existence || self->said != Py_False))
         return PyObject_CallMethodNoArgs((PyObject *)self, st->str_aenter_queued);
     uint64_t since = 0;
@@ -460,10 +463,10 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
             goto fail;
     }
     uint32_t what = self->if_has_messages ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
-    /* Spin only into a new wait (one asleep already spun), and, as the
-     * manager's pump, not for a message while none is queued. */
+    /* A new wait (none asleep, above): it spins, unless, as in the
+     * manager's pump, it waits for a message while none is queued. */
     int64_t spin_ns = 0;
-    if (!w->w.sleeper.what && (!self->if_has_messages || ipo_queue_length(&w->region->r)))
+    if (!self->if_has_messages || ipo_queue_length(&w->region->r))
         spin_ns = (int64_t)(m->spin_seconds * 1e9);
     Py_INCREF(m);
     Py_INCREF(w);
