@@ -390,6 +390,50 @@ async def test_an_aenter_awaited_after_its_ring_still_gets_the_turn(spawn, regio
         await manager.__aexit__(None, None, None)
 
 
+async def test_a_sleeping_aenter_that_is_never_awaited_leaves_the_queue(spawn, region_name):
+    """What __aenter__() answers for a sleep is the coroutine's queue entry,
+    queued at once: closed, dropped, thrown into or cancelled before or
+    during its await, it leaves the queue, and the waiter stops."""
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        pending = cm.__aenter__()
+        assert len(manager._waiters) == 1 and manager._registered
+        assert pending.entry.cm is cm and pending.entry.messages is False
+        assert manager._waiters[0] is pending.entry
+        pending.close()
+        assert not manager._waiters and manager._registered == 0
+        pending = cm.__aenter__()
+        assert len(manager._waiters) == 1
+        del pending  # dropped, never awaited
+        assert not manager._waiters and manager._registered == 0
+        pending = cm.__aenter__()
+        with pytest.raises(ValueError, match="thrown"):
+            pending.throw(ValueError("thrown"))
+        assert not manager._waiters and manager._registered == 0
+        task = asyncio.create_task(cm.if_has_messages().__aenter__())
+        task.cancel()  # before it ran
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not manager._waiters and not cm._if_has_messages
+        task = asyncio.create_task(cm.__aenter__())
+        await ticks_until(lambda: task._fut_waiter is not None)
+        task.cancel()  # while it awaits
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not manager._waiters and manager._registered == 0 and not manager._holding
+        assert await peer.do("release") == "released"
+        assert await peer.do("turn") == "turned"
+        async with asyncio.timeout(10):
+            async with cm as shared_memory:
+                assert shared_memory is cm._holder and manager._holding
+        assert not manager._holding
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
 async def test_a_turn_after_the_region_closed_under_the_manager_raises(spawn, region_name):
     """sm.close() outside the manager unmaps the region: a turn then raises
     (the Python path), and never reads the unmapped header."""
