@@ -133,6 +133,10 @@ class ValueHolder(Generic[VT], Sequence):
 
 
 class _Waiter:
+    """A coroutine's entry in the manager's queue. AsyncTurn.__aenter__ (C)
+    makes the same, ``_ipo._Entry``, for a coroutine it put the waiter to
+    sleep for, and queues it at once."""
+
     __slots__ = ("future", "cm", "messages")
 
     def __init__(self, future: "asyncio.Future[None]", cm: "ASharedMemoryContextManager", messages: bool):
@@ -644,7 +648,8 @@ class ASharedMemoryContextManager(_ipo.AsyncTurn):
 
     async def _aenter_queued(self, started: Optional[int] = None) -> ValueHolder[SharedMemory]:
         """__aenter__ through the manager's queue (others are queued, a gate
-        holds this one back, or the turn was not free: `started`)."""
+        holds this one back, or a change came as it started: `started`).
+        A sleep AsyncTurn.__aenter__ started is queued there, in C."""
         manager = self._manager
         try:
             queued = manager._acquire(self, self._if_has_messages, started)
