@@ -133,6 +133,10 @@ class ValueHolder(Generic[VT], Sequence):
 
 
 class _Waiter:
+    """A coroutine's entry in the manager's queue. AsyncTurn.__aenter__ (C)
+    makes the same, ``_ipo._Entry``, for a coroutine it put the waiter to
+    sleep for, and queues it at once."""
+
     __slots__ = ("future", "cm", "messages")
 
     def __init__(self, future: "asyncio.Future[None]", cm: "ASharedMemoryContextManager", messages: bool):
@@ -333,10 +337,15 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
             )
         waiter = _Waiter(self._loop.create_future(), cm, messages)
         self._waiters.append(waiter)
-        if step == SLEEP:
+        if step == SLEEP and self._waiter.registered & (WAIT_FOR_MESSAGES if messages else WAIT_FOR_ACCESS):
             # The waiter sleeps for this coroutine's need already.
             self._schedule_peer_check()
         else:
+            # Not started, or started by an __aenter__() whose await comes
+            # only now (create_task(cm.__aenter__())): another coroutine's
+            # start may have put the waiter to sleep for its own need since,
+            # or a ring for nobody queued may have ended the wait. The pump
+            # has it wait for what the queue needs.
             self._pump()
         return waiter
 
@@ -355,9 +364,12 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
         """What the pump does for a coroutine when nobody is queued (the
         common case), without queueing it: starts the waiter for its need,
         and answers the step (HELD: the turn is its own), or None when it
-        must go through the queue (gated, or the manager is not ready)."""
+        must go through the queue (gated, the manager not ready, or its
+        waiter asleep already)."""
         waiter = self._waiter
-        if waiter is None:
+        if waiter is None or waiter.registered:
+            # Asleep for an __aenter__() whose await has not begun: its
+            # need stays registered, and the queue hears this one.
             return None
         if messages:
             what = WAIT_FOR_MESSAGES
@@ -365,10 +377,10 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
             what = WAIT_FOR_ACCESS
         else:
             return None  # gated: it waits for a change
-        # Spin only into a new wait (none at all to save CPU time), and,
-        # as the pump, not for a message while none is queued.
+        # A new wait (none asleep, above): it spins (none at all to save
+        # CPU time), unless, as the pump, for a message while none is queued.
         spin = self._spin_seconds
-        if waiter.registered or (messages and not self.shared_memory._queue_length()):
+        if messages and not self.shared_memory._queue_length():
             spin = 0.0
         try:
             return waiter.start(what, self._since or 0, spin)
@@ -636,7 +648,8 @@ class ASharedMemoryContextManager(_ipo.AsyncTurn):
 
     async def _aenter_queued(self, started: Optional[int] = None) -> ValueHolder[SharedMemory]:
         """__aenter__ through the manager's queue (others are queued, a gate
-        holds this one back, or the turn was not free: `started`)."""
+        holds this one back, or a change came as it started: `started`).
+        A sleep AsyncTurn.__aenter__ started is queued there, in C."""
         manager = self._manager
         try:
             queued = manager._acquire(self, self._if_has_messages, started)

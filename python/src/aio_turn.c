@@ -31,6 +31,8 @@ typedef struct ManagerCoreObject {
     PyObject *waiter;        /* _waiter: the manager's Waiter (None until ready) */
     PyObject *waiters;       /* _waiters: the queue of coroutines waiting (a deque) */
     PyObject *since;         /* _since: the change count at our last release (None) */
+    PyObject *loop;          /* _loop: the event loop (None until ready) */
+    PyObject *peer_check;    /* _peer_check: the timer of the next look at the peers (None) */
     double    spin_seconds;  /* _spin_seconds: the spin before a new wait sleeps */
     char      holding;       /* _holding: a coroutine of ours holds the turn */
     char      last_existence; /* _last_existence: what the last block to end said */
@@ -88,8 +90,18 @@ static PyObject *Done_await(PyObject *self)
     return Py_NewRef(self);
 }
 
-/* The await's first step ends it with the value (StopIteration carries it;
- * an instance made here, so that a tuple would not be taken for arguments). */
+/* Ends an await with value: StopIteration carries it (an instance made
+ * here, so that a tuple would not be taken for arguments). */
+static void stop_with(PyObject *value)
+{
+    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, value);
+    if (stop) {
+        PyErr_SetObject(PyExc_StopIteration, stop);
+        Py_DECREF(stop);
+    }
+}
+
+/* The await's first step ends it with the value. */
 static PyObject *Done_next(DoneObject *self)
 {
     PyObject *value = self->value;
@@ -99,12 +111,8 @@ static PyObject *Done_next(DoneObject *self)
         Py_XDECREF(value);
         return NULL; /* exhausted, no error: the await gives None */
     }
-    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, value);
+    stop_with(value);
     Py_DECREF(value);
-    if (stop) {
-        PyErr_SetObject(PyExc_StopIteration, stop);
-        Py_DECREF(stop);
-    }
     return NULL;
 }
 
@@ -119,15 +127,17 @@ static PyObject *Done_send(DoneObject *self, PyObject *value)
     return Done_next(self);
 }
 
-static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t nargs)
+static int check_throw_args(Py_ssize_t nargs)
 {
-    if (nargs < 1 || nargs > 3) {
-        PyErr_SetString(PyExc_TypeError, "throw(exception) or throw(type, value, traceback)");
-        return NULL;
-    }
-    Py_CLEAR(self->value);
-    if (done_give_back(self) < 0)
-        return NULL;
+    if (nargs >= 1 && nargs <= 3)
+        return 0;
+    PyErr_SetString(PyExc_TypeError, "throw(exception) or throw(type, value, traceback)");
+    return -1;
+}
+
+/* Raises what throw() was given, as a coroutine that has not started would. */
+static PyObject *raise_thrown(PyObject *const *args, Py_ssize_t nargs)
+{
     PyObject *typ = args[0];
     if (PyExceptionInstance_Check(typ)) {
         PyErr_SetObject((PyObject *)Py_TYPE(typ), typ);
@@ -139,6 +149,16 @@ static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t 
     }
     PyErr_SetString(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException");
     return NULL;
+}
+
+static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (check_throw_args(nargs) < 0)
+        return NULL;
+    Py_CLEAR(self->value);
+    if (done_give_back(self) < 0)
+        return NULL;
+    return raise_thrown(args, nargs);
 }
 
 static PyObject *Done_close(DoneObject *self, PyObject *unused)
@@ -207,6 +227,8 @@ static int ManagerCore_traverse(ManagerCoreObject *self, visitproc visit, void *
     Py_VISIT(self->waiter);
     Py_VISIT(self->waiters);
     Py_VISIT(self->since);
+    Py_VISIT(self->loop);
+    Py_VISIT(self->peer_check);
     return 0;
 }
 
@@ -215,6 +237,8 @@ static int ManagerCore_clear(ManagerCoreObject *self)
     Py_CLEAR(self->waiter);
     Py_CLEAR(self->waiters);
     Py_CLEAR(self->since);
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->peer_check);
     return 0;
 }
 
@@ -339,6 +363,9 @@ static PyMemberDef ManagerCore_members[] = {
     { "_waiters", T_OBJECT, offsetof(ManagerCoreObject, waiters), 0, "The coroutines waiting for a turn." },
     { "_since", T_OBJECT, offsetof(ManagerCoreObject, since), 0,
       "The change count as of our last release (None before one)." },
+    { "_loop", T_OBJECT, offsetof(ManagerCoreObject, loop), 0, "The event loop (None until ready)." },
+    { "_peer_check", T_OBJECT, offsetof(ManagerCoreObject, peer_check), 0,
+      "The timer of the next look at the peers (None: none scheduled)." },
     { "_spin_seconds", T_DOUBLE, offsetof(ManagerCoreObject, spin_seconds), 0,
       "How long a new wait spins before it sleeps." },
     { "_holding", T_BOOL, offsetof(ManagerCoreObject, holding), 0, "A coroutine of ours holds the turn." },
@@ -363,6 +390,298 @@ static PyType_Spec manager_core_spec = {
     .basicsize = sizeof(ManagerCoreObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
     .slots = manager_core_slots,
+};
+
+/* ---- _Asleep ------------------------------------------------------------------------ */
+
+/* What __aenter__ answers when it put the manager's waiter to sleep for
+ * its coroutine: the coroutine's entry in the manager's queue, made and
+ * queued at once (so the need the waiter sleeps for is the queue's from
+ * the start, whenever the await begins), and the await of its future. The
+ * manager reads .future, .cm and .messages as it reads a _Waiter's. The
+ * await ends with the ValueHolder once the future is granted; one that
+ * ends otherwise (thrown into, cancelled, closed, dropped before or during
+ * its await) gives the entry up through the manager's _abandon(), which
+ * takes it off the queue, or releases a turn granted meanwhile. */
+typedef struct EntryObject {
+    PyObject_HEAD
+    PyObject *future;    /* future: granted when the turn is the coroutine's */
+    PyObject *turn;      /* cm: the AsyncTurn */
+    char      messages;  /* messages: it waits for a message too */
+} EntryObject;
+
+/* The await holds the entry, and the queue only the entry: an await that
+ * nobody holds any more (dropped before it began; a task awaiting it is
+ * held by the future's callback) is finalized, and gives the entry up. */
+typedef struct AsleepObject {
+    PyObject_HEAD
+    EntryObject *entry;
+    char      over;      /* the await ended, or the entry was given up */
+    PyObject *awaiting;  /* the future's own await, once stepped (NULL before) */
+} AsleepObject;
+
+static int Entry_traverse(EntryObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->future);
+    Py_VISIT(self->turn);
+    return 0;
+}
+
+static int Entry_clear(EntryObject *self)
+{
+    Py_CLEAR(self->future);
+    Py_CLEAR(self->turn);
+    return 0;
+}
+
+static void Entry_dealloc(EntryObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Entry_clear(self);
+    PyObject_GC_Del(self);
+    Py_DECREF(tp);
+}
+
+static PyMemberDef entry_members[] = {
+    { "future", T_OBJECT, offsetof(EntryObject, future), READONLY, "Granted when the turn is the coroutine's." },
+    { "cm", T_OBJECT, offsetof(EntryObject, turn), READONLY, "The context manager." },
+    { "messages", T_BOOL, offsetof(EntryObject, messages), READONLY, "It waits for a message too." },
+    { NULL, 0, 0, 0, NULL }
+};
+
+static PyType_Slot entry_slots[] = {
+    { Py_tp_doc, "A coroutine's entry in the manager's queue, made in C (as aio._Waiter)." },
+    { Py_tp_dealloc, Entry_dealloc },
+    { Py_tp_traverse, Entry_traverse },
+    { Py_tp_clear, Entry_clear },
+    { Py_tp_members, entry_members },
+    { 0, NULL }
+};
+
+static PyType_Spec entry_spec = {
+    .name = "ipc_py_objects._ipo._Entry",
+    .basicsize = sizeof(EntryObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = entry_slots,
+};
+
+static PyObject *queue_asleep(TurnObject *turn, ManagerCoreObject *m)
+{
+    ipo_state *st = turn->st;
+    PyObject *future = PyObject_CallMethodNoArgs(m->loop, st->str_create_future);
+    if (!future)
+        return NULL;
+    EntryObject *e = PyObject_GC_New(EntryObject, st->aio_entry_type);
+    if (!e) {
+        Py_DECREF(future);
+        return NULL;
+    }
+    e->future = future;
+    e->turn = Py_NewRef((PyObject *)turn);
+    e->messages = turn->if_has_messages;
+    PyObject_GC_Track(e);
+    AsleepObject *a = PyObject_GC_New(AsleepObject, st->aio_asleep_type);
+    if (!a) {
+        Py_DECREF(e);
+        return NULL;
+    }
+    a->entry = e;
+    a->over = 1; /* nothing to give up until queued */
+    a->awaiting = NULL;
+    PyObject_GC_Track(a);
+    PyObject *r = PyObject_CallMethodOneArg(m->waiters, st->str_append, (PyObject *)e);
+    if (!r) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    Py_DECREF(r);
+    a->over = 0;
+    if (!m->peer_check || m->peer_check == Py_None) {
+        r = PyObject_CallMethodNoArgs((PyObject *)m, st->str_schedule_peer_check);
+        if (!r) {
+            Py_DECREF(a); /* its finalizer gives the entry up */
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    return (PyObject *)a;
+}
+
+/* The await will not take the turn: the entry goes, through the manager's
+ * _abandon(), and the next block of the context manager waits for what its
+ * constructor said. 0, or -1 with an exception set. */
+static int asleep_give_up(AsleepObject *self)
+{
+    if (self->over)
+        return 0;
+    self->over = 1;
+    Py_CLEAR(self->awaiting);
+    TurnObject *t = (TurnObject *)self->entry->turn;
+    t->if_has_messages = t->if_has_messages_default;
+    PyObject *r = PyObject_CallMethodOneArg(t->manager, t->st->str_abandon, (PyObject *)self->entry);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* The await failed with the exception set: give the entry up, and the
+ * exception goes on (one in giving up is written as unraisable). */
+static PyObject *asleep_failed(AsleepObject *self)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (asleep_give_up(self) < 0)
+        PyErr_WriteUnraisable((PyObject *)self);
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}
+
+/* The future's await returned NULL: done (its result is the grant), or
+ * failed. */
+static PyObject *asleep_after(AsleepObject *self)
+{
+    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_StopIteration))
+        return asleep_failed(self);
+    PyErr_Clear();
+    self->over = 1;
+    Py_CLEAR(self->awaiting);
+    TurnObject *t = (TurnObject *)self->entry->turn;
+    /* Granted: the turn is this block's, as after _aenter_queued()'s await. */
+    if (PyObject_SetAttr(t->holder, t->st->str_existence, Py_True) < 0)
+        return NULL;
+    t->entered = 1;
+    stop_with(t->holder);
+    return NULL;
+}
+
+static PyObject *asleep_send(AsleepObject *self, PyObject *value)
+{
+    if (self->over) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot reuse an awaited __aenter__()");
+        return NULL;
+    }
+    if (!self->awaiting) {
+        PyObject *future = self->entry->future;
+        PyTypeObject *ft = Py_TYPE(future);
+        self->awaiting = ft->tp_as_async && ft->tp_as_async->am_await
+                             ? ft->tp_as_async->am_await(future)
+                             : PyObject_CallMethod(future, "__await__", NULL);
+        if (!self->awaiting)
+            return asleep_failed(self);
+    }
+    PyObject *r;
+    if ((!value || value == Py_None) && Py_TYPE(self->awaiting)->tp_iternext)
+        r = Py_TYPE(self->awaiting)->tp_iternext(self->awaiting);
+    else
+        r = PyObject_CallMethod(self->awaiting, "send", "O", value ? value : Py_None);
+    return r ? r : asleep_after(self);
+}
+
+static PyObject *Asleep_next(AsleepObject *self)
+{
+    return asleep_send(self, NULL);
+}
+
+static PyObject *Asleep_throw(AsleepObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (check_throw_args(nargs) < 0)
+        return NULL;
+    if (!self->awaiting) {
+        /* Not stepped yet (a task cancelled before it ran), or over. */
+        if (asleep_give_up(self) < 0)
+            return NULL;
+        return raise_thrown(args, nargs);
+    }
+    PyObject *throw = PyObject_GetAttrString(self->awaiting, "throw");
+    if (!throw)
+        return asleep_failed(self);
+    PyObject *r = PyObject_Vectorcall(throw, args, (size_t)nargs, NULL);
+    Py_DECREF(throw);
+    return r ? r : asleep_after(self);
+}
+
+static PyObject *Asleep_close(AsleepObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (asleep_give_up(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static void Asleep_finalize(AsleepObject *self)
+{
+    if (self->over)
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (asleep_give_up(self) < 0)
+        PyErr_WriteUnraisable((PyObject *)self);
+    PyErr_Restore(type, value, tb);
+}
+
+static int Asleep_traverse(AsleepObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->entry);
+    Py_VISIT(self->awaiting);
+    return 0;
+}
+
+static int Asleep_clear(AsleepObject *self)
+{
+    Py_CLEAR(self->entry);
+    Py_CLEAR(self->awaiting);
+    return 0;
+}
+
+static void Asleep_dealloc(AsleepObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
+        return; /* resurrected */
+    PyObject_GC_UnTrack(self);
+    Asleep_clear(self);
+    PyObject_GC_Del(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef asleep_methods[] = {
+    { "send", (PyCFunction)asleep_send, METH_O, "send(value)\n--\n\nSteps the await." },
+    { "throw", (PyCFunction)(void (*)(void))Asleep_throw, METH_FASTCALL,
+      "throw(exception)\n--\n\nRaises the exception in the await; the queue entry is given up." },
+    { "close", (PyCFunction)Asleep_close, METH_NOARGS, "close()\n--\n\nGives the queue entry up." },
+    { NULL, NULL, 0, NULL }
+};
+
+static PyMemberDef asleep_members[] = {
+    { "entry", T_OBJECT, offsetof(AsleepObject, entry), READONLY, "Its entry in the manager's queue." },
+    { NULL, 0, 0, 0, NULL }
+};
+
+static PyType_Slot asleep_slots[] = {
+    { Py_tp_doc, "A coroutine's queue entry, and the await of its turn." },
+    { Py_am_await, Done_await },
+    { Py_tp_iter, PyObject_SelfIter },
+    { Py_tp_iternext, Asleep_next },
+    { Py_tp_dealloc, Asleep_dealloc },
+    { Py_tp_finalize, Asleep_finalize },
+    { Py_tp_traverse, Asleep_traverse },
+    { Py_tp_clear, Asleep_clear },
+    { Py_tp_methods, asleep_methods },
+    { Py_tp_members, asleep_members },
+    { 0, NULL }
+};
+
+static PyType_Spec asleep_spec = {
+    .name = "ipc_py_objects._ipo._Asleep",
+    .basicsize = sizeof(AsleepObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = asleep_slots,
 };
 
 /* ---- AsyncTurn ---------------------------------------------------------------------- */
@@ -449,8 +768,11 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
     WaiterObject *w = NULL;
     ManagerCoreObject *m = ready_manager(self, &w);
     /* Alone, and not held back by existence (a gate needs the manager's
-     * look at every coroutine's word: the Python path). */
-    if (!m || m->holding || queued(m) ||
+     * look at every coroutine's word: the Python path). A waiter asleep
+     * with nobody queued sleeps for an __aenter__() whose await has not
+     * begun (create_task(cm.__aenter__())): that need stays registered,
+     * and the queue hears this one (the Python path). */
+    if (!m || m->holding || queued(m) || w->w.sleeper.what ||
         !(self->if_has_messages || m->last_existence || self->said != Py_False))
         return PyObject_CallMethodNoArgs((PyObject *)self, st->str_aenter_queued);
     uint64_t since = 0;
@@ -460,10 +782,10 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
             goto fail;
     }
     uint32_t what = self->if_has_messages ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
-    /* Spin only into a new wait (one asleep already spun), and, as the
-     * manager's pump, not for a message while none is queued. */
+    /* A new wait (none asleep, above): it spins, unless, as in the
+     * manager's pump, it waits for a message while none is queued. */
     int64_t spin_ns = 0;
-    if (!w->w.sleeper.what && (!self->if_has_messages || ipo_queue_length(&w->region->r)))
+    if (!self->if_has_messages || ipo_queue_length(&w->region->r))
         spin_ns = (int64_t)(m->spin_seconds * 1e9);
     Py_INCREF(m);
     Py_INCREF(w);
@@ -474,10 +796,18 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
         Py_DECREF(m);
         goto fail;
     }
+    if (step == IPO_WAIT_SLEEP && m->loop && m->loop != Py_None) {
+        /* Asleep for this coroutine: queued now, awaited as its future. */
+        PyObject *r = queue_asleep(self, m);
+        Py_DECREF(m);
+        if (!r)
+            goto fail;
+        return r;
+    }
     if (step != IPO_WAIT_HELD) {
         Py_DECREF(m);
-        /* Asleep (or a change came): the queue takes it from here, knowing
-         * the waiter started for this coroutine. */
+        /* A change came (or no loop): the queue takes it from here,
+         * knowing the waiter started for this coroutine. */
         PyObject *s = PyLong_FromLong(step);
         if (!s)
             goto fail;
@@ -666,7 +996,10 @@ int ipo_py_aio_types_ready(PyObject *module, ipo_state *st)
     st->aio_manager_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &manager_core_spec, NULL);
     st->aio_turn_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &turn_spec, NULL);
     st->aio_done_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &done_spec, NULL);
-    if (!st->aio_manager_type || !st->aio_turn_type || !st->aio_done_type)
+    st->aio_asleep_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &asleep_spec, NULL);
+    st->aio_entry_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &entry_spec, NULL);
+    if (!st->aio_manager_type || !st->aio_turn_type || !st->aio_done_type || !st->aio_asleep_type ||
+        !st->aio_entry_type)
         return -1;
     if (!(st->str_existence = PyUnicode_InternFromString("existence")) ||
         !(st->str_aenter_queued = PyUnicode_InternFromString("_aenter_queued")) ||
@@ -678,7 +1011,11 @@ int ipo_py_aio_types_ready(PyObject *module, ipo_state *st)
         !(st->str_future = PyUnicode_InternFromString("future")) ||
         !(st->str_done = PyUnicode_InternFromString("done")) ||
         !(st->str_pop = PyUnicode_InternFromString("pop")) ||
-        !(st->str_set_result = PyUnicode_InternFromString("set_result")))
+        !(st->str_set_result = PyUnicode_InternFromString("set_result")) ||
+        !(st->str_create_future = PyUnicode_InternFromString("create_future")) ||
+        !(st->str_append = PyUnicode_InternFromString("append")) ||
+        !(st->str_abandon = PyUnicode_InternFromString("_abandon")) ||
+        !(st->str_schedule_peer_check = PyUnicode_InternFromString("_schedule_peer_check")))
         return -1;
     if (PyModule_AddType(module, st->aio_manager_type) < 0 || PyModule_AddType(module, st->aio_turn_type) < 0)
         return -1;

@@ -102,6 +102,8 @@ typedef struct ipo_state {
     PyTypeObject *aio_manager_type;    /* AsyncManagerCore */
     PyTypeObject *aio_turn_type;       /* AsyncTurn */
     PyTypeObject *aio_done_type;       /* _Done */
+    PyTypeObject *aio_asleep_type;     /* _Asleep */
+    PyTypeObject *aio_entry_type;      /* _Entry */
     PyObject *str_existence;
     PyObject *str_aenter_queued;
     PyObject *str_release;
@@ -113,6 +115,10 @@ typedef struct ipo_state {
     PyObject *str_done;
     PyObject *str_pop;
     PyObject *str_set_result;
+    PyObject *str_create_future;
+    PyObject *str_append;
+    PyObject *str_abandon;
+    PyObject *str_schedule_peer_check;
 } ipo_state;
 
 /* One key's stable hash, kept by the object (keys.c). The entry holds a

@@ -87,7 +87,8 @@ static PyObject *mod_cleanup(PyObject *module, PyObject *args, PyObject *kwargs)
     X(object_classes) X(str_ipo_ref_offset) \
     X(aio_manager_type) X(aio_turn_type) X(aio_done_type) X(str_existence) X(str_aenter_queued) \
     X(str_release) X(str_release_if_held) X(str_pump) X(str_fail) X(str_after_readable) \
-    X(str_future) X(str_done) X(str_pop) X(str_set_result)
+    X(str_future) X(str_done) X(str_pop) X(str_set_result) \
+    X(aio_asleep_type) X(aio_entry_type) X(str_create_future) X(str_append) X(str_abandon) X(str_schedule_peer_check)
 
 /* The names _register() takes, in the state's order. */
 #define STATE_HOOKS(X) X(SharedList) X(SharedDict) X(SharedMapping) X(SharedSet) \

@@ -9,7 +9,7 @@ import pytest
 
 import workers
 from conftest import join_all
-from ipc_py_objects import _ipo
+from ipc_py_objects import _ipo, aio
 from ipc_py_objects import (
     ASMCM,
     wait_my_turn,
@@ -333,6 +333,102 @@ async def test_a_task_of_aenter_cancelled_before_it_ran_gives_the_turn_back(spaw
             async with manager():
                 pass
         assert await peer.do("turn") == "turned"
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_pending_aenters_are_all_heard(spawn, region_name, monkeypatch):
+    """Two __aenter__() called before either task ran: each started the
+    manager's waiter in C for its own need (access, then a message), and
+    only their first steps queue them. The first's need must be heard when
+    its task queues it, not only at the next peer check (made an hour
+    here): the peer's release, with no message, takes the first in."""
+    monkeypatch.setattr(aio, "PEER_CHECK_SECONDS", 3600.0)
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        for_access, for_a_message = manager(), manager(if_has_messages=True)
+        first = asyncio.create_task(for_access.__aenter__())
+        second = asyncio.create_task(for_a_message.__aenter__())
+        await ticks_until(lambda: len(manager._waiters) == 2)
+        assert await peer.do("release") == "released"
+        holder = await asyncio.wait_for(first, 10)
+        assert holder is for_access._holder and manager._holding
+        await for_access.__aexit__(None, None, None)
+        # The one left waits for a message: the peer's turn brings it.
+        assert await peer.do(("put", "after")) == "put"
+        holder = await asyncio.wait_for(second, 10)
+        assert holder.value.take_message() == "after"
+        await for_a_message.__aexit__(None, None, None)
+        assert not manager._waiters and manager._registered == 0
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_an_aenter_awaited_after_its_ring_still_gets_the_turn(spawn, region_name, monkeypatch):
+    """__aenter__() started the waiter, asleep; the ring came while nothing
+    was queued, so the turn went back and the waiter stopped. The await,
+    beginning only then, must start it again, not wait for a peer check
+    (made an hour here)."""
+    monkeypatch.setattr(aio, "PEER_CHECK_SECONDS", 3600.0)
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        pending = cm.__aenter__()
+        assert manager._registered
+        assert await peer.do("release") == "released"
+        await ticks_until(lambda: manager._registered == 0)
+        holder = await asyncio.wait_for(pending, 10)
+        assert holder is cm._holder and manager._holding
+        await cm.__aexit__(None, None, None)
+        assert await peer.do("turn") == "turned"
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_a_sleeping_aenter_that_is_never_awaited_leaves_the_queue(spawn, region_name):
+    """What __aenter__() answers for a sleep is the coroutine's queue entry,
+    queued at once: closed, dropped, thrown into or cancelled before or
+    during its await, it leaves the queue, and the waiter stops."""
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        pending = cm.__aenter__()
+        assert len(manager._waiters) == 1 and manager._registered
+        assert pending.entry.cm is cm and pending.entry.messages is False
+        assert manager._waiters[0] is pending.entry
+        pending.close()
+        assert not manager._waiters and manager._registered == 0
+        pending = cm.__aenter__()
+        assert len(manager._waiters) == 1
+        del pending  # dropped, never awaited
+        assert not manager._waiters and manager._registered == 0
+        pending = cm.__aenter__()
+        with pytest.raises(ValueError, match="thrown"):
+            pending.throw(ValueError("thrown"))
+        assert not manager._waiters and manager._registered == 0
+        task = asyncio.create_task(cm.if_has_messages().__aenter__())
+        task.cancel()  # before it ran
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not manager._waiters and not cm._if_has_messages
+        task = asyncio.create_task(cm.__aenter__())
+        await ticks_until(lambda: task._fut_waiter is not None)
+        task.cancel()  # while it awaits
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not manager._waiters and manager._registered == 0 and not manager._holding
+        assert await peer.do("release") == "released"
+        assert await peer.do("turn") == "turned"
+        async with asyncio.timeout(10):
+            async with cm as shared_memory:
+                assert shared_memory is cm._holder and manager._holding
+        assert not manager._holding
     finally:
         peer.stop()
         await manager.__aexit__(None, None, None)
