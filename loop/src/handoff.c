@@ -373,7 +373,12 @@ static void wake(ipo_waker_t *w, enum wake_why why)
     if (why != WAKE_PASS_ON) {
         int messages = why != WAKE_LEFT && ipo_queue_length(r) != 0;
         int changed = why == WAKE_CHANGED || why == WAKE_LEFT;
-        for (uint32_t i = 0; i < n; i++) {
+        /* Nobody to ring for messages or a change: no scan. A turn that
+         * queued nothing and changed nothing (most, among processes that
+         * take turns back to back) would otherwise read every slot's line
+         * at each release with sleepers: two thirds of wake()'s time among
+         * 16 processes taking turns (perf, issue 12). */
+        for (uint32_t i = 0; (messages || changed) && i < n; i++) {
             const ipo_slot_t *s = slot_at(r, i);
             /* SYNC POINT waiting_for: pairs with the fetch-or in
              * ipo__sleeper_register() (and the fetch-and in
