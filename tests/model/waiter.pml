@@ -52,8 +52,9 @@
  * on; with -DBROKEN_TRY, a compare-and-swap that failed only because a
  * sleeper came reads as "held"; with -DBROKEN_LINE_CANCEL, a cancelled
  * waiter does not leave the line (a waiter rung for a turn it will never
- * take keeps every later release from ringing anyone); SPIN must find the
- * lost wakeup each leads to: `make test-model` runs the model and the
+ * take keeps every later release from ringing anyone); with -DBROKEN_CAP,
+ * wake() stops choosing again after a bound, as the code once did (see
+ * wake()); SPIN must find the lost wakeup each leads to: `make test-model` runs the model and the
  * broken variants. -DBROKEN_DUE (a waiter does not look at the line once
  * registered) is not among them: SPIN finds nothing it loses with two
  * participants (the coalesced ring it would miss takes a third to ring the
