@@ -103,9 +103,10 @@ stress-fuzz: build-fuzz
 # looks (event loops), without them (so that any stuck sleeper shows), with
 # two waiters sharing a process's doorbell, with an idle waiter for messages
 # that changes the word under the others' compare-and-swap, with rotation.
-# Three broken variants must be caught: a cancel that does not pass its
-# ring on, a try that takes a swap failed by a new sleeper for "held", and
-# a cancel that leaves its slot on the line. With the line, three
+# Four broken variants must be caught: a cancel that does not pass its
+# ring on, a try that takes a swap failed by a new sleeper for "held", a
+# cancel that leaves its slot on the line, and a wake() that stops choosing
+# again after a bound (as the code once did) while the word is free. With the line, three
 # participants with every budget, or two with a second waiter in one of
 # them, take gigabytes: the two waiters sharing a doorbell are one process
 # here (N=1), and three participants are run only broken.
@@ -113,7 +114,7 @@ MODEL_CONFIGS := "-DN=2 -DROUNDS=2" "-DN=2 -DROUNDS=3 -DCANCELS=0 -DLOOKS=0" \
                  "-DN=1 -DROUNDS=2 -DTWO_IN_ONE" "-DN=1 -DROUNDS=3 -DTWO_IN_ONE -DCANCELS=0 -DLOOKS=0" \
                  "-DN=2 -DROUNDS=2 -DIDLER -DCANCELS=0 -DLOOKS=0" "-DN=2 -DROUNDS=2 -DROTATION"
 MODEL_BROKEN  := "-DN=3 -DROUNDS=1 -DLOOKS=0 -DBROKEN" "-DN=2 -DROUNDS=2 -DIDLER -DCANCELS=0 -DLOOKS=0 -DBROKEN_TRY" \
-                 "-DN=3 -DROUNDS=1 -DLOOKS=0 -DBROKEN_LINE_CANCEL"
+                 "-DN=3 -DROUNDS=1 -DLOOKS=0 -DBROKEN_LINE_CANCEL" "-DN=3 -DROUNDS=1 -DLOOKS=0 -DBROKEN_CAP"
 # The takeover model (tests/model/takeover.pml): processes that die holding
 # access, or mid-release between a ring's pending flag and its doorbell, or
 # after handing the turn to a due waiter, and waiters that die on the line

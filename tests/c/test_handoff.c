@@ -623,6 +623,73 @@ static void test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over(v
     ipo_region_unmap(&r);
 }
 
+/* Waiters that come and go (they register, then cancel at once, again and
+ * again) are chosen by releases and gone when the releaser looks: wake()
+ * chooses again, and stops only when the word is held or nobody sleeps
+ * (choose_again() in handoff.c). Meanwhile processes that never spin take
+ * their turns asleep: every one of their turns must come, within the
+ * bound (a wakeup lost would leave one asleep until the bound). */
+static void test_waiters_that_come_and_go_leave_no_sleeper_behind(void)
+{
+    enum { TAKERS = 2, CHURNERS = 3, TURNS = 20000 };
+    char name[64];
+    ipo_region_t r;
+    create_region(&r, name, sizeof(name), "churn");
+    ipo_off_t counter, done;
+    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, 0, &counter));
+    ASSERT_OK(ipo_obj_new_scalar(&r, IPO_T_INT64, 0, &done));
+    pid_t pids[TAKERS + CHURNERS];
+    start_line_t line;
+    start_line_init(&line);
+    for (int p = 0; p < TAKERS + CHURNERS; p++) {
+        pids[p] = fork();
+        ASSERT(pids[p] >= 0);
+        if (pids[p] != 0)
+            continue;
+        ipo_region_t c;
+        ipo_waker_t w;
+        attach_or_exit(name, &c, &w);
+        start_line_wait(&line);
+        ipo_obj_t *count = (ipo_obj_t *)(c.base + counter);
+        int64_t *finished = &((ipo_obj_t *)(c.base + done))->v.i64;
+        if (p < TAKERS) {
+            for (int i = 0; i < TURNS; i++) {
+                if (ipo_handoff_acquire(&w, IPO_WAIT_FOR_ACCESS, ipo_now_ns() + WAIT_BOUND_NS, -1, 0))
+                    _exit(3);
+                count->v.i64 = count->v.i64 + 1;
+                ipo_handoff_release(&w);
+            }
+            ipo_atomic_fetch_add_relaxed(finished, 1);
+        } else {
+            /* Until the takers are done: register (no spin), then leave. */
+            while (ipo_atomic_load_relaxed(finished) < TAKERS) {
+                ipo_waiter_t q;
+                ipo_waiter_init(&q, &w);
+                int rc = ipo_waiter_start(&q, IPO_WAIT_FOR_ACCESS, 0, 0);
+                if (rc == IPO_WAIT_HELD) {
+                    ipo_handoff_release(&w);
+                } else if (rc < 0) {
+                    _exit(4);
+                }
+                ipo_waiter_fini(&q); /* cancels a wait still going */
+            }
+        }
+        ipo_waker_fini(&w);
+        ipo_region_unmap(&c);
+        _exit(0);
+    }
+    start_line_go(&line);
+    wait_children(pids, TAKERS + CHURNERS);
+    const ipo_obj_t *obj;
+    ASSERT_OK(ipo_obj_get(&r, counter, &obj));
+    ASSERT_EQ(obj->v.i64, (int64_t)TAKERS * TURNS);
+    uint64_t word = ipo_atomic_load_acquire(&r.hdr->access);
+    ASSERT_UEQ(word & IPO_ACCESS_OWNER_MASK, 0);
+    ASSERT_UEQ(word & IPO_ACCESS_SLEEPER_MASK, 0);
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    ipo_region_unmap(&r);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
@@ -633,6 +700,7 @@ int main(void)
     RUN(test_a_rung_waiter_not_back_after_a_tick_lets_the_next_be_rung);
     RUN(test_a_run_of_turns_ends_by_handing_the_turn_to_the_waiter_rung);
     RUN(test_a_turn_handed_by_rotation_to_a_waiter_that_died_is_taken_over);
+    RUN(test_waiters_that_come_and_go_leave_no_sleeper_behind);
     RUN(test_waiting_for_messages);
     RUN(test_million_handoffs);
     return 0;

@@ -118,8 +118,21 @@ inline wake()
                     :: else -> skip
                     fi
                 };
+                /* Given back: choose again (rung: pending now, until it
+                 * registers again), unless the word is held (its holder's
+                 * release rings) or nobody sleeps (choose_again()). */
                 if
-                :: !took_line -> j = 0   /* the code scans all again (rung: pending now, until it registers again) */
+                :: !took_line ->
+                    atomic {
+                        if
+                        :: owner != 0 || sleepers == 0 -> took_line = true
+                        :: else -> j = 0
+                        fi
+                    };
+                    if
+                    :: took_line -> break
+                    :: else -> skip
+                    fi
                 :: else -> break
                 fi
 #else

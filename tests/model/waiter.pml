@@ -52,8 +52,9 @@
  * on; with -DBROKEN_TRY, a compare-and-swap that failed only because a
  * sleeper came reads as "held"; with -DBROKEN_LINE_CANCEL, a cancelled
  * waiter does not leave the line (a waiter rung for a turn it will never
- * take keeps every later release from ringing anyone); SPIN must find the
- * lost wakeup each leads to: `make test-model` runs the model and the
+ * take keeps every later release from ringing anyone); with -DBROKEN_CAP,
+ * wake() stops choosing again after a bound, as the code once did (see
+ * wake()); SPIN must find the lost wakeup each leads to: `make test-model` runs the model and the
  * broken variants. -DBROKEN_DUE (a waiter does not look at the line once
  * registered) is not among them: SPIN finds nothing it loses with two
  * participants (the coalesced ring it would miss takes a third to ring the
@@ -136,10 +137,14 @@ inline ring(j)
  * the C loop does, the oldest ticket seen kept, not read again), put on
  * the line with a compare-and-swap from 0, and rung; then, if it no longer
  * waits (line_still_waiting), the line is given back unless it changed and
- * another is chosen. The code stops after 4 x slots such choices (against
- * a waiter that comes and goes at every look); the model does not: with a
- * bound of 2, SPIN finds a wakeup lost (a release that found the line held
- * by a waker about to give it back rang nobody, and the waker stopped). */
+ * another is chosen, unless the word, looked at after the line went back,
+ * is held (its holder's release rings) or has no sleeper. That is the only
+ * stop: the code once stopped after 4 x slots choices, and with such a
+ * bound (-DBROKEN_CAP, a bound of 1) SPIN finds a wakeup lost (a release
+ * that found the line taken by a waker about to give it back rang nobody,
+ * and the waker stopped). Each choice again needs a waiter that registered
+ * (after its last ring) and unregistered again while the word stayed free,
+ * so the loop runs only while others come and go without taking the turn. */
 inline wake()
 {
     seen_line = line;
@@ -202,11 +207,39 @@ inline wake()
             if
             :: took_line -> break
             :: else -> skip
+            fi;
+#ifdef BROKEN_CAP
+            /* The old bound on choices: with a bound of 1 (the code's was
+             * 4 x slots) a release that found the line taken by this waker
+             * rang nobody, and the waker stops: lost. */
+            choices++;
+            if
+            :: choices >= 1 -> break
+            :: else -> skip
+            fi;
+#endif
+            /* choose_again(): the word, after the line went back to 0 (a
+             * full fence between): held (or handed), its holder's release
+             * rings (it loads the line after its release, a full fence
+             * between, and finds it 0); no sleeper, nobody to ring. Only a
+             * free word with sleepers makes us choose again. */
+            atomic {
+                if
+                :: owner != 0 || sleepers == 0 -> took_line = true
+                :: else -> skip
+                fi
+            };
+            if
+            :: took_line -> break
+            :: else -> skip
             fi
         od
     fi;
     j = 0; best = N; best_ticket = 0; seen_waiting = 0; seen_pending = false; seen_ticket = 0;
-    seen_line = 0; took_line = false
+    seen_line = 0; took_line = false;
+#ifdef BROKEN_CAP
+    choices = 0
+#endif
 }
 
 /* line_drop(): our slot off the line, if it is on it. */
@@ -440,6 +473,9 @@ proctype waiter(byte me; byte slot; byte other)
     byte seen_line, to;
     bool in_line, over, took, rang, free, got, seen_pending, mine;
     bool due, handing, cleared, back, took_line;
+#ifdef BROKEN_CAP
+    byte choices = 0;
+#endif
     do
     :: round < ROUNDS ->
         /* ipo_waiter_start: a new wait, a new place in line */
