@@ -49,6 +49,14 @@ typedef struct ipo_state {
     PyTypeObject *wait_turn_type;      /* WaitMyTurn */
     PyTypeObject *wait_messages_type;  /* WaitMyTurnWhenHasMessages */
     PyTypeObject *get_in_line_type;    /* GetInLine */
+    PyTypeObject *guard_method_type;   /* a guard's bound __enter__ and __exit__ (guard_type.c) */
+    PyTypeObject *guard_slot_type;     /* AccessGuard.__enter__ and __exit__ */
+    PyObject *guard_keywords[3];       /* the guards' keywords, interned, in their order */
+    /* Guards dropped, kept for the next ones (guard_type.c): their memory
+     * only, holding no reference. */
+#define IPO_PY_GUARD_FREE 8
+    PyObject *guard_free[IPO_PY_GUARD_FREE];
+    int guard_free_count;
     PyTypeObject *buffer_type;
     PyTypeObject *waiter_type;
     /* Exception classes, defined in ipc_py_objects/errors.py. */
@@ -258,7 +266,10 @@ extern PyType_Spec ipo_guard_spec;
 extern PyType_Spec ipo_wait_my_turn_spec;
 extern PyType_Spec ipo_wait_messages_spec;
 extern PyType_Spec ipo_get_in_line_spec;
-/* Gives the three guard classes (made from the specs above) their fast calls. */
-int ipo_py_guard_types_ready(ipo_state *st);
+/* Gives the three guard classes (made from the specs above) their fast
+ * calls, and AccessGuard its __enter__ and __exit__. */
+int ipo_py_guard_types_ready(PyObject *module, ipo_state *st);
+/* Frees the guards kept for reuse (module teardown). */
+void ipo_py_guard_free_list_clear(ipo_state *st);
 
 #endif /* IPO_PYTHON_H */
