@@ -476,7 +476,8 @@ typedef struct GuardSlotObject {
 
 static int guard_slot_check(GuardSlotObject *self, PyObject *obj)
 {
-    if (PyObject_TypeCheck(obj, self->guard_type))
+    /* The three classes are AccessGuard's direct subclasses. */
+    if (Py_TYPE(obj)->tp_base == self->guard_type || PyObject_TypeCheck(obj, self->guard_type))
         return 0;
     PyErr_Format(PyExc_TypeError, "descriptor '%s' for 'AccessGuard' objects doesn't apply to a "
                  "'%.200s' object", self->is_exit ? "__exit__" : "__enter__", Py_TYPE(obj)->tp_name);
