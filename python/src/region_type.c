@@ -723,6 +723,58 @@ static int Region_set_queue_lifo(RegionObject *self, PyObject *value, void *clos
 
 /* ---- type plumbing -------------------------------------------------------------------- */
 
+static PyMethodDef Region_methods[];
+
+/* The C method a class finds under this name, or NULL (another attribute,
+ * or none): the first class of its MRO whose dict has the name decides,
+ * as attribute lookup does. */
+static const PyMethodDef *inherited_method(PyTypeObject *cls, PyObject *name)
+{
+    PyObject *mro = cls->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
+        PyObject *found = dict ? PyDict_GetItemWithError(dict, name) : NULL;
+        if (found) {
+            if (!Py_IS_TYPE(found, &PyMethodDescr_Type))
+                return NULL;
+            return ((PyMethodDescrObject *)found)->d_method;
+        }
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return NULL;
+}
+
+/* A subclass (SharedMemory, and a user's subclass of it) gets the Region's
+ * methods again as descriptors of its own. CPython 3.11 calls a C method
+ * straight (PRECALL_NO_KW_METHOD_DESCRIPTOR_O and the like) only when the
+ * object is exactly of the descriptor's class; a descriptor of Region
+ * called on a SharedMemory takes the general call, with a subtype check,
+ * at every put and take. A method the subclass (or a class between)
+ * defines itself is left as it is. */
+static PyObject *Region_init_subclass(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
+        PyErr_Format(PyExc_TypeError, "%s.__init_subclass__() takes no arguments", cls->tp_name);
+        return NULL;
+    }
+    for (PyMethodDef *def = Region_methods; def->ml_name; def++) {
+        if (def->ml_flags & (METH_CLASS | METH_STATIC))
+            continue;
+        PyObject *name = PyUnicode_InternFromString(def->ml_name);
+        if (!name)
+            return NULL;
+        const PyMethodDef *found = inherited_method(cls, name);
+        PyObject *descr = found == def && !PyErr_Occurred() ? PyDescr_NewMethod(cls, def) : NULL;
+        int rc = descr ? PyObject_SetAttr((PyObject *)cls, name, descr) : (PyErr_Occurred() ? -1 : 0);
+        Py_XDECREF(descr);
+        Py_DECREF(name);
+        if (rc < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *Region_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     (void)args;
@@ -775,6 +827,10 @@ static void Region_dealloc(RegionObject *self)
 }
 
 static PyMethodDef Region_methods[] = {
+    { "__init_subclass__", (PyCFunction)(void (*)(void))Region_init_subclass,
+      METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+      "__init_subclass__()\n--\n\nGives a subclass the region's methods as its own descriptors, "
+      "which CPython calls without a subtype check." },
     { "init_consumer", (PyCFunction)(void (*)(void))Region_init_consumer, METH_VARARGS | METH_KEYWORDS,
       "init_consumer(time_limit=None)\n--\n\n"
       "Consumer: waits for the region to exist and be ready, then attaches; True, or False "
