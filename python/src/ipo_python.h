@@ -22,7 +22,8 @@
  *   list_view.c, map_view.c, object_view.c
  *                  the live view types (views.h)
  *   messages.c     the Region's methods on messages, objects, buffers
- *   region_type.c  the Region type: its life, and access for the sync API
+ *   turn.c         the turn engine of the sync API: acquire (spin, then sleep), release
+ *   region_type.c  the Region type: its life, and its methods over the turn engine
  *   guard_type.c   the access guards (WaitMyTurn and friends), context managers over a turn
  *   waiter_type.c  Waiter: loop/'s waiter, for the asyncio manager to drive
  *   aio_turn.c     the asyncio manager's turn: `async with cm` alone in its queue, in C
@@ -242,8 +243,8 @@ enum ipo_wait_mode {
 /* module.c: PyType_GetModuleByDef finds the module's state with it. */
 extern struct PyModuleDef ipo_module_def;
 
-/* region_type.c: taking access and giving it back, with which every use of
- * a region begins and ends, declared beside RegionObject. The top of the
+/* turn.c: taking access and giving it back, with which every use of a
+ * region begins and ends, declared beside RegionObject. The top of the
  * map calls them (region_type.c, guard_type.c, module.c), and the views'
  * base, for the turn a live object takes when used outside one. */
 extern PyType_Spec ipo_region_spec;
