@@ -252,8 +252,16 @@ extern PyType_Spec ipo_region_spec;
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
 /* 1 when this thread holds the region's turn now (so a guard entered here
- * runs inside that turn), else 0; never raises. */
-int ipo_py_held_here(RegionObject *self);
+ * runs inside that turn), else 0; never raises. As in the original
+ * package, asking for a turn held already answers True and leaves the
+ * turn as it is (one release() ends it): an error would break programs
+ * written for it, and nothing waits, so nothing can deadlock. Inline: the
+ * guards ask it at every entry and exit. */
+static inline int ipo_py_held_here(RegionObject *self)
+{
+    return self->attached && !self->closed && ipo_access_held(&self->r) &&
+           self->holder_thread == ipo_py_thread_ident();
+}
 
 /* waiter_type.c: loop/'s waiter for event loops driven from Python. */
 extern PyType_Spec ipo_waiter_spec;

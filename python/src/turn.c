@@ -165,13 +165,3 @@ int ipo_py_release(RegionObject *self)
     uint64_t changes;
     return ipo_py_release_checked(self, &changes);
 }
-
-/* This thread holds the region's turn already. As in the original package,
- * asking for it again then answers True and leaves the turn as it is (one
- * release() ends it): an error would break programs written for it, and
- * nothing waits, so nothing can deadlock. */
-int ipo_py_held_here(RegionObject *self)
-{
-    return self->attached && !self->closed && ipo_access_held(&self->r) &&
-           self->holder_thread == ipo_py_thread_ident();
-}

@@ -4,8 +4,9 @@
 
 #include "handle.h"
 
-/* ipo_py_acquire(), ipo_py_release() and ipo_py_held_here(), the access
- * API, are declared in ipo_python.h, under every layer; turn.c holds them. */
+/* ipo_py_acquire() and ipo_py_release(), the access API, are declared in
+ * ipo_python.h, under every layer (with ipo_py_held_here(), inline);
+ * turn.c holds them. */
 
 /* Why release() or close() cannot happen now: an operation on one of the
  * region's live objects or messages is running. -1 with the error set. */
