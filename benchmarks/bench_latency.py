@@ -13,7 +13,14 @@ spinning, for the spinning mode; two eventfds with both sides in poll(), for
 the sleeping ones. Printed: median and p99, and their ratio to the baseline
 of the same kind.
 
-Usage: python benchmarks/bench_latency.py [--count N] [--c-dir build/c]
+With --pieces, it first times each piece of one side's path alone, in
+one process (so no other core's cache is involved): a guard made and
+dropped, an empty `with wait_my_turn(sm, time_limit=60)`, the put, take
+and destroy of a 64-byte message in a turn held, and the whole half of a
+round trip, each beside the baseline of what two C calls cost here
+(`sm.wait_my_turn(); sm.release()`).
+
+Usage: python benchmarks/bench_latency.py [--count N] [--c-dir build/c] [--pieces]
 """
 
 import argparse
@@ -197,6 +204,68 @@ def run_c_limit(binary, kind, count):
     return [int(line) for line in out.split()]
 
 
+def time_pieces(loops=100_000, rounds=5):
+    """The one-process pieces of one side's path, ns per loop (median of
+    `rounds`), beside two plain C method calls measured in the same run."""
+    name = f"ipo-lat-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    msg = bytes(range(64))
+    sm = SharedMemory(name, create=True, size=4 * MiB)
+
+    def two_c_calls():
+        for _ in range(loops):
+            sm.wait_my_turn()
+            sm.release()
+
+    def guard_made():
+        for _ in range(loops):
+            wait_my_turn(sm, time_limit=60)
+
+    def empty_with():
+        for _ in range(loops):
+            with wait_my_turn(sm, time_limit=60):
+                pass
+
+    def put_take_destroy():
+        sm.wait_my_turn()
+        for _ in range(loops):
+            sm.put_message(msg)
+            _, offset = sm.take_message_2()
+            sm.destroy_obj(offset)
+        sm.release()
+
+    def half_round_trip():
+        for _ in range(loops):
+            with wait_my_turn(sm, time_limit=60):
+                sm.put_message(msg)
+            with wait_my_turn_when_has_messages(sm, time_limit=60):
+                _, offset = sm.take_message_2()
+                sm.destroy_obj(offset)
+
+    def empty_loop():
+        for _ in range(loops):
+            pass
+
+    pieces = [("loop alone", empty_loop), ("wait_my_turn(); release()", two_c_calls),
+              ("guard made, dropped", guard_made), ("empty with-block", empty_with),
+              ("put, take_2, destroy", put_take_destroy), ("half a round trip", half_round_trip)]
+    figures = {}
+    try:
+        for _ in range(rounds):  # alternated, so that a change of load moves all
+            for label, fn in pieces:
+                t = time.perf_counter_ns()
+                fn()
+                figures.setdefault(label, []).append((time.perf_counter_ns() - t) / loops)
+    finally:
+        sm.close()
+    loop = statistics.median(figures["loop alone"])
+    base = statistics.median(figures["wait_my_turn(); release()"]) - loop
+    print(f"one side's pieces, one process, ns per loop less the loop's {loop:.0f} ns "
+          f"(median of {rounds} rounds of {loops:,})")
+    for label, _ in pieces[1:]:
+        ns = statistics.median(figures[label]) - loop
+        print(f"  {label:28} {ns:8.0f} ns   {ns / base:5.2f} x two C calls")
+
+
 def summary(rtt):
     ordered = sorted(rtt)
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -207,7 +276,11 @@ def main():
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--c-dir", default=os.path.join("build", "c"),
                         help="where latency_limits and ipo_echo_service were built")
+    parser.add_argument("--pieces", action="store_true",
+                        help="first time each piece of one side's path alone, in one process")
     args = parser.parse_args()
+    if args.pieces:
+        time_pieces()
     limits = os.path.join(args.c_dir, "latency_limits")
     service = os.path.join(args.c_dir, "ipo_echo_service")
 

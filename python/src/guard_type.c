@@ -10,6 +10,25 @@
  * signature (wait_my_turn and friends are these classes), and share one
  * base, AccessGuard, which holds the whole behaviour; each subclass only
  * fixes the wait mode. */
+/* A guard's __enter__ or __exit__, bound to it. `with` looks both up on
+ * every block, and CPython binds a method found in the type on each look
+ * (a new object, allocated, GC-tracked and freed). So each guard carries
+ * its two bound methods inside itself, and a look hands out one of them:
+ * no allocation. A bound method that is handed out (refcount above zero)
+ * holds one reference to its guard, taken when its count leaves zero and
+ * dropped when it comes back to zero (its tp_dealloc, which frees nothing:
+ * the memory is the guard's). So the guard outlives every bound method in
+ * use, as it would outlive a bound method of its own making. It is not
+ * tracked by the GC: like any untracked object holding a reference, it
+ * only makes its guard look referenced from outside while it is held. */
+struct GuardObject;
+typedef struct GuardMethodObject {
+    PyObject_HEAD
+    vectorcallfunc      vectorcall;
+    struct GuardObject *guard;   /* the guard it is part of */
+    int                 is_exit; /* 0: __enter__, 1: __exit__ */
+} GuardMethodObject;
+
 typedef struct GuardObject {
     PyObject_HEAD
     RegionObject *region;
@@ -19,6 +38,7 @@ typedef struct GuardObject {
     int           acquired;   /* this guard's entry took access: its exit releases */
     int           in_line;    /* this thread held access when the block was entered */
     int           entered;
+    GuardMethodObject methods[2]; /* __enter__ and __exit__, bound (above) */
 } GuardObject;
 
 /* The wait mode a guard class stands for; a subclass written in Python has
@@ -32,15 +52,34 @@ static int mode_of(ipo_state *st, PyTypeObject *type)
     return IPO_WAIT_ACCESS;
 }
 
+/* ipo_py_time_limit(), with the common numbers read in place: an int
+ * through nb_float would make a float at every turn. */
+static inline int guard_time_limit(PyObject *arg, double *out)
+{
+    double v;
+    if (PyFloat_CheckExact(arg))
+        v = PyFloat_AS_DOUBLE(arg);
+    else if (PyLong_CheckExact(arg))
+        v = PyLong_AsDouble(arg); /* an int too large for a double: the general way says so */
+    else
+        return ipo_py_time_limit(arg, out);
+    if (!(v >= 0.0)) /* negative, NaN, or the -1.0 of an error */
+        return ipo_py_time_limit(arg, out);
+    *out = v;
+    return 0;
+}
+
 /* Sets what a guard waits on; its arguments checked. */
 static int guard_setup(GuardObject *g, ipo_state *st, PyObject *sm, PyObject *time_limit, PyObject *periodic)
 {
-    if (!PyObject_TypeCheck(sm, st->region_type)) {
+    /* SharedMemory is the region type's direct subclass: two loads. */
+    PyTypeObject *smt = Py_TYPE(sm);
+    if (smt != st->region_type && smt->tp_base != st->region_type && !PyType_IsSubtype(smt, st->region_type)) {
         PyErr_Format(PyExc_TypeError, "expected a SharedMemory, got '%.200s'", Py_TYPE(sm)->tp_name);
         return -1;
     }
     double limit = -1.0;
-    if (g->mode != IPO_TRY_ACCESS && ipo_py_time_limit(time_limit, &limit) < 0)
+    if (g->mode != IPO_TRY_ACCESS && guard_time_limit(time_limit, &limit) < 0)
         return -1;
     if (g->entered) {
         PyErr_SetString(PyExc_RuntimeError, "an entered access guard cannot be set up again");
@@ -58,15 +97,65 @@ static ipo_state *guard_state(PyTypeObject *type)
     return module ? PyModule_GetState(module) : NULL;
 }
 
-static GuardObject *guard_alloc(PyTypeObject *type, int mode)
+static PyObject *GuardMethod_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                        PyObject *kwnames);
+
+/* A guard's bound methods, in memory that tp_alloc zeroed: not handed out. */
+static void guard_methods_init(GuardObject *g, ipo_state *st)
 {
-    GuardObject *g = (GuardObject *)type->tp_alloc(type, 0);
-    if (!g)
-        return NULL;
+    for (int i = 0; i < 2; i++) {
+        GuardMethodObject *m = &g->methods[i];
+        Py_SET_TYPE(m, st->guard_method_type);
+        Py_SET_REFCNT(m, 0);
+        m->vectorcall = GuardMethod_vectorcall;
+        m->guard = g;
+        m->is_exit = i;
+    }
+}
+
+/* Whether a guard of this type may be kept for the next when dropped:
+ * one of the three classes themselves (they name Guard_dealloc; a Python
+ * subclass has subtype_dealloc, and maybe a larger size). */
+static void Guard_dealloc(GuardObject *self);
+static int guard_type_keepable(PyTypeObject *type)
+{
+    return type->tp_dealloc == (destructor)Guard_dealloc;
+}
+
+/* A turn in a loop makes a guard and drops it: the guards dropped are
+ * kept (up to IPO_PY_GUARD_FREE, per module) and made again from there,
+ * as CPython keeps its floats and tuples, so that a `with` allocates
+ * nothing. A kept guard holds no reference: its region and
+ * periodic_sleep_time were cleared, and its type's reference dropped. */
+static GuardObject *guard_alloc(ipo_state *st, PyTypeObject *type, int mode)
+{
+    GuardObject *g;
+#ifndef Py_GIL_DISABLED
+    if (st->guard_free_count && guard_type_keepable(type)) {
+        g = (GuardObject *)st->guard_free[--st->guard_free_count];
+        /* Its bound methods were not handed out (they hold the guard while
+         * they are), and keep their type and their pointer to it. */
+        PyObject_Init((PyObject *)g, type);
+        g->in_line = g->acquired = g->entered = 0;
+        PyObject_GC_Track(g);
+    } else
+#endif
+    {
+        g = (GuardObject *)type->tp_alloc(type, 0);
+        if (!g)
+            return NULL;
+        guard_methods_init(g, st);
+    }
     g->mode = mode;
     g->time_limit = -1.0;
     g->periodic = Py_NewRef(Py_None);
     return g;
+}
+
+void ipo_py_guard_free_list_clear(ipo_state *st)
+{
+    while (st->guard_free_count > 0)
+        PyObject_GC_Del(st->guard_free[--st->guard_free_count]);
 }
 
 /* A guard not set up yet: __init__ (or the fast call) gives it its region,
@@ -84,7 +173,7 @@ static PyObject *Guard_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                         "WaitMyTurnWhenHasMessages or GetInLine");
         return NULL;
     }
-    return (PyObject *)guard_alloc(type, mode_of(st, type));
+    return (PyObject *)guard_alloc(st, type, mode_of(st, type));
 }
 
 static int Guard_init(GuardObject *self, PyObject *args, PyObject *kwargs)
@@ -104,11 +193,15 @@ static int Guard_init(GuardObject *self, PyObject *args, PyObject *kwargs)
 }
 
 /* The keyword arguments of the fast call, by name; -1 for a name the
- * general way must judge (unknown, or GetInLine's time limit). */
-static Py_ssize_t guard_keyword(PyObject *name, Py_ssize_t max)
+ * general way must judge (unknown, or GetInLine's time limit). A keyword
+ * written in the caller's code is the interned str, which the state holds
+ * too: one compare each; any other str, its length, then its bytes. */
+static Py_ssize_t guard_keyword(ipo_state *st, PyObject *name, Py_ssize_t max)
 {
     static const char *const names[] = { "shared_memory", "time_limit", "periodic_sleep_time" };
-    /* Keyword names are ASCII str: their length, then their bytes. */
+    for (Py_ssize_t i = 0; i < max; i++)
+        if (name == st->guard_keywords[i])
+            return i;
     if (!PyUnicode_CheckExact(name) || !PyUnicode_IS_ASCII(name))
         return -1;
     size_t len = (size_t)PyUnicode_GET_LENGTH(name);
@@ -142,7 +235,7 @@ static PyObject *Guard_vectorcall(PyObject *callable, PyObject *const *args, siz
         given[i] = args[i];
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t k = 0; k < nkw && !general; k++) {
-        Py_ssize_t i = guard_keyword(PyTuple_GET_ITEM(kwnames, k), max);
+        Py_ssize_t i = guard_keyword(st, PyTuple_GET_ITEM(kwnames, k), max);
         if (i < 0 || given[i])
             general = 1;
         else
@@ -166,7 +259,7 @@ static PyObject *Guard_vectorcall(PyObject *callable, PyObject *const *args, siz
         Py_XDECREF(kwargs);
         return guard;
     }
-    GuardObject *g = guard_alloc(type, mode);
+    GuardObject *g = guard_alloc(st, type, mode);
     if (!g)
         return NULL;
     if (guard_setup(g, st, given[0], given[1] ? given[1] : Py_None, given[2] ? given[2] : Py_None) < 0) {
@@ -174,14 +267,6 @@ static PyObject *Guard_vectorcall(PyObject *callable, PyObject *const *args, siz
         return NULL;
     }
     return (PyObject *)g;
-}
-
-int ipo_py_guard_types_ready(ipo_state *st)
-{
-    st->wait_turn_type->tp_vectorcall = Guard_vectorcall;
-    st->wait_messages_type->tp_vectorcall = Guard_vectorcall;
-    st->get_in_line_type->tp_vectorcall = Guard_vectorcall;
-    return 0;
 }
 
 static PyObject *Guard_enter(GuardObject *self, PyObject *unused)
@@ -276,15 +361,219 @@ static void Guard_dealloc(GuardObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     Guard_clear(self);
+#ifndef Py_GIL_DISABLED
+    if (guard_type_keepable(tp)) {
+        ipo_state *st = PyType_GetModuleState(tp);
+        /* Not once the module is being torn down (its types cleared). */
+        if (st && st->guard_method_type && st->guard_free_count < IPO_PY_GUARD_FREE) {
+            st->guard_free[st->guard_free_count++] = (PyObject *)self;
+            Py_DECREF(tp);
+            return;
+        }
+    }
+#endif
     tp->tp_free(self);
     Py_DECREF(tp);
 }
 
-static PyMethodDef Guard_methods[] = {
-    { "__enter__", (PyCFunction)Guard_enter, METH_NOARGS, NULL },
-    { "__exit__", (PyCFunction)(void (*)(void))Guard_exit, METH_FASTCALL, NULL },
-    { NULL, NULL, 0, NULL }
+/* ---- the bound __enter__ and __exit__ ----------------------------------------- */
+
+/* Hands out the guard's own bound method (see GuardMethodObject). */
+static PyObject *guard_method(GuardObject *g, int is_exit)
+{
+    GuardMethodObject *m = &g->methods[is_exit];
+    if (Py_REFCNT(m) == 0) {
+        /* Handed out from now on: it holds its guard, and its type, as an
+         * instance of a heap type does. */
+        Py_INCREF(g);
+        Py_INCREF(Py_TYPE(m));
+    }
+    Py_INCREF(m);
+    return (PyObject *)m;
+}
+
+/* Its count came back to zero: it lets go of its guard (last, as the
+ * guard's memory holds it). */
+static void GuardMethod_dealloc(GuardMethodObject *self)
+{
+    Py_DECREF(Py_TYPE(self));
+    Py_DECREF(self->guard);
+}
+
+static PyObject *guard_call(GuardObject *g, int is_exit, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", is_exit ? "__exit__" : "__enter__");
+        return NULL;
+    }
+    if (is_exit)
+        return Guard_exit(g, args, nargs);
+    if (nargs) {
+        PyErr_Format(PyExc_TypeError, "__enter__() takes no arguments (%zd given)", nargs);
+        return NULL;
+    }
+    return Guard_enter(g, NULL);
+}
+
+static PyObject *GuardMethod_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                        PyObject *kwnames)
+{
+    GuardMethodObject *m = (GuardMethodObject *)callable;
+    return guard_call(m->guard, m->is_exit, args, PyVectorcall_NARGS(nargsf), kwnames);
+}
+
+static PyObject *GuardMethod_repr(GuardMethodObject *self)
+{
+    return PyUnicode_FromFormat("<bound method %s.%s of %R>", Py_TYPE(self->guard)->tp_name,
+                                self->is_exit ? "__exit__" : "__enter__", (PyObject *)self->guard);
+}
+
+static PyObject *GuardMethod_get_self(GuardMethodObject *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef((PyObject *)self->guard);
+}
+
+static PyGetSetDef GuardMethod_getset[] = {
+    { "__self__", (getter)GuardMethod_get_self, NULL, "The guard this method is bound to.", NULL },
+    { NULL, NULL, NULL, NULL, NULL }
 };
+
+static PyMemberDef GuardMethod_members[] = {
+    { "__vectorcalloffset__", T_PYSSIZET, offsetof(GuardMethodObject, vectorcall), READONLY, NULL },
+    { NULL, 0, 0, 0, NULL }
+};
+
+static PyType_Slot guard_method_slots[] = {
+    { Py_tp_dealloc, (void *)GuardMethod_dealloc },
+    { Py_tp_call, (void *)PyVectorcall_Call },
+    { Py_tp_repr, (void *)GuardMethod_repr },
+    { Py_tp_getset, GuardMethod_getset },
+    { Py_tp_members, GuardMethod_members },
+    { Py_tp_doc, (void *)"An access guard's __enter__ or __exit__, bound to it." },
+    { 0, NULL }
+};
+
+static PyType_Spec guard_method_spec = {
+    .name = "ipc_py_objects._ipo.GuardMethod",
+    .basicsize = sizeof(GuardMethodObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+             Py_TPFLAGS_HAVE_VECTORCALL,
+    .slots = guard_method_slots,
+};
+
+/* AccessGuard.__enter__ and __exit__ themselves: descriptors that hand out
+ * a guard's own bound method, instead of binding a new one. Called through
+ * the class (`type(cm).__enter__(cm)`, as contextlib.ExitStack does), they
+ * take the guard first. */
+typedef struct GuardSlotObject {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyTypeObject  *guard_type; /* AccessGuard (borrowed: the module holds it) */
+    int            is_exit;
+} GuardSlotObject;
+
+static int guard_slot_check(GuardSlotObject *self, PyObject *obj)
+{
+    /* The three classes are AccessGuard's direct subclasses. */
+    if (Py_TYPE(obj)->tp_base == self->guard_type || PyObject_TypeCheck(obj, self->guard_type))
+        return 0;
+    PyErr_Format(PyExc_TypeError, "descriptor '%s' for 'AccessGuard' objects doesn't apply to a "
+                 "'%.200s' object", self->is_exit ? "__exit__" : "__enter__", Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+static PyObject *GuardSlot_get(GuardSlotObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    if (!obj || obj == Py_None)
+        return Py_NewRef((PyObject *)self);
+    if (guard_slot_check(self, obj) < 0)
+        return NULL;
+    return guard_method((GuardObject *)obj, self->is_exit);
+}
+
+static PyObject *GuardSlot_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                      PyObject *kwnames)
+{
+    GuardSlotObject *self = (GuardSlotObject *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 1) {
+        PyErr_Format(PyExc_TypeError, "descriptor '%s' of 'AccessGuard' object needs an argument",
+                     self->is_exit ? "__exit__" : "__enter__");
+        return NULL;
+    }
+    if (guard_slot_check(self, args[0]) < 0)
+        return NULL;
+    return guard_call((GuardObject *)args[0], self->is_exit, args + 1, nargs - 1, kwnames);
+}
+
+static PyObject *GuardSlot_repr(GuardSlotObject *self)
+{
+    return PyUnicode_FromFormat("<method '%s' of 'AccessGuard' objects>", self->is_exit ? "__exit__" : "__enter__");
+}
+
+static PyMemberDef GuardSlot_members[] = {
+    { "__vectorcalloffset__", T_PYSSIZET, offsetof(GuardSlotObject, vectorcall), READONLY, NULL },
+    { NULL, 0, 0, 0, NULL }
+};
+
+static void GuardSlot_dealloc(GuardSlotObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot guard_slot_slots[] = {
+    { Py_tp_dealloc, (void *)GuardSlot_dealloc },
+    { Py_tp_descr_get, (void *)GuardSlot_get },
+    { Py_tp_call, (void *)PyVectorcall_Call },
+    { Py_tp_repr, (void *)GuardSlot_repr },
+    { Py_tp_members, GuardSlot_members },
+    { Py_tp_doc, (void *)"AccessGuard.__enter__ or __exit__: gives each guard's own bound method." },
+    { 0, NULL }
+};
+
+static PyType_Spec guard_slot_spec = {
+    .name = "ipc_py_objects._ipo.GuardSlot",
+    .basicsize = sizeof(GuardSlotObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+             Py_TPFLAGS_HAVE_VECTORCALL,
+    .slots = guard_slot_slots,
+};
+
+int ipo_py_guard_types_ready(PyObject *module, ipo_state *st)
+{
+    static const char *const keywords[] = { "shared_memory", "time_limit", "periodic_sleep_time" };
+    for (int i = 0; i < 3; i++)
+        if (!(st->guard_keywords[i] = PyUnicode_InternFromString(keywords[i])))
+            return -1;
+    st->guard_method_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &guard_method_spec, NULL);
+    st->guard_slot_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &guard_slot_spec, NULL);
+    if (!st->guard_method_type || !st->guard_slot_type)
+        return -1;
+    /* The descriptors go into AccessGuard's dict, where the three classes
+     * find them; PyType_Modified() drops what the type caches remembered. */
+    for (int i = 0; i < 2; i++) {
+        GuardSlotObject *slot = PyObject_New(GuardSlotObject, st->guard_slot_type);
+        if (!slot)
+            return -1;
+        slot->vectorcall = GuardSlot_vectorcall;
+        slot->guard_type = st->guard_type;
+        slot->is_exit = i;
+        int rc = PyDict_SetItemString(st->guard_type->tp_dict, i ? "__exit__" : "__enter__", (PyObject *)slot);
+        Py_DECREF(slot);
+        if (rc < 0)
+            return -1;
+    }
+    PyType_Modified(st->guard_type);
+    st->wait_turn_type->tp_vectorcall = Guard_vectorcall;
+    st->wait_messages_type->tp_vectorcall = Guard_vectorcall;
+    st->get_in_line_type->tp_vectorcall = Guard_vectorcall;
+    return 0;
+}
 
 static PyMemberDef Guard_members[] = {
     { "shared_memory", T_OBJECT, offsetof(GuardObject, region), READONLY,
@@ -309,7 +598,6 @@ static PyType_Slot guard_slots[] = {
     { Py_tp_dealloc, (void *)Guard_dealloc },
     { Py_tp_traverse, (void *)Guard_traverse },
     { Py_tp_clear, (void *)Guard_clear },
-    { Py_tp_methods, Guard_methods },
     { Py_tp_members, Guard_members },
     { Py_tp_getset, Guard_getset },
     { Py_tp_doc, (void *)"The base of the access guards: holds a turn for the length of a with-block." },
@@ -326,7 +614,10 @@ PyType_Spec ipo_guard_spec = {
 /* The three guards add nothing but their names and documents; the base's
  * GC support is inherited with its traverse and clear. The base's dealloc
  * is named again: a type made from a spec without one gets the general
- * subtype_dealloc, which a guard made and dropped at every turn pays for. */
+ * subtype_dealloc, which a guard made and dropped at every turn pays for.
+ * They are immutable types, which lets CPython 3.11 call them straight
+ * through their tp_vectorcall (PRECALL_BUILTIN_CLASS) rather than through
+ * its general call; their Python subclasses stay mutable. */
 #define GUARD_SPEC(var, cname, doc)                                        \
     static PyType_Slot var##_slots[] = {                                   \
         { Py_tp_doc, (void *)(doc) },                                      \
@@ -336,7 +627,7 @@ PyType_Spec ipo_guard_spec = {
     PyType_Spec var = {                                                    \
         .name = "ipc_py_objects._ipo." cname,                              \
         .basicsize = sizeof(GuardObject),                                  \
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,               \
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE, \
         .slots = var##_slots,                                              \
     };
 

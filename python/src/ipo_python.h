@@ -22,7 +22,8 @@
  *   list_view.c, map_view.c, object_view.c
  *                  the live view types (views.h)
  *   messages.c     the Region's methods on messages, objects, buffers
- *   region_type.c  the Region type: its life, and access for the sync API
+ *   turn.c         the turn engine of the sync API: acquire (spin, then sleep), release
+ *   region_type.c  the Region type: its life, and its methods over the turn engine
  *   guard_type.c   the access guards (WaitMyTurn and friends), context managers over a turn
  *   waiter_type.c  Waiter: loop/'s waiter, for the asyncio manager to drive
  *   aio_turn.c     the asyncio manager's turn: `async with cm` alone in its queue, in C
@@ -49,6 +50,14 @@ typedef struct ipo_state {
     PyTypeObject *wait_turn_type;      /* WaitMyTurn */
     PyTypeObject *wait_messages_type;  /* WaitMyTurnWhenHasMessages */
     PyTypeObject *get_in_line_type;    /* GetInLine */
+    PyTypeObject *guard_method_type;   /* a guard's bound __enter__ and __exit__ (guard_type.c) */
+    PyTypeObject *guard_slot_type;     /* AccessGuard.__enter__ and __exit__ */
+    PyObject *guard_keywords[3];       /* the guards' keywords, interned, in their order */
+    /* Guards dropped, kept for the next ones (guard_type.c): their memory
+     * only, holding no reference. */
+#define IPO_PY_GUARD_FREE 8
+    PyObject *guard_free[IPO_PY_GUARD_FREE];
+    int guard_free_count;
     PyTypeObject *buffer_type;
     PyTypeObject *waiter_type;
     /* Exception classes, defined in ipc_py_objects/errors.py. */
@@ -240,8 +249,8 @@ enum ipo_wait_mode {
 /* module.c: PyType_GetModuleByDef finds the module's state with it. */
 extern struct PyModuleDef ipo_module_def;
 
-/* region_type.c: taking access and giving it back, with which every use of
- * a region begins and ends, declared beside RegionObject. The top of the
+/* turn.c: taking access and giving it back, with which every use of a
+ * region begins and ends, declared beside RegionObject. The top of the
  * map calls them (region_type.c, guard_type.c, module.c), and the views'
  * base, for the turn a live object takes when used outside one. */
 extern PyType_Spec ipo_region_spec;
@@ -249,8 +258,16 @@ extern PyType_Spec ipo_region_spec;
 int ipo_py_acquire(RegionObject *self, int mode, double time_limit);
 int ipo_py_release(RegionObject *self);
 /* 1 when this thread holds the region's turn now (so a guard entered here
- * runs inside that turn), else 0; never raises. */
-int ipo_py_held_here(RegionObject *self);
+ * runs inside that turn), else 0; never raises. As in the original
+ * package, asking for a turn held already answers True and leaves the
+ * turn as it is (one release() ends it): an error would break programs
+ * written for it, and nothing waits, so nothing can deadlock. Inline: the
+ * guards ask it at every entry and exit. */
+static inline int ipo_py_held_here(RegionObject *self)
+{
+    return self->attached && !self->closed && ipo_access_held(&self->r) &&
+           self->holder_thread == ipo_py_thread_ident();
+}
 
 /* waiter_type.c: loop/'s waiter for event loops driven from Python. */
 extern PyType_Spec ipo_waiter_spec;
@@ -264,7 +281,10 @@ extern PyType_Spec ipo_guard_spec;
 extern PyType_Spec ipo_wait_my_turn_spec;
 extern PyType_Spec ipo_wait_messages_spec;
 extern PyType_Spec ipo_get_in_line_spec;
-/* Gives the three guard classes (made from the specs above) their fast calls. */
-int ipo_py_guard_types_ready(ipo_state *st);
+/* Gives the three guard classes (made from the specs above) their fast
+ * calls, and AccessGuard its __enter__ and __exit__. */
+int ipo_py_guard_types_ready(PyObject *module, ipo_state *st);
+/* Frees the guards kept for reuse (module teardown). */
+void ipo_py_guard_free_list_clear(ipo_state *st);
 
 #endif /* IPO_PYTHON_H */

@@ -1,6 +1,8 @@
 /* python/src/messages.c — the Region's methods on what it holds: messages, objects, buffers, check. */
 #include "messages.h"
 
+#include <string.h>
+
 /* ---- messages ------------------------------------------------------------------ */
 
 static PyObject *queue_damaged(RegionObject *self)
@@ -89,6 +91,48 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
     return result;
 }
 
+/* A message of bytes, str, int or float: encoding it runs no code of the
+ * user's and maps nothing in place, and it comes back as itself. So its
+ * block is made straight by the encoder's leaves, with no encoder state,
+ * and queued in the room reserved before (nothing can have taken it):
+ * the common small message pays for the block and the queue alone. The
+ * blocks are the ones encode_object() makes of these types. */
+static PyObject *put_leaf(RegionObject *self, PyObject *obj, int with_offset)
+{
+    int rc = ipo_queue_reserve(&self->r);
+    if (rc)
+        return rc == -IPO_ECORRUPT ? queue_damaged(self) : ipo_py_raise_no_memory(self);
+    PyTypeObject *type = Py_TYPE(obj);
+    ipo_off_t off;
+    if (type == &PyBytes_Type)
+        rc = ipo_py_encode_bytes(self, IPO_T_BYTES, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), 0, &off);
+    else if (type == &PyUnicode_Type)
+        rc = ipo_py_encode_str(self, obj, &off);
+    else if (type == &PyLong_Type)
+        rc = ipo_py_encode_int(self, obj, &off);
+    else {
+        double d = PyFloat_AS_DOUBLE(obj);
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof(bits));
+        rc = ipo_py_encode_scalar(self, IPO_T_FLOAT64, bits, &off);
+    }
+    if (rc < 0)
+        return NULL;
+    PyObject *result = with_offset ? with_its_offset(Py_NewRef(obj), off) : Py_NewRef(obj);
+    if (!result || (rc = ipo_queue_put(&self->r, off))) {
+        if (result) {
+            Py_CLEAR(result);
+            if (rc == -IPO_ECORRUPT)
+                queue_damaged(self);
+            else
+                ipo_py_raise_no_memory(self);
+        }
+        ipo_obj_destroy(&self->r, off);
+        return NULL;
+    }
+    return result;
+}
+
 /* A put runs code of the user's (encoding's hooks, a __reduce__, a
  * Mapping's items): counted as running, so that it cannot release or close
  * the region under the put (view_base.h). */
@@ -96,6 +140,9 @@ static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
 {
     if (ipo_py_require_access(self) < 0)
         return NULL;
+    PyTypeObject *type = Py_TYPE(obj);
+    if (type == &PyBytes_Type || type == &PyUnicode_Type || type == &PyLong_Type || type == &PyFloat_Type)
+        return put_leaf(self, obj, with_offset);
     self->running++;
     PyObject *result = put_running(self, obj, with_offset);
     self->running--;

@@ -191,7 +191,7 @@ static int module_exec(PyObject *module)
     st->wait_messages_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_wait_messages_spec, guard_base);
     st->get_in_line_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ipo_get_in_line_spec, guard_base);
     if (!st->wait_turn_type || !st->wait_messages_type || !st->get_in_line_type ||
-        ipo_py_guard_types_ready(st) < 0)
+        ipo_py_guard_types_ready(module, st) < 0)
         return -1;
     if (PyModule_AddType(module, st->region_type) < 0 || PyModule_AddType(module, st->guard_type) < 0 ||
         PyModule_AddType(module, st->wait_turn_type) < 0 ||
@@ -232,6 +232,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wait_turn_type);
     Py_VISIT(st->wait_messages_type);
     Py_VISIT(st->get_in_line_type);
+    Py_VISIT(st->guard_method_type);
+    Py_VISIT(st->guard_slot_type);
     Py_VISIT(st->buffer_type);
     Py_VISIT(st->waiter_type);
 #define VISIT(name) Py_VISIT(st->name);
@@ -249,6 +251,11 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->wait_turn_type);
     Py_CLEAR(st->wait_messages_type);
     Py_CLEAR(st->get_in_line_type);
+    ipo_py_guard_free_list_clear(st);
+    Py_CLEAR(st->guard_method_type);
+    Py_CLEAR(st->guard_slot_type);
+    for (int i = 0; i < 3; i++)
+        Py_CLEAR(st->guard_keywords[i]);
     Py_CLEAR(st->buffer_type);
     Py_CLEAR(st->waiter_type);
 #define CLEAR(name) Py_CLEAR(st->name);

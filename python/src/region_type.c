@@ -1,5 +1,6 @@
 /* python/src/region_type.c — the Region heap type: a region handle with the sync API. */
 #include "messages.h"
+#include "turn.h"
 #include "ipo/recover.h"
 
 #include <string.h>
@@ -7,26 +8,7 @@
 
 #include "structmember.h"
 
-/* Sleeps end this often to run signal handlers, in case the signal went to
- * another thread (the main thread's sleep is cut short by EINTR at once).
- * Rare enough to cost nothing while idle. */
-#define SIGNAL_CHECK_NS (INT64_C(1000) * 1000 * 1000)
-
 /* ---- small helpers ------------------------------------------------------------ */
-
-static int64_t deadline_after(double seconds)
-{
-    if (seconds < 0)
-        return -1;
-    if (seconds > 1e9)
-        seconds = 1e9;
-    return ipo_now_ns() + (int64_t)(seconds * 1e9);
-}
-
-static int deadline_passed(int64_t deadline)
-{
-    return deadline >= 0 && ipo_now_ns() >= deadline;
-}
 
 /* Sleeps about ns with the GIL released; -1 if a signal handler raised. */
 static int nap(int64_t ns)
@@ -39,11 +21,6 @@ static int nap(int64_t ns)
 }
 
 /* The sections below call these by their short names. */
-static inline ipo_text_t seconds_text(double seconds)
-{
-    return ipo_py_seconds_text(seconds);
-}
-
 static inline int require_attached(RegionObject *self)
 {
     return ipo_py_require_attached(self);
@@ -54,176 +31,7 @@ static inline void maybe_unmap(RegionObject *self)
     ipo_py_maybe_unmap(self);
 }
 
-/* ---- acquiring and releasing -------------------------------------------------- */
-
-int ipo_py_acquire(RegionObject *self, int mode, double time_limit)
-{
-    if (require_attached(self) < 0)
-        return -1;
-    unsigned long me = ipo_py_thread_ident();
-    if (ipo_access_held(&self->r) && self->holder_thread == me) {
-        if (mode == IPO_TRY_ACCESS || mode == IPO_TRY_MESSAGES)
-            return 0;
-        PyErr_Format(self->st->SharedMemoryError,
-                     "this thread already holds access to region '%U': waiting for it again "
-                     "would never end. Call release() first", self->name);
-        return -1;
-    }
-    /* A consumer of a creator that is gone takes no turn: the region is
-     * gone. Asked of the kernel now and then on this path, which takes a
-     * free turn without a system call. */
-    if (ipo_py_creator_check(self) < 0)
-        return -1;
-    /* The uncontended case costs one compare-and-swap, with the GIL kept. */
-    int messages = mode == IPO_WAIT_MESSAGES || mode == IPO_TRY_MESSAGES;
-    if (ipo_handoff_try(&self->waker, messages)) {
-        self->holder_thread = me;
-        return 1;
-    }
-    if (mode == IPO_TRY_ACCESS || mode == IPO_TRY_MESSAGES)
-        return 0;
-
-    /* The waiter spins for the budget, then sleeps on the doorbell until a
-     * releaser rings, with the GIL released. Each sleep ends by the next
-     * signal check, so that signal handlers run (a signal also cuts it
-     * short, through EINTR); the waiter keeps its place meanwhile. */
-    ipo_waiter_t waiter;
-    ipo_waiter_init(&waiter, &self->waker); /* no system call until it sleeps */
-    uint32_t what = messages ? IPO_WAIT_FOR_MESSAGES : IPO_WAIT_FOR_ACCESS;
-    int64_t deadline = deadline_after(time_limit);
-    int rc;
-    int asleep = 0;
-    self->waiters++;
-    for (;;) {
-        int64_t wake_by = ipo_now_ns() + SIGNAL_CHECK_NS;
-        Py_BEGIN_ALLOW_THREADS
-        if (!asleep) /* spin, then register: a turn that comes by then costs no system call */
-            rc = ipo_waiter_start(&waiter, what, 0, self->spin_ns);
-        else
-            rc = ipo_waiter_wait(&waiter, what, 0, deadline, wake_by, 0);
-        Py_END_ALLOW_THREADS
-        if (rc == 0) /* IPO_WAIT_HELD from a start, 0 from a wait */
-            break;
-        if (!asleep && rc > 0) {
-            /* The wait goes to sleep: a creator that closed the region,
-             * alive, never rings (its header says CLOSING); one that
-             * dies, the death watch reports. */
-            asleep = 1;
-            if (ipo_py_creator_check_sleeping(self) < 0) {
-                rc = -1;
-                break;
-            }
-            continue;
-        }
-        asleep = 1;
-        if (PyErr_CheckSignals() < 0)
-            break;
-        /* Woken without a turn (the periodic wake, a signal, a wake of the
-         * waiter's own), or at the time limit: a creator that died never
-         * releases nor rings, so this is where its consumers learn of it
-         * rather than wait out their limit. */
-        if (ipo_py_require_creator(self) < 0)
-            break;
-        if (rc == -IPO_ETIMEDOUT || deadline_passed(deadline)) {
-            PyErr_Format(self->st->OperationTimedOutError,
-                         messages ? "no message arrived in region '%U' within %s"
-                                  : "access to region '%U' was not granted within %s",
-                         self->name, seconds_text(time_limit).text);
-            break;
-        }
-        if (rc == -IPO_EFULL) {
-            ipo_py_raise(self->st, rc, "%u threads of this process wait on region '%U' already: "
-                         "no more can wait at once", IPO_WAITERS_MAX, self->name);
-            break;
-        }
-        if (rc == -IPO_ECORRUPT) {
-            ipo_py_raise(self->st, rc, "a participant died holding access to region '%U', and "
-                         "what it left cannot be repaired", self->name);
-            break;
-        }
-        if (rc != -IPO_EINTR) { /* poll() itself failed: no point in trying again */
-            ipo_py_raise(self->st, rc, "waiting for access to region '%U' failed", self->name);
-            break;
-        }
-    }
-    ipo_waiter_fini(&waiter); /* a wait given up passes its ring on */
-    self->waiters--;
-    /* A turn taken over from a holder that died in it: if that holder was
-     * the creator, the region went with it, and the turn goes back. */
-    if (rc == 0 && ipo_access_cut_short(&self->r) && ipo_py_require_creator(self) < 0) {
-        ipo_handoff_release(&self->waker);
-        rc = -1;
-    }
-    if (rc == 0) {
-        self->holder_thread = me;
-        maybe_unmap(self);
-        return 1;
-    }
-    maybe_unmap(self);
-    return -1;
-}
-
-/* Ends this process's turn. Writes through views and puts are counted by
- * the encoder and the core; writes through buffers this process exports
- * (memoryviews, numpy arrays and torch tensors over shared data) cannot be
- * seen, so a turn while any is alive counts as a change too. Gives the
- * change count as of the release. */
-static uint64_t release_turn(RegionObject *self)
-{
-    self->holder_thread = 0;
-    if (self->exports > 0)
-        ipo_region_mark_changed(&self->r);
-    return ipo_handoff_release(&self->waker);
-}
-
-/* Why release() or close() cannot happen now: an operation on one of the
- * region's live objects or messages is running (this is Python code it
- * called: an __eq__, a __hash__, a class's hook), and it would go on
- * without access, or over an unmapped region. -1 with the error set. */
-static int refuse_while_running(RegionObject *self, const char *what)
-{
-    PyErr_Format(PyExc_RuntimeError,
-                 "cannot %s region '%U' while an operation on one of its shared objects or "
-                 "messages is running (from code that operation called: an __eq__, a __hash__, "
-                 "a key function, a class's hook)", what, self->name);
-    return -1;
-}
-
-/* release_turn() once every check passed; *changes is the change count as
- * of the release. */
-static int release_checked(RegionObject *self, uint64_t *changes)
-{
-    if (ipo_py_require_access(self) < 0)
-        return -1;
-    /* A turn is a thread's: another thread's release would pull it from
-     * under the block or operation that holds it. */
-    if (self->holder_thread != ipo_py_thread_ident()) {
-        PyErr_Format(self->st->AccessNotHeldError,
-                     "this thread does not hold access to region '%U': another thread of this "
-                     "process does, and only it can release it", self->name);
-        return -1;
-    }
-    if (self->running)
-        return refuse_while_running(self, "release");
-    *changes = release_turn(self);
-    return 0;
-}
-
-int ipo_py_release(RegionObject *self)
-{
-    uint64_t changes;
-    return release_checked(self, &changes);
-}
-
-/* This thread holds the region's turn already. As in the original package,
- * asking for it again then answers True and leaves the turn as it is (one
- * release() ends it): an error would break programs written for it, and
- * nothing waits, so nothing can deadlock. */
-int ipo_py_held_here(RegionObject *self)
-{
-    return self->attached && !self->closed && ipo_access_held(&self->r) &&
-           self->holder_thread == ipo_py_thread_ident();
-}
+/* ---- access for the sync API: the methods over the turn engine (turn.c) ---------- */
 
 static PyObject *Region_get_in_line(RegionObject *self, PyObject *unused)
 {
@@ -298,7 +106,7 @@ static PyObject *Region_release_if_held(RegionObject *self, PyObject *unused)
     if (!ipo_py_held_here(self))
         Py_RETURN_NONE;
     uint64_t changes;
-    if (release_checked(self, &changes) < 0)
+    if (ipo_py_release_checked(self, &changes) < 0)
         return NULL;
     return PyLong_FromUnsignedLongLong(changes);
 }
@@ -510,7 +318,7 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
     const char *utf8 = PyUnicode_AsUTF8(self->name);
     if (!utf8)
         return NULL;
-    int64_t deadline = deadline_after(limit);
+    int64_t deadline = ipo_py_deadline_after(limit);
     int64_t pause_ns = 1000000;
     int rc;
     self->attaching = 1;
@@ -523,7 +331,7 @@ static PyObject *Region_init_consumer(RegionObject *self, PyObject *args, PyObje
          * keep looking until the deadline. Anything else is final. */
         if (rc != -IPO_ENOENT && rc != -IPO_EAGAIN && rc != -IPO_ECLOSING)
             break;
-        if (deadline_passed(deadline))
+        if (ipo_py_deadline_passed(deadline))
             break;
         if (nap(pause_ns) < 0) {
             rc = 1;
@@ -565,13 +373,13 @@ static PyObject *Region_wait_consumer_ready(RegionObject *self, PyObject *args, 
             return NULL;
         Py_RETURN_TRUE;
     }
-    int64_t deadline = deadline_after(limit);
+    int64_t deadline = ipo_py_deadline_after(limit);
     int64_t pause_ns = 200000;
     int failed = 0;
     self->waiters++;
     /* Pairs with the fetch-add in ipo_region_attach(). */
     while (!ipo_atomic_load_acquire(&self->r.hdr->attach_count)) {
-        if (deadline_passed(deadline)) {
+        if (ipo_py_deadline_passed(deadline)) {
             failed = 2; /* the original package answers False */
             break;
         }
@@ -602,7 +410,7 @@ static int close_region(RegionObject *self, int wait)
         return -1;
     }
     if (self->running)
-        return refuse_while_running(self, "close");
+        return ipo_py_refuse_while_running(self, "close");
     self->closed = 1;
     if (self->attached && ipo_region_inherited(&self->r)) {
         ipo_waker_abandon(&self->waker); /* the parent's doorbell stays */
@@ -613,10 +421,10 @@ static int close_region(RegionObject *self, int wait)
         self->holder_thread = 0;
         if (self->create) {
             ipo_region_begin_close(&self->r);
-            int64_t deadline = wait ? deadline_after(self->close_timeout) : 0;
+            int64_t deadline = wait ? ipo_py_deadline_after(self->close_timeout) : 0;
             int64_t pause_ns = 200000;
             self->waiters++;
-            while (ipo_region_consumers_alive(&self->r) && !deadline_passed(deadline)) {
+            while (ipo_region_consumers_alive(&self->r) && !ipo_py_deadline_passed(deadline)) {
                 if (nap(pause_ns) < 0)
                     PyErr_Clear(); /* a Ctrl-C during close still closes */
                 if (pause_ns < 8000000)
@@ -723,6 +531,58 @@ static int Region_set_queue_lifo(RegionObject *self, PyObject *value, void *clos
 
 /* ---- type plumbing -------------------------------------------------------------------- */
 
+static PyMethodDef Region_methods[];
+
+/* The C method a class finds under this name, or NULL (another attribute,
+ * or none): the first class of its MRO whose dict has the name decides,
+ * as attribute lookup does. */
+static const PyMethodDef *inherited_method(PyTypeObject *cls, PyObject *name)
+{
+    PyObject *mro = cls->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
+        PyObject *found = dict ? PyDict_GetItemWithError(dict, name) : NULL;
+        if (found) {
+            if (!Py_IS_TYPE(found, &PyMethodDescr_Type))
+                return NULL;
+            return ((PyMethodDescrObject *)found)->d_method;
+        }
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return NULL;
+}
+
+/* A subclass (SharedMemory, and a user's subclass of it) gets the Region's
+ * methods again as descriptors of its own. CPython 3.11 calls a C method
+ * straight (PRECALL_NO_KW_METHOD_DESCRIPTOR_O and the like) only when the
+ * object is exactly of the descriptor's class; a descriptor of Region
+ * called on a SharedMemory takes the general call, with a subtype check,
+ * at every put and take. A method the subclass (or a class between)
+ * defines itself is left as it is. */
+static PyObject *Region_init_subclass(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
+        PyErr_Format(PyExc_TypeError, "%s.__init_subclass__() takes no arguments", cls->tp_name);
+        return NULL;
+    }
+    for (PyMethodDef *def = Region_methods; def->ml_name; def++) {
+        if (def->ml_flags & (METH_CLASS | METH_STATIC))
+            continue;
+        PyObject *name = PyUnicode_InternFromString(def->ml_name);
+        if (!name)
+            return NULL;
+        const PyMethodDef *found = inherited_method(cls, name);
+        PyObject *descr = found == def && !PyErr_Occurred() ? PyDescr_NewMethod(cls, def) : NULL;
+        int rc = descr ? PyObject_SetAttr((PyObject *)cls, name, descr) : (PyErr_Occurred() ? -1 : 0);
+        Py_XDECREF(descr);
+        Py_DECREF(name);
+        if (rc < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *Region_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     (void)args;
@@ -775,6 +635,10 @@ static void Region_dealloc(RegionObject *self)
 }
 
 static PyMethodDef Region_methods[] = {
+    { "__init_subclass__", (PyCFunction)(void (*)(void))Region_init_subclass,
+      METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+      "__init_subclass__()\n--\n\nGives a subclass the region's methods as its own descriptors, "
+      "which CPython calls without a subtype check." },
     { "init_consumer", (PyCFunction)(void (*)(void))Region_init_consumer, METH_VARARGS | METH_KEYWORDS,
       "init_consumer(time_limit=None)\n--\n\n"
       "Consumer: waits for the region to exist and be ready, then attaches; True, or False "
