@@ -434,6 +434,38 @@ async def test_a_sleeping_aenter_that_is_never_awaited_leaves_the_queue(spawn, r
         await manager.__aexit__(None, None, None)
 
 
+async def test_a_stopiteration_thrown_into_a_sleeping_aenter_takes_no_turn(spawn, region_name):
+    """A StopIteration thrown into the await of a sleeping __aenter__() (the
+    coroutine that awaits it thrown into, say) is no grant: as in a
+    coroutine (PEP 479) it comes out as RuntimeError, the entry leaves the
+    queue, and the block never believes it holds a turn it was not given.
+    Taken for the await's end, it answered the ValueHolder with the entry
+    still queued, and the turn granted to that entry later was held for
+    good: the peer's next turn never came."""
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        pending = cm.__aenter__()
+        assert pending.send(None) is pending.entry.future  # its await has begun
+        with pytest.raises(RuntimeError) as raised:
+            pending.throw(StopIteration("thrown"))
+        assert isinstance(raised.value.__cause__, StopIteration)
+        assert not cm._entered
+        assert not manager._waiters and manager._registered == 0
+        # Before its await began, the same.
+        pending = cm.__aenter__()
+        with pytest.raises(RuntimeError):
+            pending.throw(StopIteration)
+        assert not cm._entered and not manager._waiters and manager._registered == 0
+        assert await peer.do("release") == "released"
+        assert await peer.do("turn") == "turned"
+        assert not manager._holding
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
 async def test_a_turn_after_the_region_closed_under_the_manager_raises(spawn, region_name):
     """sm.close() outside the manager unmaps the region: a turn then raises
     (the Python path), and never reads the unmapped header."""
