@@ -151,6 +151,38 @@ static PyObject *raise_thrown(PyObject *const *args, Py_ssize_t nargs)
     return NULL;
 }
 
+/* A throw() that ends the await: the exception set goes on, but a
+ * StopIteration becomes RuntimeError, as a coroutine's does (PEP 479).
+ * Raised as it is, it would read as the await's end to whoever awaits us:
+ * an `async with` would run its block, with the value it carries or None,
+ * holding no turn. NULL. */
+static PyObject *thrown_out(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration))
+        return NULL;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    PyErr_SetString(PyExc_RuntimeError, "coroutine raised StopIteration");
+    if (value) {
+        PyObject *t2, *v2, *tb2;
+        PyErr_Fetch(&t2, &v2, &tb2);
+        PyErr_NormalizeException(&t2, &v2, &tb2);
+        if (v2) {
+            PyException_SetCause(v2, Py_NewRef(value));
+            PyException_SetContext(v2, value); /* steals value */
+        } else {
+            Py_DECREF(value);
+        }
+        PyErr_Restore(t2, v2, tb2);
+    }
+    return NULL;
+}
+
 static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (check_throw_args(nargs) < 0)
@@ -158,7 +190,8 @@ static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t 
     Py_CLEAR(self->value);
     if (done_give_back(self) < 0)
         return NULL;
-    return raise_thrown(args, nargs);
+    raise_thrown(args, nargs);
+    return thrown_out();
 }
 
 static PyObject *Done_close(DoneObject *self, PyObject *unused)
@@ -594,14 +627,22 @@ static PyObject *Asleep_throw(AsleepObject *self, PyObject *const *args, Py_ssiz
         /* Not stepped yet (a task cancelled before it ran), or over. */
         if (asleep_give_up(self) < 0)
             return NULL;
-        return raise_thrown(args, nargs);
+        raise_thrown(args, nargs);
+        return thrown_out();
     }
     PyObject *throw = PyObject_GetAttrString(self->awaiting, "throw");
     if (!throw)
         return asleep_failed(self);
     PyObject *r = PyObject_Vectorcall(throw, args, (size_t)nargs, NULL);
     Py_DECREF(throw);
-    return r ? r : asleep_after(self);
+    if (r)
+        return r;
+    /* The future's await raises what it was thrown, even a StopIteration:
+     * that is no grant (the entry would stay queued, and the turn granted
+     * to it later held for good), so whatever ended the await here, the
+     * entry is given up, as a coroutine's `except BaseException` does. */
+    asleep_failed(self);
+    return thrown_out();
 }
 
 static PyObject *Asleep_close(AsleepObject *self, PyObject *unused)
