@@ -466,6 +466,41 @@ async def test_a_stopiteration_thrown_into_a_sleeping_aenter_takes_no_turn(spawn
         await manager.__aexit__(None, None, None)
 
 
+async def test_a_sleeping_aenter_that_cannot_queue_leaves_the_waiter_idle(spawn, region_name):
+    """__aenter__() put the waiter to sleep for its coroutine, then failed
+    to queue the entry (no future to be had): the error comes out, and the
+    waiter does not stay registered for nobody (rung by every release of
+    the peer for a turn nobody here wants)."""
+    manager, peer = await started(spawn, region_name)
+    loop = manager._loop
+
+    class NoFutures:
+        def __getattr__(self, name):
+            return getattr(loop, name)
+
+        def create_future(self):
+            raise MemoryError("no future")
+
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        manager._loop = NoFutures()
+        try:
+            with pytest.raises(MemoryError):
+                cm.__aenter__()
+        finally:
+            manager._loop = loop
+        assert not manager._waiters and manager._registered == 0
+        assert await peer.do("release") == "released"
+        async with asyncio.timeout(10):
+            async with cm:
+                assert manager._holding
+        assert await peer.do("turn") == "turned"
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
 async def test_a_turn_after_the_region_closed_under_the_manager_raises(spawn, region_name):
     """sm.close() outside the manager unmaps the region: a turn then raises
     (the Python path), and never reads the unmapped header."""
