@@ -840,6 +840,16 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
     if (step == IPO_WAIT_SLEEP && m->loop && m->loop != Py_None) {
         /* Asleep for this coroutine: queued now, awaited as its future. */
         PyObject *r = queue_asleep(self, m);
+        if (!r) {
+            /* Not queued: the waiter would sleep for nobody, rung by every
+             * release for a turn nobody here wants. A ring it had goes on.
+             * The error stays the one to tell. */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            if (!queued(m) && m->waiter && Py_IS_TYPE(m->waiter, st->waiter_type))
+                ipo_py_waiter_cancel((WaiterObject *)m->waiter);
+            PyErr_Restore(type, value, tb);
+        }
         Py_DECREF(m);
         if (!r)
             goto fail;
