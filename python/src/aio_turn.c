@@ -9,10 +9,12 @@
  * held back by `existence`, starts the manager's waiter; when that takes
  * the turn at once, __aenter__ answers an awaitable that is done already
  * (no future, no queue, no trip through the loop), and __aexit__ releases
- * and, with nobody queued, stops the waiter. Everything else (a queue, a
- * gate, a sleep, a block's `existence` that changed) goes to the manager's
- * Python, which reads and writes the same state through the members
- * below: one state, two readers, no copy to keep in step.
+ * and, with nobody queued, stops the waiter; when it goes to sleep,
+ * __aenter__ queues the coroutine's entry there and then, and answers the
+ * await of its future. Everything else (others queued, a gate, a block's
+ * `existence` that changed) goes to the manager's Python, which reads and
+ * writes the same state through the members below: one state, two
+ * readers, no copy to keep in step.
  *
  *   AsyncManagerCore  the base of ASharedMemoryManager: the waiter, the
  *                     queue, whether a coroutine holds the turn, the change
@@ -23,7 +25,11 @@
  *                     its last block said, whether the next waits for a
  *                     message.
  *   Done              what __aenter__ and __aexit__ answer when they are
- *                     done already: awaiting it gives the value. */
+ *                     done already: awaiting it gives the value.
+ *   _Asleep, _Entry   what __aenter__ answers when the waiter went to sleep
+ *                     for its coroutine: the await of the entry's future,
+ *                     and the entry, queued at once (the manager reads it
+ *                     as an aio._Waiter). */
 
 typedef struct ManagerCoreObject {
     PyObject_HEAD
@@ -810,9 +816,11 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
     ManagerCoreObject *m = ready_manager(self, &w);
     /* Alone, and not held back by existence (a gate needs the manager's
      * look at every coroutine's word: the Python path). A waiter asleep
-     * with nobody queued sleeps for an __aenter__() whose await has not
-     * begun (create_task(cm.__aenter__())): that need stays registered,
-     * and the queue hears this one (the Python path). */
+     * with nobody queued is not this coroutine's to take over: every sleep
+     * started for a coroutine queues its entry at once (an __aenter__()
+     * whose await has not begun included), so such a waiter sleeps for a
+     * need left by a path that failed; the Python path (the pump) settles
+     * it and queues this one. */
     if (!m || m->holding || queued(m) || w->w.sleeper.what ||
         !(self->if_has_messages || m->last_existence || self->said != Py_False))
         return PyObject_CallMethodNoArgs((PyObject *)self, st->str_aenter_queued);

@@ -339,11 +339,12 @@ async def test_a_task_of_aenter_cancelled_before_it_ran_gives_the_turn_back(spaw
 
 
 async def test_pending_aenters_are_all_heard(spawn, region_name, monkeypatch):
-    """Two __aenter__() called before either task ran: each started the
-    manager's waiter in C for its own need (access, then a message), and
-    only their first steps queue them. The first's need must be heard when
-    its task queues it, not only at the next peer check (made an hour
-    here): the peer's release, with no message, takes the first in."""
+    """Two __aenter__() called before either task ran: the first put the
+    manager's waiter to sleep in C for its need (access) and queued its
+    entry at once; the second (for a message) goes through the queue at its
+    first step. The first's need must be heard, not only at the next peer
+    check (made an hour here): the peer's release, with no message, takes
+    the first in."""
     monkeypatch.setattr(aio, "PEER_CHECK_SECONDS", 3600.0)
     manager, peer = await started(spawn, region_name)
     try:
@@ -368,10 +369,10 @@ async def test_pending_aenters_are_all_heard(spawn, region_name, monkeypatch):
 
 
 async def test_an_aenter_awaited_after_its_ring_still_gets_the_turn(spawn, region_name, monkeypatch):
-    """__aenter__() started the waiter, asleep; the ring came while nothing
-    was queued, so the turn went back and the waiter stopped. The await,
-    beginning only then, must start it again, not wait for a peer check
-    (made an hour here)."""
+    """__aenter__() started the waiter, asleep, and queued its entry; the
+    ring came before the await began, and granted the turn to that entry.
+    The await, beginning only then, must end with it, not wait for a peer
+    check (made an hour here)."""
     monkeypatch.setattr(aio, "PEER_CHECK_SECONDS", 3600.0)
     manager, peer = await started(spawn, region_name)
     try:
