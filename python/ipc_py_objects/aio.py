@@ -341,11 +341,11 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
             # The waiter sleeps for this coroutine's need already.
             self._schedule_peer_check()
         else:
-            # Not started, or started by an __aenter__() whose await comes
-            # only now (create_task(cm.__aenter__())): another coroutine's
-            # start may have put the waiter to sleep for its own need since,
-            # or a ring for nobody queued may have ended the wait. The pump
-            # has it wait for what the queue needs.
+            # Not started, or started by a call that did not queue cm at
+            # once (a sleep AsyncTurn.__aenter__ starts is queued in C, so
+            # only a step other than SLEEP comes here): the waiter may sleep
+            # for another need since, or have stopped. The pump has it wait
+            # for what the queue needs.
             self._pump()
         return waiter
 
@@ -368,8 +368,9 @@ class ASharedMemoryManager(_ipo.AsyncManagerCore):
         waiter asleep already)."""
         waiter = self._waiter
         if waiter is None or waiter.registered:
-            # Asleep for an __aenter__() whose await has not begun: its
-            # need stays registered, and the queue hears this one.
+            # Asleep with nobody queued: every sleep started for a coroutine
+            # queues it at once, so this one sleeps for a need a failed
+            # path left; the queue (the pump) settles it and hears this one.
             return None
         if messages:
             what = WAIT_FOR_MESSAGES

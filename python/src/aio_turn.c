@@ -9,10 +9,12 @@
  * held back by `existence`, starts the manager's waiter; when that takes
  * the turn at once, __aenter__ answers an awaitable that is done already
  * (no future, no queue, no trip through the loop), and __aexit__ releases
- * and, with nobody queued, stops the waiter. Everything else (a queue, a
- * gate, a sleep, a block's `existence` that changed) goes to the manager's
- * Python, which reads and writes the same state through the members
- * below: one state, two readers, no copy to keep in step.
+ * and, with nobody queued, stops the waiter; when it goes to sleep,
+ * __aenter__ queues the coroutine's entry there and then, and answers the
+ * await of its future. Everything else (others queued, a gate, a block's
+ * `existence` that changed) goes to the manager's Python, which reads and
+ * writes the same state through the members below: one state, two
+ * readers, no copy to keep in step.
  *
  *   AsyncManagerCore  the base of ASharedMemoryManager: the waiter, the
  *                     queue, whether a coroutine holds the turn, the change
@@ -23,7 +25,11 @@
  *                     its last block said, whether the next waits for a
  *                     message.
  *   Done              what __aenter__ and __aexit__ answer when they are
- *                     done already: awaiting it gives the value. */
+ *                     done already: awaiting it gives the value.
+ *   _Asleep, _Entry   what __aenter__ answers when the waiter went to sleep
+ *                     for its coroutine: the await of the entry's future,
+ *                     and the entry, queued at once (the manager reads it
+ *                     as an aio._Waiter). */
 
 typedef struct ManagerCoreObject {
     PyObject_HEAD
@@ -151,6 +157,38 @@ static PyObject *raise_thrown(PyObject *const *args, Py_ssize_t nargs)
     return NULL;
 }
 
+/* A throw() that ends the await: the exception set goes on, but a
+ * StopIteration becomes RuntimeError, as a coroutine's does (PEP 479).
+ * Raised as it is, it would read as the await's end to whoever awaits us:
+ * an `async with` would run its block, with the value it carries or None,
+ * holding no turn. NULL. */
+static PyObject *thrown_out(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration))
+        return NULL;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    PyErr_SetString(PyExc_RuntimeError, "coroutine raised StopIteration");
+    if (value) {
+        PyObject *t2, *v2, *tb2;
+        PyErr_Fetch(&t2, &v2, &tb2);
+        PyErr_NormalizeException(&t2, &v2, &tb2);
+        if (v2) {
+            PyException_SetCause(v2, Py_NewRef(value));
+            PyException_SetContext(v2, value); /* steals value */
+        } else {
+            Py_DECREF(value);
+        }
+        PyErr_Restore(t2, v2, tb2);
+    }
+    return NULL;
+}
+
 static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (check_throw_args(nargs) < 0)
@@ -158,7 +196,8 @@ static PyObject *Done_throw(DoneObject *self, PyObject *const *args, Py_ssize_t 
     Py_CLEAR(self->value);
     if (done_give_back(self) < 0)
         return NULL;
-    return raise_thrown(args, nargs);
+    raise_thrown(args, nargs);
+    return thrown_out();
 }
 
 static PyObject *Done_close(DoneObject *self, PyObject *unused)
@@ -594,14 +633,22 @@ static PyObject *Asleep_throw(AsleepObject *self, PyObject *const *args, Py_ssiz
         /* Not stepped yet (a task cancelled before it ran), or over. */
         if (asleep_give_up(self) < 0)
             return NULL;
-        return raise_thrown(args, nargs);
+        raise_thrown(args, nargs);
+        return thrown_out();
     }
     PyObject *throw = PyObject_GetAttrString(self->awaiting, "throw");
     if (!throw)
         return asleep_failed(self);
     PyObject *r = PyObject_Vectorcall(throw, args, (size_t)nargs, NULL);
     Py_DECREF(throw);
-    return r ? r : asleep_after(self);
+    if (r)
+        return r;
+    /* The future's await raises what it was thrown, even a StopIteration:
+     * that is no grant (the entry would stay queued, and the turn granted
+     * to it later held for good), so whatever ended the await here, the
+     * entry is given up, as a coroutine's `except BaseException` does. */
+    asleep_failed(self);
+    return thrown_out();
 }
 
 static PyObject *Asleep_close(AsleepObject *self, PyObject *unused)
@@ -769,9 +816,11 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
     ManagerCoreObject *m = ready_manager(self, &w);
     /* Alone, and not held back by existence (a gate needs the manager's
      * look at every coroutine's word: the Python path). A waiter asleep
-     * with nobody queued sleeps for an __aenter__() whose await has not
-     * begun (create_task(cm.__aenter__())): that need stays registered,
-     * and the queue hears this one (the Python path). */
+     * with nobody queued is not this coroutine's to take over: every sleep
+     * started for a coroutine queues its entry at once (an __aenter__()
+     * whose await has not begun included), so such a waiter sleeps for a
+     * need left by a path that failed; the Python path (the pump) settles
+     * it and queues this one. */
     if (!m || m->holding || queued(m) || w->w.sleeper.what ||
         !(self->if_has_messages || m->last_existence || self->said != Py_False))
         return PyObject_CallMethodNoArgs((PyObject *)self, st->str_aenter_queued);
@@ -799,6 +848,16 @@ static PyObject *Turn_aenter(TurnObject *self, PyObject *unused)
     if (step == IPO_WAIT_SLEEP && m->loop && m->loop != Py_None) {
         /* Asleep for this coroutine: queued now, awaited as its future. */
         PyObject *r = queue_asleep(self, m);
+        if (!r) {
+            /* Not queued: the waiter would sleep for nobody, rung by every
+             * release for a turn nobody here wants. A ring it had goes on.
+             * The error stays the one to tell. */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            if (!queued(m) && m->waiter && Py_IS_TYPE(m->waiter, st->waiter_type))
+                ipo_py_waiter_cancel((WaiterObject *)m->waiter);
+            PyErr_Restore(type, value, tb);
+        }
         Py_DECREF(m);
         if (!r)
             goto fail;

@@ -339,11 +339,12 @@ async def test_a_task_of_aenter_cancelled_before_it_ran_gives_the_turn_back(spaw
 
 
 async def test_pending_aenters_are_all_heard(spawn, region_name, monkeypatch):
-    """Two __aenter__() called before either task ran: each started the
-    manager's waiter in C for its own need (access, then a message), and
-    only their first steps queue them. The first's need must be heard when
-    its task queues it, not only at the next peer check (made an hour
-    here): the peer's release, with no message, takes the first in."""
+    """Two __aenter__() called before either task ran: the first put the
+    manager's waiter to sleep in C for its need (access) and queued its
+    entry at once; the second (for a message) goes through the queue at its
+    first step. The first's need must be heard, not only at the next peer
+    check (made an hour here): the peer's release, with no message, takes
+    the first in."""
     monkeypatch.setattr(aio, "PEER_CHECK_SECONDS", 3600.0)
     manager, peer = await started(spawn, region_name)
     try:
@@ -368,10 +369,10 @@ async def test_pending_aenters_are_all_heard(spawn, region_name, monkeypatch):
 
 
 async def test_an_aenter_awaited_after_its_ring_still_gets_the_turn(spawn, region_name, monkeypatch):
-    """__aenter__() started the waiter, asleep; the ring came while nothing
-    was queued, so the turn went back and the waiter stopped. The await,
-    beginning only then, must start it again, not wait for a peer check
-    (made an hour here)."""
+    """__aenter__() started the waiter, asleep, and queued its entry; the
+    ring came before the await began, and granted the turn to that entry.
+    The await, beginning only then, must end with it, not wait for a peer
+    check (made an hour here)."""
     monkeypatch.setattr(aio, "PEER_CHECK_SECONDS", 3600.0)
     manager, peer = await started(spawn, region_name)
     try:
@@ -429,6 +430,73 @@ async def test_a_sleeping_aenter_that_is_never_awaited_leaves_the_queue(spawn, r
             async with cm as shared_memory:
                 assert shared_memory is cm._holder and manager._holding
         assert not manager._holding
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_a_stopiteration_thrown_into_a_sleeping_aenter_takes_no_turn(spawn, region_name):
+    """A StopIteration thrown into the await of a sleeping __aenter__() (the
+    coroutine that awaits it thrown into, say) is no grant: as in a
+    coroutine (PEP 479) it comes out as RuntimeError, the entry leaves the
+    queue, and the block never believes it holds a turn it was not given.
+    Taken for the await's end, it answered the ValueHolder with the entry
+    still queued, and the turn granted to that entry later was held for
+    good: the peer's next turn never came."""
+    manager, peer = await started(spawn, region_name)
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        pending = cm.__aenter__()
+        assert pending.send(None) is pending.entry.future  # its await has begun
+        with pytest.raises(RuntimeError) as raised:
+            pending.throw(StopIteration("thrown"))
+        assert isinstance(raised.value.__cause__, StopIteration)
+        assert not cm._entered
+        assert not manager._waiters and manager._registered == 0
+        # Before its await began, the same.
+        pending = cm.__aenter__()
+        with pytest.raises(RuntimeError):
+            pending.throw(StopIteration)
+        assert not cm._entered and not manager._waiters and manager._registered == 0
+        assert await peer.do("release") == "released"
+        assert await peer.do("turn") == "turned"
+        assert not manager._holding
+    finally:
+        peer.stop()
+        await manager.__aexit__(None, None, None)
+
+
+async def test_a_sleeping_aenter_that_cannot_queue_leaves_the_waiter_idle(spawn, region_name):
+    """__aenter__() put the waiter to sleep for its coroutine, then failed
+    to queue the entry (no future to be had): the error comes out, and the
+    waiter does not stay registered for nobody (rung by every release of
+    the peer for a turn nobody here wants)."""
+    manager, peer = await started(spawn, region_name)
+    loop = manager._loop
+
+    class NoFutures:
+        def __getattr__(self, name):
+            return getattr(loop, name)
+
+        def create_future(self):
+            raise MemoryError("no future")
+
+    try:
+        assert await peer.do("hold") == "holding"
+        cm = manager()
+        manager._loop = NoFutures()
+        try:
+            with pytest.raises(MemoryError):
+                cm.__aenter__()
+        finally:
+            manager._loop = loop
+        assert not manager._waiters and manager._registered == 0
+        assert await peer.do("release") == "released"
+        async with asyncio.timeout(10):
+            async with cm:
+                assert manager._holding
+        assert await peer.do("turn") == "turned"
     finally:
         peer.stop()
         await manager.__aexit__(None, None, None)
