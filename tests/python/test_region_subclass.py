@@ -41,3 +41,45 @@ def test_class_keywords_are_refused():
     with pytest.raises(TypeError):
         class Odd(SharedMemory, flavour=1):  # noqa: F841
             pass
+
+
+def test_a_mixins_init_subclass_still_runs():
+    """Region.__init_subclass__ passes the class on, as object's would: a
+    mixin after SharedMemory in the bases sees the class and its keywords
+    (a registry, a plugin base), as it did when SharedMemory had none."""
+    seen = []
+
+    class Registered:
+        def __init_subclass__(cls, tag=None, **kwargs):
+            super().__init_subclass__(**kwargs)
+            seen.append((cls.__name__, tag))
+
+    class Plain(SharedMemory, Registered):  # noqa: F841
+        pass
+
+    class Tagged(SharedMemory, Registered, tag="t"):  # noqa: F841
+        pass
+
+    assert seen == [("Plain", None), ("Tagged", "t")]
+
+
+def test_a_method_patched_on_shared_memory_reaches_its_subclasses(region_name, monkeypatch):
+    """A user's subclass looks SharedMemory's methods up, as on any Python
+    class: a method replaced on SharedMemory (a spy, a mock, an
+    instrumentation) is the one a subclass's instance calls."""
+    class Mine(SharedMemory):
+        pass
+
+    calls = []
+    original = SharedMemory.put_message
+
+    def spy(self, obj):
+        calls.append(obj)
+        return original(self, obj)
+
+    monkeypatch.setattr(SharedMemory, "put_message", spy)
+    with Mine(region_name, create=True, size=4 * MiB) as sm:
+        with wait_my_turn(sm):
+            sm.put_message("x")
+            assert sm.take_message() == "x"
+    assert calls == ["x"]
