@@ -95,8 +95,8 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
  * the user's and maps nothing in place, and it comes back as itself. So its
  * block is made straight by the encoder's leaves, with no encoder state,
  * and queued in the room reserved before (only a finalizer run by
- * put_message_2's allocation could have taken it, and then the queueing,
- * which reserves again, fails cleanly): the common small message pays
+ * put_message_2's allocation could have taken it, and the queueing
+ * reserves again, or fails cleanly): the common small message pays
  * for the block and the queue alone. The
  * blocks are the ones encode_object() makes of these types. */
 static PyObject *put_leaf(RegionObject *self, PyObject *obj, int with_offset)
