@@ -20,7 +20,11 @@
  * the memory is the guard's). So the guard outlives every bound method in
  * use, as it would outlive a bound method of its own making. It is not
  * tracked by the GC: like any untracked object holding a reference, it
- * only makes its guard look referenced from outside while it is held. */
+ * makes its guard look referenced from outside while it is held, so a
+ * cycle through it is never collected (a guard's bound method kept in its
+ * own region's __dict__). Guards of Python subclasses, which have a
+ * __dict__ of their own to keep one in, are handed ordinary bound methods
+ * instead (GuardSlot_get). */
 struct GuardObject;
 typedef struct GuardMethodObject {
     PyObject_HEAD
@@ -491,6 +495,16 @@ static PyObject *GuardSlot_get(GuardSlotObject *self, PyObject *obj, PyObject *t
         return Py_NewRef((PyObject *)self);
     if (guard_slot_check(self, obj) < 0)
         return NULL;
+    /* A guard of a Python subclass has a __dict__, where it may keep its
+     * own bound method: a cycle that only a bound method the GC sees (an
+     * ordinary one, over this descriptor) lets the GC collect. Such guards
+     * are never kept for reuse either. The three classes' guards get
+     * their own: they hold only their region and periodic_sleep_time, so
+     * a cycle through one of their bound methods must pass through those
+     * (a bound __exit__ kept in the SharedMemory's __dict__), and that one
+     * the GC cannot collect (GuardMethodObject, above). */
+    if (!guard_type_keepable(Py_TYPE(obj)))
+        return PyMethod_New((PyObject *)self, obj);
     return guard_method((GuardObject *)obj, self->is_exit);
 }
 

@@ -91,11 +91,13 @@ static PyObject *put_running(RegionObject *self, PyObject *obj, int with_offset)
     return result;
 }
 
-/* A message of bytes, str, int or float: encoding it runs no code of the
- * user's and maps nothing in place, and it comes back as itself. So its
+/* A message of bytes, str, int or float: encoding it calls no method of
+ * the user's and maps nothing in place, and it comes back as itself. So its
  * block is made straight by the encoder's leaves, with no encoder state,
- * and queued in the room reserved before (nothing can have taken it):
- * the common small message pays for the block and the queue alone. The
+ * and queued in the room reserved before (only a finalizer run by
+ * put_message_2's allocation could have taken it, and the queueing
+ * reserves again, or fails cleanly): the common small message pays
+ * for the block and the queue alone. The
  * blocks are the ones encode_object() makes of these types. */
 static PyObject *put_leaf(RegionObject *self, PyObject *obj, int with_offset)
 {
@@ -135,16 +137,19 @@ static PyObject *put_leaf(RegionObject *self, PyObject *obj, int with_offset)
 
 /* A put runs code of the user's (encoding's hooks, a __reduce__, a
  * Mapping's items): counted as running, so that it cannot release or close
- * the region under the put (view_base.h). */
+ * the region under the put (view_base.h). A leaf's put runs none of its
+ * own, but any allocation of a GC-tracked object (put_message_2's pair)
+ * may start a collection, whose finalizers are code of the user's too
+ * (and may let another thread run): it is counted as well. */
 static PyObject *put(RegionObject *self, PyObject *obj, int with_offset)
 {
     if (ipo_py_require_access(self) < 0)
         return NULL;
     PyTypeObject *type = Py_TYPE(obj);
-    if (type == &PyBytes_Type || type == &PyUnicode_Type || type == &PyLong_Type || type == &PyFloat_Type)
-        return put_leaf(self, obj, with_offset);
+    int leaf = type == &PyBytes_Type || type == &PyUnicode_Type || type == &PyLong_Type ||
+               type == &PyFloat_Type;
     self->running++;
-    PyObject *result = put_running(self, obj, with_offset);
+    PyObject *result = leaf ? put_leaf(self, obj, with_offset) : put_running(self, obj, with_offset);
     self->running--;
     return result;
 }

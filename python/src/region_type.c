@@ -553,20 +553,25 @@ static const PyMethodDef *inherited_method(PyTypeObject *cls, PyObject *name)
     return NULL;
 }
 
-/* A subclass (SharedMemory, and a user's subclass of it) gets the Region's
+/* SharedMemory, the Region's subclass in the package, gets the Region's
  * methods again as descriptors of its own. CPython 3.11 calls a C method
  * straight (PRECALL_NO_KW_METHOD_DESCRIPTOR_O and the like) only when the
  * object is exactly of the descriptor's class; a descriptor of Region
  * called on a SharedMemory takes the general call, with a subtype check,
- * at every put and take. A method the subclass (or a class between)
- * defines itself is left as it is. */
+ * at every put and take. A method it defines itself is left as it is.
+ * A user's subclass of SharedMemory gets no copies: it looks the methods
+ * up in SharedMemory, as any Python class does, so that a method replaced
+ * on SharedMemory (a spy, a mock) is the one its instances call. Then the
+ * next __init_subclass__ in the class's MRO runs, with the class keywords,
+ * as after object's: a mixin after SharedMemory in the bases sees the
+ * class (and object's refuses keywords nobody took). */
 static PyObject *Region_init_subclass(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
-    if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
-        PyErr_Format(PyExc_TypeError, "%s.__init_subclass__() takes no arguments", cls->tp_name);
+    PyObject *module = PyType_GetModuleByDef(cls, &ipo_module_def);
+    if (!module)
         return NULL;
-    }
-    for (PyMethodDef *def = Region_methods; def->ml_name; def++) {
+    PyTypeObject *region_type = ((ipo_state *)PyModule_GetState(module))->region_type;
+    for (PyMethodDef *def = Region_methods; cls->tp_base == region_type && def->ml_name; def++) {
         if (def->ml_flags & (METH_CLASS | METH_STATIC))
             continue;
         PyObject *name = PyUnicode_InternFromString(def->ml_name);
@@ -580,7 +585,14 @@ static PyObject *Region_init_subclass(PyTypeObject *cls, PyObject *args, PyObjec
         if (rc < 0)
             return NULL;
     }
-    Py_RETURN_NONE;
+    /* super(Region, cls).__init_subclass__(*args, **kwargs) */
+    PyObject *after = PyObject_CallFunctionObjArgs((PyObject *)&PySuper_Type, (PyObject *)region_type,
+                                                   (PyObject *)cls, NULL);
+    PyObject *next = after ? PyObject_GetAttrString(after, "__init_subclass__") : NULL;
+    Py_XDECREF(after);
+    PyObject *result = next ? PyObject_Call(next, args, kwargs) : NULL;
+    Py_XDECREF(next);
+    return result;
 }
 
 static PyObject *Region_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -637,8 +649,9 @@ static void Region_dealloc(RegionObject *self)
 static PyMethodDef Region_methods[] = {
     { "__init_subclass__", (PyCFunction)(void (*)(void))Region_init_subclass,
       METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-      "__init_subclass__()\n--\n\nGives a subclass the region's methods as its own descriptors, "
-      "which CPython calls without a subtype check." },
+      "__init_subclass__(**kwargs)\n--\n\nGives SharedMemory the region's methods as its own "
+      "descriptors, which CPython calls without a subtype check; then the next __init_subclass__ "
+      "in the class's MRO runs." },
     { "init_consumer", (PyCFunction)(void (*)(void))Region_init_consumer, METH_VARARGS | METH_KEYWORDS,
       "init_consumer(time_limit=None)\n--\n\n"
       "Consumer: waits for the region to exist and be ready, then attaches; True, or False "

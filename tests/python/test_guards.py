@@ -180,3 +180,24 @@ def test_threads_taking_turns_with_guards(sm):
     assert most[0] == 1
     with GetInLine(sm) as got:
         assert got is True and not sm.has_messages()
+
+
+def test_a_subclass_guard_that_keeps_its_own_exit_is_collected(sm):
+    """A guard of a Python subclass that keeps one of its own bound methods
+    (self.leave = self.__exit__) is a cycle, which the GC collects as it
+    does any other: the bound method it is handed is one the GC sees."""
+    import weakref
+
+    class Keeping(WaitMyTurn):
+        def __init__(self, shared_memory):
+            super().__init__(shared_memory, time_limit=5)
+            self.leave = self.__exit__
+
+    guard = Keeping(sm)
+    with guard:
+        assert sm.is_in_line()
+    gone = weakref.ref(guard)
+    del guard
+    gc.collect()
+    assert gone() is None
+    assert not sm.is_in_line()

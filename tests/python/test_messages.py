@@ -244,3 +244,45 @@ def test_leaf_messages_come_back_as_themselves_and_as_stored(sm):
                 sm.destroy_obj(offset)
         assert not sm.has_messages()
         sm.check()
+
+
+@pytest.mark.parametrize("what", ["release", "close"])
+def test_a_leaf_put_cannot_be_released_or_closed_under_it(region_name, what):
+    """put_message_2 of a leaf makes its (object, offset) pair between the
+    block and the queueing; a collection the pair's allocation starts runs
+    finalizers, and one that releases or closes the region must be refused
+    there, as during any put: else the message is queued without access, or
+    into an unmapped region (a crash). Run in a process of its own."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import gc
+        from ipc_py_objects import SharedMemory
+        sm = SharedMemory({region_name!r}, create=True, size=4 * 1024 * 1024)
+        seen = []
+        class Finalizer:
+            def __del__(self):
+                try:
+                    sm.{what}()
+                    seen.append("done")
+                except RuntimeError:
+                    seen.append("refused")
+        sm.wait_my_turn()
+        a = Finalizer(); a.me = a; del a      # garbage for the next collection
+        gc.disable()
+        keep = [(i, -i) for i in range(5000)]  # no 2-tuple left in CPython's free list
+        gc.set_threshold(1)
+        more = [[] for _ in range(3)]
+        gc.enable()                            # the pair's tuple starts a collection
+        obj, offset = sm.put_message_2(b"x")
+        gc.set_threshold(700)
+        assert seen == ["refused"], seen
+        assert sm.is_in_line()
+        assert sm.take_message() == b"x"
+        sm.check()
+        sm.close()
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
