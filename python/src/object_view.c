@@ -257,7 +257,9 @@ static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObj
             return 0;
         }
     }
-    if (now->type == IPO_T_NDARRAY && ipo_py_store_is_unchanged_array(region, now, value)) {
+    /* So does a str or tuple equal to the one the field holds. */
+    if (ipo_py_store_is_unchanged(region, now, value) ||
+        (now->type == IPO_T_NDARRAY && ipo_py_store_is_unchanged_array(region, now, value))) {
         ipo_region_mark_changed(&region->r);
         return 0;
     }
