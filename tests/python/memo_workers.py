@@ -40,6 +40,8 @@ def main(name):
                     employee.company = ("t", 1)
                 elif order == "other tuple":
                     employee.company = ("t", True)
+                elif order == "big int":
+                    employee.years_of_employment = 10**6 + 7
                 elif order == "end":
                     employee = None
                     return

@@ -26,6 +26,13 @@ def test_a_field_read_again_is_the_same_object(held):
     assert e.name is name  # a store's next read gives back the stored str
     e.name = name  # stored over itself: nothing to write
     assert e.name is name
+    big = 10**6 + 1
+    e.years_of_employment = big
+    assert e.years_of_employment is big  # a store's next read gives back the int stored
+    e.years_of_employment += 1
+    assert e.years_of_employment == 10**6 + 2 and e.years_of_employment is e.years_of_employment
+    e.years_of_employment = 7  # a small int: CPython's own
+    assert e.years_of_employment == 7
     e.years_of_employment = 1.5
     assert e.years_of_employment is e.years_of_employment
     e.years_of_employment = -0.0
@@ -176,6 +183,11 @@ def test_another_process_changes_are_never_hidden_by_a_memo(region_name):
         order("other tuple")
         with wait_my_turn(sm, LIMIT):
             assert e.company == ("t", True) and e.company[1] is True
+            e.years_of_employment = 10**6
+            assert e.years_of_employment == 10**6  # kept: the int just stored
+        order("big int")
+        with wait_my_turn(sm, LIMIT):
+            assert e.years_of_employment == 10**6 + 7
         child.stdin.write("end\n")
         child.stdin.flush()
         assert child.wait(LIMIT) == 0, child.stderr.read()
