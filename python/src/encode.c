@@ -319,6 +319,17 @@ int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, 
 /* Tuples nest; a store compares this deep before it writes anyway. */
 #define UNCHANGED_DEPTH 4
 
+/* The header of the block at off when it lies inside the mapping, else
+ * NULL: what a compare reads first, to tell most unequal values apart (by
+ * their length) before it checks the block in full (ipo_obj_get). A
+ * header read here decides nothing but "not the same": a store then
+ * writes, as it would have anyway. */
+static inline const ipo_obj_t *peek_block(const RegionObject *self, ipo_off_t off)
+{
+    return off <= self->r.size - sizeof(ipo_obj_t) && off % _Alignof(ipo_obj_t) == 0
+               ? (const ipo_obj_t *)(self->r.base + off) : NULL;
+}
+
 /* Whether value encodes to exactly the stored value (see
  * ipo_py_store_is_unchanged): the types as the encoder picks them, so
  * that 1, True and 1.0, or 0.0 and -0.0, are never taken for each other. */
@@ -345,17 +356,18 @@ static int same_as_stored(RegionObject *self, PyObject *value, const ipo_value_t
     }
     case IPO_T_STR: {
         /* ASCII only: its bytes are its UTF-8, at hand without a copy. */
-        const ipo_obj_t *obj;
-        if (type != &PyUnicode_Type || !PyUnicode_IS_ASCII(value) ||
+        const ipo_obj_t *obj = peek_block(self, now->v.off);
+        if (type != &PyUnicode_Type || !PyUnicode_IS_ASCII(value) || !obj ||
+            obj->v.len != (uint64_t)PyUnicode_GET_LENGTH(value) ||
             ipo_obj_get(&self->r, now->v.off, &obj) || obj->type != IPO_T_STR)
             return 0;
-        Py_ssize_t len = PyUnicode_GET_LENGTH(value);
-        return obj->v.len == (uint64_t)len && memcmp(ipo_obj_data(obj), PyUnicode_DATA(value), (size_t)len) == 0;
+        return memcmp(ipo_obj_data(obj), PyUnicode_DATA(value), (size_t)obj->v.len) == 0;
     }
     case IPO_T_TUPLE: {
-        const ipo_obj_t *obj;
+        const ipo_obj_t *obj = peek_block(self, now->v.off);
         ipo_value_t *values;
-        if (type != &PyTuple_Type || depth >= UNCHANGED_DEPTH ||
+        if (type != &PyTuple_Type || depth >= UNCHANGED_DEPTH || !obj ||
+            obj->v.len != (uint64_t)PyTuple_GET_SIZE(value) * sizeof(ipo_value_t) ||
             ipo_obj_get(&self->r, now->v.off, &obj) || obj->type != IPO_T_TUPLE)
             return 0;
         size_t n = ipo_obj_values(obj, &values);
@@ -396,14 +408,15 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
     if (ipo_py_key_hash(self, key, &hash) < 0)
         return -1;
     ipo_obj_t *map = (ipo_obj_t *)(self->r.base + map_off);
-    int64_t e = ipo_py_map_find(self, map, key, hash);
+    ipo_table_t *found_in;
+    int64_t e = ipo_py_map_find(self, map, key, hash, &found_in);
     if (e == IPO_MAP_ERROR)
         return -1;
     if (e >= 0 && value && !enc &&
         (PyUnicode_CheckExact(value) || PyTuple_CheckExact(value) || ipo_py_maybe_array(value))) {
         /* A shared array stored back where it was read from (`d[k] += 1`),
          * or a str or tuple equal to the one stored: nothing to write. */
-        ipo_table_t *t = ipo_map_table(&self->r, map);
+        ipo_table_t *t = found_in ? found_in : ipo_map_table(&self->r, map);
         const ipo_value_t *now = t && (uint64_t)e < t->nentries ? &ipo_table_entries(t)[e].value : NULL;
         if (now && (ipo_py_store_is_unchanged(self, now, value) ||
                     ipo_py_store_is_unchanged_array(self, now, value))) {
@@ -418,10 +431,17 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
         return 0; /* a set's key already there */
     if (e >= 0) {
         /* Old or new at every instruction, the old value released once
-         * nothing names it (core/src/containers_value.c). Encoding the value ran
-         * Python code (hooks), which may have changed the table the lookup
-         * found: the entry must still be there and live. */
-        if (ipo_map_set_value(&self->r, map, (uint64_t)e, &vslot)) {
+         * nothing names it (core/src/containers_value.c). Encoding the value
+         * may have run Python code (hooks), which may have changed the
+         * table the lookup found: the entry must still be there and live.
+         * A number, None or a bool, which encode_inline() stores, ran none:
+         * the table the lookup checked is the map's still. */
+        PyTypeObject *vt = Py_TYPE(value);
+        int ran_none = value == Py_None || vt == &PyFloat_Type || vt == &PyBool_Type || vt == &PyLong_Type;
+        int rc = found_in && ran_none && ipo_value_is_inline(vslot.type)
+                     ? ipo_map_set_value_in(&self->r, map, found_in, (uint64_t)e, &vslot)
+                     : ipo_map_set_value(&self->r, map, (uint64_t)e, &vslot);
+        if (rc) {
             ipo_value_release(&self->r, &vslot);
             PyErr_SetString(PyExc_RuntimeError, "shared dictionary changed during a store");
             return -1;
