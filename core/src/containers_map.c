@@ -76,6 +76,11 @@ int64_t ipo_map_find(const ipo_region_t *r, const ipo_obj_t *map, uint64_t hash,
     ipo_table_t *t = ipo_map_table(r, map);
     if (!t)
         return IPO_MAP_DAMAGED;
+    return ipo_map_find_in(t, hash, eq, ctx);
+}
+
+int64_t ipo_map_find_in(ipo_table_t *t, uint64_t hash, ipo_key_eq_fn eq, void *ctx)
+{
     uint32_t *index = ipo_table_index(t);
     ipo_entry_t *entries = ipo_table_entries(t);
     uint64_t mask = t->index_size - 1, perturb = hash, i = hash & mask;
@@ -273,6 +278,14 @@ int ipo_map_set_value(ipo_region_t *r, ipo_obj_t *map, uint64_t entry, const ipo
     ipo_table_t *t = ipo_map_table(r, map);
     if (!t)
         return -IPO_EBADOBJ;
+    return ipo_map_set_value_in(r, map, t, entry, value);
+}
+
+int ipo_map_set_value_in(ipo_region_t *r, ipo_obj_t *map, ipo_table_t *t, uint64_t entry,
+                         const ipo_value_t *value)
+{
+    if (map->type != IPO_T_DICT)
+        return -IPO_EINVAL;
     ipo_entry_t *e = &ipo_table_entries(t)[entry];
     if (entry >= t->nentries || !e->live)
         return -IPO_EINVAL;

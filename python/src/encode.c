@@ -316,6 +316,80 @@ int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, 
     return same;
 }
 
+/* Tuples nest; a store compares this deep before it writes anyway. */
+#define UNCHANGED_DEPTH 4
+
+/* The header of the block at off when it lies inside the mapping, else
+ * NULL: what a compare reads first, to tell most unequal values apart (by
+ * their length) before it checks the block in full (ipo_obj_get). A
+ * header read here decides nothing but "not the same": a store then
+ * writes, as it would have anyway. */
+static inline const ipo_obj_t *peek_block(const RegionObject *self, ipo_off_t off)
+{
+    return off <= self->r.size - sizeof(ipo_obj_t) && off % _Alignof(ipo_obj_t) == 0
+               ? (const ipo_obj_t *)(self->r.base + off) : NULL;
+}
+
+/* Whether value encodes to exactly the stored value (see
+ * ipo_py_store_is_unchanged): the types as the encoder picks them, so
+ * that 1, True and 1.0, or 0.0 and -0.0, are never taken for each other. */
+static int same_as_stored(RegionObject *self, PyObject *value, const ipo_value_t *now, int depth)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    switch (now->type) {
+    case IPO_T_NONE:
+        return value == Py_None;
+    case IPO_T_BOOL:
+        return type == &PyBool_Type && now->v.u64 == (uint64_t)(value == Py_True);
+    case IPO_T_FLOAT64: {
+        if (type != &PyFloat_Type)
+            return 0;
+        double d = PyFloat_AS_DOUBLE(value);
+        return memcmp(&d, &now->v.f64, sizeof(d)) == 0;
+    }
+    case IPO_T_INT64: {
+        if (type != &PyLong_Type)
+            return 0;
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        return !overflow && v == now->v.i64; /* an exact int raises nothing */
+    }
+    case IPO_T_STR: {
+        /* ASCII only: its bytes are its UTF-8, at hand without a copy. */
+        const ipo_obj_t *obj = peek_block(self, now->v.off);
+        if (type != &PyUnicode_Type || !PyUnicode_IS_ASCII(value) || !obj ||
+            obj->v.len != (uint64_t)PyUnicode_GET_LENGTH(value) ||
+            ipo_obj_get(&self->r, now->v.off, &obj) || obj->type != IPO_T_STR)
+            return 0;
+        return memcmp(ipo_obj_data(obj), PyUnicode_DATA(value), (size_t)obj->v.len) == 0;
+    }
+    case IPO_T_TUPLE: {
+        const ipo_obj_t *obj = peek_block(self, now->v.off);
+        ipo_value_t *values;
+        if (type != &PyTuple_Type || depth >= UNCHANGED_DEPTH || !obj ||
+            obj->v.len != (uint64_t)PyTuple_GET_SIZE(value) * sizeof(ipo_value_t) ||
+            ipo_obj_get(&self->r, now->v.off, &obj) || obj->type != IPO_T_TUPLE)
+            return 0;
+        size_t n = ipo_obj_values(obj, &values);
+        if (n != (size_t)PyTuple_GET_SIZE(value))
+            return 0;
+        /* Plain loads of a block read with access held; each element's
+         * own checks bound what it follows. */
+        for (size_t i = 0; i < n; i++)
+            if (!same_as_stored(self, PyTuple_GET_ITEM(value, (Py_ssize_t)i), &values[i], depth + 1))
+                return 0;
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+int ipo_py_store_is_unchanged_block(RegionObject *self, const ipo_value_t *now, PyObject *value)
+{
+    return same_as_stored(self, value, now, 0);
+}
+
 /* A value into a slot, with the put's encoder, or for a store into a view
  * (enc NULL) with the store's. */
 static int encode_slot(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, PyObject *obj,
@@ -334,14 +408,18 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
     if (ipo_py_key_hash(self, key, &hash) < 0)
         return -1;
     ipo_obj_t *map = (ipo_obj_t *)(self->r.base + map_off);
-    int64_t e = ipo_py_map_find(self, map, key, hash);
+    ipo_table_t *found_in;
+    int64_t e = ipo_py_map_find(self, map, key, hash, &found_in);
     if (e == IPO_MAP_ERROR)
         return -1;
-    if (e >= 0 && value && !enc && ipo_py_maybe_array(value)) {
-        /* A shared array stored back where it was read from (`d[k] += 1`). */
-        ipo_table_t *t = ipo_map_table(&self->r, map);
-        if (t && (uint64_t)e < t->nentries &&
-            ipo_py_store_is_unchanged_array(self, &ipo_table_entries(t)[e].value, value)) {
+    if (e >= 0 && value && !enc &&
+        (PyUnicode_CheckExact(value) || PyTuple_CheckExact(value) || ipo_py_maybe_array(value))) {
+        /* A shared array stored back where it was read from (`d[k] += 1`),
+         * or a str or tuple equal to the one stored: nothing to write. */
+        ipo_table_t *t = found_in ? found_in : ipo_map_table(&self->r, map);
+        const ipo_value_t *now = t && (uint64_t)e < t->nentries ? &ipo_table_entries(t)[e].value : NULL;
+        if (now && (ipo_py_store_is_unchanged(self, now, value) ||
+                    ipo_py_store_is_unchanged_array(self, now, value))) {
             ipo_region_mark_changed(&self->r);
             return 0;
         }
@@ -353,10 +431,17 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
         return 0; /* a set's key already there */
     if (e >= 0) {
         /* Old or new at every instruction, the old value released once
-         * nothing names it (core/src/containers_value.c). Encoding the value ran
-         * Python code (hooks), which may have changed the table the lookup
-         * found: the entry must still be there and live. */
-        if (ipo_map_set_value(&self->r, map, (uint64_t)e, &vslot)) {
+         * nothing names it (core/src/containers_value.c). Encoding the value
+         * may have run Python code (hooks), which may have changed the
+         * table the lookup found: the entry must still be there and live.
+         * A number, None or a bool, which encode_inline() stores, ran none:
+         * the table the lookup checked is the map's still. */
+        PyTypeObject *vt = Py_TYPE(value);
+        int ran_none = value == Py_None || vt == &PyFloat_Type || vt == &PyBool_Type || vt == &PyLong_Type;
+        int rc = found_in && ran_none && ipo_value_is_inline(vslot.type)
+                     ? ipo_map_set_value_in(&self->r, map, found_in, (uint64_t)e, &vslot)
+                     : ipo_map_set_value(&self->r, map, (uint64_t)e, &vslot);
+        if (rc) {
             ipo_value_release(&self->r, &vslot);
             PyErr_SetString(PyExc_RuntimeError, "shared dictionary changed during a store");
             return -1;

@@ -93,6 +93,29 @@ static inline int ipo_py_store_finish(ipo_store_t *st, int ok)
  * Else 0 (never an error). Needs access. */
 int ipo_py_store_is_unchanged_array(RegionObject *self, const ipo_value_t *now, PyObject *value);
 
+/* 1 when storing value over the slot now would write exactly what it
+ * holds: value is an exact str (ASCII) or tuple, and the slot holds a STR
+ * block of the same bytes or a TUPLE block whose elements are each what
+ * the element would encode to (None, a bool, an int64, a float of the same
+ * bits, such a str or tuple, nested up to 4 deep). The caller then writes
+ * nothing: no block made, none freed; the turn counts as a change. Both
+ * kinds are immutable, and their blocks are never written in place, so
+ * the slot's old block and the one the store would make hold one value:
+ * a reader's memo of that block (memo.h) stays true. Else 0 (never an
+ * error). Needs access. */
+int ipo_py_store_is_unchanged_block(RegionObject *self, const ipo_value_t *now, PyObject *value);
+
+/* Its inline front: only a str over a STR or a tuple over a TUPLE is
+ * compared, so other stores pay two compares. */
+static inline int ipo_py_store_is_unchanged(RegionObject *self, const ipo_value_t *now, PyObject *value)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    if (!(now->type == IPO_T_STR && type == &PyUnicode_Type) &&
+        !(now->type == IPO_T_TUPLE && type == &PyTuple_Type))
+        return 0;
+    return ipo_py_store_is_unchanged_block(self, now, value);
+}
+
 /* Whether value is exactly a numpy ndarray (numpy is never imported here:
  * by its type's name), the one kind ipo_py_store_is_unchanged_array takes. */
 static inline int ipo_py_maybe_array(PyObject *value)

@@ -296,6 +296,7 @@ typedef struct key_probe {
     const char   *bytes;    /* str: its UTF-8; bytes: its data; else NULL */
     Py_ssize_t    len;
     uint8_t       want;     /* IPO_T_STR or IPO_T_BYTES when bytes is set */
+    int           ran_code; /* a compare decoded a stored key, or ran an __eq__ */
 } key_probe_t;
 
 /* Whether the stored str or bytes block holds exactly these bytes. */
@@ -319,7 +320,7 @@ static int stored_bytes_eq(RegionObject *self, const ipo_value_t *stored, uint8_
  * The common parts of keys (str, bytes, ints, tuples of them) compare with
  * the block as it lies, without making its Python object; the rest is
  * decoded and compared as Python compares it. */
-static int key_eq(RegionObject *self, PyObject *key, const ipo_value_t *stored, int depth)
+static int key_eq(RegionObject *self, PyObject *key, const ipo_value_t *stored, int depth, int *ran_code)
 {
     PyTypeObject *type = Py_TYPE(key);
     if (type == &PyUnicode_Type || type == &PyBytes_Type) {
@@ -354,12 +355,15 @@ static int key_eq(RegionObject *self, PyObject *key, const ipo_value_t *stored, 
         for (size_t i = 0; i < n; i++) {
             /* Plain loads of a block this process reads with access held;
              * an element's own checks bound what it follows. */
-            int same = key_eq(self, PyTuple_GET_ITEM(key, (Py_ssize_t)i), &values[i], depth + 1);
+            int same = key_eq(self, PyTuple_GET_ITEM(key, (Py_ssize_t)i), &values[i], depth + 1, ran_code);
             if (same <= 0)
                 return same;
         }
         return 1;
     }
+    /* Decoding may run a class's hook, and == an __eq__: either may
+     * change the map being searched. */
+    *ran_code = 1;
     PyObject *value = ipo_py_decode_value(self, stored, 1);
     if (!value)
         return -1;
@@ -373,12 +377,15 @@ static int probe_eq(void *ctx, const ipo_value_t *stored)
     key_probe_t *p = ctx;
     if (p->bytes)
         return stored_bytes_eq(p->self, stored, p->want, p->bytes, p->len);
-    return key_eq(p->self, p->key, stored, 0);
+    return key_eq(p->self, p->key, stored, 0, &p->ran_code);
 }
 
-int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash)
+int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash,
+                        ipo_table_t **table)
 {
-    key_probe_t p = { self, key, NULL, 0, 0 };
+    key_probe_t p = { self, key, NULL, 0, 0, 0 };
+    if (table)
+        *table = NULL;
     PyObject *owner = NULL;
     if (PyUnicode_CheckExact(key)) {
         p.bytes = str_bytes(key, &p.len, &owner);
@@ -390,11 +397,14 @@ int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key,
         p.len = PyBytes_GET_SIZE(key);
         p.want = IPO_T_BYTES;
     }
-    int64_t e = ipo_map_find(&self->r, map, hash, probe_eq, &p);
+    ipo_table_t *t = ipo_map_table(&self->r, map);
+    int64_t e = t ? ipo_map_find_in(t, hash, probe_eq, &p) : IPO_MAP_DAMAGED;
     Py_XDECREF(owner);
     if (e == IPO_MAP_DAMAGED) {
         ipo_py_raise_damaged(self, "a shared dict's or set's table does not check out");
         return IPO_MAP_ERROR;
     }
+    if (table && !p.ran_code)
+        *table = t;
     return e;
 }

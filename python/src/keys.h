@@ -15,7 +15,12 @@ int ipo_py_key_hash(RegionObject *self, PyObject *key, uint64_t *out);
 void ipo_py_key_memos_clear(RegionObject *self);
 
 /* The entry of the map block whose key equals key (of that hash): its
- * number, IPO_MAP_ABSENT, or IPO_MAP_ERROR with an exception set. */
-int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash);
+ * number, IPO_MAP_ABSENT, or IPO_MAP_ERROR with an exception set. With
+ * table, *table is the map's table as the lookup checked it, when no
+ * Python code ran during the lookup (str, bytes, int keys and tuples of
+ * them compare without any), so that the caller may read or set the entry
+ * without checking the table again; else NULL. */
+int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash,
+                        ipo_table_t **table);
 
 #endif /* IPO_PY_KEYS_H */

@@ -285,7 +285,8 @@ static int list_ass_subscript(ViewObject *v, PyObject *key, PyObject *value)
         }
         if (!value)
             return list_delete_indices(v, i, 1, 1);
-        if (items[i].type == IPO_T_NDARRAY && ipo_py_store_is_unchanged_array(v->region, &items[i], value)) {
+        if (ipo_py_store_is_unchanged(v->region, &items[i], value) ||
+            (items[i].type == IPO_T_NDARRAY && ipo_py_store_is_unchanged_array(v->region, &items[i], value))) {
             ipo_region_mark_changed(&v->region->r);
             return 0;
         }

@@ -37,15 +37,18 @@ static Py_ssize_t map_len(ViewObject *v)
     return t ? (Py_ssize_t)t->used : -1;
 }
 
-/* The entry of key: its number, IPO_MAP_ABSENT, or IPO_MAP_ERROR. */
-static int64_t map_lookup(ViewObject *v, ipo_obj_t *map, PyObject *key)
+/* The entry of key: its number, IPO_MAP_ABSENT, or IPO_MAP_ERROR; with
+ * table, the table the lookup checked, or NULL (ipo_py_map_find). */
+static int64_t map_lookup(ViewObject *v, ipo_obj_t *map, PyObject *key, ipo_table_t **table)
 {
     uint64_t hash;
+    if (table)
+        *table = NULL;
     if (ipo_py_key_hash(v->region, key, &hash) < 0) {
         /* An unhashable key is in no dict: `in` says False, [] KeyError. */
         return IPO_MAP_ERROR;
     }
-    return ipo_py_map_find(v->region, map, key, hash);
+    return ipo_py_map_find(v->region, map, key, hash, table);
 }
 
 /* Entry e, which a lookup just found; NULL with an exception set if the
@@ -66,7 +69,8 @@ static PyObject *dict_subscript(ViewObject *v, PyObject *key)
     ipo_obj_t *map = map_obj(v, 0);
     if (!map)
         return NULL;
-    int64_t e = map_lookup(v, map, key);
+    ipo_table_t *t;
+    int64_t e = map_lookup(v, map, key, &t);
     if (e == IPO_MAP_ERROR)
         return NULL;
     if (e == IPO_MAP_ABSENT) {
@@ -80,13 +84,15 @@ static PyObject *dict_subscript(ViewObject *v, PyObject *key)
         PyErr_SetObject(PyExc_KeyError, key);
         return NULL;
     }
-    ipo_entry_t *entry = entry_at(v, map, e);
+    /* The table the lookup checked, when no code ran since (the entry
+     * found lies below its nentries), else checked again. */
+    ipo_entry_t *entry = t ? &ipo_table_entries(t)[e] : entry_at(v, map, e);
     return entry ? ipo_py_decode_value(v->region, &entry->value, 0) : NULL;
 }
 
 static int map_delete_key(ViewObject *v, ipo_obj_t *map, PyObject *key, int missing_ok)
 {
-    int64_t e = map_lookup(v, map, key);
+    int64_t e = map_lookup(v, map, key, NULL);
     if (e == IPO_MAP_ERROR)
         return -1;
     if (e == IPO_MAP_ABSENT) {
@@ -114,7 +120,7 @@ static int map_contains(ViewObject *v, PyObject *key)
     ipo_obj_t *map = map_obj(v, 0);
     if (!map)
         return -1;
-    int64_t e = map_lookup(v, map, key);
+    int64_t e = map_lookup(v, map, key, NULL);
     if (e == IPO_MAP_ERROR) {
         /* Unhashable keys are in no set or dict: as dict raises, we raise. */
         return -1;
@@ -131,7 +137,7 @@ static PyObject *dict_get(ViewObject *v, PyObject *const *args, Py_ssize_t nargs
     ipo_obj_t *map = map_obj(v, 0);
     if (!map)
         return NULL;
-    int64_t e = map_lookup(v, map, args[0]);
+    int64_t e = map_lookup(v, map, args[0], NULL);
     if (e == IPO_MAP_ERROR)
         return NULL;
     if (e == IPO_MAP_ABSENT)
@@ -149,13 +155,13 @@ static PyObject *dict_setdefault(ViewObject *v, PyObject *const *args, Py_ssize_
     ipo_obj_t *map = map_obj(v, 1);
     if (!map)
         return NULL;
-    int64_t e = map_lookup(v, map, args[0]);
+    int64_t e = map_lookup(v, map, args[0], NULL);
     if (e == IPO_MAP_ERROR)
         return NULL;
     if (e == IPO_MAP_ABSENT) {
         if (ipo_py_map_put(v->region, v->off, args[0], nargs > 1 ? args[1] : Py_None) < 0)
             return NULL;
-        e = map_lookup(v, map, args[0]);
+        e = map_lookup(v, map, args[0], NULL);
         if (e < 0)
             return NULL;
     }
@@ -173,7 +179,7 @@ static PyObject *dict_pop(ViewObject *v, PyObject *const *args, Py_ssize_t nargs
     ipo_obj_t *map = map_obj(v, 1);
     if (!map)
         return NULL;
-    int64_t e = map_lookup(v, map, args[0]);
+    int64_t e = map_lookup(v, map, args[0], NULL);
     if (e == IPO_MAP_ERROR)
         return NULL;
     if (e == IPO_MAP_ABSENT) {

@@ -29,6 +29,10 @@ typedef struct ipo_memo {
     uint8_t   type;    /* the slot's type */
 } ipo_memo_t;
 
+/* The ints CPython makes once and shares (-5 to 256): making one costs
+ * less than checking a memo, so none is kept. */
+#define IPO_PY_SMALL_INT(v) ((v) >= -5 && (v) <= 256)
+
 /* Fills *key with the slot as it is now (type, bits, a child's generation)
  * and returns 1 when what it holds is of a kind a memo keeps, else 0. Called
  * before the decode, which may run Python code that changes the slot: the

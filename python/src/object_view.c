@@ -173,18 +173,20 @@ static PyObject *field_get(FieldObject *f, ObjectRefObject *ref)
     ipo_value_t *slot = field_slot(f, ref, &values);
     if (!slot)
         return NULL;
-    /* None, bools and ints are made as fast as a memo is checked (small
-     * ints and the singletons are CPython's own, shared); a float is an
-     * allocation, which a memo saves while the field keeps its bits, and a
-     * block a decode. A field that changes at every turn pays a few stores
-     * for its memo, no more. */
+    /* None, bools and small ints are made as fast as a memo is checked
+     * (they are CPython's own, shared); any other int or a float is an
+     * allocation, which a memo saves while the field keeps its bits (a
+     * store keeps the object stored, so `obj.n += 1` reads back the int it
+     * wrote, as plain Python does), and a block a decode. */
     switch (slot->type) {
     case IPO_T_NONE:
         Py_RETURN_NONE;
     case IPO_T_BOOL:
         return PyBool_FromLong(slot->v.u64 != 0);
     case IPO_T_INT64:
-        return PyLong_FromLongLong(slot->v.i64);
+        if (IPO_PY_SMALL_INT(slot->v.i64))
+            return PyLong_FromLongLong(slot->v.i64);
+        break;
     default:
         break;
     }
@@ -193,9 +195,10 @@ static PyObject *field_get(FieldObject *f, ObjectRefObject *ref)
         if (hit)
             return hit;
     }
-    if (slot->type != IPO_T_FLOAT64)
+    if (slot->type != IPO_T_FLOAT64 && slot->type != IPO_T_INT64)
         return field_get_decoding(f, ref, values, slot);
-    PyObject *value = PyFloat_FromDouble(slot->v.f64);
+    PyObject *value = slot->type == IPO_T_FLOAT64 ? PyFloat_FromDouble(slot->v.f64)
+                                                 : PyLong_FromLongLong(slot->v.i64);
     ipo_memo_t *m;
     if (value && (m = ref_memo(ref, f->index, values, 1))) {
         ipo_memo_t key = { NULL, slot->v.u64, 0, slot->type };
@@ -246,20 +249,27 @@ static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObj
     ipo_value_t *now = field_slot(f, ref, &holder);
     if (!now)
         return -1;
-    /* A str stored again over itself (the memo shows the field holds this
-     * very object, unchanged since) changes nothing: no block is made and
-     * none freed. It still counts as a change of the turn, as any store. */
-    if (f->index < ref->nmemos && ref->memos[f->index].value == value && PyUnicode_CheckExact(value)) {
-        PyObject *same = ipo_py_memo_hit(region, &ref->memos[f->index], now);
-        if (same) {
-            Py_DECREF(same);
+    /* A number over a number is written at once; only a field that holds
+     * a block may hold what the store would write. */
+    if (!ipo_value_is_inline(now->type)) {
+        /* A str stored again over itself (the memo shows the field holds
+         * this very object, unchanged since) changes nothing: no block is
+         * made and none freed. It still counts as a change of the turn, as
+         * any store. So does a str or tuple equal to the one the field
+         * holds, and a shared array stored back over its own block. */
+        if (f->index < ref->nmemos && ref->memos[f->index].value == value && PyUnicode_CheckExact(value)) {
+            PyObject *same = ipo_py_memo_hit(region, &ref->memos[f->index], now);
+            if (same) {
+                Py_DECREF(same);
+                ipo_region_mark_changed(&region->r);
+                return 0;
+            }
+        }
+        if (ipo_py_store_is_unchanged(region, now, value) ||
+            (now->type == IPO_T_NDARRAY && ipo_py_store_is_unchanged_array(region, now, value))) {
             ipo_region_mark_changed(&region->r);
             return 0;
         }
-    }
-    if (now->type == IPO_T_NDARRAY && ipo_py_store_is_unchanged_array(region, now, value)) {
-        ipo_region_mark_changed(&region->r);
-        return 0;
     }
     ipo_store_t st;
     ipo_py_store_init(&st);
@@ -294,12 +304,14 @@ static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObj
         ipo_py_raise_damaged(region, "a shared object's fields are not a VALUES block");
         return -1;
     }
-    /* The next read of a str gives back the object just stored, not a
-     * decoded copy, while the field holds it. A number needs no memo here:
-     * one a read made stays valid while the bits are the same, and a store
-     * of another payload makes it miss. */
+    /* The next read of a str or an int (but a small one, which CPython
+     * shares) gives back the object just stored, not a decoded copy or a
+     * new int, while the field holds it. Not a float: CPython keeps freed
+     * floats for the next, so making one costs less than keeping one here
+     * (measured: `obj.x *= 1.1` ran 4% more instructions with it). */
     ipo_memo_t *m;
-    if (target->type == IPO_T_STR && (m = ref_memo(ref, f->index, holder, 1)))
+    if ((target->type == IPO_T_STR || (target->type == IPO_T_INT64 && !IPO_PY_SMALL_INT(target->v.i64))) &&
+        (m = ref_memo(ref, f->index, holder, 1)))
         ipo_py_memo_stored(region, m, target, value);
     return ipo_py_store_finish(&st, 1);
 }

@@ -36,6 +36,12 @@ def main(name):
                 elif order == "numbers":
                     employee.years_of_employment = 2.5
                     employee.company.employees = 1.25
+                elif order == "equal tuple":
+                    employee.company = ("t", 1)
+                elif order == "other tuple":
+                    employee.company = ("t", True)
+                elif order == "big int":
+                    employee.years_of_employment = 10**6 + 7
                 elif order == "end":
                     employee = None
                     return

@@ -64,6 +64,20 @@ def test_tuple_keys_compare_as_python_does(held):
     assert ("x", 1) in s and ("x", 1.0) in s and ("y", "z") in s and ("y", b"z") not in s
 
 
+def test_keys_that_compare_decoded_read_and_write_their_entry(held):
+    """A lookup whose compare decodes the stored key (a float or a date in
+    a tuple) reads and sets its entry through the table checked again; str,
+    int and tuple-of-them keys through the table the lookup checked."""
+    shared = held.put_message({("f", 1.5): 1, ("d", dt.date(2024, 1, 2)): 2, "s": 3, 7: 4, ("t", 1): 5})
+    held.take_message()
+    for key, value in [(("f", 1.5), 1), (("d", dt.date(2024, 1, 2)), 2), ("s", 3), (7, 4), (("t", 1), 5)]:
+        assert shared[key] == value
+        shared[key] += 10
+        assert shared[key] == value + 10
+    assert len(shared) == 5
+    held.check()
+
+
 def test_one_key_object_in_two_regions(region_name):
     """Each region has its own hash key, and keeps the hashes made with it:
     one key object looked up in both is found in both."""

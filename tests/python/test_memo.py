@@ -26,6 +26,13 @@ def test_a_field_read_again_is_the_same_object(held):
     assert e.name is name  # a store's next read gives back the stored str
     e.name = name  # stored over itself: nothing to write
     assert e.name is name
+    big = 10**6 + 1
+    e.years_of_employment = big
+    assert e.years_of_employment is big  # a store's next read gives back the int stored
+    e.years_of_employment += 1
+    assert e.years_of_employment == 10**6 + 2 and e.years_of_employment is e.years_of_employment
+    e.years_of_employment = 7  # a small int: CPython's own
+    assert e.years_of_employment == 7
     e.years_of_employment = 1.5
     assert e.years_of_employment is e.years_of_employment
     e.years_of_employment = -0.0
@@ -65,6 +72,57 @@ def test_bytes_are_read_anew(held):
     assert e.company == (b"ab", "x") and e.company is not e.company
     e.name = b"cd"
     assert e.name == b"cd" and e.name is not e.name
+
+
+def test_an_equal_str_or_tuple_stored_again_writes_nothing(held):
+    """A str or tuple equal to the one a slot holds, stored again, leaves
+    the slot's block in place (a memo of it still answers); anything that
+    would encode otherwise is written: 1, True and 1.0, 0.0 and -0.0 are
+    not taken for each other, nor are a str and bytes, or tuples of them."""
+    held.put_message(Employee("ann", 3, ("cd", 1, 2.5, ("z", None), True)))
+    e = held.take_message()
+    kept = e.company
+    e.company = ("c" + "d", 1, 2.5, ("z", None), True)  # equal, another object
+    assert e.company is kept  # the same block: its memo still answers
+    name = e.name
+    e.name = "".join(["a", "nn"])
+    assert e.name is name
+    for other in [("cd", True, 2.5, ("z", None), True), ("cd", 1.0, 2.5, ("z", None), True),
+                  ("cd", 1, 2.5, ("z", None), 1), ("cd", 1, 2.5, ("z",), True),
+                  ("cd", 1, 2.5, ("z", None, None), True), (b"cd", 1, 2.5, ("z", None), True),
+                  ("cé", 1, 2.5, ("z", None), True), ("cd", 1, 2.5, ["z", None], True)]:
+        e.company = other
+        got = e.company
+        assert got == other, other
+        # Each element of the type stored; a list in a tuple is read as a live list.
+        assert [type(x) for x in got[:3] + got[4:]] == [type(x) for x in other[:3] + other[4:]], other
+        assert type(got[3]) is tuple if isinstance(other[3], tuple) else hasattr(got[3], "append")
+    e.company = (0.0,)
+    zero = e.company
+    e.company = (-0.0,)
+    assert e.company is not zero and str(e.company[0]) == "-0.0"
+    e.company = ()
+    empty = e.company
+    e.company = ()
+    assert e.company is empty
+
+
+def test_an_equal_item_stored_again_keeps_its_value(held):
+    """Lists and dicts skip the same stores; what they read back is the
+    value stored, of the types stored."""
+    holder = held.put_message({"t": ("a", 1), "l": [("a", 1), "x", ()]})
+    held.take_message()
+    cases = [("a", 1), ("a", True), ("a", 1.0), ("a",), (), "x", "y", ("a", 1)]
+    for value in cases:
+        holder["t"] = value
+        holder["l"][0] = value
+        for got in (holder["t"], holder["l"][0]):
+            assert got == value and type(got) is type(value)
+            if isinstance(value, tuple):
+                assert [type(x) for x in got] == [type(x) for x in value]
+    holder["l"][2] = ()
+    assert holder["l"][2] == ()
+    held.check()
 
 
 def worker(region):
@@ -116,6 +174,20 @@ def test_another_process_changes_are_never_hidden_by_a_memo(region_name):
         order("numbers")
         *_, years, employees = read()
         assert (years, employees) == (2.5, 1.25)
+        with wait_my_turn(sm, LIMIT):
+            e.company = ("t", 1)
+            kept = e.company
+        order("equal tuple")  # stored again by the other process: nothing written
+        with wait_my_turn(sm, LIMIT):
+            assert e.company is kept
+        order("other tuple")
+        with wait_my_turn(sm, LIMIT):
+            assert e.company == ("t", True) and e.company[1] is True
+            e.years_of_employment = 10**6
+            assert e.years_of_employment == 10**6  # kept: the int just stored
+        order("big int")
+        with wait_my_turn(sm, LIMIT):
+            assert e.years_of_employment == 10**6 + 7
         child.stdin.write("end\n")
         child.stdin.flush()
         assert child.wait(LIMIT) == 0, child.stderr.read()

@@ -151,6 +151,12 @@ typedef int (*ipo_key_eq_fn)(void *ctx, const ipo_value_t *stored);
 int64_t ipo_map_find(const struct ipo_region *r, const ipo_obj_t *map, uint64_t hash,
                      ipo_key_eq_fn eq, void *ctx);
 
+/* ipo_map_find() in t, the table ipo_map_table() gave for the map in this
+ * operation, nothing having changed the map since (no code that could
+ * have run between): an operation that looks a key up, then reads or
+ * sets its value, checks the table once rather than at each step. */
+int64_t ipo_map_find_in(ipo_table_t *t, uint64_t hash, ipo_key_eq_fn eq, void *ctx);
+
 /* Appends an entry for a key known to be absent (ipo_map_find said so),
  * resizing first when the entries are full. 0, -IPO_ENOMEM, or
  * -IPO_EBADOBJ / -IPO_ECORRUPT for a damaged table (the map unchanged, key
@@ -171,6 +177,11 @@ void ipo_map_clear(struct ipo_region *r, ipo_obj_t *map);
  * dict, or no such live entry: the value still the caller's),
  * -IPO_EBADOBJ (a damaged table). */
 int ipo_map_set_value(struct ipo_region *r, ipo_obj_t *map, uint64_t entry, const ipo_value_t *value);
+
+/* ipo_map_set_value() with t, the map's table as ipo_map_table() gave it
+ * in this operation (as for ipo_map_find_in()). */
+int ipo_map_set_value_in(struct ipo_region *r, ipo_obj_t *map, ipo_table_t *t, uint64_t entry,
+                         const ipo_value_t *value);
 
 /* Checks an object and everything it owns: children of the types their
  * values say, lists within their arrays, tables' index and entries in
