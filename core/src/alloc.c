@@ -235,6 +235,48 @@ static void mark_free(ipo_heap_t *h, ipo_off_t b, uint64_t size, uint64_t prev_f
     next->size_tag |= IPO_BLOCK_PREV_FREE;
 }
 
+/* Whether blocks of sizes a and b are filed in the same class. */
+static int same_class(uint64_t a, uint64_t b)
+{
+    unsigned fa, sa, fb, sb;
+    class_of(a, &fa, &sa);
+    class_of(b, &fb, &sb);
+    return fa == fb && sa == sb;
+}
+
+/* Allocates the last `need` bytes of the free block b (of bsize bytes),
+ * which stays free, and where it is filed, because its smaller size is of
+ * the same class: no list, bitmap or head is written, and neither is the
+ * line after b's old end but for one flag. A small message made and
+ * destroyed turn after turn by two processes then moves only b's header,
+ * its own block and its successor's header between their caches, not the
+ * root's lists (issue 12). The block's header is written inside b, where a
+ * walk does not look; shrinking b publishes it; its tag, last, hands it
+ * out (a kill before leaves an untagged block, which ipo_alloc_rebuild
+ * frees and merges back into b). Returns the new block. */
+static ipo_off_t carve_end(ipo_heap_t *h, ipo_off_t b, uint64_t bsize, uint64_t need)
+{
+    ipo_alloc_root_t *root = h->root;
+    uint64_t rest = bsize - need;
+    ipo_off_t nb = b + rest;
+    ipo_block_t *blk = block_at(h, b), *nblk = block_at(h, nb);
+    WALK_POINT();
+    nblk->prev_size = rest;
+    WALK_POINT();
+    nblk->size_tag = need | IPO_BLOCK_PREV_FREE;
+    WALK_POINT();
+    blk->size_tag = rest | IPO_BLOCK_FREE | (blk->size_tag & IPO_BLOCK_PREV_FREE);
+    WALK_POINT();
+    block_at(h, nb + need)->size_tag &= ~IPO_BLOCK_PREV_FREE;
+    WALK_POINT();
+    nblk->size_tag = need | IPO_BLOCK_PREV_FREE | (tag_for(h, nb) << IPO_BLOCK_TAG_SHIFT);
+    WALK_POINT();
+    root->free_bytes -= need;
+    WALK_POINT();
+    root->used_blocks++;
+    return nb;
+}
+
 int ipo_alloc_init(ipo_heap_t *h, ipo_off_t start, uint64_t size, uint64_t tag_key)
 {
     ipo_off_t first = round_up(start, GRANULE);
@@ -322,8 +364,12 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
     if (!link_ok(h, b) || !free_neighbour_ok(h, b, block_size(block_at(h, b))))
         return -IPO_ECORRUPT;
 
-    list_remove(h, b);
     uint64_t bsize = block_size(block_at(h, b));
+    if (align == GRANULE && bsize - need >= MIN_BLOCK && same_class(bsize, bsize - need)) {
+        *out = carve_end(h, b, bsize, need) + HDR;
+        return 0;
+    }
+    list_remove(h, b);
     /* b was free, so immediate coalescing guarantees its predecessor is not. */
     if (align > GRANULE) {
         ipo_off_t payload = round_up(b + HDR, align);
@@ -407,6 +453,25 @@ static int free_neighbour_ok(const ipo_heap_t *h, ipo_off_t n, uint64_t size)
     return fl < IPO_ALLOC_FL_COUNT && root->free_heads[fl][sl] == n;
 }
 
+/* Frees the block b (of size bytes) into its free predecessor, whose
+ * larger size is of the same class: the predecessor grows where it is
+ * filed, and no list, bitmap or head is written (carve_end()'s inverse).
+ * Its header first, which covers b for a walk; then b's successor learns
+ * of its free predecessor; b's header, absorbed, is cleared last. */
+static void grow_prev(ipo_heap_t *h, ipo_off_t b, uint64_t size)
+{
+    ipo_alloc_root_t *root = h->root;
+    ipo_block_t *blk = block_at(h, b);
+    ipo_off_t start = b - blk->prev_size;
+    mark_free(h, start, blk->prev_size + size, block_at(h, start)->size_tag & IPO_BLOCK_PREV_FREE);
+    WALK_POINT();
+    blk->size_tag = 0; /* absorbed: never valid again */
+    WALK_POINT();
+    root->free_bytes += size;
+    WALK_POINT();
+    root->used_blocks--;
+}
+
 int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
 {
     if (!heap_ok(h))
@@ -435,6 +500,10 @@ int ipo_alloc_free(ipo_heap_t *h, ipo_off_t off)
     /* The merged block's header is written before the headers it absorbs
      * are cleared: a walk then always steps from a whole header to a whole
      * header, whichever store a kill stops at (ipo_alloc_rebuild). */
+    if (prev_flag && !merge_next && same_class(blk->prev_size, blk->prev_size + size)) {
+        grow_prev(h, b, size);
+        return 0;
+    }
     ipo_off_t start = b;
     if (prev_flag) {
         start = b - blk->prev_size;

@@ -1,5 +1,6 @@
 /* tests/c/test_alloc.c — the allocator against a model: random sequences, exhaustion, coalescing. */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "ipo/alloc.h"
 #include "task.h"
@@ -99,10 +100,12 @@ static void test_stale_and_copied_headers_are_refused(void)
         ASSERT_OK(ipo_alloc_free(&a.heap, order ? x : y));
         ASSERT_ERR(ipo_alloc_free(&a.heap, x), IPO_EBADOBJ);
         ASSERT_ERR(ipo_alloc_free(&a.heap, y), IPO_EBADOBJ);
-        /* A block over both: y's old place is inside its payload. */
+        /* A block over both: the upper one's old place is inside its
+         * payload (small blocks are carved from the end of a larger free
+         * block, so y may lie below x). */
         ASSERT_OK(ipo_alloc(&a.heap, 128, 0, &w));
-        ASSERT_UEQ(w, x);
-        ASSERT_ERR(ipo_alloc_free(&a.heap, y), IPO_EBADOBJ);
+        ASSERT_UEQ(w, x < y ? x : y);
+        ASSERT_ERR(ipo_alloc_free(&a.heap, x < y ? y : x), IPO_EBADOBJ);
         ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
         /* A valid header copied into a payload is no header there. */
         memcpy(a.mem + w + 32, a.mem + z - sizeof(ipo_block_t), sizeof(ipo_block_t));
@@ -159,6 +162,78 @@ static void test_alignment(void)
 /* Fill the heap with small blocks until it refuses, then check that the
  * failure changed nothing, that freeing every other block does not let a
  * large block in (fragmentation), and that freeing all coalesces to one. */
+/* What the root says about free blocks: lists, heads and bitmaps. */
+typedef struct lists_image {
+    uint64_t  fl_bitmap;
+    uint32_t  sl_bitmap[IPO_ALLOC_FL_COUNT];
+    ipo_off_t free_heads[IPO_ALLOC_FL_COUNT][IPO_ALLOC_SL_COUNT];
+} lists_image_t;
+
+static void lists_image(const ipo_heap_t *h, lists_image_t *img)
+{
+    memset(img, 0, sizeof(*img));
+    img->fl_bitmap = h->root->fl_bitmap;
+    memcpy(img->sl_bitmap, h->root->sl_bitmap, sizeof(img->sl_bitmap));
+    memcpy(img->free_heads, h->root->free_heads, sizeof(img->free_heads));
+}
+
+/* A small block made and freed again and again (a message per turn) comes
+ * from the end of the large free block, which keeps its place: neither
+ * the allocation nor the free writes a list, head or bitmap, and the same
+ * block comes back each time. A block whose carving would move the free
+ * block to another class is split as before, and everything merges back. */
+static void test_small_blocks_leave_the_lists_alone(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 20);
+    ipo_alloc_stats_t empty, st;
+    ipo_alloc_stats(&a.heap, &empty);
+    lists_image_t before, now;
+    lists_image(&a.heap, &before);
+    ipo_off_t first = 0;
+    for (int i = 0; i < 3; i++) {
+        ipo_off_t off;
+        ASSERT_OK(ipo_alloc(&a.heap, 80, 0, &off));
+        if (i == 0)
+            first = off;
+        ASSERT_UEQ(off, first);
+        /* At the heap's end: the free block before it kept its header. */
+        ASSERT_UEQ(off + ipo_alloc_usable_size(&a.heap, off), a.heap.root->heap_end);
+        lists_image(&a.heap, &now);
+        ASSERT(memcmp(&before, &now, sizeof(now)) == 0);
+        ipo_alloc_stats(&a.heap, &st);
+        ASSERT_EQ(st.used_blocks, 1);
+        ASSERT_EQ(st.free_blocks, 1);
+        ASSERT_UEQ(st.free_bytes, empty.free_bytes - (ipo_alloc_usable_size(&a.heap, off) + 16));
+        ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+        ASSERT_OK(ipo_alloc_free(&a.heap, off));
+        lists_image(&a.heap, &now);
+        ASSERT(memcmp(&before, &now, sizeof(now)) == 0);
+        ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    }
+    /* Nearly all of it: the rest falls to a lower class, so the block is
+     * split at its start, and the free re-files the merged block. */
+    ipo_off_t big;
+    ASSERT_OK(ipo_alloc(&a.heap, empty.largest_free - 4096, 0, &big));
+    ASSERT_UEQ(big, a.heap.root->heap_start + 16);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    ASSERT_OK(ipo_alloc_free(&a.heap, big));
+    ipo_alloc_stats(&a.heap, &st);
+    ASSERT_EQ(st.free_blocks, 1);
+    ASSERT_EQ(st.used_blocks, 0);
+    ASSERT_UEQ(st.free_bytes, empty.free_bytes);
+    lists_image(&a.heap, &now);
+    ASSERT(memcmp(&before, &now, sizeof(now)) == 0);
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
+static int offset_order(const void *x, const void *y)
+{
+    ipo_off_t a = *(const ipo_off_t *)x, b = *(const ipo_off_t *)y;
+    return (a > b) - (a < b);
+}
+
 static void test_exhaustion_and_coalescing(void)
 {
     arena_t a;
@@ -186,6 +261,9 @@ static void test_exhaustion_and_coalescing(void)
     ASSERT_UEQ(after_fail.used_blocks, full.used_blocks);
     ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
 
+    /* Every other block in address order (small blocks are carved from
+     * either end of a free block, so the order of allocation is not it). */
+    qsort(offs, (size_t)n, sizeof(offs[0]), offset_order);
     for (int i = 0; i < n; i += 2)
         ASSERT_OK(ipo_alloc_free(&a.heap, offs[i]));
     ipo_alloc_stats_t holes;
@@ -438,6 +516,7 @@ int main(void)
     RUN(test_aligned_request_uses_a_tight_fit);
     RUN(test_alignment);
     RUN(test_exhaustion_and_coalescing);
+    RUN(test_small_blocks_leave_the_lists_alone);
     RUN(test_random_against_model);
     RUN(test_refusal_names_the_aligned_room);
     RUN(test_check_detects_damage);
