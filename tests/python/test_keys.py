@@ -196,3 +196,21 @@ def test_a_key_eq_that_rebuilds_the_dict_does_not_read_another_key(held):
     assert mutated
     assert dict(shared) == {"b": "other"}
     held.check()
+
+
+def test_a_value_hook_that_rebuilds_the_dict_does_not_store_into_another_key(held):
+    """Encoding the value ran Python code (its pickling's __reduce__) that
+    cleared the dict and refilled it: the entry the lookup found now names
+    another key, whose value must stay; the key gets the new value."""
+    shared = held.put_message({5: "old"})
+    held.take_message()
+
+    class Value:
+        def __reduce__(self):
+            shared.clear()
+            shared["b"] = "kept"
+            return (str, ("new",))
+
+    shared[5] = Value()
+    assert dict(shared) == {"b": "kept", 5: "new"}
+    held.check()
