@@ -365,6 +365,12 @@ int ipo_alloc(ipo_heap_t *h, uint64_t size, uint64_t align, ipo_off_t *out)
         return -IPO_ECORRUPT;
 
     uint64_t bsize = block_size(block_at(h, b));
+    /* The class b is filed in (find_free) promised room for the request,
+     * but b is checked only against its own class: a block also named as
+     * the head of a larger one (a damaged root) is smaller than asked, and
+     * bsize - need would wrap into a split past its end. */
+    if (!fits(b, bsize, need, align))
+        return -IPO_ECORRUPT;
     if (align == GRANULE && bsize - need >= MIN_BLOCK && same_class(bsize, bsize - need)) {
         *out = carve_end(h, b, bsize, need) + HDR;
         return 0;

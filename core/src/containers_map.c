@@ -81,14 +81,19 @@ int64_t ipo_map_find(const ipo_region_t *r, const ipo_obj_t *map, uint64_t hash,
 
 int64_t ipo_map_find_in(ipo_table_t *t, uint64_t hash, ipo_key_eq_fn eq, void *ctx)
 {
+    /* The table's bounds as ipo_map_table() checked them, read once: a
+     * compare may run code (a Python key's __eq__, a finalizer) that frees
+     * the table and reuses its block, and the probe must then stay inside
+     * it (the caller looks again: keys.c). */
     uint32_t *index = ipo_table_index(t);
     ipo_entry_t *entries = ipo_table_entries(t);
-    uint64_t mask = t->index_size - 1, perturb = hash, i = hash & mask;
-    for (uint64_t probes = 0; probes <= t->index_size + 64; probes++, PROBE_NEXT(i, perturb, mask)) {
+    const uint64_t index_size = t->index_size, nentries = t->nentries;
+    uint64_t mask = index_size - 1, perturb = hash, i = hash & mask;
+    for (uint64_t probes = 0; probes <= index_size + 64; probes++, PROBE_NEXT(i, perturb, mask)) {
         uint32_t ix = index[i];
         if (ix == 0)
             return IPO_MAP_ABSENT;
-        if (ix == IPO_TABLE_DUMMY || ix > t->nentries)
+        if (ix == IPO_TABLE_DUMMY || ix > nentries)
             continue;
         ipo_entry_t *e = &entries[ix - 1];
         if (e->hash != hash || !e->live)

@@ -429,6 +429,16 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
         return -1;
     if (e >= 0 && !value)
         return 0; /* a set's key already there */
+    if (value && !enc && st->used) {
+        /* Encoding went through the encoder, whose hooks (an object's,
+         * pickling's __reduce__) may have changed the map: the entry the
+         * lookup found may now hold another key, or none. Look again. */
+        e = ipo_py_map_find(self, map, key, hash, &found_in);
+        if (e == IPO_MAP_ERROR) {
+            ipo_value_release(&self->r, &vslot);
+            return -1;
+        }
+    }
     if (e >= 0) {
         /* Old or new at every instruction, the old value released once
          * nothing names it (core/src/containers_value.c). Encoding the value

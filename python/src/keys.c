@@ -380,12 +380,12 @@ static int probe_eq(void *ctx, const ipo_value_t *stored)
     return key_eq(p->self, p->key, stored, 0, &p->ran_code);
 }
 
-int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash,
-                        ipo_table_t **table)
+/* One lookup: the entry, IPO_MAP_ABSENT, or IPO_MAP_ERROR; *ran_code
+ * whether a compare ran code, *table the table it searched. */
+static int64_t map_find_once(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash,
+                             int *ran_code, ipo_table_t **table)
 {
     key_probe_t p = { self, key, NULL, 0, 0, 0 };
-    if (table)
-        *table = NULL;
     PyObject *owner = NULL;
     if (PyUnicode_CheckExact(key)) {
         p.bytes = str_bytes(key, &p.len, &owner);
@@ -404,7 +404,38 @@ int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key,
         ipo_py_raise_damaged(self, "a shared dict's or set's table does not check out");
         return IPO_MAP_ERROR;
     }
-    if (table && !p.ran_code)
+    *ran_code = p.ran_code;
+    *table = t;
+    return e;
+}
+
+/* How often a lookup whose compares ran code is repeated before a store or
+ * read gives up: a key whose __eq__ changes the dict at every call. */
+#define MAP_FIND_TRIES 8
+
+int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash,
+                        ipo_table_t **table)
+{
+    if (table)
+        *table = NULL;
+    int ran_code = 0;
+    ipo_table_t *t = NULL;
+    int64_t e = map_find_once(self, map, key, hash, &ran_code, &t);
+    /* A compare that ran code (an __eq__, a hook, a finalizer) may have
+     * changed the map under the lookup: the entry it found may now hold
+     * another key, and a key it missed may have been put. As CPython's
+     * dict restarts such a lookup, look again until two lookups agree. */
+    for (int tries = 1; ran_code && e != IPO_MAP_ERROR; tries++) {
+        if (tries == MAP_FIND_TRIES) {
+            PyErr_SetString(PyExc_RuntimeError, "shared dictionary changed during a lookup");
+            return IPO_MAP_ERROR;
+        }
+        int64_t again = map_find_once(self, map, key, hash, &ran_code, &t);
+        if (again == e)
+            break;
+        e = again;
+    }
+    if (table && !ran_code && e != IPO_MAP_ERROR)
         *table = t;
     return e;
 }

@@ -19,7 +19,10 @@ void ipo_py_key_memos_clear(RegionObject *self);
  * table, *table is the map's table as the lookup checked it, when no
  * Python code ran during the lookup (str, bytes, int keys and tuples of
  * them compare without any), so that the caller may read or set the entry
- * without checking the table again; else NULL. */
+ * without checking the table again; else NULL. A lookup whose compares
+ * ran code is repeated until two agree (the code may have changed the
+ * map under it, as CPython's dict restarts then): RuntimeError after a
+ * few that do not. */
 int64_t ipo_py_map_find(RegionObject *self, const ipo_obj_t *map, PyObject *key, uint64_t hash,
                         ipo_table_t **table);
 

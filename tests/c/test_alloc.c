@@ -32,6 +32,12 @@ static void arena_free(arena_t *a)
     free(a->mem);
 }
 
+/* The highest non-empty first-level class. */
+static unsigned msb_class(const ipo_alloc_root_t *root)
+{
+    return 63u - (unsigned)__builtin_clzll(root->fl_bitmap);
+}
+
 static void test_init_rejects_tiny_heaps(void)
 {
     uint8_t mem[HEAP_OFF + 256] __attribute__((aligned(64)));
@@ -507,6 +513,39 @@ static void test_damaged_lists_are_not_followed(void)
     arena_free(&a);
 }
 
+/* A block the root files in a larger class than its size (a damaged or
+ * hostile root: it is also the head of its own class, so every neighbour
+ * check passes) is -IPO_ECORRUPT, never split past its end: bsize - need
+ * must not wrap. */
+static void test_misfiled_small_block_is_not_split(void)
+{
+    arena_t a;
+    arena_init(&a, 1 << 20);
+    ipo_off_t offs[30];
+    for (int i = 0; i < 30; i++)
+        ASSERT_OK(ipo_alloc(&a.heap, 100, 0, &offs[i]));
+    ASSERT_OK(ipo_alloc_free(&a.heap, offs[20]));
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    ipo_alloc_root_t *root = a.heap.root;
+    unsigned fl = msb_class(root);
+    unsigned sl = 31u - (unsigned)__builtin_clz(root->sl_bitmap[fl]);
+    /* The large class's head names the small free block. */
+    ipo_off_t head = root->free_heads[fl][sl];
+    root->free_heads[fl][sl] = offs[20] - 16;
+    uint8_t *copy = malloc(a.size);
+    ASSERT(copy != NULL);
+    memcpy(copy, a.mem, a.size);
+    ipo_off_t z = 0;
+    ASSERT_ERR(ipo_alloc(&a.heap, 1000, 0, &z), IPO_ECORRUPT);
+    ASSERT_ERR(ipo_alloc(&a.heap, 1000, 256, &z), IPO_ECORRUPT);
+    /* Nothing was written. */
+    ASSERT(memcmp(copy, a.mem, a.size) == 0);
+    free(copy);
+    root->free_heads[fl][sl] = head;
+    ASSERT_CHECK(ipo_alloc_check(&a.heap, why, sizeof(why)));
+    arena_free(&a);
+}
+
 int main(void)
 {
     RUN(test_init_rejects_tiny_heaps);
@@ -521,5 +560,6 @@ int main(void)
     RUN(test_refusal_names_the_aligned_room);
     RUN(test_check_detects_damage);
     RUN(test_damaged_lists_are_not_followed);
+    RUN(test_misfiled_small_block_is_not_split);
     return 0;
 }

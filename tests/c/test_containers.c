@@ -283,10 +283,63 @@ static void test_value_repair(void)
     }
 }
 
+/* What a compare that runs code (a Python key's __eq__, a finalizer) may do
+ * to the table a lookup is probing: free it, and the block be reused for
+ * other data. Here: the header and index overwritten with large numbers. */
+typedef struct clobber {
+    ipo_table_t *t;
+    int          calls;
+} clobber_t;
+
+static int clobbering_eq(void *ctx, const ipo_value_t *stored)
+{
+    (void)stored;
+    clobber_t *c = ctx;
+    if (c->calls++ == 0) {
+        uint32_t *index = ipo_table_index(c->t);
+        for (uint64_t i = 0; i < c->t->index_size; i++)
+            index[i] = 0xFFFFFFF0u;
+        c->t->nentries = 0xFFFFFFF0u;
+        c->t->index_size = UINT64_C(1) << 40;
+    }
+    return 0;
+}
+
+/* A lookup goes on probing after a compare: what it reads of the table
+ * (its size, its number of entries) must be what it checked at the start,
+ * so that a table rewritten under it is never followed past its block. */
+static void test_map_find_after_a_compare_changed_the_table(void)
+{
+    ipo_region_t r;
+    void *mem = region_twin_new(1 << 20, &r);
+    ipo_off_t off;
+    ASSERT_OK(ipo_map_new(&r, IPO_T_DICT, 0, &off));
+    ipo_obj_t *map = (ipo_obj_t *)((uint8_t *)mem + off);
+    for (int64_t i = 0; i < 8; i++) {
+        ipo_value_t k = int_value(i), v = int_value(-i);
+        ASSERT_OK(ipo_map_insert(&r, map, ipo_hash_int64(i), &k, &v));
+    }
+    ipo_table_t *t = ipo_map_table(&r, map);
+    ASSERT(t != NULL);
+    size_t bytes = (size_t)((uint8_t *)(ipo_table_entries(t) + t->entry_cap) - (uint8_t *)t);
+    void *saved = malloc(bytes);
+    ASSERT(saved != NULL);
+    memcpy(saved, t, bytes);
+    clobber_t c = { t, 0 };
+    ASSERT_EQ(ipo_map_find_in(t, ipo_hash_int64(3), clobbering_eq, &c), IPO_MAP_ABSENT);
+    ASSERT_EQ(c.calls, 1);
+    memcpy(t, saved, bytes);
+    free(saved);
+    ASSERT_OK(ipo_obj_destroy(&r, off));
+    ASSERT_CHECK(ipo_region_check(&r, why, sizeof(why)));
+    region_twin_free(mem, &r);
+}
+
 int main(void)
 {
     RUN(test_list);
     RUN(test_map);
+    RUN(test_map_find_after_a_compare_changed_the_table);
     RUN(test_value_replace);
     RUN(test_value_repair);
     return 0;

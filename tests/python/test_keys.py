@@ -145,3 +145,72 @@ def test_another_process_changes_the_dict_under_kept_hashes(region_name, seed):
             child.kill()
         child.communicate()
         sm.close()
+
+
+def test_a_key_eq_that_rebuilds_the_dict_does_not_store_into_another_key(held):
+    """A lookup whose compare ran Python code (the key's __eq__) that
+    cleared the dict and refilled it: the entry number the lookup found now
+    names another key. The store must not go to (or be skipped because of)
+    that entry: as CPython's dict restarts such a lookup, the key is looked
+    up again, here absent, and inserted."""
+    import decimal
+
+    shared = held.put_message({5: "old"})
+    held.take_message()
+    mutated = []
+
+    def __eq__(self, other):
+        if not mutated:
+            mutated.append(1)
+            shared.clear()
+            shared["b"] = "v"  # entry 0 now: another key, the value stored below
+        return decimal.Decimal.__eq__(self, other)
+
+    # Hashed as a Decimal (by its type's name), compared by its __eq__.
+    K = type("decimal.Decimal", (decimal.Decimal,), {"__eq__": __eq__, "__hash__": decimal.Decimal.__hash__,
+                                                  "__reduce__": lambda self: (decimal.Decimal, (str(self),))})
+    key = K(5)
+    shared[key] = "v"
+    assert mutated
+    assert dict(shared) == {"b": "v", 5: "v"}
+    held.check()
+
+
+def test_a_key_eq_that_rebuilds_the_dict_does_not_read_another_key(held):
+    """The same for a read: the entry the lookup found names another key
+    once the compare's __eq__ refilled the dict; the key is absent."""
+    shared = held.put_message({5: "old"})
+    held.take_message()
+    mutated = []
+
+    def __eq__(self, other):
+        if not mutated:
+            mutated.append(1)
+            shared.clear()
+            shared["b"] = "other"
+        return decimal.Decimal.__eq__(self, other)
+
+    K = type("decimal.Decimal", (decimal.Decimal,), {"__eq__": __eq__, "__hash__": decimal.Decimal.__hash__})
+    with pytest.raises(KeyError):
+        shared[K(5)]
+    assert mutated
+    assert dict(shared) == {"b": "other"}
+    held.check()
+
+
+def test_a_value_hook_that_rebuilds_the_dict_does_not_store_into_another_key(held):
+    """Encoding the value ran Python code (its pickling's __reduce__) that
+    cleared the dict and refilled it: the entry the lookup found now names
+    another key, whose value must stay; the key gets the new value."""
+    shared = held.put_message({5: "old"})
+    held.take_message()
+
+    class Value:
+        def __reduce__(self):
+            shared.clear()
+            shared["b"] = "kept"
+            return (str, ("new",))
+
+    shared[5] = Value()
+    assert dict(shared) == {"b": "kept", 5: "new"}
+    held.check()
