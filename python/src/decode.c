@@ -486,6 +486,10 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
 
 /* ---- entry points ------------------------------------------------------------------ */
 
+static PyObject *decode_counted(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
+static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy);
+static PyObject *decode_block(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
+
 static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int copy)
 {
     switch (slot->type) {
@@ -503,7 +507,8 @@ static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int c
             return ipo_py_raise(self->st, -IPO_EBADOBJ,
                                 "a container names offset %llu as a type %u object, which it is not",
                                 (unsigned long long)slot->v.off, (unsigned)slot->type);
-        return ipo_py_decode_obj(self, slot->v.off, copy);
+        /* The block checked out just now: decoded without checking it again. */
+        return decode_counted(self, child, slot->v.off, copy);
     }
     }
 }
@@ -518,12 +523,17 @@ PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off)
     return ipo_py_decode_obj(self, off, 0);
 }
 
-static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy);
-
 /* Every block a read decodes comes through here: a budget of blocks (see
  * decode_left in ipo_python.h) and Python's recursion limit bound the read
  * of any region, damaged or not, however its blocks name each other. */
 PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy)
+{
+    return decode_counted(self, NULL, off, copy);
+}
+
+/* obj: the block at off, checked by the caller (ipo_obj_get), or NULL to
+ * check it here. */
+static PyObject *decode_counted(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
 {
     if (self->decode_depth == 0) {
         /* Plain: the root is written only under access, which this read holds. */
@@ -538,7 +548,7 @@ PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy)
         return NULL;
     self->decode_left--;
     self->decode_depth++;
-    PyObject *value = decode_obj(self, off, copy);
+    PyObject *value = obj ? decode_block(self, obj, off, copy) : decode_obj(self, off, copy);
     self->decode_depth--;
     Py_LeaveRecursiveCall();
     return value;
@@ -551,6 +561,12 @@ static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy)
         return ipo_py_raise(self->st, -IPO_EBADOBJ,
                             "offset %llu does not name a live object (was it destroyed?)",
                             (unsigned long long)off);
+    return decode_block(self, obj, off, copy);
+}
+
+/* The block obj at off, checked (ipo_obj_get) in this read. */
+static PyObject *decode_block(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
+{
     const char *data = ipo_obj_data(obj);
     switch (obj->type) {
     case IPO_T_BYTES:

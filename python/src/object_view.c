@@ -336,10 +336,14 @@ static inline int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref
             return -1;
         }
     }
-    /* As field_set_other's: the next read of a big int gives back this one. */
+    /* As field_set_other's: the next read of an int (but a small one)
+     * gives back this one, an exact int (ipo_py_encode_number takes no
+     * subclass) of the slot's bits now. */
     ipo_memo_t *m;
-    if (slot.type == IPO_T_INT64 && !IPO_PY_SMALL_INT(slot.v.i64) && (m = ref_memo(ref, f->index, holder, 1)))
-        ipo_py_memo_stored(region, m, now, value);
+    if (slot.type == IPO_T_INT64 && !IPO_PY_SMALL_INT(slot.v.i64) && (m = ref_memo(ref, f->index, holder, 1))) {
+        ipo_memo_t key = { NULL, slot.v.u64, 0, IPO_T_INT64 };
+        ipo_py_memo_set(m, &key, value);
+    }
     return 0;
 }
 
