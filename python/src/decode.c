@@ -484,9 +484,44 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
     }
 }
 
-/* ---- entry points ------------------------------------------------------------------ */
+/* ---- small str values kept by block ------------------------------------------------ */
+
+/* A str value read again (`k = d[key]` in a loop, a list's item) is the
+ * object its last read made while its block holds: same offset, same
+ * generation (a STR block is never written in place; freed and made again
+ * it has a newer generation), same region (its hash key). Only small ones,
+ * so that what is kept stays small: 32 of at most 1 KiB. Kept by block,
+ * not by slot, so another process's store (a new block) always misses. */
+#define STR_MEMO_MAX_BYTES 1024
 
 static PyObject *decode_counted(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
+
+void ipo_py_str_memos_clear(RegionObject *self)
+{
+    for (size_t i = 0; i < IPO_PY_STR_MEMOS; i++)
+        Py_CLEAR(self->str_memos[i].value);
+}
+
+/* The STR block obj at off, checked in this read. */
+static PyObject *decode_str_kept(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off)
+{
+    ipo_str_memo_t *m = &self->str_memos[((off >> 4) ^ (off >> 10)) % IPO_PY_STR_MEMOS];
+    uint64_t seed = self->r.hash_key[0];
+    if (m->value && m->off == off && m->gen == obj->gen && m->seed == seed)
+        return Py_NewRef(m->value);
+    PyObject *value = decode_counted(self, obj, off, 0);
+    if (value && PyUnicode_CheckExact(value)) {
+        PyObject *old = m->value;
+        m->value = Py_NewRef(value);
+        m->off = off;
+        m->gen = obj->gen;
+        m->seed = seed;
+        Py_XDECREF(old); /* a str: its deallocation runs no code */
+    }
+    return value;
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
 static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy);
 static PyObject *decode_block(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
 
@@ -508,6 +543,8 @@ static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int c
                                 "a container names offset %llu as a type %u object, which it is not",
                                 (unsigned long long)slot->v.off, (unsigned)slot->type);
         /* The block checked out just now: decoded without checking it again. */
+        if (child->type == IPO_T_STR && child->v.len <= STR_MEMO_MAX_BYTES)
+            return decode_str_kept(self, child, slot->v.off);
         return decode_counted(self, child, slot->v.off, copy);
     }
     }
