@@ -173,12 +173,14 @@ int ipo_obj_new_scalar(ipo_region_t *r, uint8_t type, uint64_t bits, ipo_off_t *
 
 int ipo_obj_get(const ipo_region_t *r, ipo_off_t off, const ipo_obj_t **out)
 {
-    if (ipo_alloc_validate(&r->heap, off))
+    /* The allocator's check inline, which gives the block's usable size
+     * with it: every decode and key compare of a child comes here. */
+    uint64_t usable;
+    if (!ipo_alloc_live(&r->heap, off, &usable))
         return -IPO_EBADOBJ;
     const ipo_obj_t *obj = (const ipo_obj_t *)(r->base + off);
     if (!type_known(obj->type))
         return -IPO_EBADOBJ;
-    uint64_t usable = ipo_alloc_usable_size(&r->heap, off);
     if (ipo_type_has_payload(obj->type)) {
         uint64_t rel = ipo_obj_data_rel(obj);
         if (rel > usable || obj->v.len > usable - rel)

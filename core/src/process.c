@@ -15,7 +15,7 @@
  * the files it inherited: an inherited descriptor shares the parent's
  * open-file description, so it would keep the parent's liveness lock held
  * for as long as the child lives, even after the parent died. */
-static unsigned fork_gen;
+unsigned ipo__fork_gen; /* region.h */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static ipo_region_t *registry;
@@ -43,7 +43,7 @@ static void after_fork_child(void)
         close(r->fd);
     }
     registry = NULL;
-    fork_gen++;
+    ipo__fork_gen++;
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -55,7 +55,7 @@ static void install_fork_handlers(void)
 unsigned ipo__fork_generation(void)
 {
     pthread_once(&fork_once, install_fork_handlers);
-    return fork_gen;
+    return ipo__fork_gen;
 }
 
 /* Registered from the moment the file is open, so that a fork() in another
@@ -88,14 +88,6 @@ int ipo__handle_is_ours(const ipo_region_t *r)
     return r->fork_gen == ipo__fork_generation();
 }
 
-int ipo_region_inherited(const ipo_region_t *r)
-{
-    /* On the hot path of every view operation: the counter itself, without
-     * the pthread_once of ipo__fork_generation(). Any handle that holds a
-     * generation got it from ipo__fork_generation(), so the fork handlers
-     * that move the counter are in place by then. */
-    return r->fork_gen != fork_gen;
-}
 
 uint64_t ipo__process_start_time(int pid)
 {

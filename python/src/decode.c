@@ -484,7 +484,46 @@ static PyObject *decode_live(RegionObject *self, const ipo_obj_t *obj, ipo_off_t
     }
 }
 
+/* ---- small str values kept by block ------------------------------------------------ */
+
+/* A str value read again (`k = d[key]` in a loop, a list's item) is the
+ * object its last read made while its block holds: same offset, same
+ * generation (a STR block is never written in place; freed and made again
+ * it has a newer generation), same region (its hash key). Only small ones,
+ * so that what is kept stays small: 32 of at most 1 KiB. Kept by block,
+ * not by slot, so another process's store (a new block) always misses. */
+#define STR_MEMO_MAX_BYTES 1024
+
+static PyObject *decode_counted(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
+
+void ipo_py_str_memos_clear(RegionObject *self)
+{
+    for (size_t i = 0; i < IPO_PY_STR_MEMOS; i++)
+        Py_CLEAR(self->str_memos[i].value);
+}
+
+/* The STR block obj at off, checked in this read. */
+static PyObject *decode_str_kept(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off)
+{
+    ipo_str_memo_t *m = &self->str_memos[((off >> 4) ^ (off >> 10)) % IPO_PY_STR_MEMOS];
+    uint64_t seed = self->r.hash_key[0];
+    if (m->value && m->off == off && m->gen == obj->gen && m->seed == seed)
+        return Py_NewRef(m->value);
+    PyObject *value = decode_counted(self, obj, off, 0);
+    if (value && PyUnicode_CheckExact(value)) {
+        PyObject *old = m->value;
+        m->value = Py_NewRef(value);
+        m->off = off;
+        m->gen = obj->gen;
+        m->seed = seed;
+        Py_XDECREF(old); /* a str: its deallocation runs no code */
+    }
+    return value;
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
+static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy);
+static PyObject *decode_block(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
 
 static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int copy)
 {
@@ -503,7 +542,10 @@ static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int c
             return ipo_py_raise(self->st, -IPO_EBADOBJ,
                                 "a container names offset %llu as a type %u object, which it is not",
                                 (unsigned long long)slot->v.off, (unsigned)slot->type);
-        return ipo_py_decode_obj(self, slot->v.off, copy);
+        /* The block checked out just now: decoded without checking it again. */
+        if (child->type == IPO_T_STR && child->v.len <= STR_MEMO_MAX_BYTES)
+            return decode_str_kept(self, child, slot->v.off);
+        return decode_counted(self, child, slot->v.off, copy);
     }
     }
 }
@@ -518,12 +560,17 @@ PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off)
     return ipo_py_decode_obj(self, off, 0);
 }
 
-static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy);
-
 /* Every block a read decodes comes through here: a budget of blocks (see
  * decode_left in ipo_python.h) and Python's recursion limit bound the read
  * of any region, damaged or not, however its blocks name each other. */
 PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy)
+{
+    return decode_counted(self, NULL, off, copy);
+}
+
+/* obj: the block at off, checked by the caller (ipo_obj_get), or NULL to
+ * check it here. */
+static PyObject *decode_counted(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
 {
     if (self->decode_depth == 0) {
         /* Plain: the root is written only under access, which this read holds. */
@@ -538,7 +585,7 @@ PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy)
         return NULL;
     self->decode_left--;
     self->decode_depth++;
-    PyObject *value = decode_obj(self, off, copy);
+    PyObject *value = obj ? decode_block(self, obj, off, copy) : decode_obj(self, off, copy);
     self->decode_depth--;
     Py_LeaveRecursiveCall();
     return value;
@@ -551,6 +598,12 @@ static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy)
         return ipo_py_raise(self->st, -IPO_EBADOBJ,
                             "offset %llu does not name a live object (was it destroyed?)",
                             (unsigned long long)off);
+    return decode_block(self, obj, off, copy);
+}
+
+/* The block obj at off, checked (ipo_obj_get) in this read. */
+static PyObject *decode_block(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
+{
     const char *data = ipo_obj_data(obj);
     switch (obj->type) {
     case IPO_T_BYTES:

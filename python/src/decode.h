@@ -16,6 +16,9 @@ PyObject *ipo_py_decode(RegionObject *self, ipo_off_t off);
 PyObject *ipo_py_decode_obj(RegionObject *self, ipo_off_t off, int copy);
 PyObject *ipo_py_decode_value(RegionObject *self, const ipo_value_t *slot, int copy);
 
+/* Drops the str values kept by block (the region's deallocation). */
+void ipo_py_str_memos_clear(RegionObject *self);
+
 /* Whether blocks of this type come back as views (so put returns a view). */
 int ipo_py_type_is_live(uint8_t type);
 

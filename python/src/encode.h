@@ -75,6 +75,50 @@ static inline void ipo_py_store_init(ipo_store_t *st)
 
 int ipo_py_store_value(ipo_store_t *st, RegionObject *self, PyObject *obj, ipo_value_t *slot);
 
+/* A number, None or a bool as the slot holds it: 1 when obj is exactly one
+ * of them that fits (an int of int64), 0 otherwise (a bigger int, any
+ * other object: the caller goes the way of ipo_py_store_value). Runs no
+ * code and never fails. A compact int (under 2^30, most of them) is read
+ * from the object as it lies, without a call. */
+static inline int ipo_py_encode_number(PyObject *obj, ipo_value_t *slot)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    if (type == &PyFloat_Type) {
+        slot->type = IPO_T_FLOAT64;
+        slot->v.f64 = PyFloat_AS_DOUBLE(obj);
+        return 1;
+    }
+    if (type == &PyLong_Type) {
+        long long v;
+#if PY_VERSION_HEX >= 0x030C0000
+        if (PyUnstable_Long_IsCompact((PyLongObject *)obj)) {
+            v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)obj);
+        } else
+#else
+        Py_ssize_t size = Py_SIZE(obj);
+        if (size >= -1 && size <= 1) {
+            /* a zero's digit need not be written: its size says it all */
+            v = size ? (long long)size * (long long)((PyLongObject *)obj)->ob_digit[0] : 0;
+        } else
+#endif
+        {
+            int overflow;
+            v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+            if (overflow)
+                return 0; /* no error: an exact int past int64 is a BIGINT */
+        }
+        slot->type = IPO_T_INT64;
+        slot->v.i64 = v;
+        return 1;
+    }
+    if (obj == Py_None || type == &PyBool_Type) {
+        slot->type = obj == Py_None ? IPO_T_NONE : IPO_T_BOOL;
+        slot->v.u64 = obj == Py_True;
+        return 1;
+    }
+    return 0;
+}
+
 /* The end of a store that used an encoder (ipo_py_store_finish). */
 int ipo_py_store_end(ipo_store_t *st, int ok);
 

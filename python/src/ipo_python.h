@@ -142,6 +142,18 @@ typedef struct ipo_key_memo {
     uint64_t  seed;
 } ipo_key_memo_t;
 
+/* A small str read from a STR block (decode.c), by the block: offset and
+ * generation (a STR block is never written in place, and one freed and
+ * made again on its offset has a newer generation), and the region's hash
+ * key, which tells one region from another. */
+#define IPO_PY_STR_MEMOS 32
+typedef struct ipo_str_memo {
+    PyObject *value;  /* a reference; NULL: empty */
+    ipo_off_t off;
+    uint64_t  seed;
+    uint32_t  gen;
+} ipo_str_memo_t;
+
 /* The last numpy array read here as a view of its block (decode.c): its
  * NDARRAY block (offset, generation), and the dtype (buffer format,
  * itemsize) and shape the read gave it. A block never changes in place
@@ -204,6 +216,9 @@ typedef struct RegionObject {
      * (keys.c), by the key object: a loop that looks the same key up
      * hashes it once. */
     ipo_key_memo_t key_memos[IPO_PY_KEY_MEMOS];
+    /* The small str values read lately, by block (decode.c): a dict value
+     * or list item read again is not decoded again while its block holds. */
+    ipo_str_memo_t str_memos[IPO_PY_STR_MEMOS];
     ipo_array_seen_t array_seen;
     /* The generated class of each static object block read here, by offset
      * (class_cache.c). */

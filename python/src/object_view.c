@@ -128,7 +128,8 @@ static ObjectRefObject *instance_ref(FieldObject *f, PyObject *inst)
 
 /* The slot of this field in the block of ref (its VALUES, into *holder),
  * needs access. */
-static ipo_value_t *field_slot(FieldObject *f, ObjectRefObject *ref, ipo_obj_t **holder)
+static inline __attribute__((always_inline)) ipo_value_t *field_slot(FieldObject *f, ObjectRefObject *ref,
+                                                                      ipo_obj_t **holder)
 {
     ipo_obj_t *values = ipo_py_view_obj(&ref->view);
     *holder = values;
@@ -241,18 +242,16 @@ static PyObject *Field_get(FieldObject *f, PyObject *inst, PyObject *owner)
     return field_get(f, ref);
 }
 
-static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObject *value)
+/* Any store but a number over a number: the slot now of holder, found
+ * already. */
+static __attribute__((noinline)) int field_set_other(FieldObject *f, PyObject *inst, ObjectRefObject *ref,
+                                                     PyObject *value, ipo_obj_t *holder, ipo_value_t *now)
 {
     RegionObject *region = ref->view.region;
     ipo_value_t slot;
-    ipo_obj_t *holder = NULL;
-    ipo_value_t *now = field_slot(f, ref, &holder);
-    if (!now)
-        return -1;
-    /* A number over a number is written at once; only a field that holds
-     * a block may hold what the store would write. */
     if (!ipo_value_is_inline(now->type)) {
-        /* A str stored again over itself (the memo shows the field holds
+        /* Only a field that holds a block may hold what the store would
+         * write already. A str stored again over itself (the memo shows the field holds
          * this very object, unchanged since) changes nothing: no block is
          * made and none freed. It still counts as a change of the turn, as
          * any store. So does a str or tuple equal to the one the field
@@ -314,6 +313,38 @@ static int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObj
         (m = ref_memo(ref, f->index, holder, 1)))
         ipo_py_memo_stored(region, m, target, value);
     return ipo_py_store_finish(&st, 1);
+}
+
+/* A number, None or a bool over one (a field's commonest store) is written
+ * from here, inline: its encode runs no code, so the slot found first is
+ * the one, and nothing is allocated; over one of its own type it is one
+ * store. The block is checked once, its slot found once. */
+static inline int field_set(FieldObject *f, PyObject *inst, ObjectRefObject *ref, PyObject *value)
+{
+    RegionObject *region = ref->view.region;
+    ipo_obj_t *holder = NULL;
+    ipo_value_t *now = field_slot(f, ref, &holder);
+    if (!now)
+        return -1;
+    ipo_value_t slot;
+    if (!ipo_value_is_inline(now->type) || !ipo_py_encode_number(value, &slot))
+        return field_set_other(f, inst, ref, value, holder, now);
+    if (!ipo_value_replace_same_inline(&region->r, now, &slot)) {
+        ipo_region_mark_changed(&region->r);
+        if (ipo_value_replace(&region->r, holder, now, &slot)) {
+            ipo_py_raise_damaged(region, "a shared object's fields are not a VALUES block");
+            return -1;
+        }
+    }
+    /* As field_set_other's: the next read of an int (but a small one)
+     * gives back this one, an exact int (ipo_py_encode_number takes no
+     * subclass) of the slot's bits now. */
+    ipo_memo_t *m;
+    if (slot.type == IPO_T_INT64 && !IPO_PY_SMALL_INT(slot.v.i64) && (m = ref_memo(ref, f->index, holder, 1))) {
+        ipo_memo_t key = { NULL, slot.v.u64, 0, IPO_T_INT64 };
+        ipo_py_memo_set(m, &key, value);
+    }
+    return 0;
 }
 
 static __attribute__((noinline, cold)) int field_set_taking_a_turn(FieldObject *f, PyObject *inst,

@@ -639,6 +639,7 @@ static void Region_dealloc(RegionObject *self)
         PyErr_WriteUnraisable((PyObject *)self);
     ipo_region_unmap(&self->r);
     ipo_py_key_memos_clear(self);
+    ipo_py_str_memos_clear(self);
     Py_CLEAR(self->object_classes);
     Py_CLEAR(self->name);
     Py_CLEAR(self->module);

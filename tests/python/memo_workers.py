@@ -42,6 +42,13 @@ def main(name):
                     employee.company = ("t", True)
                 elif order == "big int":
                     employee.years_of_employment = 10**6 + 7
+                elif order == "new item":
+                    employee.company.tags[0] = "item two"
+                elif order == "item again":
+                    # Freed and made again, as "strings again", for a str
+                    # kept by its block (decode.c).
+                    employee.company.tags[0] = None
+                    employee.company.tags[0] = "item 3"
                 elif order == "end":
                     employee = None
                     return

@@ -188,6 +188,18 @@ def test_another_process_changes_are_never_hidden_by_a_memo(region_name):
         order("big int")
         with wait_my_turn(sm, LIMIT):
             assert e.years_of_employment == 10**6 + 7
+        # A str item is kept by its block: the same object while the block
+        # holds, never once another process stored another.
+        with wait_my_turn(sm, LIMIT):
+            e.company = Company("hooli", 1, ["item one"])
+            tags = e.company.tags
+            assert tags[0] is tags[0] and tags[0] == "item one"
+        order("new item")
+        with wait_my_turn(sm, LIMIT):
+            assert tags[0] == "item two" and tags[0] is tags[0]
+        order("item again")
+        with wait_my_turn(sm, LIMIT):
+            assert tags[0] == "item 3"
         child.stdin.write("end\n")
         child.stdin.flush()
         assert child.wait(LIMIT) == 0, child.stderr.read()

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipo/atomics.h"
 #include "ipo/format.h"
 #include "ipo/region.h"
 
@@ -206,6 +207,22 @@ void ipo_value_release(struct ipo_region *r, ipo_value_t *v);
  * must name the slot: the one store of the hot path writes where it is
  * told, as a store through ipo_list_items() would). */
 int ipo_value_replace(struct ipo_region *r, ipo_obj_t *holder, ipo_value_t *slot, const ipo_value_t *value);
+
+/* ipo_value_replace()'s hot path, inline for the callers that do nothing
+ * else per store (a field set): a number, None or a bool over one of its
+ * own type is one aligned 8-byte store, old or new whatever kills us; 1
+ * when done so, else 0 (nothing changed: call ipo_value_replace()). The
+ * slot is read and written under access, which orders it for the next
+ * holder (ipo_access_release's fetch-and is the partner), as every store
+ * of the slow path. */
+static inline int ipo_value_replace_same_inline(struct ipo_region *r, ipo_value_t *slot, const ipo_value_t *value)
+{
+    if (slot->type != value->type || !ipo_value_is_inline(value->type))
+        return 0;
+    ipo_region_mark_changed(r);
+    ipo_atomic_store_relaxed(&slot->v.u64, value->v.u64);
+    return 1;
+}
 
 /* After a takeover: finishes or undoes the container change the header's
  * turn note names (layout.h), and clears the note. 0, or -IPO_ECORRUPT when

@@ -144,9 +144,20 @@ int ipo_region_peers_alive(const ipo_region_t *r);
  * own handle, and a handle without a file, answer 1. */
 int ipo_region_creator_alive(ipo_region_t *r);
 
+/* The process's fork generation (core/src/process.c): moved by the
+ * fork handler in each child, read here plain (the child runs one thread
+ * when it moves). */
+extern unsigned ipo__fork_gen;
+
 /* 1 when this handle was inherited across fork(): it belongs to the
- * parent's slot, so the child must not use it (and must attach anew). */
-int ipo_region_inherited(const ipo_region_t *r);
+ * parent's slot, so the child must not use it (and must attach anew).
+ * Inline: it is on the hot path of every view operation. Any handle that
+ * holds a generation got it from ipo__fork_generation(), so the fork
+ * handlers that move the counter are in place by then. */
+static inline int ipo_region_inherited(const ipo_region_t *r)
+{
+    return r->fork_gen != ipo__fork_gen;
+}
 
 #ifdef __cplusplus
 }
