@@ -1,5 +1,6 @@
 /* python/src/messages.c — the Region's methods on what it holds: messages, objects, buffers, check. */
 #include "messages.h"
+#include "turn.h"
 
 #include <string.h>
 
@@ -207,9 +208,21 @@ static void take_at(RegionObject *self, int lifo, ipo_off_t *off)
     (void)(lifo ? ipo_queue_take_newest(&self->r, off) : ipo_queue_take(&self->r, off));
 }
 
-/* The only code of the user's a read runs is decoding's hooks, which
- * decode.c counts as running (view_base.h). */
+/* A read counts as running from its peek to its take (view_base.h): the
+ * code of the user's it runs is not only decoding's hooks but any
+ * finalizer that a collection, started by one of decoding's allocations,
+ * calls, and none of it may release or close the region under the read. */
+static PyObject *get_running(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo);
+
 static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
+{
+    self->running++;
+    PyObject *result = get_running(self, take, with_offset, dflt, lifo);
+    self->running--;
+    return result;
+}
+
+static PyObject *get_running(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
 {
     if (ipo_py_require_access(self) < 0)
         return NULL;
@@ -396,6 +409,12 @@ PyObject *ipo_py_region_destroy_obj(RegionObject *self, PyObject *arg)
     ipo_off_t off;
     if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
         return NULL;
+    /* The running operation may be reading the very tree freed here, and
+     * would go on through freed blocks. */
+    if (self->running) {
+        ipo_py_refuse_while_running(self, "destroy an object of");
+        return NULL;
+    }
     int rc = ipo_obj_destroy(&self->r, off);
     const ipo_obj_t *obj;
     if (rc == -IPO_EBUSY && ipo_obj_get(&self->r, off, &obj) == 0) {
