@@ -208,21 +208,7 @@ static void take_at(RegionObject *self, int lifo, ipo_off_t *off)
     (void)(lifo ? ipo_queue_take_newest(&self->r, off) : ipo_queue_take(&self->r, off));
 }
 
-/* A read counts as running from its peek to its take (view_base.h): the
- * code of the user's it runs is not only decoding's hooks but any
- * finalizer that a collection, started by one of decoding's allocations,
- * calls, and none of it may release or close the region under the read. */
-static PyObject *get_running(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo);
-
 static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
-{
-    self->running++;
-    PyObject *result = get_running(self, take, with_offset, dflt, lifo);
-    self->running--;
-    return result;
-}
-
-static PyObject *get_running(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
 {
     if (ipo_py_require_access(self) < 0)
         return NULL;
@@ -240,6 +226,12 @@ static PyObject *get_running(RegionObject *self, int take, int with_offset, PyOb
                      "the message queue of region '%U' is empty", self->name);
         return NULL;
     }
+    /* From the decode to the take, the read counts as running
+     * (view_base.h): the code of the user's it runs is not only decoding's
+     * hooks but any finalizer that a collection, started by one of its
+     * allocations, calls, and none may release or close the region, nor
+     * destroy the message's object, under the read. */
+    self->running++;
     PyObject *obj = ipo_py_decode(self, off);
     if (!obj) {
         /* A message whose object was destroyed would fail every read from now
@@ -250,10 +242,12 @@ static PyObject *get_running(RegionObject *self, int take, int with_offset, PyOb
             take_at(self, lifo, &off);
         else
             note_message_stays(self, off);
+        self->running--;
         return NULL;
     }
     if (take)
         take_at(self, lifo, &off);
+    self->running--;
     if (!with_offset)
         return obj;
     return with_its_offset(obj, off);
