@@ -162,3 +162,43 @@ def test_the_same_finalizer_outside_a_read_closes(region_name):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["closed"]
+
+
+def test_a_view_made_while_a_finalizer_reuses_its_block_names_the_block_destroyed(region_name):
+    """A finalizer may also free what is read through another view (clear
+    the list whose item is being decoded) and put a new object in its room:
+    the view the read returns then names the destroyed block, and raises when
+    used, rather than name the new object."""
+    script = textwrap.dedent(f"""
+        import gc
+        from ipc_py_objects import SharedMemory, InvalidOffsetError
+        sm = SharedMemory({region_name!r}, create=True, size=8 << 20)
+        sm.wait_my_turn()
+        shared, off = sm.put_message_2([[1, [2, 3]], 4]); sm.take_message()
+        outcome = []
+        class Finalizer:
+            def __init__(self):
+                self.cycle = self
+            def __del__(self):
+                shared.clear()
+                sm.put_message([[7] * 4] * 50)  # in the room just freed
+                outcome.append("reused")
+        gc.collect()
+        gc.disable()
+        Finalizer()
+        gc.set_threshold(1)
+        gc.enable()
+        item = shared[0]  # the view of [1, [2, 3]] is the read's first tracked allocation
+        gc.disable()
+        assert outcome == ["reused"], outcome
+        try:
+            item[0]
+        except InvalidOffsetError:
+            print("destroyed")
+        sm.check()
+        del item
+        sm.close()
+        """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["destroyed"]
