@@ -435,7 +435,19 @@ PyObject *ipo_py_region_destroy_obj(RegionObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *get_obj_buffer(RegionObject *self, PyObject *arg);
+
+/* Making the buffer's exporter may start a collection, whose finalizers
+ * must not release or close the region before the export is counted. */
 PyObject *ipo_py_region_get_obj_buffer(RegionObject *self, PyObject *arg)
+{
+    self->running++;
+    PyObject *view = get_obj_buffer(self, arg);
+    self->running--;
+    return view;
+}
+
+static PyObject *get_obj_buffer(RegionObject *self, PyObject *arg)
 {
     ipo_off_t off;
     const ipo_obj_t *obj;

@@ -44,6 +44,11 @@ READS = {
         "result = shared.tags",
         "['x', 'y']",
     ),
+    "get_obj_buffer": (
+        "_, off = sm.put_message_2(b'abc' * 10); sm.take_message()",
+        "result = bytes(sm.get_obj_buffer(off))",
+        "b'abc' * 10",
+    ),
     "list_iteration": (
         # Each step calls __getitem__ through a method-wrapper, an allocation
         # of its own before the step's turn: the collection is let wait
