@@ -524,6 +524,7 @@ static PyObject *decode_str_kept(RegionObject *self, const ipo_obj_t *obj, ipo_o
 /* ---- entry points ------------------------------------------------------------------ */
 static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy);
 static PyObject *decode_block(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
+static PyObject *decode_unchanged(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy);
 
 static PyObject *decode_value(RegionObject *self, const ipo_value_t *slot, int copy)
 {
@@ -585,7 +586,7 @@ static PyObject *decode_counted(RegionObject *self, const ipo_obj_t *obj, ipo_of
         return NULL;
     self->decode_left--;
     self->decode_depth++;
-    PyObject *value = obj ? decode_block(self, obj, off, copy) : decode_obj(self, off, copy);
+    PyObject *value = obj ? decode_unchanged(self, obj, off, copy) : decode_obj(self, off, copy);
     self->decode_depth--;
     Py_LeaveRecursiveCall();
     return value;
@@ -598,7 +599,28 @@ static PyObject *decode_obj(RegionObject *self, ipo_off_t off, int copy)
         return ipo_py_raise(self->st, -IPO_EBADOBJ,
                             "offset %llu does not name a live object (was it destroyed?)",
                             (unsigned long long)off);
-    return decode_block(self, obj, off, copy);
+    return decode_unchanged(self, obj, off, copy);
+}
+
+/* decode_block(), and nothing of what it made if the block changed
+ * meanwhile. Code of the user's that the decode runs (a hook, a finalizer
+ * that a collection started by an allocation here runs) may free the block
+ * through a view and reuse its room: what was made of it is then of no
+ * object that exists, and is not handed out. The block stays mapped
+ * (close() refuses meanwhile), so its generation can be read again. */
+static PyObject *decode_unchanged(RegionObject *self, const ipo_obj_t *obj, ipo_off_t off, int copy)
+{
+    uint32_t gen = obj->gen;
+    PyObject *value = decode_block(self, obj, off, copy);
+    if (value && obj->gen != gen) {
+        Py_DECREF(value);
+        PyErr_Format(PyExc_RuntimeError,
+                     "the shared object at offset %llu of region '%U' was destroyed or replaced "
+                     "while it was read, by code the read ran (a class's hook, or a finalizer "
+                     "run by a garbage collection)", (unsigned long long)off, self->name);
+        return NULL;
+    }
+    return value;
 }
 
 /* The block obj at off, checked (ipo_obj_get) in this read. */

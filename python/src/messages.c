@@ -1,5 +1,6 @@
 /* python/src/messages.c — the Region's methods on what it holds: messages, objects, buffers, check. */
 #include "messages.h"
+#include "turn.h"
 
 #include <string.h>
 
@@ -207,8 +208,6 @@ static void take_at(RegionObject *self, int lifo, ipo_off_t *off)
     (void)(lifo ? ipo_queue_take_newest(&self->r, off) : ipo_queue_take(&self->r, off));
 }
 
-/* The only code of the user's a read runs is decoding's hooks, which
- * decode.c counts as running (view_base.h). */
 static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *dflt, int lifo)
 {
     if (ipo_py_require_access(self) < 0)
@@ -227,6 +226,12 @@ static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *df
                      "the message queue of region '%U' is empty", self->name);
         return NULL;
     }
+    /* From the decode to the take, the read counts as running
+     * (view_base.h): the code of the user's it runs is not only decoding's
+     * hooks but any finalizer that a collection, started by one of its
+     * allocations, calls, and none may release or close the region, nor
+     * destroy the message's object, under the read. */
+    self->running++;
     PyObject *obj = ipo_py_decode(self, off);
     if (!obj) {
         /* A message whose object was destroyed would fail every read from now
@@ -237,10 +242,12 @@ static PyObject *get(RegionObject *self, int take, int with_offset, PyObject *df
             take_at(self, lifo, &off);
         else
             note_message_stays(self, off);
+        self->running--;
         return NULL;
     }
     if (take)
         take_at(self, lifo, &off);
+    self->running--;
     if (!with_offset)
         return obj;
     return with_its_offset(obj, off);
@@ -396,6 +403,12 @@ PyObject *ipo_py_region_destroy_obj(RegionObject *self, PyObject *arg)
     ipo_off_t off;
     if (ipo_py_require_access(self) < 0 || offset_arg(self, arg, &off) < 0)
         return NULL;
+    /* The running operation may be reading the very tree freed here, and
+     * would go on through freed blocks. */
+    if (self->running) {
+        ipo_py_refuse_while_running(self, "destroy an object of");
+        return NULL;
+    }
     int rc = ipo_obj_destroy(&self->r, off);
     const ipo_obj_t *obj;
     if (rc == -IPO_EBUSY && ipo_obj_get(&self->r, off, &obj) == 0) {
@@ -422,7 +435,19 @@ PyObject *ipo_py_region_destroy_obj(RegionObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *get_obj_buffer(RegionObject *self, PyObject *arg);
+
+/* Making the buffer's exporter may start a collection, whose finalizers
+ * must not release or close the region before the export is counted. */
 PyObject *ipo_py_region_get_obj_buffer(RegionObject *self, PyObject *arg)
+{
+    self->running++;
+    PyObject *view = get_obj_buffer(self, arg);
+    self->running--;
+    return view;
+}
+
+static PyObject *get_obj_buffer(RegionObject *self, PyObject *arg)
 {
     ipo_off_t off;
     const ipo_obj_t *obj;

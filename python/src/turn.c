@@ -127,16 +127,20 @@ static uint64_t release_turn(RegionObject *self)
     return ipo_handoff_release(&self->waker);
 }
 
-/* Why release() or close() cannot happen now: an operation on one of the
- * region's live objects or messages is running (this is Python code it
- * called: an __eq__, a __hash__, a class's hook), and it would go on
- * without access, or over an unmapped region. -1 with the error set. */
+/* Why release(), close() or destroy_obj() cannot happen now: an operation
+ * on one of the region's live objects or messages is running (this is
+ * Python code it called: an __eq__, a __hash__, a class's hook, or a
+ * finalizer that a collection started by its allocations ran), and it
+ * would go on without access, over an unmapped region, or through a freed
+ * block. Refused rather than deferred to the operation's end, so that the
+ * caller knows it did not happen. -1 with the error set. */
 int ipo_py_refuse_while_running(RegionObject *self, const char *what)
 {
     PyErr_Format(PyExc_RuntimeError,
                  "cannot %s region '%U' while an operation on one of its shared objects or "
                  "messages is running (from code that operation called: an __eq__, a __hash__, "
-                 "a key function, a class's hook)", what, self->name);
+                 "a key function, a class's hook, or a finalizer run by a garbage collection "
+                 "during it)", what, self->name);
     return -1;
 }
 

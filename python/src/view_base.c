@@ -95,14 +95,21 @@ PyObject *ipo_py_view_in_turn(ViewObject *v, PyObject *const *args, Py_ssize_t n
 PyObject *ipo_py_new_view(RegionObject *self, PyObject *cls, ipo_off_t off)
 {
     PyTypeObject *tp = (PyTypeObject *)cls;
+    /* The block's generation as the caller found it, before the allocation:
+     * a collection that the allocation starts may run a finalizer that
+     * frees the block and reuses its room, and the view must then name the
+     * block destroyed (and raise when used), not the object made in its
+     * place. */
+    const ipo_obj_t *obj = (const ipo_obj_t *)(self->r.base + off);
+    uint32_t gen = obj->gen;
+    uint8_t type = obj->type;
     ViewObject *v = (ViewObject *)tp->tp_alloc(tp, 0);
     if (!v)
         return NULL;
-    const ipo_obj_t *obj = (const ipo_obj_t *)(self->r.base + off);
     v->region = (RegionObject *)Py_NewRef(self);
     v->off = off;
-    v->gen = obj->gen;
-    v->type = obj->type;
+    v->gen = gen;
+    v->type = type;
     return (PyObject *)v;
 }
 

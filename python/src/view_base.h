@@ -53,9 +53,11 @@ static inline ipo_obj_t *ipo_py_view_obj(ViewObject *v)
  * Turns are a thread's, as the guards' are: an operation in a thread while
  * another thread of the process holds the turn waits for its own, so a
  * block excludes the other threads' operations as it excludes other
- * processes'. While an operation runs (region->running), release() and
- * close() refuse: Python code that the operation calls (an __eq__, a hook)
- * cannot leave it reading without access, or reading an unmapped region. */
+ * processes'. While an operation runs (region->running), release(),
+ * close() and destroy_obj() refuse: Python code that the operation calls
+ * (an __eq__, a hook, a finalizer that a collection started by one of its
+ * allocations runs) cannot leave it reading without access, reading an
+ * unmapped region, or reading a freed tree. */
 typedef struct ipo_own_turn {
     RegionObject *region;   /* the region; a reference of its own when a turn was taken */
     int           taken;    /* a turn was taken for this operation */
