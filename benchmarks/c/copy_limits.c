@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ipo/copy.h"
+#include "ipo/atomics.h"
 
 static double now(void)
 {
@@ -42,19 +43,12 @@ static void copy_in(void *dst, const void *src, size_t n, size_t before)
         ipo_copy_cached(dst, src, n);
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 /* The turn counter lives on its own cache line at the start of the mapping;
  * the sender owns even values, the receiver odd ones. */
 static void wait_turn(uint64_t *turn, uint64_t want)
 {
     while (__atomic_load_n(turn, __ATOMIC_ACQUIRE) != want)
-        cpu_relax();
+        ipo_cpu_relax();
 }
 
 static void pass_turn(uint64_t *turn, uint64_t next)

@@ -17,20 +17,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
+#include "bench_clock.h"
+#include "ipo/atomics.h"
 
 /* Sleeps until the eventfd is readable, then consumes it. */
 static void wait_event(int fd)
@@ -72,7 +60,7 @@ int main(int argc, char **argv)
         for (uint64_t i = 1; i <= (uint64_t)count; i++) {
             if (spin) {
                 while (__atomic_load_n(ping, __ATOMIC_ACQUIRE) != i)
-                    cpu_relax();
+                    ipo_cpu_relax();
                 __atomic_store_n(pong, i, __ATOMIC_RELEASE);
             } else {
                 wait_event(to_server);
@@ -86,7 +74,7 @@ int main(int argc, char **argv)
         if (spin) {
             __atomic_store_n(ping, i, __ATOMIC_RELEASE);
             while (__atomic_load_n(pong, __ATOMIC_ACQUIRE) != i)
-                cpu_relax();
+                ipo_cpu_relax();
         } else {
             signal_event(to_server);
             wait_event(to_client);

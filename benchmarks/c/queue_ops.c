@@ -22,16 +22,10 @@
 #include "ipo/format.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
+#include "bench_clock.h"
 
 #define BURST 4096
 #define REGION_SIZE (UINT64_C(16) << 20)
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {

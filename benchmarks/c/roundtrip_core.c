@@ -30,22 +30,10 @@
 #include "ipo/format.h"
 #include "ipo/queue.h"
 #include "ipo/region.h"
+#include "bench_clock.h"
+#include "ipo/atomics.h"
 
 #define MSG_LEN 64
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
 
 static void die(const char *what, int rc)
 {
@@ -79,7 +67,7 @@ static void release(ipo_region_t *r)
 static void acquire(ipo_region_t *r)
 {
     while (!ipo_access_try_acquire(r))
-        cpu_relax();
+        ipo_cpu_relax();
 }
 
 /* wait_my_turn_when_has_messages: a message, then the turn. */
@@ -87,7 +75,7 @@ static void acquire_with_message(ipo_region_t *r)
 {
     for (;;) {
         while (!ipo_queue_length(r))
-            cpu_relax();
+            ipo_cpu_relax();
         acquire(r);
         if (ipo_queue_length(r))
             return;
