@@ -11,25 +11,19 @@
  * base, AccessGuard, which holds the whole behaviour; each subclass only
  * fixes the wait mode. */
 /* A guard's __enter__ or __exit__, bound to it. `with` looks both up on
- * every block, and CPython binds a method found in the type on each look
- * (a new object, allocated, GC-tracked and freed). So each guard carries
- * its two bound methods inside itself, and a look hands out one of them:
- * no allocation. A bound method that is handed out (refcount above zero)
- * holds one reference to its guard, taken when its count leaves zero and
- * dropped when it comes back to zero (its tp_dealloc, which frees nothing:
- * the memory is the guard's). So the guard outlives every bound method in
- * use, as it would outlive a bound method of its own making. It is not
- * tracked by the GC: like any untracked object holding a reference, it
- * makes its guard look referenced from outside while it is held, so a
- * cycle through it is never collected (a guard's bound method kept in its
- * own region's __dict__). Guards of Python subclasses, which have a
- * __dict__ of their own to keep one in, are handed ordinary bound methods
- * instead (GuardSlot_get). */
+ * every block, and CPython binds a method found in the type on each look:
+ * a new bound method, allocated from the heap, GC-tracked and freed. Ours
+ * come from a free list of the module's (GuardMethodObject below, two per
+ * block in flight), so a look is a pop and a push. They are ordinary GC
+ * objects holding their guard, so a cycle through one is collected like
+ * any other (a bound __exit__ kept in its own region's __dict__). A guard
+ * of a Python subclass gets CPython's own bound methods (GuardSlot_get). */
 struct GuardObject;
 typedef struct GuardMethodObject {
     PyObject_HEAD
     vectorcallfunc      vectorcall;
-    struct GuardObject *guard;   /* the guard it is part of */
+    struct GuardObject *guard;   /* its guard, held; NULL once the GC cleared it */
+    ipo_state          *st;      /* the module's, whose free list it returns to */
     int                 is_exit; /* 0: __enter__, 1: __exit__ */
 } GuardMethodObject;
 
@@ -42,7 +36,6 @@ typedef struct GuardObject {
     int           acquired;   /* this guard's entry took access: its exit releases */
     int           in_line;    /* this thread held access when the block was entered */
     int           entered;
-    GuardMethodObject methods[2]; /* __enter__ and __exit__, bound (above) */
 } GuardObject;
 
 /* The wait mode a guard class stands for; a subclass written in Python has
@@ -101,22 +94,6 @@ static ipo_state *guard_state(PyTypeObject *type)
     return module ? PyModule_GetState(module) : NULL;
 }
 
-static PyObject *GuardMethod_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
-                                        PyObject *kwnames);
-
-/* A guard's bound methods, in memory that tp_alloc zeroed: not handed out. */
-static void guard_methods_init(GuardObject *g, ipo_state *st)
-{
-    for (int i = 0; i < 2; i++) {
-        GuardMethodObject *m = &g->methods[i];
-        Py_SET_TYPE(m, st->guard_method_type);
-        Py_SET_REFCNT(m, 0);
-        m->vectorcall = GuardMethod_vectorcall;
-        m->guard = g;
-        m->is_exit = i;
-    }
-}
-
 /* Whether a guard of this type may be kept for the next when dropped:
  * one of the three classes themselves (they name Guard_dealloc; a Python
  * subclass has subtype_dealloc, and maybe a larger size). */
@@ -137,8 +114,6 @@ static GuardObject *guard_alloc(ipo_state *st, PyTypeObject *type, int mode)
 #ifndef Py_GIL_DISABLED
     if (st->guard_free_count && guard_type_keepable(type)) {
         g = (GuardObject *)st->guard_free[--st->guard_free_count];
-        /* Its bound methods were not handed out (they hold the guard while
-         * they are), and keep their type and their pointer to it. */
         PyObject_Init((PyObject *)g, type);
         g->in_line = g->acquired = g->entered = 0;
         PyObject_GC_Track(g);
@@ -148,7 +123,6 @@ static GuardObject *guard_alloc(ipo_state *st, PyTypeObject *type, int mode)
         g = (GuardObject *)type->tp_alloc(type, 0);
         if (!g)
             return NULL;
-        guard_methods_init(g, st);
     }
     g->mode = mode;
     g->time_limit = -1.0;
@@ -160,6 +134,8 @@ void ipo_py_guard_free_list_clear(ipo_state *st)
 {
     while (st->guard_free_count > 0)
         PyObject_GC_Del(st->guard_free[--st->guard_free_count]);
+    while (st->guard_method_free_count > 0)
+        PyObject_GC_Del(st->guard_method_free[--st->guard_method_free_count]);
 }
 
 /* A guard not set up yet: __init__ (or the fast call) gives it its region,
@@ -382,26 +358,73 @@ static void Guard_dealloc(GuardObject *self)
 
 /* ---- the bound __enter__ and __exit__ ----------------------------------------- */
 
-/* Hands out the guard's own bound method (see GuardMethodObject). */
-static PyObject *guard_method(GuardObject *g, int is_exit)
+static PyObject *GuardMethod_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                        PyObject *kwnames);
+
+/* g's __enter__ or __exit__, bound: from the free list when one is kept,
+ * as CPython keeps its floats (see GuardMethodObject). */
+static PyObject *guard_method(ipo_state *st, GuardObject *g, int is_exit)
 {
-    GuardMethodObject *m = &g->methods[is_exit];
-    if (Py_REFCNT(m) == 0) {
-        /* Handed out from now on: it holds its guard, and its type, as an
-         * instance of a heap type does. */
-        Py_INCREF(g);
-        Py_INCREF(Py_TYPE(m));
+    GuardMethodObject *m;
+#ifndef Py_GIL_DISABLED
+    if (st->guard_method_free_count) {
+        m = (GuardMethodObject *)st->guard_method_free[--st->guard_method_free_count];
+        PyObject_Init((PyObject *)m, st->guard_method_type);
+    } else
+#endif
+    {
+        m = PyObject_GC_New(GuardMethodObject, st->guard_method_type);
+        if (!m)
+            return NULL;
+        m->vectorcall = GuardMethod_vectorcall;
+        m->st = st;
     }
-    Py_INCREF(m);
+    m->guard = (GuardObject *)Py_NewRef((PyObject *)g);
+    m->is_exit = is_exit;
+    PyObject_GC_Track(m);
     return (PyObject *)m;
 }
 
-/* Its count came back to zero: it lets go of its guard (last, as the
- * guard's memory holds it). */
+static int GuardMethod_traverse(GuardMethodObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->guard);
+    return 0;
+}
+
+static int GuardMethod_clear(GuardMethodObject *self)
+{
+    Py_CLEAR(self->guard);
+    return 0;
+}
+
+/* Kept for the next look (memory only: no guard, no type reference) while
+ * the module lives, else freed. Its guard is let go of last: that may
+ * drop the guard, whose dealloc keeps it in turn. */
 static void GuardMethod_dealloc(GuardMethodObject *self)
 {
-    Py_DECREF(Py_TYPE(self));
-    Py_DECREF(self->guard);
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    GuardObject *g = self->guard;
+    self->guard = NULL;
+    ipo_state *st = self->st;
+#ifndef Py_GIL_DISABLED
+    if (st->guard_method_type && st->guard_method_free_count < IPO_PY_GUARD_METHOD_FREE)
+        st->guard_method_free[st->guard_method_free_count++] = (PyObject *)self;
+    else
+#endif
+        PyObject_GC_Del(self);
+    Py_DECREF(tp);
+    Py_XDECREF((PyObject *)g);
+}
+
+/* A bound method whose guard the GC cleared (part of garbage that a
+ * finalizer still reached). */
+static GuardObject *method_guard(GuardMethodObject *m)
+{
+    if (!m->guard)
+        PyErr_SetString(PyExc_ReferenceError, "this bound method's access guard is gone");
+    return m->guard;
 }
 
 static PyObject *guard_call(GuardObject *g, int is_exit, PyObject *const *args, Py_ssize_t nargs,
@@ -424,19 +447,44 @@ static PyObject *GuardMethod_vectorcall(PyObject *callable, PyObject *const *arg
                                         PyObject *kwnames)
 {
     GuardMethodObject *m = (GuardMethodObject *)callable;
-    return guard_call(m->guard, m->is_exit, args, PyVectorcall_NARGS(nargsf), kwnames);
+    GuardObject *g = method_guard(m);
+    return g ? guard_call(g, m->is_exit, args, PyVectorcall_NARGS(nargsf), kwnames) : NULL;
 }
 
 static PyObject *GuardMethod_repr(GuardMethodObject *self)
 {
-    return PyUnicode_FromFormat("<bound method %s.%s of %R>", Py_TYPE(self->guard)->tp_name,
-                                self->is_exit ? "__exit__" : "__enter__", (PyObject *)self->guard);
+    const char *name = self->is_exit ? "__exit__" : "__enter__";
+    if (!self->guard)
+        return PyUnicode_FromFormat("<bound method AccessGuard.%s of a guard that is gone>", name);
+    return PyUnicode_FromFormat("<bound method %s.%s of %R>", Py_TYPE(self->guard)->tp_name, name,
+                                (PyObject *)self->guard);
 }
 
 static PyObject *GuardMethod_get_self(GuardMethodObject *self, void *closure)
 {
     (void)closure;
-    return Py_NewRef((PyObject *)self->guard);
+    GuardObject *g = method_guard(self);
+    return g ? Py_NewRef((PyObject *)g) : NULL;
+}
+
+/* As bound methods compare: equal when bound to the same guard, for the
+ * same method. */
+static PyObject *GuardMethod_richcompare(GuardMethodObject *self, PyObject *other, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || Py_TYPE(other) != Py_TYPE(self))
+        Py_RETURN_NOTIMPLEMENTED;
+    GuardMethodObject *o = (GuardMethodObject *)other;
+    int eq = self->guard == o->guard && self->is_exit == o->is_exit;
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static Py_hash_t GuardMethod_hash(GuardMethodObject *self)
+{
+    /* The pointer turned as CPython turns one, so its alignment's zero
+     * bits do not all hash alike. */
+    uintptr_t p = (uintptr_t)self->guard;
+    Py_hash_t h = (Py_hash_t)((p >> 4) | (p << (8 * sizeof(p) - 4))) ^ self->is_exit;
+    return h == -1 ? -2 : h;
 }
 
 static PyGetSetDef GuardMethod_getset[] = {
@@ -451,8 +499,12 @@ static PyMemberDef GuardMethod_members[] = {
 
 static PyType_Slot guard_method_slots[] = {
     { Py_tp_dealloc, (void *)GuardMethod_dealloc },
+    { Py_tp_traverse, (void *)GuardMethod_traverse },
+    { Py_tp_clear, (void *)GuardMethod_clear },
     { Py_tp_call, (void *)PyVectorcall_Call },
     { Py_tp_repr, (void *)GuardMethod_repr },
+    { Py_tp_richcompare, (void *)GuardMethod_richcompare },
+    { Py_tp_hash, (void *)GuardMethod_hash },
     { Py_tp_getset, GuardMethod_getset },
     { Py_tp_members, GuardMethod_members },
     { Py_tp_doc, (void *)"An access guard's __enter__ or __exit__, bound to it." },
@@ -463,7 +515,7 @@ static PyType_Spec guard_method_spec = {
     .name = "ipc_py_objects._ipo.GuardMethod",
     .basicsize = sizeof(GuardMethodObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION |
-             Py_TPFLAGS_HAVE_VECTORCALL,
+             Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
     .slots = guard_method_slots,
 };
 
@@ -475,6 +527,7 @@ typedef struct GuardSlotObject {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     PyTypeObject  *guard_type; /* AccessGuard (borrowed: the module holds it) */
+    ipo_state     *st;         /* the module's, which outlives it (AccessGuard's dict holds it) */
     int            is_exit;
 } GuardSlotObject;
 
@@ -495,17 +548,12 @@ static PyObject *GuardSlot_get(GuardSlotObject *self, PyObject *obj, PyObject *t
         return Py_NewRef((PyObject *)self);
     if (guard_slot_check(self, obj) < 0)
         return NULL;
-    /* A guard of a Python subclass has a __dict__, where it may keep its
-     * own bound method: a cycle that only a bound method the GC sees (an
-     * ordinary one, over this descriptor) lets the GC collect. Such guards
-     * are never kept for reuse either. The three classes' guards get
-     * their own: they hold only their region and periodic_sleep_time, so
-     * a cycle through one of their bound methods must pass through those
-     * (a bound __exit__ kept in the SharedMemory's __dict__), and that one
-     * the GC cannot collect (GuardMethodObject, above). */
+    /* A guard of a Python subclass gets CPython's bound method over this
+     * descriptor: its type may not know our module, and such guards are
+     * never kept for reuse. The three classes' guards get ours. */
     if (!guard_type_keepable(Py_TYPE(obj)))
         return PyMethod_New((PyObject *)self, obj);
-    return guard_method((GuardObject *)obj, self->is_exit);
+    return guard_method(self->st, (GuardObject *)obj, self->is_exit);
 }
 
 static PyObject *GuardSlot_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
@@ -576,6 +624,7 @@ int ipo_py_guard_types_ready(PyObject *module, ipo_state *st)
             return -1;
         slot->vectorcall = GuardSlot_vectorcall;
         slot->guard_type = st->guard_type;
+        slot->st = st;
         slot->is_exit = i;
         int rc = PyDict_SetItemString(st->guard_type->tp_dict, i ? "__exit__" : "__enter__", (PyObject *)slot);
         Py_DECREF(slot);

@@ -58,6 +58,11 @@ typedef struct ipo_state {
 #define IPO_PY_GUARD_FREE 8
     PyObject *guard_free[IPO_PY_GUARD_FREE];
     int guard_free_count;
+    /* Bound __enter__ and __exit__ dropped, kept the same way: two per
+     * block in flight (nested blocks, threads). */
+#define IPO_PY_GUARD_METHOD_FREE 16
+    PyObject *guard_method_free[IPO_PY_GUARD_METHOD_FREE];
+    int guard_method_free_count;
     PyTypeObject *buffer_type;
     PyTypeObject *waiter_type;
     /* Exception classes, defined in ipc_py_objects/errors.py. */

@@ -107,7 +107,8 @@ def test_a_bound_enter_or_exit_keeps_its_guard(sm):
     gc.collect()
     guard = enter.__self__
     assert isinstance(guard, WaitMyTurn) and guard.shared_memory is sm
-    assert guard.__enter__ is enter and "WaitMyTurn.__enter__" in repr(enter)
+    assert guard.__enter__ == enter and guard.__exit__ != enter and "WaitMyTurn.__enter__" in repr(enter)
+    assert hash(guard.__enter__) == hash(enter)
     assert enter() is sm and sm.is_in_line()
     exit_ = guard.__exit__
     del guard, enter
@@ -180,6 +181,24 @@ def test_threads_taking_turns_with_guards(sm):
     assert most[0] == 1
     with GetInLine(sm) as got:
         assert got is True and not sm.has_messages()
+
+
+def test_a_bound_exit_kept_in_its_region_is_collected(region_name):
+    """A guard's bound __exit__ kept in its region's __dict__ is a cycle
+    (region -> bound method -> guard -> region), which the GC collects: the
+    region is closed and its mapping let go of."""
+    import weakref
+
+    sm = SharedMemory(region_name, create=True, size=MiB)
+    sm.leave = wait_my_turn(sm, time_limit=5).__exit__
+    sm.leave.__self__.__enter__()
+    assert sm.is_in_line()
+    sm.leave(None, None, None)
+    assert not sm.is_in_line()
+    gone = weakref.ref(sm)
+    del sm
+    gc.collect()
+    assert gone() is None
 
 
 def test_a_subclass_guard_that_keeps_its_own_exit_is_collected(sm):
