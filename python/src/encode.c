@@ -463,6 +463,26 @@ static int map_put(RegionObject *self, ipo_encoder_t *enc, ipo_store_t *st, ipo_
         ipo_value_release(&self->r, &vslot);
         return -1;
     }
+    if (!enc && st->used) {
+        /* The key's encoding went through the encoder too (an IntEnum, a
+         * tuple, a frozenset): its hooks, or a finalizer that one of its
+         * allocations ran, may have put this very key into the map. Look
+         * again, or the map would hold it twice. */
+        e = ipo_py_map_find(self, map, key, hash, NULL);
+        if (e != IPO_MAP_ABSENT) {
+            ipo_value_release(&self->r, &kslot);
+            if (e == IPO_MAP_ERROR) {
+                ipo_value_release(&self->r, &vslot);
+                return -1;
+            }
+            if (value && ipo_map_set_value(&self->r, map, (uint64_t)e, &vslot)) {
+                ipo_value_release(&self->r, &vslot);
+                PyErr_SetString(PyExc_RuntimeError, "shared dictionary changed during a store");
+                return -1;
+            }
+            return 0;
+        }
+    }
     int rc = ipo_map_insert(&self->r, map, hash, &kslot, value ? &vslot : NULL);
     if (rc) {
         ipo_value_release(&self->r, &kslot);

@@ -205,3 +205,51 @@ def test_a_read_whose_block_a_finalizer_frees_and_reuses_raises(region_name):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["raised"]
+
+
+@pytest.mark.parametrize("kind", ["dict", "set"])
+@pytest.mark.parametrize("key", ["K.A", "(1, 'two')", "frozenset({3})"])
+def test_a_key_a_finalizer_stores_while_it_is_encoded_is_stored_once(region_name, kind, key):
+    """A new key that goes through the encoder (an IntEnum member, a tuple,
+    a frozenset) allocates while it is encoded, and a collection so started
+    may run a finalizer that stores the same key into the same dict or set.
+    The store then finds the key there and replaces its value: the map holds
+    each key once, as a dict does."""
+    script = textwrap.dedent(f"""
+        import enum, gc
+        from ipc_py_objects import SharedMemory, wait_my_turn
+
+        class K(enum.IntEnum):
+            A = 1
+
+        sm = SharedMemory({region_name!r}, create=True, size=8 << 20)
+        key = {key}
+        with wait_my_turn(sm):
+            shared, _ = sm.put_message_2({{}} if {kind!r} == 'dict' else set())
+            sm.take_message()
+            store = (lambda: shared.__setitem__(key, 'finalizer')) if {kind!r} == 'dict' else (lambda: shared.add(key))
+
+            class Bomb:
+                def __del__(self):
+                    store()
+
+            raced = 0
+            for _ in range(50):
+                shared.clear()
+                bomb = Bomb(); bomb.me = bomb; del bomb  # garbage, left for a collection
+                gc.set_threshold(1)
+                if {kind!r} == 'dict':
+                    shared[key] = 'direct'
+                else:
+                    shared.add(key)
+                gc.set_threshold(700)
+                gc.collect()
+                keys = list(shared)
+                assert keys.count(key) == 1 and len(shared) == 1, keys
+                if {kind!r} == 'dict':
+                    raced += shared[key] == 'direct'
+            print('ok', raced)
+        sm.close()
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stdout + out.stderr
