@@ -27,9 +27,20 @@
 #define DIR_FIRST_CAPACITY 8u
 #define DIR_MAX_CAPACITY   (UINT64_C(1) << 20)
 
+static uint64_t round_line(uint64_t n)
+{
+    return (n + IPO_CACHE_LINE - 1) & ~(uint64_t)(IPO_CACHE_LINE - 1);
+}
+
 static uint64_t stride_for(uint64_t slot_size)
 {
-    return IPO_CHANNEL_SLOT_HEAD + ((slot_size + IPO_CACHE_LINE - 1) & ~(uint64_t)(IPO_CACHE_LINE - 1));
+    return round_line(slot_size);
+}
+
+/* The lengths' table, ahead of the slots: one u64 a slot, padded to a line. */
+static uint64_t lengths_bytes(uint64_t slots)
+{
+    return round_line(slots * sizeof(uint64_t));
 }
 
 static int name_ok(const char *name, size_t *len)
@@ -70,8 +81,8 @@ static ipo_chan_t *chan_at(const ipo_region_t *r, ipo_off_t off)
         (slots & (slots - 1)) || size == 0 || size > IPO_CHANNEL_MAX_SLOT_SIZE ||
         c->stride != stride_for(size))
         return NULL;
-    /* slots <= 2^20 and stride <= 2^40 + 128: the product cannot overflow. */
-    if (slots * c->stride > usable - sizeof(ipo_chan_t))
+    /* slots <= 2^20 and stride <= 2^40: the sum of products cannot overflow. */
+    if (lengths_bytes(slots) + slots * c->stride > usable - sizeof(ipo_chan_t))
         return NULL;
     return c;
 }
@@ -88,7 +99,8 @@ static void bind(ipo_channel_t *ch, ipo_region_t *r, ipo_chan_t *c)
     memset(ch, 0, sizeof(*ch));
     ch->r = r;
     ch->c = c;
-    ch->slot0 = (uint8_t *)c + sizeof(ipo_chan_t);
+    ch->lengths = (uint64_t *)((uint8_t *)c + sizeof(ipo_chan_t));
+    ch->slot0 = (uint8_t *)ch->lengths + lengths_bytes(c->slots);
     ch->slots = c->slots;
     ch->mask = ch->slots - 1;
     ch->slot_size = c->slot_size;
@@ -103,7 +115,8 @@ static void bind(ipo_channel_t *ch, ipo_region_t *r, ipo_chan_t *c)
 static int chan_new(ipo_region_t *r, uint32_t slots, uint64_t slot_size, ipo_off_t *out)
 {
     uint64_t stride = stride_for(slot_size);
-    int rc = ipo_alloc(&r->heap, sizeof(ipo_chan_t) + (uint64_t)slots * stride, IPO_CACHE_LINE, out);
+    int rc = ipo_alloc(&r->heap, sizeof(ipo_chan_t) + lengths_bytes(slots) + (uint64_t)slots * stride,
+                       IPO_CACHE_LINE, out);
     if (rc)
         return rc;
     ipo_chan_t *c = (ipo_chan_t *)(r->base + *out);
@@ -373,7 +386,7 @@ int ipo_channel_send_loan(ipo_channel_t *ch, void **buf, uint64_t *capacity)
         if (t - h == ch->slots)
             return -IPO_ECHANFULL;
     }
-    *buf = slot_at(ch, t) + IPO_CHANNEL_SLOT_HEAD;
+    *buf = slot_at(ch, t);
     *capacity = ch->slot_size;
     ch->send_loaned = 1;
     return 0;
@@ -388,7 +401,7 @@ int ipo_channel_send_commit(ipo_channel_t *ch, uint64_t len)
     uint64_t t = ch->tail;
     /* SYNC POINT slot length: ordered ahead of the tail by the release
      * below; the receiver loads it after its acquire of the tail. */
-    ipo_atomic_store_relaxed((uint64_t *)slot_at(ch, t), len);
+    ipo_atomic_store_relaxed(&ch->lengths[t & ch->mask], len);
     /* A sender killed here has written the slot and not published it: the
      * message is lost, nothing published is (tests/c/test_channel_crash.c). */
     IPO_CRASH_SITE("channel_send");
@@ -437,7 +450,7 @@ static int receive_next(ipo_channel_t *ch, const uint8_t **slot, uint64_t *len)
     const uint8_t *s = slot_at(ch, h);
     /* SYNC POINT slot length: after the tail's acquire (above, or an
      * earlier one that covered this message). */
-    uint64_t n = ipo_atomic_load_relaxed((const uint64_t *)s);
+    uint64_t n = ipo_atomic_load_relaxed(&ch->lengths[h & ch->mask]);
     if (n > ch->slot_size)
         return -IPO_ECORRUPT;
     *slot = s;
@@ -451,7 +464,7 @@ int ipo_channel_receive_peek(ipo_channel_t *ch, const void **data, uint64_t *len
     int rc = receive_next(ch, &s, len);
     if (rc)
         return rc;
-    *data = s + IPO_CHANNEL_SLOT_HEAD;
+    *data = s;
     ch->receive_loaned = 1;
     return 0;
 }
@@ -477,7 +490,7 @@ int ipo_channel_try_receive(ipo_channel_t *ch, void *buf, uint64_t capacity, uin
         return rc;
     if (*len > capacity)
         return -IPO_EMSGSIZE;
-    memcpy(buf, s + IPO_CHANNEL_SLOT_HEAD, *len);
+    memcpy(buf, s, *len);
     ch->receive_loaned = 1;
     return ipo_channel_receive_release(ch);
 }

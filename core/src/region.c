@@ -49,7 +49,7 @@ uint32_t ipo_layout_hash(void)
         sizeof(ipo_obj_t), offsetof(ipo_obj_t, v), IPO_T_LAST_BUILTIN_,
         IPO_LIVENESS_LOCK_BASE,
         offsetof(ipo_header_t, channels), sizeof(ipo_chan_t), offsetof(ipo_chan_t, head),
-        sizeof(ipo_channel_entry_t), IPO_CHANNEL_SLOT_HEAD,
+        sizeof(ipo_channel_entry_t), IPO_CHANNEL_MAX_SLOTS,
     };
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++)

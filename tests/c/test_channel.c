@@ -42,7 +42,7 @@ static void test_open_and_refusals(void)
     ASSERT_OK(ipo_channel_open(&r, "frames", 8, 1000, &ch));
     ASSERT_UEQ(ch.slots, 8);
     ASSERT_UEQ(ch.slot_size, 1000);
-    ASSERT_UEQ(ch.stride, 64 + 1024);
+    ASSERT_UEQ(ch.stride, 1024);
     ASSERT_UEQ(((uintptr_t)ch.slot0 - (uintptr_t)r.base) % 64, 0);
     /* Later opens find it; other sizes are refused; "any shape" finds it. */
     ASSERT_OK(ipo_channel_open(&r, "frames", 8, 1000, &again));
@@ -242,7 +242,7 @@ static void test_damaged_channels(void)
     ASSERT_ERR(ipo_channel_receive_peek(&ch, &p, &len), IPO_ECORRUPT);
     c->tail = tail;
     /* A length past the slot size. */
-    uint64_t *slot_len = (uint64_t *)ch.slot0;
+    uint64_t *slot_len = &ch.lengths[0];
     *slot_len = 65;
     ASSERT_ERR(ipo_channel_try_receive(&ch, buf, sizeof(buf), &len), IPO_ECORRUPT);
     *slot_len = UINT64_MAX;
@@ -274,7 +274,7 @@ static void test_damaged_channels(void)
     /* Identity: each field that bounds the slots. Open refuses the block. */
     struct { uint64_t *field; uint64_t bad; } ids[] = {
         { &c->magic, 1 }, { &c->slot_size, 0 }, { &c->slot_size, UINT64_MAX },
-        { &c->stride, 64 }, { &c->stride, UINT64_C(1) << 50 },
+        { &c->stride, 128 }, { &c->stride, 0 }, { &c->stride, UINT64_C(1) << 50 },
     };
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         uint64_t keep = *ids[i].field;

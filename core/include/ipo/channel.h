@@ -45,6 +45,7 @@ enum ipo_channel_side {
 typedef struct ipo_channel {
     ipo_region_t *r;
     ipo_chan_t   *c;
+    uint64_t     *lengths;     /* the lengths' table: slot i's message length */
     uint8_t      *slot0;       /* the first slot */
     uint64_t      mask;        /* slots - 1 */
     uint64_t      slots;

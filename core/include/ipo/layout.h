@@ -193,8 +193,6 @@ typedef struct ipo_turn_note {
 #define IPO_CHANNEL_NAME_MAX     47u     /* bytes of a channel name, NUL excluded */
 #define IPO_CHANNEL_MAX_SLOTS    (1u << 20)
 #define IPO_CHANNEL_MAX_SLOT_SIZE (UINT64_C(1) << 40)
-#define IPO_CHANNEL_SLOT_HEAD    64u     /* a slot's header: its length, alone on its cache line, so a
-                                          * payload starts 64-byte aligned (an ndarray's data) */
 #define IPO_CHANNEL_DIR_MAGIC    UINT64_C(0x3152494443504900) /* "\0IPCDIR1" */
 #define IPO_CHANNEL_MAGIC        UINT64_C(0x314e414843504900) /* "\0IPCHAN1" */
 
@@ -221,15 +219,18 @@ typedef struct ipo_channel_dir {
 
 /* The channel: identity (written once, before the directory entry that
  * names it is published), the claims, then the sender's index and the
- * receiver's index each on its own cache line, then `slots` slots of
- * `stride` bytes from offset 192. Message i lives in slot i mod slots: a
- * length u64 at the slot's start, its bytes from IPO_CHANNEL_SLOT_HEAD on. */
+ * receiver's index each on its own cache line; from offset 192 the
+ * lengths' table (`slots` u64, padded to a cache line), then `slots` slots
+ * of `stride` bytes, each 64-byte aligned (an ndarray's data may lie in
+ * place). Message i is lengths[i mod slots] bytes in slot i mod slots. The
+ * lengths are apart from the slots so that a message of 64 bytes touches
+ * one line of payload, not a header line besides: 8 lengths share a line. */
 typedef struct ipo_chan {
     uint64_t  magic;         /* IPO_CHANNEL_MAGIC */
     uint32_t  slots;         /* a power of two, 1 to IPO_CHANNEL_MAX_SLOTS */
     uint32_t  reserved0;
     uint64_t  slot_size;     /* payload bytes a slot holds, 1 to IPO_CHANNEL_MAX_SLOT_SIZE */
-    uint64_t  stride;        /* IPO_CHANNEL_SLOT_HEAD + slot_size rounded up to 64 */
+    uint64_t  stride;        /* slot_size rounded up to 64 */
     uint64_t  sender;        /* the sender's claim (IPO_CHANNEL_CLAIM_*), 0: none */
     uint64_t  receiver;      /* the receiver's claim */
     uint64_t  reserved1[2];
