@@ -41,7 +41,9 @@ enum ipo_channel_side {
 /* A process-local handle. Everything that bounds the shared block (its
  * place, the number and size of slots) is kept as validated at open, so a
  * later write to the block's identity cannot send this handle outside it.
- * Treat the fields as read-only. */
+ * Treat the fields as read-only. It points into its region's mapping:
+ * close it before ipo_region_unmap. Like the region's handle it does not
+ * cross fork(): a child's claims would be its parent's. */
 typedef struct ipo_channel {
     ipo_region_t *r;
     ipo_chan_t   *c;
