@@ -300,7 +300,7 @@ static int start_sending(ipo_channel_t *ch)
      * written again). */
     uint64_t t = ipo_atomic_load_acquire(&ch->c->tail);
     /* SYNC POINT channel head: pairs with the receiver's release in
-     * ipo_channel_receive_release(). */
+     * release_head(). */
     uint64_t h = ipo_atomic_load_acquire(&ch->c->head);
     if (t - h > ch->slots)
         return -IPO_ECORRUPT;
@@ -367,9 +367,10 @@ static inline uint8_t *slot_at(const ipo_channel_t *ch, uint64_t i)
     return ch->slot0 + (i & ch->mask) * ch->stride;
 }
 
-int ipo_channel_send_loan(ipo_channel_t *ch, void **buf, uint64_t *capacity)
+/* Room for message ch->tail: 0, or -IPO_ECHANFULL / -IPO_ECORRUPT. */
+static inline int send_room(ipo_channel_t *ch)
 {
-    if (!(ch->sides & IPO_CHANNEL_SEND)) {
+    if (__builtin_expect(!(ch->sides & IPO_CHANNEL_SEND), 0)) {
         int rc = ipo_channel_claim(ch, IPO_CHANNEL_SEND);
         if (rc)
             return rc;
@@ -377,8 +378,8 @@ int ipo_channel_send_loan(ipo_channel_t *ch, void **buf, uint64_t *capacity)
     uint64_t t = ch->tail;
     if (t - ch->head_seen >= ch->slots) {
         /* SYNC POINT channel head: pairs with the receiver's release store
-         * in ipo_channel_receive_release(): its reads of a slot are done
-         * before we write into it again. */
+         * in release_head(): its reads of a slot are done before we write
+         * into it again. */
         uint64_t h = ipo_atomic_load_acquire(&ch->c->head);
         if (t - h > ch->slots) /* ahead of us, or more than a ring behind */
             return -IPO_ECORRUPT;
@@ -386,18 +387,12 @@ int ipo_channel_send_loan(ipo_channel_t *ch, void **buf, uint64_t *capacity)
         if (t - h == ch->slots)
             return -IPO_ECHANFULL;
     }
-    *buf = slot_at(ch, t);
-    *capacity = ch->slot_size;
-    ch->send_loaned = 1;
     return 0;
 }
 
-int ipo_channel_send_commit(ipo_channel_t *ch, uint64_t len)
+/* Publishes message ch->tail, len bytes already in its slot. */
+static inline void publish(ipo_channel_t *ch, uint64_t len)
 {
-    if (!ch->send_loaned)
-        return -IPO_EINVAL;
-    if (len > ch->slot_size)
-        return -IPO_EMSGSIZE;
     uint64_t t = ch->tail;
     /* SYNC POINT slot length: ordered ahead of the tail by the release
      * below; the receiver loads it after its acquire of the tail. */
@@ -409,6 +404,26 @@ int ipo_channel_send_commit(ipo_channel_t *ch, uint64_t len)
      * receive_next(): the slot's bytes and length are seen before it. */
     ipo_atomic_store_release(&ch->c->tail, t + 1);
     ch->tail = t + 1;
+}
+
+int ipo_channel_send_loan(ipo_channel_t *ch, void **buf, uint64_t *capacity)
+{
+    int rc = send_room(ch);
+    if (rc)
+        return rc;
+    *buf = slot_at(ch, ch->tail);
+    *capacity = ch->slot_size;
+    ch->send_loaned = 1;
+    return 0;
+}
+
+int ipo_channel_send_commit(ipo_channel_t *ch, uint64_t len)
+{
+    if (!ch->send_loaned)
+        return -IPO_EINVAL;
+    if (len > ch->slot_size)
+        return -IPO_EMSGSIZE;
+    publish(ch, len);
     ch->send_loaned = 0;
     return 0;
 }
@@ -417,21 +432,20 @@ int ipo_channel_try_send(ipo_channel_t *ch, const void *data, uint64_t len)
 {
     if (len > ch->slot_size)
         return -IPO_EMSGSIZE;
-    void *buf;
-    uint64_t cap;
-    int rc = ipo_channel_send_loan(ch, &buf, &cap);
+    int rc = send_room(ch);
     if (rc)
         return rc;
-    memcpy(buf, data, len);
-    return ipo_channel_send_commit(ch, len);
+    memcpy(slot_at(ch, ch->tail), data, len);
+    publish(ch, len);
+    return 0;
 }
 
 /* ---- receiving ------------------------------------------------------------- */
 
 /* The next published message's slot and length, without freeing it. */
-static int receive_next(ipo_channel_t *ch, const uint8_t **slot, uint64_t *len)
+static inline int receive_next(ipo_channel_t *ch, const uint8_t **slot, uint64_t *len)
 {
-    if (!(ch->sides & IPO_CHANNEL_RECEIVE)) {
+    if (__builtin_expect(!(ch->sides & IPO_CHANNEL_RECEIVE), 0)) {
         int rc = ipo_channel_claim(ch, IPO_CHANNEL_RECEIVE);
         if (rc)
             return rc;
@@ -439,7 +453,7 @@ static int receive_next(ipo_channel_t *ch, const uint8_t **slot, uint64_t *len)
     uint64_t h = ch->head;
     if (h == ch->tail_seen) {
         /* SYNC POINT channel tail: pairs with the sender's release store in
-         * ipo_channel_send_commit(): the slot's bytes and length are seen. */
+         * publish(): the slot's bytes and length are seen. */
         uint64_t t = ipo_atomic_load_acquire(&ch->c->tail);
         if (t - h > ch->slots) /* behind us, or more than a ring ahead */
             return -IPO_ECORRUPT;
@@ -469,15 +483,21 @@ int ipo_channel_receive_peek(ipo_channel_t *ch, const void **data, uint64_t *len
     return 0;
 }
 
+/* Frees the slot of message ch->head. */
+static inline void release_head(ipo_channel_t *ch)
+{
+    /* SYNC POINT channel head: pairs with the sender's acquire load in
+     * send_room(): our reads of the slot are done before the sender may
+     * write it again. */
+    ipo_atomic_store_release(&ch->c->head, ch->head + 1);
+    ch->head++;
+}
+
 int ipo_channel_receive_release(ipo_channel_t *ch)
 {
     if (!ch->receive_loaned)
         return -IPO_EINVAL;
-    /* SYNC POINT channel head: pairs with the sender's acquire load in
-     * ipo_channel_send_loan(): our reads of the slot are done before the
-     * sender may write it again. */
-    ipo_atomic_store_release(&ch->c->head, ch->head + 1);
-    ch->head++;
+    release_head(ch);
     ch->receive_loaned = 0;
     return 0;
 }
@@ -491,8 +511,8 @@ int ipo_channel_try_receive(ipo_channel_t *ch, void *buf, uint64_t capacity, uin
     if (*len > capacity)
         return -IPO_EMSGSIZE;
     memcpy(buf, s, *len);
-    ch->receive_loaned = 1;
-    return ipo_channel_receive_release(ch);
+    release_head(ch);
+    return 0;
 }
 
 uint64_t ipo_channel_pending(const ipo_channel_t *ch)
