@@ -14,7 +14,7 @@ static const char *const descriptions[IPO_ERROR_COUNT_] = {
     [IPO_ENOSPC]    = "not enough room in /dev/shm for a region of that size",
     [IPO_EFULL]     = "every participant slot of the region is taken",
     [IPO_ENOTHELD]  = "this participant does not hold access",
-    [IPO_EEMPTY]    = "the message queue is empty",
+    [IPO_EEMPTY]    = "the message queue or channel is empty",
     [IPO_EBADOBJ]   = "the offset does not name a live object",
     [IPO_ECORRUPT]  = "the region is inconsistent",
     [IPO_ECLOSING]  = "the region is closing",
@@ -24,6 +24,9 @@ static const char *const descriptions[IPO_ERROR_COUNT_] = {
     [IPO_EOVERFLOW] = "a counter in the region is at its limit",
     [IPO_ETAKEN]    = "the participant slot asked for is held by another participant",
     [IPO_ECREATORGONE] = "the region's creator died or closed it",
+    [IPO_ECHANFULL] = "the channel has no free slot",
+    [IPO_EMSGSIZE]  = "the message does not fit the channel's slot or the buffer given",
+    [IPO_EMISMATCH] = "a channel of that name exists with other sizes",
 };
 
 const char *ipo_strerror(int code)

@@ -16,6 +16,7 @@
 #include "ipo/access.h"
 #include "ipo/atomics.h"
 #include "ipo/errors.h"
+#include "ipo/channel.h"
 #include "ipo/format.h"
 #include "ipo/queue.h"
 #include "region_internal.h"
@@ -47,6 +48,8 @@ uint32_t ipo_layout_hash(void)
         sizeof(ipo_queue_t), sizeof(ipo_ring_t),
         sizeof(ipo_obj_t), offsetof(ipo_obj_t, v), IPO_T_LAST_BUILTIN_,
         IPO_LIVENESS_LOCK_BASE,
+        offsetof(ipo_header_t, channels), sizeof(ipo_chan_t), offsetof(ipo_chan_t, head),
+        sizeof(ipo_channel_entry_t), IPO_CHANNEL_MAX_SLOTS,
     };
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++)
@@ -415,6 +418,9 @@ int ipo_region_check(const ipo_region_t *r, char *why, size_t why_len)
     rc = ipo_alloc_check(&r->heap, why, why_len);
     if (rc)
         return rc;
-    return ipo_queue_check(r, why, why_len);
+    rc = ipo_queue_check(r, why, why_len);
+    if (rc)
+        return rc;
+    return ipo_channel_check(r, why, why_len);
 }
 

@@ -122,6 +122,23 @@ static int check_queue(const ipo_header_t *hdr, char *why, size_t why_len)
     return 0;
 }
 
+/* The channel directory: replaced under access as the ring is, so only an
+ * offset inside the heap (or 0, none) is checked here; channel.c checks
+ * the directory and each channel block when it opens one. */
+static int check_channels(const ipo_header_t *hdr, char *why, size_t why_len)
+{
+    const ipo_alloc_root_t *root = (const ipo_alloc_root_t *)((const uint8_t *)hdr + hdr->alloc_off);
+    /* SYNC POINT header channels: an offset check only; the store that
+     * published it is ipo_channel_open's (release). */
+    ipo_off_t dir = ipo_atomic_load_relaxed(&hdr->channels);
+    if (dir && (dir < root->heap_start + sizeof(ipo_block_t) || dir >= root->heap_end ||
+                dir % IPO_ALLOC_GRANULE))
+        FAIL("the channel directory's offset %llu lies outside the heap [%llu, %llu)",
+             (unsigned long long)dir, (unsigned long long)root->heap_start,
+             (unsigned long long)root->heap_end);
+    return 0;
+}
+
 int ipo__region_validate(const ipo_header_t *hdr, uint64_t size, char *why, size_t why_len)
 {
     if (size < sizeof(ipo_header_t))
@@ -140,5 +157,8 @@ int ipo__region_validate(const ipo_header_t *hdr, uint64_t size, char *why, size
     uint64_t owner = ipo_atomic_load_relaxed(&hdr->access) & IPO_ACCESS_SLOT_MASK;
     if (owner > hdr->slot_count)
         FAIL("the access word names slot %llu of %u", (unsigned long long)owner - 1, hdr->slot_count);
+    rc = check_channels(hdr, why, why_len);
+    if (rc)
+        return rc;
     return check_queue(hdr, why, why_len);
 }

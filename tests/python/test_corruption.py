@@ -34,6 +34,7 @@ HEADER = {
     "hash_key[0]": (64, "Q"), "hash_key[1]": (72, "Q"), "attach_count": (80, "Q"),
     "next_gen": (88, "Q"), "sleep_tickets": (96, "Q"), "changes": (104, "Q"),
     "takeovers": (112, "Q"), "hash_key_check": (120, "Q"), "access": (128, "Q"),
+    "channels": (144, "Q"),
     "queue.head": (192, "Q"), "queue.tail": (200, "Q"), "queue.ring": (208, "Q"),
     "queue.reserved": (216, "Q"),
 }
@@ -96,6 +97,7 @@ CASES = [
     ("header", "queue.ring", lambda old, h: FAR, "refused"),
     ("header", "queue.ring", lambda old, h: old + 16, "detected"),     # inside the heap, no block
     ("header", "queue.ring", lambda old, h: 0, "refused"),
+    ("header", "channels", lambda old, h: FAR, "refused"),        # the channel directory (none yet)
     ("header", "queue.reserved", lambda old, h: HUGE, "harmless"),
 ] + [
     (where, field, value, "harmless")

@@ -25,19 +25,24 @@ enum ipo_error {
     IPO_ENOSPC,      /* /dev/shm cannot hold a region of that size */
     IPO_EFULL,       /* every participant slot is taken */
     IPO_ENOTHELD,    /* the caller does not hold access */
-    IPO_EEMPTY,      /* the message queue is empty */
+    IPO_EEMPTY,      /* the message queue, or a channel, is empty */
     IPO_EBADOBJ,     /* the offset (given, or held by a container: a list's array, a map's
                         table) does not name a live object of the type it should */
     IPO_ECORRUPT,    /* a consistency check found a broken invariant */
     IPO_ECLOSING,    /* the region is closing and takes no new participants */
     IPO_EBUSY,       /* the object is in use: a queued message names it, or a live buffer
-                        shows it (or a block of its tree) */
+                        shows it (or a block of its tree); or a channel's side is claimed by
+                        another live participant */
     IPO_ESYS,        /* another system error; see errno */
     IPO_EINTR,       /* a wait ended early (a signal, or the caller's wake-up time): call again */
     IPO_EOVERFLOW,   /* a counter in the region is at its limit (an object's 65535 pins) */
     IPO_ETAKEN,      /* the participant slot asked for by number is held by another */
     IPO_ECREATORGONE, /* the region's creator died or closed it: the region is gone for its
                          consumers (its liveness lock on slot 0 is released) */
+    IPO_ECHANFULL,   /* the channel has no free slot: the receiver has not released enough */
+    IPO_EMSGSIZE,    /* the message does not fit: larger than the channel's slot, or than the
+                        caller's buffer (the message stays) */
+    IPO_EMISMATCH,   /* a channel of that name exists with other sizes */
     IPO_ERROR_COUNT_
 };
 

@@ -16,7 +16,7 @@ extern "C" {
 typedef uint64_t ipo_off_t;
 
 #define IPO_MAGIC            UINT64_C(0x314e4745524f5049) /* "IPOREGN1" */
-#define IPO_LAYOUT_VERSION   8u
+#define IPO_LAYOUT_VERSION   9u
 #define IPO_CACHE_LINE       64
 #define IPO_NAME_MAX         200     /* bytes of a region name, leading '/' excluded */
 #define IPO_DEFAULT_SLOTS    16u
@@ -183,6 +183,63 @@ typedef struct ipo_turn_note {
     uint64_t  b;
 } ipo_turn_note_t;
 
+/* Channels (core/src/channel.c): named rings of fixed slots inside the
+ * heap, each moved through by one sender and one receiver without the
+ * access turn. The header's `channels` names a directory block (built and
+ * replaced under access: a full directory is replaced by one twice as
+ * large, published with one store of `channels`); each entry names a
+ * channel block. Neither block is an object: their first byte is 0, a type
+ * code no object carries. */
+#define IPO_CHANNEL_NAME_MAX     47u     /* bytes of a channel name, NUL excluded */
+#define IPO_CHANNEL_MAX_SLOTS    (1u << 20)
+#define IPO_CHANNEL_MAX_SLOT_SIZE (UINT64_C(1) << 40)
+#define IPO_CHANNEL_DIR_MAGIC    UINT64_C(0x3152494443504900) /* "\0IPCDIR1" */
+#define IPO_CHANNEL_MAGIC        UINT64_C(0x314e414843504900) /* "\0IPCHAN1" */
+
+typedef struct ipo_channel_entry {
+    char      name[IPO_CHANNEL_NAME_MAX + 1];  /* NUL-terminated and NUL-padded */
+    ipo_off_t chan;          /* the ipo_chan_t */
+    uint64_t  reserved;
+} ipo_channel_entry_t;
+
+typedef struct ipo_channel_dir {
+    uint64_t  magic;         /* IPO_CHANNEL_DIR_MAGIC */
+    uint64_t  capacity;      /* entries the block holds */
+    uint64_t  count;         /* entries in use: an entry is written before count covers it */
+    uint64_t  reserved;
+    ipo_channel_entry_t entries[];
+} ipo_channel_dir_t;
+
+/* A claim of a channel's side: the participant's generation << 32 | its
+ * slot + 1; 0: unclaimed. A claim whose participant slot has moved to
+ * another generation, or whose occupant's liveness lock is free, is a dead
+ * one's, and the next claimer takes it over with one compare-and-swap. */
+#define IPO_CHANNEL_CLAIM_SLOT_MASK UINT64_C(0xffffffff)
+#define IPO_CHANNEL_CLAIM_GEN_SHIFT 32
+
+/* The channel: identity (written once, before the directory entry that
+ * names it is published), the claims, then the sender's index and the
+ * receiver's index each on its own cache line; from offset 192 the
+ * lengths' table (`slots` u64, padded to a cache line), then `slots` slots
+ * of `stride` bytes, each 64-byte aligned (an ndarray's data may lie in
+ * place). Message i is lengths[i mod slots] bytes in slot i mod slots. The
+ * lengths are apart from the slots so that a message of 64 bytes touches
+ * one line of payload, not a header line besides: 8 lengths share a line. */
+typedef struct ipo_chan {
+    uint64_t  magic;         /* IPO_CHANNEL_MAGIC */
+    uint32_t  slots;         /* a power of two, 1 to IPO_CHANNEL_MAX_SLOTS */
+    uint32_t  reserved0;
+    uint64_t  slot_size;     /* payload bytes a slot holds, 1 to IPO_CHANNEL_MAX_SLOT_SIZE */
+    uint64_t  stride;        /* slot_size rounded up to 64 */
+    uint64_t  sender;        /* the sender's claim (IPO_CHANNEL_CLAIM_*), 0: none */
+    uint64_t  receiver;      /* the receiver's claim */
+    uint64_t  reserved1[2];
+    _Alignas(IPO_CACHE_LINE) uint64_t tail;  /* messages ever published: written by the sender only
+                                              * (release), after the slot's bytes and length */
+    _Alignas(IPO_CACHE_LINE) uint64_t head;  /* messages ever released: written by the receiver only
+                                              * (release), after it is done reading the slot */
+} ipo_chan_t;
+
 /* Who touches what. Identity fields and the table offsets are written once,
  * before the magic (release) and READY (release), and only read after: they
  * stay plain. state, access, attach_count, sleep_tickets, changes and the
@@ -221,6 +278,10 @@ typedef struct ipo_header {
     uint32_t  line;              /* the waiter for access rung: slot + 1, | IPO_LINE_DUE once it came
                                   * back and lost the turn (the next release hands it the turn); 0: none */
     uint32_t  reserved1;
+    ipo_off_t channels;          /* the ipo_channel_dir_t, or 0 before the first channel: written
+                                  * under access, once per directory change (rare), read by
+                                  * ipo_channel_open under access; on this line only because the
+                                  * line had room: no handoff reads it */
 
     _Alignas(IPO_CACHE_LINE) ipo_queue_t queue;
     ipo_turn_note_t note;        /* written only under access */
@@ -249,9 +310,17 @@ _Static_assert(offsetof(ipo_header_t, takeovers) == 112, "header layout");
 _Static_assert(offsetof(ipo_header_t, hash_key_check) == 120, "header layout");
 _Static_assert(offsetof(ipo_header_t, access) == 128, "header layout");
 _Static_assert(offsetof(ipo_header_t, line) == 136, "header layout");
+_Static_assert(offsetof(ipo_header_t, channels) == 144, "header layout");
 _Static_assert(offsetof(ipo_header_t, queue) == 192, "header layout");
 _Static_assert(offsetof(ipo_header_t, note) == 224, "header layout");
 _Static_assert(sizeof(ipo_turn_note_t) == 32, "turn note layout");
+_Static_assert(sizeof(ipo_channel_entry_t) == 64, "channel directory layout");
+_Static_assert(sizeof(ipo_channel_dir_t) == 32, "channel directory layout");
+_Static_assert(offsetof(ipo_chan_t, slot_size) == 16, "channel layout");
+_Static_assert(offsetof(ipo_chan_t, sender) == 32, "channel layout");
+_Static_assert(offsetof(ipo_chan_t, tail) == 64, "channel layout");
+_Static_assert(offsetof(ipo_chan_t, head) == 128, "channel layout");
+_Static_assert(sizeof(ipo_chan_t) == 192, "channel layout");
 _Static_assert(sizeof(ipo_header_t) == 256, "header layout");
 
 /* A digest of the sizes and field offsets above, stored in each header. */
